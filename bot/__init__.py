@@ -1,0 +1,1 @@
+"""mlgate: evaluate, report on, gate and release ML models in pull requests."""

@@ -1,0 +1,64 @@
+"""The `mlgate` command line: one subcommand per use, each owned by its feature module.
+
+Each module exposes `configure(parser)` and `run(args) -> int`; heavy imports (MLflow,
+Flask) happen inside `run`, so `mlgate --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+# subcommand -> (module, one-line help)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "evaluate": ("bot.cli_evaluate", "score candidate and baseline on the holdout; write the report"),
+    "render": ("bot.cli_render", "re-render a report as a PR comment, check summary or HTML"),
+    "demo": ("bot.demo", "run the offline demo: train, register, evaluate, print the PR comment"),
+    "serve": ("bot.serve", "run the App's web server (development; use gunicorn in production)"),
+    "worker": ("bot.worker", "run a queue worker"),
+    "sandbox": ("bot.sandbox", "run the local GitHub stand-in"),
+    "promote": ("bot.cli_release", "move a model alias to a candidate version (operator)"),
+    "rollback": ("bot.cli_release", "move a model alias back (operator)"),
+    "status": ("bot.cli_release", "show production versions and recent releases"),
+    "audit": ("bot.cli_release", "export the audit log as CSV or JSON"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlgate", description="Evaluate, report on, gate and release ML models in pull requests."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in SUBCOMMANDS.items():
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue  # feature not installed in this build
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        configure = getattr(mod, f"configure_{name}", None) or mod.configure
+        configure(p)
+        runner = getattr(mod, f"run_{name}", None) or mod.run
+        p.set_defaults(_run=runner)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except KeyboardInterrupt:
+        print("mlgate: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

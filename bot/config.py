@@ -1,0 +1,393 @@
+"""Repository policy `.github/mlgate.yml`: parse, validate, and explain errors by file and line.
+
+Policy is always read from the PR's base branch; this module only turns text into a
+validated `Config` or a `ConfigError` that names the file, the line and the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+CONFIG_PATH = ".github/mlgate.yml"
+
+Task = Literal["binary", "multiclass", "regression"]
+
+METRICS_BY_TASK: dict[str, tuple[str, ...]] = {
+    "binary": (
+        "accuracy",
+        "precision",
+        "recall",
+        "f1",
+        "roc_auc",
+        "average_precision",
+        "log_loss",
+        "brier",
+    ),
+    "multiclass": ("accuracy", "macro_f1", "weighted_f1", "log_loss"),
+    "regression": ("rmse", "mae", "r2"),
+}
+
+DEFAULT_METRICS: dict[str, dict[str, Any]] = {
+    "binary": {"roc_auc": {"max_drop": 0.005}, "f1": {"max_drop": 0.01}},
+    "multiclass": {"macro_f1": {"max_drop": 0.01}, "accuracy": {"max_drop": 0.01}},
+    "regression": {"rmse": {"max_drop": 0.0}, "mae": {"max_drop": 0.0}},
+}
+
+
+class ConfigError(ValueError):
+    """A config that cannot be used. `str()` is one line per problem: `file:line: message`."""
+
+    def __init__(self, problems: list[tuple[str, int | None, str]]):
+        self.problems = problems
+        lines = [f"{f}:{ln}: {msg}" if ln else f"{f}: {msg}" for f, ln, msg in problems]
+        super().__init__("\n".join(lines))
+
+    @property
+    def first_line(self) -> int | None:
+        """The line of the first problem, for annotations that point at the config."""
+        return self.problems[0][1] if self.problems else None
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Paths(_Strict):
+    data: list[str] = Field(default_factory=lambda: ["data/**"])
+    model: list[str] = Field(default_factory=lambda: ["src/**", "train.py", "params.yaml"])
+
+
+class MetricPolicy(_Strict):
+    max_drop: float = Field(default=0.0, ge=0)
+    informational: bool = False
+
+
+class BinnedSegment(_Strict):
+    column: str = Field(min_length=1)
+    bins: list[float] = Field(min_length=2)
+
+    @field_validator("bins")
+    @classmethod
+    def _increasing(cls, v: list[float]) -> list[float]:
+        if any(b >= a for a, b in zip(v[1:], v[:-1], strict=False)):
+            raise ValueError("bins must be strictly increasing, e.g. [0, 6, 24, 60]")
+        return v
+
+
+class CrossSegment(_Strict):
+    cross: list[str] = Field(min_length=2, max_length=2)
+
+
+SegmentSpec = str | BinnedSegment | CrossSegment
+
+
+class SegmentPolicy(_Strict):
+    min_rows: int = Field(default=200, ge=1)
+    max_drop: float = Field(default=0.02, ge=0)
+    fdr: float = Field(default=0.05, gt=0, lt=1)
+
+
+class ModelConfig(_Strict):
+    name: str = Field(min_length=1, max_length=256)
+    task: Task
+    holdout: str = Field(min_length=1)
+    label: str = Field(min_length=1)
+    baseline: str = Field(default="production", min_length=1)
+    segments: list[SegmentSpec] = Field(default_factory=list)
+    metrics: dict[str, MetricPolicy] = Field(default_factory=dict)
+    segment_policy: SegmentPolicy = Field(default_factory=SegmentPolicy)
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    resamples: int = Field(default=1000, ge=0, le=100_000)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _metrics_fit_task(self) -> ModelConfig:
+        known = METRICS_BY_TASK[self.task]
+        for name in self.metrics:
+            if name not in known:
+                hint = _closest(name, known)
+                raise ValueError(
+                    f"metric {name!r} is not available for task {self.task!r}"
+                    + (f" (did you mean {hint!r}?)" if hint else "")
+                    + f"; choose from {', '.join(known)}"
+                )
+        if not self.metrics:
+            object.__setattr__(
+                self,
+                "metrics",
+                {k: MetricPolicy(**v) for k, v in DEFAULT_METRICS[self.task].items()},
+            )
+        return self
+
+    @property
+    def gating_metrics(self) -> list[str]:
+        return [m for m, p in self.metrics.items() if not p.informational]
+
+
+class DataChecks(_Strict):
+    schema_: str | None = Field(default=None, alias="schema")
+    reference: str | None = None
+    files: list[str] = Field(default_factory=list)
+    drift: dict[str, float] = Field(
+        default_factory=lambda: {"psi": 0.2, "p_value": 0.01},
+    )
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("drift")
+    @classmethod
+    def _drift_keys(cls, v: dict[str, float]) -> dict[str, float]:
+        for k in v:
+            if k not in ("psi", "p_value"):
+                raise ValueError(f"unknown drift threshold {k!r}; use psi and/or p_value")
+        return {"psi": 0.2, "p_value": 0.01, **v}
+
+
+ReviewTrigger = Literal["regression", "data_change", "always", "inconclusive"]
+
+
+def _default_triggers() -> list[ReviewTrigger]:
+    return ["regression", "data_change"]
+
+
+class Review(_Strict):
+    required_when: list[ReviewTrigger] = Field(default_factory=_default_triggers)
+    approvers: list[str] = Field(default_factory=list)
+    min_approvals: int = Field(default=1, ge=0, le=20)
+
+
+class Commands(_Strict):
+    promote: list[str] = Field(default_factory=list)
+    rollback: list[str] = Field(default_factory=list)
+
+
+class Promote(_Strict):
+    on_merge: bool = False
+    alias: str = "production"
+
+
+class Evaluation(_Strict):
+    workflow: str = Field(default="mlgate", description="name or file of the evaluation workflow")
+    artifact: str = "mlgate-report"
+
+
+class Config(_Strict):
+    version: Literal[1]
+    paths: Paths = Field(default_factory=Paths)
+    models: list[ModelConfig] = Field(min_length=1)
+    data_checks: DataChecks = Field(default_factory=DataChecks)
+    review: Review = Field(default_factory=Review)
+    commands: Commands = Field(default_factory=Commands)
+    promote: Promote = Field(default_factory=Promote)
+    evaluation: Evaluation = Field(default_factory=Evaluation)
+
+    @model_validator(mode="after")
+    def _unique_models(self) -> Config:
+        names = [m.name for m in self.models]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"model names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+    def model(self, name: str | None) -> ModelConfig:
+        """The named model, or the only one; raises KeyError with the choices."""
+        if name is None:
+            if len(self.models) == 1:
+                return self.models[0]
+            raise KeyError(f"name a model: {', '.join(m.name for m in self.models)}")
+        for m in self.models:
+            if m.name == name:
+                return m
+        hint = _closest(name, [m.name for m in self.models])
+        raise KeyError(
+            f"no model {name!r} in the config"
+            + (f" (did you mean {hint!r}?)" if hint else "")
+            + f"; configured: {', '.join(m.name for m in self.models)}"
+        )
+
+    def to_policy(self) -> dict[str, Any]:
+        """The config as plain JSON data (embedded in reports)."""
+        return self.model_dump(mode="json", by_alias=True)
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def _closest(word: str, choices: Any) -> str | None:
+    hits = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return hits[0] if hits else None
+
+
+def _line_index(node: yaml.Node, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], int]:
+    """Map each key path (as pydantic reports it) to its 1-based line in the file."""
+    out: dict[tuple[Any, ...], int] = {path: node.start_mark.line + 1}
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            key = k.value
+            out[(*path, key)] = k.start_mark.line + 1
+            for sub, line in _line_index(v, (*path, key)).items():
+                if sub != (*path, key):
+                    out[sub] = line
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            out.update(_line_index(item, (*path, i)))
+    return out
+
+
+def _line_for(index: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> int | None:
+    loc = tuple(loc)
+    while loc:
+        if loc in index:
+            return index[loc]
+        loc = loc[:-1]
+    return index.get(())
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+_UNION_TAGS = {"str", "BinnedSegment", "CrossSegment"}
+
+_FIELDS_BY_MODEL: dict[str, type[BaseModel]] = {}
+
+
+def _known_keys(loc: tuple[Any, ...]) -> list[str]:
+    """Field names allowed at the parent of `loc`, for did-you-mean hints."""
+    model: type[BaseModel] | None = Config
+    for part in loc[:-1]:
+        if model is None:
+            return []
+        if isinstance(part, int) or part in _UNION_TAGS:
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            # dict-valued fields (metrics): keys are free, values are models
+            return []
+        ann = field.annotation
+        model = _model_in(ann)
+    if model is None:
+        return []
+    return [f.alias or n for n, f in model.model_fields.items()]
+
+
+def _model_in(ann: Any) -> type[BaseModel] | None:
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return ann
+    for arg in getattr(ann, "__args__", ()) or ():
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _bound(loc: tuple[Any, ...]) -> str:
+    """The numeric lower bound declared on the field at `loc`, as text (" >= 0")."""
+    model: type[BaseModel] | None = Config
+    field = None
+    for part in loc:
+        if model is None or isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        model = _model_in(field.annotation) if field is not None else model
+    for meta in getattr(field, "metadata", []) or []:
+        for attr, op in (("ge", ">="), ("gt", ">")):
+            if getattr(meta, attr, None) is not None:
+                return f" {op} {getattr(meta, attr):g}"
+    return ""
+
+
+def _message(err: Any, loc: tuple[Any, ...]) -> str:
+    kind = err["type"]
+    where = _dotted(loc)
+    if kind == "extra_forbidden":
+        key = loc[-1]
+        hint = _closest(str(key), _known_keys(loc))
+        where_parent = _dotted(loc[:-1]) or "the top level"
+        return f"unknown key {key!r} in {where_parent}" + (
+            f" (did you mean {hint!r}?)" if hint else ""
+        )
+    if kind == "missing":
+        return f"{where} is required"
+    got = err.get("input")
+    got_s = f", got {json.dumps(got)}" if not isinstance(got, dict | list) else ""
+    if kind in ("float_parsing", "float_type", "int_parsing", "int_type"):
+        return f"{where} must be a number{_bound(loc)}{got_s}"
+    if kind in ("greater_than_equal", "greater_than", "less_than", "less_than_equal"):
+        op = {"greater_than_equal": ">=", "greater_than": ">", "less_than": "<", "less_than_equal": "<="}[kind]
+        limit = next(iter((err.get("ctx") or {}).values()), "")
+        return f"{where} must be a number {op} {limit}{got_s}"
+    if kind == "literal_error":
+        return f"{where} must be one of {err['ctx']['expected']}{got_s}"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    return f"{where}: {msg}{got_s}" if where else f"{msg}"
+
+
+def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    # pydantic puts union member names ("str", "BinnedSegment") into the location
+    return tuple(p for p in loc if not (isinstance(p, str) and (p in _UNION_TAGS or "[" in p)))
+
+
+def parse_config(text: str, filename: str = "mlgate.yml") -> Config:
+    """Parse and validate config text; raise ConfigError naming file, line and reason."""
+    name = Path(filename).name
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([(name, line, f"invalid YAML: {problem}")]) from None
+    if node is None or data is None:
+        raise ConfigError([(name, None, "the file is empty; start with `version: 1` and a `models:` list")])
+    if not isinstance(data, dict):
+        raise ConfigError([(name, 1, "the top level must be a mapping with `version: 1` and `models:`")])
+    index = _line_index(node)
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        problems: list[tuple[str, int | None, str]] = []
+        seen: set[tuple[Any, ...]] = set()
+        for err in exc.errors():
+            raw = tuple(err["loc"])
+            loc = _clean_loc(raw)
+            # a segment spec that is not a str reports one error per union member: keep one
+            is_union = any(p in _UNION_TAGS for p in raw if isinstance(p, str))
+            if is_union and loc in seen:
+                continue
+            seen.add(loc)
+            problems.append((name, _line_for(index, loc), _segment_msg(err, loc) if is_union else _message(err, loc)))
+        raise ConfigError(problems) from None
+
+
+def _segment_msg(err: Any, loc: tuple[Any, ...]) -> str:
+    if err["type"] == "extra_forbidden" or err["type"] == "missing":
+        return (
+            f"{_dotted(loc[:3]) if len(loc) >= 3 else _dotted(loc)}: a segment is a column name, "
+            "{column: NAME, bins: [..]} or {cross: [A, B]}"
+        )
+    return _message(err, loc)
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a config file from disk."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            [(str(p), None, "not found; create it (see docs/configuration.md) or pass --config")]
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([(str(p), None, f"cannot be read: {exc}")]) from None
+    return parse_config(text, p.name)

@@ -1,0 +1,236 @@
+"""The gate: a pure function from (report, policy) to verdicts.
+
+CI and the App both call `decide`; the App passes the base branch's policy, so a PR
+cannot loosen its own gate by editing the config it ships.
+
+Rules (DESIGN.md, "Statistics of the gate"):
+- a metric *regressed* when the whole confidence interval of its improvement lies
+  below `-max_drop`; *improved* when the whole interval lies above 0;
+  *unchanged* when the interval excludes a drop larger than `max_drop`;
+  otherwise *inconclusive* (too wide to decide).
+- segments below `min_rows` never gate; across the remaining segments, the one-sided
+  test "dropped by more than max_drop" is corrected with Benjamini-Hochberg at `fdr`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from scipy import stats
+
+from bot.config import Config, ModelConfig
+
+MetricVerdict = Literal["improved", "regressed", "unchanged", "inconclusive", "informational", "n/a"]
+Outcome = Literal["pass", "fail", "neutral"]
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    name: str
+    verdict: MetricVerdict
+    gating: bool
+
+
+@dataclass(frozen=True)
+class SegmentFinding:
+    column: str
+    value: str
+    metric: str
+    rows: int
+    delta: float | None
+    ci_low: float | None
+    ci_high: float | None
+    q_value: float | None
+    regressed: bool
+    gated: bool  # False when the segment is below min_rows
+
+
+@dataclass(frozen=True)
+class ModelDecision:
+    name: str
+    metrics: list[MetricResult]
+    segments: list[SegmentFinding]
+    regressions: list[str] = field(default_factory=list)  # human-readable reasons
+
+    @property
+    def regressed(self) -> bool:
+        return bool(self.regressions)
+
+    @property
+    def inconclusive(self) -> bool:
+        return any(m.gating and m.verdict == "inconclusive" for m in self.metrics)
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: Outcome
+    models: list[ModelDecision]
+    data_failures: int
+    drifted: int
+    data_changed: bool
+    reasons: list[str]
+
+    @property
+    def regressed(self) -> bool:
+        return any(m.regressed for m in self.models)
+
+    @property
+    def inconclusive(self) -> bool:
+        return any(m.inconclusive for m in self.models)
+
+    def review_required(self, required_when: list[str]) -> bool:
+        """Whether the policy asks for reviewer approval for this outcome."""
+        want = set(required_when)
+        return bool(
+            "always" in want
+            or ("regression" in want and (self.regressed or self.data_failures > 0))
+            or ("data_change" in want and self.data_changed)
+            or ("inconclusive" in want and self.inconclusive)
+        )
+
+
+def _improvement(value: float | None, higher_is_better: bool) -> float | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return value if higher_is_better else -value
+
+
+def metric_verdict(
+    comparison: dict[str, Any], max_drop: float, informational: bool = False
+) -> MetricVerdict:
+    """Verdict for one paired comparison, by the interval rule in the module docstring."""
+    if informational:
+        return "informational"
+    hib = bool(comparison["higher_is_better"])
+    lo = _improvement(comparison.get("ci_low"), hib)
+    hi = _improvement(comparison.get("ci_high"), hib)
+    if lo is None or hi is None:
+        return "n/a"
+    lo, hi = min(lo, hi), max(lo, hi)
+    if hi < -max_drop:
+        return "regressed"
+    if lo > 0:
+        return "improved"
+    if lo >= -max_drop:
+        return "unchanged"
+    return "inconclusive"
+
+
+def drop_p_value(comparison: dict[str, Any], max_drop: float) -> float | None:
+    """One-sided p-value of H0 "the drop is at most max_drop" (normal approximation on se)."""
+    hib = bool(comparison["higher_is_better"])
+    imp = _improvement(comparison.get("delta"), hib)
+    se = comparison.get("se")
+    if imp is None or se is None or (isinstance(se, float) and math.isnan(se)):
+        return None
+    if se <= 0:
+        return 0.0 if imp < -max_drop else 1.0
+    return float(stats.norm.cdf((imp + max_drop) / se))
+
+
+def benjamini_hochberg(p_values: list[float]) -> list[float]:
+    """BH-adjusted q-values, in input order."""
+    if not p_values:
+        return []
+    return [float(q) for q in stats.false_discovery_control(p_values, method="bh")]
+
+
+def decide_model(report_model: dict[str, Any], policy: ModelConfig) -> ModelDecision:
+    """Apply one model's policy to its part of a report."""
+    metrics: list[MetricResult] = []
+    reasons: list[str] = []
+    by_name = {m["name"]: m for m in report_model.get("metrics", [])}
+    for name, pol in policy.metrics.items():
+        comp = by_name.get(name)
+        if comp is None:
+            if not pol.informational:
+                reasons.append(f"{report_model['name']}: metric {name} is missing from the report")
+            metrics.append(MetricResult(name, "n/a", not pol.informational))
+            continue
+        verdict = metric_verdict(comp, pol.max_drop, pol.informational)
+        metrics.append(MetricResult(name, verdict, not pol.informational))
+        if verdict == "regressed":
+            reasons.append(
+                f"{report_model['name']}: {name} dropped by more than {pol.max_drop:g} "
+                f"({_fmt(comp['baseline'])} → {_fmt(comp['candidate'])})"
+            )
+
+    sp = policy.segment_policy
+    findings: list[SegmentFinding] = []
+    tested: list[tuple[int, float]] = []
+    gating = set(policy.gating_metrics)
+    for seg in report_model.get("segments", []):
+        for comp in seg.get("metrics", []):
+            if comp["name"] not in gating:
+                continue
+            gated = seg["rows"] >= sp.min_rows
+            p = drop_p_value(comp, sp.max_drop) if gated else None
+            findings.append(
+                SegmentFinding(
+                    column=seg["column"],
+                    value=seg["value"],
+                    metric=comp["name"],
+                    rows=seg["rows"],
+                    delta=comp.get("delta"),
+                    ci_low=comp.get("ci_low"),
+                    ci_high=comp.get("ci_high"),
+                    q_value=None,
+                    regressed=False,
+                    gated=gated,
+                )
+            )
+            if p is not None:
+                tested.append((len(findings) - 1, p))
+    qs = benjamini_hochberg([p for _, p in tested])
+    for (i, _), q in zip(tested, qs, strict=True):
+        f = findings[i]
+        regressed = q < sp.fdr
+        findings[i] = SegmentFinding(**{**f.__dict__, "q_value": q, "regressed": regressed})
+        if regressed:
+            reasons.append(
+                f"{report_model['name']}: {f.metric} on {f.column}={f.value} dropped by more than "
+                f"{sp.max_drop:g} ({f.rows} rows, q={q:.3g})"
+            )
+    findings.sort(key=lambda f: (not f.regressed, f.delta if f.delta is not None else 0.0))
+    return ModelDecision(report_model["name"], metrics, findings, reasons)
+
+
+def decide(report: dict[str, Any], config: Config) -> Decision:
+    """The whole gate for a validated report under `config` (the base branch's policy)."""
+    models: list[ModelDecision] = []
+    reasons: list[str] = []
+    seen = set()
+    for rm in report.get("models", []):
+        seen.add(rm["name"])
+        try:
+            policy = config.model(rm["name"])
+        except KeyError:
+            reasons.append(f"{rm['name']}: not in the base branch's config; not gated")
+            continue
+        md = decide_model(rm, policy)
+        models.append(md)
+        reasons.extend(md.regressions)
+    for m in config.models:
+        if m.name not in seen:
+            reasons.append(f"{m.name}: configured but missing from the report")
+    data = report.get("data", {})
+    failures = sum(1 for c in data.get("checks", []) if not c["passed"])
+    drifted = sum(1 for d in data.get("drift", []) if d["drifted"])
+    if failures:
+        reasons.append(f"{failures} data check(s) failed")
+    missing_model = any("missing from the report" in r for r in reasons)
+    outcome: Outcome = "fail" if (any(m.regressed for m in models) or failures or missing_model) else "pass"
+    return Decision(
+        outcome=outcome,
+        models=models,
+        data_failures=failures,
+        drifted=drifted,
+        data_changed=bool(data.get("changes")),
+        reasons=reasons,
+    )
+
+
+def _fmt(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.4g}"
