@@ -1,0 +1,536 @@
+"""`mlgate evaluate`: score candidate and baseline on the holdout, check the data, write the report.
+
+This is the CI half of mlgate. It glues the pure parts (evaluation, data checks, gate,
+render) to the two I/O edges it needs here: data files and the MLflow registry. Exit
+codes: 0 gate passed, 1 gate failed, 2 usage or input error (one-line cause on stderr).
+Report files appear only when complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bot import report as report_io
+from bot.config import CONFIG_PATH, Config, ConfigError, ModelConfig, load_config
+from bot.gate import Decision, decide
+
+EXIT_PASS, EXIT_FAIL, EXIT_INPUT = 0, 1, 2
+PACKAGES = ("mlgate", "numpy", "pandas", "scipy", "scikit-learn", "mlflow", "pandera", "pyarrow")
+
+
+class InputError(ValueError):
+    """Bad input the user can fix: the message names the cause and the fix."""
+
+
+@dataclass
+class EvaluateOptions:
+    config: Path
+    out: Path
+    candidates: dict[str | None, str] = field(default_factory=dict)  # model name (None: only model) -> uri
+    predictions: Path | None = None
+    baseline_alias: str | None = None
+    allow_missing_baseline: bool = False
+    models: list[str] = field(default_factory=list)
+    base_rev: str | None = None
+    root: Path | None = None
+    markdown: Path | None = None
+    html: Path | None = None
+    tracking_uri: str | None = None
+    progress: bool = True
+    seed: int | None = None
+    resamples: int | None = None
+    run: dict[str, Any] = field(default_factory=dict)
+    command: str = ""
+
+
+# ------------------------------------------------------------------ CLI wiring
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", default=CONFIG_PATH, help="policy file (default: %(default)s)")
+    src = parser.add_mutually_exclusive_group()
+    src.add_argument(
+        "--candidate",
+        action="append",
+        default=[],
+        metavar="[MODEL=]URI",
+        help="candidate model: models:/…, runs:/… or a local path; MODEL= picks the config entry",
+    )
+    src.add_argument(
+        "--predictions",
+        metavar="FILE",
+        help="precomputed scores (CSV/Parquet) row-aligned with the holdout: column `candidate` "
+        "(multiclass: `candidate:<class>`), optional `baseline` columns",
+    )
+    parser.add_argument("--baseline", metavar="ALIAS", help="registry alias of the baseline (default: config)")
+    parser.add_argument(
+        "--allow-missing-baseline",
+        action="store_true",
+        help="first model: report the candidate alone when the alias does not exist yet",
+    )
+    parser.add_argument("--model", action="append", default=[], help="evaluate only this model (repeatable)")
+    parser.add_argument("--base-rev", metavar="REV", help="git revision to diff data files against")
+    parser.add_argument("--root", metavar="DIR", help="repository root (default: found from --config)")
+    parser.add_argument("--out", required=True, metavar="report.json")
+    parser.add_argument("--markdown", metavar="comment.md")
+    parser.add_argument("--html", metavar="report.html")
+    parser.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI)")
+    parser.add_argument("--seed", type=int, help="override the config's bootstrap seed")
+    parser.add_argument("--resamples", type=int, help="override the config's bootstrap resamples")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _parse_candidates(values: list[str]) -> dict[str | None, str]:
+    out: dict[str | None, str] = {}
+    for v in values:
+        name, sep, uri = v.partition("=")
+        if sep and not re.match(r"^[a-z]+:/", v) and "/" not in name:
+            out[name] = uri
+        else:
+            out[None] = v
+    return out
+
+
+def options_from_args(args: argparse.Namespace) -> EvaluateOptions:
+    return EvaluateOptions(
+        config=Path(args.config),
+        out=Path(args.out),
+        candidates=_parse_candidates(args.candidate),
+        predictions=Path(args.predictions) if args.predictions else None,
+        baseline_alias=args.baseline,
+        allow_missing_baseline=args.allow_missing_baseline,
+        models=list(args.model),
+        base_rev=args.base_rev,
+        root=Path(args.root) if args.root else None,
+        markdown=Path(args.markdown) if args.markdown else None,
+        html=Path(args.html) if args.html else None,
+        tracking_uri=args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or None,
+        progress=not args.no_progress and sys.stderr.isatty(),
+        seed=args.seed,
+        resamples=args.resamples,
+        run=run_from_github_env(os.environ),
+        command=_redact(shlex.join(["mlgate", *sys.argv[1:]])),
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        opts = options_from_args(args)
+        result = evaluate(opts)
+    except ConfigError as exc:
+        for line in str(exc).splitlines():
+            print(f"mlgate: config error: {line}", file=sys.stderr)
+        return EXIT_INPUT
+    except InputError as exc:
+        print(f"mlgate: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    decision = result.decision
+    for path in result.written:
+        print(f"mlgate: wrote {path}", file=sys.stderr)
+    if decision.outcome == "fail":
+        print("mlgate: gate failed: " + "; ".join(decision.reasons), file=sys.stderr)
+        return EXIT_FAIL
+    print("mlgate: gate passed", file=sys.stderr)
+    return EXIT_PASS
+
+
+# ------------------------------------------------------------------ the job
+
+
+@dataclass
+class EvaluateResult:
+    report: dict[str, Any]
+    decision: Decision
+    config: Config
+    written: list[Path]
+
+
+def evaluate(opts: EvaluateOptions) -> EvaluateResult:
+    """Run the whole evaluation; raise InputError/ConfigError for anything the user must fix."""
+    config = load_config(opts.config)
+    root = (opts.root or _find_root(opts.config)).resolve()
+    selected = _select_models(config, opts)
+    registry = _registry(opts.tracking_uri) if _needs_registry(opts) else None
+
+    models = [_evaluate_model(m, config, opts, root, registry) for m in selected]
+    data = _data_section(config, root, opts)
+    first = selected[0]
+    report: dict[str, Any] = {
+        "schema_version": report_io.SCHEMA_VERSION,
+        "mlgate_version": _version("mlgate"),
+        "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "run": {**opts.run, "base_rev": opts.base_rev},
+        "environment": {
+            "code_sha": opts.run.get("head_sha") or _git(root, "rev-parse", "HEAD"),
+            "python": platform.python_version(),
+            "platform": platform.platform(terse=True),
+            "packages": {p: _version(p) for p in PACKAGES if _version(p) != "unknown"},
+            "seed": opts.seed if opts.seed is not None else first.seed,
+            "resamples": opts.resamples if opts.resamples is not None else first.resamples,
+            "confidence": first.confidence,
+            "command": opts.command or "mlgate evaluate",
+        },
+        "policy": config.to_policy(),
+        "models": models,
+        "data": data,
+    }
+    try:
+        report_io.validate(report)
+    except report_io.ReportError as exc:  # a bug on our side, not the user's
+        raise InputError(f"internal error: the report does not match its schema: {exc}") from None
+    decision = decide(report, config)
+    written = _write_outputs(report, decision, opts)
+    if registry is not None:
+        _log_to_mlflow(registry, report, opts)
+    return EvaluateResult(report, decision, config, written)
+
+
+def _find_root(config_path: Path) -> Path:
+    p = config_path.resolve()
+    if p.parent.name == ".github":
+        return p.parent.parent
+    top = _git(p.parent, "rev-parse", "--show-toplevel")
+    return Path(top) if top else Path.cwd()
+
+
+def _select_models(config: Config, opts: EvaluateOptions) -> list[ModelConfig]:
+    try:
+        names = opts.models or [n for n in opts.candidates if n is not None]
+        selected = [config.model(n) for n in dict.fromkeys(names)] if names else list(config.models)
+    except KeyError as exc:
+        raise InputError(str(exc.args[0])) from None
+    if None in opts.candidates and len(selected) > 1:
+        raise InputError(
+            "the config has several models; name the one --candidate is for, "
+            f"e.g. --candidate {selected[0].name}=URI"
+        )
+    if not opts.candidates and opts.predictions is None:
+        raise InputError("give the candidate: --candidate MODEL_URI or --predictions FILE")
+    return selected
+
+
+def _needs_registry(opts: EvaluateOptions) -> bool:
+    return bool(opts.candidates) or opts.tracking_uri is not None
+
+
+def _registry(tracking_uri: str | None) -> Any:
+    from bot.registry import Registry, RegistryError
+
+    try:
+        return Registry(tracking_uri)
+    except RegistryError as exc:
+        raise InputError(str(exc)) from None
+
+
+def _read_table(path: Path, what: str) -> pd.DataFrame:
+    from bot.datafiles import DataFileError, read_table
+
+    if not path.exists():
+        raise InputError(f"{what} {path} does not exist; check the path in the config (relative to the repository root)")
+    try:
+        return read_table(path)
+    except DataFileError as exc:
+        raise InputError(f"{what} {path}: {exc}") from None
+
+
+def _evaluate_model(
+    mc: ModelConfig, config: Config, opts: EvaluateOptions, root: Path, registry: Any
+) -> dict[str, Any]:
+    from bot.datafiles import sha256_file
+    from bot.evaluation import EvaluationError, compare_models
+
+    holdout_path = root / mc.holdout
+    frame = _read_table(holdout_path, "holdout")
+    if len(frame) == 0:
+        raise InputError(f"holdout {mc.holdout} has no rows; the evaluation needs labelled rows")
+    if mc.label not in frame.columns:
+        raise InputError(
+            f"label column {mc.label!r} is not in holdout {mc.holdout} "
+            f"(columns: {', '.join(map(str, frame.columns[:20]))}); fix models[].label"
+        )
+    features = frame.drop(columns=[mc.label])
+    classes = sorted(pd.unique(frame[mc.label].dropna()).tolist()) if mc.task == "multiclass" else None
+
+    cand_ref: dict[str, Any]
+    base_ref: dict[str, Any] | None
+    baseline_scores: np.ndarray | None = None
+    if opts.predictions is not None:
+        preds = _read_table(opts.predictions, "predictions")
+        if len(preds) != len(frame):
+            raise InputError(
+                f"predictions {opts.predictions} has {len(preds)} rows but holdout {mc.holdout} has "
+                f"{len(frame)}; the files must be row-aligned"
+            )
+        candidate_scores = _pred_columns(preds, "candidate", mc, classes, opts.predictions)
+        cand_ref = {"uri": f"predictions:{opts.predictions.name}", "version": None}
+        if _has_pred(preds, "baseline"):
+            baseline_scores = _pred_columns(preds, "baseline", mc, classes, opts.predictions)
+            base_ref = {"uri": f"predictions:{opts.predictions.name}#baseline", "version": None}
+        else:
+            base_ref, baseline_scores = _baseline(mc, opts, registry, features)
+    else:
+        uri = opts.candidates.get(mc.name) or opts.candidates.get(None)
+        if uri is None:
+            raise InputError(f"no --candidate given for model {mc.name}; pass --candidate {mc.name}=URI")
+        candidate_scores = _score(registry, uri, mc, features, "candidate")
+        cand_ref = _ref(registry, uri)
+        base_ref, baseline_scores = _baseline(mc, opts, registry, features)
+
+    seed = opts.seed if opts.seed is not None else mc.seed
+    resamples = opts.resamples if opts.resamples is not None else mc.resamples
+    try:
+        result = compare_models(
+            frame,
+            task=mc.task,
+            label=mc.label,
+            candidate=candidate_scores,
+            baseline=baseline_scores,
+            metrics=list(mc.metrics),
+            segments=list(mc.segments),
+            confidence=mc.confidence,
+            resamples=resamples,
+            seed=seed,
+            classes=classes,
+            progress=opts.progress,
+        )
+    except EvaluationError as exc:
+        raise InputError(f"model {mc.name}: {exc}") from None
+    body = result.to_report() if hasattr(result, "to_report") else result
+    out: dict[str, Any] = {
+        "name": mc.name,
+        "task": mc.task,
+        "label": mc.label,
+        "candidate": cand_ref,
+        "baseline": base_ref,
+        "holdout": {"path": mc.holdout, "rows": len(frame), "sha256": sha256_file(holdout_path)},
+        "metrics": body["metrics"],
+        "segments": body["segments"],
+    }
+    if classes is not None:
+        out["classes"] = [c if isinstance(c, str | int | float | bool) else str(c) for c in classes]
+    return out
+
+
+def _has_pred(preds: pd.DataFrame, prefix: str) -> bool:
+    return prefix in preds.columns or any(str(c).startswith(f"{prefix}:") for c in preds.columns)
+
+
+def _pred_columns(
+    preds: pd.DataFrame, prefix: str, mc: ModelConfig, classes: list[Any] | None, path: Path
+) -> np.ndarray:
+    if mc.task == "multiclass":
+        assert classes is not None
+        cols = [f"{prefix}:{c}" for c in classes]
+        missing = [c for c in cols if c not in preds.columns]
+        if missing:
+            raise InputError(f"predictions {path} lacks columns {', '.join(missing)} (one probability column per class)")
+        return preds[cols].to_numpy(dtype=float)
+    if prefix not in preds.columns:
+        raise InputError(f"predictions {path} has no column {prefix!r}; columns: {', '.join(map(str, preds.columns[:20]))}")
+    try:
+        return preds[prefix].to_numpy(dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(f"predictions {path}: column {prefix!r} must be numeric scores") from None
+
+
+def _score(registry: Any, uri: str, mc: ModelConfig, features: pd.DataFrame, role: str) -> np.ndarray:
+    from bot.registry import RegistryError
+
+    try:
+        scorer = registry.load_scorer(uri, mc.task)
+    except RegistryError as exc:
+        raise InputError(f"{role} model for {mc.name}: {exc}") from None
+    try:
+        scores = np.asarray(scorer(features))
+    except Exception as exc:  # a model is foreign code: any failure is an input problem
+        raise InputError(
+            f"{role} model {uri} failed to score holdout {mc.holdout}: {type(exc).__name__}: "
+            f"{str(exc)[:300]}; check that the holdout has the model's feature columns"
+        ) from None
+    return scores
+
+
+def _ref(registry: Any, uri: str) -> dict[str, Any]:
+    from bot.registry import RegistryError
+
+    try:
+        ref = registry.resolve(uri)
+    except RegistryError:
+        return {"uri": uri, "version": None}
+    d = ref.__dict__ if hasattr(ref, "__dict__") else dict(ref)
+    keep = ("uri", "version", "alias", "run_id", "source")
+    return {k: (str(d[k]) if d.get(k) is not None else None) for k in keep if k in d} | {"uri": uri}
+
+
+def _baseline(
+    mc: ModelConfig, opts: EvaluateOptions, registry: Any, features: pd.DataFrame
+) -> tuple[dict[str, Any] | None, np.ndarray | None]:
+    from bot.registry import RegistryError
+
+    alias = opts.baseline_alias or mc.baseline
+    uri = f"models:/{mc.name}@{alias}"
+    if registry is None:
+        if opts.allow_missing_baseline:
+            return None, None
+        raise InputError(
+            f"no model registry to read the baseline {uri} from; set MLFLOW_TRACKING_URI or "
+            "--tracking-uri, or pass --allow-missing-baseline"
+        )
+    try:
+        version = registry.alias_version(mc.name, alias)
+    except RegistryError as exc:
+        if opts.allow_missing_baseline:
+            return None, None
+        raise InputError(f"baseline {uri}: {exc}") from None
+    if version is None:
+        if opts.allow_missing_baseline:
+            return None, None
+        raise InputError(
+            f"model {mc.name} has no alias {alias!r} in the registry; promote a version first, "
+            "or pass --allow-missing-baseline for a first model"
+        )
+    scores = _score(registry, uri, mc, features, "baseline")
+    ref = _ref(registry, uri)
+    ref.update({"alias": alias, "version": str(version)})
+    return ref, scores
+
+
+def _data_section(config: Config, root: Path, opts: EvaluateOptions) -> dict[str, Any]:
+    data: dict[str, Any] = {"schema_path": config.data_checks.schema_, "checks": [], "drift": [], "changes": []}
+    dc = config.data_checks
+    files = list(dc.files) or sorted({m.holdout for m in config.models})
+    if dc.schema_:
+        from bot.datachecks import DataCheckError, run_checks
+
+        schema_path = root / dc.schema_
+        for f in files:
+            frame = _read_table(root / f, "data file")
+            try:
+                data["checks"].extend(run_checks(frame, schema_path, file=f))
+            except DataCheckError as exc:
+                raise InputError(str(exc)) from None
+    if dc.reference:
+        from bot.drift import compute_drift
+
+        reference = _read_table(root / dc.reference, "drift reference")
+        labels = [m.label for m in config.models]
+        for f in files:
+            current = _read_table(root / f, "data file")
+            data["drift"].extend(
+                compute_drift(
+                    reference,
+                    current,
+                    psi_threshold=dc.drift["psi"],
+                    p_threshold=dc.drift["p_value"],
+                    exclude=labels,
+                    file=f,
+                )
+            )
+    if opts.base_rev:
+        from bot.datachanges import DataChangeError, data_changes
+
+        try:
+            data["changes"] = data_changes(root, opts.base_rev, "HEAD", config.paths.data)
+        except DataChangeError as exc:
+            raise InputError(str(exc)) from None
+    return data
+
+
+def _write_outputs(report: dict[str, Any], decision: Decision, opts: EvaluateOptions) -> list[Path]:
+    from bot import render
+
+    rendered: list[tuple[Path, str]] = []
+    if opts.markdown:
+        rendered.append((opts.markdown, render.render_comment(report, decision)))
+    if opts.html:
+        rendered.append((opts.html, render.render_html(report, decision)))
+    # render everything first, so a rendering failure leaves no partial set of files
+    report_io.dump(report, opts.out)
+    written = [opts.out]
+    for path, text in rendered:
+        report_io.write_atomic(path, text)
+        written.append(path)
+    return written
+
+
+def _log_to_mlflow(registry: Any, report: dict[str, Any], opts: EvaluateOptions) -> None:
+    from bot import render
+    from bot.registry import RegistryError
+
+    run = report.get("run", {})
+    tags = {
+        "mlgate.repository": run.get("repository") or "",
+        "mlgate.pr": str(run.get("pr") or ""),
+        "mlgate.head_sha": run.get("head_sha") or report["environment"].get("code_sha") or "",
+        "mlgate.dataset_sha256": ",".join(m["holdout"]["sha256"] or "" for m in report["models"]),
+    }
+    try:
+        html = render.render_html(report, decide(report, _policy_config(report)))
+        registry.log_evaluation(report, html, {k: v for k, v in tags.items() if v})
+    except RegistryError as exc:
+        print(f"mlgate: warning: could not log the evaluation to MLflow: {exc}", file=sys.stderr)
+
+
+def _policy_config(report: dict[str, Any]) -> Config:
+    return Config.model_validate(report["policy"])
+
+
+# ------------------------------------------------------------------ environment
+
+
+def run_from_github_env(env: os._Environ[str] | dict[str, str]) -> dict[str, Any]:
+    """Repository, PR and SHAs from a GitHub Actions runner's environment, if present."""
+    out: dict[str, Any] = {}
+    if env.get("GITHUB_REPOSITORY"):
+        out["repository"] = env["GITHUB_REPOSITORY"]
+    event_path = env.get("GITHUB_EVENT_PATH")
+    if event_path and Path(event_path).is_file():
+        try:
+            event = json.loads(Path(event_path).read_text("utf-8"))
+        except (OSError, ValueError):
+            event = {}
+        pr = event.get("pull_request") or {}
+        if isinstance(pr, dict) and pr.get("number"):
+            out["pr"] = int(pr["number"])
+            out["head_sha"] = (pr.get("head") or {}).get("sha")
+            out["base_sha"] = (pr.get("base") or {}).get("sha")
+    if "head_sha" not in out and re.fullmatch(r"[0-9a-f]{40}", env.get("GITHUB_SHA", "")):
+        out["head_sha"] = env["GITHUB_SHA"]
+    if env.get("GITHUB_RUN_ID", "").isdigit():
+        out["workflow_run_id"] = int(env["GITHUB_RUN_ID"])
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _git(cwd: Path, *args: str) -> str | None:
+    try:
+        res = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return res.stdout.strip() or None if res.returncode == 0 else None
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _redact(text: str) -> str:
+    """Drop credentials from URIs (scheme://user:pass@host) before they reach a report or log."""
+    return re.sub(r"(\b[a-z][a-z0-9+.-]*://)[^/\s@]+@", r"\1***@", text)
