@@ -9,10 +9,19 @@ from __future__ import annotations
 import difflib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 CONFIG_PATH = ".github/mlgate.yml"
 
@@ -84,7 +93,26 @@ class CrossSegment(_Strict):
     cross: list[str] = Field(min_length=2, max_length=2)
 
 
-SegmentSpec = str | BinnedSegment | CrossSegment
+def _segment_tag(value: Any) -> str | None:
+    if isinstance(value, str | BinnedSegment):
+        return "binned" if isinstance(value, BinnedSegment) else "column"
+    if isinstance(value, CrossSegment):
+        return "cross"
+    if isinstance(value, dict):
+        return "cross" if "cross" in value else "binned"
+    return None
+
+
+SegmentSpec = Annotated[
+    Annotated[str, Tag("column")]
+    | Annotated[BinnedSegment, Tag("binned")]
+    | Annotated[CrossSegment, Tag("cross")],
+    Discriminator(
+        _segment_tag,
+        custom_error_type="segment_spec",
+        custom_error_message="a segment is a column name, {column: NAME, bins: [...]} or {cross: [A, B]}",
+    ),
+]
 
 
 class SegmentPolicy(_Strict):
@@ -256,7 +284,7 @@ def _dotted(loc: tuple[Any, ...]) -> str:
     return out
 
 
-_UNION_TAGS = {"str", "BinnedSegment", "CrossSegment"}
+_UNION_TAGS = {"column", "binned", "cross"}
 
 _FIELDS_BY_MODEL: dict[str, type[BaseModel]] = {}
 
@@ -326,6 +354,8 @@ def _message(err: Any, loc: tuple[Any, ...]) -> str:
         op = {"greater_than_equal": ">=", "greater_than": ">", "less_than": "<", "less_than_equal": "<="}[kind]
         limit = next(iter((err.get("ctx") or {}).values()), "")
         return f"{where} must be a number {op} {limit}{got_s}"
+    if kind == "segment_spec":
+        return f"{where}: {err['msg']}{got_s}"
     if kind == "literal_error":
         return f"{where} must be one of {err['ctx']['expected']}{got_s}"
     msg = str(err["msg"]).removeprefix("Value error, ")
@@ -357,26 +387,10 @@ def parse_config(text: str, filename: str = "mlgate.yml") -> Config:
         return Config.model_validate(data)
     except ValidationError as exc:
         problems: list[tuple[str, int | None, str]] = []
-        seen: set[tuple[Any, ...]] = set()
         for err in exc.errors():
-            raw = tuple(err["loc"])
-            loc = _clean_loc(raw)
-            # a segment spec that is not a str reports one error per union member: keep one
-            is_union = any(p in _UNION_TAGS for p in raw if isinstance(p, str))
-            if is_union and loc in seen:
-                continue
-            seen.add(loc)
-            problems.append((name, _line_for(index, loc), _segment_msg(err, loc) if is_union else _message(err, loc)))
+            loc = _clean_loc(tuple(err["loc"]))
+            problems.append((name, _line_for(index, loc), _message(err, loc)))
         raise ConfigError(problems) from None
-
-
-def _segment_msg(err: Any, loc: tuple[Any, ...]) -> str:
-    if err["type"] == "extra_forbidden" or err["type"] == "missing":
-        return (
-            f"{_dotted(loc[:3]) if len(loc) >= 3 else _dotted(loc)}: a segment is a column name, "
-            "{column: NAME, bins: [..]} or {cross: [A, B]}"
-        )
-    return _message(err, loc)
 
 
 def load_config(path: str | Path) -> Config:
