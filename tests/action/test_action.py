@@ -1,0 +1,214 @@
+"""The composite action, run step by step by the local runner harness."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bot import report as report_io
+from bot.action import FORK_NOTE
+from bot.config import parse_config
+from bot.gate import decide
+from tests.action.harness import STAND_INS, Harness
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ACTION_DIR = REPO_ROOT / "actions" / "evaluate"
+VENV_BIN = Path(sys.executable).parent
+FIXTURES = REPO_ROOT / "tests" / "fixtures" / "webhooks" / "pull_request"
+
+CONFIG = """\
+version: 1
+paths:
+  data: ["data/**"]
+models:
+  - name: churn
+    task: binary
+    holdout: data/holdout.parquet
+    label: churned
+    segments: [region]
+    metrics:
+      roc_auc: {max_drop: 0.005}
+      accuracy: {informational: true}
+    segment_policy: {min_rows: 200, max_drop: 0.02, fdr: 0.05}
+    resamples: 200
+"""
+
+
+def _project(tmp_path: Path, *, regress: bool) -> Path:
+    """A repository checkout with a holdout and precomputed scores for both models."""
+    ws = tmp_path / "workspace"
+    (ws / ".github").mkdir(parents=True)
+    (ws / "data").mkdir()
+    (ws / ".github" / "mlgate.yml").write_text(CONFIG)
+    rng = np.random.default_rng(7)
+    n = 4000
+    region = rng.choice(["EU", "NA", "APAC"], size=n)
+    y = rng.integers(0, 2, size=n)
+    signal = y + rng.normal(0, 0.8, size=n)
+    baseline = 1 / (1 + np.exp(-2 * (signal - 0.5)))
+    noise = rng.normal(0, 0.8, size=n)
+    cand_signal = y + noise
+    if regress:  # the candidate is nearly blind for APAC
+        apac = region == "APAC"
+        cand_signal[apac] = y[apac] * 0.1 + rng.normal(0, 1.0, size=apac.sum())
+    candidate = 1 / (1 + np.exp(-2 * (cand_signal - 0.5)))
+    pd.DataFrame({"region": region, "churned": y}).to_parquet(ws / "data" / "holdout.parquet")
+    pd.DataFrame({"candidate": candidate, "baseline": baseline}).to_parquet(ws / "scores.parquet")
+    return ws
+
+
+def _pr_event(repo: str = "acme/churn", fork: bool = False) -> dict[str, Any]:
+    files = sorted(FIXTURES.glob("opened*.json"))
+    event = json.loads(files[0].read_text()) if files else {"action": "opened", "pull_request": {}}
+    pr = event["pull_request"]
+    pr["number"] = 7
+    pr.setdefault("head", {})["sha"] = "a" * 40
+    pr["head"].setdefault("repo", {})["full_name"] = "someone/churn" if fork else repo
+    pr.setdefault("base", {})["sha"] = "b" * 40
+    event["repository"] = {**event.get("repository", {}), "full_name": repo}
+    return event
+
+
+def _harness(ws: Path, event: dict[str, Any], api_url: str = "http://127.0.0.1:9") -> Harness:
+    import os
+
+    return Harness(
+        action_dir=ACTION_DIR,
+        workspace=ws,
+        event_name="pull_request",
+        event=event,
+        repository="acme/churn",
+        api_url=api_url,
+        env={"PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}", "MLFLOW_TRACKING_URI": ""},
+        bin_dir=VENV_BIN,
+    )
+
+
+def _inputs(**extra: str) -> dict[str, str]:
+    return {"predictions": "scores.parquet", "install": "false", **extra}
+
+
+def test_app_mode_outputs_summary_and_artifact(tmp_path: Path) -> None:
+    ws = _project(tmp_path, regress=True)
+    res = _harness(ws, _pr_event()).run(_inputs())
+    assert not res.failed, res.log
+    report_path = Path(res.outputs["report-path"])
+    report = report_io.load(report_path)
+    expected = decide(report, parse_config(CONFIG))
+    assert res.outputs["verdict"] == expected.outcome == "fail"
+    assert res.outputs["comment-url"] == ""
+    # the artifact is exactly what the App downloads: one member, the valid report
+    with zipfile.ZipFile(io.BytesIO(res.artifacts["mlgate-report"])) as zf:
+        assert zf.namelist() == ["mlgate-report.json"]
+        assert report_io.loads(zf.read("mlgate-report.json")) == report
+    assert report["run"]["pr"] == 7 and report["run"]["head_sha"] == "a" * 40
+    assert "APAC" in res.summary
+    # only the artifact upload was stood in (install: false skips setup-python and cache)
+    assert res.stood_in == ["actions/upload-artifact@v4"]
+    assert set(a.split("@")[0] for a in res.stood_in) <= set(STAND_INS)
+    enforce = next(s for s in res.steps if s.name == "Enforce the gate")
+    assert enforce.outcome == "skipped"
+
+
+def test_fail_on_regression_fails_the_job_only_when_asked(tmp_path: Path) -> None:
+    ws = _project(tmp_path, regress=True)
+    res = _harness(ws, _pr_event()).run(_inputs(**{"fail-on-regression": "true"}))
+    assert res.failed
+    assert res.outputs["verdict"] == "fail"
+    assert "::error title=mlgate::the gate failed" in res.log
+    assert "mlgate-report" in res.artifacts  # uploaded before the gate step fails
+
+
+def test_passing_change_passes(tmp_path: Path) -> None:
+    ws = _project(tmp_path, regress=False)
+    res = _harness(ws, _pr_event()).run(_inputs(**{"fail-on-regression": "true"}))
+    assert not res.failed, res.log
+    assert res.outputs["verdict"] == "pass"
+
+
+def test_missing_config_fails_with_annotation_and_summary(tmp_path: Path) -> None:
+    ws = _project(tmp_path, regress=False)
+    (ws / ".github" / "mlgate.yml").unlink()
+    res = _harness(ws, _pr_event()).run(_inputs())
+    assert res.failed
+    assert res.outputs["verdict"] == "error"
+    assert "::error" in res.log and "mlgate.yml" in res.log and "not found" in res.log
+    assert "could not evaluate" in res.summary
+    assert "mlgate-report" not in res.artifacts  # no half report
+
+
+def test_config_error_points_at_the_line(tmp_path: Path) -> None:
+    ws = _project(tmp_path, regress=False)
+    cfg = ws / ".github" / "mlgate.yml"
+    cfg.write_text(cfg.read_text().replace("max_drop: 0.005", 'max_drop: "high"'))
+    res = _harness(ws, _pr_event()).run(_inputs())
+    assert res.failed
+    assert "::error file=.github/mlgate.yml,line=12,title=mlgate::" in res.log
+    assert "max_drop must be a number" in res.summary
+
+
+def test_unreadable_model_fails_with_one_line_cause(tmp_path: Path) -> None:
+    ws = _project(tmp_path, regress=False)
+    (ws / "model").mkdir()
+    (ws / "model" / "MLmodel").write_text("not: [a valid model")
+    res = _harness(ws, _pr_event()).run(
+        {"candidate": str(ws / "model"), "install": "false", "allow-missing-baseline": "true"}
+    )
+    assert res.failed
+    assert res.outputs["verdict"] == "error"
+    errors = [line for line in res.log.splitlines() if line.startswith("::error")]
+    assert len(errors) == 1 and "model" in errors[0]
+
+
+def test_token_mode_on_a_fork_writes_a_note_instead_of_failing(tmp_path: Path) -> None:
+    ws = _project(tmp_path, regress=False)
+    res = _harness(ws, _pr_event(fork=True)).run(
+        _inputs(mode="token", **{"github-token": "ghs_readonly"})
+    )
+    assert not res.failed, res.log
+    assert FORK_NOTE[:60] in res.summary
+    assert res.outputs["comment-url"] == ""
+
+
+def test_token_mode_posts_comment_and_check(tmp_path: Path, github: Any) -> None:
+    ws = _project(tmp_path, regress=True)
+    token = github.create_user_token("acme/churn") if hasattr(github, "create_user_token") else None
+    if token is None:
+        pytest.skip("the stand-in has no user-token helper yet")
+    pr = github.open_pull_request("acme/churn", files={"data/holdout.parquet": "x"}) if hasattr(
+        github, "open_pull_request"
+    ) else None
+    assert pr is not None
+    event = _pr_event()
+    event["pull_request"]["number"] = pr["number"]
+    event["pull_request"]["head"]["sha"] = pr["head"]["sha"]
+    h = _harness(ws, event, api_url=github.base_url)
+    res = h.run(_inputs(mode="token", **{"github-token": token}))
+    assert not res.failed, res.log
+    comments = github.comments("acme/churn", pr["number"])
+    assert len(comments) == 1 and "<!-- mlgate:report -->" in comments[0]["body"]
+    assert res.outputs["comment-url"].endswith(f"#issuecomment-{comments[0]['id']}")
+    checks = github.check_runs("acme/churn", pr["head"]["sha"])
+    assert [(c["name"], c["conclusion"]) for c in checks] == [("mlgate/evaluation", "failure")]
+    # a second run edits the same comment
+    res2 = h.run(_inputs(mode="token", **{"github-token": token}))
+    assert not res2.failed
+    assert len(github.comments("acme/churn", pr["number"])) == 1
+
+
+def test_token_mode_with_a_bad_token_fails_and_says_why(tmp_path: Path, github: Any) -> None:
+    ws = _project(tmp_path, regress=False)
+    res = _harness(ws, _pr_event(), api_url=github.base_url).run(
+        _inputs(mode="token", **{"github-token": "ghs_not_a_token"})
+    )
+    assert res.failed
+    assert "could not post the comment" in res.summary
+    assert res.outputs["verdict"] == "pass"  # the evaluation itself worked
