@@ -64,22 +64,28 @@ class ConfigError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class Paths(_Strict):
     data: list[str] = Field(default_factory=lambda: ["data/**"])
+    """Globs of data files: a change to one is a data change."""
     model: list[str] = Field(default_factory=lambda: ["src/**", "train.py", "params.yaml"])
+    """Globs of model code: a change to one triggers an evaluation."""
 
 
 class MetricPolicy(_Strict):
     max_drop: float = Field(default=0.0, ge=0)
+    """Tolerated drop; the gate fails when the whole confidence interval lies below -max_drop."""
     informational: bool = False
+    """Reported, never gates."""
 
 
 class BinnedSegment(_Strict):
     column: str = Field(min_length=1)
+    """Numeric column to bin."""
     bins: list[float] = Field(min_length=2)
+    """Strictly increasing bin edges; [a, b) bins, the last one closed."""
 
     @field_validator("bins")
     @classmethod
@@ -91,6 +97,7 @@ class BinnedSegment(_Strict):
 
 class CrossSegment(_Strict):
     cross: list[str] = Field(min_length=2, max_length=2)
+    """Two columns whose value pairs form segments."""
 
 
 def _segment_tag(value: Any) -> str | None:
@@ -117,22 +124,35 @@ SegmentSpec = Annotated[
 
 class SegmentPolicy(_Strict):
     min_rows: int = Field(default=200, ge=1)
+    """Segments with fewer rows are reported but never gate."""
     max_drop: float = Field(default=0.02, ge=0)
+    """Tolerated drop of a gating metric within a segment."""
     fdr: float = Field(default=0.05, gt=0, lt=1)
+    """Benjamini-Hochberg false discovery rate across segments."""
 
 
 class ModelConfig(_Strict):
     name: str = Field(min_length=1, max_length=256)
+    """MLflow registered model name."""
     task: Task
+    """Decides which metrics exist."""
     holdout: str = Field(min_length=1)
+    """Holdout file (Parquet, CSV, JSON lines) relative to the repository root."""
     label: str = Field(min_length=1)
+    """Label column of the holdout."""
     baseline: str = Field(default="production", min_length=1)
+    """Registry alias of the model to beat."""
     segments: list[SegmentSpec] = Field(default_factory=list)
+    """A column name, {column, bins}, or {cross: [a, b]}."""
     metrics: dict[str, MetricPolicy] = Field(default_factory=dict)
+    """Metric name to policy; defaults depend on the task."""
     segment_policy: SegmentPolicy = Field(default_factory=SegmentPolicy)
     confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    """Level of the confidence intervals."""
     resamples: int = Field(default=1000, ge=0, le=100_000)
+    """Paired bootstrap resamples (0: analytic intervals where available)."""
     seed: int = 0
+    """Seed of the resampling; recorded in the report."""
 
     @model_validator(mode="after")
     def _metrics_fit_task(self) -> ModelConfig:
@@ -160,13 +180,19 @@ class ModelConfig(_Strict):
 
 class DataChecks(_Strict):
     schema_: str | None = Field(default=None, alias="schema")
+    """pandera YAML data contract."""
     reference: str | None = None
+    """Reference frame that drift is measured against."""
     files: list[str] = Field(default_factory=list)
+    """Files to check (default: every model's holdout)."""
     drift: dict[str, float] = Field(
         default_factory=lambda: {"psi": 0.2, "p_value": 0.01},
     )
+    """Thresholds: a column drifts when PSI > psi or the test's p-value < p_value."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, use_attribute_docstrings=True
+    )
 
     @field_validator("drift")
     @classmethod
@@ -186,27 +212,37 @@ def _default_triggers() -> list[ReviewTrigger]:
 
 class Review(_Strict):
     required_when: list[ReviewTrigger] = Field(default_factory=_default_triggers)
+    """When mlgate/review needs approvals."""
     approvers: list[str] = Field(default_factory=list)
+    """Users or @org/team whose approvals count (default: anyone with write access)."""
     min_approvals: int = Field(default=1, ge=0, le=20)
+    """Approvals needed on the current head SHA."""
 
 
 class Commands(_Strict):
     promote: list[str] = Field(default_factory=list)
+    """Who may /promote besides write permission holders."""
     rollback: list[str] = Field(default_factory=list)
+    """Who may /rollback besides maintain permission holders."""
 
 
 class Promote(_Strict):
     on_merge: bool = False
+    """Promote automatically when a PR with green gates merges."""
     alias: str = "production"
+    """Registry alias that /promote moves."""
 
 
 class Evaluation(_Strict):
-    workflow: str = Field(default="mlgate", description="name or file of the evaluation workflow")
+    workflow: str = "mlgate"
+    """Name of the workflow that uploads the report."""
     artifact: str = "mlgate-report"
+    """Artifact holding mlgate-report.json."""
 
 
 class Config(_Strict):
     version: Literal[1]
+    """Version of this file's format."""
     paths: Paths = Field(default_factory=Paths)
     models: list[ModelConfig] = Field(min_length=1)
     data_checks: DataChecks = Field(default_factory=DataChecks)

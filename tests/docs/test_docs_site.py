@@ -1,0 +1,25 @@
+"""The documentation site builds with `mkdocs build --strict` and the reference is generated."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_mkdocs_build_strict(tmp_path: Path) -> None:
+    mkdocs = Path(sys.executable).parent / "mkdocs"
+    res = subprocess.run(
+        [str(mkdocs), "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    page = (tmp_path / "site" / "config-reference" / "index.html").read_text()
+    # every top-level config key appears in the generated reference
+    from bot.config import Config
+
+    for key in Config.model_fields:
+        assert f"<code>{key}</code>" in page, key
+    assert "mlgate:config-reference" not in page
