@@ -1,0 +1,171 @@
+"""The evaluation engine: paired comparison of a candidate and a baseline on the same rows.
+
+Pure functions over numpy and pandas; no I/O. `compare_models` validates its inputs,
+splits the rows into segments and returns the report's `metrics` and `segments` lists.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bot.config import METRICS_BY_TASK, SegmentSpec
+from bot.evaluation.paired import JACKKNIFE_GROUPS, Group, Stat, compare_group
+from bot.evaluation.segments import SegmentError, build_segments
+
+__all__ = ["ComparisonResult", "EvaluationError", "compare_models"]
+
+
+class EvaluationError(ValueError):
+    """Inputs the engine cannot score: the message names the cause and the fix."""
+
+
+@dataclass
+class ComparisonResult:
+    metrics: list[Stat]
+    segments: list[tuple[str, str, int, list[Stat]]] = field(default_factory=list)
+
+    def to_report(self) -> dict[str, Any]:
+        return {
+            "metrics": [s.to_dict() for s in self.metrics],
+            "segments": [
+                {"column": c, "value": v, "rows": n, "metrics": [s.to_dict() for s in stats]}
+                for c, v, n, stats in self.segments
+            ],
+        }
+
+
+def compare_models(
+    frame: pd.DataFrame,
+    *,
+    task: str,
+    label: str,
+    candidate: np.ndarray,
+    baseline: np.ndarray | None,
+    metrics: list[str],
+    segments: list[SegmentSpec],
+    confidence: float = 0.95,
+    resamples: int = 1000,
+    seed: int = 0,
+    classes: list[Any] | None = None,
+    progress: bool = False,
+) -> ComparisonResult:
+    """Score both models overall and per segment; every comparison is paired."""
+    if task not in METRICS_BY_TASK:
+        raise EvaluationError(f"unknown task {task!r}; use binary, multiclass or regression")
+    unknown = [m for m in metrics if m not in METRICS_BY_TASK[task]]
+    if unknown:
+        raise EvaluationError(f"metrics {unknown} are not available for task {task}")
+    n = len(frame)
+    if n == 0:
+        raise EvaluationError("the holdout has no rows; the evaluation needs labelled rows")
+    if label not in frame.columns:
+        raise EvaluationError(
+            f"label column {label!r} is not in the holdout; columns: {', '.join(map(str, frame.columns[:30]))}"
+        )
+    y, classes = _labels(frame[label], task, classes)
+    cand = _scores(candidate, "candidate", task, n, classes)
+    base = _scores(baseline, "baseline", task, n, classes) if baseline is not None else None
+    try:
+        segs = build_segments(frame, segments)
+    except SegmentError as exc:
+        raise EvaluationError(str(exc)) from None
+
+    perm = np.random.default_rng([seed, 0x6A4B]).permutation(n)
+    jk = np.empty(n, dtype=np.int64)
+    jk[perm] = np.arange(n) % JACKKNIFE_GROUPS
+    k = len(classes) if classes is not None else 0
+
+    def run(key: str, idx: np.ndarray | None) -> list[Stat]:
+        rng = np.random.default_rng([seed, zlib.crc32(key.encode())])
+        sel = slice(None) if idx is None else idx
+        group = Group(y[sel], cand[sel], None if base is None else base[sel], rng, jk[sel])
+        return compare_group(task, group, list(metrics), confidence, resamples, n_classes=k)
+
+    jobs: list[tuple[str, str, np.ndarray | None]] = [("", "", None)] + [
+        (s.column, s.value, s.index) for s in segs
+    ]
+    iterator: Any = jobs
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(jobs, desc="comparing segments", unit="segment", leave=False)
+    results = [(c, v, run(f"{c}\x00{v}", idx)) for c, v, idx in iterator]
+    overall = results[0][2]
+    seg_out = [(c, v, stats[0].rows if stats else len(idx), stats)
+               for (c, v, stats), (_, _, idx) in zip(results[1:], jobs[1:], strict=True)
+               if idx is not None]
+    return ComparisonResult(overall, seg_out)
+
+
+def _labels(col: pd.Series, task: str, classes: list[Any] | None) -> tuple[np.ndarray, list[Any] | None]:
+    missing = int(col.isna().sum())
+    if missing:
+        raise EvaluationError(
+            f"label column {col.name!r} has {missing} missing value(s); drop or fill those rows in the holdout"
+        )
+    if task == "regression":
+        try:
+            y = col.to_numpy(dtype=np.float64)
+        except (TypeError, ValueError):
+            raise EvaluationError(f"label column {col.name!r} must be numeric for a regression task") from None
+        if not np.all(np.isfinite(y)):
+            raise EvaluationError(f"label column {col.name!r} has infinite values")
+        return y, None
+    if task == "binary":
+        values = set(pd.unique(col).tolist())
+        if values <= {0, 1} or values <= {True, False}:
+            return col.to_numpy().astype(np.int64), None
+        shown = sorted(map(str, values))[:10]
+        raise EvaluationError(
+            f"label column {col.name!r} has values {shown}; a binary task needs labels 0/1 or true/false "
+            "(map the positive class to 1)"
+        )
+    found = pd.unique(col).tolist()
+    if classes is None:
+        classes = sorted(found, key=str)
+    index = {c: i for i, c in enumerate(classes)}
+    extra = [c for c in found if c not in index]
+    if extra:
+        raise EvaluationError(
+            f"label column {col.name!r} has classes {sorted(map(str, extra))[:10]} that the model does not "
+            f"know (known: {sorted(map(str, classes))[:20]})"
+        )
+    return col.map(index).to_numpy(dtype=np.int64), classes
+
+
+def _scores(values: Any, who: str, task: str, n: int, classes: list[Any] | None) -> np.ndarray:
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise EvaluationError(f"{who} scores are not numeric") from None
+    if task == "multiclass":
+        assert classes is not None
+        if arr.ndim != 2 or arr.shape[1] != len(classes):
+            raise EvaluationError(
+                f"{who} scores have shape {arr.shape}; a multiclass task needs one probability column per "
+                f"class ({len(classes)}: {', '.join(map(str, classes[:10]))})"
+            )
+    else:
+        if arr.ndim == 2 and arr.shape[1] == 1:
+            arr = arr[:, 0]
+        if arr.ndim != 1:
+            raise EvaluationError(f"{who} scores have shape {arr.shape}; expected one score per row")
+    if arr.shape[0] != n:
+        raise EvaluationError(f"{who} has {arr.shape[0]} scores for {n} holdout rows; they must be row-aligned")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        rows = int(bad.any(axis=1).sum()) if arr.ndim == 2 else int(bad.sum())
+        raise EvaluationError(
+            f"{who} scores are NaN or infinite on {rows} row(s); fix the model or drop those rows"
+        )
+    if task != "regression" and (arr.min() < 0 or arr.max() > 1):
+        raise EvaluationError(
+            f"{who} scores must be probabilities in [0, 1] for a {task} task (got {arr.min():.3g} to "
+            f"{arr.max():.3g}); pass predict_proba output, not logits"
+        )
+    return arr
