@@ -263,13 +263,37 @@ def _jk_se(thetas: np.ndarray) -> float:
     return float(math.sqrt((g - 1) / g * np.sum((thetas - thetas.mean()) ** 2)))
 
 
+def _ap_leave_one_group_out(s: np.ndarray, y: np.ndarray, grp: np.ndarray) -> np.ndarray:
+    """AP without each jackknife group, from one descending sort.
+
+    On the full data's thresholds, removing a group only lowers the cumulative counts; a
+    block that empties contributes a zero recall step, so the sum stays exact.
+    """
+    last = np.concatenate((np.flatnonzero(np.diff(s)), [len(s) - 1]))
+    tp_all = np.cumsum(y)[last]
+    cnt_all = (last + 1).astype(np.float64)
+    out = []
+    for k in np.unique(grp):
+        in_k = grp == k
+        tp = tp_all - np.cumsum(y * in_k)[last]
+        cnt = cnt_all - np.cumsum(in_k)[last]
+        n_pos = tp[-1]
+        if n_pos <= 0:
+            return np.array([])
+        steps = np.diff(tp, prepend=0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            prec = np.where(cnt > 0, tp / np.where(cnt > 0, cnt, 1), 0.0)
+        out.append(float(np.sum(steps * prec) / n_pos))
+    return np.asarray(out)
+
+
 def _average_precision(g: Group, confidence: float) -> Stat:
     """AP with a delete-a-group jackknife; each model's scores are sorted once."""
     n = len(g.y)
     y = np.asarray(g.y, dtype=np.float64)
 
     def sorted_view(s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        order = np.argsort(-s, kind="mergesort")
+        order = np.argsort(-s, kind="stable")
         return s[order], y[order], g.jk_group[order]
 
     sc, yc, gc = sorted_view(g.cand)
@@ -280,15 +304,10 @@ def _average_precision(g: Group, confidence: float) -> Stat:
     base = M.average_precision_sorted(sb, yb)
     if base is None:
         return _stat("average_precision", True, base, cand, n, "jackknife")
-    deltas = []
-    for k in np.unique(g.jk_group):
-        kc, kb = gc != k, gb != k
-        c = M.average_precision_sorted(sc[kc], yc[kc])
-        b = M.average_precision_sorted(sb[kb], yb[kb])
-        if c is None or b is None:
-            return _stat("average_precision", True, base, cand, n, "jackknife")
-        deltas.append(c - b)
-    return _jackknife_stat("average_precision", True, base, cand, n, np.asarray(deltas), confidence)
+    jc, jb = _ap_leave_one_group_out(sc, yc, gc), _ap_leave_one_group_out(sb, yb, gb)
+    if len(jc) != len(jb) or len(jc) < 2:
+        return _stat("average_precision", True, base, cand, n, "jackknife")
+    return _jackknife_stat("average_precision", True, base, cand, n, jc - jb, confidence)
 
 
 def _jackknife_stat(
