@@ -310,7 +310,7 @@ def _evaluate_model(
         )
     except EvaluationError as exc:
         raise InputError(f"model {mc.name}: {exc}") from None
-    body = result.to_report() if hasattr(result, "to_report") else result
+    body = result.to_report()
     out: dict[str, Any] = {
         "name": mc.name,
         "task": mc.task,
