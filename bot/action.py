@@ -113,10 +113,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    return run_action(os.environ)
+    return execute(os.environ)
 
 
-def run_action(env: Mapping[str, str], log: TextIO = sys.stdout) -> int:
+def execute(env: Mapping[str, str], log: TextIO = sys.stdout) -> int:
     """Evaluate, write outputs and the summary, post in token mode. Exit 2 on input errors."""
     from bot import render
     from bot.cli_evaluate import (
@@ -135,7 +135,17 @@ def run_action(env: Mapping[str, str], log: TextIO = sys.stdout) -> int:
     workspace = Path(env.get("GITHUB_WORKSPACE") or ".")
     event = _event(env)
     run_info = run_from_github_env(dict(env))
-    base_rev = inputs.base_rev or ((event.get("pull_request") or {}).get("base") or {}).get("sha") or None
+    base_rev = inputs.base_rev or None
+    event_base = ((event.get("pull_request") or {}).get("base") or {}).get("sha")
+    if base_rev is None and event_base:
+        if _commit_exists(workspace, event_base):
+            base_rev = event_base
+        else:
+            runner.annotate(
+                "warning",
+                "the PR's base commit is not in this checkout, so data changes are not listed; "
+                "use actions/checkout with fetch-depth: 0",
+            )
     report_path = inputs.report_dir / "mlgate-report.json"
     opts = EvaluateOptions(
         config=workspace / inputs.config,
@@ -179,6 +189,18 @@ def run_action(env: Mapping[str, str], log: TextIO = sys.stdout) -> int:
             return 2
         runner.output("comment-url", url or "")
     return 0
+
+
+def _commit_exists(workspace: Path, sha: str) -> bool:
+    import subprocess
+
+    try:
+        res = subprocess.run(
+            ["git", "cat-file", "-e", f"{sha}^{{commit}}"], cwd=workspace, capture_output=True, timeout=30
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return res.returncode == 0
 
 
 def _fail(runner: Runner, message: str, annotate: bool = True) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -62,17 +63,29 @@ def _project(tmp_path: Path, *, regress: bool) -> Path:
     candidate = 1 / (1 + np.exp(-2 * (cand_signal - 0.5)))
     pd.DataFrame({"region": region, "churned": y}).to_parquet(ws / "data" / "holdout.parquet")
     pd.DataFrame({"candidate": candidate, "baseline": baseline}).to_parquet(ws / "scores.parquet")
+    # a real checkout: the base commit, then the PR's commit that adds a data file
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], cwd=ws, check=True)
+    subprocess.run([*git, "add", "."], cwd=ws, check=True)
+    subprocess.run([*git, "commit", "-qm", "base"], cwd=ws, check=True)
+    pd.DataFrame({"region": ["EU"], "churned": [1]}).to_csv(ws / "data" / "extra.csv", index=False)
+    subprocess.run([*git, "add", "."], cwd=ws, check=True)
+    subprocess.run([*git, "commit", "-qm", "pr"], cwd=ws, check=True)
     return ws
 
 
-def _pr_event(repo: str = "acme/churn", fork: bool = False) -> dict[str, Any]:
+def _base_sha(ws: Path) -> str:
+    return subprocess.run(["git", "rev-parse", "HEAD~1"], cwd=ws, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def _pr_event(repo: str = "acme/churn", fork: bool = False, base_sha: str = "b" * 40) -> dict[str, Any]:
     files = sorted(FIXTURES.glob("opened*.json"))
     event = json.loads(files[0].read_text()) if files else {"action": "opened", "pull_request": {}}
     pr = event["pull_request"]
     pr["number"] = 7
     pr.setdefault("head", {})["sha"] = "a" * 40
     pr["head"].setdefault("repo", {})["full_name"] = "someone/churn" if fork else repo
-    pr.setdefault("base", {})["sha"] = "b" * 40
+    pr.setdefault("base", {})["sha"] = base_sha
     event["repository"] = {**event.get("repository", {}), "full_name": repo}
     return event
 
@@ -98,7 +111,7 @@ def _inputs(**extra: str) -> dict[str, str]:
 
 def test_app_mode_outputs_summary_and_artifact(tmp_path: Path) -> None:
     ws = _project(tmp_path, regress=True)
-    res = _harness(ws, _pr_event()).run(_inputs())
+    res = _harness(ws, _pr_event(base_sha=_base_sha(ws))).run(_inputs())
     assert not res.failed, res.log
     report_path = Path(res.outputs["report-path"])
     report = report_io.load(report_path)
@@ -111,6 +124,10 @@ def test_app_mode_outputs_summary_and_artifact(tmp_path: Path) -> None:
         assert report_io.loads(zf.read("mlgate-report.json")) == report
     assert report["run"]["pr"] == 7 and report["run"]["head_sha"] == "a" * 40
     assert "APAC" in res.summary
+    # the data change of the PR's commit is in the report
+    assert [(c["path"], c["status"], c["rows_after"]) for c in report["data"]["changes"]] == [
+        ("data/extra.csv", "added", 1)
+    ]
     # only the artifact upload was stood in (install: false skips setup-python and cache)
     assert res.stood_in == ["actions/upload-artifact@v4"]
     assert set(a.split("@")[0] for a in res.stood_in) <= set(STAND_INS)
@@ -132,6 +149,8 @@ def test_passing_change_passes(tmp_path: Path) -> None:
     res = _harness(ws, _pr_event()).run(_inputs(**{"fail-on-regression": "true"}))
     assert not res.failed, res.log
     assert res.outputs["verdict"] == "pass"
+    # the event's base commit is not in this checkout: a warning, not a failure
+    assert "::warning title=mlgate::the PR's base commit is not in this checkout" in res.log
 
 
 def test_missing_config_fails_with_annotation_and_summary(tmp_path: Path) -> None:
@@ -151,7 +170,7 @@ def test_config_error_points_at_the_line(tmp_path: Path) -> None:
     cfg.write_text(cfg.read_text().replace("max_drop: 0.005", 'max_drop: "high"'))
     res = _harness(ws, _pr_event()).run(_inputs())
     assert res.failed
-    assert "::error file=.github/mlgate.yml,line=12,title=mlgate::" in res.log
+    assert "::error file=.github/mlgate.yml,line=11,title=mlgate::" in res.log
     assert "max_drop must be a number" in res.summary
 
 
