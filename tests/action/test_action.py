@@ -171,7 +171,7 @@ def test_config_error_points_at_the_line(tmp_path: Path) -> None:
     res = _harness(ws, _pr_event()).run(_inputs())
     assert res.failed
     assert "::error file=.github/mlgate.yml,line=11,title=mlgate::" in res.log
-    assert "max_drop must be a number" in res.summary
+    assert "max\\_drop must be a number &gt;= 0" in res.summary  # escaped Markdown
 
 
 def test_unreadable_model_fails_with_one_line_cause(tmp_path: Path) -> None:
