@@ -178,11 +178,13 @@ def execute(env: Mapping[str, str], log: TextIO = sys.stdout) -> int:
     print(f"mlgate: {title}", file=log)
 
     if inputs.mode == "token":
-        from bot.github_client import GitHubError
-
         try:
             url = _post_with_token(result.report, decision, inputs, env, event, runner, title, summary)
-        except GitHubError as exc:
+        except Exception as exc:
+            from bot.github_client import GitHubError  # only token mode needs the client
+
+            if not isinstance(exc, GitHubError):
+                raise
             note = TOKEN_NOTE.format(cause=str(exc)[:200])
             runner.annotate("error", note)
             runner.summary(f"\n> {note}\n")
