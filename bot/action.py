@@ -242,7 +242,6 @@ def _post_with_token(
     summary: str,
 ) -> str | None:
     from bot import render
-    from bot.github_client import GitHubClient
 
     pr = event.get("pull_request") or {}
     repo = env.get("GITHUB_REPOSITORY", "")
@@ -258,6 +257,8 @@ def _post_with_token(
         runner.annotate("warning", "mode token needs the github-token input; nothing was posted")
         runner.summary("\n> mode `token` needs the `github-token` input; nothing was posted.\n")
         return None
+    from bot.github_client import GitHubClient
+
     api_url = env.get("GITHUB_API_URL", "https://api.github.com")
     gh = GitHubClient.from_token(inputs.token, repo, api_url)
     body = render.render_comment(report, decision)
