@@ -23,5 +23,5 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
     from bot.config import Config
 
     for key in Config.model_fields:
-        assert f"<code>{key}</code>" in page, key
+        assert f"<code>{key}" in page, key
     assert "mlgate:config-reference" not in page
