@@ -1,0 +1,29 @@
+"""installation and installation_repositories: remember which repositories are installed."""
+
+from __future__ import annotations
+
+from bot.context import Context, Handler
+
+
+def on_installation(ctx: Context) -> None:
+    p = ctx.event.payload
+    inst = p["installation"]
+    account = (inst.get("account") or {}).get("login")
+    repos = [r["full_name"] for r in p.get("repositories") or [] if "full_name" in r]
+    ctx.store.set_installation(int(inst["id"]), account, repos, active=ctx.event.action not in ("deleted", "suspend"))
+
+
+def on_repositories(ctx: Context) -> None:
+    p = ctx.event.payload
+    inst = p["installation"]
+    known = ctx.store.installation(int(inst["id"]))
+    repos = set(known["repos"]) if known else set()
+    repos |= {r["full_name"] for r in p.get("repositories_added") or []}
+    repos -= {r["full_name"] for r in p.get("repositories_removed") or []}
+    ctx.store.set_installation(int(inst["id"]), (inst.get("account") or {}).get("login"), sorted(repos))
+
+
+ROUTES: dict[str, Handler] = {
+    **{f"installation.{a}": on_installation for a in ("created", "deleted", "suspend", "unsuspend", "new_permissions_accepted")},
+    **{f"installation_repositories.{a}": on_repositories for a in ("added", "removed")},
+}

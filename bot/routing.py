@@ -1,0 +1,44 @@
+"""One table from event keys to handlers, merged from every handler module (bedevere style)."""
+
+from __future__ import annotations
+
+import importlib
+from functools import cache
+
+from bot.context import Context, Handler
+
+HANDLER_MODULES = [
+    "bot.handlers.pull_request",
+    "bot.handlers.workflow_run",
+    "bot.handlers.check_run",
+    "bot.handlers.installation",
+    "bot.handlers.issue_comment",
+    "bot.handlers.review",
+    "bot.handlers.merge",
+]
+
+
+@cache
+def routes() -> dict[str, Handler]:
+    table: dict[str, Handler] = {}
+    for name in HANDLER_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue  # a feature not built into this version
+            raise
+        for key, handler in module.ROUTES.items():
+            if key in table:
+                raise RuntimeError(f"two handlers for {key}: {table[key].__module__} and {name}")
+            table[key] = handler
+    return table
+
+
+def route(ctx: Context) -> bool:
+    """Run the handler for the event; False when no handler wants it."""
+    handler = routes().get(ctx.event.key)
+    if handler is None:
+        return False
+    handler(ctx)
+    return True

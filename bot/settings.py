@@ -1,0 +1,68 @@
+"""Settings of the App's processes, read once from the environment when a process starts.
+
+Nothing here runs at import time. A missing webhook secret or App credential stops the
+server and the worker at start with the names of the missing variables (fail closed).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class SettingsError(ValueError):
+    """Settings that cannot work; the message names the variables to set."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    webhook_secret: str = field(repr=False)
+    app_id: int
+    private_key: str = field(repr=False)
+    github_api_url: str = "https://api.github.com"
+    database_url: str = "sqlite:///mlgate.db"
+    queue_url: str = "sqlite:///mlgate-queue.db"
+    tracking_uri: str | None = None
+    public_url: str | None = None
+    dashboard_token: str | None = field(default=None, repr=False)
+    queue_name: str = "mlgate"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        missing = [k for k in ("MLGATE_WEBHOOK_SECRET", "MLGATE_APP_ID") if not env.get(k, "").strip()]
+        key = env.get("MLGATE_PRIVATE_KEY", "").strip()
+        key_path = env.get("MLGATE_PRIVATE_KEY_PATH", "").strip()
+        if not key and not key_path:
+            missing.append("MLGATE_PRIVATE_KEY or MLGATE_PRIVATE_KEY_PATH")
+        if missing:
+            raise SettingsError(
+                "mlgate refuses to start without " + ", ".join(missing)
+                + " (see docs/github-app.md: the webhook secret and the App's id and private key)"
+            )
+        if not key:
+            try:
+                key = Path(key_path).read_text()
+            except OSError as exc:
+                raise SettingsError(f"MLGATE_PRIVATE_KEY_PATH={key_path} cannot be read: {exc.strerror}") from None
+        if "PRIVATE KEY" not in key:
+            raise SettingsError("the App private key is not a PEM key (it should start with -----BEGIN)")
+        try:
+            app_id = int(env["MLGATE_APP_ID"])
+        except ValueError:
+            raise SettingsError(f"MLGATE_APP_ID must be a number, got {env['MLGATE_APP_ID']!r}") from None
+        data = Path(env.get("MLGATE_DATA_DIR") or ".").resolve()
+        return cls(
+            webhook_secret=env["MLGATE_WEBHOOK_SECRET"],
+            app_id=app_id,
+            private_key=key,
+            github_api_url=(env.get("MLGATE_GITHUB_API_URL") or "https://api.github.com").rstrip("/"),
+            database_url=env.get("MLGATE_DATABASE_URL") or f"sqlite:///{data / 'mlgate.db'}",
+            queue_url=env.get("MLGATE_QUEUE_URL") or f"sqlite:///{data / 'mlgate-queue.db'}",
+            tracking_uri=env.get("MLFLOW_TRACKING_URI") or None,
+            public_url=(env.get("MLGATE_PUBLIC_URL") or "").rstrip("/") or None,
+            dashboard_token=env.get("MLGATE_DASHBOARD_TOKEN") or None,
+            queue_name=env.get("MLGATE_QUEUE_NAME") or "mlgate",
+        )

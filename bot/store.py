@@ -1,0 +1,331 @@
+"""The store (SQLAlchemy): deliveries, PR heads, evaluations, checks, comments, audit, locks.
+
+SQLite by default, PostgreSQL when the URL says so; the same statements work on both. The
+audit table is append-only: this module has no function that updates or deletes it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    delete,
+    event,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+MAX_BODY = 5 * 1024 * 1024
+
+metadata = MetaData()
+
+deliveries = Table(
+    "deliveries", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("event", String(64), nullable=False),
+    Column("action", String(64)),
+    Column("repo", String(200)),
+    Column("installation_id", BigInteger),
+    Column("received_at", Float, nullable=False),
+    Column("status", String(16), nullable=False),  # queued | done | ignored | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("body", LargeBinary, nullable=False),
+)
+installations = Table(
+    "installations", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("account", String(200)),
+    Column("repos", Text, nullable=False),  # JSON list
+    Column("active", Integer, nullable=False, default=1),
+    Column("updated_at", Float, nullable=False),
+)
+pulls = Table(
+    "pulls", metadata,
+    Column("repo", String(200), primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("head_sha", String(64), nullable=False),
+    Column("base_sha", String(64)),
+    Column("author", String(200)),
+    Column("updated_at", Float, nullable=False),
+)
+evaluations = Table(
+    "evaluations", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("repo", String(200), nullable=False),
+    Column("pr", Integer, nullable=False),
+    Column("head_sha", String(64), nullable=False),
+    Column("run_id", BigInteger),
+    Column("outcome", String(16), nullable=False),
+    Column("report", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+checks = Table(
+    "checks", metadata,
+    Column("repo", String(200), primary_key=True),
+    Column("sha", String(64), primary_key=True),
+    Column("name", String(100), primary_key=True),
+    Column("check_id", BigInteger, nullable=False),
+    Column("conclusion", String(32)),
+)
+comments = Table(
+    "comments", metadata,
+    Column("repo", String(200), primary_key=True),
+    Column("pr", Integer, primary_key=True),
+    Column("comment_id", BigInteger, nullable=False),
+)
+audit = Table(
+    "audit", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("repo", String(200)),
+    Column("model", String(256)),
+    Column("from_version", String(64)),
+    Column("to_version", String(64)),
+    Column("pr", Integer),
+    Column("sha", String(64)),
+    Column("delivery_id", String(64)),
+    Column("result", String(32), nullable=False),
+    Column("detail", Text),
+)
+locks = Table(
+    "locks", metadata,
+    Column("name", String(300), primary_key=True),
+    Column("holder", String(300), nullable=False),
+    Column("acquired_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+
+
+class StoreError(RuntimeError):
+    """The database cannot be reached or used; names the URL without credentials."""
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    name: str
+    holder: str
+    acquired_at: float
+    expires_at: float
+
+    @property
+    def since(self) -> str:
+        return datetime.fromtimestamp(self.acquired_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _redact(url: str) -> str:
+    import re
+
+    return re.sub(r"(://)[^/@]+@", r"\1***@", url)
+
+
+class Store:
+    def __init__(self, url: str):
+        self.url = url
+        kwargs: dict[str, Any] = {"pool_pre_ping": True}
+        if url.startswith("sqlite"):
+            kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        elif url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+        self.engine: Engine = create_engine(url, **kwargs)
+        if url.startswith("sqlite"):
+            @event.listens_for(self.engine, "connect")
+            def _pragmas(conn: Any, _: Any) -> None:
+                cur = conn.cursor()
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA busy_timeout=30000")
+                cur.close()
+
+    def create_all(self) -> None:
+        try:
+            metadata.create_all(self.engine)
+        except OperationalError as exc:
+            raise StoreError(f"cannot open the database {_redact(self.url)}: {str(exc.orig).strip()[:200]}") from None
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as c:
+                c.exec_driver_sql("SELECT 1")
+            return True
+        except Exception:
+            return False
+
+    # ------------------------------------------------------------ deliveries
+
+    def record_delivery(self, delivery_id: str, event_name: str, action: str | None, repo: str | None,
+                        installation_id: int | None, body: bytes) -> bool:
+        """Insert a delivery; False when the id was seen before (a redelivery)."""
+        if len(body) > MAX_BODY:
+            raise StoreError(f"delivery body is {len(body)} bytes; the limit is {MAX_BODY}")
+        try:
+            with self.engine.begin() as c:
+                c.execute(insert(deliveries).values(
+                    id=delivery_id, event=event_name, action=action, repo=repo, installation_id=installation_id,
+                    received_at=time.time(), status="queued", attempts=0, body=body))
+            return True
+        except IntegrityError:
+            return False
+
+    def delivery(self, delivery_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as c:
+            row = c.execute(select(deliveries).where(deliveries.c.id == delivery_id)).mappings().first()
+        return dict(row) if row else None
+
+    def mark_delivery(self, delivery_id: str, status: str, error: str | None = None) -> None:
+        with self.engine.begin() as c:
+            c.execute(update(deliveries).where(deliveries.c.id == delivery_id).values(
+                status=status, last_error=error, attempts=deliveries.c.attempts + 1))
+
+    def recent_deliveries(self, limit: int = 50) -> list[dict[str, Any]]:
+        with self.engine.connect() as c:
+            rows = c.execute(select(deliveries.c.id, deliveries.c.event, deliveries.c.action, deliveries.c.repo,
+                                    deliveries.c.status, deliveries.c.attempts, deliveries.c.last_error,
+                                    deliveries.c.received_at).order_by(deliveries.c.received_at.desc()).limit(limit))
+            return [dict(r) for r in rows.mappings()]
+
+    # ------------------------------------------------------------ installations
+
+    def set_installation(self, inst_id: int, account: str | None, repos: list[str], active: bool = True) -> None:
+        with self.engine.begin() as c:
+            c.execute(delete(installations).where(installations.c.id == inst_id))
+            c.execute(insert(installations).values(id=inst_id, account=account, repos=json.dumps(sorted(set(repos))),
+                                                   active=1 if active else 0, updated_at=time.time()))
+
+    def installation(self, inst_id: int) -> dict[str, Any] | None:
+        with self.engine.connect() as c:
+            row = c.execute(select(installations).where(installations.c.id == inst_id)).mappings().first()
+        if not row:
+            return None
+        return {**dict(row), "repos": json.loads(row["repos"])}
+
+    # ------------------------------------------------------------ PRs and evaluations
+
+    def set_pr_head(self, repo: str, number: int, head_sha: str, base_sha: str | None, author: str | None) -> None:
+        with self.engine.begin() as c:
+            c.execute(delete(pulls).where(pulls.c.repo == repo, pulls.c.number == number))
+            c.execute(insert(pulls).values(repo=repo, number=number, head_sha=head_sha, base_sha=base_sha,
+                                           author=author, updated_at=time.time()))
+
+    def pr_head(self, repo: str, number: int) -> str | None:
+        with self.engine.connect() as c:
+            return c.execute(select(pulls.c.head_sha).where(pulls.c.repo == repo, pulls.c.number == number)).scalar()
+
+    def record_evaluation(self, repo: str, pr: int, head_sha: str, run_id: int | None, outcome: str,
+                          report: dict[str, Any]) -> int | None:
+        """Store an evaluation; None (nothing stored) when the PR has moved to a newer head."""
+        current = self.pr_head(repo, pr)
+        if current is not None and current != head_sha:
+            return None
+        with self.engine.begin() as c:
+            res = c.execute(insert(evaluations).values(repo=repo, pr=pr, head_sha=head_sha, run_id=run_id,
+                                                       outcome=outcome, report=json.dumps(report),
+                                                       created_at=time.time()))
+            return int(res.inserted_primary_key[0])  # type: ignore[index]
+
+    def latest_evaluation(self, repo: str, pr: int, head_sha: str | None = None) -> dict[str, Any] | None:
+        q = select(evaluations).where(evaluations.c.repo == repo, evaluations.c.pr == pr)
+        if head_sha:
+            q = q.where(evaluations.c.head_sha == head_sha)
+        with self.engine.connect() as c:
+            row = c.execute(q.order_by(evaluations.c.id.desc()).limit(1)).mappings().first()
+        return {**dict(row), "report": json.loads(row["report"])} if row else None
+
+    def evaluation(self, eval_id: int) -> dict[str, Any] | None:
+        with self.engine.connect() as c:
+            row = c.execute(select(evaluations).where(evaluations.c.id == eval_id)).mappings().first()
+        return {**dict(row), "report": json.loads(row["report"])} if row else None
+
+    def recent_evaluations(self, limit: int = 50) -> list[dict[str, Any]]:
+        with self.engine.connect() as c:
+            rows = c.execute(select(evaluations.c.id, evaluations.c.repo, evaluations.c.pr, evaluations.c.head_sha,
+                                    evaluations.c.outcome, evaluations.c.created_at)
+                             .order_by(evaluations.c.id.desc()).limit(limit))
+            return [dict(r) for r in rows.mappings()]
+
+    # ------------------------------------------------------------ checks and comments
+
+    def check_id(self, repo: str, sha: str, name: str) -> int | None:
+        with self.engine.connect() as c:
+            return c.execute(select(checks.c.check_id).where(
+                checks.c.repo == repo, checks.c.sha == sha, checks.c.name == name)).scalar()
+
+    def set_check(self, repo: str, sha: str, name: str, check_id: int, conclusion: str | None) -> None:
+        with self.engine.begin() as c:
+            c.execute(delete(checks).where(checks.c.repo == repo, checks.c.sha == sha, checks.c.name == name))
+            c.execute(insert(checks).values(repo=repo, sha=sha, name=name, check_id=check_id, conclusion=conclusion))
+
+    def check_conclusion(self, repo: str, sha: str, name: str) -> str | None:
+        with self.engine.connect() as c:
+            return c.execute(select(checks.c.conclusion).where(
+                checks.c.repo == repo, checks.c.sha == sha, checks.c.name == name)).scalar()
+
+    def comment_id(self, repo: str, pr: int) -> int | None:
+        with self.engine.connect() as c:
+            return c.execute(select(comments.c.comment_id).where(comments.c.repo == repo, comments.c.pr == pr)).scalar()
+
+    def set_comment_id(self, repo: str, pr: int, comment_id: int) -> None:
+        with self.engine.begin() as c:
+            c.execute(delete(comments).where(comments.c.repo == repo, comments.c.pr == pr))
+            c.execute(insert(comments).values(repo=repo, pr=pr, comment_id=comment_id))
+
+    # ------------------------------------------------------------ audit (append-only)
+
+    def record_audit(self, *, actor: str, action: str, result: str, repo: str | None = None,
+                     model: str | None = None, from_version: str | None = None, to_version: str | None = None,
+                     pr: int | None = None, sha: str | None = None, delivery_id: str | None = None,
+                     detail: str | None = None) -> int:
+        with self.engine.begin() as c:
+            res = c.execute(insert(audit).values(at=time.time(), actor=actor, action=action, result=result, repo=repo,
+                                                 model=model, from_version=from_version, to_version=to_version,
+                                                 pr=pr, sha=sha, delivery_id=delivery_id, detail=detail))
+            return int(res.inserted_primary_key[0])  # type: ignore[index]
+
+    def audit_records(self, model: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        q = select(audit).order_by(audit.c.id)
+        if model:
+            q = q.where(audit.c.model == model)
+        if limit:
+            q = q.limit(limit)
+        with self.engine.connect() as c:
+            return [dict(r) for r in c.execute(q).mappings()]
+
+    # ------------------------------------------------------------ locks
+
+    def acquire(self, name: str, holder: str, ttl: float) -> LockInfo | None:
+        """Take the lock; None on success, else who holds it. Expired locks are taken over."""
+        now = time.time()
+        with self.engine.begin() as c:
+            c.execute(delete(locks).where(locks.c.name == name, locks.c.expires_at < now))
+        try:
+            with self.engine.begin() as c:
+                c.execute(insert(locks).values(name=name, holder=holder, acquired_at=now, expires_at=now + ttl))
+            return None
+        except IntegrityError:
+            with self.engine.connect() as c:
+                row = c.execute(select(locks).where(locks.c.name == name)).mappings().first()
+            if row is None:  # released in between: try once more
+                return self.acquire(name, holder, ttl)
+            return LockInfo(row["name"], row["holder"], row["acquired_at"], row["expires_at"])
+
+    def release(self, name: str, holder: str) -> None:
+        with self.engine.begin() as c:
+            c.execute(delete(locks).where(locks.c.name == name, locks.c.holder == holder))
