@@ -405,7 +405,7 @@ def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
 
 def parse_config(text: str, filename: str = "mlgate.yml") -> Config:
     """Parse and validate config text; raise ConfigError naming file, line and reason."""
-    name = Path(filename).name
+    name = filename
     try:
         node = yaml.compose(text)
         data = yaml.safe_load(text)

@@ -333,9 +333,13 @@ class GitHubClient:
 
     def set_check(
         self, sha: str, name: str, *, status: str, conclusion: str | None = None, title: str = "",
-        summary: str = "", details_url: str | None = None, known_id: int | None = None,
+        summary: str = "", details_url: str | None = None, known_id: int | None = None, lookup: bool = True,
     ) -> int:
-        """Create or update the check run `name` on `sha`; returns its id."""
+        """Create or update the check run `name` on `sha`; returns its id.
+
+        With `lookup=False` the caller vouches that no such check exists unless `known_id`
+        names it (the App keeps the ids it created), which saves one call per check.
+        """
         body: dict[str, Any] = {"name": name, "status": status}
         if conclusion:
             body["conclusion"] = conclusion
@@ -344,7 +348,7 @@ class GitHubClient:
             body["output"] = {"title": title[:255] or name, "summary": summary[:65535] or title or name}
         if details_url:
             body["details_url"] = details_url
-        check_id = known_id or self.find_check(sha, name)
+        check_id = known_id or (self.find_check(sha, name) if lookup else None)
         if check_id is not None:
             self._call(
                 f"updating check {name}",

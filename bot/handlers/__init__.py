@@ -44,7 +44,8 @@ def set_check(ctx: Context, sha: str, name: str, *, status: str, conclusion: str
     repo = ctx.event.repo or ""
     known = ctx.store.check_id(repo, sha, name)
     check_id = ctx.github.set_check(sha, name, status=status, conclusion=conclusion, title=title,
-                                    summary=summary or title, details_url=details_url, known_id=known)
+                                    summary=summary or title, details_url=details_url, known_id=known,
+                                    lookup=False)
     ctx.store.set_check(repo, sha, name, int(check_id), conclusion)
     return int(check_id)
 

@@ -67,7 +67,7 @@ def test_bad_number_names_line_and_expected_type() -> None:
     (problem,) = _errors(text)
     assert problem[1] == 12
     assert problem[2] == 'models[0].metrics.roc_auc.max_drop must be a number >= 0, got "high"'
-    assert str(ConfigError([problem])).startswith("mlgate.yml:12: ")
+    assert str(ConfigError([problem])).startswith(".github/mlgate.yml:12: ")
 
 
 def test_negative_drop_is_rejected() -> None:

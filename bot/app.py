@@ -1,0 +1,111 @@
+"""The App's web process: `create_app()` for gunicorn. No side effects at import.
+
+POST /webhook verifies the signature before anything else, parses the event, stores the
+delivery (deduplicated by its id) and enqueues its id; it never calls GitHub or MLflow.
+GET /healthz says whether the store and the queue answer; GET /metrics serves Prometheus.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+
+from bot.events import EventError, parse_event
+from bot.settings import Settings
+from bot.signature import SignatureError, verify_signature
+from bot.store import Store, StoreError
+
+log = logging.getLogger("mlgate.web")
+
+
+def create_app(settings: Settings | None = None, *, store: Store | None = None, queue: Any = None) -> Flask:
+    """The Flask app. Without arguments it reads the environment once, here, not at import."""
+    from bot import metrics
+    from bot.logging_setup import configure_logging
+
+    configure_logging()
+    settings = settings or Settings.from_env()
+    store = store or Store(settings.database_url)
+    store.create_all()
+    if queue is None:
+        from bot.queue import make_queue
+
+        huey, task = make_queue(settings)
+    else:
+        huey, task = queue
+    app = Flask("mlgate")
+    app.config["MLGATE_SETTINGS"] = settings
+    app.config["MLGATE_STORE"] = store
+
+    def count(event: str, outcome: str) -> None:
+        metrics.metrics().deliveries.labels(event=event, outcome=outcome).inc()
+
+    @app.post("/webhook")
+    def webhook() -> tuple[Response, int]:
+        body = request.get_data(cache=False)
+        headers = dict(request.headers)
+        event_name = request.headers.get("X-GitHub-Event", "unknown")[:64]
+        try:
+            verify_signature(headers, body, settings.webhook_secret)
+        except SignatureError as exc:
+            log.warning("rejected delivery: %s", exc, extra={"delivery_id": request.headers.get("X-GitHub-Delivery")})
+            count(event_name, "unauthorized")
+            return jsonify(error="invalid signature"), 401
+        try:
+            event = parse_event(headers, body)
+        except EventError as exc:
+            count(event_name, "bad_request")
+            return jsonify(error=str(exc)), 400
+        extra = {"delivery_id": event.delivery_id, "event": event.key}
+        if event.name == "ping":
+            count("ping", "ping")
+            return jsonify(status="pong"), 200
+        try:
+            fresh = store.record_delivery(event.delivery_id, event.name, event.action, event.repo,
+                                          event.installation_id, body)
+        except StoreError as exc:
+            log.error("could not store delivery: %s", exc, extra=extra)
+            return jsonify(error="store unavailable"), 503
+        if not fresh:
+            count(event.name, "duplicate")
+            log.info("duplicate delivery ignored", extra=extra)
+            return jsonify(status="duplicate"), 200
+        try:
+            task(event.delivery_id)
+        except Exception as exc:  # the queue is down: GitHub will show the failure and can redeliver
+            store.mark_delivery(event.delivery_id, "failed", f"enqueue failed: {type(exc).__name__}")
+            log.error("could not enqueue delivery: %s", type(exc).__name__, extra=extra)
+            return jsonify(error="queue unavailable"), 503
+        count(event.name, "accepted")
+        log.info("delivery accepted", extra=extra)
+        return jsonify(status="queued", delivery=event.delivery_id), 202
+
+    @app.get("/healthz")
+    def healthz() -> tuple[Response, int]:
+        from bot.queue import queue_depth
+
+        store_ok = store.ping()
+        depth = queue_depth(huey)
+        queue_ok = depth is not None
+        if queue_ok:
+            metrics.metrics().queue_depth.set(depth or 0)
+        body = {"store": "ok" if store_ok else "unreachable", "queue": "ok" if queue_ok else "unreachable",
+                "queue_depth": depth}
+        return jsonify(body), 200 if store_ok and queue_ok else 503
+
+    @app.get("/metrics")
+    def prometheus() -> Response:
+        data, ctype = metrics.exposition()
+        return Response(data, content_type=ctype)
+
+    @app.errorhandler(404)
+    def not_found(_: Any) -> tuple[Response, int]:
+        return jsonify(error="not found"), 404
+
+    @app.errorhandler(500)
+    def server_error(_: Any) -> tuple[Response, int]:
+        return jsonify(error="internal error"), 500
+
+    return app

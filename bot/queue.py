@@ -1,0 +1,57 @@
+"""The job queue (Huey): SQLite by default, Redis for scale-out. Jobs carry ids only.
+
+`make_queue(settings)` builds the Huey instance and registers the one task,
+`process_delivery(delivery_id)`; the web process enqueues it, `mlgate worker` consumes it.
+The delivery's body waits in the store, so a job re-reads it and nothing is lost if a
+worker dies mid-job (Huey re-runs unacknowledged Redis jobs; SQLite jobs are retried).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from huey import RedisHuey, SqliteHuey
+from huey.api import Huey
+from huey.exceptions import RetryTask
+
+RETRIES = 5
+RETRY_DELAY = 2
+
+log = logging.getLogger("mlgate.queue")
+
+
+def huey_for(queue_url: str, name: str = "mlgate", immediate: bool = False) -> Huey:
+    if queue_url.startswith(("redis://", "rediss://")):
+        return RedisHuey(name, url=queue_url, immediate=immediate)
+    if queue_url.startswith("sqlite:///"):
+        path = queue_url.removeprefix("sqlite:///")
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return SqliteHuey(name, filename=path, immediate=immediate)
+    raise ValueError(f"MLGATE_QUEUE_URL must be sqlite:///PATH or redis://HOST:PORT/DB, got {queue_url.split('://')[0]}://…")
+
+
+def make_queue(settings: Any, runner: Callable[[str, int], None] | None = None) -> tuple[Huey, Any]:
+    """The Huey instance and the `process_delivery` task bound to it."""
+    huey = huey_for(settings.queue_url, settings.queue_name)
+
+    def process_delivery(delivery_id: str, task: Any = None) -> None:
+        from bot.worker import run_delivery
+
+        attempt = RETRIES - (task.retries if task is not None else RETRIES) + 1
+        (runner or run_delivery)(delivery_id, attempt)
+
+    task = huey.task(retries=RETRIES, retry_delay=RETRY_DELAY, context=True, name="process_delivery")(process_delivery)
+    return huey, task
+
+
+def queue_depth(huey: Huey) -> int | None:
+    try:
+        return int(huey.pending_count())
+    except Exception:
+        return None
+
+
+__all__ = ["RETRIES", "RETRY_DELAY", "RetryTask", "huey_for", "make_queue", "queue_depth"]

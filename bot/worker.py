@@ -1,0 +1,123 @@
+"""`mlgate worker`: runs queued deliveries through the handlers.
+
+Each job re-reads its delivery from the store, builds a Context (a GitHub client with a
+fresh installation token, the store, a lazy registry), routes it, and records the outcome.
+Transient failures are retried with backoff; after the last retry the PR's check says what
+went wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from functools import cache
+from typing import Any
+
+from bot.context import Context
+from bot.events import EventError, parse_event
+from bot.logging_setup import configure_logging, job_logger
+from bot.settings import Settings, SettingsError
+from bot.store import Store, StoreError
+
+log = logging.getLogger("mlgate.worker")
+
+
+@cache
+def _runtime() -> tuple[Settings, Store]:
+    settings = Settings.from_env()
+    store = Store(settings.database_url)
+    store.create_all()
+    return settings, store
+
+
+def build_context(settings: Settings, store: Store, delivery: dict[str, Any]) -> Context:
+    from bot.github_client import GitHubClient
+
+    event = parse_event({"X-GitHub-Event": delivery["event"], "X-GitHub-Delivery": delivery["id"],
+                         "Content-Type": "application/json"}, delivery["body"])
+    github = None
+    if event.installation_id and event.repo:
+        github = GitHubClient.for_installation(settings, event.installation_id, event.repo)
+
+    def registry() -> Any:
+        from bot.registry import Registry
+
+        return Registry(settings.tracking_uri)
+
+    return Context(event=event, github=github, store=store, registry_factory=registry,
+                   log=job_logger(delivery["id"], event.key), settings=settings, job_id=delivery["id"])
+
+
+def run_delivery(delivery_id: str, attempt: int = 1, *, settings: Settings | None = None,
+                 store: Store | None = None) -> str:
+    """Process one delivery; returns done | ignored. Raises to make the queue retry."""
+    from bot import metrics
+    from bot.github_client import RetryLater
+    from bot.handlers import on_job_failed
+    from bot.queue import RETRIES, RetryTask
+    from bot.routing import route
+
+    if settings is None or store is None:
+        settings, store = _runtime()
+    delivery = store.delivery(delivery_id)
+    if delivery is None:
+        log.warning("delivery %s is not in the store; dropped", delivery_id)
+        return "ignored"
+    started = time.monotonic()
+    key = f"{delivery['event']}.{delivery['action']}" if delivery["action"] else delivery["event"]
+    try:
+        ctx = build_context(settings, store, delivery)
+        handled = route(ctx)
+    except EventError as exc:
+        store.mark_delivery(delivery_id, "failed", str(exc))
+        return "ignored"
+    except RetryLater as exc:
+        if attempt > RETRIES:
+            _give_up(settings, store, delivery, exc, on_job_failed)
+            raise
+        store.mark_delivery(delivery_id, "queued", str(exc))
+        metrics.metrics().jobs.labels(event=key, outcome="retry").inc()
+        raise RetryTask(delay=min(max(exc.seconds, 1), 300)) from None
+    except Exception as exc:
+        store.mark_delivery(delivery_id, "queued", f"{type(exc).__name__}: {exc}"[:500])
+        metrics.metrics().jobs.labels(event=key, outcome="retry" if attempt <= RETRIES else "failed").inc()
+        if attempt > RETRIES:
+            _give_up(settings, store, delivery, exc, on_job_failed)
+        raise
+    finally:
+        metrics.metrics().job_seconds.labels(event=key).observe(time.monotonic() - started)
+    outcome = "done" if handled else "ignored"
+    store.mark_delivery(delivery_id, outcome)
+    metrics.metrics().jobs.labels(event=key, outcome="ok" if handled else "ignored").inc()
+    return outcome
+
+
+def _give_up(settings: Settings, store: Store, delivery: dict[str, Any], exc: BaseException, hook: Any) -> None:
+    store.mark_delivery(delivery["id"], "failed", f"{type(exc).__name__}: {exc}"[:500])
+    try:
+        hook(build_context(settings, store, delivery), exc)
+    except Exception:
+        log.exception("could not report the failure of delivery %s", delivery["id"])
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workers", type=int, default=2, help="jobs run at the same time (threads)")
+
+
+def run(args: argparse.Namespace) -> int:
+    configure_logging()
+    try:
+        settings, store = _runtime()
+    except (SettingsError, StoreError) as exc:
+        print(f"mlgate worker: {exc}", file=sys.stderr)
+        return 2
+    from bot.queue import make_queue
+
+    huey, _ = make_queue(settings)
+    log.info("worker started", extra={"queue": settings.queue_url.split("://")[0], "workers": args.workers})
+    consumer = huey.create_consumer(workers=args.workers, worker_type="thread", periodic=False,
+                                    initial_delay=0.05, backoff=1.15, max_delay=1.0)
+    consumer.run()
+    return 0
