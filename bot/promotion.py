@@ -560,9 +560,13 @@ def _deploy(github: GitHub, release: Release, action: str, current: str | None,
 # ---------------------------------------------------------------- other audit events
 
 
-def record_denied(store: Any, release: Release, why: str) -> int:
-    """A command refused for lack of permission (kept, as DESIGN.md's audit record asks)."""
-    return audit(store, release, A_DENIED, R_DENIED, reason=why, command=release.action)
+def record_denied(store: Any, *, actor: str, command: str, why: str, repo: str | None, pr: int | None,
+                  sha: str | None, model: str | None, delivery_id: str, line: str = "") -> int:
+    """A command refused for lack of permission: kept, so "who tried what" can be answered later."""
+    return int(store.record_audit(actor=actor, action=A_DENIED, result=R_DENIED, repo=repo, model=model, pr=pr,
+                                  sha=sha, delivery_id=delivery_id,
+                                  detail=json.dumps({"command": command, "line": line[:200], "reason": why},
+                                                    sort_keys=True)))
 
 
 def record_accepted_regression(store: Any, *, repo: str, pr: int, sha: str, model: str | None,
@@ -571,10 +575,6 @@ def record_accepted_regression(store: Any, *, repo: str, pr: int, sha: str, mode
     for row in store.audit_records(model=model):
         if row["action"] == A_ACCEPT and row["repo"] == repo and row["pr"] == pr and row["sha"] == sha:
             return None
-    release = Release(A_PROMOTE, model or "", "production", ", ".join(approvers), delivery_id, repo, pr, sha,
-                      via="review")
-    return int(store.record_audit(actor=release.actor, action=A_ACCEPT, result=R_ACCEPTED, repo=repo, model=model,
-                                  pr=pr, sha=sha, delivery_id=delivery_id,
+    return int(store.record_audit(actor=", ".join(approvers), action=A_ACCEPT, result=R_ACCEPTED, repo=repo,
+                                  model=model, pr=pr, sha=sha, delivery_id=delivery_id,
                                   detail=json.dumps({"approvers": approvers, "reasons": reasons}, sort_keys=True)))
-
-
