@@ -1,188 +1,351 @@
-"""Rendering: golden files pin every output; facts and safety are asserted beyond them."""
+"""Rendering: golden files pin every output; facts, safety and size are asserted beyond them.
+
+Regenerate the goldens after an intended change with `UPDATE_GOLDEN=1 pytest tests/render`
+and read the diff before committing it.
+"""
 
 from __future__ import annotations
 
-import copy
-import json
 import os
 import re
-from pathlib import Path
+from functools import cache
 from typing import Any
 
 import pytest
 
 from bot import render
-from bot.config import Config, load_config
-from bot.gate import decide
-from bot.report import validate
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "reports"
-GOLDEN = Path(__file__).parent / "golden"
-CONFIG = load_config(FIXTURES / "mlgate.yml")
+from bot.config import Config
+from bot.gate import Decision, decide
+from tests.render.cases import CASES, CHURN, GOLDEN, REPORT_URL, REPORTS, huge_report, load_report
 
 
-def _report(name: str) -> dict[str, Any]:
-    return validate(json.loads((FIXTURES / f"{name}.json").read_text()))
-
-
-def _hostile() -> dict[str, Any]:
-    rep = _report("failing")
-    m = rep["models"][0]
-    m["segments"][0]["value"] = "<script>alert(1)</script> @acme/ml-reviewers a|b\nc ``` [x](javascript:alert(1)) </details>"
-    m["segments"][1]["column"] = "| --- |"
-    m["holdout"]["path"] = "data/<img src=x onerror=alert(1)>.parquet"
-    rep["data"]["checks"].append({"file": "@octocat", "column": "x|y", "check": "isin(['<b>'])", "passed": False,
-                                  "failures": 3, "examples": ["@everyone", "</td>", "```"]})
-    return validate(rep)
-
-
-def _huge() -> dict[str, Any]:
-    rep = _report("failing")
-    m = rep["models"][0]
-    template = m["segments"][-1]
-    m["segments"] = [
-        {**copy.deepcopy(template), "column": "store_id", "value": f"store-{i:05d}"} for i in range(4000)
-    ]
-    rep["data"]["drift"] = [{**rep["data"]["drift"][0], "column": f"feature_{i}"} for i in range(1500)]
-    return validate(rep)
-
-
-CASES = {
-    "failing": lambda: _report("failing"),
-    "passing": lambda: _report("passing"),
-    "hostile": _hostile,
-}
+@cache
+def _case(name: str) -> tuple[dict[str, Any], Decision]:
+    build, config = CASES[name]
+    report = build()
+    return report, decide(report, config)
 
 
 def _check_golden(name: str, text: str) -> None:
     path = GOLDEN / name
     if os.environ.get("UPDATE_GOLDEN"):
-        path.write_text(text)
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text, encoding="utf-8")
     assert path.exists(), f"missing golden {path}; run UPDATE_GOLDEN=1 pytest tests/render"
-    assert text == path.read_text(), f"{name} differs from its golden file (UPDATE_GOLDEN=1 to accept)"
+    assert text == path.read_text(encoding="utf-8"), f"{name} differs from its golden file (UPDATE_GOLDEN=1 to accept)"
+
+
+# ---------------------------------------------------------------- goldens
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_comment_golden(case: str) -> None:
-    rep = CASES[case]()
-    text = render.render_comment(rep, decide(rep, CONFIG), report_url="https://mlgate.example.com/reports/7")
-    _check_golden(f"comment-{case}.md", text)
+    report, decision = _case(case)
+    _check_golden(f"comment-{case}.md", render.render_comment(report, decision, report_url=REPORT_URL))
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_check_summary_golden(case: str) -> None:
-    rep = CASES[case]()
-    title, summary = render.render_check_summary(rep, decide(rep, CONFIG))
+    report, decision = _case(case)
+    title, summary = render.render_check_summary(report, decision)
     _check_golden(f"summary-{case}.md", f"{title}\n\n{summary}")
 
 
+@pytest.mark.parametrize("case", ["failing", "multi", "first_model", "hostile"])
+def test_terminal_golden(case: str) -> None:
+    report, decision = _case(case)
+    _check_golden(f"terminal-{case}.txt", render.render_terminal(report, decision))
+
+
+@pytest.mark.parametrize("case", ["failing", "multi"])
+def test_html_golden(case: str) -> None:
+    report, decision = _case(case)
+    _check_golden(f"report-{case}.html", render.render_html(report, decision))
+
+
 def test_pending_golden() -> None:
-    text = render.render_pending_comment(["churn-classifier"], ["this PR changes .github/mlgate.yml; the base branch's policy applies"])
+    text = render.render_pending_comment(
+        ["churn-classifier", "@acme/ml <b>x</b>"],
+        ["this PR changes .github/mlgate.yml; the policy of the base branch applies"],
+    )
     _check_golden("pending.md", text)
-    assert text.startswith(render.MARKER)
+    assert text.startswith(render.MARKER + "\n") and text.count(render.MARKER) == 1
+    assert "evaluation pending" in text and "@\u200bacme/ml &lt;b&gt;x&lt;/b&gt;" in text
 
 
-def test_terminal_golden() -> None:
-    rep = _report("failing")
-    _check_golden("terminal-failing.txt", render.render_terminal(rep, decide(rep, CONFIG)))
+def test_fixtures_are_valid_reports_and_their_policy_round_trips() -> None:
+    for name in ("passing", "failing"):
+        report = load_report(REPORTS / f"{name}.json")
+        assert Config.model_validate(report["policy"]) == CHURN
+    for name in CASES:
+        _case(name)  # every builder validates against the schema
+
+
+# ---------------------------------------------------------------- facts of the comment
+
+
+def _table_rows(text: str, after: str) -> list[str]:
+    section = text.split(after, 1)[1]
+    rows = []
+    for line in section.splitlines()[1:]:
+        if line.startswith("| ") and not line.startswith("| segment |"):
+            rows.append(line)
+        elif rows and not line.startswith("|"):
+            break
+    return rows
 
 
 def test_failing_comment_facts() -> None:
-    rep = _report("failing")
-    text = render.render_comment(rep, decide(rep, CONFIG))
-    assert text.count(render.MARKER) == 1
+    report, decision = _case("failing")
+    assert decision.outcome == "fail"
+    text = render.render_comment(report, decision)
+    assert text.count(render.MARKER) == 1 and text.startswith(render.MARKER)
     assert text.splitlines()[1] == "## " + render.HEADLINE["fail"]
-    # the regressed segment comes before every other segment row in the full table
-    details = text.split("<details><summary>All")[1]
-    rows = [line for line in details.splitlines() if line.startswith("| ") and "---" not in line][1:]
-    assert "region = APAC" in rows[0] and "❌ regressed" in rows[0]
-    assert all("❌" not in r for r in rows[2:])
-    assert "```mermaid\nxychart-beta" in text and "bar [-0.17" in text
-    assert "data/train.parquet | modified | 40,000 → 42,113" in text
+    assert "- churn-classifier: roc\\_auc on region=APAC dropped by more than 0.02" in text
+    # the metric table: formatted numbers, signed deltas, CI, verdict
+    assert "| roc\\_auc | 0.7842 | 0.7782 | -0.005981 | [-0.02006, +0.008095] | ⚠️ inconclusive |" in text
+    assert "| log\\_loss ↓ |" in text
+    # regressions first, at the top and in the full table
+    for anchor in ("**Segments that regressed**", "<details><summary>All 10 segments"):
+        rows = _table_rows(text, anchor)
+        regressed = [i for i, r in enumerate(rows) if render.SEGMENT_REGRESSED in r]
+        assert regressed == [0, 1] and all("region = APAC" in rows[i] for i in regressed)
+    assert len(_table_rows(text, "<details><summary>All 10 segments")) == 20
+    assert "```mermaid\nxychart-beta\n" in text and "bar [-0.1713, " in text
+    assert '"region=APAC"' in text
+    assert "✅ 3 of 3 data checks passed." in text
+    assert "| data/train.parquet | modified | 40,000 → 42,113 | dddddddd → eeeeeeee |" in text
+    assert "seed 0 · 500 resamples · 95% confidence" in text
+    assert "<pre>mlgate evaluate --config .github/mlgate.yml" in text
     for command, _ in render.COMMANDS:
-        assert f"`{command}`" in text
+        assert f"- `{command}`" in text
+    assert "Full report" not in text  # no URL, no link
 
 
-def test_passing_comment_says_passed_without_regressions() -> None:
-    rep = _report("passing")
-    d = decide(rep, CONFIG)
-    assert d.outcome == "pass"
-    text = render.render_comment(rep, d)
-    assert render.HEADLINE["pass"] in text and "❌" not in text
+def test_passing_comment_has_no_regression() -> None:
+    report, decision = _case("passing")
+    assert decision.outcome == "pass" and not decision.inconclusive
+    text = render.render_comment(report, decision)
+    assert text.splitlines()[1] == "## " + render.HEADLINE["pass"]
+    assert "❌" not in text and "**Segments that regressed**" not in text
 
 
-def test_notes_are_shown() -> None:
-    rep = _report("passing")
-    text = render.render_comment(rep, decide(rep, CONFIG), notes=["this PR changes .github/mlgate.yml"])
-    assert "> **Note:** this PR changes .github/mlgate.yml" in text
+def test_inconclusive_headline_lists_the_undecided_metrics() -> None:
+    report, decision = _case("multi")
+    assert decision.outcome == "pass" and decision.inconclusive
+    text = render.render_comment(report, decision)
+    assert text.splitlines()[1] == "## " + render.HEADLINE["inconclusive"]
+    assert "⚠️ Too wide to decide: plan-recommender: macro\\_f1, accuracy." in text
+    assert render.check_title(decision).startswith(render.CHECK_TITLE["inconclusive"])
+    # both models, the regression model's lower-is-better chart and the drift warning
+    assert "### plan-recommender" in text and "### ltv-forecaster" in text
+    assert 'title "Δ rmse by segment (lower is better)"' in text
+    assert "⚠️ Drift: 1 of 3 columns drifted" in text
+    assert "| data/legacy\\_accounts.csv | deleted | 12,000 → – | b2b2b2b2 → – |" in text
 
 
-def test_hostile_strings_are_inert() -> None:
-    rep = _hostile()
-    for text in (render.render_comment(rep, decide(rep, CONFIG)), render.render_check_summary(rep, decide(rep, CONFIG))[1]):
-        assert "<script>" not in text and "<img" not in text and "</td>" not in text
-        assert "@acme/ml-reviewers" not in text and "@everyone" not in text and "@octocat" not in text
-        assert "@\u200bacme/ml-reviewers" in text
-        assert "](javascript" not in text
-        assert text.count("</details>") == text.count("<details>")
-        assert text.count("```") % 2 == 0
-        # every table row still has the right number of cells (no row broken by | or newlines)
-        for line in text.splitlines():
-            if line.startswith("| segment |"):
-                width = len(re.findall(r"(?<!\\)\|", line))
-            elif line.startswith("| region = "):
-                assert len(re.findall(r"(?<!\\)\|", line)) == width
+def test_lower_is_better_segments_sort_worst_first() -> None:
+    report, decision = _case("multi")
+    ltv = next(m for m in render.build_view(report, decision)["models"] if "ltv" in m["name"])
+    improvements = [r["improvement"] for r in ltv["segments"]]
+    assert improvements == sorted(improvements)
+    rmse = [r for r in ltv["segments"] if r["metric"] == "rmse"]
+    assert all((r["delta"].startswith("-")) == (r["improvement"] > 0) for r in rmse)  # lower rmse = better
+
+
+def test_first_model_without_baseline() -> None:
+    report, decision = _case("first_model")
+    text = render.render_comment(report, decision)
+    assert "There is no baseline for this model yet" in text
+    assert "| roc\\_auc | – | " in text and render.NO_BASELINE in text
+    assert "mermaid" not in text  # no deltas, no chart
+    assert "| segment | rows | metric | candidate |" in text
+    assert render.render_terminal(report, decision)
+    assert "(no baseline yet)" in render.render_html(report, decision)
+
+
+def test_failed_data_check_shows_counts_and_examples() -> None:
+    report = load_report(REPORTS / "failing.json")
+    report["data"]["checks"][2] = {"file": "data/holdout.parquet", "column": "customer_id", "check": "unique",
+                                   "passed": False, "failures": 12, "examples": ["C-1001", "C-1002", None]}
+    decision = decide(report, CHURN)
+    text = render.render_comment(report, decision)
+    assert "❌ 2 of 3 data checks passed." in text
+    assert "| data/holdout.parquet | customer\\_id | unique | 12 | C-1001, C-1002, (missing) |" in text
+    assert "- 1 data check\\(s\\) failed" in text
+    assert "data check failed" in render.check_title(decision)
+
+
+def test_notes_and_report_link_and_no_commands() -> None:
+    report, decision = _case("passing")
+    text = render.render_comment(report, decision, report_url=REPORT_URL, commands=False,
+                                 notes=["this PR changes .github/mlgate.yml; the policy of the base branch applies"])
+    assert "> **Note:** this PR changes .github/mlgate.yml; the policy of the base branch applies" in text
+    assert f"[Full report]({REPORT_URL})" in text
+    assert "/promote" not in text
+
+
+@pytest.mark.parametrize("url", ["javascript:alert(1)", "https://x.example/a) [y](javascript:1", "data:text/html,x",
+                                 "https://evil.example/\n# heading"])
+def test_unsafe_report_url_is_not_linked(url: str) -> None:
+    report, decision = _case("passing")
+    text = render.render_comment(report, decision, report_url=url)
+    assert "javascript" not in text and "data:text" not in text and "evil" not in text
+
+
+# ---------------------------------------------------------------- safety
+
+
+HOSTILE_RAW = ["<script>", "<img", "</td>", "@acme/ml-reviewers", "@everyone", "@octocat", "](javascript",
+               "![t]", "https://evil", "#1 ", "acme/other#2"]
+
+
+def _cells(line: str) -> int:
+    return len(re.findall(r"(?<!\\)\|", line))
+
+
+@pytest.mark.parametrize("kind", ["comment", "summary", "pending"])
+def test_hostile_strings_are_inert_in_markdown(kind: str) -> None:
+    report, decision = _case("hostile")
+    if kind == "comment":
+        text = render.render_comment(report, decision, report_url=REPORT_URL)
+    elif kind == "summary":
+        text = render.render_check_summary(report, decision)[1]
+    else:
+        text = render.render_pending_comment([m["name"] for m in report["models"]], [report["models"][0]["holdout"]["path"]])
+    for raw in HOSTILE_RAW:
+        assert raw not in text, raw
+    assert "@\u200bacme/ml\\-reviewers" in text or "@\u200bacme/ml-reviewers" in text
+    assert text.count(render.MARKER) == (0 if kind == "summary" else 1)
+    assert text.count("<details>") == text.count("</details>")
+    assert text.count("<pre>") == text.count("</pre>")
+    fences = [line for line in text.splitlines() if line.startswith("```")]
+    assert fences in ([], ["```mermaid", "```"], ["```mermaid", "```"] * 2)
+    # every table row has as many cells as its header: nothing broke out of a cell
+    width = None
+    for line in text.splitlines():
+        if line.startswith("|"):
+            width = width or _cells(line)
+            assert _cells(line) == width, line
+        else:
+            width = None
+    # the mermaid block holds nothing but the chart
+    for block in re.findall(r"```mermaid\n(.*?)```", text, re.S):
+        assert all(q.count('"') % 2 == 0 for q in block.splitlines())
+        assert "<" not in block and "`" not in block
+
+
+def test_hostile_strings_in_terminal_are_one_line_and_control_free() -> None:
+    report, decision = _case("hostile")
+    report = {**report, "environment": {**report["environment"], "command": "mlgate \x1b[2J\x1b]0;pwned\x07 x"}}
+    text = render.render_terminal(report, decision)
+    assert "\x1b" not in text and "\x07" not in text
+    assert "a|b c" in text  # the newline inside the segment value became a space
 
 
 def test_hostile_html_is_escaped() -> None:
-    rep = _hostile()
-    html = render.render_html(rep, decide(rep, CONFIG))
-    assert "<script>alert" not in html and "&lt;script&gt;" in html
-    assert "<img src=x" not in html
-    assert "Content-Security-Policy" in html
-
-
-def test_huge_report_is_cut_under_the_limit_with_a_note() -> None:
-    rep = _huge()
-    d = decide(rep, CONFIG)
-    text = render.render_comment(rep, d, report_url="https://mlgate.example.com/reports/7")
-    assert len(text) < render.MAX_COMMENT_CHARS
-    assert re.search(r"> \d[\d,]* more table rows are not shown here: see the \[full report\]\(https://mlgate.example.com/reports/7\)", text)
-    title, summary = render.render_check_summary(rep, d)
-    assert len(summary) < render.MAX_SUMMARY_CHARS
-    html = render.render_html(rep, d)
-    assert html.count("store-0") >= 4000  # the HTML report keeps every row
-
-
-def test_unsafe_report_url_is_dropped() -> None:
-    rep = _report("passing")
-    text = render.render_comment(rep, decide(rep, CONFIG), report_url="javascript:alert(1)")
-    assert "javascript" not in text
-
-
-def test_html_report_has_tables_chart_and_reproduction() -> None:
-    rep = _report("failing")
-    html = render.render_html(rep, decide(rep, CONFIG))
-    assert "<svg" in html and "region=APAC" in html
-    assert "class=\"bad\"" in html
-    assert "mlgate evaluate --config" in html
+    report, decision = _case("hostile")
+    html = render.render_html(report, decision)
+    assert "<script" not in html and "<img" not in html and "<!-- mlgate:report -->" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "Content-Security-Policy" in html and "default-src 'none'" in html
+    assert not re.search(r"(src|href)=\"(https?:)?//", html)  # no external assets
 
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
         ("a|b", "a\\|b"),
-        ("x\ny", "x y"),
-        ("<b>", "&lt;b&gt;"),
-        ("@team", "@\u200bteam"),
+        ("a|b\nc", "a\\|b c"),
+        ("<script>alert(1)</script>", "&lt;script&gt;alert\\(1\\)&lt;/script&gt;"),
+        ("</details>", "&lt;/details&gt;"),
+        ("@acme/ml-reviewers", "@\u200bacme/ml-reviewers"),
+        ("cc @octocat, (@team)", "cc @\u200boctocat, \\(@\u200bteam\\)"),
         ("models:/m@production", "models:/m@production"),
-        ("*bold*", "\\*bold\\*"),
+        ("user@example.com", "user@example.com"),
+        ("[x](javascript:alert(1))", "\\[x\\]\\(javascript:alert\\(1\\)\\)"),
+        ("![t](https://evil.example/t.png)", "\\!\\[t\\]\\(https:\u200b//evil.example/t.png\\)"),
+        ("```", "\\`\\`\\`"),
+        ("*bold* _it_ ~s~", "\\*bold\\* \\_it\\_ \\~s\\~"),
+        ("fixes #12", "fixes \\#\u200b12"),
+        ("see www.evil.example", "see www\u200b.evil.example"),
+        ("max_drop >= 0", "max\\_drop &gt;= 0"),
+        ("\u202egnp.exe", " gnp.exe"),
+        ("x" * 500, "x" * (render.MAX_CELL - 1) + "…"),
     ],
 )
 def test_escape_md(raw: str, expected: str) -> None:
     assert render.escape_md(raw) == expected
 
 
-def test_policy_in_report_round_trips() -> None:
-    rep = _report("failing")
-    assert Config.model_validate(rep["policy"]) == CONFIG
+def test_escape_md_line_defuses_list_markers() -> None:
+    assert render.escape_md_line("1. first") == "1\\. first"
+    assert render.escape_md_line("- item") == "\\- item"
+    assert render.escape_md_line("v1.2 - ok") == "v1.2 - ok"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ('a"b', "ab"),
+        ("```\nx", "x"),
+        ("tenure=[0, 6)", "tenure=[0, 6)"),
+        ("%%{init: {}}%%", "init"),
+        ("<b>", "‹b›"),
+        ("", "?"),
+        ("Zürich", "Zürich"),
+    ],
+)
+def test_escape_mermaid(raw: str, expected: str) -> None:
+    assert render.escape_mermaid(raw) == expected
+
+
+def test_number_formatting() -> None:
+    assert render.fmt_num(0.784213) == "0.7842"
+    assert render.fmt_num(152.34) == "152.3"
+    assert render.fmt_num(123456.7) == "123,457"
+    assert render.fmt_num(None) == "–" and render.fmt_num(float("nan")) == "–"
+    assert render.fmt_signed(0.0012345) == "+0.001234" and render.fmt_signed(-2.5) == "-2.5"
+    assert render.fmt_signed(0.0) == "±0"
+    assert render.fmt_ci(-0.02, 0.0081) == "[-0.02, +0.0081]"
+    assert render.fmt_q(3e-9) == "< 0.0001" and render.fmt_q(0.0412) == "0.041"
+
+
+# ---------------------------------------------------------------- size
+
+
+def test_huge_report_is_cut_under_the_limits_with_notes() -> None:
+    report, decision = _case("huge")
+    text = render.render_comment(report, decision, report_url=REPORT_URL)
+    assert len(text) < render.MAX_COMMENT_CHARS
+    assert text.count(render.MARKER) == 1 and text.count("<details>") == text.count("</details>")
+    m = re.search(r"> ([\d,]+) more segments not shown — see the \[full report\]\(" + re.escape(REPORT_URL) + r"\)", text)
+    assert m, "missing truncation note"
+    shown = len({r.split(" | ")[0] for r in _table_rows(text, "<details><summary>All 5,000 segments")})
+    assert shown + int(m.group(1).replace(",", "")) == 5000
+    assert "more failing checks not shown" in text and "more drift rows not shown" in text
+    assert "more changed files not shown" in text
+    assert "region = APAC" in _table_rows(text, "**Segments that regressed**")[0]  # the regression survives the cut
+    assert text.count("\n- ") < 60  # reasons are capped too
+
+    title, summary = render.render_check_summary(report, decision)
+    assert len(summary) < render.MAX_SUMMARY_CHARS
+    assert "run `mlgate render REPORT --format html` for the full report" in summary
+
+    html = render.render_html(report, decision)
+    assert html.count("store_id = store-") == 2 * 4999  # the HTML report keeps every row
+
+
+def test_long_strings_everywhere_still_fit() -> None:
+    report = huge_report()
+    for seg in report["models"][0]["segments"]:
+        seg["value"] = seg["value"] + "|" + "@x/y " * 180
+    report["environment"]["command"] = "mlgate " + "z" * 990
+    decision = decide(report, CHURN)
+    text = render.render_comment(report, decision, report_url=REPORT_URL, notes=["n" * 5000] * 3)
+    assert len(text) < render.MAX_COMMENT_CHARS
+    assert len(render.render_check_summary(report, decision)[1]) < render.MAX_SUMMARY_CHARS
+
+
+def test_templates_dir_is_the_repo_templates_in_a_checkout() -> None:
+    assert (render.templates_dir() / "comment.md.j2").is_file()
