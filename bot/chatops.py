@@ -1,0 +1,324 @@
+"""Running chat-ops commands: the table of runners and permissions, reactions and replies.
+
+`TABLE` maps each command to its runner and its requirement (from `bot.commands.SPECS`).
+Permission is checked when the command runs, from GitHub's collaborator permission API
+and team membership, combined with the base branch's `commands:` lists. Each comment with
+commands gets 👀 on receipt and 🚀 (all succeeded) or 😕 at the end; each command gets one
+reply, identified by a hidden marker (comment id + position), so a redelivered webhook
+edits the same reply instead of posting a second one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot import promotion
+from bot.commands import (
+    ROLES,
+    SPECS,
+    Command,
+    Parsed,
+    Reply,
+    Requirement,
+    Spec,
+    escape_md,
+    inline_code,
+    normalize_version,
+    render_reply,
+    who_may,
+)
+from bot.config import Config
+from bot.context import Context
+
+EYES, ROCKET, CONFUSED = "eyes", "rocket", "confused"
+REPLY_MARKER = "<!-- mlgate:reply {comment}.{index} -->"
+
+
+@dataclass(frozen=True)
+class Result:
+    ok: bool
+    text: str
+
+
+@dataclass
+class Invocation:
+    """One command being run: who, where, under which policy."""
+
+    ctx: Context
+    repo: str
+    number: int
+    actor: str
+    comment_id: int
+    pull: Any  # bot.github_client.PullInfo (head SHA read when the command runs)
+    config: Config | None
+    config_problem: str | None = None
+    via: str = "comment"
+    role_cache: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def delivery_id(self) -> str:
+        return self.ctx.delivery_id
+
+
+Runner = Callable[[Invocation, Command], Result]
+
+
+@dataclass(frozen=True)
+class Entry:
+    spec: Spec
+    runner: Runner
+
+    @property
+    def requirement(self) -> Requirement:
+        return self.spec.requirement
+
+
+# ---------------------------------------------------------------- permission
+
+
+@dataclass(frozen=True)
+class Authorization:
+    allowed: bool
+    why: str = ""  # when denied: what the user has
+    needs: str = ""  # when denied: what would make it pass
+
+
+def role_of(inv: Invocation, user: str) -> str:
+    if user not in inv.role_cache:
+        inv.role_cache[user] = str(inv.ctx.github.permission(user))
+    return inv.role_cache[user]
+
+
+def _rank(role: str | None) -> int:
+    return ROLES.index(role) if role in ROLES else 0  # type: ignore[arg-type]
+
+
+def in_list(github: Any, entries: Iterable[str], user: str) -> bool:
+    """Is `user` named in a config list of users and `@org/team`s?"""
+    for entry in entries:
+        e = entry.strip()
+        if e.startswith("@") and "/" in e:
+            org, team = e[1:].split("/", 1)
+            if github.team_member(org, team, user):
+                return True
+        elif e.lstrip("@").lower() == user.lower():
+            return True
+    return False
+
+
+def authorize(inv: Invocation, spec: Spec, user: str) -> Authorization:
+    """May `user` run `spec` now? Lists in the config replace the default role rule."""
+    req = spec.requirement
+    listed = list(getattr(inv.config.commands, req.config_key, []) or []) if inv.config and req.config_key else []
+    if listed:
+        if in_list(inv.ctx.github, listed, user):
+            return Authorization(True)
+        return Authorization(False, f"@{user} is not listed in `commands.{req.config_key}`",
+                             f"be added to {', '.join(listed)} (the base branch's `commands.{req.config_key}`)")
+    if req.min_role is None:
+        return Authorization(True)
+    if req.author_ok and inv.pull is not None and user.lower() == str(inv.pull.author).lower():
+        return Authorization(True)
+    role = role_of(inv, user)
+    if _rank(role) >= _rank(req.min_role):
+        return Authorization(True)
+    have = f"@{user} has {role} permission" if role != "none" else f"@{user} is not a collaborator"
+    return Authorization(False, have, who_may(spec, inv.config))
+
+
+# ---------------------------------------------------------------- the comment loop
+
+
+def run_comment(inv: Invocation, parsed: list[Parsed]) -> bool:
+    """React, run each command in order, reply to each; True when all succeeded."""
+    if not parsed:
+        return True
+    gh = inv.ctx.github
+    gh.add_reaction(inv.comment_id, EYES)
+    all_ok = True
+    for item in parsed:
+        result = Result(item.ok, item.text) if isinstance(item, Reply) else run_command(inv, item)
+        all_ok = all_ok and result.ok
+        post_reply(inv, item.index, result.text)
+    gh.add_reaction(inv.comment_id, ROCKET if all_ok else CONFUSED)
+    return all_ok
+
+
+def run_command(inv: Invocation, cmd: Command) -> Result:
+    """Check permission when the command runs, then run it; denials are audited."""
+    entry = TABLE[cmd.name]
+    auth = authorize(inv, entry.spec, inv.actor)
+    if not auth.allowed:
+        promotion.record_denied(inv.ctx.store, actor=inv.actor, command=cmd.name, why=auth.why, repo=inv.repo,
+                                pr=inv.number, sha=inv.pull.head_sha if inv.pull else None, model=cmd.model,
+                                delivery_id=inv.delivery_id, line=cmd.line)
+        return Result(False, render_reply("denied.md.j2", line=cmd.line, why=auth.why, needs=auth.needs))
+    try:
+        return entry.runner(inv, cmd)
+    except Exception as exc:  # a reply that says what broke beats silence; the job log has the trace
+        inv.ctx.log.exception("command %s failed", cmd.name)
+        if cmd.name in ("promote", "rollback"):
+            try:
+                inv.ctx.store.record_audit(actor=inv.actor, action=cmd.name, result=promotion.R_FAILED,
+                                           repo=inv.repo, model=cmd.model, pr=inv.number,
+                                           sha=inv.pull.head_sha if inv.pull else None,
+                                           delivery_id=inv.delivery_id, detail=_first_line(exc))
+            except Exception:
+                inv.ctx.log.exception("the failure could not be audited")
+        return Result(False, render_reply("error.md.j2", line=cmd.line, error=_first_line(exc)))
+
+
+def post_reply(inv: Invocation, index: int, text: str) -> int:
+    marker = REPLY_MARKER.format(comment=inv.comment_id, index=index)
+    return int(inv.ctx.github.upsert_sticky_comment(inv.number, f"{text.rstrip()}\n\n{marker}\n", marker))
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+
+
+# ---------------------------------------------------------------- runners
+
+
+def _need_config(inv: Invocation, cmd: Command) -> Result | None:
+    if inv.config is not None:
+        return None
+    return Result(False, render_reply("no_config.md.j2", line=cmd.line, problem=inv.config_problem))
+
+
+def run_status(inv: Invocation, cmd: Command) -> Result:
+    """Production versions and key metrics, this PR's gates, branch protection warnings."""
+    store, gh = inv.ctx.store, inv.ctx.github
+    head = inv.pull.head_sha
+    gates = [{"name": n, "state": store.check_conclusion(inv.repo, head, n) or "not reported"}
+             for n in (promotion.EVALUATION, promotion.REVIEW)]
+    required = gh.required_checks(inv.pull.base_ref)
+    warnings = []
+    if required is None:
+        warnings.append(f"the base branch {inv.pull.base_ref} is not protected: failed checks do not block merge")
+    else:
+        missing = [n for n in (promotion.EVALUATION, promotion.REVIEW) if n not in required]
+        if missing:
+            warnings.append(f"branch protection of {inv.pull.base_ref} does not require "
+                            + " and ".join(f"`{m}`" for m in missing))
+    models, registry_problem = [], None
+    if inv.config is not None:
+        try:
+            reg = inv.ctx.registry()
+            for m in inv.config.models:
+                alias = inv.config.promote.alias
+                version = reg.alias_version(m.name, alias)
+                tags = reg.version_tags(m.name, version) if version else {}
+                metrics = [(k[len(promotion.METRIC_PREFIX):], v) for k, v in sorted(tags.items())
+                           if k.startswith(promotion.METRIC_PREFIX)]
+                history = promotion.alias_history(store, m.name, alias)
+                models.append({"name": m.name, "alias": alias, "version": version, "metrics": metrics,
+                               "last": history[-1] if history else None})
+        except Exception as exc:
+            registry_problem = _first_line(exc)
+    return Result(True, render_reply("status.md.j2", head=head, gates=gates, warnings=warnings, models=models,
+                                     registry_problem=registry_problem, config_problem=inv.config_problem,
+                                     has_config=inv.config is not None))
+
+
+def run_evaluate(inv: Invocation, cmd: Command) -> Result:
+    """Re-run the evaluation workflow of the PR's current head."""
+    head = inv.pull.head_sha
+    latest = inv.ctx.store.latest_evaluation(inv.repo, inv.number, head)
+    if not latest or not latest.get("run_id"):
+        return Result(False, render_reply("evaluate.md.j2", line=cmd.line, head=head, run_id=None))
+    inv.ctx.github.rerun_workflow(int(latest["run_id"]))
+    from bot.handlers import EVALUATION, set_check
+
+    set_check(inv.ctx, head, EVALUATION, status="queued", title="Re-running the evaluation workflow",
+              summary=f"@{inv.actor} asked for a new evaluation with /evaluate.")
+    return Result(True, render_reply("evaluate.md.j2", line=cmd.line, head=head, run_id=latest["run_id"]))
+
+
+def release_for(inv: Invocation, cmd: Command) -> promotion.Release:
+    assert inv.config is not None
+    model = inv.config.model(cmd.model)
+    alias = cmd.to if cmd.name == "promote" and cmd.to else inv.config.promote.alias
+    version = normalize_version(cmd.to) if cmd.name == "rollback" and cmd.to else None
+    return promotion.Release(
+        action="promote" if cmd.name == "promote" else "rollback", model=model.name, alias=alias,
+        actor=inv.actor, delivery_id=inv.delivery_id, repo=inv.repo, pr=inv.number, head_sha=inv.pull.head_sha,
+        version=version, dry_run=cmd.dry_run, via=inv.via, metrics=tuple(model.metrics))
+
+
+def run_promote(inv: Invocation, cmd: Command) -> Result:
+    if (missing := _need_config(inv, cmd)) is not None:
+        return missing
+    out = promotion.promote(inv.ctx.store, inv.ctx.registry, inv.ctx.github, release_for(inv, cmd))
+    return Result(out.ok, render_outcome(out, cmd.line))
+
+
+def run_rollback(inv: Invocation, cmd: Command) -> Result:
+    if (missing := _need_config(inv, cmd)) is not None:
+        return missing
+    out = promotion.rollback(inv.ctx.store, inv.ctx.registry, inv.ctx.github, release_for(inv, cmd))
+    return Result(out.ok, render_outcome(out, cmd.line))
+
+
+def run_help(inv: Invocation, cmd: Command) -> Result:
+    from bot.commands import help_text
+
+    return Result(True, help_text(inv.config))
+
+
+TABLE: dict[str, Entry] = {
+    "help": Entry(SPECS["help"], run_help),
+    "status": Entry(SPECS["status"], run_status),
+    "evaluate": Entry(SPECS["evaluate"], run_evaluate),
+    "promote": Entry(SPECS["promote"], run_promote),
+    "rollback": Entry(SPECS["rollback"], run_rollback),
+}
+
+
+# ---------------------------------------------------------------- release replies
+
+
+def _num(v: float | None) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    return f"{v:.4f}"
+
+
+def _signed(v: float | None) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    return f"{v:+.4f}"
+
+
+def _safe(text: str, limit: int = 400) -> str:
+    """mlgate's own sentences, which may quote names: one line, no HTML, bounded."""
+    s = " ".join(str(text).split())
+    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+def render_outcome(out: promotion.Outcome, line: str) -> str:
+    """The reply for a promotion or rollback outcome (also printed by the operator CLI)."""
+    r = out.release
+    rows = [{"name": escape_md(m.name), "before": _num(m.before), "after": _num(m.after), "delta": _signed(m.delta)}
+            for m in out.rows]
+    lock = None
+    if out.lock is not None:
+        lock = {"holder": _safe(out.lock.holder, 300), "since": out.lock.since}
+    earlier = None
+    if out.earlier is not None:
+        from datetime import UTC, datetime
+
+        earlier = {"actor": escape_md(out.earlier["actor"]), "delivery": escape_md(out.earlier["delivery_id"]),
+                   "at": datetime.fromtimestamp(out.earlier["at"], UTC).strftime("%Y-%m-%d %H:%M:%S UTC")}
+    return render_reply(
+        "release.md.j2", status=out.status, action=r.action, line=inline_code(line) if line else "",
+        model=escape_md(r.model), alias=escape_md(r.alias), actor=escape_md(r.actor), dry_run=r.dry_run,
+        before=out.from_version, after=out.to_version, registered=out.registered, rows=rows,
+        reason=_safe(out.reason), fix=_safe(out.fix), alias_state=out.alias_state, lock=lock,
+        warnings=[_safe(w) for w in out.warnings], audit_id=out.audit_id, deployment_id=out.deployment_id,
+        environment=escape_md(f"model/{r.model}@{r.alias}"), earlier=earlier, via=r.via,
+    )

@@ -1,0 +1,52 @@
+"""pull_request closed with merged: promote automatically when `promote.on_merge` is set.
+
+The same use case as /promote: both gates must be green on the merged head SHA, the
+merger must be allowed to /promote, and the result is recorded and replied on the PR.
+"""
+
+from __future__ import annotations
+
+from bot import chatops, promotion
+from bot.commands import SPECS, render_reply
+from bot.context import Context, Handler
+from bot.handlers import load_policy
+
+MERGE_MARKER = "<!-- mlgate:merge-promotion {model} -->"
+
+
+def on_closed(ctx: Context) -> None:
+    payload = ctx.event.payload
+    pr = payload.get("pull_request") or {}
+    if not pr.get("merged"):
+        return
+    repo, number = ctx.event.repo or "", int(pr["number"])
+    config, _problem = load_policy(ctx, pr["base"]["sha"])  # the policy the PR was gated by
+    if config is None or not config.promote.on_merge:
+        return
+    from bot.github_client import PullInfo
+
+    pull = PullInfo(number, pr["head"]["sha"], pr["head"]["ref"], pr["base"]["ref"], pr["base"]["sha"],
+                    (pr.get("user") or {}).get("login") or "", pr.get("state") or "closed", True,
+                    bool(pr.get("draft")))
+    merger = str((pr.get("merged_by") or payload.get("sender") or {}).get("login") or "")
+    inv = chatops.Invocation(ctx=ctx, repo=repo, number=number, actor=merger, comment_id=0, pull=pull,
+                             config=config, via="merge")
+    auth = chatops.authorize(inv, SPECS["promote"], merger)
+    for model in config.models:
+        marker = MERGE_MARKER.format(model=model.name)
+        if not auth.allowed:
+            promotion.record_denied(ctx.store, actor=merger, command="promote", why=auth.why, repo=repo, pr=number,
+                                    sha=pull.head_sha, model=model.name, delivery_id=ctx.delivery_id,
+                                    line="promote on merge")
+            text = render_reply("merge_denied.md.j2", model=model.name, why=auth.why, needs=auth.needs)
+        else:
+            release = promotion.Release(
+                action="promote", model=model.name, alias=config.promote.alias, actor=merger,
+                delivery_id=ctx.delivery_id, repo=repo, pr=number, head_sha=pull.head_sha, via="merge",
+                metrics=tuple(model.metrics))
+            out = promotion.promote(ctx.store, ctx.registry, ctx.github, release)
+            text = chatops.render_outcome(out, "")
+        ctx.github.upsert_sticky_comment(number, f"{text.rstrip()}\n\n{marker}\n", marker)
+
+
+ROUTES: dict[str, Handler] = {"pull_request.closed": on_closed}
