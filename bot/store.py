@@ -30,7 +30,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 MAX_BODY = 5 * 1024 * 1024
 
@@ -156,10 +156,18 @@ class Store:
                 cur.close()
 
     def create_all(self) -> None:
-        try:
-            metadata.create_all(self.engine)
-        except OperationalError as exc:
-            raise StoreError(f"cannot open the database {_redact(self.url)}: {str(exc.orig).strip()[:200]}") from None
+        """Create missing tables; safe when several processes start at once."""
+        for attempt in range(5):
+            try:
+                metadata.create_all(self.engine)
+                return
+            except (OperationalError, IntegrityError, ProgrammingError) as exc:
+                text = str(exc.orig)
+                if "already exists" in text or "duplicate key" in text:
+                    time.sleep(0.05 * (attempt + 1))  # another process is creating them: look again
+                    continue
+                raise StoreError(f"cannot open the database {_redact(self.url)}: {text.strip()[:200]}") from None
+        metadata.create_all(self.engine)
 
     def ping(self) -> bool:
         try:
