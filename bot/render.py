@@ -44,6 +44,7 @@ VERDICT_ICON: dict[str, str] = {
     "n/a": "– n/a",
 }
 NO_BASELINE = "– no baseline"
+NOT_GATED = "– not gated"
 SEGMENT_REGRESSED = "❌ regressed"
 SEGMENT_NOT_GATED = "too small to gate"
 HEADLINE: dict[str, str] = {
@@ -284,7 +285,12 @@ def _model_view(rm: dict[str, Any], md: ModelDecision | None, esc: Escaper) -> d
     no_baseline = rm.get("baseline") is None
     metrics = []
     for m in rm.get("metrics", []):
-        verdict = NO_BASELINE if no_baseline else VERDICT_ICON[verdicts.get(m["name"], "informational")]
+        if no_baseline:
+            verdict = NO_BASELINE
+        elif md is None:
+            verdict = NOT_GATED
+        else:
+            verdict = VERDICT_ICON[verdicts.get(m["name"], "informational")]
         metrics.append({
             "metric": esc(m["name"]) + ("" if m.get("higher_is_better", True) else " ↓"),
             "baseline": fmt_num(m.get("baseline")),
@@ -426,7 +432,7 @@ def templates_dir() -> Path:
 
 @cache
 def _env(autoescape: bool) -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
         autoescape=autoescape,
         undefined=jinja2.StrictUndefined,
@@ -434,9 +440,12 @@ def _env(autoescape: bool) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.filters["count"] = _count
+    return env
 
 
 def _render(name: str, **ctx: Any) -> str:
+    """Render a template; `{{ n|count }}` formats an integer with thousands separators."""
     text = _env(name.endswith(".html.j2")).get_template(name).render(**ctx)
     return re.sub(r"\n{3,}", "\n\n", text)  # optional sections leave runs of blank lines
 
@@ -592,11 +601,11 @@ def render_terminal(report: dict[str, Any], decision: Decision) -> str:
             out.append(tabulate([[r["segment"], r["rows"], r["metric"], r["delta"], r["ci"], r["q"], r["verdict"]]
                                  for r in shown], headers=TERMINAL_HEADERS["segments"], disable_numparse=True))
     if view["checks_total"]:
-        out += ["", f"Data checks: {view['checks_passed']} of {view['checks_total']} passed"]
+        out += ["", f"Data checks: {view['checks_passed']:,} of {view['checks_total']:,} passed"]
         out += [f"  failed: {c['file']} {c['column']} {c['check']} ({c['failures']} rows; e.g. {c['examples']})"
                 for c in view["failed_checks"]]
     if view["drifted"]:
-        out.append(f"Drift: {view['drifted']} of {view['drift_total']} columns drifted")
+        out.append(f"Drift: {view['drifted']:,} of {view['drift_total']:,} columns drifted")
     if view["changes"]:
         out.append(f"Data files changed: {len(view['changes'])}")
         out += [f"  {c['status']:<8} {c['path']}  rows {c['rows']}" for c in view["changes"]]
