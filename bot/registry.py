@@ -1,18 +1,27 @@
 """The model registry adapter: the only module that imports mlflow.
 
 It speaks mlgate's terms (a scorer, an alias's version, register, move an alias, tags,
-log an evaluation) so the rest of mlgate never sees MLflow's objects. mlflow is imported
-lazily: importing it costs seconds, and the App's web process never needs it.
+log an evaluation) so the rest of mlgate never sees MLflow's objects and tests of other
+modules can fake it with a small class. mlflow is imported lazily, in the constructor:
+importing it costs seconds, and the App's web process never needs it.
+
+Every failure is a `RegistryError` whose message names the cause and the fix, and never
+contains credentials from the tracking URI.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +29,23 @@ import numpy as np
 import pandas as pd
 
 # MLflow retries HTTP for minutes by default; an unreachable registry must fail fast.
-_FAST_FAIL = {
+# Users who set these themselves keep their values.
+ENV_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "5",
     "MLFLOW_DISABLE_TELEMETRY": "true",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
 }
-_METRIC_NAME = re.compile(r"[^A-Za-z0-9_\-. /]")
+EXPERIMENT = "mlgate"
+TASKS = ("binary", "multiclass", "regression")
+# MLflow's metric-name charset, minus ':' (refused on Windows) and '/' (our separator)
+_KEY_CHAR = re.compile(r"[^A-Za-z0-9_\-. ]")
+_MODELS_ALIAS = re.compile(r"^models:/([^/@]+)@([^/]+)$")
+_MODELS_VERSION = re.compile(r"^models:/([^/@]+)/([^/]+)$")
+_MODELS_ID = re.compile(r"^models:/(m-[0-9a-f]+)$")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")  # runs:/, models:/, s3://; not C:\\
+_RUNS = re.compile(r"^runs:/([^/]+)/(.+)$")
+_GLOBAL_URIS = threading.Lock()  # mlflow's loaders read the process-global tracking URI
 
 
 class RegistryError(RuntimeError):
@@ -34,6 +54,8 @@ class RegistryError(RuntimeError):
 
 @dataclass(frozen=True)
 class ModelRef:
+    """What a model URI points at; `version` is concrete even for `models:/name@alias`."""
+
     uri: str
     name: str | None = None
     version: str | None = None
@@ -43,234 +65,624 @@ class ModelRef:
 
 
 @dataclass(frozen=True)
-class VersionInfo:
+class ModelVersionInfo:
+    """One registered model version, with its tags and the aliases pointing at it."""
+
     name: str
     version: str
     source: str | None
     run_id: str | None
-    tags: dict[str, str]
-    aliases: list[str]
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: list[str] = field(default_factory=list)
+    created_at: int | None = None  # ms since the epoch
 
 
-def redact(uri: str | None) -> str:
-    """A URI without user:password@."""
-    return re.sub(r"(\b[a-z][a-z0-9+.-]*://)[^/\s@]+@", r"\1***@", uri or "")
+VersionInfo = ModelVersionInfo  # the name the first version of this module used
+
+
+def redact(text: str | None) -> str:
+    """`text` without `user:password@` in URLs and without token/password query values."""
+    out = re.sub(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]+@", r"\1***@", text or "")
+    return re.sub(
+        r"(?i)([?&](?:[a-z_]*token|password|passwd|secret|key|sig)=)[^&\s'\"]+", r"\1***", out
+    )
 
 
 class Registry:
-    """An MLflow tracking + registry server, or a local store (sqlite:///, file paths)."""
+    """An MLflow tracking + model registry: a server (http[s]://), or a local store (sqlite:///, a path).
 
-    def __init__(self, tracking_uri: str | None = None, registry_uri: str | None = None):
-        for k, v in _FAST_FAIL.items():
-            os.environ.setdefault(k, v)
+    `artifact_location` is only used when this class creates the `mlgate` experiment.
+    """
+
+    def __init__(
+        self,
+        tracking_uri: str | None = None,
+        registry_uri: str | None = None,
+        *,
+        artifact_location: str | None = None,
+    ) -> None:
+        for key, value in ENV_DEFAULTS.items():
+            os.environ.setdefault(key, value)
         import mlflow
         from mlflow import MlflowClient
 
-        self.tracking_uri = tracking_uri or mlflow.get_tracking_uri()
-        self.registry_uri = registry_uri or self.tracking_uri
         self._mlflow = mlflow
+        self.tracking_uri = tracking_uri or mlflow.get_tracking_uri()
+        # an explicit tracking URI brings its own registry, whatever the environment says
+        self.registry_uri = registry_uri or (
+            self.tracking_uri if tracking_uri else mlflow.get_registry_uri()
+        )
+        self.artifact_location = artifact_location
         try:
             self.client = MlflowClient(self.tracking_uri, self.registry_uri)
         except Exception as exc:
-            raise self._error("cannot open the registry", exc) from None
+            raise self._error("opening the MLflow store", exc) from None
+
+    def __repr__(self) -> str:
+        return f"Registry({redact(self.tracking_uri)!r})"
 
     # ---------------------------------------------------------------- errors
 
     def _error(self, what: str, exc: BaseException) -> RegistryError:
-        text = redact(str(exc)).splitlines()[0][:300] if str(exc) else type(exc).__name__
-        where = redact(self.tracking_uri if hasattr(self, "tracking_uri") else "")
+        text = (
+            redact(str(exc)).strip().splitlines()[0][:300]
+            if str(exc).strip()
+            else type(exc).__name__
+        )
+        where = redact(self.registry_uri or self.tracking_uri)
         if _is_connection_error(exc):
             return RegistryError(
-                f"{what}: the MLflow server at {where} cannot be reached ({text}); check MLFLOW_TRACKING_URI "
-                "and that the server is running"
+                f"{what}: the MLflow server at {where} cannot be reached ({_short_connection_cause(text)}); "
+                "check MLFLOW_TRACKING_URI and that the server is running"
+            )
+        if _is_auth_error(exc):
+            return RegistryError(
+                f"{what}: the MLflow server at {where} refused the credentials ({text}); check "
+                "MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD or MLFLOW_TRACKING_TOKEN"
+            )
+        if (
+            isinstance(exc, OSError)
+            or "unable to open database file" in text
+            or "OperationalError" in text
+        ):
+            return RegistryError(
+                f"{what}: the MLflow store {where} cannot be used ({text}); "
+                "check that the path exists and is writable"
             )
         return RegistryError(f"{what} ({where}): {text}")
 
-    def _call(self, what: str, fn: Callable[[], Any]) -> Any:
+    def _call(self, what: str, fn: Callable[[], Any], *, missing_ok: bool = False) -> Any:
+        """Run one MLflow call; None for a missing resource when `missing_ok`, else a RegistryError."""
         from mlflow.exceptions import MlflowException
 
         try:
             return fn()
         except MlflowException as exc:
-            if getattr(exc, "error_code", "") == "RESOURCE_DOES_NOT_EXIST" or "RESOURCE_DOES_NOT_EXIST" in str(exc):
+            if missing_ok and _is_missing(exc):
                 return None
             raise self._error(what, exc) from None
-        except Exception as exc:  # requests/sqlalchemy errors surface as many types
+        except Exception as exc:  # requests/sqlalchemy/OS errors surface as many types
             raise self._error(what, exc) from None
+
+    def _missing_model(self, name: str) -> RegistryError:
+        known = self.registered_models()
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        return RegistryError(
+            f"registered model {name!r} does not exist in the registry at {redact(self.registry_uri)}; "
+            f"{hint}check models[].name in the config and MLFLOW_TRACKING_URI, or register a version first "
+            f"with mlflow.register_model(MODEL_URI, {name!r})"
+        )
+
+    def _model(self, name: str) -> Any:
+        rm = self._call(
+            f"reading model {name}", lambda: self.client.get_registered_model(name), missing_ok=True
+        )
+        if rm is None:
+            raise self._missing_model(name)
+        return rm
 
     # ---------------------------------------------------------------- reading
 
-    def resolve(self, uri: str) -> ModelRef:
-        """The concrete version behind a models:/ URI (name@alias, name/version)."""
-        m = re.match(r"^models:/([^/@]+)@(.+)$", uri)
+    def resolve(self, uri_or_alias: str) -> ModelRef:
+        """The concrete model behind a URI: `models:/name@alias` becomes a version, with its run and source."""
+        uri = uri_or_alias
+        m = _MODELS_ALIAS.match(uri)
         if m:
             name, alias = m.groups()
-            version = self.alias_version(name, alias)
-            if version is None:
+            rm = self._model(name)
+            aliases = {str(k): str(v) for k, v in (rm.aliases or {}).items()}
+            if alias not in aliases:
+                have = (
+                    f" (it has: {', '.join(sorted(aliases))})"
+                    if aliases
+                    else " (it has no aliases yet)"
+                )
                 raise RegistryError(
-                    f"model {name} has no alias {alias!r}; set one with `mlgate promote` or "
+                    f"model {name} has no alias {alias!r}{have}; set one with "
+                    f"`/promote {name} --to {alias}` in a PR, or "
                     f"MlflowClient().set_registered_model_alias({name!r}, {alias!r}, VERSION)"
                 )
-            info = self.get_version(name, version)
-            return ModelRef(uri, name, version, alias, info.run_id if info else None, info.source if info else None)
-        m = re.match(r"^models:/([^/@]+)/(\d+)$", uri)
+            info = self._version_or_error(name, aliases[alias])
+            return ModelRef(uri, name, info.version, alias, info.run_id, info.source)
+        m = _MODELS_ID.match(uri)
+        if m:
+            model_id = m.group(1)
+            lm = self._call(
+                f"reading logged model {model_id}",
+                lambda: self.client.get_logged_model(model_id),
+                missing_ok=True,
+            )
+            if lm is None:
+                raise RegistryError(
+                    f"logged model {model_id} does not exist in {redact(self.tracking_uri)}; check the URI "
+                    "printed by the training run and MLFLOW_TRACKING_URI"
+                )
+            return ModelRef(uri, run_id=lm.source_run_id, source=uri)
+        m = _MODELS_VERSION.match(uri)
         if m:
             name, version = m.groups()
-            info = self.get_version(name, version)
-            if info is None:
-                raise RegistryError(f"model {name} has no version {version}")
-            return ModelRef(uri, name, version, None, info.run_id, info.source)
-        m = re.match(r"^runs:/([0-9a-f]+)/", uri)
-        return ModelRef(uri, run_id=m.group(1) if m else None, source=uri)
+            if version == "latest":
+                versions = self.list_versions(name)
+                if not versions:
+                    raise (
+                        self._missing_model(name)
+                        if not self._exists(name)
+                        else RegistryError(f"model {name} has no versions; register one first")
+                    )
+                version = versions[-1].version
+            info = self._version_or_error(name, version)
+            return ModelRef(uri, name, info.version, None, info.run_id, info.source)
+        m = _RUNS.match(uri)
+        if m:
+            return ModelRef(uri, run_id=m.group(1), source=uri)
+        return ModelRef(uri, source=uri)
+
+    def _exists(self, name: str) -> bool:
+        return (
+            self._call(
+                f"reading model {name}",
+                lambda: self.client.get_registered_model(name),
+                missing_ok=True,
+            )
+            is not None
+        )
+
+    def _version_or_error(self, name: str, version: str) -> ModelVersionInfo:
+        info = self.get_version(name, version)
+        if info is not None:
+            return info
+        if not self._exists(name):
+            raise self._missing_model(name)
+        have = ", ".join(v.version for v in self.list_versions(name)) or "none"
+        raise RegistryError(
+            f"model {name} has no version {version} (versions: {have}); check the version number"
+        )
 
     def alias_version(self, name: str, alias: str) -> str | None:
-        """The version an alias points at, None when the model or the alias does not exist."""
-        rm = self._call(f"reading model {name}", lambda: self.client.get_registered_model(name))
+        """The version an alias points at; None when the model or the alias does not exist."""
+        rm = self._call(
+            f"reading model {name}", lambda: self.client.get_registered_model(name), missing_ok=True
+        )
         if rm is None:
             return None
         version = (rm.aliases or {}).get(alias)
         return str(version) if version is not None else None
 
-    def get_version(self, name: str, version: str) -> VersionInfo | None:
-        mv = self._call(f"reading {name} version {version}", lambda: self.client.get_model_version(name, str(version)))
-        if mv is None:
-            return None
-        return VersionInfo(name, str(mv.version), mv.source, mv.run_id, dict(mv.tags or {}), list(mv.aliases or []))
+    def get_version(self, name: str, version: str) -> ModelVersionInfo | None:
+        """One version with its tags and aliases; None when it (or the model) does not exist."""
+        mv = self._call(
+            f"reading {name} version {version}",
+            lambda: self.client.get_model_version(name, str(version)),
+            missing_ok=True,
+        )
+        return _info(mv, list(mv.aliases or [])) if mv is not None else None
 
-    def list_versions(self, name: str) -> list[VersionInfo]:
-        found = self._call(f"listing {name}", lambda: self.client.search_model_versions(f"name='{name}'")) or []
-        out = [self.get_version(name, str(mv.version)) for mv in found]  # search omits aliases
-        return sorted((v for v in out if v), key=lambda v: int(v.version))
+    def list_versions(self, name: str) -> list[ModelVersionInfo]:
+        """Every version of a model, oldest first; [] when the model does not exist."""
+        rm = self._call(
+            f"reading model {name}", lambda: self.client.get_registered_model(name), missing_ok=True
+        )
+        if rm is None:
+            return []
+        by_version: dict[str, list[str]] = {}
+        for alias, version in (rm.aliases or {}).items():  # search_model_versions omits aliases
+            by_version.setdefault(str(version), []).append(str(alias))
+        found = self._call(
+            f"listing versions of {name}",
+            lambda: list(
+                self.client.search_model_versions(f"name = '{_quote(name)}'", max_results=10_000)
+            ),
+        )
+        out = [_info(mv, sorted(by_version.get(str(mv.version), []))) for mv in found]
+        return sorted(out, key=lambda v: int(v.version))
 
     def registered_models(self) -> list[str]:
-        models = self._call("listing models", lambda: self.client.search_registered_models()) or []
+        """The names of all registered models."""
+        models = self._call(
+            "listing registered models", lambda: list(self.client.search_registered_models())
+        )
         return sorted(m.name for m in models)
 
     def version_tags(self, name: str, version: str) -> dict[str, str]:
-        info = self.get_version(name, version)
-        return info.tags if info else {}
+        """A version's tags; a RegistryError when the version does not exist."""
+        return self._version_or_error(name, str(version)).tags
 
     # ---------------------------------------------------------------- scoring
 
-    def load_scorer(self, uri: str, task: str) -> Callable[[pd.DataFrame], np.ndarray]:
-        """A function from a feature frame to scores: P(y=1), class probabilities, or predictions."""
+    @contextmanager
+    def _global_uris(self) -> Iterator[None]:
+        """Point mlflow's process-global URIs at this registry for one call, then restore them exactly.
+
+        mlflow's model loaders, and its SQL store when it registers a `models:/m-…` source,
+        read the global tracking URI rather than the client's.
+        """
         mlflow = self._mlflow
-        if re.match(r"^models:/[^/@]+@", uri):
-            self.resolve(uri)  # a clear error for a missing alias before MLflow's own
-        try:
-            model = mlflow.sklearn.load_model(uri)
-        except Exception as sk_exc:
-            if _is_connection_error(sk_exc):
-                raise self._error(f"loading {uri}", sk_exc) from None
+        from mlflow.tracking._model_registry import utils as registry_utils
+        from mlflow.tracking._tracking_service import utils as tracking_utils
+
+        with _GLOBAL_URIS:
+            env = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+            old_tracking = getattr(tracking_utils, "_tracking_uri", None)
+            old_registry = getattr(registry_utils, "_registry_uri", None)
+            mlflow.set_tracking_uri(self.tracking_uri)
+            mlflow.set_registry_uri(self.registry_uri)
             try:
-                pyfunc = mlflow.pyfunc.load_model(uri)
-            except Exception as exc:
-                raise RegistryError(
-                    f"cannot load model {redact(uri)}: {redact(str(exc)).splitlines()[0][:200] if str(exc) else type(exc).__name__}; "
-                    "check the URI and that the model was logged with mlflow.sklearn or mlflow.pyfunc"
-                ) from None
-            return lambda frame: np.asarray(pyfunc.predict(frame))
-        if task == "regression" or not hasattr(model, "predict_proba"):
-            return lambda frame: np.asarray(model.predict(frame), dtype=np.float64)
-        if task == "binary":
-            return lambda frame: np.asarray(model.predict_proba(frame))[:, 1]
-        return lambda frame: np.asarray(model.predict_proba(frame))
+                yield
+            finally:
+                mlflow.set_tracking_uri(old_tracking)  # type: ignore[arg-type]  # None resets it
+                registry_utils._registry_uri = old_registry
+                for key, value in env.items():
+                    if value is None:
+                        os.environ.pop(key, None)
+                    else:
+                        os.environ[key] = value
+
+    def load_scorer(self, uri: str, task: str) -> Callable[[pd.DataFrame], np.ndarray]:
+        """A function from a feature frame to scores: P(positive class), class probabilities, or predictions.
+
+        The sklearn flavour is preferred because pyfunc's `predict` gives labels, not
+        probabilities; other flavours are scored through pyfunc `predict`.
+        """
+        if task not in TASKS:
+            raise RegistryError(f"unknown task {task!r}; use one of {', '.join(TASKS)}")
+        if uri.startswith("models:/"):
+            # clear errors for a missing model, alias or version, before MLflow's own
+            self.resolve(uri)
+        elif not _SCHEME.match(uri) and not Path(uri).exists():
+            raise RegistryError(
+                f"model path {uri} does not exist; pass a models:/ or runs:/ URI or an MLflow model directory"
+            )
+        shown = redact(uri)
+        mlflow = self._mlflow
+        with self._global_uris():
+            try:
+                model = mlflow.sklearn.load_model(uri)
+            except Exception as sk_exc:
+                if _is_connection_error(sk_exc) or _is_auth_error(sk_exc):
+                    raise self._error(f"loading {shown}", sk_exc) from None
+                try:
+                    pyfunc = mlflow.pyfunc.load_model(uri)
+                except Exception as exc:
+                    if _is_connection_error(exc) or _is_auth_error(exc):
+                        raise self._error(f"loading {shown}", exc) from None
+                    cause = exc if "sklearn" in str(sk_exc) and "flavor" in str(sk_exc) else sk_exc
+                    text = (
+                        redact(str(cause)).strip().splitlines()[0][:200]
+                        if str(cause).strip()
+                        else ""
+                    )
+                    raise RegistryError(
+                        f"cannot load model {shown}: {type(cause).__name__}: {text}; the model files are missing "
+                        "or corrupt, or were saved with another library version; re-log the model with "
+                        "mlflow.sklearn.log_model or mlflow.pyfunc.log_model"
+                    ) from None
+                return _pyfunc_scorer(pyfunc, task)
+        return _sklearn_scorer(model, task, shown)
 
     # ---------------------------------------------------------------- writing
 
+    def _source(self, model_uri: str) -> tuple[str, str | None, str | None]:
+        """(source, run_id, model_id) to register: the logged model behind runs:/ and models:/ URIs."""
+        m = _RUNS.match(model_uri)
+        if m:
+            run_id, path = m.groups()
+            run = self._call(
+                f"reading run {run_id}", lambda: self.client.get_run(run_id), missing_ok=True
+            )
+            if run is None:
+                raise RegistryError(
+                    f"run {run_id} does not exist in {redact(self.tracking_uri)}; check the runs:/ URI"
+                )
+            found = self._call(
+                f"finding the model {path} of run {run_id}",
+                lambda: list(
+                    self.client.search_logged_models(
+                        experiment_ids=[run.info.experiment_id],
+                        filter_string=f"source_run_id = '{_quote(run_id)}' AND name = '{_quote(path.strip('/'))}'",
+                    )
+                ),
+            )
+            if found:  # MLflow 3 keeps models outside the run's artifacts
+                return found[0].model_uri, run_id, found[0].model_id
+            return model_uri, run_id, None
+        m = _MODELS_ID.match(model_uri)
+        if m:
+            ref = self.resolve(model_uri)
+            return model_uri, ref.run_id, m.group(1)
+        if model_uri.startswith("models:/"):
+            ref = self.resolve(model_uri)
+            return ref.source or model_uri, ref.run_id, None
+        if not _SCHEME.match(model_uri):
+            path = Path(model_uri)
+            if not (path / "MLmodel").is_file():
+                raise RegistryError(
+                    f"{model_uri} is not an MLflow model directory (no MLmodel file)"
+                )
+            return str(path.resolve()), None, None
+        return model_uri, None, None
+
     def register(self, model_uri: str, name: str, tags: dict[str, str] | None = None) -> str:
-        """Register a model version, or return the existing one with the same source (idempotent)."""
-        existing = self.find_version(name, model_uri)
-        if existing is not None:
-            return existing
-        rm = self._call(f"reading model {name}", lambda: self.client.get_registered_model(name))
-        if rm is None:
-            self._call(f"creating model {name}", lambda: self.client.create_registered_model(name))
-        ref = self.resolve(model_uri) if model_uri.startswith("models:/") else None
-        source = ref.source if ref and ref.source else model_uri
-        run_id = ref.run_id if ref else (self.resolve(model_uri).run_id if model_uri.startswith("runs:/") else None)
-        mv = self._call(
-            f"registering {model_uri} as {name}",
-            lambda: self.client.create_model_version(name, source, run_id=run_id, tags=tags or {}),
-        )
-        self.set_version_tags(name, str(mv.version), {"mlgate.source_uri": model_uri})
+        """Register `model_uri` as a version of `name`; idempotent: the same model returns its existing version.
+
+        "The same model" means the same registered source (`runs:/…` is first resolved to the
+        `models:/m-…` MLflow 3 logged under that run) or the same URI recorded at registration.
+        """
+        source, run_id, model_id = self._source(model_uri)
+        for v in self.list_versions(name):
+            if v.source == source or v.tags.get("mlgate.source_uri") == model_uri:
+                if tags:
+                    self.set_version_tags(name, v.version, tags)
+                return v.version
+        if not self._exists(name):
+            from mlflow.exceptions import MlflowException
+
+            try:
+                self.client.create_registered_model(name)
+            except MlflowException as exc:
+                # created concurrently by another worker: fine
+                if "RESOURCE_ALREADY_EXISTS" not in f"{exc.error_code} {exc}":
+                    raise self._error(f"creating model {name}", exc) from None
+            except Exception as exc:
+                raise self._error(f"creating model {name}", exc) from None
+        all_tags = {**{k: str(v) for k, v in (tags or {}).items()}, "mlgate.source_uri": model_uri}
+        with self._global_uris():
+            mv = self._call(
+                f"registering {redact(model_uri)} as {name}",
+                lambda: self.client.create_model_version(
+                    name, source, run_id=run_id, tags=all_tags, model_id=model_id
+                ),
+            )
         return str(mv.version)
 
-    def find_version(self, name: str, model_uri: str) -> str | None:
-        for v in self.list_versions(name) if self.alias_exists_model(name) else []:
-            if v.tags.get("mlgate.source_uri") == model_uri or v.source == model_uri:
-                return v.version
-        return None
-
-    def alias_exists_model(self, name: str) -> bool:
-        return self._call(f"reading model {name}", lambda: self.client.get_registered_model(name)) is not None
-
     def set_alias(self, name: str, alias: str, version: str) -> None:
-        self._call(f"moving {name}@{alias}", lambda: self.client.set_registered_model_alias(name, alias, str(version)))
+        """Point `name@alias` at `version` (MLflow moves an alias atomically)."""
+        self._version_or_error(name, str(version))
+        self._call(
+            f"moving {name}@{alias} to version {version}",
+            lambda: self.client.set_registered_model_alias(name, alias, str(version)),
+        )
 
     def delete_alias(self, name: str, alias: str) -> None:
-        self._call(f"deleting {name}@{alias}", lambda: self.client.delete_registered_model_alias(name, alias))
+        """Remove `name@alias`; nothing happens when it does not exist."""
+        if self.alias_version(name, alias) is None:
+            return
+        self._call(
+            f"deleting {name}@{alias}",
+            lambda: self.client.delete_registered_model_alias(name, alias),
+        )
 
     def set_version_tags(self, name: str, version: str, tags: dict[str, str]) -> None:
+        """Set (overwrite) tags on one version; the audit trail mirrors itself here."""
+        self._version_or_error(name, str(version))
         for key, value in tags.items():
-            self._tag(name, version, key, str(value))
-
-    def _tag(self, name: str, version: str, key: str, value: str) -> None:
-        self._call(f"tagging {name} version {version}", lambda: self.client.set_model_version_tag(name, str(version), key, value))
+            self._call(
+                f"tagging {name} version {version}",
+                partial(self.client.set_model_version_tag, name, str(version), key, str(value)),
+            )
 
     # ---------------------------------------------------------------- evaluations
 
+    def _experiment_id(self) -> str:
+        exp = self.client.get_experiment_by_name(EXPERIMENT)
+        if exp is not None:
+            return str(exp.experiment_id)
+        return str(
+            self.client.create_experiment(EXPERIMENT, artifact_location=self.artifact_location)
+        )
+
     def log_evaluation(self, report: dict[str, Any], html: str | None, tags: dict[str, str]) -> str:
-        """An MLflow run in experiment `mlgate` with every metric and delta, the report and the HTML."""
-        mlflow = self._mlflow
+        """Log a report as a run in experiment `mlgate`, so evaluation history shows in MLflow's UI.
 
-        def work() -> str:
-            exp = self.client.get_experiment_by_name("mlgate")
-            exp_id = exp.experiment_id if exp else self.client.create_experiment("mlgate")
-            run = self.client.create_run(exp_id, tags={**tags, "mlflow.runName": _run_name(report)})
-            metrics: dict[str, float] = {}
-            for m in report.get("models", []):
-                for c in m.get("metrics", []):
-                    for field in ("candidate", "baseline", "delta", "ci_low", "ci_high"):
-                        if c.get(field) is not None:
-                            metrics[_metric_key(m["name"], c["name"], field)] = float(c[field])
-                for s in m.get("segments", []):
-                    for c in s.get("metrics", []):
-                        if c.get("delta") is not None:
-                            key = _metric_key(m["name"], f"{c['name']}.{s['column']}={s['value']}", "delta")
-                            metrics[key] = float(c["delta"])
-            import time
+        Metrics: for every model, metric and segment, the baseline and candidate values, the
+        delta, its interval and p-value. Artifacts: the report JSON and the HTML. Tags: the
+        repository, PR, head SHA and dataset hash (from the report; `tags` adds or overrides).
+        """
+        from mlflow.entities import Metric, Param
 
-            from mlflow.entities import Metric
+        all_tags = {**report_tags(report), **{k: str(v) for k, v in tags.items() if v is not None}}
+        all_tags["mlflow.runName"] = _run_name(report)
+        metrics = evaluation_metrics(report)
+        params = {
+            _key([m.get("name", "model"), role]): str((m.get(role) or {}).get("uri") or "")[:6000]
+            for m in report.get("models", [])
+            for role in ("candidate", "baseline")
+        }
+        env = report.get("environment", {})
+        params.update(
+            {k: str(env[k]) for k in ("seed", "resamples", "confidence") if env.get(k) is not None}
+        )
 
+        exp_id = self._call("creating the mlgate experiment", self._experiment_id)
+        run = self._call(
+            "starting an evaluation run", lambda: self.client.create_run(exp_id, tags=all_tags)
+        )
+        run_id = str(run.info.run_id)
+
+        def work() -> None:
             now = int(time.time() * 1000)
             batch = [Metric(k, v, now, 0) for k, v in metrics.items()]
-            for i in range(0, len(batch), 900):
-                self.client.log_batch(run.info.run_id, metrics=batch[i : i + 900])
+            for i in range(0, len(batch), 1000):  # MLflow's log_batch limit
+                self.client.log_batch(run_id, metrics=batch[i : i + 1000])
+            self.client.log_batch(run_id, params=[Param(k, v) for k, v in params.items() if v])
             with tempfile.TemporaryDirectory() as tmp:
-                (Path(tmp) / "mlgate-report.json").write_text(json.dumps(report, indent=2))
+                (Path(tmp) / "mlgate-report.json").write_text(json.dumps(report, indent=2), "utf-8")
                 if html is not None:
-                    (Path(tmp) / "report.html").write_text(html)
-                self.client.log_artifacts(run.info.run_id, tmp)
-            self.client.set_terminated(run.info.run_id)
-            return str(run.info.run_id)
+                    (Path(tmp) / "report.html").write_text(html, "utf-8")
+                self.client.log_artifacts(run_id, tmp)
+            self.client.set_terminated(run_id)
 
-        del mlflow
-        return str(self._call("logging the evaluation", work))
+        try:
+            self._call("logging the evaluation", work)
+        except RegistryError:
+            # the store is failing already; the first error is the one to show
+            with suppress(Exception):
+                self.client.set_terminated(run_id, status="FAILED")
+            raise
+        return run_id
+
+
+# -------------------------------------------------------------------- helpers
+
+
+def report_tags(report: dict[str, Any]) -> dict[str, str]:
+    """The run tags mlgate derives from a report: repository, PR, head SHA, dataset hash."""
+    run = report.get("run") or {}
+    models = report.get("models") or []
+    tags = {
+        "mlgate.repository": run.get("repository"),
+        "mlgate.pr": run.get("pr"),
+        "mlgate.head_sha": run.get("head_sha") or (report.get("environment") or {}).get("code_sha"),
+        "mlgate.base_rev": run.get("base_rev"),
+        "mlgate.dataset_sha256": ",".join(
+            str((m.get("holdout") or {}).get("sha256") or "") for m in models
+        ),
+        "mlgate.models": ",".join(str(m.get("name")) for m in models),
+    }
+    return {k: str(v) for k, v in tags.items() if v not in (None, "")}
+
+
+def evaluation_metrics(report: dict[str, Any]) -> dict[str, float]:
+    """MLflow metrics for a report: `<model>/<metric>/<field>` and `<model>/<column>/<value>/<metric>/<field>`."""
+    fields = ("baseline", "candidate", "delta", "ci_low", "ci_high", "p_value")
+    out: dict[str, float] = {}
+
+    def put(parts: list[str], values: dict[str, Any]) -> None:
+        for f in fields:
+            v = values.get(f)
+            if isinstance(v, int | float) and not isinstance(v, bool) and np.isfinite(v):
+                key, n = _key([*parts, f]), 1
+                while key in out:  # two names that sanitize alike stay apart
+                    n += 1
+                    key = _key([*parts[:-1], f"{parts[-1]}_{n}", f])
+                out[key] = float(v)
+
+    for m in report.get("models", []):
+        model = str(m.get("name", "model"))
+        for c in m.get("metrics", []):
+            put([model, str(c["name"])], c)
+        for s in m.get("segments", []):
+            for c in s.get("metrics", []):
+                put([model, str(s.get("column")), str(s.get("value")), str(c["name"])], c)
+            if isinstance(s.get("rows"), int):
+                out.setdefault(
+                    _key([model, str(s.get("column")), str(s.get("value")), "rows"]),
+                    float(s["rows"]),
+                )
+    return out
+
+
+def _key(parts: list[str]) -> str:
+    """A metric/param name MLflow accepts on every platform: safe characters, no empty or dot path parts."""
+    clean = []
+    for p in parts:
+        c = _KEY_CHAR.sub("_", p).strip() or "_"
+        clean.append("_" if set(c) == {"."} else c)
+    return "/".join(clean)[:250]
+
+
+def _quote(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def _info(mv: Any, aliases: list[str]) -> ModelVersionInfo:
+    return ModelVersionInfo(
+        name=str(mv.name),
+        version=str(mv.version),
+        source=mv.source,
+        run_id=mv.run_id or None,
+        tags={str(k): str(v) for k, v in (mv.tags or {}).items()},
+        aliases=aliases,
+        created_at=getattr(mv, "creation_timestamp", None),
+    )
+
+
+def _sklearn_scorer(model: Any, task: str, shown: str) -> Callable[[pd.DataFrame], np.ndarray]:
+    if task == "regression":
+        return lambda frame: np.asarray(model.predict(frame), dtype=np.float64)
+    if not hasattr(model, "predict_proba"):
+        raise RegistryError(
+            f"model {shown} is a {type(model).__name__} without predict_proba; mlgate compares probabilities "
+            "for classification: wrap it in sklearn.calibration.CalibratedClassifierCV, or score it yourself "
+            "and pass --predictions"
+        )
+    if task == "binary":
+        return lambda frame: np.asarray(model.predict_proba(frame), dtype=np.float64)[:, -1]
+    return lambda frame: np.asarray(model.predict_proba(frame), dtype=np.float64)
+
+
+def _pyfunc_scorer(pyfunc: Any, task: str) -> Callable[[pd.DataFrame], np.ndarray]:
+    def score(frame: pd.DataFrame) -> np.ndarray:
+        out = np.asarray(pyfunc.predict(frame))
+        if out.ndim == 2 and out.shape[1] == 1:
+            out = out[:, 0]
+        elif task == "binary" and out.ndim == 2 and out.shape[1] == 2:
+            out = out[:, 1]
+        return out
+
+    return score
 
 
 def _run_name(report: dict[str, Any]) -> str:
-    run = report.get("run", {})
+    run = report.get("run") or {}
+    sha = str(run.get("head_sha") or (report.get("environment") or {}).get("code_sha") or "")[:8]
     pr = f"PR #{run['pr']}" if run.get("pr") else "evaluation"
-    sha = (run.get("head_sha") or "")[:8]
     return f"{pr} {sha}".strip()
 
 
-def _metric_key(model: str, metric: str, field: str) -> str:
-    return _METRIC_NAME.sub("_", f"{model}.{metric}.{field}")[:250]
+def _is_missing(exc: BaseException) -> bool:
+    return "RESOURCE_DOES_NOT_EXIST" in f"{getattr(exc, 'error_code', '')} {exc}"
 
 
 def _is_connection_error(exc: BaseException) -> bool:
     text = f"{type(exc).__name__} {exc}"
-    return any(s in text for s in ("ConnectionError", "Connection refused", "Max retries exceeded",
-                                   "NewConnectionError", "ConnectTimeout", "Failed to establish"))
+    return any(
+        s in text
+        for s in (
+            "ConnectionError",
+            "Connection refused",
+            "Max retries exceeded",
+            "NewConnectionError",
+            "ConnectTimeout",
+            "ReadTimeout",
+            "Failed to establish",
+            "Name or service not known",
+            "nodename nor servname",
+        )
+    )
+
+
+def _is_auth_error(exc: BaseException) -> bool:
+    text = f"{getattr(exc, 'error_code', '')} {exc}"
+    return bool(
+        re.search(
+            r"UNAUTHENTICATED|PERMISSION_DENIED|error code 40[13]\b|\b40[13] Client Error", text
+        )
+    )
+
+
+def _short_connection_cause(text: str) -> str:
+    m = re.search(
+        r"\[Errno [^\]]+\][^')\"]*|Read timed out|timed out|Name or service not known", text
+    )
+    return m.group(0).strip() if m else text[:120]
