@@ -266,7 +266,7 @@ def _chart(rm: dict[str, Any], md: ModelDecision | None, esc: Escaper) -> dict[s
         "total": total,
         "labels": ", ".join(f'"{escape_mermaid(label)}"' for _, label, _ in points),
         "deltas": ", ".join(_mermaid_number(d) for _, _, d in points),
-        "points": [(esc(label, 60), d, fmt_signed(d)) for _, label, d in points],
+        "points": [(esc(label, 60), d, fmt_signed(d), imp < 0) for imp, label, d in points],
     }
 
 
@@ -555,18 +555,18 @@ def render_html(report: dict[str, Any], decision: Decision) -> str:
     return _render("report.html.j2", **ctx)
 
 
-def _svg_chart(points: list[tuple[str, float, str]]) -> dict[str, Any]:
+def _svg_chart(points: list[tuple[str, float, str, bool]]) -> dict[str, Any]:
     """Geometry for an inline SVG bar chart of segment deltas (drawn by the template)."""
     width, bar_h, gap, label_w, value_w = 720, 18, 6, 260, 70
-    span = max((abs(d) for _, d, _ in points), default=1.0) or 1.0
+    span = max((abs(d) for _, d, _, _ in points), default=1.0) or 1.0
     plot = width - label_w - value_w
     mid = label_w + plot / 2
     scale = plot / 2 / span
     bars = []
-    for i, (label, d, shown) in enumerate(points):
+    for i, (label, d, shown, worse) in enumerate(points):
         w = abs(d) * scale
         bars.append({"label": label, "x": round(mid if d >= 0 else mid - w, 1), "y": i * (bar_h + gap),
-                     "w": round(max(w, 1.0), 1), "h": bar_h, "neg": d < 0, "value": shown})
+                     "w": round(max(w, 1.0), 1), "h": bar_h, "worse": worse, "value": shown})
     return {"width": width, "height": len(points) * (bar_h + gap), "mid": round(mid, 1), "bars": bars,
             "value_x": width - value_w + 6}
 
