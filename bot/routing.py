@@ -40,5 +40,8 @@ def route(ctx: Context) -> bool:
     handler = routes().get(ctx.event.key)
     if handler is None:
         return False
+    if ctx.github is None and not ctx.event.name.startswith("installation"):
+        ctx.log.info("event without an installation or repository: nothing mlgate can act on")
+        return False
     handler(ctx)
     return True
