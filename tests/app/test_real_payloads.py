@@ -7,6 +7,7 @@ GitHub error (the examples name installations and repositories the stand-in does
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -43,8 +44,7 @@ def test_real_payload_through_the_app(app_harness: AppHarness, event: str, name:
     resp = app_harness.client.post("/webhook", data=body, headers=headers)
     assert resp.status_code == (200 if event == "ping" else 202), resp.data
     for delivery in app_harness.queued:
-        try:
+        # GitHubError: an installation or repository the stand-in does not know
+        with contextlib.suppress(GitHubError):
             run_delivery(delivery, settings=app_harness.settings, store=app_harness.store)
-        except GitHubError:
-            pass  # an installation or repository the stand-in does not know
     app_harness.queued.clear()
