@@ -303,7 +303,7 @@ def _safe(text: str, limit: int = 400) -> str:
 def render_outcome(out: promotion.Outcome, line: str) -> str:
     """The reply for a promotion or rollback outcome (also printed by the operator CLI)."""
     r = out.release
-    rows = [{"name": escape_md(m.name), "before": _num(m.before), "after": _num(m.after), "delta": _signed(m.delta)}
+    rows = [{"name": inline_code(m.name), "before": _num(m.before), "after": _num(m.after), "delta": _signed(m.delta)}
             for m in out.rows]
     lock = None
     if out.lock is not None:

@@ -1,0 +1,172 @@
+"""A whole repository for chat-ops tests: the shared GitHub stand-in, a real store and a real
+MLflow SQLite registry, with every webhook the stand-in sends routed through bot.routing."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.context import Context, Event
+
+REPO = "acme/churn"
+MODEL = "churn-classifier"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "reports"
+BASE_CONFIG = (FIXTURES / "mlgate.yml").read_text()
+
+# users by what they may do in acme/churn
+USERS = {
+    "alice": "write",  # the PR author
+    "rita": "write",  # reviewer, in @acme/ml-reviewers
+    "ria": "read",
+    "tom": "triage",
+    "wes": "write",
+    "max": "maintain",
+    "ada": "admin",
+    "rel": "read",  # release owner by team: @acme/ml-release
+}
+
+
+@pytest.fixture(scope="session")
+def mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An MLflow SQLite store with its schema migrated once (migrating costs seconds)."""
+    from bot.registry import Registry
+
+    root = tmp_path_factory.mktemp("mlflow-template")
+    Registry(f"sqlite:///{root / 'mlflow.db'}")
+    return root / "mlflow.db"
+
+
+@dataclass
+class World:
+    github: Any  # bot.sandbox.Sandbox
+    client: Any  # bot.github_client.GitHubClient
+    store: Any
+    registry: Any
+    tracking_uri: str
+    artifacts: Path
+    pending: list[Event] = field(default_factory=list)
+    handled: list[Event] = field(default_factory=list)
+    experiment: str | None = None
+
+    def ctx(self, event: Event) -> Context:
+        return Context(event=event, github=self.client, store=self.store, registry_factory=lambda: self.registry)
+
+    def deliver(self) -> list[Event]:
+        """Route every webhook the stand-in has sent since the last call, in order."""
+        from bot.routing import route
+
+        done = []
+        while self.pending:
+            event = self.pending.pop(0)
+            route(self.ctx(event))
+            done.append(event)
+        self.handled.extend(done)
+        return done
+
+    # ------------------------------------------------------------ registry
+
+    def candidate(self) -> str:
+        """A fresh MLflow run standing in for a trained candidate: runs:/<id>/model."""
+        c = self.registry.client
+        if self.experiment is None:
+            self.experiment = c.create_experiment("candidates", artifact_location=str(self.artifacts))
+        run = c.create_run(self.experiment)
+        return f"runs:/{run.info.run_id}/model"
+
+    def production(self, version: str) -> None:
+        self.registry.set_alias(MODEL, "production", version)
+
+    def alias(self, alias: str = "production") -> str | None:
+        return str(self.registry.alias_version(MODEL, alias) or "") or None
+
+    # ------------------------------------------------------------ PR story
+
+    def open_pr(self, *, author: str = "alice", files: dict[str, str] | None = None) -> dict[str, Any]:
+        pr = self.github.open_pull_request(REPO, files or {"data/train.csv": "a,b\n1,2\n"}, author=author)
+        self.deliver()
+        return pr
+
+    def head(self, number: int) -> str:
+        return str(self.github.repos[REPO].pulls[number]["head_sha"])
+
+    def evaluate(self, number: int, *, kind: str = "failing", candidate: str | None = None,
+                 head: str | None = None) -> dict[str, Any]:
+        """The PR's evaluation workflow finishes with a report for its head (through the real handler)."""
+        from bot.sandbox.server import make_artifact_zip
+
+        report = copy.deepcopy(json.loads((FIXTURES / f"{kind}.json").read_text()))
+        sha = head or self.head(number)
+        report["run"].update({"pr": number, "head_sha": sha})
+        report["environment"]["code_sha"] = sha
+        base = self.alias()
+        for m in report["models"]:
+            m["candidate"] = {"uri": candidate or self.candidate(), "version": None,
+                              "run_id": None}
+            m["baseline"]["version"] = base or "1"
+        zipped = make_artifact_zip({"mlgate-report.json": json.dumps(report).encode()})
+        self.github.complete_workflow_run(REPO, number, artifact=zipped, head_sha=sha)
+        self.deliver()
+        return report
+
+    def comment(self, number: int, body: str, user: str) -> dict[str, Any]:
+        c = self.github.comment(REPO, number, body, user=user)
+        self.deliver()
+        return c
+
+    def replies_to(self, comment_id: int) -> list[str]:
+        marker = f"<!-- mlgate:reply {comment_id}."
+        return [c["body"] for c in self.github.comments(REPO, self._pr_of(comment_id)) if marker in c["body"]]
+
+    def reply(self, comment_id: int) -> str:
+        replies = self.replies_to(comment_id)
+        assert len(replies) == 1, replies
+        return replies[0]
+
+    def _pr_of(self, comment_id: int) -> int:
+        return int(self.github.repos[REPO].comments[comment_id]["issue"])
+
+    def reactions(self, comment_id: int) -> list[str]:
+        return list(self.github.reactions(REPO, comment_id))
+
+    def check(self, sha: str, name: str) -> dict[str, Any] | None:
+        runs = [c for c in self.github.check_runs(REPO, sha) if c["name"] == name]
+        return runs[-1] if runs else None
+
+    def audit(self, **match: Any) -> list[dict[str, Any]]:
+        return [r for r in self.store.audit_records() if all(r.get(k) == v for k, v in match.items())]
+
+
+def make_world(github: Any, tmp_path: Path, template: Path, config: str = BASE_CONFIG) -> World:
+    from bot.events import parse_event
+    from bot.github_client import GitHubClient
+    from bot.registry import Registry
+    from bot.store import Store
+
+    shutil.copy(template, tmp_path / "mlflow.db")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    store = Store(f"sqlite:///{tmp_path / 'mlgate.db'}")
+    store.create_all()
+    client = GitHubClient.from_token(github.create_token(REPO), REPO, github.base_url)
+    world = World(github, client, store, Registry(uri), uri, tmp_path / "artifacts")
+    github.set_webhook(sink=lambda headers, body: world.pending.append(parse_event(headers, body)) or 202)
+    for user, role in USERS.items():
+        github.set_permission(REPO, user, role)
+    github.add_team_member("acme", "ml-reviewers", "rita")
+    github.add_team_member("acme", "ml-release", "rel")
+    github.push(REPO, "main", {".github/mlgate.yml": config})
+    # production is version 1, promoted before mlgate was installed
+    v1 = world.registry.register(world.candidate(), MODEL)
+    world.production(v1)
+    return world
+
+
+@pytest.fixture
+def world(github: Any, tmp_path: Path, mlflow_template: Path) -> Iterator[World]:
+    yield make_world(github, tmp_path, mlflow_template)

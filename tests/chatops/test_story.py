@@ -1,0 +1,107 @@
+"""A whole PR through the stand-in and a real MLflow registry: regression -> accepted -> /promote -> /rollback."""
+
+from __future__ import annotations
+
+import json
+
+from tests.chatops.conftest import MODEL, REPO, World
+
+
+def test_regression_accepted_promoted_and_rolled_back(world: World) -> None:
+    pr = world.open_pr()
+    n = pr["number"]
+    head = world.head(n)
+    world.evaluate(n, kind="failing")
+    assert world.check(head, "mlgate/evaluation")["conclusion"] == "failure"
+    assert world.check(head, "mlgate/review")["status"] == "in_progress"
+
+    # promoting a regressed, unreviewed candidate is refused, with the way out
+    c = world.comment(n, "/promote", user="wes")
+    text = world.reply(c["id"])
+    assert "was refused" in text and "`mlgate/evaluation` is failure" in text
+    assert "a configured reviewer must approve this commit" in text
+    assert world.reactions(c["id"]) == ["eyes", "confused"]
+    assert world.alias() == "1"
+
+    # the author's own approval does not count; a reviewer's does, and accepts the regression
+    world.github.review(REPO, n, user="alice")
+    world.deliver()
+    assert world.check(head, "mlgate/review")["conclusion"] == "failure"
+    world.github.review(REPO, n, user="rita")
+    world.deliver()
+    review = world.check(head, "mlgate/review")
+    assert review["conclusion"] == "success" and review["output"]["title"] == "Approved by rita"
+    evaluation = world.check(head, "mlgate/evaluation")
+    assert evaluation["conclusion"] == "success"
+    assert evaluation["output"]["title"] == "Regression accepted by rita"
+    accepted = world.audit(action="accept_regression")
+    assert len(accepted) == 1 and accepted[0]["actor"] == "rita" and accepted[0]["sha"] == head
+
+    # /promote: registers the candidate, tags it, moves the alias, records a deployment
+    c = world.comment(n, "/promote", user="wes")
+    text = world.reply(c["id"])
+    assert "🚀 **churn-classifier@production** promoted: version 1 → **version 2**" in text
+    assert "| version | 1 | 2 | |" in text and "| `roc_auc` | 0.7842 | 0.7782 | -0.0060 |" in text, text
+    assert world.reactions(c["id"]) == ["eyes", "rocket"]
+    assert world.alias() == "2"
+    tags = world.registry.version_tags(MODEL, "2")
+    assert tags["mlgate.promoted_by"] == "wes" and tags["mlgate.sha"] == head
+    assert tags["mlgate.previous_version"] == "1" and tags["mlgate.pr"] == f"{REPO}#{n}"
+    history = [json.loads(v) for k, v in sorted(tags.items()) if k.startswith("mlgate.history.")]
+    [row] = world.audit(action="promote", result="success")
+    assert history == [{**history[0], "audit_id": row["id"], "action": "promote", "from": "1", "to": "2",
+                        "actor": "wes"}]
+    [dep] = world.github.deployments(REPO)
+    assert dep["environment"] == "model/churn-classifier@production" and dep["ref"] == head
+    assert [s["state"] for s in dep["statuses"]] == ["success"]
+
+    # the same head cannot be promoted twice
+    c2 = world.comment(n, "/promote", user="ada")
+    assert "already promoted by wes" in world.reply(c2["id"])
+    assert len(world.audit(action="promote", result="success")) == 1
+
+    # /rollback goes back to the previous production version from the audit log
+    c = world.comment(n, "/rollback --dry-run", user="max")
+    assert "would move from version 2 to version 1" in world.reply(c["id"])
+    assert world.alias() == "2"
+    c = world.comment(n, "/rollback", user="max")
+    text = world.reply(c["id"])
+    assert "rolled back: version 2 → **version 1**" in text
+    assert world.alias() == "1"
+    assert world.registry.version_tags(MODEL, "1")["mlgate.rolled_back_by"] == "max"
+    assert [d["environment"] for d in world.github.deployments(REPO)] == ["model/churn-classifier@production"] * 2
+    rows = world.audit(result="success")
+    assert [(r["action"], r["from_version"], r["to_version"]) for r in rows] == [
+        ("promote", "1", "2"), ("rollback", "2", "1")]
+
+
+def test_a_new_push_needs_a_new_approval(world: World) -> None:
+    n = world.open_pr()["number"]
+    world.evaluate(n, kind="failing")
+    world.github.review(REPO, n, user="rita")
+    world.deliver()
+    assert world.check(world.head(n), "mlgate/review")["conclusion"] == "success"
+    world.github.push_to_pull_request(REPO, n, {"data/train.csv": "a,b\n3,4\n"})
+    world.deliver()
+    head = world.head(n)
+    world.evaluate(n, kind="failing")
+    world.github.review(REPO, n, user="wes", state="COMMENTED")
+    world.deliver()
+    review = world.check(head, "mlgate/review")
+    assert review["conclusion"] == "failure"
+    assert "approved an older commit" in review["output"]["summary"]
+    c = world.comment(n, "/promote", user="wes")
+    assert "`mlgate/review` is failure" in world.reply(c["id"])
+
+
+def test_dismissed_approval_withdraws_the_acceptance(world: World) -> None:
+    n = world.open_pr()["number"]
+    head = world.head(n)
+    world.evaluate(n, kind="failing")
+    rid = world.github.review(REPO, n, user="rita")
+    world.deliver()
+    assert world.check(head, "mlgate/evaluation")["conclusion"] == "success"
+    world.github.dismiss_review(REPO, n, rid)
+    world.deliver()
+    assert world.check(head, "mlgate/review")["conclusion"] == "failure"
+    assert world.check(head, "mlgate/evaluation")["conclusion"] == "failure"
