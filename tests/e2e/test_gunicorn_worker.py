@@ -21,6 +21,7 @@ import pytest
 import requests
 
 from bot.sandbox.server import make_artifact_zip
+from tests.backends import postgres_database, redis_queue
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -42,8 +43,19 @@ def _wait(what: str, ok: Callable[[], bool], timeout: float = 60) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+@pytest.fixture(params=["sqlite", "postgres+redis"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """The embedded default, and the scale-out layout on real PostgreSQL and Redis."""
+    if request.param == "sqlite":
+        yield {"MLGATE_DATABASE_URL": f"sqlite:///{tmp_path / 'mlgate.db'}",
+               "MLGATE_QUEUE_URL": f"sqlite:///{tmp_path / 'queue.db'}"}
+        return
+    with postgres_database() as db, redis_queue() as (queue_url, name):
+        yield {"MLGATE_DATABASE_URL": db, "MLGATE_QUEUE_URL": queue_url, "MLGATE_QUEUE_NAME": name}
+
+
 @pytest.fixture
-def processes(github: Any, tmp_path: Path) -> Iterator[dict[str, Any]]:
+def processes(github: Any, tmp_path: Path, backend: dict[str, str]) -> Iterator[dict[str, Any]]:
     port = _free_port()
     env = {
         **os.environ,
@@ -51,8 +63,7 @@ def processes(github: Any, tmp_path: Path) -> Iterator[dict[str, Any]]:
         "MLGATE_APP_ID": str(github.app_id),
         "MLGATE_PRIVATE_KEY": github.private_key,
         "MLGATE_GITHUB_API_URL": github.base_url,
-        "MLGATE_DATABASE_URL": f"sqlite:///{tmp_path / 'mlgate.db'}",
-        "MLGATE_QUEUE_URL": f"sqlite:///{tmp_path / 'queue.db'}",
+        **backend,
         "MLGATE_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom"),
     }
