@@ -1,0 +1,85 @@
+"""Every command x every permission level, checked when the command runs, through the stand-in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tests.chatops.conftest import BASE_CONFIG, World, make_world
+
+# the PR is authored by ria, who has only read permission
+ROLES = {"zed": "none", "ria": "read (PR author)", "rel": "read", "tom": "triage", "wes": "write",
+         "max": "maintain", "ada": "admin"}
+ALLOWED = {
+    "/help": set(ROLES),
+    "/status": set(ROLES),
+    "/evaluate": {"ria", "tom", "wes", "max", "ada"},
+    "/promote --dry-run": {"wes", "max", "ada"},
+    "/rollback --dry-run": {"max", "ada"},
+}
+
+
+def _run_matrix(world: World, allowed: dict[str, set[str]]) -> list[str]:
+    n = world.open_pr(author="ria")["number"]
+    world.evaluate(n, kind="passing")
+    wrong = []
+    for command, who in allowed.items():
+        for user in ROLES:
+            before = len(world.audit(action="denied"))
+            c = world.comment(n, command, user=user)
+            text = world.reply(c["id"])
+            denied = "was not run:" in text and "It needs" in text
+            audited = len(world.audit(action="denied")) - before
+            if denied == (user in who) or audited != (1 if denied else 0):
+                wrong.append(f"{command} by {user} ({ROLES[user]}): denied={denied} audited={audited}\n{text}")
+            if denied:
+                assert world.reactions(c["id"]) == ["eyes", "confused"]
+    return wrong
+
+
+def test_default_permissions(world: World) -> None:
+    assert _run_matrix(world, ALLOWED) == []
+    denial = world.audit(action="denied", actor="tom")[0]
+    assert denial["result"] == "denied" and denial["pr"] == 1 and '"command": "promote"' in denial["detail"]
+
+
+def test_config_lists_replace_the_role_rule(github: Any, tmp_path: Path, mlflow_template: Path) -> None:
+    config = BASE_CONFIG + 'commands:\n  promote: ["@acme/ml-release", "@tom"]\n  rollback: ["rel", "@acme/ml-release"]\n'
+    world = make_world(github, tmp_path, mlflow_template, config)
+    allowed = {**ALLOWED, "/promote --dry-run": {"rel", "tom"}, "/rollback --dry-run": {"rel"}}
+    assert _run_matrix(world, allowed) == []
+    n = 1
+    c = world.comment(n, "/promote", user="ada")
+    text = world.reply(c["id"])
+    assert "@ada is not listed in `commands.promote`" in text
+    assert "be added to @acme/ml-release, @tom" in text
+
+
+def test_denied_reply_says_what_would_make_it_pass(world: World) -> None:
+    n = world.open_pr()["number"]
+    c = world.comment(n, "/rollback", user="wes")
+    text = world.reply(c["id"])
+    assert "@wes has write permission" in text and "It needs maintain permission or higher" in text
+    c = world.comment(n, "/promote", user="zed")
+    assert "@zed is not a collaborator" in world.reply(c["id"])
+
+
+def test_bots_are_ignored_and_their_attempts_audited(world: World) -> None:
+    n = world.open_pr()["number"]
+    c = world.comment(n, "/promote\n/help", user="dependabot[bot]")
+    assert world.replies_to(c["id"]) == [] and world.reactions(c["id"]) == []
+    [row] = world.audit(action="denied")
+    assert row["actor"] == "dependabot[bot]" and "bots may not run commands" in row["detail"]
+
+
+def test_edited_comments_and_plain_issues_run_nothing(world: World) -> None:
+    from bot.context import Event
+    from bot.routing import routes
+
+    assert "issue_comment.edited" not in routes() and "issue_comment.deleted" not in routes()
+    n = world.open_pr()["number"]
+    c = world.comment(n, "/help", user="wes")
+    payload = world.handled[-1].payload
+    issue_only = {**payload, "issue": {k: v for k, v in payload["issue"].items() if k != "pull_request"}}
+    routes()["issue_comment.created"](world.ctx(Event("issue_comment", "created", "d-plain", issue_only)))
+    assert len(world.replies_to(c["id"])) == 1
