@@ -1,0 +1,204 @@
+"""Operator commands: `mlgate promote`, `mlgate rollback`, `mlgate status`, `mlgate audit`.
+
+They run the same use cases as /promote and /rollback (bot.promotion): the same per-model
+lock, tags, audit rows and history tags, so a release from a terminal is as traceable as
+one from a PR. `mlgate promote --repo R --pr N` applies the PR gates from the store; with
+`--candidate URI` or `--version N` the operator takes responsibility, and the audit row
+says it came from the CLI. No GitHub token is needed, so no GitHub deployment is recorded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import getpass
+import json
+import os
+import sys
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+AUDIT_FIELDS = ["id", "at", "time", "actor", "action", "result", "repo", "model", "from_version", "to_version",
+                "pr", "sha", "delivery_id", "detail"]
+
+
+def _common(parser: argparse.ArgumentParser, *, registry: bool = True) -> None:
+    parser.add_argument("--database-url", default=os.environ.get("MLGATE_DATABASE_URL") or "sqlite:///mlgate.db",
+                        help="the App's store (default: $MLGATE_DATABASE_URL or sqlite:///mlgate.db)")
+    if registry:
+        parser.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI"),
+                            help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI)")
+
+
+def _release_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="registered model name")
+    parser.add_argument("--alias", default="production", help="registry alias to move (default: production)")
+    parser.add_argument("--dry-run", action="store_true", help="check everything, change nothing, show the plan")
+    parser.add_argument("--actor", default=None, help="who is doing this, for the audit log (default: $USER)")
+    parser.add_argument("--metric", action="append", default=[], help="key metric for the table (repeatable)")
+    _common(parser)
+
+
+def configure_promote(parser: argparse.ArgumentParser) -> None:
+    _release_args(parser)
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--candidate", help="model URI to register and promote (runs:/, models:/, a path)")
+    what.add_argument("--version", help="an existing version to promote")
+    what.add_argument("--pr", type=int, help="promote this PR's candidate; needs --repo; the PR gates apply")
+    parser.add_argument("--repo", help="owner/name of the PR's repository (with --pr)")
+
+
+def configure_rollback(parser: argparse.ArgumentParser) -> None:
+    _release_args(parser)
+    parser.add_argument("--to", dest="version", default=None,
+                        help="version to move the alias to (default: the previous one, from the audit log)")
+
+
+def configure_status(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("models", nargs="*", help="model names (default: every model in the audit log)")
+    parser.add_argument("--alias", default="production")
+    parser.add_argument("--limit", type=int, default=5, help="recent releases to show per model")
+    _common(parser)
+
+
+def configure_audit(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", help="only this model's records")
+    parser.add_argument("--format", choices=("csv", "json"), default="csv")
+    parser.add_argument("--output", "-o", help="write here instead of stdout")
+    _common(parser, registry=False)
+
+
+def _store(url: str) -> Any:
+    from bot.store import Store, StoreError
+
+    try:
+        store = Store(url)
+        store.create_all()
+        return store
+    except StoreError as exc:
+        raise SystemExit(f"mlgate: {exc}") from None
+
+
+def _registry(uri: str | None) -> Any:
+    from bot.registry import Registry
+
+    return Registry(uri)
+
+
+def _release(args: argparse.Namespace, action: str) -> Any:
+    from bot import promotion
+
+    actor = args.actor or getpass.getuser()
+    delivery = f"cli-{uuid.uuid4()}"
+    repo = getattr(args, "repo", None)
+    pr = getattr(args, "pr", None)
+    if pr is not None and not repo:
+        raise SystemExit("mlgate: --pr needs --repo OWNER/NAME")
+    return promotion.Release(
+        action="promote" if action == "promote" else "rollback", model=args.model, alias=args.alias, actor=actor,
+        delivery_id=delivery, repo=repo, pr=pr, candidate_uri=getattr(args, "candidate", None),
+        version=args.version, dry_run=args.dry_run, via="cli", metrics=tuple(args.metric))
+
+
+def _run_release(args: argparse.Namespace, action: str) -> int:
+    from bot import promotion
+    from bot.chatops import render_outcome
+    from bot.registry import RegistryError
+
+    store = _store(args.database_url)
+    release = _release(args, action)
+    if release.pr is not None:
+        from dataclasses import replace
+
+        head = store.pr_head(release.repo, release.pr)
+        if head is None:
+            print(f"mlgate: the store knows no PR {release.repo}#{release.pr}", file=sys.stderr)
+            return 2
+        release = replace(release, head_sha=head)
+
+    def registry() -> Any:
+        return _registry(args.tracking_uri)
+
+    try:
+        use_case = promotion.promote if action == "promote" else promotion.rollback
+        out = use_case(store, registry, None, release)
+    except (RegistryError, promotion.ReleaseError) as exc:
+        print(f"mlgate: {exc}", file=sys.stderr)
+        return 1
+    print(render_outcome(out, ""), end="")
+    return 0 if out.ok else 1
+
+
+def run_promote(args: argparse.Namespace) -> int:
+    return _run_release(args, "promote")
+
+
+def run_rollback(args: argparse.Namespace) -> int:
+    return _run_release(args, "rollback")
+
+
+def run_status(args: argparse.Namespace) -> int:
+    from bot import promotion
+
+    store = _store(args.database_url)
+    models = args.models or sorted({r["model"] for r in store.audit_records() if r["model"]})
+    if not models:
+        print("no models in the audit log yet; name one: mlgate status MODEL")
+        return 0
+    try:
+        reg = _registry(args.tracking_uri)
+    except Exception as exc:
+        print(f"mlgate: the model registry cannot be opened: {exc}", file=sys.stderr)
+        return 1
+    code = 0
+    for name in models:
+        try:
+            version = reg.alias_version(name, args.alias)
+        except Exception as exc:
+            print(f"{name}@{args.alias}: the registry failed: {exc}", file=sys.stderr)
+            code = 1
+            continue
+        print(f"{name}@{args.alias}: version {version or 'none'}")
+        history = promotion.alias_history(store, name, args.alias)
+        audit_version = history[-1]["to_version"] if history else None
+        if history and audit_version != version:
+            print(f"  warning: the audit log says version {audit_version}; the alias was moved outside mlgate")
+            code = 1
+        for row in history[-args.limit:][::-1]:
+            where = f" PR {row['repo']}#{row['pr']}" if row["pr"] else ""
+            print(f"  {_time(row['at'])}  {row['action']:<8} {row['from_version'] or '-'} -> {row['to_version']}"
+                  f"  by {row['actor']}{where}")
+    return code
+
+
+def _time(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def audit_rows(store: Any, model: str | None) -> list[dict[str, Any]]:
+    """The audit log as export rows (time added in UTC ISO 8601)."""
+    rows = []
+    for r in store.audit_records(model=model):
+        row = {k: r.get(k) for k in AUDIT_FIELDS if k != "time"}
+        row["time"] = datetime.fromtimestamp(r["at"], UTC).isoformat(timespec="seconds")
+        rows.append(row)
+    return rows
+
+
+def run_audit(args: argparse.Namespace) -> int:
+    store = _store(args.database_url)
+    rows = audit_rows(store, args.model)
+    out = open(args.output, "w", newline="", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
+    try:
+        if args.format == "json":
+            json.dump(rows, out, indent=2)
+            out.write("\n")
+        else:
+            writer = csv.DictWriter(out, fieldnames=AUDIT_FIELDS)
+            writer.writeheader()
+            writer.writerows(rows)
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    return 0
