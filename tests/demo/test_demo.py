@@ -1,52 +1,116 @@
-"""`mlgate demo` runs offline and shows the APAC regression failing the gate."""
+"""`mlgate demo` runs offline and shows the APAC regression failing the gate; the example project is valid."""
 
 from __future__ import annotations
 
-import json
 import os
+import runpy
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bot import report as report_io
+from bot.demo import example_dir
 
 
+@pytest.mark.slow
 def test_demo_shows_the_segment_regression(tmp_path: Path) -> None:
-    out = tmp_path / "demo"
+    project, out = tmp_path / "demo", tmp_path / "out"
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
     env.pop("MLFLOW_TRACKING_URI", None)
-    res = subprocess.run([sys.executable, "-m", "bot.cli", "demo", "--dir", str(out)],
-                         capture_output=True, text=True, timeout=600, env=env)
+    res = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "demo", "--dir", str(project), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=tmp_path,
+    )
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    assert "The gate FAILED, as this demo intends" in res.stdout
-    assert "roc_auc on region=APAC dropped by more than 0.02" in res.stdout
-    report = report_io.load(out / "mlgate-out" / "report.json")
+    stdout = res.stdout
+    assert "The gate FAILED, which is what this demo intends" in stdout
+    assert "roc_auc on region=APAC dropped by more than 0.02" in stdout
+    assert "<!-- mlgate:report -->" in stdout  # the rendered comment is printed
+    assert "INFO mlflow" not in res.stdout + res.stderr  # MLflow's chatter stays out of the story
+
+    for name in ("report.json", "comment.md", "report.html"):
+        assert (out / name).is_file(), name
+    report = report_io.load(out / "report.json")
     (model,) = report["models"]
     overall = {m["name"]: m for m in model["metrics"]}
     assert overall["roc_auc"]["ci_low"] > 0  # better overall ...
     apac = next(s for s in model["segments"] if s["column"] == "region" and s["value"] == "APAC")
     auc = next(m for m in apac["metrics"] if m["name"] == "roc_auc")
-    assert auc["ci_high"] < -0.02  # ... and clearly worse for APAC
+    assert apac["rows"] >= 1000 and auc["ci_high"] < -0.05  # ... and clearly worse for APAC
+    others = [s for s in model["segments"] if s["column"] == "region" and s["value"] != "APAC"]
+    assert all(next(m for m in s["metrics"] if m["name"] == "roc_auc")["delta"] > 0 for s in others)
     assert model["baseline"]["alias"] == "production" and model["baseline"]["version"] == "1"
     assert [c["path"] for c in report["data"]["changes"]] == ["data/train.parquet"]
     assert report["data"]["checks"] and all(c["passed"] for c in report["data"]["checks"])
-    comment = (out / "mlgate-out" / "comment.md").read_text()
-    assert comment.count("<!-- mlgate:report -->") == 1 and "region = APAC" in comment
-    assert "<svg" in (out / "mlgate-out" / "report.html").read_text()
-    # the evaluation was also logged to MLflow, in the experiment `mlgate`
-    import sqlite3
 
-    with sqlite3.connect(out / "mlflow.db") as db:
-        names = {r[0] for r in db.execute("select name from experiments")}
-        runs = db.execute("select count(*) from runs r join experiments e on r.experiment_id = e.experiment_id "
-                          "where e.name = 'mlgate'").fetchone()[0]
-    assert "mlgate" in names and runs == 1
-    json.dumps(report)  # plain JSON
+    comment = (out / "comment.md").read_text()
+    assert comment.count("<!-- mlgate:report -->") == 1 and "region = APAC" in comment
+    assert "<svg" in (out / "report.html").read_text()
+
+    # a real PR story: the base commit and a PR commit changing the features and a data file
+    log = subprocess.run(
+        ["git", "log", "--format=%s", "--name-only"], cwd=project, capture_output=True, text=True
+    )
+    assert (
+        log.stdout.count("\n\n") >= 1
+        and "data/train.parquet" in log.stdout
+        and "train.py" in log.stdout
+    )
+    status = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=project, capture_output=True, text=True
+    )
+    assert status.stdout == ""  # mlflow.db, mlruns/ are ignored, not committed
+
+    # production is registered behind the alias, and the evaluation is an MLflow run in `mlgate`
+    with sqlite3.connect(project / "mlflow.db") as db:
+        aliases = db.execute("select name, alias, version from registered_model_aliases").fetchall()
+        runs = db.execute(
+            "select count(*) from runs r join experiments e on r.experiment_id = e.experiment_id "
+            "where e.name = 'mlgate'"
+        ).fetchone()[0]
+    assert aliases == [("churn-classifier", "production", 1)] and runs == 1
+    assert (project / "mlruns").is_dir() and not (
+        tmp_path / "mlruns"
+    ).exists()  # artifacts stay in the project
 
 
 def test_demo_refuses_a_non_empty_directory(tmp_path: Path) -> None:
     (tmp_path / "x").write_text("keep me")
-    res = subprocess.run([sys.executable, "-m", "bot.cli", "demo", "--dir", str(tmp_path), "--quiet"],
-                         capture_output=True, text=True, timeout=120)
-    assert res.returncode != 0 and "is not empty" in res.stderr
-    assert (tmp_path / "x").read_text() == "keep me"
+    res = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "demo", "--dir", str(tmp_path), "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert res.returncode == 2 and "is not empty" in res.stderr
+    assert (
+        sorted(p.name for p in tmp_path.iterdir()) == ["x"]
+        and (tmp_path / "x").read_text() == "keep me"
+    )
+
+
+def test_example_config_contract_and_data_are_valid(tmp_path: Path) -> None:
+    from bot.config import load_config
+    from bot.datachecks import load_contract
+
+    example = example_dir()
+    config = load_config(example / ".github" / "mlgate.yml")
+    (model,) = config.models
+    assert model.name == "churn-classifier" and model.task == "binary"
+    schema, limits = load_contract(example / "data" / "schema.yml")
+    make_data = runpy.run_path(str(example / "make_data.py"))
+    frame = make_data["make_frame"](2000, 0)
+    assert frame.equals(make_data["make_frame"](2000, 0))  # deterministic
+    schema.validate(frame, lazy=True)
+    assert set(frame["region"]) == {"EU", "NA", "APAC", "LATAM"}
+    assert set(limits) <= set(frame.columns)
+    train = runpy.run_path(str(example / "train.py"))
+    assert "support_calls" in train["FEATURES"]  # the feature the demo's PR removes

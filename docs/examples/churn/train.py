@@ -1,8 +1,9 @@
-"""Train a churn model and log it to MLflow; prints the model URI.
+"""Train the churn model and log it to MLflow; prints the logged model's URI.
 
-    python train.py --data data --features baseline|candidate [--tracking-uri URI]
+    python train.py [--data data] [--tracking-uri URI]
 
-`baseline` uses support calls; `candidate` swaps them for a model-wide engineered feature.
+The PR in `mlgate demo` edits FEATURES below: it drops `support_calls` (costly to collect)
+for `contract_months_left`. Better for most customers; see what mlgate says about APAC.
 """
 
 from __future__ import annotations
@@ -11,41 +12,52 @@ import argparse
 import os
 from pathlib import Path
 
-import mlflow
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder
 
-FEATURES = {
-    "baseline": ["region", "plan", "tenure_months", "monthly_charges", "support_calls"],
-    "candidate": ["region", "plan", "tenure_months", "monthly_charges", "contract_months_left"],
-}
+FEATURES = ["region", "plan", "tenure_months", "monthly_charges", "support_calls"]
 CATEGORICAL = ["region", "plan"]
+LABEL = "churned"
 
 
 def build(features: list[str]) -> Pipeline:
+    """Ordinal-encoded categoricals + numeric passthrough into gradient boosting (seeded)."""
     cats = [c for c in features if c in CATEGORICAL]
     nums = [c for c in features if c not in CATEGORICAL]
     prep = ColumnTransformer(
-        [("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1), cats), ("num", "passthrough", nums)]
+        [
+            ("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1), cats),
+            ("num", "passthrough", nums),
+        ]
     )
-    clf = HistGradientBoostingClassifier(max_iter=150, learning_rate=0.08, categorical_features=list(range(len(cats))), random_state=0)
+    clf = HistGradientBoostingClassifier(
+        max_iter=150, learning_rate=0.08, categorical_features=list(range(len(cats))), random_state=0
+    )
     return Pipeline([("prep", prep), ("clf", clf)])
 
 
-def train(data: Path, features: str, tracking_uri: str | None = None) -> str:
+def train(data: Path, tracking_uri: str | None = None, run_name: str = "churn") -> str:
+    """Fit on data/train.parquet, log to MLflow (experiment churn-training); return models:/m-… ."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    import mlflow
+
     if tracking_uri:
         mlflow.set_tracking_uri(tracking_uri)
     frame = pd.read_parquet(data / "train.parquet")
-    model = build(FEATURES[features]).fit(frame.drop(columns=["churned", "customer_id"]), frame["churned"])
+    model = build(FEATURES).fit(frame[FEATURES], frame[LABEL])
     mlflow.set_experiment("churn-training")
-    with mlflow.start_run(run_name=f"churn-{features}"):
-        mlflow.log_param("features", ",".join(FEATURES[features]))
+    with mlflow.start_run(run_name=run_name):
+        mlflow.log_params({"features": ",".join(FEATURES), "train_rows": len(frame)})
         info = mlflow.sklearn.log_model(
-            model, name="model", serialization_format="cloudpickle", pip_requirements=["scikit-learn", "pandas"]
+            model,
+            name="model",
+            # tree ensembles are not in skops' default trusted types; pin requirements so
+            # MLflow does not spend seconds inferring them
+            serialization_format="cloudpickle",
+            pip_requirements=["scikit-learn", "pandas"],
         )
     return str(info.model_uri)
 
@@ -53,10 +65,9 @@ def train(data: Path, features: str, tracking_uri: str | None = None) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("data"))
-    parser.add_argument("--features", choices=sorted(FEATURES), default="candidate")
-    parser.add_argument("--tracking-uri")
+    parser.add_argument("--tracking-uri", help="default: $MLFLOW_TRACKING_URI")
     args = parser.parse_args()
-    print(train(args.data, args.features, args.tracking_uri))
+    print(train(args.data, args.tracking_uri))
 
 
 if __name__ == "__main__":
