@@ -30,6 +30,7 @@ MAX_SUMMARY_CHARS = 65535  # check-run output.summary limit
 SAFETY_MARGIN = 1000  # room for the notes that truncation itself adds
 MAX_CELL = 120  # characters of untrusted text in one table cell
 MAX_REASONS = 20
+MAX_NOTES = 10
 TOP_FLAGGED = 25  # regressed segments listed above the fold
 TOP_WORST = 3  # largest other drops listed above the fold
 CHART_SEGMENTS = 12
@@ -350,7 +351,7 @@ def build_view(
         "headline": HEADLINE[outcome],
         "reasons": [line_esc(r, 300) for r in decision.reasons],
         "inconclusive": [f"{m['name']}: {', '.join(m['inconclusive'])}" for m in models if m["inconclusive"]],
-        "notes": [line_esc(n, 500) for n in notes],
+        "notes": [line_esc(n, 500) for n in list(notes)[:MAX_NOTES]],
         "models": models,
         "checks": [
             {

@@ -16,6 +16,7 @@ import pytest
 from bot import render
 from bot.config import Config
 from bot.gate import Decision, decide
+from bot.report import validate
 from tests.render.cases import CASES, CHURN, GOLDEN, REPORT_URL, REPORTS, huge_report, load_report
 
 
@@ -349,3 +350,21 @@ def test_long_strings_everywhere_still_fit() -> None:
 
 def test_templates_dir_is_the_repo_templates_in_a_checkout() -> None:
     assert (render.templates_dir() / "comment.md.j2").is_file()
+
+
+def test_a_report_too_large_for_any_table_falls_back_to_the_verdict_and_link() -> None:
+    report = load_report(REPORTS / "failing.json")
+    model = report["models"][0]
+    comparison = model["metrics"][0]
+    report["models"] = [
+        {**model, "name": f"model-{i:02d}", "segments": [],
+         "metrics": [{**comparison, "name": f"m{j:02d}_" + "x" * 58} for j in range(64)]}
+        for i in range(20)
+    ]
+    report = validate(report)
+    decision = decide(report, CHURN)
+    text = render.render_comment(report, decision, report_url=REPORT_URL)
+    assert len(text) < render.MAX_COMMENT_CHARS
+    assert text.count(render.MARKER) == 1 and text.count("<details>") == text.count("</details>")
+    assert f"This report is too large to show here: see the [full report]({REPORT_URL})." in text
+    assert text.splitlines()[1] == "## " + render.HEADLINE["fail"]
