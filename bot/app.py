@@ -38,6 +38,9 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
     app = Flask("mlgate")
     app.config["MLGATE_SETTINGS"] = settings
     app.config["MLGATE_STORE"] = store
+    from bot.dashboard import blueprint
+
+    app.register_blueprint(blueprint(settings, store))
 
     def count(event: str, outcome: str) -> None:
         metrics.metrics().deliveries.labels(event=event, outcome=outcome).inc()
