@@ -185,8 +185,14 @@ class Registry:
     # ---------------------------------------------------------------- reading
 
     def resolve(self, uri_or_alias: str) -> ModelRef:
-        """The concrete model behind a URI: `models:/name@alias` becomes a version, with its run and source."""
+        """The concrete model behind a URI: `models:/name@alias` (or `name@alias`) becomes a version.
+
+        Also accepts `models:/name/3`, `models:/name/latest`, `models:/m-<id>`, `runs:/…` and
+        local paths; raises RegistryError naming the fix when the model, alias or version is missing.
+        """
         uri = uri_or_alias
+        if not _SCHEME.match(uri) and re.match(r"^[^/@]+@[^/@]+$", uri) and not Path(uri).exists():
+            uri = f"models:/{uri}"  # the shorthand name@alias
         m = _MODELS_ALIAS.match(uri)
         if m:
             name, alias = m.groups()
@@ -290,17 +296,25 @@ class Registry:
             by_version.setdefault(str(version), []).append(str(alias))
         found = self._call(
             f"listing versions of {name}",
-            lambda: list(
-                self.client.search_model_versions(f"name = '{_quote(name)}'", max_results=10_000)
+            lambda: _all_pages(
+                lambda token: self.client.search_model_versions(
+                    f"name = '{_quote(name)}'", max_results=10_000, page_token=token
+                )
             ),
         )
         out = [_info(mv, sorted(by_version.get(str(mv.version), []))) for mv in found]
         return sorted(out, key=lambda v: int(v.version))
 
     def registered_models(self) -> list[str]:
-        """The names of all registered models."""
+        """The names of all registered models (every page of MLflow's search)."""
+
         models = self._call(
-            "listing registered models", lambda: list(self.client.search_registered_models())
+            "listing registered models",
+            lambda: _all_pages(
+                lambda token: self.client.search_registered_models(
+                    max_results=1000, page_token=token
+                )
+            ),
         )
         return sorted(m.name for m in models)
 
@@ -599,6 +613,18 @@ def _key(parts: list[str]) -> str:
         c = _KEY_CHAR.sub("_", p).strip() or "_"
         clean.append("_" if set(c) == {"."} else c)
     return "/".join(clean)[:250]
+
+
+def _all_pages(search: Callable[[str | None], Any]) -> list[Any]:
+    """Every item of a paged MLflow search."""
+    out: list[Any] = []
+    token: str | None = None
+    while True:
+        page = search(token)
+        out.extend(page)
+        token = getattr(page, "token", None)
+        if not token:
+            return out
 
 
 def _quote(value: str) -> str:

@@ -72,6 +72,7 @@ def test_aliases_resolve_move_and_delete(reg: Registry, store: dict[str, Any]) -
     )
     reg.set_alias("churn", "production", "2")
     assert reg.resolve("models:/churn@production").version == "2"
+    assert reg.resolve("churn@production") == reg.resolve("models:/churn@production")  # shorthand
     assert reg.resolve("models:/churn/1").run_id == store["runs"]["binary"]
     assert reg.resolve("models:/churn/latest").version == "2"
     assert reg.resolve(store["uris"]["binary"]).run_id == store["runs"]["binary"]
