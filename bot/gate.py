@@ -193,7 +193,13 @@ def decide_model(report_model: dict[str, Any], policy: ModelConfig) -> ModelDeci
                 f"{report_model['name']}: {f.metric} on {f.column}={f.value} dropped by more than "
                 f"{sp.max_drop:g} ({f.rows} rows, q={q:.3g})"
             )
-    findings.sort(key=lambda f: (not f.regressed, f.delta if f.delta is not None else 0.0))
+    hib = {c["name"]: bool(c["higher_is_better"]) for seg in report_model.get("segments", []) for c in seg["metrics"]}
+
+    def worst_first(f: SegmentFinding) -> tuple[bool, float]:
+        imp = _improvement(f.delta, hib.get(f.metric, True))
+        return (not f.regressed, imp if imp is not None else 0.0)
+
+    findings.sort(key=worst_first)
     return ModelDecision(report_model["name"], metrics, findings, reasons)
 
 
