@@ -1,0 +1,156 @@
+"""Golden files pin every reply mlgate can write (UPDATE_GOLDEN=1 rewrites them)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bot import chatops, promotion
+from bot.commands import Reply, parse_comment, render_reply, templates_dir
+from bot.config import parse_config
+from bot.promotion import MetricRow, Outcome, Release
+from bot.review_gate import ReviewIn, review_state
+from bot.store import LockInfo
+
+GOLDEN = Path(__file__).parent / "golden"
+CONFIG = parse_config(
+    "version: 1\nmodels:\n  - {name: churn-classifier, task: binary, holdout: h.parquet, label: y}\n"
+    "commands:\n  promote: ['@acme/ml-release']\n"
+)
+HEAD = "0123456789abcdef0123456789abcdef01234567"
+AT = 1795344000.0  # 2026-11-22 08:00:00 UTC
+
+PROMOTE = Release("promote", "churn-classifier", "production", "wes", "d-1", "acme/churn", 7, HEAD,
+                  metrics=("roc_auc", "f1"))
+ROLLBACK = Release("rollback", "churn-classifier", "production", "max", "d-2", "acme/churn", 7, HEAD)
+ROWS = [MetricRow("roc_auc", 0.7841, 0.7902), MetricRow("f1", 0.7167, None)]
+LOCK = LockInfo("model:churn-classifier", "bob (promote via acme/churn#9, delivery 1234)", AT, AT + 300)
+EARLIER = {"actor": "wes", "delivery_id": "d-0", "at": AT, "from_version": "1", "to_version": "2"}
+
+
+def _parsed(body: str) -> str:
+    [r] = parse_comment(body, author_is_bot=False, config=CONFIG)
+    assert isinstance(r, Reply)
+    return r.text
+
+
+def _outcome(status: str, release: Release = PROMOTE, **kw: object) -> Callable[[], str]:
+    line = "/promote" if release.action == "promote" else "/rollback"
+    return lambda: chatops.render_outcome(Outcome(status, release, **kw), line)  # type: ignore[arg-type]
+
+
+def _review(**kw: object) -> str:
+    base: dict[str, object] = dict(head_sha=HEAD, pr_author="alice", required_when=["regression"], min_approvals=1,
+                                   is_approver=lambda u: u != "eve", decision=None, evaluated=True)
+    reviews = kw.pop("reviews", [])
+    base.update(kw)
+    state = review_state(reviews, **base)  # type: ignore[arg-type]
+    return render_reply("review_check.md.j2", state=state, head=HEAD, approvers=["@acme/ml-reviewers"])
+
+
+class _Regressed:
+    regressed, data_failures, data_changed, inconclusive = True, 0, False, False
+
+
+CASES: dict[str, Callable[[], str]] = {
+    "help.md": lambda: _parsed("/help"),
+    "usage.md": lambda: _parsed("/promote churn-clasifier"),
+    "usage-flag.md": lambda: _parsed("/rollback --dryrun"),
+    "unknown.md": lambda: _parsed("/promot"),
+    "too_many.md": lambda: parse_comment("\n".join(["/status"] * 11), author_is_bot=False)[-1].text,  # type: ignore[union-attr]
+    "denied.md": lambda: render_reply("denied.md.j2", line="/rollback", why="@wes has write permission",
+                                      needs="maintain permission or higher"),
+    "error.md": lambda: render_reply("error.md.j2", line="/status", error="GitHub answered 500 <b>"),
+    "no_config-missing.md": lambda: render_reply("no_config.md.j2", line="/promote", problem=None),
+    "no_config-invalid.md": lambda: render_reply("no_config.md.j2", line="/promote",
+                                                 problem="mlgate.yml:3: models is required"),
+    "evaluate-rerun.md": lambda: render_reply("evaluate.md.j2", line="/evaluate", head=HEAD, run_id=4242),
+    "evaluate-none.md": lambda: render_reply("evaluate.md.j2", line="/evaluate", head=HEAD, run_id=None),
+    "status.md": lambda: render_reply(
+        "status.md.j2", head=HEAD, gates=[{"name": "mlgate/evaluation", "state": "success"},
+                                          {"name": "mlgate/review", "state": "not reported"}],
+        warnings=["branch protection of main does not require `mlgate/review`"],
+        models=[{"name": "churn-classifier", "alias": "production", "version": "2",
+                 "metrics": [("roc_auc", "0.79"), ("f1", "0.71")],
+                 "last": {"action": "promote", "actor": "wes", "pr": 7}}],
+        registry_problem=None, config_problem=None, has_config=True),
+    "status-degraded.md": lambda: render_reply(
+        "status.md.j2", head=HEAD, gates=[{"name": "mlgate/evaluation", "state": "failure"},
+                                          {"name": "mlgate/review", "state": "failure"}],
+        warnings=["the base branch main is not protected: failed checks do not block merge"], models=[],
+        registry_problem="the MLflow server at http://mlflow:5000 cannot be reached", config_problem="bad",
+        has_config=False),
+    "promote-done.md": _outcome("done", from_version="1", to_version="2", rows=ROWS, registered=True, audit_id=12,
+                                deployment_id=99),
+    "promote-done-warnings.md": _outcome(
+        "done", from_version=None, to_version="1", rows=ROWS, audit_id=3,
+        warnings=["the GitHub deployment record failed (GitHub answered 502); the alias did move"]),
+    "promote-merge.md": _outcome("done", Release("promote", "churn-classifier", "production", "wes", "d-3",
+                                                 "acme/churn", 7, HEAD, via="merge"),
+                                 from_version="2", to_version="3", audit_id=4),
+    "promote-dry_run.md": _outcome("dry_run", from_version="1", to_version=None, rows=ROWS, registered=True),
+    "promote-unchanged.md": _outcome("unchanged", from_version="2", to_version="2",
+                                     reason="churn-classifier@production already points at version 2"),
+    "promote-already-delivery.md": _outcome("already_done", from_version="1", to_version="2",
+                                            reason="this command was already carried out", earlier=EARLIER),
+    "promote-already-head.md": _outcome("already_done", from_version="1", to_version="2",
+                                        reason="this head commit's candidate was already promoted by wes",
+                                        fix="to return to it later, use /rollback --to 2", earlier=EARLIER),
+    "promote-refused.md": _outcome(
+        "refused", reason="`mlgate/evaluation` is failure and `mlgate/review` is not reported on the head commit 0123456",
+        fix="the evaluation must pass on this commit (push a fix, or comment /evaluate); "
+            "a configured reviewer must approve this commit"),
+    "promote-lock_held.md": _outcome("lock_held", lock=LOCK, reason="held"),
+    "promote-failed-unchanged.md": _outcome(
+        "failed", reason="the model registry failed: the MLflow server at http://mlflow:5000 cannot be reached",
+        fix="check that MLflow is reachable (`mlgate status`) and try again", alias_state="unchanged"),
+    "promote-failed-restored.md": _outcome(
+        "failed", from_version="1", to_version="2", reason="the model registry failed after moving production: boom",
+        fix="check that MLflow is reachable (`mlgate status`) and try again", alias_state="restored"),
+    "promote-failed-unknown.md": _outcome(
+        "failed", from_version="1", to_version="2", reason="moving production failed: timeout",
+        fix="check that MLflow is reachable (`mlgate status`) and try again", alias_state="unknown"),
+    "rollback-done.md": _outcome("done", ROLLBACK, from_version="2", to_version="1", rows=ROWS, audit_id=13,
+                                 deployment_id=100),
+    "rollback-dry_run.md": _outcome("dry_run", ROLLBACK, from_version="2", to_version="1", rows=ROWS),
+    "rollback-refused.md": _outcome(
+        "refused", ROLLBACK, from_version="1", to_version="7", reason="churn-classifier has no version 7",
+        fix="name an existing version; the closest is 2 (existing: 1, 2)"),
+    "review_check-waiting.md": lambda: _review(evaluated=False),
+    "review_check-not_required.md": lambda: _review(),
+    "review_check-missing.md": lambda: _review(
+        decision=_Regressed(), reviews=[ReviewIn("alice", "APPROVED", HEAD), ReviewIn("eve", "APPROVED", HEAD),
+                                        ReviewIn("rita", "APPROVED", "f" * 40), ReviewIn("bob", "CHANGES_REQUESTED", HEAD)]),
+    "review_check-approved.md": lambda: _review(decision=_Regressed(), reviews=[ReviewIn("rita", "APPROVED", HEAD)]),
+    "accepted_check.md": lambda: render_reply("accepted_check.md.j2", who=["rita"], head=HEAD),
+    "merge_denied.md": lambda: render_reply("merge_denied.md.j2", model="churn-classifier",
+                                            why="@tom has triage permission", needs="write permission or higher"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_reply_matches_golden(name: str) -> None:
+    text = CASES[name]()
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN"):
+        GOLDEN.mkdir(exist_ok=True)
+        path.write_text(text)
+    assert path.exists(), f"no golden file {path}; run with UPDATE_GOLDEN=1"
+    assert text == path.read_text()
+    # a reply is never itself a command, so mlgate cannot talk itself into acting
+    assert parse_comment(text, author_is_bot=False) == []
+
+
+def test_every_reply_template_has_a_golden() -> None:
+    templates = {p.name.removesuffix(".md.j2") for p in (templates_dir() / "replies").glob("*.md.j2")}
+    covered = {"release"} | {n.removesuffix(".md").split("-")[0] for n in CASES}
+    assert templates <= covered, templates - covered
+
+
+def test_every_outcome_status_has_a_golden() -> None:
+    statuses = set(promotion.Status.__args__)  # type: ignore[attr-defined]
+    covered = {n.removesuffix(".md").split("-")[1] for n in CASES if n.startswith(("promote-", "rollback-"))}
+    assert statuses <= covered | {"already_done"} and "already" in covered, statuses - covered
