@@ -1,0 +1,74 @@
+"""/status, /evaluate, /help through the stand-in; the operator CLI on the same use cases."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from contextlib import redirect_stdout
+
+from bot.cli import main
+from tests.chatops.conftest import MODEL, REPO, World
+
+
+def test_status_evaluate_and_help(world: World) -> None:
+    n = world.open_pr()["number"]
+    c = world.comment(n, "/evaluate", user="alice")
+    assert "knows no evaluation run" in world.reply(c["id"])
+    world.evaluate(n, kind="passing")
+    world.github.require_checks(REPO, "main", ["mlgate/evaluation"])
+    c = world.comment(n, "thanks!\n/status\n/evaluate\n/help", user="ria")
+    replies = world.replies_to(c["id"])
+    assert len(replies) == 3
+    status = next(r for r in replies if "**mlgate status**" in r)
+    assert "| `mlgate/evaluation` | ✅ success |" in status and "| churn-classifier | production | 1 |" in status
+    assert "does not require `mlgate/review`" in status
+    assert any("It needs the PR author, or triage permission or higher" in r for r in replies)  # ria is not the author
+    assert world.reactions(c["id"]) == ["eyes", "confused"]
+    c = world.comment(n, "/evaluate", user="alice")
+    assert "Re-running the evaluation workflow" in world.reply(c["id"])
+    assert len(world.github.reruns(REPO)) == 1
+    assert world.check(world.head(n), "mlgate/evaluation")["status"] == "queued"
+
+
+def _cli(*argv: str) -> tuple[int, str]:
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        code = main(list(argv))
+    return code, buf.getvalue()
+
+
+def test_operator_cli_promote_rollback_status_audit(world: World) -> None:
+    common = ["--database-url", world.store.url, "--tracking-uri", world.tracking_uri]
+    uri = world.candidate()
+    code, out = _cli("promote", MODEL, "--candidate", uri, "--dry-run", "--actor", "ops", *common)
+    assert code == 0 and "would move from version 1 to a new version" in out and world.alias() == "1"
+    code, out = _cli("promote", MODEL, "--candidate", uri, "--actor", "ops", *common)
+    assert code == 0 and "promoted: version 1 → **version 2**" in out and world.alias() == "2"
+    assert world.registry.version_tags(MODEL, "2")["mlgate.via"] == "cli"
+    code, out = _cli("rollback", MODEL, "--actor", "ops", *common)
+    assert code == 0 and "rolled back: version 2 → **version 1**" in out and world.alias() == "1"
+    code, out = _cli("rollback", MODEL, "--to", "9", "--actor", "ops", *common)
+    assert code == 1 and "has no version 9" in out
+    code, out = _cli("status", MODEL, *common)
+    assert code == 0 and "churn-classifier@production: version 1" in out and "rollback 2 -> 1  by ops" in out
+    world.production("2")  # moved behind mlgate's back
+    code, out = _cli("status", MODEL, *common)
+    assert code == 1 and "moved outside mlgate" in out
+    code, out = _cli("audit", "--model", MODEL, "--format", "json", "--database-url", world.store.url)
+    rows = json.loads(out)
+    assert [(r["action"], r["result"]) for r in rows] == [("promote", "success"), ("rollback", "success"),
+                                                          ("rollback", "refused")]
+    assert rows[0]["actor"] == "ops" and rows[0]["time"].endswith("+00:00")
+    code, out = _cli("audit", "--database-url", world.store.url)
+    parsed = list(csv.DictReader(io.StringIO(out)))
+    assert len(parsed) == 3 and parsed[1]["from_version"] == "2" and parsed[1]["to_version"] == "1"
+
+
+def test_cli_promote_of_a_pr_applies_its_gates(world: World) -> None:
+    n = world.open_pr()["number"]
+    world.evaluate(n, kind="failing")
+    code, out = _cli("promote", MODEL, "--repo", REPO, "--pr", str(n), "--actor", "ops",
+                     "--database-url", world.store.url, "--tracking-uri", world.tracking_uri)
+    assert code == 1 and "was refused" in out and "`mlgate/evaluation` is failure" in out
+    assert world.alias() == "1"
