@@ -9,19 +9,24 @@ that creates something (a retried create could post a duplicate comment).
 
 from __future__ import annotations
 
+import re
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import jwt
 import requests
 from github import Auth, Github, GithubException, GithubIntegration
+from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
 DEFAULT_API = "https://api.github.com"
 TOKEN_MARGIN = 300  # refresh installation tokens five minutes before they expire
-MAX_WAIT = 60  # never sleep longer than this for a rate limit inside a job
+MAX_WAIT = 10  # sleep at most this long inside a job; longer waits go back to the queue (RetryLater)
+MAX_FILES = 3000  # GitHub lists at most 3000 files of a pull request
+SHA = re.compile(r"^[0-9a-f]{40}$")
 
 
 class GitHubError(RuntimeError):
@@ -40,8 +45,18 @@ class RetryLater(GitHubError):
         self.seconds = seconds
 
 
+class ArtifactUnavailable(GitHubError):
+    """The artifact exists but mlgate will not fetch it (too large, expired): not worth a retry."""
+
+
+class NotText(GitHubError):
+    """A file that is not UTF-8 text (a config must be)."""
+
+
 @dataclass(frozen=True)
 class PullInfo:
+    """The facts about a pull request that handlers need, in mlgate's terms."""
+
     number: int
     head_sha: str
     head_ref: str
@@ -53,9 +68,22 @@ class PullInfo:
     draft: bool
 
 
+class _BoundedRetry(Retry):
+    """Retries that honour Retry-After, but give up (and let the queue back off) when asked to
+    wait longer than MAX_WAIT: a worker thread must not sleep for minutes."""
+
+    def increment(self, method: str | None = None, url: str | None = None, response: Any = None,
+                  error: Exception | None = None, _pool: Any = None, _stacktrace: Any = None) -> Self:
+        if response is not None:
+            wait = self.get_retry_after(response)
+            if wait is not None and wait > MAX_WAIT:
+                raise MaxRetryError(_pool, url or "", ResponseError(f"Retry-After {wait:.0f} s"))
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
 def _retry() -> Retry:
     # reads and idempotent writes only: POST is excluded so a create is never repeated blindly
-    return Retry(
+    return _BoundedRetry(
         total=3,
         backoff_factor=0.2,
         status_forcelist=(500, 502, 503, 504, 429),
@@ -78,54 +106,124 @@ def _github(token: str, api_url: str) -> Github:
 
 
 class _TokenCache:
-    """Installation tokens, shared by the threads of one process."""
+    """Installation tokens, shared by the threads of one process (one fetch per installation
+    at a time, so a burst of jobs does not mint a burst of tokens)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
+        self.key_locks: dict[tuple[str, int, int], threading.Lock] = {}
         self.tokens: dict[tuple[str, int, int], tuple[str, float]] = {}
+
+    def _fresh(self, key: tuple[str, int, int]) -> str | None:
+        hit = self.tokens.get(key)
+        return hit[0] if hit and hit[1] - TOKEN_MARGIN > time.time() else None
 
     def get(self, api_url: str, app_id: int, installation_id: int, private_key: str) -> str:
         key = (api_url, app_id, installation_id)
         with self.lock:
-            hit = self.tokens.get(key)
-            if hit and hit[1] - TOKEN_MARGIN > time.time():
-                return hit[0]
-        integration = GithubIntegration(
-            auth=Auth.AppAuth(app_id, private_key), base_url=api_url.rstrip("/"), retry=_retry(),
-            seconds_between_requests=0, seconds_between_writes=0,
-        )
-        try:
-            access = integration.get_access_token(installation_id)
-        except (GithubException, requests.RequestException) as exc:
-            raise _translate(exc, f"getting a token for installation {installation_id}") from None
-        expires = access.expires_at.timestamp() if access.expires_at else time.time() + 3600
+            token = self._fresh(key)
+            if token:
+                return token
+            key_lock = self.key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            with self.lock:
+                token = self._fresh(key)
+            if token:
+                return token
+            integration = GithubIntegration(
+                auth=Auth.AppAuth(app_id, private_key), base_url=api_url.rstrip("/"), retry=_retry(),
+                seconds_between_requests=0, seconds_between_writes=0,
+            )
+            try:
+                access = integration.get_access_token(installation_id)
+            except (GithubException, requests.RequestException) as exc:
+                raise _translate(exc, f"getting a token for installation {installation_id}") from None
+            expires = access.expires_at.timestamp() if access.expires_at else time.time() + 3600
+            with self.lock:
+                self.tokens[key] = (access.token, expires)
+            return access.token
+
+    def clear(self) -> None:
         with self.lock:
-            self.tokens[key] = (access.token, expires)
-        return access.token
+            self.tokens.clear()
 
 
 TOKENS = _TokenCache()
 
 
+class _ContentCache:
+    """File contents by commit SHA: immutable, so a hit is always right. Saves the config
+    read when the evaluation finishes on a worker that saw the pull request event."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self.lock = threading.Lock()
+        self.items: OrderedDict[tuple[str, str, str, str], str | None] = OrderedDict()
+
+    def get(self, key: tuple[str, str, str, str]) -> tuple[bool, str | None]:
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return True, self.items[key]
+        return False, None
+
+    def put(self, key: tuple[str, str, str, str], value: str | None) -> None:
+        with self.lock:
+            self.items[key] = value
+            self.items.move_to_end(key)
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+
+CONTENTS = _ContentCache()
+
+
+def _rate_limit_wait(status: int | None, headers: dict[str, str]) -> float | None:
+    """Seconds GitHub asks us to wait, or None when the answer is not a rate limit."""
+    retry_after = headers.get("retry-after")
+    if status == 429 or (status == 403 and (retry_after or headers.get("x-ratelimit-remaining") == "0")):
+        try:
+            if retry_after:
+                return max(0.0, float(retry_after))
+            return max(0.0, float(headers.get("x-ratelimit-reset", time.time() + 60)) - time.time())
+        except ValueError:
+            return 60.0
+    return None
+
+
 def _translate(exc: BaseException, what: str) -> GitHubError:
+    """GithubException and requests' errors (RetryError is not a GithubException) in mlgate's
+    terms: RetryLater for what time may fix (rate limits, 5xx, network), GitHubError otherwise."""
     if isinstance(exc, GithubException):
         status = exc.status
-        headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
+        headers = {k.lower(): str(v) for k, v in (exc.headers or {}).items()}
         message = (exc.data or {}).get("message") if isinstance(exc.data, dict) else None
-        text = f"{what}: GitHub answered {status}" + (f" ({message})" if message else "")
-        if status == 429 or (status == 403 and headers.get("x-ratelimit-remaining") == "0"):
-            wait = float(headers.get("retry-after") or 0) or max(
-                0.0, float(headers.get("x-ratelimit-reset", time.time() + 60)) - time.time()
-            )
+        text = f"{what}: GitHub answered {status}" + (f" ({str(message)[:200]})" if message else "")
+        wait = _rate_limit_wait(status, headers)
+        if wait is not None:
             return RetryLater(text, wait, status)
         if status is not None and status >= 500:
             return RetryLater(text, 5.0, status)
         return GitHubError(text, status)
-    if isinstance(exc, requests.exceptions.RetryError):  # not a GithubException
+    if isinstance(exc, requests.exceptions.RetryError):
         return RetryLater(f"{what}: GitHub kept failing after retries", 10.0)
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        status = exc.response.status_code
+        text = f"{what}: GitHub answered {status}"
+        wait = _rate_limit_wait(status, {k.lower(): v for k, v in exc.response.headers.items()})
+        if wait is not None:
+            return RetryLater(text, wait, status)
+        return RetryLater(text, 5.0, status) if status >= 500 else GitHubError(text, status)
     if isinstance(exc, requests.RequestException):
         return RetryLater(f"{what}: {type(exc).__name__}", 10.0)
     return GitHubError(f"{what}: {type(exc).__name__}")
+
+
+def _is_ours(comment: dict[str, Any], bot_login: str | None) -> bool:
+    user = comment.get("user") or {}
+    if bot_login:
+        return bool(user.get("login") == bot_login)
+    return user.get("type") == "Bot"
 
 
 class GitHubClient:
@@ -137,6 +235,8 @@ class GitHubClient:
         self.gh = _github(token, self.api_url)
         self.repo = self.gh.get_repo(repo, lazy=True)
         self.repo_url = f"{self.api_url}/repos/{repo}"
+        # sticky comments are looked up among this login's comments (any Bot's when unknown):
+        # a human quoting the marker must never have their comment overwritten
         self.bot_login = bot_login
 
     @classmethod
@@ -150,14 +250,24 @@ class GitHubClient:
         """A client for a plain token (the Action's token mode)."""
         return cls(token, repo, api_url)
 
+    def __repr__(self) -> str:  # never the token
+        return f"GitHubClient({self.repo_name!r}, {self.api_url!r})"
+
+    def _request(self, verb: str, url: str, *, parameters: dict[str, Any] | None = None,
+                 body: Any = None) -> Any:
+        return self.gh.requester.requestJsonAndCheck(verb, url, parameters=parameters, input=body)[1]
+
     def _call(self, what: str, fn: Any) -> Any:
+        """Run a read or an idempotent write. 5xx and short Retry-Afters were already retried
+        by urllib3; a rate-limit 403 is waited out here when short, else handed to the queue."""
         for attempt in range(3):
             try:
                 return fn()
             except (GithubException, requests.RequestException) as exc:
                 err = _translate(exc, what)
-                if isinstance(err, RetryLater) and err.seconds <= MAX_WAIT and attempt < 2 and err.status in (403, 429):
-                    time.sleep(min(err.seconds, MAX_WAIT) + 0.05)
+                if (isinstance(err, RetryLater) and err.status in (403, 429) and err.seconds <= MAX_WAIT
+                        and attempt < 2):
+                    time.sleep(err.seconds + 0.05)
                     continue
                 raise err from None
         raise GitHubError(f"{what}: gave up")  # pragma: no cover
@@ -165,40 +275,61 @@ class GitHubClient:
     # ------------------------------------------------------------ reads
 
     def pull(self, number: int) -> PullInfo:
+        """The pull request as GitHub sees it now (its current head, not the event's)."""
         def read() -> PullInfo:
-            d = self.gh.requester.requestJsonAndCheck("GET", f"{self.repo_url}/pulls/{number}")[1]
+            d = self._request("GET", f"{self.repo_url}/pulls/{number}")
             return PullInfo(int(d["number"]), d["head"]["sha"], d["head"]["ref"], d["base"]["ref"], d["base"]["sha"],
                             d["user"]["login"], d["state"], bool(d.get("merged")), bool(d.get("draft")))
         result: PullInfo = self._call(f"reading PR #{number}", read)
         return result
 
     def changed_files(self, number: int) -> list[str]:
-        def files() -> list[str]:
-            pr = self.repo.get_pull(number)
-            return [f.filename for f in pr.get_files()]
-        return list(self._call(f"listing the files of PR #{number}", files))
+        """Paths the pull request changes (renames give the new path), one call per 100 files."""
+        files: list[str] = []
+        page = 1
+        while len(files) < MAX_FILES:
+            data = self._call(f"listing the files of PR #{number}", lambda p=page: self._request(
+                "GET", f"{self.repo_url}/pulls/{number}/files", parameters={"per_page": 100, "page": p}))
+            files += [str(f["filename"]) for f in data]
+            if len(data) < 100:
+                break
+            page += 1
+        return files
 
     def read_file(self, path: str, ref: str) -> str | None:
-        def read() -> str | None:
+        """A text file at a ref, None when it does not exist there. Cached when ref is a SHA."""
+        key = (self.api_url, self.repo_name, path, ref)
+        cacheable = bool(SHA.match(ref))
+        if cacheable:
+            hit, value = CONTENTS.get(key)
+            if hit:
+                return value
+
+        def read() -> bytes | None:
             try:
                 content = self.repo.get_contents(path, ref=ref)
             except GithubException as exc:
                 if exc.status == 404:
                     return None
                 raise
-            if isinstance(content, list):
+            if isinstance(content, list) or content.type != "file":
                 return None
-            return content.decoded_content.decode("utf-8")
-        result: str | None = self._call(f"reading {path} at {ref[:12]}", read)
-        return result
+            return bytes(content.decoded_content)
+
+        raw: bytes | None = self._call(f"reading {path} at {ref[:12]}", read)
+        try:
+            text = raw.decode("utf-8") if raw is not None else None
+        except UnicodeDecodeError:
+            raise NotText(f"{path} at {ref[:12]} is not UTF-8 text") from None
+        if cacheable:
+            CONTENTS.put(key, text)
+        return text
 
     def permission(self, login: str) -> str:
         """admin, maintain, write, triage, read or none."""
         def perm() -> str:
             try:
-                data = self.gh.requester.requestJsonAndCheck(
-                    "GET", f"{self.repo_url}/collaborators/{login}/permission"
-                )[1]
+                data = self._request("GET", f"{self.repo_url}/collaborators/{login}/permission")
             except GithubException as exc:
                 if exc.status == 404:
                     return "none"
@@ -207,11 +338,10 @@ class GitHubClient:
         return str(self._call(f"reading {login}'s permission", perm))
 
     def team_member(self, org: str, team_slug: str, login: str) -> bool:
+        """An active member of @org/team_slug (pending invitations do not count)."""
         def member() -> bool:
             try:
-                data = self.gh.requester.requestJsonAndCheck(
-                    "GET", f"{self.api_url}/orgs/{org}/teams/{team_slug}/memberships/{login}"
-                )[1]
+                data = self._request("GET", f"{self.api_url}/orgs/{org}/teams/{team_slug}/memberships/{login}")
             except GithubException as exc:
                 if exc.status == 404:
                     return False
@@ -220,19 +350,26 @@ class GitHubClient:
         return bool(self._call(f"checking {login} in {org}/{team_slug}", member))
 
     def reviews(self, number: int) -> list[dict[str, Any]]:
+        """Every review of the PR: user, state, commit_id, id (oldest first)."""
         def reviews() -> list[dict[str, Any]]:
-            pr = self.repo.get_pull(number)
-            return [{"user": r.user.login if r.user else None, "state": r.state, "commit_id": r.commit_id,
-                     "id": r.id} for r in pr.get_reviews()]
+            out: list[dict[str, Any]] = []
+            page = 1
+            while True:
+                data = self._request("GET", f"{self.repo_url}/pulls/{number}/reviews",
+                                     parameters={"per_page": 100, "page": page})
+                out += [{"user": (r.get("user") or {}).get("login"), "state": r.get("state"),
+                         "commit_id": r.get("commit_id"), "id": r.get("id")} for r in data]
+                if len(data) < 100:
+                    return out
+                page += 1
         return list(self._call(f"listing reviews of PR #{number}", reviews))
 
     def required_checks(self, branch: str) -> list[str] | None:
-        """Required status checks of a protected branch; None when it is not protected."""
+        """Required status checks of a protected branch; None when it is not protected
+        (or the token may not read protection)."""
         def checks() -> list[str] | None:
             try:
-                data = self.gh.requester.requestJsonAndCheck(
-                    "GET", f"{self.repo_url}/branches/{branch}/protection/required_status_checks"
-                )[1]
+                data = self._request("GET", f"{self.repo_url}/branches/{branch}/protection/required_status_checks")
             except GithubException as exc:
                 if exc.status in (403, 404):
                     return None
@@ -241,48 +378,59 @@ class GitHubClient:
         result: list[str] | None = self._call(f"reading branch protection of {branch}", checks)
         return result
 
+    branch_protection_required_checks = required_checks
+
+    def pulls_for_branch(self, head_owner: str, branch: str) -> list[PullInfo]:
+        """Open PRs whose head is `head_owner:branch` (how a fork's workflow run finds its PR:
+        GitHub leaves `workflow_run.pull_requests` empty for forks)."""
+        def read() -> list[PullInfo]:
+            data = self._request("GET", f"{self.repo_url}/pulls",
+                                 parameters={"head": f"{head_owner}:{branch}", "state": "open", "per_page": 100})
+            return [PullInfo(int(d["number"]), d["head"]["sha"], d["head"]["ref"], d["base"]["ref"],
+                             d["base"]["sha"], d["user"]["login"], d["state"], bool(d.get("merged")),
+                             bool(d.get("draft"))) for d in data]
+        return list(self._call(f"finding the PR of {head_owner}:{branch}", read))
+
     # ------------------------------------------------------------ comments
 
     def find_comment(self, number: int, marker: str) -> tuple[int, str] | None:
-        """The first comment of the PR that carries the marker: (id, body)."""
+        """The bot's first comment on the PR that carries the marker: (id, body)."""
         def find() -> tuple[int, str] | None:
-            data = self.gh.requester.requestJsonAndCheck(
-                "GET", f"{self.repo_url}/issues/{number}/comments", parameters={"per_page": 100}
-            )[1]
             page = 1
             while True:
+                data = self._request("GET", f"{self.repo_url}/issues/{number}/comments",
+                                     parameters={"per_page": 100, "page": page})
                 for c in data:
-                    if marker in (c.get("body") or ""):
+                    if marker in (c.get("body") or "") and _is_ours(c, self.bot_login):
                         return int(c["id"]), str(c["body"])
                 if len(data) < 100:
                     return None
                 page += 1
-                data = self.gh.requester.requestJsonAndCheck(
-                    "GET", f"{self.repo_url}/issues/{number}/comments", parameters={"per_page": 100, "page": page}
-                )[1]
         result: tuple[int, str] | None = self._call(f"listing comments of PR #{number}", find)
         return result
 
     def create_comment(self, number: int, body: str) -> int:
+        """Post a new comment (not retried: see upsert_sticky_comment for the safe way)."""
         data = self._post(f"{self.repo_url}/issues/{number}/comments", {"body": body}, f"commenting on PR #{number}")
         return int(data["id"])
 
     def edit_comment(self, comment_id: int, body: str) -> None:
-        self._call(
-            f"editing comment {comment_id}",
-            lambda: self.gh.requester.requestJsonAndCheck(
-                "PATCH", f"{self.repo_url}/issues/comments/{comment_id}", input={"body": body}
-            ),
-        )
+        self._call(f"editing comment {comment_id}",
+                   lambda: self._request("PATCH", f"{self.repo_url}/issues/comments/{comment_id}", body={"body": body}))
 
     def upsert_sticky_comment(self, number: int, body: str, marker: str, known_id: int | None = None) -> int:
-        """Edit the PR's comment that carries the marker, or create it; returns its id."""
+        """Edit the bot's PR comment that carries the marker, or create it; returns its id.
+
+        `known_id` (kept by the store) saves the listing. When the create fails with a 5xx the
+        comment may have been posted anyway, so the comments are listed again before the error
+        goes back to the queue: a retried job then edits instead of posting a duplicate.
+        """
         if known_id is not None:
             try:
                 self.edit_comment(known_id, body)
                 return known_id
             except GitHubError as exc:
-                if exc.status != 404:
+                if exc.status not in (404, 410):  # deleted by someone: find or post it again
                     raise
         found = self.find_comment(number, marker)
         if found is not None:
@@ -292,29 +440,33 @@ class GitHubClient:
         try:
             return self.create_comment(number, body)
         except RetryLater:
-            # the create may have landed before the error: look again instead of posting twice
             found = self.find_comment(number, marker)
             if found is not None:
-                self.edit_comment(found[0], body)
+                if found[1] != body:
+                    self.edit_comment(found[0], body)
                 return found[0]
             raise
 
     def add_reaction(self, comment_id: int, content: str) -> None:
+        """React to a comment; GitHub answers 200 for a reaction that exists, so a retry is safe."""
         self._post(f"{self.repo_url}/issues/comments/{comment_id}/reactions", {"content": content},
-                   f"reacting to comment {comment_id}")
+                   f"reacting to comment {comment_id}", idempotent=True)
 
     # ------------------------------------------------------------ labels
 
     def add_labels(self, number: int, labels: list[str]) -> None:
+        """Add labels (adding a present label is a no-op on GitHub, so retries are safe)."""
         if labels:
-            self._post(f"{self.repo_url}/issues/{number}/labels", {"labels": labels}, f"labelling PR #{number}")
+            self._post(f"{self.repo_url}/issues/{number}/labels", {"labels": labels}, f"labelling PR #{number}",
+                       idempotent=True)
 
     def remove_label(self, number: int, label: str) -> None:
+        """Remove a label; a label that is not there is fine."""
+        from urllib.parse import quote
+
         try:
-            self._call(
-                f"unlabelling PR #{number}",
-                lambda: self.gh.requester.requestJsonAndCheck("DELETE", f"{self.repo_url}/issues/{number}/labels/{label}"),
-            )
+            self._call(f"unlabelling PR #{number}",
+                       lambda: self._request("DELETE", f"{self.repo_url}/issues/{number}/labels/{quote(label, safe='')}"))
         except GitHubError as exc:
             if exc.status != 404:
                 raise
@@ -322,11 +474,11 @@ class GitHubClient:
     # ------------------------------------------------------------ checks
 
     def find_check(self, sha: str, name: str) -> int | None:
+        """The newest check run called `name` on `sha`."""
         data = self._call(
             f"listing check runs of {sha[:12]}",
-            lambda: self.gh.requester.requestJsonAndCheck(
-                "GET", f"{self.repo_url}/commits/{sha}/check-runs", parameters={"check_name": name}
-            )[1],
+            lambda: self._request("GET", f"{self.repo_url}/commits/{sha}/check-runs",
+                                  parameters={"check_name": name, "filter": "latest"}),
         )
         runs = data.get("check_runs") or []
         return int(runs[0]["id"]) if runs else None
@@ -338,7 +490,8 @@ class GitHubClient:
         """Create or update the check run `name` on `sha`; returns its id.
 
         With `lookup=False` the caller vouches that no such check exists unless `known_id`
-        names it (the App keeps the ids it created), which saves one call per check.
+        names it (the App keeps the ids it created), which saves one call per check. A create
+        that fails with a 5xx is looked up by name before the error goes back to the queue.
         """
         body: dict[str, Any] = {"name": name, "status": status}
         if conclusion:
@@ -350,11 +503,14 @@ class GitHubClient:
             body["details_url"] = details_url
         check_id = known_id or (self.find_check(sha, name) if lookup else None)
         if check_id is not None:
-            self._call(
-                f"updating check {name}",
-                lambda: self.gh.requester.requestJsonAndCheck("PATCH", f"{self.repo_url}/check-runs/{check_id}", input=body),
-            )
-            return check_id
+            try:
+                self._call(f"updating check {name}",
+                           lambda: self._request("PATCH", f"{self.repo_url}/check-runs/{check_id}", body=body))
+                return check_id
+            except GitHubError as exc:
+                if exc.status != 404 or known_id is None:
+                    raise
+                # the remembered id is gone (another App's repo copy, a deleted run): create it
         try:
             data = self._post(f"{self.repo_url}/check-runs", {**body, "head_sha": sha}, f"creating check {name}")
         except RetryLater:
@@ -368,51 +524,56 @@ class GitHubClient:
     # ------------------------------------------------------------ actions
 
     def workflow_run(self, run_id: int) -> dict[str, Any]:
-        return dict(self._call(
-            f"reading workflow run {run_id}",
-            lambda: self.gh.requester.requestJsonAndCheck("GET", f"{self.repo_url}/actions/runs/{run_id}")[1],
-        ))
+        """The workflow run as GitHub's REST API returns it."""
+        return dict(self._call(f"reading workflow run {run_id}",
+                               lambda: self._request("GET", f"{self.repo_url}/actions/runs/{run_id}")))
 
     def download_artifact(self, run_id: int, name: str, max_bytes: int) -> bytes | None:
-        """The artifact's zip bytes, or None when the run has no artifact of that name."""
+        """The artifact's zip bytes, or None when the run has no artifact of that name.
+
+        Raises ArtifactUnavailable when it is expired or larger than `max_bytes` (declared or
+        streamed): such an artifact will not get better by retrying.
+        """
         data = self._call(
             f"listing artifacts of run {run_id}",
-            lambda: self.gh.requester.requestJsonAndCheck("GET", f"{self.repo_url}/actions/runs/{run_id}/artifacts")[1],
+            lambda: self._request("GET", f"{self.repo_url}/actions/runs/{run_id}/artifacts",
+                                  parameters={"name": name, "per_page": 100}),
         )
-        art = next((a for a in data.get("artifacts", []) if a.get("name") == name and not a.get("expired")), None)
-        if art is None:
+        matches = [a for a in data.get("artifacts", []) if a.get("name") == name]
+        if not matches:
             return None
+        art = matches[0]
+        if art.get("expired"):
+            raise ArtifactUnavailable(f"the `{name}` artifact of run {run_id} has expired")
         if int(art.get("size_in_bytes") or 0) > max_bytes:
-            raise GitHubError(f"artifact {name} is {art['size_in_bytes']} bytes; the limit is {max_bytes}")
-        token = self.gh.requester.auth.token if self.gh.requester.auth else ""
+            raise ArtifactUnavailable(f"the `{name}` artifact is {int(art['size_in_bytes']):,} bytes; "
+                                      f"the limit is {max_bytes:,}")
+        auth = self.gh.requester.auth
+        token = getattr(auth, "token", "") if auth is not None else ""
 
         def fetch() -> bytes:
-            url = f"{self.repo_url}/actions/artifacts/{art['id']}/zip"
+            url = f"{self.repo_url}/actions/artifacts/{int(art['id'])}/zip"
             with requests.get(url, headers={"Authorization": f"Bearer {token}"}, stream=True, timeout=60,
                               allow_redirects=False) as first:
-                if first.status_code != 302:
-                    first.raise_for_status()
-                    location = url
-                else:
+                if first.status_code in (301, 302, 303, 307, 308):
                     location = first.headers["Location"]
+                else:
+                    first.raise_for_status()
+                    return _read_capped(first, name, max_bytes)
             # the blob URL is pre-signed: no Authorization header may follow it
             with requests.get(location, stream=True, timeout=60) as resp:
                 resp.raise_for_status()
-                chunks, size = [], 0
-                for chunk in resp.iter_content(65536):
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise GitHubError(f"artifact {name} is larger than {max_bytes} bytes")
-                    chunks.append(chunk)
-                return b"".join(chunks)
+                return _read_capped(resp, name, max_bytes)
         return bytes(self._call(f"downloading artifact {name}", fetch))
 
     def rerun_workflow(self, run_id: int) -> None:
+        """Re-run a workflow run (GitHub refuses while it still runs: that is a GitHubError)."""
         self._post(f"{self.repo_url}/actions/runs/{run_id}/rerun", {}, f"re-running workflow run {run_id}")
 
     # ------------------------------------------------------------ deployments
 
     def create_deployment(self, ref: str, environment: str, description: str, payload: dict[str, Any]) -> int:
+        """Record a GitHub Deployment (not retried on 5xx: a duplicate would be a second record)."""
         data = self._post(
             f"{self.repo_url}/deployments",
             {"ref": ref, "environment": environment, "description": description[:140], "payload": payload,
@@ -427,12 +588,35 @@ class GitHubClient:
 
     # ------------------------------------------------------------ internals
 
-    def _post(self, url: str, body: dict[str, Any], what: str) -> Any:
-        """One POST, never retried here: the caller decides whether a retry could duplicate."""
-        try:
-            return self.gh.requester.requestJsonAndCheck("POST", url, input=body)[1]
-        except (GithubException, requests.RequestException) as exc:
-            raise _translate(exc, what) from None
+    def _post(self, url: str, body: dict[str, Any], what: str, *, idempotent: bool = False) -> Any:
+        """One POST. A rate-limited POST was not processed, so it is retried after a short wait;
+        a 5xx is retried only when `idempotent` (otherwise the caller decides: a blind retry
+        of a create could duplicate it)."""
+        for attempt in range(3):
+            try:
+                return self._request("POST", url, body=body)
+            except (GithubException, requests.RequestException) as exc:
+                err = _translate(exc, what)
+                last = attempt == 2
+                if isinstance(err, RetryLater) and not last:
+                    if err.status in (403, 429) and err.seconds <= MAX_WAIT:
+                        time.sleep(err.seconds + 0.05)
+                        continue
+                    if idempotent and err.status is not None and err.status >= 500:
+                        time.sleep(0.2 * (attempt + 1))
+                        continue
+                raise err from None
+        raise GitHubError(f"{what}: gave up")  # pragma: no cover
+
+
+def _read_capped(resp: requests.Response, name: str, max_bytes: int) -> bytes:
+    chunks, size = [], 0
+    for chunk in resp.iter_content(65536):
+        size += len(chunk)
+        if size > max_bytes:
+            raise ArtifactUnavailable(f"the `{name}` artifact is larger than {max_bytes:,} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def app_jwt(app_id: int, private_key: str) -> str:

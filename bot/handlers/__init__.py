@@ -28,8 +28,16 @@ CONFIG_CHANGED_NOTE = (
 
 
 def load_policy(ctx: Context, base_sha: str) -> tuple[Config | None, str | None]:
-    """The base branch's config, or (None, reason) when it is missing or invalid."""
-    text = ctx.github.read_file(CONFIG_PATH, base_sha)
+    """The base branch's config, or (None, reason) when it is missing or invalid.
+
+    Always the base: a pull request must not be able to loosen its own gate.
+    """
+    from bot.github_client import NotText
+
+    try:
+        text = ctx.github.read_file(CONFIG_PATH, base_sha)
+    except NotText:
+        return None, f"{CONFIG_PATH}: the file is not UTF-8 text"
     if text is None:
         return None, None
     try:
@@ -51,6 +59,7 @@ def set_check(ctx: Context, sha: str, name: str, *, status: str, conclusion: str
 
 
 def upsert_comment(ctx: Context, pr: int, body: str) -> int:
+    """Edit the PR's sticky comment in place (one call when the store knows its id), or post it."""
     from bot.render import MARKER
 
     repo = ctx.event.repo or ""
@@ -75,12 +84,48 @@ def pr_and_sha(event_payload: dict[str, Any]) -> tuple[int | None, str | None]:
     return None, None
 
 
+def sync_labels(ctx: Context, number: int, want: set[str], managed: set[str], current: set[str] | None) -> None:
+    """Make mlgate's own labels (`managed`) on the PR equal `want`; others' labels are untouched.
+
+    With `current` (the labels the event's payload shows) only the differences cost calls.
+    """
+    add = sorted(want - current) if current is not None else sorted(want)
+    remove = sorted((managed - want) & current) if current is not None else sorted(managed - want)
+    if add:
+        ctx.github.add_labels(number, add)
+    for label in remove:
+        ctx.github.remove_label(number, label)
+
+
+def payload_labels(pr: dict[str, Any]) -> set[str] | None:
+    labels = pr.get("labels")
+    if not isinstance(labels, list):
+        return None
+    return {str(x.get("name")) for x in labels if isinstance(x, dict) and x.get("name")}
+
+
+# events whose failure the evaluation check reports: the ones that drive it
+_REPORTS_ON_EVALUATION = {
+    "pull_request.opened", "pull_request.synchronize", "pull_request.reopened", "pull_request.ready_for_review",
+    "workflow_run.completed", "check_run.rerequested",
+}
+
+
 def on_job_failed(ctx: Context, exc: BaseException) -> None:
-    """After the last retry: say so on the PR's evaluation check, never fail silently."""
-    pr, sha = pr_and_sha(ctx.event.payload)
-    if not sha or ctx.github is None:
-        return
+    """After the last retry: say so on the PR's evaluation check, never fail silently.
+
+    Only events that drive `mlgate/evaluation` touch it, and a check that already finished
+    green or neutral is not turned red by an event that did not change it (for example an
+    unrelated workflow's run that could not be processed).
+    """
     reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+    ctx.log.error("gave up on %s delivery %s: %s", ctx.event.key, ctx.delivery_id, reason)
+    pr, sha = pr_and_sha(ctx.event.payload)
+    if not sha or ctx.github is None or ctx.event.key not in _REPORTS_ON_EVALUATION:
+        return
+    if ctx.event.name != "pull_request" and ctx.store.check_conclusion(
+            ctx.event.repo or "", sha, EVALUATION) in ("success", "neutral"):
+        return
     set_check(ctx, sha, EVALUATION, status="completed", conclusion="failure", title=FAILED_JOB_TITLE,
               summary=f"mlgate gave up on delivery `{ctx.delivery_id}` after retrying: {reason}\n\n"
                       "Comment `/evaluate` or re-run this check to try again.")
