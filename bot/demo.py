@@ -55,6 +55,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="where to write report.json, comment.md and report.html (default: %(default)s)",
     )
     parser.add_argument("--quiet", action="store_true", help="print only the outcome")
+    parser.add_argument(
+        "--app",
+        action="store_true",
+        help="then play the PR through the App, with the local GitHub stand-in as GitHub",
+    )
 
 
 class DemoError(RuntimeError):
@@ -178,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
     root = (Path(tempfile.mkdtemp(prefix="mlgate-demo-")) if temporary else args.dir).resolve()
     out = args.out.resolve()
     try:
-        return _run(root, out, quiet, say, started, kept=not temporary or args.keep)
+        return _run(root, out, quiet, say, started, kept=not temporary or args.keep, app=args.app)
     except DemoError as exc:
         print(f"mlgate demo: {exc}", file=sys.stderr)
         return DEMO_ERROR
@@ -189,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"The example project is kept in {root} (git log, mlflow.db).")
 
 
-def _run(root: Path, out: Path, quiet: bool, say: Any, started: float, kept: bool) -> int:
+def _run(root: Path, out: Path, quiet: bool, say: Any, started: float, kept: bool, app: bool = False) -> int:
     from threadpoolctl import threadpool_limits
 
     from bot import report as report_io
@@ -273,6 +278,14 @@ def _run(root: Path, out: Path, quiet: bool, say: Any, started: float, kept: boo
         for f in m.segments
         if f.regressed and f.gated and (f.column, f.value) == SEGMENT
     ]
+    if app:
+        from bot.demo_app import play_pr_loop, print_pr
+
+        changed = {"train.py": (root / "train.py").read_bytes(), "data/train.parquet": b"(binary)"}
+        view = play_pr_loop(out / "report.json", (root / ".github" / "mlgate.yml").read_text("utf-8"), changed,
+                            quiet=quiet)
+        if not quiet:
+            print_pr(view)
     if code == 1 and decision.outcome == "fail" and flagged:
         print(f"\nThe gate FAILED, which is what this demo intends ({elapsed:.0f} s). Why:")
         for reason in decision.reasons:

@@ -36,6 +36,7 @@ def configure_logging(level: int = logging.INFO) -> None:
     root.handlers = [handler]
     root.setLevel(level)
     logging.getLogger("huey").setLevel(logging.WARNING)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request is the proxy's job
 
 
 def job_logger(delivery_id: str, event: str) -> logging.LoggerAdapter[logging.Logger]:
