@@ -13,12 +13,12 @@ def test_regression_accepted_promoted_and_rolled_back(world: World) -> None:
     head = world.head(n)
     world.evaluate(n, kind="failing")
     assert world.check(head, "mlgate/evaluation")["conclusion"] == "failure"
-    assert world.check(head, "mlgate/review")["status"] == "in_progress"
+    assert world.check(head, "mlgate/review")["conclusion"] != "success"  # approval required
 
     # promoting a regressed, unreviewed candidate is refused, with the way out
     c = world.comment(n, "/promote", user="wes")
     text = world.reply(c["id"])
-    assert "was refused" in text and "`mlgate/evaluation` is failure" in text
+    assert "was refused" in text and "`mlgate/evaluation` is failure" in text and "`mlgate/review` is" in text
     assert "a configured reviewer must approve this commit" in text
     assert world.reactions(c["id"]) == ["eyes", "confused"]
     assert world.alias() == "1"
