@@ -1,0 +1,110 @@
+"""Handlers run against the shared GitHub stand-in and a real SQLite store, without Flask or
+the queue: webhooks the stand-in sends are parsed and routed like the worker does, and a job
+that raises RetryLater is run again, as the queue would after its backoff."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.context import Context, Event
+from bot.events import parse_event
+from bot.github_client import CONTENTS, GitHubClient, RetryLater
+from bot.routing import route
+from bot.settings import Settings
+from bot.store import Store
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+CONFIG = (FIXTURES / "reports" / "mlgate.yml").read_text()
+FAILING = (FIXTURES / "reports" / "failing.json").read_bytes()
+PASSING = (FIXTURES / "reports" / "passing.json").read_bytes()
+REPO = "acme/churn"
+
+
+@dataclass
+class Outcome:
+    """What one delivery did: its GitHub calls (token minting excluded) and attempts."""
+
+    event: str
+    calls: list[tuple[str, str, int]]
+    attempts: int
+    error: BaseException | None = None
+
+
+@dataclass
+class Hub:
+    github: Any
+    store: Store
+    settings: Settings
+    inbox: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def receive(self, headers: dict[str, str], body: bytes) -> int:
+        self.inbox.append((headers, body))
+        return 202
+
+    def context(self, event: Event) -> Context:
+        client = GitHubClient.for_installation(self.settings, int(event.installation_id or 0), event.repo or "")
+        return Context(event=event, github=client, store=self.store, settings=self.settings,
+                       log=logging.getLogger("mlgate.test"), job_id=event.delivery_id)
+
+    def run(self, attempts: int = 5) -> list[Outcome]:
+        """Route every webhook received so far; returns one Outcome per delivery."""
+        done = []
+        while self.inbox:
+            headers, body = self.inbox.pop(0)
+            event = parse_event(headers, body)
+            start = len(self.github.calls)
+            error: BaseException | None = None
+            n = 0
+            for n in range(1, attempts + 1):  # noqa: B007 - n is read after the loop
+                try:
+                    route(self.context(event))
+                    error = None
+                    break
+                except RetryLater as exc:  # the queue would wait exc.seconds and run the job again
+                    error = exc
+            calls = [c for c in self.github.calls[start:] if "/access_tokens" not in c[1]]
+            done.append(Outcome(event.key, calls, n, error))
+        self.outcomes += done
+        return done
+
+    def one(self) -> Outcome:
+        """Run the pending deliveries; the last one's outcome, which must have succeeded."""
+        out = self.run()
+        assert out, "no webhook was sent"
+        assert out[-1].error is None, out[-1].error
+        return out[-1]
+
+    def checks(self, sha: str) -> dict[str, dict[str, Any]]:
+        runs = self.github.check_runs(REPO, sha)
+        names = [r["name"] for r in runs]
+        assert len(names) == len(set(names)), f"duplicate check runs on {sha[:7]}: {names}"
+        return {r["name"]: r for r in runs}
+
+    def comments(self, number: int) -> list[dict[str, Any]]:
+        return list(self.github.comments(REPO, number))
+
+    @staticmethod
+    def cold() -> None:
+        """Forget cached file contents, as a freshly started worker would."""
+        with CONTENTS.lock:
+            CONTENTS.items.clear()
+
+
+@pytest.fixture
+def hub(github: Any, tmp_path: Path) -> Iterator[Hub]:
+    github.push(REPO, "main", {".github/mlgate.yml": CONFIG})
+    store = Store(f"sqlite:///{tmp_path / 'mlgate.db'}")
+    store.create_all()
+    settings = Settings(webhook_secret=github.webhook_secret, app_id=github.app_id, private_key=github.private_key,
+                        github_api_url=github.base_url, database_url=f"sqlite:///{tmp_path / 'mlgate.db'}",
+                        queue_url=f"sqlite:///{tmp_path / 'queue.db'}", public_url="https://mlgate.example.com")
+    h = Hub(github, store, settings)
+    github.set_webhook(sink=h.receive)
+    yield h
