@@ -221,9 +221,9 @@ class Review(_Strict):
 
 class Commands(_Strict):
     promote: list[str] = Field(default_factory=list)
-    """Who may /promote besides write permission holders."""
+    """Who may /promote (users, @org/team); when set, it replaces the default of write permission or higher."""
     rollback: list[str] = Field(default_factory=list)
-    """Who may /rollback besides maintain permission holders."""
+    """Who may /rollback (users, @org/team); when set, it replaces the default of maintain permission or higher."""
 
 
 class Promote(_Strict):

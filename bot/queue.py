@@ -29,7 +29,8 @@ def huey_for(queue_url: str, name: str = "mlgate", immediate: bool = False) -> H
     if queue_url.startswith("sqlite:///"):
         path = queue_url.removeprefix("sqlite:///")
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return SqliteHuey(name, filename=path, immediate=immediate)
+        # WAL without fsync per job: a killed process loses nothing; use Redis when an OS crash must not
+        return SqliteHuey(name, filename=path, immediate=immediate, fsync=False)
     raise ValueError(f"MLGATE_QUEUE_URL must be sqlite:///PATH or redis://HOST:PORT/DB, got {queue_url.split('://')[0]}://…")
 
 

@@ -153,6 +153,8 @@ class Store:
                 cur = conn.cursor()
                 cur.execute("PRAGMA journal_mode=WAL")
                 cur.execute("PRAGMA busy_timeout=30000")
+                # WAL + NORMAL survives a crash of any process; only an OS crash can lose the last commits
+                cur.execute("PRAGMA synchronous=NORMAL")
                 cur.close()
 
     def create_all(self) -> None:
