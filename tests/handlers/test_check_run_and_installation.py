@@ -1,0 +1,83 @@
+"""check_run rerequested and installation events through the stand-in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.handlers import EVALUATION, REVIEW
+from bot.handlers.check_run import NO_RUN_TITLE, RERUN_TITLE
+from bot.sandbox.server import make_artifact_zip
+from tests.handlers.conftest import PASSING, REPO, Hub
+
+
+def _rerequest(hub: Hub, sha: str, name: str, number: int) -> None:
+    (check,) = [c for c in hub.github.check_runs(REPO, sha) if c["name"] == name]
+    check = {**check, "pull_requests": [{"number": number, "id": 1, "url": "x",
+                                         "head": {"ref": "h", "sha": sha, "repo": {"id": 1, "name": "churn", "url": "x"}},
+                                         "base": {"ref": "main", "sha": "0" * 40,
+                                                  "repo": {"id": 1, "name": "churn", "url": "x"}}}]}
+    hub.github.send_webhook("check_run", {"action": "rerequested", "check_run": check}, REPO, "alice")
+
+
+def test_rerun_of_the_evaluation_check_reruns_that_commits_workflow_run(hub: Hub) -> None:
+    pr = hub.github.open_pull_request(REPO, {"train.py": "x\n"})
+    hub.one()
+    n, head = pr["number"], pr["head"]["sha"]
+    run_id = hub.github.complete_workflow_run(REPO, n, artifact=make_artifact_zip({"mlgate-report.json": PASSING}))
+    hub.one()
+    _rerequest(hub, head, EVALUATION, n)
+    out = hub.one()
+    assert hub.github.reruns(REPO) == [run_id]
+    check = hub.checks(head)[EVALUATION]
+    assert (check["status"], check["output"]["title"]) == ("queued", RERUN_TITLE)
+    assert len(out.calls) == 2, out.calls
+
+
+def test_rerun_without_a_known_run_says_what_to_do(hub: Hub) -> None:
+    pr = hub.github.open_pull_request(REPO, {"train.py": "x\n"})
+    hub.one()
+    _rerequest(hub, pr["head"]["sha"], EVALUATION, pr["number"])
+    hub.one()
+    check = hub.checks(pr["head"]["sha"])[EVALUATION]
+    assert check["output"]["title"] == NO_RUN_TITLE and "Actions tab" in check["output"]["summary"]
+    assert hub.github.reruns(REPO) == []
+
+
+def test_rerun_of_the_review_check_recounts_approvals(hub: Hub) -> None:
+    pr = hub.github.open_pull_request(REPO, {"README.md": "x\n"})
+    hub.one()
+    _rerequest(hub, pr["head"]["sha"], REVIEW, pr["number"])
+    out = hub.one()
+    assert out.error is None  # a non-ML PR: the review check stays neutral
+    assert hub.checks(pr["head"]["sha"])[REVIEW]["conclusion"] == "neutral"
+
+
+def _inst(hub: Hub, inst: int) -> dict[str, Any]:
+    found = hub.store.installation(inst)
+    assert found is not None
+    return found
+
+
+def _installation(hub: Hub, action: str, **extra: Any) -> None:
+    hub.github.send_webhook("installation", {"action": action, **extra}, REPO, "acme-admin")
+
+
+def test_installation_events_record_the_repositories(hub: Hub) -> None:
+    inst = hub.github.installation_id
+    _installation(hub, "created", repositories=[{"id": 1, "name": "churn", "full_name": REPO}])
+    hub.one()
+    assert _inst(hub, inst)["repos"] == [REPO]
+    hub.github.send_webhook("installation_repositories", {
+        "action": "added", "repository_selection": "selected",
+        "repositories_added": [{"id": 2, "name": "fraud", "full_name": "acme/fraud"}], "repositories_removed": []},
+        REPO, "acme-admin")
+    hub.one()
+    assert _inst(hub, inst)["repos"] == ["acme/churn", "acme/fraud"]
+    hub.github.send_webhook("installation_repositories", {
+        "action": "removed", "repository_selection": "selected", "repositories_added": [],
+        "repositories_removed": [{"id": 1, "name": "churn", "full_name": REPO}]}, REPO, "acme-admin")
+    hub.one()
+    assert _inst(hub, inst)["repos"] == ["acme/fraud"]
+    _installation(hub, "deleted")
+    hub.one()
+    assert _inst(hub, inst)["active"] == 0

@@ -1,0 +1,112 @@
+"""The GitHub client's retry, idempotency and caching rules, against the stand-in."""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from bot.github_client import MAX_WAIT, TOKENS, GitHubClient, GitHubError, RetryLater
+from bot.handlers import EVALUATION, INVALID_CONFIG_TITLE
+from tests.handlers.conftest import REPO, Hub
+
+
+def _client(github: Any) -> GitHubClient:
+    settings = SimpleNamespace(github_api_url=github.base_url, app_id=github.app_id, private_key=github.private_key)
+    return GitHubClient.for_installation(settings, github.installation_id, REPO)
+
+
+def test_a_failed_create_is_not_repeated_blindly_but_looked_up(github: Any) -> None:
+    pr = github.open_pull_request(REPO, {"data/a.csv": "a\n"})
+    gh = _client(github)
+    github.inject_fault("POST", r"/check-runs$", "502", times=1)
+    with pytest.raises(RetryLater):
+        gh.set_check(pr["head"]["sha"], EVALUATION, status="queued", title="t", summary="s")
+    assert github.count_calls("POST", "/check-runs") == 1  # one POST, then a lookup by name
+    assert github.count_calls("GET", "/check-runs") == 2  # (and the one before it)
+    first = gh.set_check(pr["head"]["sha"], EVALUATION, status="queued", title="t", summary="s")
+    again = gh.set_check(pr["head"]["sha"], EVALUATION, status="completed", conclusion="success", title="t")
+    assert first == again and len(github.check_runs(REPO, pr["head"]["sha"])) == 1
+
+
+def test_idempotent_posts_are_retried_in_place(github: Any) -> None:
+    pr = github.open_pull_request(REPO, {"data/a.csv": "a\n"})
+    gh = _client(github)
+    github.inject_fault("POST", r"/labels$", "502", times=2)
+    gh.add_labels(pr["number"], ["mlgate:data-change"])
+    assert github.labels(REPO, pr["number"]) == ["mlgate:data-change"]
+    github.inject_fault("POST", r"/issues/\d+/comments$", "429", times=1, retry_after=1)
+    started = time.monotonic()
+    gh.create_comment(pr["number"], "a rate-limited POST was not processed: it is sent again")
+    assert time.monotonic() - started >= 1.0 and len(github.comments(REPO, pr["number"])) == 1
+
+
+def test_a_retry_after_longer_than_the_bound_is_left_to_the_queue(github: Any) -> None:
+    pr = github.open_pull_request(REPO, {"data/a.csv": "a\n"})
+    gh = _client(github)
+    for method, path, kind, call in (
+        ("GET", r"/pulls/\d+$", "429", lambda: gh.pull(pr["number"])),
+        ("GET", r"/pulls/\d+$", "rate_limit", lambda: gh.pull(pr["number"])),
+        ("POST", r"/issues/\d+/comments$", "429", lambda: gh.create_comment(pr["number"], "x")),
+        ("POST", r"/issues/\d+/comments$", "rate_limit", lambda: gh.create_comment(pr["number"], "x")),
+    ):
+        github.inject_fault(method, path, kind, times=1, retry_after=MAX_WAIT + 50)
+        started = time.monotonic()
+        with pytest.raises(RetryLater) as info:
+            call()
+        assert time.monotonic() - started < 3
+        assert info.value.seconds > MAX_WAIT and info.value.status in (403, 429)
+    assert github.comments(REPO, pr["number"]) == []
+
+
+def test_many_changed_files_are_paged(github: Any) -> None:
+    files: dict[str, str | bytes] = {f"data/part-{i:03}.csv": "a\n" for i in range(150)}
+    pr = github.open_pull_request(REPO, files)
+    gh = _client(github)
+    github.reset_calls()
+    assert sorted(gh.changed_files(pr["number"])) == sorted(files)
+    assert github.count_calls("GET", "/files") == 2
+
+
+def test_file_reads_are_cached_by_commit_sha_only(github: Any) -> None:
+    sha = github.push(REPO, "main", {"a.txt": "one\n"})
+    gh = _client(github)
+    github.reset_calls()
+    assert gh.read_file("a.txt", sha) == "one\n" and gh.read_file("a.txt", sha) == "one\n"
+    assert gh.read_file("missing.txt", sha) is None and gh.read_file("missing.txt", sha) is None
+    assert github.count_calls("GET", "/contents/") == 2
+    github.push(REPO, "main", {"a.txt": "two\n"})
+    assert gh.read_file("a.txt", "main") == "two\n"  # a branch moves: never cached
+    assert gh.read_file("a.txt", "main") == "two\n"
+    assert github.count_calls("GET", "/contents/") == 4
+
+
+def test_a_config_that_is_not_text_fails_the_check(hub: Hub) -> None:
+    hub.github.push(REPO, "main", {".github/mlgate.yml": b"\xff\xfe\x00v"})
+    pr = hub.github.open_pull_request(REPO, {"data/a.csv": "a\n"})
+    hub.one()
+    check = hub.checks(pr["head"]["sha"])[EVALUATION]
+    assert (check["conclusion"], check["output"]["title"]) == ("failure", INVALID_CONFIG_TITLE)
+    assert "not UTF-8 text" in check["output"]["summary"]
+
+
+def test_one_token_per_installation_under_concurrency_and_never_in_errors(github: Any) -> None:
+    TOKENS.clear()
+    github.reset_calls()
+    clients: list[GitHubClient] = []
+    threads = [threading.Thread(target=lambda: clients.append(_client(github))) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(clients) == 8 and github.count_calls("POST", "/access_tokens") == 1
+    token = next(iter(github.tokens))
+    gh = clients[0]
+    with pytest.raises(GitHubError) as info:
+        gh.pull(999)
+    assert info.value.status == 404
+    for text in (str(info.value), repr(gh), repr(info.value)):
+        assert token not in text and "ghs_" not in text
