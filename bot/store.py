@@ -47,6 +47,7 @@ deliveries = Table(
     Column("status", String(16), nullable=False),  # queued | done | ignored | failed
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", Text),
+    Column("updated_at", Float),
     Column("body", LargeBinary, nullable=False),
 )
 installations = Table(
@@ -190,7 +191,7 @@ class Store:
             with self.engine.begin() as c:
                 c.execute(insert(deliveries).values(
                     id=delivery_id, event=event_name, action=action, repo=repo, installation_id=installation_id,
-                    received_at=time.time(), status="queued", attempts=0, body=body))
+                    received_at=time.time(), updated_at=time.time(), status="queued", attempts=0, body=body))
             return True
         except IntegrityError:
             return False
@@ -203,7 +204,24 @@ class Store:
     def mark_delivery(self, delivery_id: str, status: str, error: str | None = None) -> None:
         with self.engine.begin() as c:
             c.execute(update(deliveries).where(deliveries.c.id == delivery_id).values(
-                status=status, last_error=error, attempts=deliveries.c.attempts + 1))
+                status=status, last_error=error, attempts=deliveries.c.attempts + 1, updated_at=time.time()))
+
+    def mark_running(self, delivery_id: str) -> None:
+        with self.engine.begin() as c:
+            c.execute(update(deliveries).where(deliveries.c.id == delivery_id).values(
+                status="running", updated_at=time.time()))
+
+    def stale_deliveries(self, older_than: float, limit: int = 100) -> list[str]:
+        """Deliveries queued or running with no progress since `older_than` (a worker died with them)."""
+        with self.engine.connect() as c:
+            rows = c.execute(select(deliveries.c.id).where(
+                deliveries.c.status.in_(("queued", "running")),
+                deliveries.c.updated_at < older_than).order_by(deliveries.c.received_at).limit(limit))
+            return [r[0] for r in rows]
+
+    def touch_delivery(self, delivery_id: str) -> None:
+        with self.engine.begin() as c:
+            c.execute(update(deliveries).where(deliveries.c.id == delivery_id).values(updated_at=time.time()))
 
     def recent_deliveries(self, limit: int = 50) -> list[dict[str, Any]]:
         with self.engine.connect() as c:

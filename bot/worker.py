@@ -65,6 +65,9 @@ def run_delivery(delivery_id: str, attempt: int = 1, *, settings: Settings | Non
     if delivery is None:
         log.warning("delivery %s is not in the store; dropped", delivery_id)
         return "ignored"
+    if delivery["status"] in ("done", "ignored", "failed"):
+        return "ignored"  # re-enqueued by a sweep after another worker finished it
+    store.mark_running(delivery_id)
     started = time.monotonic()
     key = f"{delivery['event']}.{delivery['action']}" if delivery["action"] else delivery["event"]
     try:
@@ -102,8 +105,37 @@ def _give_up(settings: Settings, store: Store, delivery: dict[str, Any], exc: Ba
         log.exception("could not report the failure of delivery %s", delivery["id"])
 
 
+STALE_AFTER = 60.0  # a queued or running delivery with no progress for this long is re-enqueued
+SWEEP_EVERY = 15.0
+
+
+def sweep(store: Store, enqueue: Any, stale_after: float = STALE_AFTER) -> list[str]:
+    """Re-enqueue deliveries a dead worker left behind (the queue forgets a job once taken).
+
+    Handlers are idempotent, so running a delivery twice is safe; losing one is not.
+    """
+    ids = store.stale_deliveries(time.time() - stale_after)
+    for delivery_id in ids:
+        store.touch_delivery(delivery_id)
+        enqueue(delivery_id)
+    if ids:
+        log.warning("re-enqueued %d stale deliveries", len(ids))
+    return ids
+
+
+def _sweeper(store: Store, enqueue: Any, stale_after: float, every: float) -> None:
+    while True:
+        try:
+            sweep(store, enqueue, stale_after)
+        except Exception:
+            log.exception("sweep failed; trying again later")
+        time.sleep(every)
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=2, help="jobs run at the same time (threads)")
+    parser.add_argument("--stale-after", type=float, default=STALE_AFTER,
+                        help="re-enqueue deliveries with no progress for this many seconds (default: %(default)s)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -115,7 +147,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
     from bot.queue import make_queue
 
-    huey, _ = make_queue(settings)
+    huey, task = make_queue(settings)
+    import threading
+
+    threading.Thread(target=_sweeper, args=(store, task, args.stale_after, min(SWEEP_EVERY, args.stale_after)),
+                     daemon=True, name="mlgate-sweeper").start()
     log.info("worker started", extra={"queue": settings.queue_url.split("://")[0], "workers": args.workers})
     consumer = huey.create_consumer(workers=args.workers, worker_type="thread", periodic=False,
                                     initial_delay=0.05, backoff=1.15, max_delay=1.0)

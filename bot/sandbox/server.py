@@ -110,6 +110,7 @@ class Sandbox:
         self.calls: list[tuple[str, str, int]] = []
         self.problems: list[str] = []
         self.faults: list[Fault] = []
+        self.slow_started = 0
         self.base_url = ""
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -345,8 +346,9 @@ class Sandbox:
             raise AssertionError("the GitHub stand-in got requests GitHub would reject:\n" + "\n".join(self.problems))
 
     def inject_fault(self, method: str, path_regex: str, kind: str, times: int = 1, retry_after: int = 1) -> None:
-        """The next `times` matching requests answer 502, 429 (Retry-After) or 403 rate limit."""
-        if kind not in ("502", "429", "rate_limit"):
+        """The next `times` matching requests answer 502, 429 (Retry-After) or 403 rate limit,
+        or ("slow") are answered normally after `retry_after` seconds."""
+        if kind not in ("502", "429", "rate_limit", "slow"):
             raise SandboxError(f"unknown fault {kind}")
         self.faults.append(Fault(method.upper(), re.compile(path_regex), kind, times, retry_after))
 
@@ -483,10 +485,14 @@ class Sandbox:
         return app
 
     def _take_fault(self, method: str, path: str) -> Response | None:
+        delay = 0.0
         with self.lock:
             for f in self.faults:
                 if f.remaining > 0 and f.method == method and f.pattern.search(path):
                     f.remaining -= 1
+                    if f.kind == "slow":
+                        delay = f.retry_after
+                        break
                     if f.kind == "502":
                         return _error(502, "Server Error")
                     if f.kind == "429":
@@ -497,6 +503,9 @@ class Sandbox:
                     resp.headers["X-RateLimit-Remaining"] = "0"
                     resp.headers["X-RateLimit-Reset"] = str(int(time.time()) + f.retry_after)
                     return resp
+        if delay:
+            self.slow_started += 1
+            time.sleep(delay)
         return None
 
     def _validate_request(self) -> str | None:
