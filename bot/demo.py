@@ -281,7 +281,8 @@ def _run(root: Path, out: Path, quiet: bool, say: Any, started: float, kept: boo
     if app:
         from bot.demo_app import play_pr_loop, print_pr
 
-        changed = {"train.py": (root / "train.py").read_bytes(), "data/train.parquet": b"(binary)"}
+        changed: dict[str, str | bytes] = {"train.py": (root / "train.py").read_bytes(),
+                                           "data/train.parquet": b"(binary)"}
         view = play_pr_loop(out / "report.json", (root / ".github" / "mlgate.yml").read_text("utf-8"), changed,
                             quiet=quiet)
         if not quiet:

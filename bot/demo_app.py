@@ -14,7 +14,7 @@ from typing import Any
 REPO = "acme/churn"
 
 
-def play_pr_loop(report_path: Path, config_text: str, files: dict[str, bytes], *, quiet: bool = False) -> dict[str, Any]:
+def play_pr_loop(report_path: Path, config_text: str, files: dict[str, str | bytes], *, quiet: bool = False) -> dict[str, Any]:
     """Run the loop; returns what the PR shows (comment, checks, labels, API calls)."""
     from bot.app import create_app
     from bot.queue import huey_for
