@@ -1,0 +1,96 @@
+"""The scale-out registry: a real `mlflow server` with a PostgreSQL backend store.
+
+Logs a model over HTTP, registers it through the adapter, moves an alias, scores through
+the alias, and logs an evaluation run — the same calls the App and the CLI make.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import requests
+
+from tests.backends import postgres_database
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "reports"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp("mlflow-server")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with postgres_database() as db:
+        log = open(tmp / "server.log", "w")  # noqa: SIM115
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
+             "--backend-store-uri", db.replace("postgresql+psycopg://", "postgresql://"),
+             "--artifacts-destination", str(tmp / "artifacts"), "--workers", "1"],
+            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"})
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                try:
+                    if requests.get(f"{url}/health", timeout=1).status_code == 200:
+                        break
+                except requests.RequestException:
+                    pass
+                if proc.poll() is not None:
+                    pytest.fail(f"mlflow server exited: {(tmp / 'server.log').read_text()[-2000:]}")
+                time.sleep(0.3)
+            else:
+                pytest.fail("mlflow server did not start within 120 s")
+            yield url
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            log.close()
+
+
+def test_registry_adapter_against_a_tracking_server_on_postgresql(server: str) -> None:
+    import mlflow
+    from sklearn.linear_model import LogisticRegression
+
+    from bot.registry import Registry
+
+    rng = np.random.default_rng(0)
+    x = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200)})
+    y = (x["a"] > 0).astype(int)
+    client = mlflow.MlflowClient(server, server)
+    exp = client.create_experiment("train")
+    old = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(server)
+    try:
+        with mlflow.start_run(experiment_id=exp):
+            uri = mlflow.sklearn.log_model(LogisticRegression().fit(x, y), name="model",
+                                           pip_requirements=["scikit-learn"],
+                                           serialization_format="cloudpickle").model_uri
+    finally:
+        mlflow.set_tracking_uri(old)
+    reg = Registry(server)
+    v1 = reg.register(uri, "churn-classifier", {"mlgate.pr": "7"})
+    assert reg.register(uri, "churn-classifier") == v1  # idempotent over HTTP too
+    reg.set_alias("churn-classifier", "production", v1)
+    assert reg.alias_version("churn-classifier", "production") == v1
+    scores = reg.load_scorer("models:/churn-classifier@production", "binary")(x)
+    assert scores.shape == (200,) and scores.min() >= 0 and scores.max() <= 1
+    report = json.loads((FIXTURES / "failing.json").read_text())
+    run_id = reg.log_evaluation(report, "<html></html>", {"mlgate.pr": "7"})
+    run = client.get_run(run_id)
+    assert run.data.tags["mlgate.pr"] == "7" and run.data.metrics
