@@ -1,4 +1,8 @@
-"""installation and installation_repositories: remember which repositories are installed."""
+"""installation and installation_repositories: remember which repositories are installed.
+
+The store's list is what the dashboard shows and what an operator checks when a repository's
+events seem to be ignored; these events carry no repository to act on, so no GitHub call.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from bot.context import Context, Handler
 
 
 def on_installation(ctx: Context) -> None:
+    """created/deleted/suspend/unsuspend/new_permissions_accepted: the whole list, and whether active."""
     p = ctx.event.payload
     inst = p["installation"]
     account = (inst.get("account") or {}).get("login")
@@ -14,6 +19,7 @@ def on_installation(ctx: Context) -> None:
 
 
 def on_repositories(ctx: Context) -> None:
+    """added/removed: apply the difference to what the store knows."""
     p = ctx.event.payload
     inst = p["installation"]
     known = ctx.store.installation(int(inst["id"]))
