@@ -6,7 +6,7 @@ splits the rows into segments and returns the report's `metrics` and `segments` 
 
 from __future__ import annotations
 
-import zlib
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from bot.config import METRICS_BY_TASK, SegmentSpec
-from bot.evaluation.paired import JACKKNIFE_GROUPS, Group, Stat, compare_group
-from bot.evaluation.segments import SegmentError, build_segments
+from bot.evaluation.paired import Groups, Scored, Stat, compare_partition
+from bot.evaluation.segments import SegmentError, build_partitions
 
 __all__ = ["ComparisonResult", "EvaluationError", "compare_models"]
 
@@ -26,14 +26,17 @@ class EvaluationError(ValueError):
 
 @dataclass
 class ComparisonResult:
+    """Overall comparisons and, per segment, `(column, value, rows, comparisons)`."""
+
     metrics: list[Stat]
     segments: list[tuple[str, str, int, list[Stat]]] = field(default_factory=list)
 
     def to_report(self) -> dict[str, Any]:
+        """The report's `metrics` and `segments` lists (JSON-ready: floats or None)."""
         return {
             "metrics": [s.to_dict() for s in self.metrics],
             "segments": [
-                {"column": c, "value": v, "rows": n, "metrics": [s.to_dict() for s in stats]}
+                {"column": c, "value": v, "rows": int(n), "metrics": [s.to_dict() for s in stats]}
                 for c, v, n, stats in self.segments
             ],
         }
@@ -54,52 +57,64 @@ def compare_models(
     classes: list[Any] | None = None,
     progress: bool = False,
 ) -> ComparisonResult:
-    """Score both models overall and per segment; every comparison is paired."""
+    """Score both models overall and per segment; every comparison is paired on the same rows.
+
+    `candidate`/`baseline` are row-aligned with `frame`: binary P(y=1), multiclass an (n, K)
+    probability matrix in `classes` order, regression predictions. `baseline=None` (no
+    production model yet) reports the candidate's values only.
+    """
     if task not in METRICS_BY_TASK:
         raise EvaluationError(f"unknown task {task!r}; use binary, multiclass or regression")
     unknown = [m for m in metrics if m not in METRICS_BY_TASK[task]]
     if unknown:
-        raise EvaluationError(f"metrics {unknown} are not available for task {task}")
+        raise EvaluationError(
+            f"metrics {unknown} are not available for task {task}; "
+            f"choose from {', '.join(METRICS_BY_TASK[task])}"
+        )
+    if not 0 < confidence < 1:
+        raise EvaluationError(f"confidence must be between 0 and 1 (got {confidence}); use e.g. 0.95")
+    if resamples < 0:
+        raise EvaluationError(f"resamples must be >= 0 (got {resamples})")
     n = len(frame)
     if n == 0:
         raise EvaluationError("the holdout has no rows; the evaluation needs labelled rows")
     if label not in frame.columns:
         raise EvaluationError(
-            f"label column {label!r} is not in the holdout; columns: {', '.join(map(str, frame.columns[:30]))}"
+            f"label column {label!r} is not in the holdout; columns: "
+            f"{', '.join(map(str, frame.columns[:30]))}. Fix `label` in the config"
         )
     y, classes = _labels(frame[label], task, classes)
     cand = _scores(candidate, "candidate", task, n, classes)
     base = _scores(baseline, "baseline", task, n, classes) if baseline is not None else None
     try:
-        segs = build_segments(frame, segments)
+        parts = build_partitions(frame, segments)
     except SegmentError as exc:
         raise EvaluationError(str(exc)) from None
 
-    perm = np.random.default_rng([seed, 0x6A4B]).permutation(n)
-    jk = np.empty(n, dtype=np.int64)
-    jk[perm] = np.arange(n) % JACKKNIFE_GROUPS
-    k = len(classes) if classes is not None else 0
-
-    def run(key: str, idx: np.ndarray | None) -> list[Stat]:
-        rng = np.random.default_rng([seed, zlib.crc32(key.encode())])
-        sel = slice(None) if idx is None else idx
-        group = Group(y[sel], cand[sel], None if base is None else base[sel], rng, jk[sel])
-        return compare_group(task, group, list(metrics), confidence, resamples, n_classes=k)
-
-    jobs: list[tuple[str, str, np.ndarray | None]] = [("", "", None)] + [
-        (s.column, s.value, s.index) for s in segs
+    scored = Scored(task, y, cand, base, len(classes) if classes is not None else 0)
+    jobs = [Groups(np.zeros(n, dtype=np.int64), 1, [""])] + [
+        Groups(p.codes, len(p.values), [f"{p.column}\x00{v}" for v in p.values]) for p in parts
     ]
-    iterator: Any = jobs
+    bar: Any = None
+    tick = None
     if progress:
         from tqdm import tqdm
 
-        iterator = tqdm(jobs, desc="comparing segments", unit="segment", leave=False)
-    results = [(c, v, run(f"{c}\x00{v}", idx)) for c, v, idx in iterator]
-    overall = results[0][2]
-    seg_out = [(c, v, stats[0].rows if stats else len(idx), stats)
-               for (c, v, stats), (_, _, idx) in zip(results[1:], jobs[1:], strict=True)
-               if idx is not None]
-    return ComparisonResult(overall, seg_out)
+        bar = tqdm(total=sum(g.count for g in jobs), desc="paired bootstrap", unit="segment",
+                   leave=False, file=sys.stderr)
+        tick = bar.update
+    try:
+        results = [compare_partition(scored, g, list(metrics), confidence, resamples, seed, tick)
+                   for g in jobs]
+    finally:
+        if bar is not None:
+            bar.close()
+    seg_out = [
+        (p.column, value, int(size), stats)
+        for p, per_group in zip(parts, results[1:], strict=True)
+        for value, size, stats in zip(p.values, p.sizes, per_group, strict=True)
+    ]
+    return ComparisonResult(results[0][0], seg_out)
 
 
 def _labels(col: pd.Series, task: str, classes: list[Any] | None) -> tuple[np.ndarray, list[Any] | None]:

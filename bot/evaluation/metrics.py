@@ -147,11 +147,10 @@ def multiclass_from_confusion(conf: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def multiclass_log_loss_rows(y_idx: np.ndarray, proba: np.ndarray) -> np.ndarray:
-    """Per-row log loss: rows renormalised then clipped, as sklearn does."""
+    """Per-row log loss: the true class's probability clipped to [eps, 1-eps], as sklearn 1.9 does."""
     proba = np.asarray(proba, dtype=np.float64)
-    proba = np.clip(proba, EPS, 1 - EPS)
-    proba = proba / proba.sum(axis=1, keepdims=True)
-    return -np.log(proba[np.arange(len(y_idx)), y_idx])
+    p = np.clip(proba[np.arange(len(y_idx)), y_idx], EPS, 1 - EPS)
+    return -np.log(p)
 
 
 # ---------------------------------------------------------------- regression

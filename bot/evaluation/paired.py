@@ -1,30 +1,43 @@
 """Paired comparison of two models on the same rows: delta, confidence interval, se, p-value.
 
+Everything works on one *partition* of the rows at a time (the whole holdout, or one segment
+column): the statistics of all its segments come out of one sort per model and a few
+`bincount`s, so the cost grows with the rows, not with rows x segments x resamples.
+
 Each metric family uses the cheapest method that is exact or standard for it:
 
-- count metrics (accuracy, precision, recall, f1, multiclass F1s): a true paired bootstrap,
+- count metrics (accuracy, precision, recall, f1, macro/weighted F1): a true paired bootstrap,
   drawn as a multinomial over the joint (label, candidate prediction, baseline prediction)
-  cells. Resampling rows and resampling these counts give the same distribution, so one
-  resample serves both models at a cost independent of the row count.
-- roc_auc: DeLong's paired variance of the AUC difference (exact, no resampling).
-- mean losses (log_loss, brier, mae): mean of the per-row paired differences with its
-  standard error (central limit theorem; t quantiles).
-- average_precision, rmse, r2: delete-a-group jackknife over G random groups of rows, the
-  same groups for both models.
+  cells of each segment. Resampling rows and resampling these cell counts give the same
+  distribution, so one resample serves both models at a cost independent of the row count.
+  With `resamples=0` (or too many classes for the joint table): the delta method.
+- roc_auc: DeLong's variance of the paired AUC difference (exact, no resampling).
+- mean losses (log_loss, brier, mae): mean of the per-row paired differences and its
+  standard error (central limit theorem).
+- average_precision, rmse, r2: the influence-function (delta-method / infinitesimal
+  jackknife) variance of the paired difference; for AUC this is what DeLong computes.
+
+Analytic intervals are `delta ± z * se`; p-values are two-sided normal tail areas of
+`delta / se`, so the gate's Benjamini-Hochberg step (which reads `se`) agrees with them.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from statistics import NormalDist
 
 import numpy as np
-from scipy import stats
 
 from bot.evaluation import metrics as M
 
-JACKKNIFE_GROUPS = 30
 MAX_JOINT_CELLS = 4096
+GRAD_STEP = 1e-4
+
+# ---------------------------------------------------------------- one row of a metric table
 
 
 @dataclass(frozen=True)
@@ -51,311 +64,481 @@ def _clean(v: object) -> object:
     if isinstance(v, float | np.floating):
         f = float(v)
         return None if math.isnan(f) or math.isinf(f) else f
+    if isinstance(v, np.integer | np.bool_):
+        return v.item()
     return v
 
 
-def _p_two_sided(delta: float, se: float) -> float:
-    if se <= 0 or math.isnan(se):
+def _num(v: object) -> float | None:
+    if v is None:
+        return None
+    f = float(v)  # type: ignore[arg-type]
+    return None if math.isnan(f) or math.isinf(f) else f
+
+
+def p_two_sided(delta: float, se: float) -> float:
+    """Two-sided normal p-value of delta != 0; a zero se means no sampling noise at all."""
+    if se <= 0:
         return 1.0 if delta == 0 else 0.0
-    return float(2 * stats.norm.sf(abs(delta) / se))
+    return math.erfc(abs(delta) / se / math.sqrt(2))
 
 
-def _interval(delta: float, se: float, confidence: float, df: float | None = None) -> tuple[float, float]:
-    q = stats.t.ppf(0.5 + confidence / 2, df) if df else stats.norm.ppf(0.5 + confidence / 2)
-    return delta - q * se, delta + q * se
+def z_quantile(confidence: float) -> float:
+    return NormalDist().inv_cdf(0.5 + confidence / 2)
 
 
-def _stat(
-    name: str, hib: bool, base: float | None, cand: float | None, rows: int, method: str,
-    se: float | None = None, ci: tuple[float, float] | None = None,
+def make_stat(
+    name: str, hib: bool, base: object, cand: object, rows: int, method: str,
+    se: object = None, ci: tuple[object, object] | None = None, z: float | None = None,
 ) -> Stat:
-    if base is None or cand is None or (isinstance(base, float) and math.isnan(base)) or (
-        isinstance(cand, float) and math.isnan(cand)
-    ):
-        return Stat(name, hib, _f(base), _f(cand), None, None, None, None, None, rows, method)
-    delta = float(cand - base)
-    if se is None or math.isnan(se):
-        return Stat(name, hib, float(base), float(cand), delta, None, None, None, None, rows, method)
-    lo, hi = ci if ci is not None else (float("nan"), float("nan"))
-    return Stat(name, hib, float(base), float(cand), delta, float(lo), float(hi), float(se),
-                _p_two_sided(delta, se), rows, method)
+    """A comparison row; anything undefined (no baseline, NaN, no se) becomes None."""
+    b, c = _num(base), _num(cand)
+    if b is None or c is None:
+        return Stat(name, hib, b, c, None, None, None, None, None, rows, method)
+    delta = c - b
+    s = _num(se)
+    if s is None:
+        return Stat(name, hib, b, c, delta, None, None, None, None, rows, method)
+    s = max(s, 0.0)
+    if ci is None:
+        assert z is not None
+        lo, hi = delta - z * s, delta + z * s
+    else:
+        lo_, hi_ = _num(ci[0]), _num(ci[1])
+        if lo_ is None or hi_ is None:
+            return Stat(name, hib, b, c, delta, None, None, s, p_two_sided(delta, s), rows, method)
+        lo, hi = lo_, hi_
+    return Stat(name, hib, b, c, delta, lo, hi, s, p_two_sided(delta, s), rows, method)
 
 
-def _f(v: float | None) -> float | None:
-    return None if v is None else float(v)
-
-
-# ---------------------------------------------------------------- group-level engine
+# ---------------------------------------------------------------- prepared inputs
 
 
 @dataclass
-class Group:
-    """The rows of one segment (or all rows), already validated."""
+class Scored:
+    """Validated labels and scores of all rows, with per-model caches shared by partitions."""
 
-    y: np.ndarray  # binary: 0/1 ints; multiclass: class indices; regression: floats
+    task: str
+    y: np.ndarray  # binary: 0/1 int64; multiclass: class index int64; regression: float64
     cand: np.ndarray  # binary: P(y=1); multiclass: (n, K) probabilities; regression: predictions
     base: np.ndarray | None
-    rng: np.random.Generator
-    jk_group: np.ndarray  # group id 0..G-1 per row, for the jackknife
+    n_classes: int = 0
+    _cache: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
+
+    def scores(self, who: str) -> np.ndarray:
+        s = self.cand if who == "candidate" else self.base
+        assert s is not None
+        return s
+
+    def _cached(self, key: tuple[str, str], make: Callable[[], np.ndarray]) -> np.ndarray:
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
+    def pred(self, who: str) -> np.ndarray:
+        """Predicted labels: threshold 0.5 (binary) or the most probable class."""
+        s = self.scores(who)
+        if self.task == "binary":
+            return self._cached(("pred", who), lambda: (s >= 0.5).astype(np.int64))
+        return self._cached(("pred", who), lambda: np.argmax(s, axis=1).astype(np.int64))
+
+    def order(self, who: str) -> np.ndarray:
+        """Rows by ascending score, computed once and reused by every partition."""
+        s = self.scores(who)
+        return self._cached(("order", who), lambda: np.argsort(s))  # ties form blocks: any order
+
+    def joint_cell(self, k: int) -> np.ndarray:
+        """Per row: the (label, candidate prediction, baseline prediction) cell, 0..k^3-1."""
+        return self._cached(("cell", str(k)), lambda: (self.y * k + self.pred("candidate")) * k
+                            + self.pred("baseline"))
+
+    @property
+    def y_float(self) -> np.ndarray:
+        return self._cached(("y", "float"), lambda: self.y.astype(np.float64))
+
+    def loss_difference(self, metric: str) -> np.ndarray:
+        return self._cached((metric, "difference"),
+                            lambda: self.loss(metric, "candidate") - self.loss(metric, "baseline"))
+
+    def loss(self, metric: str, who: str) -> np.ndarray:
+        """Per-row loss whose mean is the metric (log_loss, brier, mae)."""
+        s = self.scores(who)
+
+        def make() -> np.ndarray:
+            if metric == "log_loss":
+                if self.task == "binary":
+                    return M.binary_log_loss_rows(self.y, s)
+                return M.multiclass_log_loss_rows(self.y, s)
+            if metric == "brier":
+                return M.brier_rows(self.y, s)
+            return np.abs(self.y - s)  # mae
+
+        return self._cached((metric, who), make)
 
 
-def compare_group(
-    task: str, group: Group, metric_names: list[str], confidence: float, resamples: int,
-    n_classes: int = 0,
-) -> list[Stat]:
-    """Every requested metric for one group of rows."""
-    specs = M.SPECS[task]
-    n = len(group.y)
-    out: dict[str, Stat] = {}
+@dataclass
+class Groups:
+    """A partition of the rows: group code per row, group count, a stable key per group."""
+
+    codes: np.ndarray
+    count: int
+    keys: list[str]
+
+    @cached_property
+    def sizes(self) -> np.ndarray:
+        if self.count == 1:
+            return np.array([len(self.codes)])
+        return np.bincount(self.codes, minlength=self.count)
+
+    @cached_property
+    def small_codes(self) -> np.ndarray:
+        """Codes as int16 where they fit, so a stable sort by code is a fast radix sort."""
+        return self.codes.astype(np.int16 if self.count < 2**15 else np.int32)
+
+    def sum(self, w: np.ndarray) -> np.ndarray:
+        if self.count == 1:
+            return np.array([w.sum()])
+        return np.bincount(self.codes, weights=w, minlength=self.count)
+
+    def take(self, per_group: np.ndarray) -> np.ndarray | float:
+        """A per-group value for every row (a scalar when there is one group)."""
+        return float(per_group[0]) if self.count == 1 else per_group[self.codes]
+
+    def centered_ss(self, x: np.ndarray, n: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Per-group mean and sum of squared deviations (two passes: no cancellation)."""
+        n = self.sizes if n is None else n
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = self.sum(x) / n
+        dev = x - self.take(mean)
+        return mean, self.sum(dev * dev)
+
+
+def _var_of_sum(groups: Groups, infl: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Variance of a statistic from per-row influence values: sum of squares, n/(n-1) corrected."""
+    _, ss = groups.centered_ss(infl, n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 1, ss * n / (n - 1), np.nan)
+
+
+# ---------------------------------------------------------------- entry point
+
+
+Tick = Callable[[int], None]
+
+
+def compare_partition(
+    scored: Scored, groups: Groups, metric_names: list[str], confidence: float, resamples: int,
+    seed: int, tick: Tick | None = None,
+) -> list[list[Stat]]:
+    """Every requested metric for every group of one partition: `result[group][metric]`."""
+    specs = M.SPECS[scored.task]
+    z = z_quantile(confidence)
+    by_metric: dict[str, list[Stat]] = {}
     count_names = [m for m in metric_names if specs[m].kind == "count"]
+    ticked = [0]
+
+    def counting(k: int) -> None:
+        ticked[0] += k
+        if tick is not None:
+            tick(k)
+
     if count_names:
-        out.update(_count_metrics(task, group, count_names, confidence, resamples, n_classes))
+        by_metric.update(_count_family(scored, groups, count_names, confidence, resamples, seed, z, counting))
+    rank_names = [m for m in metric_names if m in ("roc_auc", "average_precision")]
+    if rank_names:
+        by_metric.update(_rank_family(scored, groups, rank_names, z))
     for m in metric_names:
-        spec = specs[m]
-        if spec.kind == "count":
-            continue
         if m in ("log_loss", "brier", "mae"):
-            out[m] = _mean_metric(task, m, group, confidence)
-        elif m == "roc_auc":
-            out[m] = _delong(group, confidence)
-        elif m == "average_precision":
-            out[m] = _average_precision(group, confidence)
+            by_metric[m] = _mean_family(scored, groups, m, z)
         elif m in ("rmse", "r2"):
-            out[m] = _regression_ratio(m, group, confidence)
-        else:  # pragma: no cover - SPECS and this dispatch are kept in step by tests
-            raise KeyError(m)
-    assert all(s.rows == n for s in out.values())
-    return [out[m] for m in metric_names]
+            by_metric[m] = _regression_family(scored, groups, m, z)
+    if tick is not None and ticked[0] < groups.count:
+        tick(groups.count - ticked[0])
+    missing = [m for m in metric_names if m not in by_metric]
+    if missing:  # pragma: no cover - SPECS and this dispatch are kept in step by tests
+        raise KeyError(missing)
+    return [[by_metric[m][g] for m in metric_names] for g in range(groups.count)]
 
 
-# ---- count metrics: multinomial bootstrap over the joint cells
+# ---------------------------------------------------------------- count metrics
 
 
-def _count_table(task: str, y: np.ndarray, pc: np.ndarray, pb: np.ndarray, k: int) -> np.ndarray:
-    return np.bincount((y * k + pc) * k + pb, minlength=k**3)
-
-
-def _count_values(task: str, counts: np.ndarray, k: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Metric values for candidate and baseline from joint counts [..., k^3]."""
-    cube = counts.reshape(*counts.shape[:-1], k, k, k)  # [..., y, pc, pb]
-    conf_c = cube.sum(axis=-1)  # [..., y, pc]
-    conf_b = cube.sum(axis=-2)  # [..., y, pb]
+def _count_values(task: str, conf: np.ndarray) -> dict[str, np.ndarray]:
+    """Metric values from confusion matrices [..., true, pred]."""
     if task == "binary":
-        def fb(conf: np.ndarray) -> dict[str, np.ndarray]:
-            return M.binary_from_counts(conf[..., 1, 1], conf[..., 0, 1], conf[..., 1, 0], conf[..., 0, 0])
-        return fb(conf_c), fb(conf_b)
-    return M.multiclass_from_confusion(conf_c), M.multiclass_from_confusion(conf_b)
+        return M.binary_from_counts(conf[..., 1, 1], conf[..., 0, 1], conf[..., 1, 0], conf[..., 0, 0])
+    return M.multiclass_from_confusion(conf)
 
 
-def _count_metrics(
-    task: str, g: Group, names: list[str], confidence: float, resamples: int, n_classes: int
-) -> dict[str, Stat]:
-    specs = M.SPECS[task]
-    n = len(g.y)
-    k = 2 if task == "binary" else n_classes
-    if task == "binary":
-        pc = (g.cand >= 0.5).astype(np.int64)
-        pb = (g.base >= 0.5).astype(np.int64) if g.base is not None else pc
-    else:
-        pc = np.argmax(g.cand, axis=1)
-        pb = np.argmax(g.base, axis=1) if g.base is not None else pc
-    y = g.y.astype(np.int64)
-    if n == 0:
-        return {m: _stat(m, specs[m].higher_is_better, None, None, 0, "bootstrap") for m in names}
-    counts = _count_table(task, y, pc, pb, k)
-    vc, vb = _count_values(task, counts, k)
-    if g.base is None:
-        return {m: _stat(m, True, None, float(vc[m]), n, "bootstrap") for m in names}
-    result: dict[str, Stat] = {}
-    if resamples > 0 and k**3 <= MAX_JOINT_CELLS:
-        draws = g.rng.multinomial(n, counts / n, size=resamples)
-        rc, rb = _count_values(task, draws, k)
-        alpha = 1 - confidence
-        for m in names:
-            d = rc[m] - rb[m]
-            lo, hi = np.quantile(d, [alpha / 2, 1 - alpha / 2])
-            result[m] = _stat(m, specs[m].higher_is_better, float(vb[m]), float(vc[m]), n,
-                              "paired-bootstrap", se=float(np.std(d, ddof=1)), ci=(float(lo), float(hi)))
-        return result
-    # jackknife over groups of rows: leave-one-group-out joint counts
-    gcounts = np.zeros((JACKKNIFE_GROUPS, k**3))
-    np.add.at(gcounts, (g.jk_group, (y * k + pc) * k + pb), 1)
-    loo = counts[None, :] - gcounts
-    present = gcounts.sum(axis=1) > 0
-    lc, lb = _count_values(task, loo[present], k)
-    for m in names:
-        d = lc[m] - lb[m]
-        se = _jk_se(d)
-        delta = float(vc[m] - vb[m])
-        result[m] = _stat(m, specs[m].higher_is_better, float(vb[m]), float(vc[m]), n, "jackknife",
-                          se=se, ci=_interval(delta, se, confidence, df=max(len(d) - 1, 1)))
-    return result
+def _joint_values(task: str, joint: np.ndarray, k: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Candidate and baseline metric values from joint counts [..., k^3] over (y, pc, pb)."""
+    cube = joint.reshape(*joint.shape[:-1], k, k, k)
+    return _count_values(task, cube.sum(axis=-1)), _count_values(task, cube.sum(axis=-2))
 
 
-# ---- mean losses: paired differences
+def _gradients(task: str, conf: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
+    """d metric / d count of each confusion cell, [G, k, k], by central differences.
 
-
-def _rows_loss(task: str, metric: str, y: np.ndarray, p: np.ndarray) -> np.ndarray:
-    if metric == "log_loss":
-        return M.binary_log_loss_rows(y, p) if task == "binary" else M.multiclass_log_loss_rows(y, p)
-    if metric == "brier":
-        return M.brier_rows(y, p)
-    return np.abs(np.asarray(y, dtype=np.float64) - p)  # mae
-
-
-def _mean_metric(task: str, metric: str, g: Group, confidence: float) -> Stat:
-    n = len(g.y)
-    lc = _rows_loss(task, metric, g.y, g.cand)
-    cand = float(lc.mean()) if n else None
-    if g.base is None or n == 0:
-        return _stat(metric, False, None, cand, n, "paired-normal")
-    lb = _rows_loss(task, metric, g.y, g.base)
-    d = lc - lb
-    delta = float(d.mean())
-    se = float(d.std(ddof=1) / math.sqrt(n)) if n > 1 else float("nan")
-    ci = _interval(delta, se, confidence, df=n - 1) if n > 1 else None
-    return _stat(metric, False, float(lb.mean()), cand, n, "paired-normal", se=se, ci=ci)
-
-
-# ---- AUC: DeLong
-
-
-def _placements(y: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    pos = y == 1
-    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
-    r_all = M.midranks(s)
-    r_pos = M.midranks(s[pos])
-    r_neg = M.midranks(s[~pos])
-    v10 = (r_all[pos] - r_pos) / n_neg  # per positive: share of negatives ranked below
-    v01 = 1 - (r_all[~pos] - r_neg) / n_pos  # per negative: share of positives ranked above
-    auc = float(v10.mean())
-    return v10, v01, auc
-
-
-def _delong(g: Group, confidence: float) -> Stat:
-    y = g.y.astype(np.int64)
-    n = len(y)
-    n_pos = int(y.sum())
-    if n_pos == 0 or n_pos == n:
-        return _stat("roc_auc", True, None, None, n, "delong")
-    v10c, v01c, auc_c = _placements(y, g.cand)
-    if g.base is None:
-        return _stat("roc_auc", True, None, auc_c, n, "delong")
-    v10b, v01b, auc_b = _placements(y, g.base)
-    n_neg = n - n_pos
-    if n_pos < 2 or n_neg < 2:
-        return _stat("roc_auc", True, auc_b, auc_c, n, "delong")
-    s10 = np.cov(np.vstack([v10c, v10b]))
-    s01 = np.cov(np.vstack([v01c, v01b]))
-    var = (s10[0, 0] + s10[1, 1] - 2 * s10[0, 1]) / n_pos + (s01[0, 0] + s01[1, 1] - 2 * s01[0, 1]) / n_neg
-    se = math.sqrt(max(float(var), 0.0))
-    delta = auc_c - auc_b
-    return _stat("roc_auc", True, auc_b, auc_c, n, "delong", se=se, ci=_interval(delta, se, confidence))
-
-
-# ---- jackknife metrics
-
-
-def _jk_se(thetas: np.ndarray) -> float:
-    g = len(thetas)
-    if g < 2:
-        return float("nan")
-    return float(math.sqrt((g - 1) / g * np.sum((thetas - thetas.mean()) ** 2)))
-
-
-def _ap_leave_one_group_out(s: np.ndarray, y: np.ndarray, grp: np.ndarray) -> np.ndarray:
-    """AP without each jackknife group, from one descending sort.
-
-    On the full data's thresholds, removing a group only lowers the cumulative counts; a
-    block that empties contributes a zero recall step, so the sum stays exact.
+    The metrics are smooth ratios of counts; only cells that hold rows are ever used, so a
+    step that makes an empty cell negative is harmless.
     """
-    last = np.concatenate((np.flatnonzero(np.diff(s)), [len(s) - 1]))
-    tp_all = np.cumsum(y)[last]
-    cnt_all = (last + 1).astype(np.float64)
-    out = []
-    for k in np.unique(grp):
-        in_k = grp == k
-        tp = tp_all - np.cumsum(y * in_k)[last]
-        cnt = cnt_all - np.cumsum(in_k)[last]
-        n_pos = tp[-1]
-        if n_pos <= 0:
-            return np.array([])
-        steps = np.diff(tp, prepend=0.0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            prec = np.where(cnt > 0, tp / np.where(cnt > 0, cnt, 1), 0.0)
-        out.append(float(np.sum(steps * prec) / n_pos))
-    return np.asarray(out)
+    G, k, _ = conf.shape
+    out = {m: np.zeros((G, k, k)) for m in names}
+    for i in range(k):
+        for j in range(k):
+            plus, minus = conf.copy(), conf.copy()
+            plus[:, i, j] += GRAD_STEP
+            minus[:, i, j] -= GRAD_STEP
+            with np.errstate(invalid="ignore", divide="ignore"):
+                vp, vm = _count_values(task, plus), _count_values(task, minus)
+            for m in names:
+                out[m][:, i, j] = (vp[m] - vm[m]) / (2 * GRAD_STEP)
+    return out
 
 
-def _average_precision(g: Group, confidence: float) -> Stat:
-    """AP with a delete-a-group jackknife; each model's scores are sorted once."""
-    n = len(g.y)
-    y = np.asarray(g.y, dtype=np.float64)
+def _count_family(
+    s: Scored, groups: Groups, names: list[str], confidence: float, resamples: int, seed: int,
+    z: float, tick: Tick | None,
+) -> dict[str, list[Stat]]:
+    specs = M.SPECS[s.task]
+    k = 2 if s.task == "binary" else s.n_classes
+    G = groups.count
+    y, pc = s.y, s.pred("candidate")
+    n = groups.sizes
 
-    def sorted_view(s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        order = np.argsort(-s, kind="stable")
-        return s[order], y[order], g.jk_group[order]
+    def confusion(pred: np.ndarray) -> np.ndarray:
+        cell = groups.codes * (k * k) + y * k + pred
+        return np.bincount(cell, minlength=G * k * k).reshape(G, k, k).astype(np.float64)
 
-    sc, yc, gc = sorted_view(g.cand)
-    cand = M.average_precision_sorted(sc, yc)
-    if g.base is None or cand is None:
-        return _stat("average_precision", True, None, cand, n, "jackknife")
-    sb, yb, gb = sorted_view(g.base)
-    base = M.average_precision_sorted(sb, yb)
-    if base is None:
-        return _stat("average_precision", True, base, cand, n, "jackknife")
-    jc, jb = _ap_leave_one_group_out(sc, yc, gc), _ap_leave_one_group_out(sb, yb, gb)
-    if len(jc) != len(jb) or len(jc) < 2:
-        return _stat("average_precision", True, base, cand, n, "jackknife")
-    return _jackknife_stat("average_precision", True, base, cand, n, jc - jb, confidence)
+    if s.base is None:
+        vc = _count_values(s.task, confusion(pc))
+        return {m: [make_stat(m, specs[m].higher_is_better, None, vc[m][g], int(n[g]), "bootstrap")
+                    for g in range(G)] for m in names}
+    pb = s.pred("baseline")
+    out: dict[str, list[Stat]] = {m: [] for m in names}
+    if resamples > 0 and k**3 <= MAX_JOINT_CELLS:
+        K3 = k**3
+        cell = s.joint_cell(k)
+        joint = (np.bincount(cell, minlength=K3)[None, :] if G == 1
+                 else np.bincount(groups.codes * K3 + cell, minlength=G * K3).reshape(G, K3))
+        vc, vb = _joint_values(s.task, joint.astype(np.float64), k)
+        alpha = 1 - confidence
+        for g in range(G):
+            rng = np.random.default_rng([seed, zlib.crc32(groups.keys[g].encode())])
+            draws = rng.multinomial(int(n[g]), joint[g] / n[g], size=resamples).astype(np.float64)
+            rc, rb = _joint_values(s.task, draws, k)
+            for m in names:
+                d = rc[m] - rb[m]
+                ok = np.isfinite(d)
+                if ok.sum() < 2:
+                    out[m].append(make_stat(m, specs[m].higher_is_better, vb[m][g], vc[m][g], int(n[g]),
+                                            "paired-bootstrap"))
+                    continue
+                lo, hi = np.quantile(d[ok], [alpha / 2, 1 - alpha / 2])
+                out[m].append(make_stat(m, specs[m].higher_is_better, vb[m][g], vc[m][g], int(n[g]),
+                                        "paired-bootstrap", se=float(np.std(d[ok], ddof=1)), ci=(lo, hi)))
+            if tick is not None:
+                tick(1)
+        return out
+    # delta method: per-row influence = gradient at the row's confusion cell, paired by row
+    conf_c, conf_b = confusion(pc), confusion(pb)
+    vc, vb = _count_values(s.task, conf_c), _count_values(s.task, conf_b)
+    gc, gb = _gradients(s.task, conf_c, names), _gradients(s.task, conf_b, names)
+    for m in names:
+        infl = gc[m][groups.codes, y, pc] - gb[m][groups.codes, y, pb]
+        var = _var_of_sum(groups, infl, n)
+        for g in range(G):
+            out[m].append(make_stat(m, specs[m].higher_is_better, vb[m][g], vc[m][g], int(n[g]), "delta",
+                                    se=math.sqrt(var[g]) if var[g] >= 0 else None, z=z))
+    return out
 
 
-def _jackknife_stat(
-    metric: str, hib: bool, base: float, cand: float, n: int, d: np.ndarray, confidence: float
-) -> Stat:
-    se = _jk_se(d)
-    delta = cand - base
-    return _stat(metric, hib, base, cand, n, "jackknife", se=se,
-                 ci=_interval(delta, se, confidence, df=max(len(d) - 1, 1)))
+# ---------------------------------------------------------------- AUC and average precision
 
 
-def _regression_ratio(metric: str, g: Group, confidence: float) -> Stat:
-    """rmse and r2 from per-group sums, so leave-one-group-out is O(groups)."""
-    y = np.asarray(g.y, dtype=np.float64)
-    n = len(y)
+@dataclass(frozen=True)
+class _Ranked:
+    auc: np.ndarray  # [G], NaN without both classes
+    placement: np.ndarray  # per row: DeLong's V10 (positives) or V01 (negatives)
+    ap: np.ndarray  # [G], NaN without positives
+    ap_infl: np.ndarray  # per row: d AP / d (weight of the row)
+
+
+def _ranked(s: Scored, who: str, groups: Groups, want_auc: bool, want_ap: bool) -> _Ranked:
+    """AUC, AP and their per-row influence for every group, from one sort by (group, score).
+
+    Rows are ordered by group, then ascending score (the global score order, regrouped by a
+    stable radix sort of the group codes); runs of equal (group, score) are tie blocks.
+    Everything below is cumulative sums over blocks, restarted at each group.
+    """
+    score = s.scores(who)
+    G = groups.count
+    order = s.order(who)
+    sizes = groups.sizes
+    if G > 1:
+        order = order[np.argsort(groups.small_codes[order], kind="stable")]
+    ss = score[order]
+    ys = s.y_float[order]
+    nrow = len(order)
+    cs = np.repeat(np.arange(G), sizes)  # rows are grouped: the code of each sorted row
+    starts = np.cumsum(sizes) - sizes
+    new = np.empty(nrow, dtype=bool)
+    new[:1] = True
+    np.not_equal(ss[1:], ss[:-1], out=new[1:])
+    new[starts[sizes > 0]] = True
+    nb = int(np.count_nonzero(new))
+    ties = nb < nrow
+    if ties:
+        bid = np.cumsum(new) - 1
+        bcode = cs[new]
+        bcnt = np.bincount(bid, minlength=nb).astype(np.float64)
+        bpos = np.bincount(bid, weights=ys, minlength=nb)
+    else:
+        bcode, bcnt, bpos = cs, np.ones(nrow), ys
+    first = np.searchsorted(bcode, np.arange(G))
+
+    def upto(x: np.ndarray) -> np.ndarray:
+        """Per block: the sum of x over the blocks of its group with score <= its own."""
+        c = np.cumsum(x)
+        prefix = np.concatenate(([0.0], c))[first]
+        c -= prefix[bcode]
+        return c
+
+    n = sizes.astype(np.float64)
+    P = groups.sum(s.y_float)
+    Nn = n - P
+    pos_below = upto(bpos) - bpos
+    cnt_below = upto(bcnt) - bcnt
+    Pb = P[bcode]
+    nan = np.full(G, np.nan)
+    auc, ap = nan, nan
+    placement = ap_infl = np.empty(0)
+    is_pos = ys > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if want_auc:
+            # DeLong placements: share of the other class ranked below (ties count half)
+            bneg = bcnt - bpos
+            v10 = (cnt_below - pos_below + 0.5 * bneg) / Nn[bcode]
+            v01 = (Pb - pos_below - 0.5 * bpos) / Pb
+            auc = np.bincount(bcode, weights=bpos * v10, minlength=G) / P
+            auc[(P == 0) | (Nn == 0)] = np.nan
+            placement = np.empty(nrow)
+            placement[order] = np.where(is_pos, v10[bid], v01[bid]) if ties else np.where(is_pos, v10, v01)
+        if want_ap:
+            # sklearn's step sum: precision at each threshold (block) times the recall step
+            T = Pb - pos_below  # positives scored >= this block
+            N = n[bcode] - cnt_below  # rows scored >= this block
+            prec = T / N
+            ap = np.bincount(bcode, weights=bpos * prec, minlength=G) / P
+            ap[P == 0] = np.nan
+            # influence of a row in block b (derivative of AP w.r.t. the row's weight):
+            # (1/P) [ y (prec_b - AP) + y * sum_{b' <= b} pos/N - sum_{b' <= b} pos*T/N^2 ]
+            C = upto(bpos * T / (N * N))
+            infl_neg = -C / Pb
+            infl_pos = (prec - ap[bcode] + upto(bpos / N)) / Pb + infl_neg
+            ap_infl = np.empty(nrow)
+            ap_infl[order] = (np.where(is_pos, infl_pos[bid], infl_neg[bid]) if ties
+                              else np.where(is_pos, infl_pos, infl_neg))
+    return _Ranked(auc, placement, ap, ap_infl)
+
+
+def _rank_family(s: Scored, groups: Groups, names: list[str], z: float) -> dict[str, list[Stat]]:
+    G = groups.count
+    n = groups.sizes
+    want = ("roc_auc" in names, "average_precision" in names)
+    rc = _ranked(s, "candidate", groups, *want)
+    rb = _ranked(s, "baseline", groups, *want) if s.base is not None else None
+    out: dict[str, list[Stat]] = {}
+    if "roc_auc" in names:
+        if rb is None:
+            out["roc_auc"] = [make_stat("roc_auc", True, None, rc.auc[g], int(n[g]), "delong") for g in range(G)]
+        else:
+            # DeLong: var = S10/n_pos + S01/n_neg of the paired placement differences
+            d = rc.placement - rb.placement
+            pos = s.y.astype(bool)
+            two = Groups(groups.codes * 2 + pos, 2 * G, [])
+            cnt = two.sizes.reshape(G, 2)
+            _, ss = two.centered_ss(d)
+            ss = ss.reshape(G, 2)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                var = (ss / (cnt - 1) / cnt).sum(axis=1)
+            var[(cnt < 2).any(axis=1)] = np.nan
+            out["roc_auc"] = [
+                make_stat("roc_auc", True, rb.auc[g], rc.auc[g], int(n[g]), "delong",
+                          se=math.sqrt(var[g]) if np.isfinite(var[g]) else None, z=z)
+                for g in range(G)
+            ]
+    if "average_precision" in names:
+        m = "average_precision"
+        if rb is None:
+            out[m] = [make_stat(m, True, None, rc.ap[g], int(n[g]), "influence") for g in range(G)]
+        else:
+            var = _var_of_sum(groups, rc.ap_infl - rb.ap_infl, n)
+            out[m] = [
+                make_stat(m, True, rb.ap[g], rc.ap[g], int(n[g]), "influence",
+                          se=math.sqrt(var[g]) if np.isfinite(var[g]) else None, z=z)
+                for g in range(G)
+            ]
+    return out
+
+
+# ---------------------------------------------------------------- mean losses
+
+
+def _mean_family(s: Scored, groups: Groups, metric: str, z: float) -> list[Stat]:
+    n = groups.sizes
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cand = groups.sum(s.loss(metric, "candidate")) / n
+        if s.base is None:
+            return [make_stat(metric, False, None, cand[g], int(n[g]), "paired-normal")
+                    for g in range(groups.count)]
+        base = groups.sum(s.loss(metric, "baseline")) / n
+        _, ss = groups.centered_ss(s.loss_difference(metric), n)
+        se = np.sqrt(ss / (n - 1) / n)
+    return [
+        make_stat(metric, False, base[g], cand[g], int(n[g]), "paired-normal",
+                  se=se[g] if n[g] > 1 else None, z=z)
+        for g in range(groups.count)
+    ]
+
+
+# ---------------------------------------------------------------- rmse and r2
+
+
+def _regression_family(s: Scored, groups: Groups, metric: str, z: float) -> list[Stat]:
+    """rmse = sqrt(MSE) and r2 = 1 - MSE/Var(y), with delta-method influence per row."""
+    n = groups.sizes.astype(np.float64)
+    y = s.y
     hib = metric == "r2"
+    _, sst = groups.centered_ss(y)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ybar = groups.sum(y) / n
+        dev2 = (y - groups.take(ybar)) ** 2
+        var_y = sst / n
 
-    def value(sse: np.ndarray, sy: np.ndarray, syy: np.ndarray, cnt: np.ndarray) -> np.ndarray:
-        with np.errstate(invalid="ignore", divide="ignore"):
+        def parts(who: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            e2 = (y - s.scores(who)) ** 2
+            sse = groups.sum(e2)
+            mse = sse / n
             if metric == "rmse":
-                return np.sqrt(sse / cnt)
-            sst = syy - sy**2 / cnt
-            r2 = 1 - sse / sst
-            return np.where(np.abs(sst) <= 1e-12 * np.maximum(syy, 1), np.where(sse == 0, 1.0, 0.0), r2)
+                value = np.sqrt(mse)
+                infl = (e2 - groups.take(mse)) / (2 * groups.take(value) * groups.take(n))
+            else:
+                value = np.array([M.r2_from_sums(float(a), float(b)) for a, b in zip(sse, sst, strict=True)],
+                                 dtype=np.float64)
+                v = groups.take(var_y)
+                infl = -((e2 - groups.take(mse)) * v - groups.take(mse) * (dev2 - v)) / (v * v * groups.take(n))
+            return value, infl, mse
 
-    if n == 0:
-        return _stat(metric, hib, None, None, 0, "jackknife")
-    G = JACKKNIFE_GROUPS
-    cnt_g = np.bincount(g.jk_group, minlength=G).astype(np.float64)
-    sy_g = np.bincount(g.jk_group, weights=y, minlength=G)
-    syy_g = np.bincount(g.jk_group, weights=y * y, minlength=G)
-
-    def sums(pred: np.ndarray) -> np.ndarray:
-        return np.bincount(g.jk_group, weights=(y - pred) ** 2, minlength=G)
-
-    sse_c_g = sums(g.cand)
-    tot = (cnt_g.sum(), sy_g.sum(), syy_g.sum())
-    point = M.regression_point(y, g.cand)[metric]
-    if g.base is None:
-        return _stat(metric, hib, None, point, n, "jackknife")
-    base_point = M.regression_point(y, g.base)[metric]
-    sse_b_g = sums(g.base)
-    present = cnt_g > 0
-    loo = (tot[0] - cnt_g, tot[1] - sy_g, tot[2] - syy_g)
-    vc = value(sse_c_g.sum() - sse_c_g, loo[1], loo[2], loo[0])[present]
-    vb = value(sse_b_g.sum() - sse_b_g, loo[1], loo[2], loo[0])[present]
-    d = vc - vb
-    if not np.all(np.isfinite(d)):
-        return _stat(metric, hib, base_point, point, n, "jackknife")
-    assert point is not None and base_point is not None
-    return _jackknife_stat(metric, hib, base_point, point, n, d, confidence)
+        vc, ic, _ = parts("candidate")
+        if s.base is None:
+            return [make_stat(metric, hib, None, vc[g], int(n[g]), "delta") for g in range(groups.count)]
+        vb, ib, _ = parts("baseline")
+        var = _var_of_sum(groups, ic - ib, n)
+        if metric == "r2":
+            var[var_y <= 0] = np.nan  # constant labels: r2 is 1 or 0 by convention, no variance
+    return [
+        make_stat(metric, hib, vb[g], vc[g], int(n[g]), "delta",
+                  se=math.sqrt(var[g]) if np.isfinite(var[g]) else None, z=z)
+        for g in range(groups.count)
+    ]

@@ -1,8 +1,14 @@
 """Segments: which rows belong to which slice of users, from the config's segment specs.
 
-Categorical columns give one segment per value; numeric columns with bins give `[a, b)`
-bins (the last one closed); missing values are their own `(missing)` segment; a cross of two
-columns gives one segment per pair of values.
+Each spec is a *partition* of the rows: every row lands in exactly one segment, because
+missing values get their own `(missing)` segment and values outside the configured bins get
+`(out of range)`. Working with integer codes per partition (not per-segment row lists) lets
+the paired statistics handle all segments of a column with one sort and a few bincounts.
+
+- a categorical column: one segment per value (`str(value)`), sorted by text;
+- `{column: c, bins: [0, 6, 24, 60]}`: `[0, 6)`, `[6, 24)`, `[24, 60]` (last bin closed);
+- `{cross: [a, b]}`: column `"a × b"`, values `"x × y"`; a crossed column that is also
+  configured with bins is crossed by its bins.
 """
 
 from __future__ import annotations
@@ -24,6 +30,19 @@ class SegmentError(ValueError):
 
 
 @dataclass(frozen=True)
+class Partition:
+    """One segment column: a label per segment and the segment code of every row."""
+
+    column: str
+    values: list[str]  # display order; code i is values[i]
+    codes: np.ndarray  # int64, one code per row, 0 <= code < len(values)
+
+    @property
+    def sizes(self) -> np.ndarray:
+        return np.bincount(self.codes, minlength=len(self.values))
+
+
+@dataclass(frozen=True)
 class Segment:
     column: str
     value: str
@@ -34,62 +53,82 @@ def _fmt_edge(x: float) -> str:
     return f"{x:g}"
 
 
-def _labels(frame: pd.DataFrame, spec: SegmentSpec) -> tuple[str, pd.Series, list[str]]:
-    """Column title, a label per row, and the labels in display order."""
-    if isinstance(spec, CrossSegment):
-        a, b = spec.cross
-        title_a, la, order_a = _labels(frame, a)
-        title_b, lb, order_b = _labels(frame, b)
-        labels = la.astype(str) + CROSS + lb.astype(str)
-        order = [f"{x}{CROSS}{y}" for x in order_a for y in order_b]
-        return f"{title_a}{CROSS}{title_b}", labels, order
-    column = spec.column if isinstance(spec, BinnedSegment) else spec
-    _require(frame, column)
-    col = frame[column]
-    if isinstance(spec, BinnedSegment):
-        if not pd.api.types.is_numeric_dtype(col):
-            raise SegmentError(
-                f"segment column {column!r} has bins but is not numeric (dtype {col.dtype}); "
-                "remove `bins` to use its values as segments"
-            )
-        edges = spec.bins
-        names = [
-            f"[{_fmt_edge(lo)}, {_fmt_edge(hi)}{']' if i == len(edges) - 2 else ')'}"
-            for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True))
-        ]
-        values = col.to_numpy(dtype=np.float64, na_value=np.nan)
-        idx = np.searchsorted(edges, values, side="right") - 1
-        idx = np.where(values == edges[-1], len(edges) - 2, idx)
-        inside = (idx >= 0) & (idx < len(edges) - 1)
-        labels = np.where(inside, np.array(names, dtype=object)[np.clip(idx, 0, len(names) - 1)], OUT_OF_RANGE)
-        labels = np.where(np.isnan(values), MISSING, labels)
-        return column, pd.Series(labels, index=frame.index), [*names, OUT_OF_RANGE, MISSING]
-    missing = col.isna().to_numpy()
-    text = col.astype(str).to_numpy(dtype=object)
-    text[missing] = MISSING
-    present = pd.unique(text[~missing])
-    order = sorted(present.tolist(), key=str)
-    return column, pd.Series(text, index=frame.index), [*order, MISSING]
-
-
 def _require(frame: pd.DataFrame, column: str) -> None:
     if column not in frame.columns:
         available = ", ".join(map(str, list(frame.columns)[:30]))
+        more = f" (and {len(frame.columns) - 30} more)" if len(frame.columns) > 30 else ""
         raise SegmentError(
-            f"segment column {column!r} is not in the holdout; available columns: {available}"
+            f"segment column {column!r} is not in the holdout; available columns: {available}{more}. "
+            "Fix `segments` in the model's config or add the column to the holdout"
         )
 
 
-def build_segments(frame: pd.DataFrame, specs: list[SegmentSpec]) -> list[Segment]:
-    """All non-empty segments, in config order, each value in display order."""
-    out: list[Segment] = []
+def _binned(frame: pd.DataFrame, spec: BinnedSegment) -> tuple[str, np.ndarray, list[str]]:
+    column = spec.column
+    _require(frame, column)
+    col = frame[column]
+    if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+        raise SegmentError(
+            f"segment column {column!r} has bins but is not numeric (dtype {col.dtype}); "
+            "remove `bins` to use its values as segments"
+        )
+    edges = np.asarray(spec.bins, dtype=np.float64)
+    nb = len(edges) - 1
+    names = [
+        f"[{_fmt_edge(lo)}, {_fmt_edge(hi)}{']' if i == nb - 1 else ')'}"
+        for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True))
+    ]
+    values = col.to_numpy(dtype=np.float64, na_value=np.nan)
+    idx = np.searchsorted(edges, values, side="right") - 1
+    idx[values == edges[-1]] = nb - 1
+    idx[(idx < 0) | (idx >= nb)] = nb
+    idx[np.isnan(values)] = nb + 1
+    return column, idx.astype(np.int64), [*names, OUT_OF_RANGE, MISSING]
+
+
+def _categorical(frame: pd.DataFrame, column: str) -> tuple[str, np.ndarray, list[str]]:
+    _require(frame, column)
+    codes, uniques = pd.factorize(frame[column], sort=False, use_na_sentinel=True)
+    texts = [str(u) for u in uniques]
+    # values that print the same (1 and "1" in an object column) are one segment
+    order = sorted(set(texts))
+    rank = {t: i for i, t in enumerate(order)}
+    remap = np.array([rank[t] for t in texts] + [len(order)], dtype=np.int64)
+    return column, remap[codes], [*order, MISSING]  # code -1 (missing) -> remap[-1]
+
+
+def _raw(frame: pd.DataFrame, spec: SegmentSpec, bins: dict[str, BinnedSegment]) -> tuple[str, np.ndarray, list[str]]:
+    """Title, a code per row and labels in display order (some labels may be unused)."""
+    if isinstance(spec, CrossSegment):
+        a, b = spec.cross
+        ta, ca, la = _raw(frame, bins.get(a, a), bins)
+        tb, cb, lb = _raw(frame, bins.get(b, b), bins)
+        labels = [f"{x}{CROSS}{y}" for x in la for y in lb]
+        return f"{ta}{CROSS}{tb}", ca * len(lb) + cb, labels
+    if isinstance(spec, BinnedSegment):
+        return _binned(frame, spec)
+    return _categorical(frame, spec)
+
+
+def build_partitions(frame: pd.DataFrame, specs: list[SegmentSpec]) -> list[Partition]:
+    """One partition per spec, in config order, keeping only the segments that have rows."""
+    bins = {s.column: s for s in specs if isinstance(s, BinnedSegment)}
+    out: list[Partition] = []
     for spec in specs:
-        title, labels, order = _labels(frame, spec)
-        codes, uniques = pd.factorize(labels.to_numpy(dtype=object), sort=False)
-        members = np.argsort(codes, kind="stable")
-        bounds = np.searchsorted(codes[members], np.arange(len(uniques) + 1))
-        by_label = {str(uniques[i]): members[bounds[i]: bounds[i + 1]] for i in range(len(uniques))}
-        rank = {v: i for i, v in enumerate(order)}
-        for value in sorted(by_label, key=lambda v: (rank.get(v, len(rank)), v)):
-            out.append(Segment(title, value, by_label[value]))
+        title, codes, labels = _raw(frame, spec, bins)
+        used = np.flatnonzero(np.bincount(codes, minlength=len(labels)))
+        remap = np.full(len(labels), -1, dtype=np.int64)
+        remap[used] = np.arange(len(used))
+        out.append(Partition(title, [labels[i] for i in used], remap[codes]))
+    return out
+
+
+def build_segments(frame: pd.DataFrame, specs: list[SegmentSpec]) -> list[Segment]:
+    """All non-empty segments with their row positions (for callers that want row lists)."""
+    out: list[Segment] = []
+    for part in build_partitions(frame, specs):
+        order = np.argsort(part.codes, kind="stable")
+        bounds = np.searchsorted(part.codes[order], np.arange(len(part.values) + 1))
+        for i, value in enumerate(part.values):
+            out.append(Segment(part.column, value, order[bounds[i]: bounds[i + 1]]))
     return out

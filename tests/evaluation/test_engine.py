@@ -251,18 +251,3 @@ def test_multiclass_unknown_class_and_wrong_shape() -> None:
     with pytest.raises(EvaluationError, match="one probability column per class"):
         compare_models(frame, task="multiclass", label="y", candidate=p, baseline=None, metrics=["accuracy"],
                        segments=[])
-
-
-def test_fast_leave_one_group_out_ap_equals_recomputing() -> None:
-    from bot.evaluation import metrics as M
-    from bot.evaluation.paired import _ap_leave_one_group_out
-
-    rng = np.random.default_rng(0)
-    n = 3000
-    y = rng.integers(0, 2, n).astype(float)
-    s = np.round(rng.random(n), 2)  # many ties
-    g = rng.integers(0, 5, n)
-    o = np.argsort(-s, kind="stable")
-    fast = _ap_leave_one_group_out(s[o], y[o], g[o])
-    slow = [M.average_precision(y[g != k], s[g != k]) for k in range(5)]
-    assert np.allclose(fast, slow, atol=1e-12)
