@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from bot.config import METRICS_BY_TASK, SegmentSpec
+if TYPE_CHECKING:  # the engine does not need pydantic at run time (import time counts in CI)
+    from bot.config import SegmentSpec
+
+from bot.evaluation.metrics import SPECS
 from bot.evaluation.paired import Groups, Scored, Stat, compare_partition
 from bot.evaluation.segments import SegmentError, build_partitions
 
 __all__ = ["ComparisonResult", "EvaluationError", "compare_models"]
+
+PROBABILITY_SUM_TOLERANCE = 1e-3
 
 
 class EvaluationError(ValueError):
@@ -63,13 +68,13 @@ def compare_models(
     probability matrix in `classes` order, regression predictions. `baseline=None` (no
     production model yet) reports the candidate's values only.
     """
-    if task not in METRICS_BY_TASK:
+    if task not in SPECS:
         raise EvaluationError(f"unknown task {task!r}; use binary, multiclass or regression")
-    unknown = [m for m in metrics if m not in METRICS_BY_TASK[task]]
+    unknown = [m for m in metrics if m not in SPECS[task]]
     if unknown:
         raise EvaluationError(
             f"metrics {unknown} are not available for task {task}; "
-            f"choose from {', '.join(METRICS_BY_TASK[task])}"
+            f"choose from {', '.join(SPECS[task])}"
         )
     if not 0 < confidence < 1:
         raise EvaluationError(f"confidence must be between 0 and 1 (got {confidence}); use e.g. 0.95")
@@ -127,9 +132,15 @@ def _labels(col: pd.Series, task: str, classes: list[Any] | None) -> tuple[np.nd
         try:
             y = col.to_numpy(dtype=np.float64)
         except (TypeError, ValueError):
-            raise EvaluationError(f"label column {col.name!r} must be numeric for a regression task") from None
+            raise EvaluationError(
+                f"label column {col.name!r} must be numeric for a regression task (dtype {col.dtype}); "
+                "convert it, or set `task` to binary or multiclass"
+            ) from None
         if not np.all(np.isfinite(y)):
-            raise EvaluationError(f"label column {col.name!r} has infinite values")
+            raise EvaluationError(
+                f"label column {col.name!r} has {int((~np.isfinite(y)).sum())} infinite value(s); "
+                "drop or fix those rows in the holdout"
+            )
         return y, None
     if task == "binary":
         values = set(pd.unique(col).tolist())
@@ -142,13 +153,17 @@ def _labels(col: pd.Series, task: str, classes: list[Any] | None) -> tuple[np.nd
         )
     found = pd.unique(col).tolist()
     if classes is None:
-        classes = sorted(found, key=str)
+        try:
+            classes = sorted(found)
+        except TypeError:
+            classes = sorted(found, key=str)
     index = {c: i for i, c in enumerate(classes)}
     extra = [c for c in found if c not in index]
     if extra:
         raise EvaluationError(
             f"label column {col.name!r} has classes {sorted(map(str, extra))[:10]} that the model does not "
-            f"know (known: {sorted(map(str, classes))[:20]})"
+            f"know (known: {sorted(map(str, classes))[:20]}); score with a model trained on every class, "
+            "or drop those rows from the holdout"
         )
     return col.map(index).to_numpy(dtype=np.int64), classes
 
@@ -174,13 +189,22 @@ def _scores(values: Any, who: str, task: str, n: int, classes: list[Any] | None)
         raise EvaluationError(f"{who} has {arr.shape[0]} scores for {n} holdout rows; they must be row-aligned")
     bad = ~np.isfinite(arr)
     if bad.any():
-        rows = int(bad.any(axis=1).sum()) if arr.ndim == 2 else int(bad.sum())
+        bad_rows = np.flatnonzero(bad.any(axis=1) if arr.ndim == 2 else bad)
         raise EvaluationError(
-            f"{who} scores are NaN or infinite on {rows} row(s); fix the model or drop those rows"
+            f"{who} scores are NaN or infinite on {len(bad_rows)} row(s) (first at row "
+            f"{', '.join(map(str, bad_rows[:5]))}); fix the {who} model or drop those rows from the holdout"
         )
     if task != "regression" and (arr.min() < 0 or arr.max() > 1):
+        outside = int(((arr < 0) | (arr > 1)).any(axis=-1).sum()) if arr.ndim == 2 else int(((arr < 0) | (arr > 1)).sum())
         raise EvaluationError(
-            f"{who} scores must be probabilities in [0, 1] for a {task} task (got {arr.min():.3g} to "
-            f"{arr.max():.3g}); pass predict_proba output, not logits"
+            f"{who} scores must be probabilities in [0, 1] for a {task} task; {outside} row(s) are outside "
+            f"(range {arr.min():.3g} to {arr.max():.3g}); pass predict_proba output, not logits or labels"
         )
+    if task == "multiclass":
+        off = np.abs(arr.sum(axis=1) - 1) > PROBABILITY_SUM_TOLERANCE
+        if off.any():
+            raise EvaluationError(
+                f"{who} probability rows must sum to 1; {int(off.sum())} row(s) do not (first at row "
+                f"{int(np.flatnonzero(off)[0])}); pass predict_proba output with one column per class"
+            )
     return arr

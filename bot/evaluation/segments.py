@@ -14,11 +14,13 @@ the paired statistics handle all segments of a column with one sort and a few bi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from bot.config import BinnedSegment, CrossSegment, SegmentSpec
+if TYPE_CHECKING:  # specs are read by attribute, so the engine does not import pydantic
+    from bot.config import SegmentSpec
 
 MISSING = "(missing)"
 OUT_OF_RANGE = "(out of range)"
@@ -63,7 +65,37 @@ def _require(frame: pd.DataFrame, column: str) -> None:
         )
 
 
-def _binned(frame: pd.DataFrame, spec: BinnedSegment) -> tuple[str, np.ndarray, list[str]]:
+@dataclass(frozen=True)
+class _Bins:
+    column: str
+    bins: list[float]
+
+
+@dataclass(frozen=True)
+class _Cross:
+    cross: list[str]
+
+
+def _spec(spec: Any) -> str | _Bins | _Cross:
+    """A config spec (str, BinnedSegment, CrossSegment) or its dict form, normalised."""
+    if isinstance(spec, str):
+        return spec
+    def get(key: str) -> Any:
+        return spec.get(key) if isinstance(spec, dict) else getattr(spec, key, None)
+
+    if get("cross") is not None:
+        cross = list(get("cross"))
+        if len(cross) != 2:
+            raise SegmentError(f"a cross segment names exactly two columns, got {cross}")
+        return _Cross([str(c) for c in cross])
+    if get("column") is not None and get("bins") is not None:
+        return _Bins(str(get("column")), [float(b) for b in get("bins")])
+    raise SegmentError(
+        f"segment spec {spec!r} is not a column name, {{column: NAME, bins: [...]}} or {{cross: [A, B]}}"
+    )
+
+
+def _binned(frame: pd.DataFrame, spec: _Bins) -> tuple[str, np.ndarray, list[str]]:
     column = spec.column
     _require(frame, column)
     col = frame[column]
@@ -97,24 +129,25 @@ def _categorical(frame: pd.DataFrame, column: str) -> tuple[str, np.ndarray, lis
     return column, remap[codes], [*order, MISSING]  # code -1 (missing) -> remap[-1]
 
 
-def _raw(frame: pd.DataFrame, spec: SegmentSpec, bins: dict[str, BinnedSegment]) -> tuple[str, np.ndarray, list[str]]:
+def _raw(frame: pd.DataFrame, spec: str | _Bins | _Cross, bins: dict[str, _Bins]) -> tuple[str, np.ndarray, list[str]]:
     """Title, a code per row and labels in display order (some labels may be unused)."""
-    if isinstance(spec, CrossSegment):
+    if isinstance(spec, _Cross):
         a, b = spec.cross
         ta, ca, la = _raw(frame, bins.get(a, a), bins)
         tb, cb, lb = _raw(frame, bins.get(b, b), bins)
         labels = [f"{x}{CROSS}{y}" for x in la for y in lb]
         return f"{ta}{CROSS}{tb}", ca * len(lb) + cb, labels
-    if isinstance(spec, BinnedSegment):
+    if isinstance(spec, _Bins):
         return _binned(frame, spec)
     return _categorical(frame, spec)
 
 
 def build_partitions(frame: pd.DataFrame, specs: list[SegmentSpec]) -> list[Partition]:
     """One partition per spec, in config order, keeping only the segments that have rows."""
-    bins = {s.column: s for s in specs if isinstance(s, BinnedSegment)}
+    normal = [_spec(s) for s in specs]
+    bins = {s.column: s for s in normal if isinstance(s, _Bins)}
     out: list[Partition] = []
-    for spec in specs:
+    for spec in normal:
         title, codes, labels = _raw(frame, spec, bins)
         used = np.flatnonzero(np.bincount(codes, minlength=len(labels)))
         remap = np.full(len(labels), -1, dtype=np.int64)
