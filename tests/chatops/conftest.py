@@ -143,7 +143,8 @@ class World:
         return [r for r in self.store.audit_records() if all(r.get(k) == v for k, v in match.items())]
 
 
-def make_world(github: Any, tmp_path: Path, template: Path, config: str = BASE_CONFIG) -> World:
+def make_world(github: Any, tmp_path: Path, template: Path, config: str = BASE_CONFIG,
+               store_url: str | None = None) -> World:
     from bot.events import parse_event
     from bot.github_client import GitHubClient
     from bot.registry import Registry
@@ -151,7 +152,7 @@ def make_world(github: Any, tmp_path: Path, template: Path, config: str = BASE_C
 
     shutil.copy(template, tmp_path / "mlflow.db")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    store = Store(f"sqlite:///{tmp_path / 'mlgate.db'}")
+    store = Store(store_url or f"sqlite:///{tmp_path / 'mlgate.db'}")
     store.create_all()
     client = GitHubClient.from_token(github.create_token(REPO), REPO, github.base_url)
     world = World(github, client, store, Registry(uri), uri, tmp_path / "artifacts")
@@ -170,3 +171,18 @@ def make_world(github: Any, tmp_path: Path, template: Path, config: str = BASE_C
 @pytest.fixture
 def world(github: Any, tmp_path: Path, mlflow_template: Path) -> Iterator[World]:
     yield make_world(github, tmp_path, mlflow_template)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def world_on_each_store(request: pytest.FixtureRequest, github: Any, tmp_path: Path,
+                        mlflow_template: Path) -> Iterator[World]:
+    """The same world with the store on SQLite, then on a real PostgreSQL database."""
+    if request.param == "sqlite":
+        yield make_world(github, tmp_path, mlflow_template)
+        return
+    from tests.backends import postgres_database
+
+    with postgres_database() as url:
+        w = make_world(github, tmp_path, mlflow_template, store_url=url)
+        yield w
+        w.store.engine.dispose()

@@ -34,7 +34,8 @@ def _handle(event: Event) -> str:
 
 
 @pytest.mark.slow
-def test_twenty_concurrent_promotions_agree_with_mlflow(world: World) -> None:
+def test_twenty_concurrent_promotions_agree_with_mlflow(world_on_each_store: World) -> None:
+    world = world_on_each_store
     prs = []
     for _ in range(4):
         n = world.open_pr()["number"]
