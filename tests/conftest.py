@@ -4,21 +4,35 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
+if TYPE_CHECKING:
+    from bot.sandbox import Sandbox
+
+
+@pytest.fixture(scope="session")
+def github_app_key() -> str:
+    """One freshly generated RSA key per test session (2048-bit generation is slow)."""
+    from bot.sandbox import generate_private_key
+
+    return generate_private_key()
+
 
 @pytest.fixture
-def github() -> Iterator[Sandbox]:  # noqa: F821 - imported lazily so collection stays fast
-    """The GitHub stand-in with an App, one installation and the repo acme/churn."""
+def github(github_app_key: str) -> Iterator[Sandbox]:
+    """The GitHub stand-in on a free loopback port: an App (key in `.private_key`, webhook
+    secret in `.webhook_secret`), one installation (`.installation_id`) and the repo
+    acme/churn with a `main` branch. Fails the test if any request was one GitHub rejects."""
     from bot.sandbox import Sandbox
 
     box = Sandbox()
     box.start()
-    box.private_key = box.register_app()  # type: ignore[attr-defined]
-    box.installation_id = box.create_installation("acme", ["acme/churn"])  # type: ignore[attr-defined]
+    box.register_app(private_key=github_app_key, webhook_secret="sandbox-secret")
+    box.create_installation("acme", ["acme/churn"])
     try:
         yield box
     finally:

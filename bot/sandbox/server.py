@@ -1,11 +1,14 @@
-"""The GitHub stand-in: state, REST routes, admin methods, OpenAPI checks, faults, webhooks."""
+"""The GitHub stand-in: admin methods that play a PR's life, and the REST routes the App calls.
+
+Response bodies start from GitHub's own examples in the OpenAPI description and carry the
+stand-in's state on top; every URL in them is built from the stand-in's base URL (PyGithub
+refuses to follow URLs on another host).
+"""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
-import io
 import itertools
 import json
 import re
@@ -13,87 +16,86 @@ import secrets
 import threading
 import time
 import uuid
-import zipfile
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import cache
-from pathlib import Path
+from functools import lru_cache
 from typing import Any
+from urllib.parse import urlencode
 
 import jwt
 import requests
 from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
 from werkzeug.serving import make_server
 
-_PACKAGED_SPEC = Path(__file__).with_name("github-subset.json")
-SPEC_PATH = _PACKAGED_SPEC if _PACKAGED_SPEC.exists() else (
-    Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "openapi" / "github-subset.json"
+from bot.sandbox import openapi, webhooks
+from bot.sandbox.state import (
+    FAULT_KINDS,
+    Call,
+    Commit,
+    Fault,
+    Repo,
+    SandboxError,
+    make_artifact_zip,
+    new_sha,
+    now,
 )
+
+__all__ = ["Sandbox", "SandboxError", "Sink", "generate_private_key", "make_artifact_zip"]
+
 Sink = Callable[[dict[str, str], bytes], int]
+"""A Python webhook receiver: (headers, body) -> HTTP status."""
+
+RATE_LIMIT = 5000
+_JWT_TEMPLATES = {"/app", "/app/installations", "/app/installations/{installation_id}/access_tokens",
+                  "/repos/{owner}/{repo}/installation"}
+_ROLES = ("read", "triage", "write", "maintain", "admin")
+# Installation ids are unique per process, not per stand-in: clients cache tokens by
+# (API URL, app id, installation id), and a later stand-in may get an earlier one's port.
+_INSTALLATION_IDS = itertools.count(1000)
 
 
-class SandboxError(RuntimeError):
-    """Misuse of the stand-in by a test."""
+def generate_private_key() -> str:
+    """A fresh RSA private key (PEM, PKCS#8) for a test App."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+@lru_cache(maxsize=256)
+def _example_text(name: str, base_url: str) -> str:
+    return json.dumps(openapi.example(name)).replace("https://api.github.com", base_url)
 
 
-def _sha() -> str:
-    return secrets.token_hex(20)
-
-
-@dataclass
-class Repo:
-    id: int
-    owner: str
-    name: str
-    default_branch: str = "main"
-    branches: dict[str, str] = field(default_factory=dict)  # branch -> head sha
-    trees: dict[str, dict[str, bytes]] = field(default_factory=dict)  # sha -> files
-    pulls: dict[int, dict[str, Any]] = field(default_factory=dict)
-    comments: dict[int, dict[str, Any]] = field(default_factory=dict)
-    labels: dict[int, list[str]] = field(default_factory=dict)
-    check_runs: dict[int, dict[str, Any]] = field(default_factory=dict)
-    reviews: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
-    reactions: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
-    collaborators: dict[str, str] = field(default_factory=dict)
-    runs: dict[int, dict[str, Any]] = field(default_factory=dict)
-    artifacts: dict[int, dict[str, Any]] = field(default_factory=dict)
-    deployments: dict[int, dict[str, Any]] = field(default_factory=dict)
-    deployment_statuses: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
-    reruns: list[int] = field(default_factory=list)
-    required_checks: dict[str, list[str]] = field(default_factory=dict)
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.owner}/{self.name}"
-
-
-@dataclass
-class Fault:
-    method: str
-    pattern: re.Pattern[str]
-    kind: str  # "502" | "429" | "rate_limit"
-    remaining: int
-    retry_after: int = 1
-
-
-@cache
-def _openapi() -> Any:
-    from openapi_core import Config, OpenAPI
-
-    return OpenAPI.from_dict(json.loads(SPEC_PATH.read_text()), config=Config(spec_validator_cls=None))
+def _error(status: int, message: str, errors: list[dict[str, Any]] | None = None) -> Response:
+    body: dict[str, Any] = {"message": message, "documentation_url": "https://docs.github.com/rest",
+                            "status": str(status)}
+    if errors:
+        body["errors"] = errors
+    resp = jsonify(body)
+    resp.status_code = status
+    return resp
 
 
 class Sandbox:
-    """The stand-in. Start it, register an app, then drive it with the admin methods."""
+    """The stand-in. Start it, register an app, then drive it with the admin methods.
 
-    def __init__(self, port: int = 0, validate: bool = True):
+    >>> with Sandbox() as gh:
+    ...     key = gh.register_app(webhook_sink=my_receiver)
+    ...     inst = gh.create_installation("acme", ["acme/churn"])
+    ...     pr = gh.open_pull_request("acme/churn", {"data/train.csv": "a\\n1\\n"})
+    """
+
+    def __init__(self, port: int = 0, validate: bool = True, *, validate_responses: bool = False,
+                 host: str = "127.0.0.1"):
+        self.host = host
         self.port = port
         self.validate = validate
+        self.validate_responses = validate_responses
         self.lock = threading.RLock()
         self.ids = itertools.count(1000)
         self.repos: dict[str, Repo] = {}
@@ -102,16 +104,21 @@ class Sandbox:
         self.teams: dict[tuple[str, str], set[str]] = {}
         self.users: dict[str, int] = {}
         self.app_id: int | None = None
+        self.app_slug = "mlgate"
         self.app_public_key: Any = None
+        self.private_key: str | None = None  # the registered App's key (PEM), for clients under test
+        self.installation_id: int | None = None  # the first installation created
         self.webhook_secret = ""
         self.webhook_url: str | None = None
         self.webhook_sink: Sink | None = None
         self.deliveries: list[dict[str, Any]] = []
-        self.calls: list[tuple[str, str, int]] = []
+        self.calls: list[Call] = []
         self.problems: list[str] = []
         self.faults: list[Fault] = []
         self.slow_started = 0
         self.base_url = ""
+        self.blob_host = "localhost" if host == "127.0.0.1" else host
+        self._blob_key = secrets.token_bytes(16)
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self.app = self._build_app()
@@ -119,19 +126,26 @@ class Sandbox:
     # ------------------------------------------------------------ lifecycle
 
     def start(self) -> str:
-        self._server = make_server("127.0.0.1", self.port, self.app, threaded=True)
+        """Serve on a free loopback port in a daemon thread; returns the base URL."""
+        if self._server is not None:
+            return self.base_url
+        self._server = make_server(self.host, self.port, self.app, threaded=True)
         self.port = self._server.server_port
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self.base_url = f"http://{self.host}:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="github-sandbox", daemon=True)
         self._thread.start()
         if self.validate:
-            _openapi()
+            openapi.warm()
         return self.base_url
 
     def stop(self) -> None:
         if self._server is not None:
             self._server.shutdown()
+            self._server.server_close()
             self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
 
     def __enter__(self) -> Sandbox:
         self.start()
@@ -144,64 +158,98 @@ class Sandbox:
 
     def register_app(
         self, *, webhook_url: str | None = None, webhook_secret: str = "sandbox-secret",
-        webhook_sink: Sink | None = None, app_id: int = 4242,
+        webhook_sink: Sink | None = None, app_id: int = 4242, private_key: str | None = None,
+        slug: str = "mlgate",
     ) -> str:
-        """Register the GitHub App; returns its private key (PEM)."""
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric import rsa
+        """Register the GitHub App (a fresh RSA key unless one is given); returns its private key PEM."""
+        from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self.app_id = app_id
-        self.app_public_key = key.public_key()
+        pem = private_key or generate_private_key()
+        self.app_public_key = load_pem_private_key(pem.encode(), password=None).public_key()
+        self.app_id, self.app_slug, self.private_key = app_id, slug, pem
         self.webhook_secret = webhook_secret
         self.webhook_url = webhook_url
         self.webhook_sink = webhook_sink
-        return key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        ).decode()
+        return pem
 
-    def set_webhook(self, url: str | None = None, sink: Sink | None = None) -> None:
+    def set_webhook(self, url: str | None = None, sink: Sink | None = None, secret: str | None = None) -> None:
+        """Where deliveries go: a URL (POSTed with requests) or a Python callable."""
         self.webhook_url, self.webhook_sink = url, sink
+        if secret is not None:
+            self.webhook_secret = secret
 
-    def create_installation(self, account: str, repos: list[str]) -> int:
+    def create_repo(self, full_name: str, *, default_branch: str = "main") -> Repo:
+        """An empty repository with one commit on its default branch (no webhook)."""
         with self.lock:
-            inst_id = next(self.ids)
-            self.installations[inst_id] = {"id": inst_id, "account": account, "repos": list(repos)}
+            if full_name in self.repos:
+                return self.repos[full_name]
+            owner, name = full_name.split("/")
+            repo = Repo(next(self.ids), owner, name, default_branch=default_branch)
+            sha = new_sha()
+            repo.trees[sha] = {}
+            repo.commits[sha] = Commit(sha, [], "Initial commit", owner, now(), repo.trees[sha])
+            repo.branches[default_branch] = sha
+            self.repos[full_name] = repo
+            return repo
+
+    def create_installation(self, account: str, repos: list[str], *, sender: str | None = None) -> int:
+        """Install the App on `account` for `repos` (created if new); sends `installation` created."""
+        with self.lock:
+            inst_id = next(_INSTALLATION_IDS)
+            self.installations[inst_id] = {"id": inst_id, "account": account, "repos": list(repos),
+                                           "created_at": now()}
             for full in repos:
-                if full not in self.repos:
-                    owner, name = full.split("/")
-                    repo = Repo(next(self.ids), owner, name)
-                    sha = _sha()
-                    repo.trees[sha] = {}
-                    repo.branches[repo.default_branch] = sha
-                    self.repos[full] = repo
-            return inst_id
+                self.create_repo(full)
+            if self.installation_id is None:
+                self.installation_id = inst_id
+        self._deliver("installation", {
+            "action": "created", "installation": self._installation_json(inst_id),
+            "repositories": [self._repo_brief(self.repos[f]) for f in repos], "requester": None,
+        }, None, sender or account)
+        return inst_id
+
+    def add_repositories(self, installation_id: int, repos: list[str], *, sender: str | None = None) -> None:
+        """Add repositories to an installation; sends `installation_repositories` added."""
+        with self.lock:
+            inst = self.installations[installation_id]
+            for full in repos:
+                self.create_repo(full)
+                if full not in inst["repos"]:
+                    inst["repos"].append(full)
+        self._deliver("installation_repositories", {
+            "action": "added", "installation": self._installation_json(installation_id),
+            "repository_selection": "selected", "repositories_added": [self._repo_brief(self.repos[f]) for f in repos],
+            "repositories_removed": [], "requester": None,
+        }, None, sender or inst["account"])
 
     def create_token(self, repo: str, *, read_only: bool = False) -> str:
-        """A workflow-style token (GITHUB_TOKEN) for one repository."""
+        """A workflow-style token (GITHUB_TOKEN) for one repository; read-only like a fork's."""
         token = "ghs_" + secrets.token_hex(18)
         self.tokens[token] = {"installation_id": None, "repos": [repo], "read_only": read_only,
                               "expires": time.time() + 3600}
         return token
 
-    def user(self, login: str) -> dict[str, Any]:
-        uid = self.users.setdefault(login, 5000 + len(self.users))
-        kind = "Bot" if login.endswith("[bot]") else "User"
-        return {"login": login, "id": uid, "node_id": f"U_{uid}", "type": kind, "site_admin": False,
-                "url": f"{self.base_url}/users/{login}", "html_url": f"https://github.com/{login}",
-                "avatar_url": "https://avatars.example/u"}
-
     def set_permission(self, repo: str, login: str, permission: str) -> None:
+        """Collaborator role: read, triage, write, maintain or admin."""
+        if permission not in _ROLES:
+            raise SandboxError(f"unknown permission {permission!r}")
         self._repo(repo).collaborators[login] = permission
 
     def add_team_member(self, org: str, team: str, login: str) -> None:
         self.teams.setdefault((org, team), set()).add(login)
 
+    def remove_team_member(self, org: str, team: str, login: str) -> None:
+        self.teams.get((org, team), set()).discard(login)
+
     def require_checks(self, repo: str, branch: str, contexts: list[str]) -> None:
+        """Branch protection: these status checks are required on `branch`."""
         self._repo(repo).required_checks[branch] = list(contexts)
 
-    def push(self, repo: str, branch: str, files: dict[str, str | bytes], *, delete: tuple[str, ...] = ()) -> str:
-        """Commit files on a branch (created from the default branch if new); returns the SHA."""
+    def push(self, repo: str, branch: str, files: dict[str, str | bytes], *, delete: tuple[str, ...] = (),
+             message: str = "Update", author: str = "alice") -> str:
+        """Commit files on a branch (created from the default branch if new); returns the SHA.
+
+        No webhook: mlgate does not listen to `push`. Use push_to_pull_request for a PR."""
         r = self._repo(repo)
         with self.lock:
             parent = r.branches.get(branch) or r.branches[r.default_branch]
@@ -210,117 +258,199 @@ class Sandbox:
                 tree[path] = content.encode() if isinstance(content, str) else content
             for path in delete:
                 tree.pop(path, None)
-            sha = _sha()
+            sha = new_sha()
             r.trees[sha] = tree
+            r.commits[sha] = Commit(sha, [parent], message, author, now(), tree)
             r.branches[branch] = sha
             return sha
 
-    # ------------------------------------------------------------ admin: PR story
+    # ------------------------------------------------------------ admin: the PR story
 
     def open_pull_request(
         self, repo: str, files: dict[str, str | bytes], *, author: str = "alice", base: str = "main",
-        head: str | None = None, title: str = "Retrain the model", draft: bool = False,
+        head: str | None = None, title: str = "Retrain the model", draft: bool = False, body: str = "",
+        delete: tuple[str, ...] = (),
     ) -> dict[str, Any]:
+        """Push `files` to a new head branch and open a PR (sends pull_request opened)."""
         r = self._repo(repo)
         with self.lock:
-            number = max([0, *r.pulls]) + 1
+            number = max([0, *r.pulls, *(c["issue"] for c in r.comments.values())]) + 1
             head = head or f"pr-{number}"
             base_sha = r.branches[base]
-            head_sha = self.push(repo, head, files)
-            pr = {"number": number, "title": title, "author": author, "base": base, "head": head,
+            head_sha = self.push(repo, head, files, delete=delete, message=title, author=author)
+            pr = {"number": number, "title": title, "body": body, "author": author, "base": base, "head": head,
                   "base_sha": base_sha, "head_sha": head_sha, "state": "open", "merged": False,
-                  "draft": draft, "id": next(self.ids), "changed": sorted(files)}
+                  "draft": draft, "id": next(self.ids), "changed": sorted({*files, *delete}),
+                  "created_at": now(), "updated_at": now(), "closed_at": None, "merged_at": None,
+                  "merged_by": None}
             r.pulls[number] = pr
-        self.send_webhook("pull_request", {"action": "opened", "number": number,
-                                           "pull_request": self._pull_json(r, pr)}, repo, author)
+        self._pr_event(r, pr, "opened", author)
         return self._pull_json(r, pr)
 
-    def push_to_pull_request(self, repo: str, number: int, files: dict[str, str | bytes]) -> str:
+    def push_to_pull_request(self, repo: str, number: int, files: dict[str, str | bytes], *,
+                             delete: tuple[str, ...] = (), message: str = "Update") -> str:
+        """New commit on the PR's head branch (sends pull_request synchronize); returns the new SHA."""
         r = self._repo(repo)
-        pr = r.pulls[number]
+        pr = self._pull(r, number)
         with self.lock:
-            sha = self.push(repo, pr["head"], files)
+            before = pr["head_sha"]
+            sha = self.push(repo, pr["head"], files, delete=delete, message=message, author=pr["author"])
             pr["head_sha"] = sha
-            pr["changed"] = sorted(set(pr["changed"]) | set(files))
-        self.send_webhook("pull_request", {"action": "synchronize", "number": number, "before": "0" * 40,
-                                           "after": sha, "pull_request": self._pull_json(r, pr)}, repo, pr["author"])
+            pr["changed"] = sorted(set(pr["changed"]) | set(files) | set(delete))
+            pr["updated_at"] = now()
+        self._pr_event(r, pr, "synchronize", pr["author"], before=before, after=sha)
         return sha
 
-    def comment(self, repo: str, number: int, body: str, *, user: str = "alice") -> dict[str, Any]:
-        """A user posts a PR comment (sends issue_comment.created)."""
+    def close_pull_request(self, repo: str, number: int, *, user: str | None = None) -> None:
+        """Close without merging (sends pull_request closed, merged false)."""
         r = self._repo(repo)
+        pr = self._pull(r, number)
+        pr["state"], pr["closed_at"], pr["updated_at"] = "closed", now(), now()
+        self._pr_event(r, pr, "closed", user or pr["author"])
+
+    def merge(self, repo: str, number: int, *, user: str = "alice") -> str:
+        """Merge the PR into its base (sends pull_request closed, merged true); returns the merge SHA."""
+        r = self._repo(repo)
+        pr = self._pull(r, number)
+        with self.lock:
+            base_head = r.branches[pr["base"]]
+            tree = {**r.trees[base_head], **r.trees[pr["head_sha"]]}
+            for path in pr["changed"]:
+                if path not in r.trees[pr["head_sha"]]:
+                    tree.pop(path, None)
+            sha = new_sha()
+            r.trees[sha] = tree
+            r.commits[sha] = Commit(sha, [base_head, pr["head_sha"]], f"Merge pull request #{number}", user, now(), tree)
+            r.branches[pr["base"]] = sha
+            pr.update(state="closed", merged=True, merged_at=now(), closed_at=now(), merged_by=user,
+                      merge_commit_sha=sha, updated_at=now())
+        self._pr_event(r, pr, "closed", user)
+        return sha
+
+    def reopen_pull_request(self, repo: str, number: int, *, user: str | None = None) -> None:
+        r = self._repo(repo)
+        pr = self._pull(r, number)
+        if pr["merged"]:
+            raise SandboxError(f"PR #{number} is merged and cannot be reopened")
+        pr["state"], pr["closed_at"] = "open", None
+        self._pr_event(r, pr, "reopened", user or pr["author"])
+
+    def ready_for_review(self, repo: str, number: int) -> None:
+        """A draft PR is marked ready (sends pull_request ready_for_review)."""
+        r = self._repo(repo)
+        pr = self._pull(r, number)
+        pr["draft"] = False
+        self._pr_event(r, pr, "ready_for_review", pr["author"])
+
+    def comment(self, repo: str, number: int, body: str, *, user: str = "alice") -> dict[str, Any]:
+        """A user posts a PR comment (sends issue_comment created)."""
+        r = self._repo(repo)
+        self._pull(r, number)
         c = self._new_comment(r, number, body, user)
-        pr = r.pulls[number]
-        issue = {"number": number, "title": pr["title"], "state": pr["state"], "user": self.user(pr["author"]),
-                 "pull_request": {"url": f"{self._api(r)}/pulls/{number}"}, "id": pr["id"] + 1,
-                 "url": f"{self._api(r)}/issues/{number}"}
-        self.send_webhook("issue_comment", {"action": "created", "issue": issue, "comment": self._comment_json(r, c)},
-                          repo, user)
+        self._comment_event(r, c, "created", user)
         return self._comment_json(r, c)
 
-    def review(self, repo: str, number: int, *, user: str, state: str = "APPROVED", sha: str | None = None) -> int:
+    def edit_comment(self, repo: str, comment_id: int, body: str, *, user: str | None = None) -> dict[str, Any]:
+        """A comment's body changes (sends issue_comment edited with `changes.body.from`)."""
         r = self._repo(repo)
-        pr = r.pulls[number]
+        c = r.comments[comment_id]
+        old, c["body"], c["updated_at"] = c["body"], body, now()
+        self._comment_event(r, c, "edited", user or c["user"], changes={"body": {"from": old}})
+        return self._comment_json(r, c)
+
+    def delete_comment(self, repo: str, comment_id: int, *, user: str | None = None) -> None:
+        """A comment is deleted (sends issue_comment deleted)."""
+        r = self._repo(repo)
+        c = r.comments.pop(comment_id)
+        self._comment_event(r, c, "deleted", user or c["user"])
+
+    def review(self, repo: str, number: int, *, user: str, state: str = "APPROVED", sha: str | None = None,
+               body: str = "") -> int:
+        """Submit a review (APPROVED, CHANGES_REQUESTED, COMMENTED) on the head or a given SHA."""
+        r = self._repo(repo)
+        pr = self._pull(r, number)
         rid = next(self.ids)
-        review = {"id": rid, "user": self.user(user), "state": state, "commit_id": sha or pr["head_sha"],
-                  "submitted_at": _now(), "body": "", "node_id": f"R_{rid}",
-                  "html_url": f"https://github.com/{repo}/pull/{number}#pullrequestreview-{rid}",
-                  "pull_request_url": f"{self._api(r)}/pulls/{number}", "author_association": "MEMBER",
-                  "_links": {"html": {"href": "x"}, "pull_request": {"href": "x"}}}
+        review = {"id": rid, "user": user, "state": state, "commit_id": sha or pr["head_sha"],
+                  "submitted_at": now(), "body": body, "number": number}
         r.reviews.setdefault(number, []).append(review)
-        self.send_webhook("pull_request_review", {"action": "submitted", "review": review,
-                                                  "pull_request": self._pull_json(r, pr)}, repo, user)
+        self._deliver("pull_request_review", {"action": "submitted", "review": self._review_json(r, review),
+                                              "pull_request": self._pull_json(r, pr)}, r, user)
         return rid
 
-    def dismiss_review(self, repo: str, number: int, review_id: int) -> None:
+    def dismiss_review(self, repo: str, number: int, review_id: int, *, user: str | None = None) -> None:
+        """Dismiss a review (sends pull_request_review dismissed)."""
         r = self._repo(repo)
         for rv in r.reviews.get(number, []):
             if rv["id"] == review_id:
                 rv["state"] = "DISMISSED"
-                self.send_webhook("pull_request_review", {"action": "dismissed", "review": rv,
-                                                          "pull_request": self._pull_json(r, r.pulls[number])},
-                                  repo, rv["user"]["login"])
+                self._deliver("pull_request_review", {"action": "dismissed", "review": self._review_json(r, rv),
+                                                      "pull_request": self._pull_json(r, r.pulls[number])},
+                              r, user or rv["user"])
+                return
+        raise SandboxError(f"no review {review_id} on PR #{number}")
 
     def complete_workflow_run(
         self, repo: str, number: int, *, artifact: bytes | None = None, name: str = "mlgate",
         artifact_name: str = "mlgate-report", conclusion: str = "success", head_sha: str | None = None,
+        path: str = ".github/workflows/mlgate.yml", event: str = "pull_request",
     ) -> int:
-        """The PR's evaluation workflow finished, optionally with an artifact zip."""
+        """The PR's workflow finished, optionally with an artifact zip (sends workflow_run completed)."""
         r = self._repo(repo)
-        pr = r.pulls[number]
+        pr = self._pull(r, number)
         run_id = next(self.ids)
         sha = head_sha or pr["head_sha"]
         run = {"id": run_id, "name": name, "head_sha": sha, "head_branch": pr["head"], "status": "completed",
-               "conclusion": conclusion, "event": "pull_request", "run_number": 1, "run_attempt": 1,
-               "path": ".github/workflows/mlgate.yml", "workflow_id": 77,
-               "pull_requests": [{"number": number, "id": pr["id"], "url": f"{self._api(r)}/pulls/{number}",
-                                  "head": {"ref": pr["head"], "sha": sha, "repo": {"id": r.id, "name": r.name, "url": self._api(r)}},
-                                  "base": {"ref": pr["base"], "sha": pr["base_sha"], "repo": {"id": r.id, "name": r.name, "url": self._api(r)}}}]}
-        r.runs[run_id] = run
-        if artifact is not None:
-            aid = next(self.ids)
-            r.artifacts[aid] = {"id": aid, "name": artifact_name, "run_id": run_id, "data": artifact}
-        self.send_webhook("workflow_run", {"action": "completed", "workflow_run": self._run_json(r, run),
-                                           "workflow": {"id": 77, "name": name, "path": run["path"]}}, repo, pr["author"])
+               "conclusion": conclusion, "event": event, "run_number": len(r.runs) + 1, "run_attempt": 1,
+               "path": path, "workflow_id": 77, "number": number, "created_at": now(), "updated_at": now(),
+               "author": pr["author"]}
+        with self.lock:
+            r.runs[run_id] = run
+            if artifact is not None:
+                aid = next(self.ids)
+                r.artifacts[aid] = {"id": aid, "name": artifact_name, "run_id": run_id, "data": artifact,
+                                    "created_at": now()}
+        self._deliver("workflow_run", {"action": "completed", "workflow_run": self._run_json(r, run),
+                                       "workflow": self._workflow_json(r, run)}, r, pr["author"])
         return run_id
 
-    def merge(self, repo: str, number: int, *, user: str = "alice") -> None:
+    def rerequest_check_run(self, repo: str, check_run_id: int, *, user: str = "alice") -> None:
+        """Someone presses "Re-run" on a check run (sends check_run rerequested)."""
         r = self._repo(repo)
-        pr = r.pulls[number]
-        pr["state"], pr["merged"] = "closed", True
-        r.branches[pr["base"]] = pr["head_sha"]
-        self.send_webhook("pull_request", {"action": "closed", "number": number,
-                                           "pull_request": self._pull_json(r, pr)}, repo, user)
+        check = r.check_runs[check_run_id]
+        self._deliver("check_run", {"action": "rerequested", "check_run": self._check_json(r, check)}, r, user)
+
+    def ping(self) -> int | None:
+        """GitHub's first delivery after a hook is configured."""
+        hook = {"type": "App", "id": 1, "name": "web", "active": True, "events": ["pull_request"],
+                "config": {"content_type": "json", "insecure_ssl": "0", "url": self.webhook_url or ""},
+                "app_id": self.app_id}
+        return self._deliver("ping", {"zen": "Keep it logically awesome.", "hook_id": 1, "hook": hook}, None,
+                             None)
+
+    def redeliver(self, index: int = -1) -> int | None:
+        """Send a recorded delivery again, same delivery id (as GitHub's "Redeliver")."""
+        d = self.deliveries[index]
+        return self._send(d["headers"], json.dumps(d["payload"]).encode())
 
     # ------------------------------------------------------------ admin: inspection
 
+    def pull(self, repo: str, number: int) -> dict[str, Any]:
+        r = self._repo(repo)
+        return self._pull_json(r, self._pull(r, number))
+
     def comments(self, repo: str, number: int) -> list[dict[str, Any]]:
+        """The PR's comments, oldest first, as the REST API returns them."""
         r = self._repo(repo)
         return [self._comment_json(r, c) for c in r.comments.values() if c["issue"] == number]
 
-    def check_runs(self, repo: str, sha: str) -> list[dict[str, Any]]:
+    def check_runs(self, repo: str, sha: str, name: str | None = None) -> list[dict[str, Any]]:
         r = self._repo(repo)
-        return [self._check_json(r, c) for c in r.check_runs.values() if c["head_sha"] == sha]
+        return [self._check_json(r, c) for c in r.check_runs.values()
+                if c["head_sha"] == sha and (name is None or c["name"] == name)]
+
+    def statuses(self, repo: str, sha: str) -> list[dict[str, Any]]:
+        r = self._repo(repo)
+        return [self._status_json(r, s) for s in reversed(r.statuses.get(sha, []))]
 
     def labels(self, repo: str, number: int) -> list[str]:
         return list(self._repo(repo).labels.get(number, []))
@@ -328,65 +458,127 @@ class Sandbox:
     def reactions(self, repo: str, comment_id: int) -> list[str]:
         return [x["content"] for x in self._repo(repo).reactions.get(comment_id, [])]
 
-    def deployments(self, repo: str) -> list[dict[str, Any]]:
+    def reviews(self, repo: str, number: int) -> list[dict[str, Any]]:
         r = self._repo(repo)
-        return [{**d, "statuses": r.deployment_statuses.get(d["id"], [])} for d in r.deployments.values()]
+        return [self._review_json(r, rv) for rv in r.reviews.get(number, [])]
+
+    def deployments(self, repo: str) -> list[dict[str, Any]]:
+        """Deployments, oldest first, each with its `statuses` (oldest first)."""
+        r = self._repo(repo)
+        return [{**self._deployment_json(r, d),
+                 "statuses": [self._deployment_status_json(r, s) for s in r.deployment_statuses.get(d["id"], [])]}
+                for d in r.deployments.values()]
 
     def reruns(self, repo: str) -> list[int]:
+        """Workflow run ids that were re-run through the API."""
         return list(self._repo(repo).reruns)
 
+    def dispatches(self, repo: str) -> list[dict[str, Any]]:
+        """workflow_dispatch requests: {"workflow_id", "ref", "inputs"}."""
+        return list(self._repo(repo).dispatches)
+
+    def file(self, repo: str, path: str, ref: str | None = None) -> bytes | None:
+        r = self._repo(repo)
+        sha = r.resolve(ref or r.default_branch)
+        return r.trees.get(sha or "", {}).get(path)
+
+    # ------------------------------------------------------------ admin: calls, problems, faults
+
     def count_calls(self, method: str | None = None, contains: str = "") -> int:
-        return sum(1 for m, p, _ in self.calls if (method is None or m == method) and contains in p)
+        """Requests answered, by method and a substring of the path."""
+        return sum(1 for c in list(self.calls) if (method is None or c.method == method) and contains in c.path)
+
+    def call_counts(self) -> Counter[tuple[str, str]]:
+        """Requests answered per (method, OpenAPI path template)."""
+        return Counter((c.method, c.template) for c in list(self.calls))
 
     def reset_calls(self) -> None:
         self.calls.clear()
 
+    def reset(self) -> None:
+        """Forget calls, problems, faults and deliveries (state stays)."""
+        with self.lock:
+            self.calls.clear()
+            self.problems.clear()
+            self.faults.clear()
+            self.deliveries.clear()
+
     def assert_no_invalid_requests(self) -> None:
+        """Fail when any request was one GitHub would reject (422/404 from the description)."""
         if self.problems:
             raise AssertionError("the GitHub stand-in got requests GitHub would reject:\n" + "\n".join(self.problems))
 
     def inject_fault(self, method: str, path_regex: str, kind: str, times: int = 1, retry_after: int = 1) -> None:
-        """The next `times` matching requests answer 502, 429 (Retry-After) or 403 rate limit,
+        """The next `times` requests matching method and `path_regex` (re.search on the path) answer
+        502/500/503/504, 429 with Retry-After, 403 rate limit (X-RateLimit-Remaining 0 and Reset),
         or ("slow") are answered normally after `retry_after` seconds."""
-        if kind not in ("502", "429", "rate_limit", "slow"):
-            raise SandboxError(f"unknown fault {kind}")
-        self.faults.append(Fault(method.upper(), re.compile(path_regex), kind, times, retry_after))
+        if kind not in FAULT_KINDS:
+            raise SandboxError(f"unknown fault {kind!r}; one of {', '.join(FAULT_KINDS)}")
+        with self.lock:
+            self.faults.append(Fault(method.upper(), re.compile(path_regex), kind, int(times), int(retry_after)))
+
+    def clear_faults(self) -> None:
+        with self.lock:
+            self.faults.clear()
 
     # ------------------------------------------------------------ webhooks
 
-    def send_webhook(self, event: str, payload: dict[str, Any], repo: str, sender: str) -> int | None:
-        r = self._repo(repo)
-        inst = next((i for i, v in self.installations.items() if repo in v["repos"]), None)
-        payload = {**payload, "repository": self._repo_json(r), "sender": self.user(sender)}
-        if inst is not None:
-            payload["installation"] = {"id": inst, "node_id": f"I_{inst}"}
+    def send_webhook(self, event: str, payload: dict[str, Any], repo: str | None, sender: str | None) -> int | None:
+        """Deliver any event for `repo` (public for tests that need an event the admin methods lack)."""
+        return self._deliver(event, payload, self._repo(repo) if repo else None, sender)
+
+    def _deliver(self, event: str, ours: dict[str, Any], r: Repo | None, sender: str | None) -> int | None:
+        full = r.full_name if r else "octo-org/octo-repo"
+        base = webhooks.template(event, ours.get("action"), api_url=self.base_url or "http://sandbox", full_name=full)
+        if r is not None:
+            ours["repository"] = self._repo_json(r)
+            inst = next((i for i, v in self.installations.items() if r.full_name in v["repos"]), None)
+            if inst is not None:
+                ours["installation"] = {"id": inst, "node_id": f"MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9u{inst}"}
+            if self._is_org(r.owner):
+                ours["organization"] = self._org_json(r.owner)
+        else:
+            base.pop("repository", None)
+        if sender is not None:
+            ours["sender"] = self.user(sender)
+        payload = webhooks.overlay(base, ours)
+        for key in ("installation", "changes", "organization", "enterprise", "requester"):
+            # exact or absent: a template's own installation or org must never leak through
+            if key in ours:
+                payload[key] = ours[key]
+            else:
+                payload.pop(key, None)
         body = json.dumps(payload).encode()
         delivery = str(uuid.uuid4())
-        headers = {
-            "X-GitHub-Event": event,
-            "X-GitHub-Delivery": delivery,
-            "X-GitHub-Hook-ID": "1",
-            "X-Hub-Signature-256": "sha256=" + hmac.new(self.webhook_secret.encode(), body, hashlib.sha256).hexdigest(),
-            "Content-Type": "application/json",
-            "User-Agent": "GitHub-Hookshot/sandbox",
-        }
-        self.deliveries.append({"event": event, "delivery": delivery, "payload": payload, "headers": headers})
+        headers = webhooks.headers(event, delivery, self.webhook_secret, body)
+        record = {"event": event, "action": payload.get("action"), "delivery": delivery, "payload": payload,
+                  "headers": headers, "status": None}
+        with self.lock:
+            self.deliveries.append(record)
+        record["status"] = self._send(headers, body)
+        return record["status"]
+
+    def _send(self, headers: dict[str, str], body: bytes) -> int | None:
         if self.webhook_sink is not None:
-            return self.webhook_sink(headers, body)
+            return self.webhook_sink(dict(headers), body)
         if self.webhook_url:
             return requests.post(self.webhook_url, data=body, headers=headers, timeout=30).status_code
         return None
 
-    def redeliver(self, index: int = -1) -> int | None:
-        d = self.deliveries[index]
-        body = json.dumps(d["payload"]).encode()
-        if self.webhook_sink is not None:
-            return self.webhook_sink(d["headers"], body)
-        if self.webhook_url:
-            return requests.post(self.webhook_url, data=body, headers=d["headers"], timeout=30).status_code
-        return None
+    def _pr_event(self, r: Repo, pr: dict[str, Any], action: str, sender: str, **extra: Any) -> None:
+        self._deliver("pull_request", {"action": action, "number": pr["number"],
+                                       "pull_request": self._pull_json(r, pr), **extra}, r, sender)
 
-    # ------------------------------------------------------------ JSON shapes
+    def _comment_event(self, r: Repo, c: dict[str, Any], action: str, sender: str, **extra: Any) -> None:
+        pr = r.pulls.get(c["issue"])
+        issue = self._issue_json(r, pr) if pr else {"number": c["issue"]}
+        self._deliver("issue_comment", {"action": action, "issue": issue, "comment": self._comment_json(r, c),
+                                        **extra}, r, sender)
+
+    # ------------------------------------------------------------ JSON shapes (GitHub's examples + state)
+
+    def _example(self, name: str) -> Any:
+        return json.loads(_example_text(name, self.base_url))
 
     def _repo(self, full: str) -> Repo:
         try:
@@ -394,94 +586,420 @@ class Sandbox:
         except KeyError:
             raise SandboxError(f"no repository {full} in the stand-in") from None
 
+    def _pull(self, r: Repo, number: int) -> dict[str, Any]:
+        try:
+            return r.pulls[number]
+        except KeyError:
+            raise SandboxError(f"no PR #{number} in {r.full_name}") from None
+
     def _api(self, r: Repo) -> str:
         return f"{self.base_url}/repos/{r.full_name}"
 
+    def _is_org(self, login: str) -> bool:
+        """Installation accounts are organizations; everyone else is a person or a bot."""
+        return any(v["account"] == login for v in self.installations.values())
+
+    def user(self, login: str) -> dict[str, Any]:
+        """GitHub's simple-user shape for `login` (ids stable per stand-in)."""
+        uid = self.users.setdefault(login, 5000 + len(self.users))
+        kind = "Bot" if login.endswith("[bot]") else "User"
+        if self._is_org(login):
+            kind = "Organization"
+        u = f"{self.base_url}/users/{login}"
+        return {"login": login, "id": uid, "node_id": f"MDQ6VXNlcj{uid}", "avatar_url": f"https://avatars.githubusercontent.com/u/{uid}?v=4",
+                "gravatar_id": "", "url": u, "html_url": f"https://github.com/{login}",
+                "followers_url": f"{u}/followers", "following_url": f"{u}/following{{/other_user}}",
+                "gists_url": f"{u}/gists{{/gist_id}}", "starred_url": f"{u}/starred{{/owner}}{{/repo}}",
+                "subscriptions_url": f"{u}/subscriptions", "organizations_url": f"{u}/orgs",
+                "repos_url": f"{u}/repos", "events_url": f"{u}/events{{/privacy}}",
+                "received_events_url": f"{u}/received_events", "type": kind, "site_admin": False,
+                "user_view_type": "public"}
+
+    def _org_json(self, login: str) -> dict[str, Any]:
+        u = self.user(login)
+        api = f"{self.base_url}/orgs/{login}"
+        return {"login": login, "id": u["id"], "node_id": u["node_id"], "url": api, "repos_url": f"{api}/repos",
+                "events_url": f"{api}/events", "hooks_url": f"{api}/hooks", "issues_url": f"{api}/issues",
+                "members_url": f"{api}/members{{/member}}", "public_members_url": f"{api}/public_members{{/member}}",
+                "avatar_url": u["avatar_url"], "description": None}
+
+    def _repo_brief(self, r: Repo) -> dict[str, Any]:
+        return {"id": r.id, "node_id": f"R_kgDO{r.id}", "name": r.name, "full_name": r.full_name, "private": True}
+
     def _repo_json(self, r: Repo) -> dict[str, Any]:
-        owner = self.user(r.owner)
-        owner["type"] = "Organization"
-        return {"id": r.id, "node_id": f"R_{r.id}", "name": r.name, "full_name": r.full_name, "private": True,
-                "owner": owner, "html_url": f"https://github.com/{r.full_name}", "url": self._api(r),
-                "default_branch": r.default_branch, "fork": False}
+        data = self._example("full-repository-default-response")
+        api = self._api(r)
+        text = json.dumps(data).replace(f"{self.base_url}/repos/octocat/Hello-World", api).replace(
+            "https://github.com/octocat/Hello-World", f"https://github.com/{r.full_name}").replace(
+            "octocat/Hello-World", r.full_name)
+        data = json.loads(text)
+        for key in ("organization", "parent", "source", "template_repository", "license", "security_and_analysis",
+                    "code_of_conduct"):
+            data.pop(key, None)
+        return webhooks.overlay(data, {
+            "id": r.id, "node_id": f"R_kgDO{r.id}", "name": r.name, "full_name": r.full_name, "private": True,
+            "owner": self.user(r.owner), "html_url": f"https://github.com/{r.full_name}", "url": api,
+            "default_branch": r.default_branch, "fork": False, "visibility": "private",
+            "description": f"{r.name} (GitHub stand-in)", "homepage": None, "topics": [],
+            "permissions": {"admin": False, "maintain": False, "push": True, "triage": True, "pull": True},
+            "created_at": "2024-01-01T00:00:00Z", "updated_at": now(), "pushed_at": now(),
+            "has_issues": True, "archived": False, "disabled": False,
+        })
 
     def _pull_json(self, r: Repo, pr: dict[str, Any]) -> dict[str, Any]:
         n = pr["number"]
-        side = lambda ref, sha: {"ref": ref, "sha": sha, "label": f"{r.owner}:{ref}", "user": self.user(r.owner),  # noqa: E731
-                                 "repo": self._repo_json(r)}
-        return {"id": pr["id"], "node_id": f"PR_{pr['id']}", "number": n, "state": pr["state"], "title": pr["title"],
-                "body": "", "user": self.user(pr["author"]), "draft": pr["draft"], "merged": pr["merged"],
-                "url": f"{self._api(r)}/pulls/{n}", "html_url": f"https://github.com/{r.full_name}/pull/{n}",
-                "issue_url": f"{self._api(r)}/issues/{n}", "comments_url": f"{self._api(r)}/issues/{n}/comments",
-                "head": side(pr["head"], pr["head_sha"]), "base": side(pr["base"], pr["base_sha"]),
-                "merge_commit_sha": pr["head_sha"] if pr["merged"] else None, "labels": [
-                    {"name": x} for x in r.labels.get(n, [])], "created_at": _now(), "updated_at": _now()}
+        api = self._api(r)
+        data = self._example("pull-request")
+
+        def side(ref: str, sha: str) -> dict[str, Any]:
+            return {"ref": ref, "sha": sha, "label": f"{r.owner}:{ref}", "user": self.user(r.owner),
+                    "repo": self._repo_json(r)}
+
+        files = self._pr_files(r, pr)
+        ours = {
+            "id": pr["id"], "node_id": f"PR_kwDO{pr['id']}", "number": n, "state": pr["state"], "title": pr["title"],
+            "body": pr.get("body") or None, "user": self.user(pr["author"]), "draft": pr["draft"],
+            "merged": pr["merged"], "locked": False, "active_lock_reason": None,
+            "url": f"{api}/pulls/{n}", "html_url": f"https://github.com/{r.full_name}/pull/{n}",
+            "diff_url": f"https://github.com/{r.full_name}/pull/{n}.diff",
+            "patch_url": f"https://github.com/{r.full_name}/pull/{n}.patch",
+            "issue_url": f"{api}/issues/{n}", "comments_url": f"{api}/issues/{n}/comments",
+            "commits_url": f"{api}/pulls/{n}/commits", "review_comments_url": f"{api}/pulls/{n}/comments",
+            "review_comment_url": f"{api}/pulls/comments{{/number}}",
+            "statuses_url": f"{api}/statuses/{pr['head_sha']}",
+            "head": side(pr["head"], pr["head_sha"]), "base": side(pr["base"], pr["base_sha"]),
+            "merge_commit_sha": pr.get("merge_commit_sha"),
+            "labels": [self._label_json(r, x) for x in r.labels.get(n, [])],
+            "created_at": pr["created_at"], "updated_at": pr["updated_at"], "closed_at": pr["closed_at"],
+            "merged_at": pr["merged_at"], "merged_by": self.user(pr["merged_by"]) if pr.get("merged_by") else None,
+            "assignee": None, "assignees": [], "requested_reviewers": [], "requested_teams": [], "milestone": None,
+            "auto_merge": None, "author_association": "MEMBER", "mergeable": None if pr["merged"] else True,
+            "rebaseable": None if pr["merged"] else True, "mergeable_state": "clean" if pr["state"] == "open" else "unknown",
+            "comments": sum(1 for c in r.comments.values() if c["issue"] == n), "review_comments": 0,
+            "maintainer_can_modify": False, "commits": len(self._pr_commits(r, pr)),
+            "additions": len(files), "deletions": 0, "changed_files": len(files),
+            "_links": {k: {"href": v} for k, v in {
+                "self": f"{api}/pulls/{n}", "html": f"https://github.com/{r.full_name}/pull/{n}",
+                "issue": f"{api}/issues/{n}", "comments": f"{api}/issues/{n}/comments",
+                "review_comments": f"{api}/pulls/{n}/comments", "review_comment": f"{api}/pulls/comments{{/number}}",
+                "commits": f"{api}/pulls/{n}/commits", "statuses": f"{api}/statuses/{pr['head_sha']}"}.items()},
+        }
+        return webhooks.overlay(data, ours)
+
+    def _pull_simple_json(self, r: Repo, pr: dict[str, Any]) -> dict[str, Any]:
+        full = self._pull_json(r, pr)
+        for key in ("merged", "mergeable", "rebaseable", "mergeable_state", "merged_by", "comments",
+                    "review_comments", "maintainer_can_modify", "commits", "additions", "deletions", "changed_files"):
+            full.pop(key, None)
+        return full
+
+    def _issue_json(self, r: Repo, pr: dict[str, Any]) -> dict[str, Any]:
+        n = pr["number"]
+        api = self._api(r)
+        return {"url": f"{api}/issues/{n}", "repository_url": api, "labels_url": f"{api}/issues/{n}/labels{{/name}}",
+                "comments_url": f"{api}/issues/{n}/comments", "events_url": f"{api}/issues/{n}/events",
+                "html_url": f"https://github.com/{r.full_name}/pull/{n}", "id": pr["id"] + 1,
+                "node_id": f"PR_kwDO{pr['id']}", "number": n, "title": pr["title"], "user": self.user(pr["author"]),
+                "labels": [self._label_json(r, x) for x in r.labels.get(n, [])], "state": pr["state"],
+                "locked": False, "assignee": None, "assignees": [], "milestone": None,
+                "comments": sum(1 for c in r.comments.values() if c["issue"] == n),
+                "created_at": pr["created_at"], "updated_at": pr["updated_at"], "closed_at": pr["closed_at"],
+                "author_association": "MEMBER", "active_lock_reason": None, "draft": pr["draft"],
+                "pull_request": {"url": f"{api}/pulls/{n}", "html_url": f"https://github.com/{r.full_name}/pull/{n}",
+                                 "diff_url": f"https://github.com/{r.full_name}/pull/{n}.diff",
+                                 "patch_url": f"https://github.com/{r.full_name}/pull/{n}.patch",
+                                 "merged_at": pr["merged_at"]},
+                "body": pr.get("body") or None, "state_reason": None}
+
+    def _pr_files(self, r: Repo, pr: dict[str, Any]) -> list[dict[str, Any]]:
+        """The diff of the PR's head against the base it was opened from (the merge base)."""
+        base, head = r.trees[pr["base_sha"]], r.trees[pr["head_sha"]]
+        api = self._api(r)
+        out = []
+        for path in sorted(set(base) | set(head)):
+            old, new = base.get(path), head.get(path)
+            if old == new:
+                continue
+            status = "added" if old is None else "removed" if new is None else "modified"
+            data = new if new is not None else old or b""
+            lines = data.count(b"\n") or 1
+            out.append({"sha": hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest(), "filename": path,
+                        "status": status, "additions": 0 if new is None else lines,
+                        "deletions": 0 if old is None else (old.count(b"\n") or 1),
+                        "changes": lines, "blob_url": f"https://github.com/{r.full_name}/blob/{pr['head_sha']}/{path}",
+                        "raw_url": f"https://github.com/{r.full_name}/raw/{pr['head_sha']}/{path}",
+                        "contents_url": f"{api}/contents/{path}?ref={pr['head_sha']}"})
+        return out
+
+    def _pr_commits(self, r: Repo, pr: dict[str, Any]) -> list[Commit]:
+        out: list[Commit] = []
+        sha: str | None = pr["head_sha"]
+        while sha and sha != pr["base_sha"] and sha in r.commits and len(out) < 250:
+            commit = r.commits[sha]
+            out.append(commit)
+            sha = commit.parents[-1] if len(commit.parents) > 1 else (commit.parents[0] if commit.parents else None)
+        return list(reversed(out))
+
+    def _commit_json(self, r: Repo, c: Commit) -> dict[str, Any]:
+        api = self._api(r)
+        person = {"name": c.author, "email": f"{c.author}@users.noreply.github.com", "date": c.date}
+        return {"url": f"{api}/commits/{c.sha}", "sha": c.sha, "node_id": f"C_kwDO{c.sha[:12]}",
+                "html_url": f"https://github.com/{r.full_name}/commit/{c.sha}",
+                "comments_url": f"{api}/commits/{c.sha}/comments",
+                "commit": {"url": f"{api}/git/commits/{c.sha}", "author": person, "committer": person,
+                           "message": c.message, "comment_count": 0,
+                           "tree": {"url": f"{api}/git/trees/{c.sha}", "sha": c.sha},
+                           "verification": {"verified": False, "reason": "unsigned", "signature": None,
+                                            "payload": None, "verified_at": None}},
+                "author": self.user(c.author), "committer": self.user(c.author),
+                "parents": [{"sha": p, "url": f"{api}/commits/{p}", "html_url": f"https://github.com/{r.full_name}/commit/{p}"}
+                            for p in c.parents]}
 
     def _new_comment(self, r: Repo, number: int, body: str, login: str) -> dict[str, Any]:
         with self.lock:
             cid = next(self.ids)
-            c = {"id": cid, "issue": number, "body": body, "user": login, "created_at": _now(), "updated_at": _now()}
+            c = {"id": cid, "issue": number, "body": body, "user": login, "created_at": now(), "updated_at": now()}
             r.comments[cid] = c
             return c
 
+    def _reactions_summary(self, r: Repo, cid: int) -> dict[str, Any]:
+        counts = Counter(x["content"] for x in r.reactions.get(cid, []))
+        keys = {"+1": "+1", "-1": "-1", "laugh": "laugh", "confused": "confused", "heart": "heart",
+                "hooray": "hooray", "eyes": "eyes", "rocket": "rocket"}
+        return {"url": f"{self._api(r)}/issues/comments/{cid}/reactions", "total_count": sum(counts.values()),
+                **{k: counts.get(v, 0) for k, v in keys.items()}}
+
     def _comment_json(self, r: Repo, c: dict[str, Any]) -> dict[str, Any]:
-        return {"id": c["id"], "node_id": f"IC_{c['id']}", "body": c["body"], "user": self.user(c["user"]),
-                "url": f"{self._api(r)}/issues/comments/{c['id']}",
-                "html_url": f"https://github.com/{r.full_name}/pull/{c['issue']}#issuecomment-{c['id']}",
-                "issue_url": f"{self._api(r)}/issues/{c['issue']}", "created_at": c["created_at"],
-                "updated_at": c["updated_at"], "author_association": "MEMBER"}
+        data = self._example("issue-comment")
+        api = self._api(r)
+        return webhooks.overlay(data, {
+            "id": c["id"], "node_id": f"IC_kwDO{c['id']}", "body": c["body"], "user": self.user(c["user"]),
+            "url": f"{api}/issues/comments/{c['id']}",
+            "html_url": f"https://github.com/{r.full_name}/pull/{c['issue']}#issuecomment-{c['id']}",
+            "issue_url": f"{api}/issues/{c['issue']}", "created_at": c["created_at"], "updated_at": c["updated_at"],
+            "author_association": "NONE" if c["user"].endswith("[bot]") else "MEMBER",
+            "reactions": self._reactions_summary(r, c["id"]),
+            "performed_via_github_app": None,
+        })
+
+    def _review_json(self, r: Repo, rv: dict[str, Any]) -> dict[str, Any]:
+        data = self._example("pull-request-review-items")[0]
+        n = rv["number"]
+        html = f"https://github.com/{r.full_name}/pull/{n}#pullrequestreview-{rv['id']}"
+        return webhooks.overlay(data, {
+            "id": rv["id"], "node_id": f"PRR_kwDO{rv['id']}", "user": self.user(rv["user"]), "body": rv["body"],
+            "state": rv["state"], "commit_id": rv["commit_id"], "submitted_at": rv["submitted_at"],
+            "html_url": html, "pull_request_url": f"{self._api(r)}/pulls/{n}", "author_association": "MEMBER",
+            "_links": {"html": {"href": html}, "pull_request": {"href": f"{self._api(r)}/pulls/{n}"}},
+        })
+
+    def _label_json(self, r: Repo, name: str) -> dict[str, Any]:
+        return {"id": int(hashlib.sha1(name.encode()).hexdigest()[:8], 16), "node_id": f"LA_kwDO{name}",
+                "url": f"{self._api(r)}/labels/{name}", "name": name, "description": None, "color": "ededed",
+                "default": False}
 
     def _check_json(self, r: Repo, c: dict[str, Any]) -> dict[str, Any]:
-        return {**{k: v for k, v in c.items() if not k.startswith("_")}, "url": f"{self._api(r)}/check-runs/{c['id']}",
-                "html_url": f"https://github.com/{r.full_name}/runs/{c['id']}", "node_id": f"CR_{c['id']}",
-                "app": {"id": self.app_id, "slug": "mlgate", "name": "mlgate"}}
+        data = self._example("check-run")
+        api = self._api(r)
+        output = c["output"]
+        return webhooks.overlay(data, {
+            "id": c["id"], "node_id": f"CR_kwDO{c['id']}", "name": c["name"], "head_sha": c["head_sha"],
+            "status": c["status"], "conclusion": c["conclusion"], "external_id": c.get("external_id") or "",
+            "url": f"{api}/check-runs/{c['id']}", "html_url": f"https://github.com/{r.full_name}/runs/{c['id']}",
+            "details_url": c.get("details_url") or f"https://github.com/{r.full_name}/runs/{c['id']}",
+            "started_at": c["started_at"], "completed_at": c["completed_at"],
+            "output": {"title": output.get("title"), "summary": output.get("summary"), "text": output.get("text"),
+                       "annotations_count": len(output.get("annotations") or []),
+                       "annotations_url": f"{api}/check-runs/{c['id']}/annotations"},
+            "check_suite": {"id": c["id"] + 1, "node_id": f"CS_kwDO{c['id'] + 1}", "head_sha": c["head_sha"],
+                            "head_branch": next((pr["head"] for pr in r.pulls.values()
+                                                 if pr["head_sha"] == c["head_sha"]), None),
+                            "status": c["status"], "conclusion": c["conclusion"],
+                            "url": f"{api}/check-suites/{c['id'] + 1}", "app": self._app_json()},
+            "app": self._app_json(), "pull_requests": [
+                {"url": f"{api}/pulls/{pr['number']}", "id": pr["id"], "number": pr["number"],
+                 "head": {"ref": pr["head"], "sha": pr["head_sha"], "repo": {"id": r.id, "url": api, "name": r.name}},
+                 "base": {"ref": pr["base"], "sha": pr["base_sha"], "repo": {"id": r.id, "url": api, "name": r.name}}}
+                for pr in r.pulls.values() if pr["head_sha"] == c["head_sha"] and pr["state"] == "open"],
+            "actions": c.get("actions") or [],
+        })
+
+    def _status_json(self, r: Repo, s: dict[str, Any]) -> dict[str, Any]:
+        return {"url": f"{self._api(r)}/statuses/{s['sha']}", "avatar_url": None, "id": s["id"],
+                "node_id": f"SC_kwDO{s['id']}", "state": s["state"], "description": s.get("description"),
+                "target_url": s.get("target_url"), "context": s["context"], "created_at": s["created_at"],
+                "updated_at": s["created_at"], "creator": self.user(f"{self.app_slug}[bot]")}
+
+    def _workflow_json(self, r: Repo, run: dict[str, Any]) -> dict[str, Any]:
+        api = self._api(r)
+        return {"id": run["workflow_id"], "node_id": f"W_kwDO{run['workflow_id']}", "name": run["name"],
+                "path": run["path"], "state": "active", "created_at": "2024-01-01T00:00:00Z",
+                "updated_at": "2024-01-01T00:00:00Z", "url": f"{api}/actions/workflows/{run['workflow_id']}",
+                "html_url": f"https://github.com/{r.full_name}/blob/{r.default_branch}/{run['path']}",
+                "badge_url": f"https://github.com/{r.full_name}/workflows/{run['name']}/badge.svg"}
 
     def _run_json(self, r: Repo, run: dict[str, Any]) -> dict[str, Any]:
-        return {**run, "url": f"{self._api(r)}/actions/runs/{run['id']}", "node_id": f"WR_{run['id']}",
-                "html_url": f"https://github.com/{r.full_name}/actions/runs/{run['id']}",
-                "artifacts_url": f"{self._api(r)}/actions/runs/{run['id']}/artifacts",
-                "repository": self._repo_json(r), "head_repository": self._repo_json(r),
-                "created_at": _now(), "updated_at": _now()}
+        data = self._example("workflow-run")
+        api = self._api(r)
+        rid = run["id"]
+        pr = r.pulls.get(run["number"])
+        prs = [] if pr is None else [{
+            "url": f"{api}/pulls/{pr['number']}", "id": pr["id"], "number": pr["number"],
+            "head": {"ref": pr["head"], "sha": run["head_sha"], "repo": {"id": r.id, "url": api, "name": r.name}},
+            "base": {"ref": pr["base"], "sha": pr["base_sha"], "repo": {"id": r.id, "url": api, "name": r.name}}}]
+        commit = r.commits.get(run["head_sha"])
+        head_commit = {"id": run["head_sha"], "tree_id": run["head_sha"], "message": commit.message if commit else "",
+                       "timestamp": commit.date if commit else now(),
+                       "author": {"name": run["author"], "email": f"{run['author']}@users.noreply.github.com"},
+                       "committer": {"name": run["author"], "email": f"{run['author']}@users.noreply.github.com"}}
+        return webhooks.overlay(data, {
+            "id": rid, "name": run["name"], "node_id": f"WFR_kwDO{rid}", "head_branch": run["head_branch"],
+            "head_sha": run["head_sha"], "path": run["path"], "display_title": pr["title"] if pr else run["name"],
+            "run_number": run["run_number"], "run_attempt": run["run_attempt"], "event": run["event"],
+            "status": run["status"], "conclusion": run["conclusion"], "workflow_id": run["workflow_id"],
+            "url": f"{api}/actions/runs/{rid}", "html_url": f"https://github.com/{r.full_name}/actions/runs/{rid}",
+            "pull_requests": prs, "created_at": run["created_at"], "updated_at": run["updated_at"],
+            "run_started_at": run["created_at"], "actor": self.user(run["author"]),
+            "triggering_actor": self.user(run["author"]),
+            "jobs_url": f"{api}/actions/runs/{rid}/jobs", "logs_url": f"{api}/actions/runs/{rid}/logs",
+            "check_suite_url": f"{api}/check-suites/{rid}", "artifacts_url": f"{api}/actions/runs/{rid}/artifacts",
+            "cancel_url": f"{api}/actions/runs/{rid}/cancel", "rerun_url": f"{api}/actions/runs/{rid}/rerun",
+            "workflow_url": f"{api}/actions/workflows/{run['workflow_id']}", "previous_attempt_url": None,
+            "head_commit": head_commit, "repository": self._repo_json(r), "head_repository": self._repo_json(r),
+            "referenced_workflows": [],
+        })
 
-    # ------------------------------------------------------------ HTTP
+    def _artifact_json(self, r: Repo, a: dict[str, Any]) -> dict[str, Any]:
+        api = self._api(r)
+        run = r.runs[a["run_id"]]
+        expires = (datetime.now(UTC) + timedelta(days=90)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return {"id": a["id"], "node_id": f"MDg6QXJ0aWZhY3Q{a['id']}", "name": a["name"],
+                "size_in_bytes": len(a["data"]), "url": f"{api}/actions/artifacts/{a['id']}",
+                "archive_download_url": f"{api}/actions/artifacts/{a['id']}/zip", "expired": False,
+                "created_at": a["created_at"], "expires_at": expires, "updated_at": a["created_at"],
+                "digest": "sha256:" + hashlib.sha256(a["data"]).hexdigest(),
+                "workflow_run": {"id": run["id"], "repository_id": r.id, "head_repository_id": r.id,
+                                 "head_branch": run["head_branch"], "head_sha": run["head_sha"]}}
+
+    def _reaction_json(self, x: dict[str, Any]) -> dict[str, Any]:
+        return {"id": x["id"], "node_id": f"REA_lADO{x['id']}", "user": self.user(x["user"]),
+                "content": x["content"], "created_at": x["created_at"]}
+
+    def _blob_signature(self, full_name: str, aid: int, expires: int) -> str:
+        return hmac.new(self._blob_key, f"{full_name}/{aid}/{expires}".encode(), hashlib.sha256).hexdigest()[:32]
+
+    @property
+    def blob_url(self) -> str:
+        """The artifact blob store: the same server under another host name, as on GitHub, so
+        HTTP clients drop the Authorization header when they follow the 302."""
+        return f"http://{self.blob_host}:{self.port}"
+
+    def _deployment_json(self, r: Repo, d: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in d.items() if not k.startswith("_")}
+
+    def _deployment_status_json(self, r: Repo, s: dict[str, Any]) -> dict[str, Any]:
+        return dict(s)
+
+    def _app_json(self) -> dict[str, Any]:
+        data = self._example("integration")
+        return webhooks.overlay(data, {
+            "id": self.app_id or 0, "slug": self.app_slug, "node_id": f"A_kwDO{self.app_id}",
+            "client_id": f"Iv1.{self.app_id}", "name": self.app_slug, "owner": self.user("acme"),
+            "description": "mlgate (GitHub stand-in)", "external_url": "https://mlgate.example",
+            "html_url": f"https://github.com/apps/{self.app_slug}",
+            "permissions": {"checks": "write", "contents": "read", "pull_requests": "write", "issues": "write",
+                            "actions": "write", "deployments": "write", "members": "read", "metadata": "read",
+                            "statuses": "write"},
+            "events": ["check_run", "issue_comment", "pull_request", "pull_request_review", "workflow_run"],
+            "installations_count": len(self.installations),
+        })
+
+    def _installation_json(self, inst: int) -> dict[str, Any]:
+        v = self.installations[inst]
+        data = self._example("installation")
+        account = self.user(v["account"])
+        return webhooks.overlay(data, {
+            "id": inst, "account": account, "app_id": self.app_id, "app_slug": self.app_slug,
+            "target_id": account["id"], "target_type": account["type"],
+            "permissions": self._app_json()["permissions"], "events": self._app_json()["events"],
+            "repository_selection": "selected",
+            "access_tokens_url": f"{self.base_url}/app/installations/{inst}/access_tokens",
+            "repositories_url": f"{self.base_url}/installation/repositories",
+            "html_url": f"https://github.com/organizations/{v['account']}/settings/installations/{inst}",
+            "created_at": v["created_at"], "updated_at": v["created_at"], "single_file_name": None,
+            "suspended_at": None, "suspended_by": None,
+        })
+
+    # ------------------------------------------------------------ HTTP plumbing
 
     def _build_app(self) -> Flask:
         app = Flask("mlgate-github-sandbox")
+        app.json.sort_keys = False  # type: ignore[attr-defined]
         box = self
 
         @app.before_request
         def _check() -> Response | None:
             path = request.path
-            if path.startswith("/_sandbox") or path.startswith("/_blob"):
+            if path.startswith(("/_sandbox", "/_blob")):
                 return None
             fault = box._take_fault(request.method, path)
             if fault is not None:
                 return fault
             if box.validate:
-                problem = box._validate_request()
+                problem = openapi.validate_request(request._get_current_object())  # type: ignore[attr-defined]
                 if problem:
-                    box.problems.append(problem)
-                    return _error(422 if "not found" not in problem.lower() else 404, problem)
-            if path not in ("/app", "/app/installations") and not path.startswith("/app/installations/"):
-                who = box._token_owner()
-                if who is None:
-                    return _error(401, "Bad credentials")
-                m = re.match(r"^/repos/([^/]+/[^/]+)", path)
-                if m and m.group(1) not in who["repos"]:
-                    return _error(404, "Not Found")
-                if who.get("read_only") and request.method != "GET":
-                    return _error(403, "Resource not accessible by integration")
+                    box.problems.append(f"{request.method} {request.full_path.rstrip('?')}: {problem}")
+                    if openapi.is_not_found(problem):
+                        return _error(404, "Not Found")
+                    return _error(422, "Invalid request.\n\n" + problem, [{"resource": "Request", "code": "invalid",
+                                                                         "message": problem[:500]}])
+            template = openapi.template_for(request.method, path)
+            if template in _JWT_TEMPLATES:
+                return box._verify_app_jwt()
+            who = box._token_owner()
+            if who is None:
+                return _error(401, "Bad credentials")
+            m = re.match(r"^/repos/([^/]+/[^/]+)", path)
+            if m and m.group(1) not in who["repos"]:
+                return _error(404, "Not Found")
+            if who.get("read_only") and request.method != "GET":
+                return _error(403, "Resource not accessible by integration")
             return None
 
         @app.after_request
         def _log(resp: Response) -> Response:
-            if not request.path.startswith("/_"):
-                box.calls.append((request.method, request.path, resp.status_code))
-            resp.headers.setdefault("X-RateLimit-Limit", "5000")
-            resp.headers.setdefault("X-RateLimit-Remaining", str(max(0, 5000 - len(box.calls))))
+            if request.path.startswith(("/_sandbox", "/_blob")):
+                return resp
+            template = openapi.template_for(request.method, request.path) or request.path
+            with box.lock:
+                box.calls.append(Call(request.method, request.path, resp.status_code, template))
+                used = len(box.calls)
+            resp.headers.setdefault("X-RateLimit-Limit", str(RATE_LIMIT))
+            resp.headers.setdefault("X-RateLimit-Remaining", str(max(0, RATE_LIMIT - used)))
             resp.headers.setdefault("X-RateLimit-Reset", str(int(time.time()) + 3600))
+            resp.headers.setdefault("X-RateLimit-Used", str(used))
+            resp.headers.setdefault("X-RateLimit-Resource", "core")
+            resp.headers.setdefault("X-GitHub-Request-Id", uuid.uuid4().hex[:20].upper())
+            resp.headers.setdefault("X-GitHub-Api-Version-Selected", "2022-11-28")
+            if box.validate_responses and 200 <= resp.status_code < 300 and resp.is_json:
+                problem = openapi.validate_response(request._get_current_object(), resp)  # type: ignore[attr-defined]
+                if problem:
+                    box.problems.append(f"response to {request.method} {request.path}: {problem}")
             return resp
 
+        @app.errorhandler(SandboxError)
+        def _missing(exc: SandboxError) -> Response:
+            return _error(404, "Not Found")
+
+        @app.errorhandler(HTTPException)
+        def _http(exc: HTTPException) -> Response:
+            status = exc.code or 500
+            if status in (404, 405) and not request.path.startswith("/_blob"):
+                box.problems.append(f"{request.method} {request.path}: the stand-in does not implement this endpoint")
+            return _error(status, "Not Found" if status == 404 else exc.name)
+
         self._routes(app)
+        self._admin_routes(app)
         return app
 
     def _take_fault(self, method: str, path: str) -> Response | None:
@@ -493,45 +1011,28 @@ class Sandbox:
                     if f.kind == "slow":
                         delay = f.retry_after
                         break
-                    if f.kind == "502":
-                        return _error(502, "Server Error")
                     if f.kind == "429":
-                        resp = _error(429, "Too Many Requests")
+                        resp = _error(429, "You have exceeded a secondary rate limit.")
                         resp.headers["Retry-After"] = str(f.retry_after)
-                        return resp
-                    resp = _error(403, "API rate limit exceeded for installation.")
-                    resp.headers["X-RateLimit-Remaining"] = "0"
-                    resp.headers["X-RateLimit-Reset"] = str(int(time.time()) + f.retry_after)
-                    return resp
+                    elif f.kind == "rate_limit":
+                        resp = _error(403, "API rate limit exceeded for installation.")
+                        resp.headers["X-RateLimit-Remaining"] = "0"
+                        resp.headers["X-RateLimit-Reset"] = str(int(time.time()) + f.retry_after)
+                    else:
+                        resp = _error(int(f.kind), "Server Error" if f.kind == "500" else "Bad Gateway"
+                                      if f.kind == "502" else "Service Unavailable")
+                    return resp  # logged by after_request like any answer
         if delay:
             self.slow_started += 1
             time.sleep(delay)
         return None
 
-    def _validate_request(self) -> str | None:
-        from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest
-
-        req = request._get_current_object()  # type: ignore[attr-defined]
-        m = re.match(r"^(/repos/[^/]+/[^/]+/contents/)(.+)$", req.path)
-        if m:  # GitHub's {path} holds slashes; the description's template does not match them
-            environ = dict(req.environ)
-            environ["PATH_INFO"] = m.group(1) + m.group(2).replace("/", "%2F")
-            from werkzeug.wrappers import Request as WRequest
-
-            req = WRequest(environ)
-            req.get_data(cache=True)
-        try:
-            _openapi().validate_request(WerkzeugOpenAPIRequest(req))
-        except Exception as exc:
-            cause = exc.__cause__
-            details = "; ".join(str(e).splitlines()[0] for e in getattr(cause, "schema_errors", []) or [])
-            return f"{request.method} {request.full_path.rstrip('?')}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]} {details[:300]}".strip()
-        return None
-
     def _token_owner(self) -> dict[str, Any] | None:
         auth = request.headers.get("Authorization", "")
-        token = auth.split(" ", 1)[1] if " " in auth else ""
-        info = self.tokens.get(token)
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() not in ("token", "bearer"):
+            return None
+        info = self.tokens.get(token.strip())
         if info is None or info["expires"] < time.time():
             return None
         if info["installation_id"] is not None:
@@ -543,316 +1044,43 @@ class Sandbox:
         if not auth.startswith("Bearer ") or self.app_public_key is None:
             return _error(401, "A JSON web token could not be decoded")
         try:
-            claims = jwt.decode(auth[7:], self.app_public_key, algorithms=["RS256"], options={"verify_aud": False})
+            claims = jwt.decode(auth[7:], self.app_public_key, algorithms=["RS256"],
+                                options={"verify_aud": False, "require": ["iat", "exp", "iss"]}, leeway=60)
         except jwt.PyJWTError as exc:
             return _error(401, f"A JSON web token could not be decoded: {exc}")
         if str(claims.get("iss")) != str(self.app_id):
             return _error(401, "'Issuer' claim ('iss') must be an Integer")
+        if int(claims["exp"]) - int(claims["iat"]) > 660:
+            return _error(401, "'Expiration time' claim ('exp') is too far in the future")
         return None
 
-    def _routes(self, app: Flask) -> None:  # noqa: C901 - one table of endpoints
-        box = self
+    def _paginate(self, items: list[Any], wrap: str | None = None) -> Response:
+        """GitHub's page/per_page pagination with a Link header that keeps the other query args."""
+        per_page = max(1, min(int(request.args.get("per_page", 30)), 100))
+        page = max(1, int(request.args.get("page", 1)))
+        chunk = items[(page - 1) * per_page: page * per_page]
+        resp = jsonify({"total_count": len(items), wrap: chunk} if wrap else chunk)
+        last = max(1, -(-len(items) // per_page))
+        args = {k: v for k, v in request.args.items() if k not in ("page", "per_page")}
 
-        def repo(owner: str, name: str) -> Repo:
-            return box._repo(f"{owner}/{name}")
+        def link(p: int, rel: str) -> str:
+            return f'<{self.base_url}{request.path}?{urlencode({**args, "per_page": per_page, "page": p})}>; rel="{rel}"'
 
-        def paginate(items: list[Any]) -> Response:
-            per_page = min(int(request.args.get("per_page", 30)), 100)
-            page = int(request.args.get("page", 1))
-            chunk = items[(page - 1) * per_page: page * per_page]
-            resp = jsonify(chunk)
-            last = max(1, -(-len(items) // per_page))
-            links = []
-            base = request.base_url
-            if page < last:
-                links.append(f'<{base}?per_page={per_page}&page={page + 1}>; rel="next"')
-                links.append(f'<{base}?per_page={per_page}&page={last}>; rel="last"')
-            if links:
-                resp.headers["Link"] = ", ".join(links)
-            return resp
+        links = []
+        if page > 1:
+            links += [link(page - 1, "prev"), link(1, "first")]
+        if page < last:
+            links += [link(page + 1, "next"), link(last, "last")]
+        if links:
+            resp.headers["Link"] = ", ".join(links)
+        return resp
 
-        @app.get("/app")
-        def get_app() -> Any:
-            if (err := box._verify_app_jwt()) is not None:
-                return err
-            return {"id": box.app_id, "slug": "mlgate", "name": "mlgate", "node_id": "A_1",
-                    "owner": box.user("acme"), "description": "", "external_url": "https://mlgate.example",
-                    "html_url": "https://github.com/apps/mlgate", "created_at": _now(), "updated_at": _now(),
-                    "permissions": {"checks": "write"}, "events": ["pull_request"]}
+    def _routes(self, app: Flask) -> None:
+        from bot.sandbox.routes import register
 
-        @app.get("/app/installations")
-        def list_installations() -> Any:
-            if (err := box._verify_app_jwt()) is not None:
-                return err
-            return jsonify([box._installation_json(i) for i in box.installations])
+        register(self, app)
 
-        @app.post("/app/installations/<int:inst>/access_tokens")
-        def access_token(inst: int) -> Any:
-            if (err := box._verify_app_jwt()) is not None:
-                return err
-            if inst not in box.installations:
-                return _error(404, "Not Found")
-            token = "ghs_" + secrets.token_hex(18)
-            expires = datetime.now(UTC) + timedelta(hours=1)
-            box.tokens[token] = {"installation_id": inst, "read_only": False, "expires": expires.timestamp(),
-                                 "repos": box.installations[inst]["repos"]}
-            return {"token": token, "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    "permissions": {"checks": "write", "pull_requests": "write"},
-                    "repository_selection": "selected"}, 201
+    def _admin_routes(self, app: Flask) -> None:
+        from bot.sandbox.admin import register
 
-        @app.get("/repos/<owner>/<name>/installation")
-        def repo_installation(owner: str, name: str) -> Any:
-            full = f"{owner}/{name}"
-            for i, v in box.installations.items():
-                if full in v["repos"]:
-                    return box._installation_json(i)
-            return _error(404, "Not Found")
-
-        @app.get("/repos/<owner>/<name>")
-        def get_repo(owner: str, name: str) -> Any:
-            return box._repo_json(repo(owner, name))
-
-        @app.get("/repos/<owner>/<name>/pulls/<int:n>")
-        def get_pull(owner: str, name: str, n: int) -> Any:
-            r = repo(owner, name)
-            if n not in r.pulls:
-                return _error(404, "Not Found")
-            return box._pull_json(r, r.pulls[n])
-
-        @app.get("/repos/<owner>/<name>/pulls/<int:n>/files")
-        def pull_files(owner: str, name: str, n: int) -> Any:
-            r = repo(owner, name)
-            pr = r.pulls[n]
-            files = [{"sha": _sha(), "filename": f, "status": "modified", "additions": 1, "deletions": 0,
-                      "changes": 1, "blob_url": "x", "raw_url": "x", "contents_url": "x"} for f in pr["changed"]]
-            return paginate(files)
-
-        @app.get("/repos/<owner>/<name>/pulls/<int:n>/reviews")
-        def pull_reviews(owner: str, name: str, n: int) -> Any:
-            return paginate(repo(owner, name).reviews.get(n, []))
-
-        @app.get("/repos/<owner>/<name>/contents/<path:path>")
-        def contents(owner: str, name: str, path: str) -> Any:
-            r = repo(owner, name)
-            ref = request.args.get("ref") or r.default_branch
-            sha = r.branches.get(ref, ref)
-            tree = r.trees.get(sha)
-            if tree is None:
-                return _error(404, f"No commit found for the ref {ref}")
-            if path not in tree:
-                return _error(404, "Not Found")
-            data = tree[path]
-            return {"type": "file", "encoding": "base64", "size": len(data), "name": path.rsplit("/", 1)[-1],
-                    "path": path, "content": base64.b64encode(data).decode(), "sha": hashlib.sha1(data).hexdigest(),
-                    "url": f"{box._api(r)}/contents/{path}", "git_url": None, "html_url": None, "download_url": None,
-                    "_links": {"self": f"{box._api(r)}/contents/{path}", "git": None, "html": None}}
-
-        @app.route("/repos/<owner>/<name>/issues/<int:n>/comments", methods=["GET", "POST"])
-        def issue_comments(owner: str, name: str, n: int) -> Any:
-            r = repo(owner, name)
-            if request.method == "POST":
-                c = box._new_comment(r, n, request.get_json()["body"], "mlgate[bot]")
-                return box._comment_json(r, c), 201
-            return paginate([box._comment_json(r, c) for c in r.comments.values() if c["issue"] == n])
-
-        @app.route("/repos/<owner>/<name>/issues/comments/<int:cid>", methods=["GET", "PATCH"])
-        def one_comment(owner: str, name: str, cid: int) -> Any:
-            r = repo(owner, name)
-            c = r.comments.get(cid)
-            if c is None:
-                return _error(404, "Not Found")
-            if request.method == "PATCH":
-                c["body"] = request.get_json()["body"]
-                c["updated_at"] = _now()
-            return box._comment_json(r, c)
-
-        @app.post("/repos/<owner>/<name>/issues/comments/<int:cid>/reactions")
-        def react(owner: str, name: str, cid: int) -> Any:
-            r = repo(owner, name)
-            content = request.get_json()["content"]
-            rid = next(box.ids)
-            r.reactions.setdefault(cid, []).append({"id": rid, "content": content})
-            return {"id": rid, "node_id": f"RE_{rid}", "content": content, "user": box.user("mlgate[bot]"),
-                    "created_at": _now()}, 201
-
-        @app.route("/repos/<owner>/<name>/issues/<int:n>/labels", methods=["GET", "POST"])
-        def labels(owner: str, name: str, n: int) -> Any:
-            r = repo(owner, name)
-            if request.method == "POST":
-                body = request.get_json()
-                names = body["labels"] if isinstance(body, dict) else body
-                current = r.labels.setdefault(n, [])
-                current.extend(x if isinstance(x, str) else x["name"] for x in names if x not in current)
-            return jsonify([box._label_json(x) for x in r.labels.get(n, [])])
-
-        @app.delete("/repos/<owner>/<name>/issues/<int:n>/labels/<label>")
-        def delete_label(owner: str, name: str, n: int, label: str) -> Any:
-            r = repo(owner, name)
-            if label not in r.labels.get(n, []):
-                return _error(404, "Label does not exist")
-            r.labels[n].remove(label)
-            return jsonify([box._label_json(x) for x in r.labels[n]])
-
-        @app.post("/repos/<owner>/<name>/check-runs")
-        def create_check(owner: str, name: str) -> Any:
-            r = repo(owner, name)
-            body = request.get_json()
-            cid = next(box.ids)
-            run = {"id": cid, "name": body["name"], "head_sha": body["head_sha"],
-                   "status": body.get("status", "queued"), "conclusion": body.get("conclusion"),
-                   "output": {"title": None, "summary": None, "text": None, **(body.get("output") or {})},
-                   "details_url": body.get("details_url"), "external_id": body.get("external_id"),
-                   "started_at": _now(), "completed_at": _now() if body.get("conclusion") else None}
-            r.check_runs[cid] = run
-            return box._check_json(r, run), 201
-
-        @app.route("/repos/<owner>/<name>/check-runs/<int:cid>", methods=["GET", "PATCH"])
-        def one_check(owner: str, name: str, cid: int) -> Any:
-            r = repo(owner, name)
-            run = r.check_runs.get(cid)
-            if run is None:
-                return _error(404, "Not Found")
-            if request.method == "PATCH":
-                body = request.get_json()
-                for k in ("name", "status", "conclusion", "details_url", "external_id"):
-                    if k in body:
-                        run[k] = body[k]
-                if body.get("conclusion"):
-                    run["status"], run["completed_at"] = "completed", _now()
-                if "output" in body:
-                    run["output"] = {**run["output"], **body["output"]}
-            return box._check_json(r, run)
-
-        @app.get("/repos/<owner>/<name>/commits/<ref>/check-runs")
-        def list_checks(owner: str, name: str, ref: str) -> Any:
-            r = repo(owner, name)
-            sha = r.branches.get(ref, ref)
-            runs = [box._check_json(r, c) for c in r.check_runs.values() if c["head_sha"] == sha
-                    and (not request.args.get("check_name") or c["name"] == request.args["check_name"])]
-            return {"total_count": len(runs), "check_runs": runs}
-
-        @app.get("/repos/<owner>/<name>/collaborators/<user>/permission")
-        def permission(owner: str, name: str, user: str) -> Any:
-            perm = repo(owner, name).collaborators.get(user)
-            if perm is None:
-                return _error(404, f"{user} is not a user")
-            legacy = {"maintain": "write", "triage": "read"}.get(perm, perm)
-            return {"permission": legacy, "role_name": perm, "user": box.user(user)}
-
-        @app.get("/orgs/<org>/teams/<team>/memberships/<user>")
-        def membership(org: str, team: str, user: str) -> Any:
-            if user not in box.teams.get((org, team), set()):
-                return _error(404, "Not Found")
-            return {"url": f"{box.base_url}/orgs/{org}/teams/{team}/memberships/{user}", "role": "member",
-                    "state": "active"}
-
-        @app.get("/repos/<owner>/<name>/actions/runs/<int:run_id>")
-        def get_run(owner: str, name: str, run_id: int) -> Any:
-            r = repo(owner, name)
-            if run_id not in r.runs:
-                return _error(404, "Not Found")
-            return box._run_json(r, r.runs[run_id])
-
-        @app.get("/repos/<owner>/<name>/actions/runs/<int:run_id>/artifacts")
-        def run_artifacts(owner: str, name: str, run_id: int) -> Any:
-            r = repo(owner, name)
-            arts = [{"id": a["id"], "node_id": f"MDg_{a['id']}", "name": a["name"], "size_in_bytes": len(a["data"]),
-                     "url": f"{box._api(r)}/actions/artifacts/{a['id']}",
-                     "archive_download_url": f"{box._api(r)}/actions/artifacts/{a['id']}/zip",
-                     "expired": False, "created_at": _now(), "expires_at": _now(), "updated_at": _now(),
-                     "workflow_run": {"id": run_id}} for a in r.artifacts.values() if a["run_id"] == run_id]
-            return {"total_count": len(arts), "artifacts": arts}
-
-        @app.get("/repos/<owner>/<name>/actions/artifacts/<int:aid>/<fmt>")
-        def artifact_zip(owner: str, name: str, aid: int, fmt: str) -> Any:
-            r = repo(owner, name)
-            if aid not in r.artifacts:
-                return _error(404, "Not Found")
-            return Response(status=302, headers={"Location": f"{box.base_url}/_blob/{r.full_name}/{aid}"})
-
-        @app.get("/_blob/<owner>/<name>/<int:aid>")
-        def blob(owner: str, name: str, aid: int) -> Any:
-            return Response(repo(owner, name).artifacts[aid]["data"], mimetype="application/zip")
-
-        @app.post("/repos/<owner>/<name>/actions/runs/<int:run_id>/rerun")
-        def rerun(owner: str, name: str, run_id: int) -> Any:
-            r = repo(owner, name)
-            if run_id not in r.runs:
-                return _error(404, "Not Found")
-            r.reruns.append(run_id)
-            return {}, 201
-
-        @app.route("/repos/<owner>/<name>/deployments", methods=["GET", "POST"])
-        def deployments(owner: str, name: str) -> Any:
-            r = repo(owner, name)
-            if request.method == "POST":
-                body = request.get_json()
-                did = next(box.ids)
-                d = {"id": did, "ref": body["ref"], "sha": r.branches.get(body["ref"], body["ref"]),
-                     "environment": body.get("environment", "production"), "task": body.get("task", "deploy"),
-                     "payload": body.get("payload", {}), "description": body.get("description"),
-                     "creator": box.user("mlgate[bot]"), "created_at": _now(), "updated_at": _now(),
-                     "url": f"{box._api(r)}/deployments/{did}", "node_id": f"DE_{did}",
-                     "statuses_url": f"{box._api(r)}/deployments/{did}/statuses", "repository_url": box._api(r),
-                     "original_environment": body.get("environment", "production")}
-                r.deployments[did] = d
-                return d, 201
-            return jsonify(list(r.deployments.values()))
-
-        @app.route("/repos/<owner>/<name>/deployments/<int:did>/statuses", methods=["GET", "POST"])
-        def deployment_statuses(owner: str, name: str, did: int) -> Any:
-            r = repo(owner, name)
-            if did not in r.deployments:
-                return _error(404, "Not Found")
-            if request.method == "POST":
-                body = request.get_json()
-                sid = next(box.ids)
-                s = {"id": sid, "state": body["state"], "description": body.get("description", ""),
-                     "environment": r.deployments[did]["environment"], "creator": box.user("mlgate[bot]"),
-                     "url": f"{box._api(r)}/deployments/{did}/statuses/{sid}", "node_id": f"DS_{sid}",
-                     "deployment_url": f"{box._api(r)}/deployments/{did}", "repository_url": box._api(r),
-                     "created_at": _now(), "updated_at": _now(), "target_url": body.get("target_url", "")}
-                r.deployment_statuses.setdefault(did, []).append(s)
-                return s, 201
-            return jsonify(r.deployment_statuses.get(did, []))
-
-        @app.get("/repos/<owner>/<name>/branches/<branch>/protection/required_status_checks")
-        def required_checks(owner: str, name: str, branch: str) -> Any:
-            r = repo(owner, name)
-            if branch not in r.required_checks:
-                return _error(404, "Branch not protected")
-            return {"strict": False, "contexts": r.required_checks[branch],
-                    "checks": [{"context": c, "app_id": None} for c in r.required_checks[branch]]}
-
-        @app.get("/rate_limit")
-        def rate_limit() -> Any:
-            core = {"limit": 5000, "remaining": max(0, 5000 - len(box.calls)), "reset": int(time.time()) + 3600, "used": len(box.calls)}
-            return {"resources": {"core": core}, "rate": core}
-
-    def _installation_json(self, inst: int) -> dict[str, Any]:
-        v = self.installations[inst]
-        account = self.user(v["account"])
-        return {"id": inst, "account": account, "app_id": self.app_id, "target_id": account["id"],
-                "target_type": "Organization", "permissions": {"checks": "write"}, "events": ["pull_request"],
-                "repository_selection": "selected", "access_tokens_url": f"{self.base_url}/app/installations/{inst}/access_tokens",
-                "repositories_url": f"{self.base_url}/installation/repositories", "html_url": "https://github.com/x",
-                "created_at": _now(), "updated_at": _now(), "single_file_name": None, "app_slug": "mlgate"}
-
-    def _label_json(self, name: str) -> dict[str, Any]:
-        return {"id": abs(hash(name)) % 10**8, "node_id": "L", "name": name, "color": "ededed", "default": False,
-                "description": None, "url": f"{self.base_url}/labels/{name}"}
-
-
-def _error(status: int, message: str) -> Response:
-    resp = jsonify({"message": message, "documentation_url": "https://docs.github.com/rest", "status": str(status)})
-    resp.status_code = status
-    return resp
-
-
-def make_artifact_zip(files: dict[str, bytes]) -> bytes:
-    """A zip as actions/upload-artifact makes it."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in files.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
+        register(self, app)

@@ -1,0 +1,516 @@
+"""The REST endpoints the App and the action call, over the stand-in's state.
+
+Requests reach these only after the OpenAPI check, faults and authentication in
+server.Sandbox._build_app, so the handlers trust the shape of their input.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import time
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask, Response, jsonify, request
+
+from bot.sandbox.state import Repo, now
+
+if TYPE_CHECKING:
+    from bot.sandbox.server import Sandbox
+
+
+def register(box: Sandbox, app: Flask) -> None:  # noqa: C901 - one table of endpoints
+    """Attach every GitHub endpoint the stand-in serves to `app`."""
+    from bot.sandbox.server import RATE_LIMIT, _error
+
+    def repo(owner: str, name: str) -> Repo:
+        return box._repo(f"{owner}/{name}")
+
+    def body() -> dict[str, Any]:
+        data = request.get_json(silent=True)
+        return data if isinstance(data, dict) else {}
+
+    # ---------------------------------------------------------------- GitHub App
+
+    @app.get("/app")
+    def get_app() -> Any:
+        return box._app_json()
+
+    @app.get("/app/installations")
+    def list_installations() -> Any:
+        return box._paginate([box._installation_json(i) for i in box.installations])
+
+    @app.post("/app/installations/<int:inst>/access_tokens")
+    def access_token(inst: int) -> Any:
+        if inst not in box.installations:
+            return _error(404, "Not Found")
+        token = "ghs_" + secrets.token_hex(18)
+        expires = datetime.now(UTC) + timedelta(hours=1)
+        repos = box.installations[inst]["repos"]
+        wanted = body().get("repositories")
+        if wanted:
+            repos = [f for f in repos if f.split("/")[1] in wanted]
+        box.tokens[token] = {"installation_id": inst, "read_only": False, "expires": expires.timestamp(),
+                             "repos": repos}
+        return {"token": token, "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "permissions": box._app_json()["permissions"], "repository_selection": "selected"}, 201
+
+    @app.get("/repos/<owner>/<name>/installation")
+    def repo_installation(owner: str, name: str) -> Any:
+        full = f"{owner}/{name}"
+        for i, v in box.installations.items():
+            if full in v["repos"]:
+                return box._installation_json(i)
+        return _error(404, "Not Found")
+
+    # ---------------------------------------------------------------- repos, refs, commits, contents
+
+    @app.get("/repos/<owner>/<name>")
+    def get_repo(owner: str, name: str) -> Any:
+        return box._repo_json(repo(owner, name))
+
+    @app.get("/repos/<owner>/<name>/branches/<path:branch>")
+    def get_branch(owner: str, name: str, branch: str) -> Any:
+        r = repo(owner, name)
+        if branch not in r.branches:
+            return _error(404, "Branch not found")
+        sha = r.branches[branch]
+        api = box._api(r)
+        return {"name": branch, "commit": box._commit_json(r, r.commits[sha]),
+                "_links": {"self": f"{api}/branches/{branch}", "html": f"https://github.com/{r.full_name}/tree/{branch}"},
+                "protected": branch in r.required_checks, "protection_url": f"{api}/branches/{branch}/protection",
+                "protection": {"enabled": branch in r.required_checks, "required_status_checks": {
+                    "enforcement_level": "non_admins" if branch in r.required_checks else "off",
+                    "contexts": r.required_checks.get(branch, []), "checks": []}}}
+
+    @app.get("/repos/<owner>/<name>/branches/<path:branch>/protection/required_status_checks")
+    def required_checks(owner: str, name: str, branch: str) -> Any:
+        r = repo(owner, name)
+        if branch not in r.required_checks:
+            return _error(404, "Branch not protected")
+        api = box._api(r)
+        return {"url": f"{api}/branches/{branch}/protection/required_status_checks", "strict": False,
+                "contexts": r.required_checks[branch],
+                "contexts_url": f"{api}/branches/{branch}/protection/required_status_checks/contexts",
+                "checks": [{"context": c, "app_id": None} for c in r.required_checks[branch]]}
+
+    @app.get("/repos/<owner>/<name>/git/ref/<path:ref>")
+    def git_ref(owner: str, name: str, ref: str) -> Any:
+        r = repo(owner, name)
+        branch = ref.removeprefix("heads/")
+        if not ref.startswith("heads/") or branch not in r.branches:
+            return _error(404, "Not Found")
+        api = box._api(r)
+        sha = r.branches[branch]
+        return {"ref": f"refs/{ref}", "node_id": f"REF_kwDO{r.id}", "url": f"{api}/git/refs/{ref}",
+                "object": {"type": "commit", "sha": sha, "url": f"{api}/git/commits/{sha}"}}
+
+    @app.get("/repos/<owner>/<name>/commits/<ref>")
+    def get_commit(owner: str, name: str, ref: str) -> Any:
+        r = repo(owner, name)
+        sha = r.resolve(ref)
+        if sha is None or sha not in r.commits:
+            return _error(422, f"No commit found for SHA: {ref}")
+        c = r.commits[sha]
+        data = box._commit_json(r, c)
+        parent = r.trees[c.parents[0]] if c.parents else {}
+        files = [{"sha": hashlib.sha1(c.files.get(p, b"")).hexdigest(), "filename": p,
+                  "status": "added" if p not in parent else "removed" if p not in c.files else "modified",
+                  "additions": 1, "deletions": 0, "changes": 1,
+                  "blob_url": f"https://github.com/{r.full_name}/blob/{sha}/{p}",
+                  "raw_url": f"https://github.com/{r.full_name}/raw/{sha}/{p}",
+                  "contents_url": f"{box._api(r)}/contents/{p}?ref={sha}"}
+                 for p in sorted(set(parent) | set(c.files)) if parent.get(p) != c.files.get(p)]
+        return {**data, "files": files, "stats": {"additions": len(files), "deletions": 0, "total": len(files)}}
+
+    @app.get("/repos/<owner>/<name>/contents/<path:path>")
+    def contents(owner: str, name: str, path: str) -> Any:
+        r = repo(owner, name)
+        ref = request.args.get("ref") or r.default_branch
+        sha = r.resolve(ref)
+        if sha is None:
+            return _error(404, f"No commit found for the ref {ref}")
+        tree = r.trees[sha]
+        if path not in tree:
+            return _error(404, "Not Found")
+        data = tree[path]
+        api = box._api(r)
+        blob = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+        encoded = base64.encodebytes(data).decode()  # GitHub wraps the base64 at 60 columns
+        html = f"https://github.com/{r.full_name}/blob/{ref}/{path}"
+        return {"type": "file", "encoding": "base64", "size": len(data), "name": path.rsplit("/", 1)[-1],
+                "path": path, "content": encoded, "sha": blob, "url": f"{api}/contents/{path}?ref={ref}",
+                "git_url": f"{api}/git/blobs/{blob}", "html_url": html,
+                "download_url": f"https://raw.githubusercontent.com/{r.full_name}/{ref}/{path}",
+                "_links": {"self": f"{api}/contents/{path}?ref={ref}", "git": f"{api}/git/blobs/{blob}", "html": html}}
+
+    # ---------------------------------------------------------------- pulls
+
+    @app.get("/repos/<owner>/<name>/pulls")
+    def list_pulls(owner: str, name: str) -> Any:
+        r = repo(owner, name)
+        state = request.args.get("state", "open")
+        head = request.args.get("head")
+        base = request.args.get("base")
+        out = []
+        for pr in sorted(r.pulls.values(), key=lambda p: -p["number"]):
+            if state != "all" and pr["state"] != state:
+                continue
+            if head and head not in (pr["head"], f"{r.owner}:{pr['head']}"):
+                continue
+            if base and base != pr["base"]:
+                continue
+            out.append(box._pull_simple_json(r, pr))
+        return box._paginate(out)
+
+    @app.get("/repos/<owner>/<name>/pulls/<int:n>")
+    def get_pull(owner: str, name: str, n: int) -> Any:
+        r = repo(owner, name)
+        return box._pull_json(r, box._pull(r, n))
+
+    @app.get("/repos/<owner>/<name>/pulls/<int:n>/files")
+    def pull_files(owner: str, name: str, n: int) -> Any:
+        r = repo(owner, name)
+        return box._paginate(box._pr_files(r, box._pull(r, n)))
+
+    @app.get("/repos/<owner>/<name>/pulls/<int:n>/commits")
+    def pull_commits(owner: str, name: str, n: int) -> Any:
+        r = repo(owner, name)
+        return box._paginate([box._commit_json(r, c) for c in box._pr_commits(r, box._pull(r, n))])
+
+    @app.get("/repos/<owner>/<name>/pulls/<int:n>/reviews")
+    def pull_reviews(owner: str, name: str, n: int) -> Any:
+        r = repo(owner, name)
+        box._pull(r, n)
+        return box._paginate([box._review_json(r, rv) for rv in r.reviews.get(n, [])])
+
+    # ---------------------------------------------------------------- issue comments, reactions, labels
+
+    @app.route("/repos/<owner>/<name>/issues/<int:n>/comments", methods=["GET", "POST"])
+    def issue_comments(owner: str, name: str, n: int) -> Any:
+        r = repo(owner, name)
+        if n not in r.pulls:
+            return _error(404, "Not Found")
+        if request.method == "POST":
+            c = box._new_comment(r, n, body()["body"], f"{box.app_slug}[bot]")
+            return box._comment_json(r, c), 201
+        since = request.args.get("since")
+        items = [c for c in r.comments.values() if c["issue"] == n and (not since or c["updated_at"] >= since)]
+        return box._paginate([box._comment_json(r, c) for c in items])
+
+    @app.route("/repos/<owner>/<name>/issues/comments/<int:cid>", methods=["GET", "PATCH", "DELETE"])
+    def one_comment(owner: str, name: str, cid: int) -> Any:
+        r = repo(owner, name)
+        c = r.comments.get(cid)
+        if c is None:
+            return _error(404, "Not Found")
+        if request.method == "DELETE":
+            r.comments.pop(cid)
+            return Response(status=204)
+        if request.method == "PATCH":
+            with box.lock:
+                c["body"] = body()["body"]
+                c["updated_at"] = now()
+        return box._comment_json(r, c)
+
+    @app.route("/repos/<owner>/<name>/issues/comments/<int:cid>/reactions", methods=["GET", "POST"])
+    def reactions(owner: str, name: str, cid: int) -> Any:
+        r = repo(owner, name)
+        if cid not in r.comments:
+            return _error(404, "Not Found")
+        if request.method == "GET":
+            wanted = request.args.get("content")
+            return box._paginate([box._reaction_json(x) for x in r.reactions.get(cid, [])
+                                  if not wanted or x["content"] == wanted])
+        content = body()["content"]
+        login = f"{box.app_slug}[bot]"
+        for x in r.reactions.get(cid, []):
+            if x["content"] == content and x["user"] == login:
+                return box._reaction_json(x), 200  # GitHub: 200 when the reaction already exists
+        with box.lock:
+            x = {"id": next(box.ids), "content": content, "user": login, "created_at": now()}
+            r.reactions.setdefault(cid, []).append(x)
+        return box._reaction_json(x), 201
+
+    @app.route("/repos/<owner>/<name>/issues/<int:n>/labels", methods=["GET", "POST"])
+    def labels(owner: str, name: str, n: int) -> Any:
+        r = repo(owner, name)
+        if n not in r.pulls:
+            return _error(404, "Not Found")
+        if request.method == "POST":
+            data = request.get_json(silent=True)
+            names = data.get("labels", []) if isinstance(data, dict) else data or []
+            with box.lock:
+                current = r.labels.setdefault(n, [])
+                for x in names:
+                    label = x if isinstance(x, str) else x["name"]
+                    if label not in current:
+                        current.append(label)
+        return jsonify([box._label_json(r, x) for x in r.labels.get(n, [])])
+
+    @app.delete("/repos/<owner>/<name>/issues/<int:n>/labels/<label>")
+    def delete_label(owner: str, name: str, n: int, label: str) -> Any:
+        r = repo(owner, name)
+        if label not in r.labels.get(n, []):
+            return _error(404, "Label does not exist")
+        with box.lock:
+            r.labels[n].remove(label)
+        return jsonify([box._label_json(r, x) for x in r.labels[n]])
+
+    # ---------------------------------------------------------------- check runs and statuses
+
+    @app.post("/repos/<owner>/<name>/check-runs")
+    def create_check(owner: str, name: str) -> Any:
+        r = repo(owner, name)
+        data = body()
+        conclusion = data.get("conclusion")
+        status = "completed" if conclusion else data.get("status", "queued")
+        with box.lock:
+            cid = next(box.ids)
+            run = {"id": cid, "name": data["name"], "head_sha": data["head_sha"], "status": status,
+                   "conclusion": conclusion, "output": {"title": None, "summary": None, "text": None,
+                                                        **(data.get("output") or {})},
+                   "details_url": data.get("details_url"), "external_id": data.get("external_id"),
+                   "actions": data.get("actions") or [],
+                   "started_at": data.get("started_at") or now(),
+                   "completed_at": data.get("completed_at") or (now() if status == "completed" else None)}
+            r.check_runs[cid] = run
+        return box._check_json(r, run), 201
+
+    @app.route("/repos/<owner>/<name>/check-runs/<int:cid>", methods=["GET", "PATCH"])
+    def one_check(owner: str, name: str, cid: int) -> Any:
+        r = repo(owner, name)
+        run = r.check_runs.get(cid)
+        if run is None:
+            return _error(404, "Not Found")
+        if request.method == "PATCH":
+            data = body()
+            with box.lock:
+                for k in ("name", "status", "conclusion", "details_url", "external_id", "actions"):
+                    if k in data:
+                        run[k] = data[k]
+                if data.get("conclusion"):
+                    run["status"] = "completed"
+                if run["status"] == "completed" and not run["completed_at"]:
+                    run["completed_at"] = data.get("completed_at") or now()
+                if "output" in data:
+                    run["output"] = {**run["output"], **data["output"]}
+        return box._check_json(r, run)
+
+    @app.get("/repos/<owner>/<name>/commits/<ref>/check-runs")
+    def list_checks(owner: str, name: str, ref: str) -> Any:
+        r = repo(owner, name)
+        sha = r.resolve(ref) or ref
+        wanted, status = request.args.get("check_name"), request.args.get("status")
+        runs = [c for c in r.check_runs.values() if c["head_sha"] == sha
+                and (not wanted or c["name"] == wanted) and (not status or c["status"] == status)]
+        if request.args.get("filter", "latest") == "latest":  # the newest run per name
+            newest: dict[str, dict[str, Any]] = {}
+            for c in runs:
+                newest[c["name"]] = c
+            runs = sorted(newest.values(), key=lambda c: c["id"])
+        return box._paginate([box._check_json(r, c) for c in reversed(runs)], wrap="check_runs")
+
+    @app.post("/repos/<owner>/<name>/statuses/<sha>")
+    def create_status(owner: str, name: str, sha: str) -> Any:
+        r = repo(owner, name)
+        data = body()
+        with box.lock:
+            s = {"id": next(box.ids), "sha": sha, "state": data["state"], "context": data.get("context", "default"),
+                 "description": data.get("description"), "target_url": data.get("target_url"), "created_at": now()}
+            r.statuses.setdefault(sha, []).append(s)
+        return box._status_json(r, s), 201
+
+    @app.get("/repos/<owner>/<name>/commits/<ref>/statuses")
+    def list_statuses(owner: str, name: str, ref: str) -> Any:
+        r = repo(owner, name)
+        return box._paginate(box.statuses(r.full_name, r.resolve(ref) or ref))
+
+    @app.get("/repos/<owner>/<name>/commits/<ref>/status")
+    def combined_status(owner: str, name: str, ref: str) -> Any:
+        r = repo(owner, name)
+        sha = r.resolve(ref) or ref
+        latest: dict[str, dict[str, Any]] = {}
+        for s in r.statuses.get(sha, []):
+            latest[s["context"]] = s
+        states = {s["state"] for s in latest.values()}
+        state = "failure" if states & {"failure", "error"} else "pending" if "pending" in states or not states \
+            else "success"
+        api = box._api(r)
+        return {"state": state, "statuses": [box._status_json(r, s) for s in latest.values()], "sha": sha,
+                "total_count": len(latest), "repository": box._repo_json(r),
+                "commit_url": f"{api}/commits/{sha}", "url": f"{api}/commits/{sha}/status"}
+
+    # ---------------------------------------------------------------- permissions
+
+    @app.get("/repos/<owner>/<name>/collaborators/<user>/permission")
+    def permission(owner: str, name: str, user: str) -> Any:
+        perm = repo(owner, name).collaborators.get(user)
+        if perm is None:
+            return _error(404, f"{user} is not a user")
+        legacy = {"maintain": "write", "triage": "read"}.get(perm, perm)
+        person = box.user(user)
+        person["permissions"] = {"admin": perm == "admin", "maintain": perm in ("maintain", "admin"),
+                                 "push": perm in ("write", "maintain", "admin"),
+                                 "triage": perm != "read", "pull": True}
+        person["role_name"] = perm
+        return {"permission": legacy, "role_name": perm, "user": person}
+
+    @app.get("/orgs/<org>/teams/<team>/memberships/<user>")
+    def membership(org: str, team: str, user: str) -> Any:
+        if user not in box.teams.get((org, team), set()):
+            return _error(404, "Not Found")
+        return {"url": f"{box.base_url}/orgs/{org}/teams/{team}/memberships/{user}", "role": "member",
+                "state": "active"}
+
+    # ---------------------------------------------------------------- actions
+
+    @app.get("/repos/<owner>/<name>/actions/runs")
+    def list_runs(owner: str, name: str) -> Any:
+        r = repo(owner, name)
+        args = request.args
+        runs = [run for run in sorted(r.runs.values(), key=lambda x: -x["id"])
+                if all(not args.get(k) or str(run[k]) == args[k] for k in ("head_sha", "event", "status"))
+                and (not args.get("branch") or run["head_branch"] == args["branch"])]
+        return box._paginate([box._run_json(r, run) for run in runs], wrap="workflow_runs")
+
+    @app.get("/repos/<owner>/<name>/actions/runs/<int:run_id>")
+    def get_run(owner: str, name: str, run_id: int) -> Any:
+        r = repo(owner, name)
+        if run_id not in r.runs:
+            return _error(404, "Not Found")
+        return box._run_json(r, r.runs[run_id])
+
+    @app.get("/repos/<owner>/<name>/actions/runs/<int:run_id>/artifacts")
+    def run_artifacts(owner: str, name: str, run_id: int) -> Any:
+        r = repo(owner, name)
+        if run_id not in r.runs:
+            return _error(404, "Not Found")
+        wanted = request.args.get("name")
+        arts = [box._artifact_json(r, a) for a in r.artifacts.values()
+                if a["run_id"] == run_id and (not wanted or a["name"] == wanted)]
+        return box._paginate(arts, wrap="artifacts")
+
+    @app.get("/repos/<owner>/<name>/actions/artifacts/<int:aid>")
+    def get_artifact(owner: str, name: str, aid: int) -> Any:
+        r = repo(owner, name)
+        if aid not in r.artifacts:
+            return _error(404, "Not Found")
+        return box._artifact_json(r, r.artifacts[aid])
+
+    @app.get("/repos/<owner>/<name>/actions/artifacts/<int:aid>/<fmt>")
+    def artifact_zip(owner: str, name: str, aid: int, fmt: str) -> Any:
+        r = repo(owner, name)
+        if aid not in r.artifacts:
+            return _error(404, "Not Found")
+        # GitHub answers 302 to a short-lived signed blob URL on another host; so does the stand-in.
+        expires = int(time.time()) + 60
+        sig = box._blob_signature(r.full_name, aid, expires)
+        return Response(status=302, headers={
+            "Location": f"{box.blob_url}/_blob/{r.full_name}/{aid}?se={expires}&sig={sig}"})
+
+    @app.get("/_blob/<owner>/<name>/<int:aid>")
+    def blob(owner: str, name: str, aid: int) -> Any:
+        r = repo(owner, name)
+        expires = int(request.args.get("se", "0"))
+        if expires < time.time() or request.args.get("sig") != box._blob_signature(r.full_name, aid, expires):
+            return Response("AuthenticationFailed", status=403)
+        if "Authorization" in request.headers:
+            # The blob store is another host: a client that sends it the GitHub token leaks the
+            # token, and the store refuses a second auth mechanism.
+            box.problems.append(f"GET {request.path}: the GitHub token was sent to the artifact blob store")
+            return Response("InvalidAuthenticationInfo", status=400)
+        return Response(r.artifacts[aid]["data"], mimetype="application/zip")
+
+    @app.post("/repos/<owner>/<name>/actions/runs/<int:run_id>/rerun")
+    def rerun(owner: str, name: str, run_id: int) -> Any:
+        r = repo(owner, name)
+        if run_id not in r.runs:
+            return _error(404, "Not Found")
+        with box.lock:
+            r.reruns.append(run_id)
+        return {}, 201
+
+    @app.post("/repos/<owner>/<name>/actions/workflows/<workflow_id>/dispatches")
+    def dispatch(owner: str, name: str, workflow_id: str) -> Any:
+        r = repo(owner, name)
+        data = body()
+        if r.resolve(data["ref"]) is None:
+            return _error(422, f"No ref found for: {data['ref']}")
+        with box.lock:
+            r.dispatches.append({"workflow_id": workflow_id, "ref": data["ref"], "inputs": data.get("inputs") or {}})
+        if data.get("return_run_details"):
+            return {"workflow_run_id": next(box.ids), "run_url": f"{box._api(r)}/actions/runs/0",
+                    "html_url": f"https://github.com/{r.full_name}/actions"}, 200
+        return Response(status=204)
+
+    # ---------------------------------------------------------------- deployments
+
+    @app.route("/repos/<owner>/<name>/deployments", methods=["GET", "POST"])
+    def deployments(owner: str, name: str) -> Any:
+        r = repo(owner, name)
+        if request.method == "POST":
+            data = body()
+            sha = r.resolve(data["ref"])
+            if sha is None:
+                return _error(422, f"No ref found for: {data['ref']}")
+            api = box._api(r)
+            environment = data.get("environment", "production")
+            with box.lock:
+                did = next(box.ids)
+                d = {"id": did, "node_id": f"DE_kwDO{did}", "url": f"{api}/deployments/{did}", "sha": sha,
+                     "ref": data["ref"], "task": data.get("task", "deploy"), "payload": data.get("payload", {}),
+                     "original_environment": environment, "environment": environment,
+                     "description": data.get("description"), "creator": box.user(f"{box.app_slug}[bot]"),
+                     "created_at": now(), "updated_at": now(), "statuses_url": f"{api}/deployments/{did}/statuses",
+                     "repository_url": api, "transient_environment": bool(data.get("transient_environment")),
+                     "production_environment": bool(data.get("production_environment", environment == "production"))}
+                r.deployments[did] = d
+            return box._deployment_json(r, d), 201
+        args = request.args
+        items = [box._deployment_json(r, d) for d in sorted(r.deployments.values(), key=lambda d: -d["id"])
+                 if all(not args.get(k) or str(d[k]) == args[k] for k in ("sha", "ref", "task", "environment"))]
+        return box._paginate(items)
+
+    @app.get("/repos/<owner>/<name>/deployments/<int:did>")
+    def one_deployment(owner: str, name: str, did: int) -> Any:
+        r = repo(owner, name)
+        if did not in r.deployments:
+            return _error(404, "Not Found")
+        return box._deployment_json(r, r.deployments[did])
+
+    @app.route("/repos/<owner>/<name>/deployments/<int:did>/statuses", methods=["GET", "POST"])
+    def deployment_statuses(owner: str, name: str, did: int) -> Any:
+        r = repo(owner, name)
+        if did not in r.deployments:
+            return _error(404, "Not Found")
+        if request.method == "POST":
+            data = body()
+            api = box._api(r)
+            with box.lock:
+                sid = next(box.ids)
+                s = {"id": sid, "node_id": f"DES_kwDO{sid}", "state": data["state"],
+                     "description": data.get("description", ""), "creator": box.user(f"{box.app_slug}[bot]"),
+                     "environment": data.get("environment") or r.deployments[did]["environment"],
+                     "url": f"{api}/deployments/{did}/statuses/{sid}", "deployment_url": f"{api}/deployments/{did}",
+                     "repository_url": api, "created_at": now(), "updated_at": now(),
+                     "target_url": data.get("target_url", ""), "log_url": data.get("log_url", ""),
+                     "environment_url": data.get("environment_url", "")}
+                r.deployment_statuses.setdefault(did, []).append(s)
+            return box._deployment_status_json(r, s), 201
+        return box._paginate([box._deployment_status_json(r, s)
+                              for s in reversed(r.deployment_statuses.get(did, []))])
+
+    # ---------------------------------------------------------------- rate limit
+
+    @app.get("/rate_limit")
+    def rate_limit() -> Any:
+        used = len(box.calls)
+        reset = int(time.time()) + 3600
+        core = {"limit": RATE_LIMIT, "remaining": max(0, RATE_LIMIT - used), "reset": reset, "used": used}
+        other = {"limit": 30, "remaining": 30, "reset": reset, "used": 0}
+        return {"resources": {"core": core, "search": other, "graphql": {**core, "used": 0,
+                                                                           "remaining": RATE_LIMIT}},
+                "rate": core}
