@@ -77,10 +77,11 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
             return jsonify(status="duplicate"), 200
         try:
             task(event.delivery_id)
-        except Exception as exc:  # the queue is down: GitHub will show the failure and can redeliver
-            store.mark_delivery(event.delivery_id, "failed", f"enqueue failed: {type(exc).__name__}")
-            log.error("could not enqueue delivery: %s", type(exc).__name__, extra=extra)
-            return jsonify(error="queue unavailable"), 503
+        except Exception as exc:
+            # the delivery is stored and stays queued: a worker's sweep enqueues it once the queue is back
+            log.error("queue unavailable, delivery kept for the sweep: %s", type(exc).__name__, extra=extra)
+            count(event.name, "stored")
+            return jsonify(status="stored", delivery=event.delivery_id), 202
         count(event.name, "accepted")
         log.info("delivery accepted", extra=extra)
         return jsonify(status="queued", delivery=event.delivery_id), 202
