@@ -7,6 +7,7 @@ splits the rows into segments and returns the report's `metrics` and `segments` 
 from __future__ import annotations
 
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,7 @@ if TYPE_CHECKING:  # the engine does not need pydantic at run time (import time 
     from bot.config import SegmentSpec
 
 from bot.evaluation.metrics import SPECS
-from bot.evaluation.paired import Groups, Scored, Stat, compare_partition
+from bot.evaluation.paired import PARALLEL_ROWS, Groups, Scored, Stat, compare_partition
 from bot.evaluation.segments import SegmentError, build_partitions
 
 __all__ = ["ComparisonResult", "EvaluationError", "compare_models"]
@@ -109,8 +110,17 @@ def compare_models(
                    leave=False, file=sys.stderr)
         tick = bar.update
     try:
-        results = [compare_partition(scored, g, list(metrics), confidence, resamples, seed, tick)
-                   for g in jobs]
+        if n >= PARALLEL_ROWS:
+            # two threads: the partitions share the sorted scores, computed once up front
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                scored.warm(pool)
+                single = len(jobs) == 1
+                results = list(pool.map(
+                    lambda g: compare_partition(scored, g, list(metrics), confidence, resamples, seed, tick,
+                                                parallel=single), jobs))
+        else:
+            results = [compare_partition(scored, g, list(metrics), confidence, resamples, seed, tick)
+                       for g in jobs]
     finally:
         if bar is not None:
             bar.close()

@@ -115,10 +115,11 @@ def average_precision_sorted(s: np.ndarray, ys: np.ndarray) -> float | None:
 
 
 def binary_log_loss_rows(y: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """Per-row log loss as sklearn computes it (probabilities clipped to [eps, 1-eps])."""
-    p = np.clip(np.asarray(p, dtype=np.float64), EPS, 1 - EPS)
-    y = np.asarray(y, dtype=np.float64)
-    return -(y * np.log(p) + (1 - y) * np.log(1 - p))
+    """Per-row log loss as sklearn computes it: -log of the true class's probability, clipped
+    to [eps, 1-eps] (one log per row instead of two)."""
+    p = np.asarray(p, dtype=np.float64)
+    q = np.where(np.asarray(y) > 0, p, 1 - p)
+    return -np.log(np.clip(q, EPS, 1 - EPS, out=q), out=q)
 
 
 def brier_rows(y: np.ndarray, p: np.ndarray) -> np.ndarray:

@@ -36,7 +36,7 @@ import numpy as np
 from bot.evaluation import metrics as M
 
 MAX_JOINT_CELLS = 4096
-PARALLEL_ROWS = 200_000  # above this, the two models' rank statistics run in two threads
+PARALLEL_ROWS = 200_000  # above this, the work is spread over two threads
 GRAD_STEP = 1e-4
 
 # ---------------------------------------------------------------- one row of a metric table
@@ -149,6 +149,14 @@ class Scored:
         s = self.scores(who)
         return self._cached(("order", who), lambda: np.argsort(s))  # ties form blocks: any order
 
+    def warm(self, pool: ThreadPoolExecutor) -> None:
+        """Sort both models' scores concurrently before partitions share the cache."""
+        if self.task == "binary":
+            whos = ["candidate"] + (["baseline"] if self.base is not None else [])
+            for f in [pool.submit(self.order, w) for w in whos]:
+                f.result()
+        self.y_float  # noqa: B018 - fill the cache before threads read it
+
     def joint_cell(self, k: int) -> np.ndarray:
         """Per row: the (label, candidate prediction, baseline prediction) cell, 0..k^3-1."""
         return self._cached(("cell", str(k)), lambda: (self.y * k + self.pred("candidate")) * k
@@ -230,9 +238,13 @@ Tick = Callable[[int], None]
 
 def compare_partition(
     scored: Scored, groups: Groups, metric_names: list[str], confidence: float, resamples: int,
-    seed: int, tick: Tick | None = None,
+    seed: int, tick: Tick | None = None, parallel: bool = False,
 ) -> list[list[Stat]]:
-    """Every requested metric for every group of one partition: `result[group][metric]`."""
+    """Every requested metric for every group of one partition: `result[group][metric]`.
+
+    `parallel`: compute the two models' rank statistics in two threads (numpy releases the
+    GIL in sorts and cumulative sums); for one partition on a large holdout.
+    """
     specs = M.SPECS[scored.task]
     z = z_quantile(confidence)
     by_metric: dict[str, list[Stat]] = {}
@@ -248,7 +260,7 @@ def compare_partition(
         by_metric.update(_count_family(scored, groups, count_names, confidence, resamples, seed, z, counting))
     rank_names = [m for m in metric_names if m in ("roc_auc", "average_precision")]
     if rank_names:
-        by_metric.update(_rank_family(scored, groups, rank_names, z))
+        by_metric.update(_rank_family(scored, groups, rank_names, z, parallel))
     for m in metric_names:
         if m in ("log_loss", "brier", "mae"):
             by_metric[m] = _mean_family(scored, groups, m, z)
@@ -370,8 +382,9 @@ def _ranked(s: Scored, who: str, groups: Groups, want_auc: bool, want_ap: bool) 
     """AUC, AP and their per-row influence for every group, from one sort by (group, score).
 
     Rows are ordered by group, then ascending score (the global score order, regrouped by a
-    stable radix sort of the group codes); runs of equal (group, score) are tie blocks.
-    Everything below is cumulative sums over blocks, restarted at each group.
+    stable radix sort of the group codes), so each group is a contiguous slice that stays in
+    cache; runs of equal scores within a group are tie blocks. Everything is cumulative sums
+    over the blocks of one group.
     """
     score = s.scores(who)
     G = groups.count
@@ -382,74 +395,83 @@ def _ranked(s: Scored, who: str, groups: Groups, want_auc: bool, want_ap: bool) 
     ss = score[order]
     ys = s.y_float[order]
     nrow = len(order)
-    cs = np.repeat(np.arange(G), sizes)  # rows are grouped: the code of each sorted row
-    starts = np.cumsum(sizes) - sizes
-    new = np.empty(nrow, dtype=bool)
-    new[:1] = True
-    np.not_equal(ss[1:], ss[:-1], out=new[1:])
-    new[starts[sizes > 0]] = True
-    nb = int(np.count_nonzero(new))
-    ties = nb < nrow
-    if ties:
-        bid = np.cumsum(new) - 1
-        bcode = cs[new]
-        bcnt = np.bincount(bid, minlength=nb).astype(np.float64)
-        bpos = np.bincount(bid, weights=ys, minlength=nb)
-    else:
-        bcode, bcnt, bpos = cs, np.ones(nrow), ys
-    first = np.searchsorted(bcode, np.arange(G))
-
-    def upto(x: np.ndarray) -> np.ndarray:
-        """Per block: the sum of x over the blocks of its group with score <= its own."""
-        c = np.cumsum(x)
-        prefix = np.concatenate(([0.0], c))[first]
-        c -= prefix[bcode]
-        return c
-
-    n = sizes.astype(np.float64)
-    P = groups.sum(s.y_float)
-    Nn = n - P
-    pos_below = upto(bpos) - bpos
-    cnt_below = upto(bcnt) - bcnt
-    Pb = P[bcode]
-    nan = np.full(G, np.nan)
-    auc, ap = nan, nan
-    placement = ap_infl = np.empty(0)
-    is_pos = ys > 0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if want_auc:
-            # DeLong placements: share of the other class ranked below (ties count half)
-            bneg = bcnt - bpos
-            v10 = (cnt_below - pos_below + 0.5 * bneg) / Nn[bcode]
-            v01 = (Pb - pos_below - 0.5 * bpos) / Pb
-            auc = np.bincount(bcode, weights=bpos * v10, minlength=G) / P
-            auc[(P == 0) | (Nn == 0)] = np.nan
-            placement = np.empty(nrow)
-            placement[order] = np.where(is_pos, v10[bid], v01[bid]) if ties else np.where(is_pos, v10, v01)
+    auc, ap = np.full(G, np.nan), np.full(G, np.nan)
+    placement_sorted = np.full(nrow, np.nan) if want_auc else np.empty(0)
+    infl_sorted = np.full(nrow, np.nan) if want_ap else np.empty(0)
+    stop = 0
+    for g in range(G):
+        m = int(sizes[g])
+        sl = slice(stop, stop + m)
+        stop += m
+        if m == 0:
+            continue
+        yg = ys[sl]
+        P = float(yg.sum())
+        if P == 0:
+            continue  # AUC and AP are undefined without positives
+        new = np.empty(m, dtype=bool)
+        new[0] = True
+        sg = ss[sl]
+        np.not_equal(sg[1:], sg[:-1], out=new[1:])
+        nb = int(np.count_nonzero(new))
+        bid: np.ndarray | None = None
+        if nb < m:  # ties: aggregate rows into blocks of equal score
+            bid = np.cumsum(new) - 1
+            bcnt = np.bincount(bid, minlength=nb).astype(np.float64)
+            bpos = np.bincount(bid, weights=yg, minlength=nb)
+            cnt_below = np.cumsum(bcnt) - bcnt
+        else:
+            bcnt = bpos = yg
+            cnt_below = np.arange(m, dtype=np.float64)
+        pos_below = np.cumsum(bpos) - bpos
+        if want_auc and m > P:
+            # DeLong placements: the share of the other class ranked below (ties count half)
+            Nn = m - P
+            if bid is not None:
+                v10 = (cnt_below - pos_below + 0.5 * (bcnt - bpos)) / Nn
+                v01 = (P - pos_below - 0.5 * bpos) / P
+            else:  # a positive row has no tied negatives and vice versa
+                v10 = (cnt_below - pos_below) / Nn
+                v01 = (P - pos_below) / P
+            auc[g] = float(np.dot(bpos, v10)) / P
+            if bid is not None:
+                v10, v01 = v10[bid], v01[bid]
+            placement_sorted[sl] = np.where(yg > 0, v10, v01)
         if want_ap:
             # sklearn's step sum: precision at each threshold (block) times the recall step
-            T = Pb - pos_below  # positives scored >= this block
-            N = n[bcode] - cnt_below  # rows scored >= this block
+            T = P - pos_below  # positives scored >= this block
+            N = m - cnt_below  # rows scored >= this block
             prec = T / N
-            ap = np.bincount(bcode, weights=bpos * prec, minlength=G) / P
-            ap[P == 0] = np.nan
+            a = float(np.dot(bpos, prec)) / P
+            ap[g] = a
             # influence of a row in block b (derivative of AP w.r.t. the row's weight):
-            # (1/P) [ y (prec_b - AP) + y * sum_{b' <= b} pos/N - sum_{b' <= b} pos*T/N^2 ]
-            C = upto(bpos * T / (N * N))
-            infl_neg = -C / Pb
-            infl_pos = (prec - ap[bcode] + upto(bpos / N)) / Pb + infl_neg
-            ap_infl = np.empty(nrow)
-            ap_infl[order] = (np.where(is_pos, infl_pos[bid], infl_neg[bid]) if ties
-                              else np.where(is_pos, infl_pos, infl_neg))
+            # (1/P) [ y (prec_b - AP + sum_{b' <= b} pos/N) - sum_{b' <= b} pos*T/N^2 ]
+            x = bpos / N
+            C = np.cumsum(x * prec)
+            A = np.cumsum(x)
+            A += prec
+            A -= a
+            if bid is not None:
+                A, C = A[bid], C[bid]
+            A *= yg
+            A -= C
+            A /= P
+            infl_sorted[sl] = A
+    placement = np.empty(nrow) if want_auc else placement_sorted
+    if want_auc:
+        placement[order] = placement_sorted
+    ap_infl = np.empty(nrow) if want_ap else infl_sorted
+    if want_ap:
+        ap_infl[order] = infl_sorted
     return _Ranked(auc, placement, ap, ap_infl)
 
 
-def _rank_family(s: Scored, groups: Groups, names: list[str], z: float) -> dict[str, list[Stat]]:
+def _rank_family(s: Scored, groups: Groups, names: list[str], z: float, parallel: bool) -> dict[str, list[Stat]]:
     G = groups.count
     n = groups.sizes
     want = ("roc_auc" in names, "average_precision" in names)
     rb: _Ranked | None
-    if s.base is not None and len(s.y) >= PARALLEL_ROWS:
+    if parallel and s.base is not None:
         # the two models' sorts and cumulative sums release the GIL: one thread each
         with ThreadPoolExecutor(max_workers=2) as pool:
             fc = pool.submit(_ranked, s, "candidate", groups, *want)
