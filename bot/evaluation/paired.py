@@ -427,6 +427,8 @@ def _ranked(s: Scored, who: str, groups: Groups, want_auc: bool, want_ap: bool) 
         if want_auc and m > P:
             # DeLong placements: the share of the other class ranked below (ties count half)
             Nn = m - P
+            v10: np.ndarray
+            v01: np.ndarray
             if bid is not None:
                 v10 = (cnt_below - pos_below + 0.5 * (bcnt - bpos)) / Nn
                 v01 = (P - pos_below - 0.5 * bpos) / P
