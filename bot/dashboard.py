@@ -86,6 +86,8 @@ def blueprint(settings: Settings, store: Store) -> Blueprint:
             if row["model"]:
                 models.setdefault(row["model"], {"name": row["model"], "version": None, "at": None,
                                                  "actor": None, "pr": None, "repo": row["repo"]})
+        for m in models.values():
+            m["metrics"] = _key_metrics(store, m)
         return page("home.html.j2", models=sorted(models.values(), key=lambda m: m["name"]),
                     evaluations=store.recent_evaluations(20), jobs=_job_health(store))
 
@@ -127,6 +129,20 @@ def blueprint(settings: Settings, store: Store) -> Blueprint:
         return resp
 
     return bp
+
+
+def _key_metrics(store: Store, model: dict[str, Any]) -> str:
+    """The promoted candidate's headline metrics, from the evaluation of the PR that promoted it."""
+    if not (model.get("repo") and model.get("pr")):
+        return "–"
+    ev = store.latest_evaluation(model["repo"], model["pr"])
+    if not ev:
+        return "–"
+    for rm in ev["report"].get("models", []):
+        if rm.get("name") == model["name"]:
+            shown = [f"{c['name']} {c['candidate']:.4g}" for c in rm.get("metrics", [])[:3] if c.get("candidate") is not None]
+            return ", ".join(shown) or "–"
+    return "–"
 
 
 def _job_health(store: Store) -> dict[str, int]:

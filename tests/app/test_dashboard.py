@@ -59,6 +59,7 @@ def test_token_is_required_and_checked(tmp_path: Path) -> None:
     assert ok.status_code == 200
     html = ok.get_data(as_text=True)
     assert "churn-classifier" in html and ">4<" in html and "bob" in html
+    assert "roc_auc 0.7782" in html  # the promoted candidate's metrics from its PR's evaluation
     assert TOKEN not in html
     # log in with the form: a cookie that is not the token
     resp = c.post("/dashboard/login", data={"token": TOKEN, "next": "/dashboard/models/churn-classifier"})
