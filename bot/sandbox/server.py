@@ -132,7 +132,9 @@ class Sandbox:
         self._server = make_server(self.host, self.port, self.app, threaded=True)
         self.port = self._server.server_port
         self.base_url = f"http://{self.host}:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="github-sandbox", daemon=True)
+        # a short poll interval: stop() waits for the loop to notice, and every test stops one
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
+                                        name="github-sandbox", daemon=True)
         self._thread.start()
         if self.validate:
             openapi.warm()
@@ -643,7 +645,7 @@ class Sandbox:
             "description": f"{r.name} (GitHub stand-in)", "homepage": None, "topics": [],
             "permissions": {"admin": False, "maintain": False, "push": True, "triage": True, "pull": True},
             "created_at": "2024-01-01T00:00:00Z", "updated_at": now(), "pushed_at": now(),
-            "has_issues": True, "archived": False, "disabled": False,
+            "has_issues": True, "archived": False, "disabled": False, "language": "Python", "license": None,
         })
 
     def _pull_json(self, r: Repo, pr: dict[str, Any]) -> dict[str, Any]:

@@ -138,7 +138,12 @@ def test_429_retry_after_is_honoured(github: Any) -> None:
 
 def test_webhooks_are_signed(github: Any) -> None:
     got: list[tuple[dict[str, str], bytes]] = []
-    github.set_webhook(sink=lambda h, b: got.append((h, b)) or 202)
+
+    def sink(headers: dict[str, str], body: bytes) -> int:
+        got.append((headers, body))
+        return 202
+
+    github.set_webhook(sink=sink)
     github.open_pull_request("acme/churn", {"data/a.csv": "a\n"})
     headers, body = got[-1]
     expected = "sha256=" + hmac.new(github.webhook_secret.encode(), body, hashlib.sha256).hexdigest()
