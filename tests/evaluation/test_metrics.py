@@ -133,3 +133,26 @@ def test_midranks_match_scipy() -> None:
 
     x = np.random.default_rng(0).integers(0, 20, 500).astype(float)
     assert np.allclose(midranks(x), rankdata(x))
+
+
+def test_many_classes_use_the_delta_method_and_still_equal_sklearn() -> None:
+    """Above 16 classes the joint cell table is too big to bootstrap: the delta method is used."""
+    rng = np.random.default_rng(8)
+    n, k = 3000, 20
+    yi = rng.integers(0, k, n)
+
+    def proba(noise: float) -> np.ndarray:
+        logits = rng.normal(0, noise, (n, k))
+        logits[np.arange(n), yi] += 2.0
+        e = np.exp(logits)
+        return e / e.sum(1, keepdims=True)
+
+    c, b = proba(1.0), proba(1.1)
+    rep = compare_models(pd.DataFrame({"y": yi}), task="multiclass", label="y", candidate=c, baseline=b,
+                         metrics=MULTICLASS, segments=[], resamples=200).to_report()
+    got = by_name(rep["metrics"])
+    assert got["macro_f1"]["method"] == "delta" and got["macro_f1"]["se"] > 0
+    assert got["macro_f1"]["candidate"] == pytest.approx(skm.f1_score(yi, c.argmax(1), average="macro"), abs=1e-9)
+    assert got["accuracy"]["ci_low"] < got["accuracy"]["delta"] < got["accuracy"]["ci_high"]
+    # integer labels are ordered numerically, matching the probability columns
+    assert got["log_loss"]["candidate"] == pytest.approx(skm.log_loss(yi, c, labels=list(range(k))), abs=1e-9)
