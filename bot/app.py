@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
+from bot import spool
 from bot.events import EventError, parse_event
 from bot.settings import Settings
 from bot.signature import SignatureError, verify_signature
@@ -69,8 +70,17 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
             fresh = store.record_delivery(event.delivery_id, event.name, event.action, event.repo,
                                           event.installation_id, body)
         except StoreError as exc:
-            log.error("could not store delivery: %s", exc, extra=extra)
-            return jsonify(error="store unavailable"), 503
+            try:  # GitHub does not resend by itself: keep it on disk until the store is back
+                spool.spool(settings.spool_dir, event.delivery_id, event.name, event.action, event.repo,
+                            event.installation_id, body)
+            except OSError:
+                log.error("store unavailable and spool not writable: %s", exc, extra=extra)
+                return jsonify(error="store unavailable"), 503
+            log.error("store unavailable, delivery spooled: %s", exc, extra=extra)
+            count(event.name, "spooled")
+            return jsonify(status="spooled", delivery=event.delivery_id), 202
+        if spool.pending(settings.spool_dir):
+            spool.replay(settings.spool_dir, store, task, limit=20)
         if not fresh:
             count(event.name, "duplicate")
             log.info("duplicate delivery ignored", extra=extra)

@@ -28,6 +28,7 @@ class Settings:
     public_url: str | None = None
     dashboard_token: str | None = field(default=None, repr=False)
     queue_name: str = "mlgate"
+    spool_dir: str = "mlgate-spool"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -65,4 +66,5 @@ class Settings:
             public_url=(env.get("MLGATE_PUBLIC_URL") or "").rstrip("/") or None,
             dashboard_token=env.get("MLGATE_DASHBOARD_TOKEN") or None,
             queue_name=env.get("MLGATE_QUEUE_NAME") or "mlgate",
+            spool_dir=env.get("MLGATE_SPOOL_DIR") or str(data / "mlgate-spool"),
         )

@@ -195,6 +195,8 @@ class Store:
             return True
         except IntegrityError:
             return False
+        except OperationalError as exc:
+            raise StoreError(f"the database {_redact(self.url)} is unavailable: {str(exc.orig).strip()[:200]}") from None
 
     def delivery(self, delivery_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as c:

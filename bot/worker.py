@@ -123,9 +123,13 @@ def sweep(store: Store, enqueue: Any, stale_after: float = STALE_AFTER) -> list[
     return ids
 
 
-def _sweeper(store: Store, enqueue: Any, stale_after: float, every: float) -> None:
+def _sweeper(store: Store, enqueue: Any, stale_after: float, every: float, spool_dir: str | None = None) -> None:
+    from bot import spool
+
     while True:
         try:
+            if spool_dir:
+                spool.replay(spool_dir, store, enqueue)
             sweep(store, enqueue, stale_after)
         except Exception:
             log.exception("sweep failed; trying again later")
@@ -150,7 +154,8 @@ def run(args: argparse.Namespace) -> int:
     huey, task = make_queue(settings)
     import threading
 
-    threading.Thread(target=_sweeper, args=(store, task, args.stale_after, min(SWEEP_EVERY, args.stale_after)),
+    threading.Thread(target=_sweeper, args=(store, task, args.stale_after, min(SWEEP_EVERY, args.stale_after),
+                                            settings.spool_dir),
                      daemon=True, name="mlgate-sweeper").start()
     log.info("worker started", extra={"queue": settings.queue_url.split("://")[0], "workers": args.workers})
     consumer = huey.create_consumer(workers=args.workers, worker_type="thread", periodic=False,

@@ -66,3 +66,41 @@ def test_serve_refuses_to_start_without_a_webhook_secret(tmp_path: Path) -> None
     res = subprocess.run([sys.executable, "-m", "bot.cli", "serve"], env=env, capture_output=True, text=True,
                          timeout=120)
     assert res.returncode == 2 and "MLGATE_WEBHOOK_SECRET" in res.stderr
+
+
+def test_a_delivery_during_a_postgresql_outage_is_spooled_then_stored(tmp_path: Path) -> None:
+    import hashlib
+    import hmac
+    import json
+
+    import psycopg
+
+    ids: list[str] = []
+    with postgres_database() as db:
+        settings = Settings(webhook_secret="s", app_id=1, private_key=KEY, database_url=db,
+                            queue_url=f"sqlite:///{tmp_path / 'q.db'}", spool_dir=str(tmp_path / "spool"))
+        store = Store(db)
+        app = create_app(settings, store=store, queue=(huey_for(settings.queue_url), ids.append))
+        c = app.test_client()
+
+        def deliver(delivery: str) -> int:
+            body = json.dumps({"action": "opened", "repository": {"full_name": "acme/churn"}}).encode()
+            sig = "sha256=" + hmac.new(b"s", body, hashlib.sha256).hexdigest()
+            return c.post("/webhook", data=body, headers={
+                "X-GitHub-Event": "pull_request", "X-GitHub-Delivery": delivery,
+                "Content-Type": "application/json", "X-Hub-Signature-256": sig}).status_code
+
+        dbname = db.rsplit("/", 1)[1]
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{dbname}" ALLOW_CONNECTIONS false')
+            admin.execute(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{dbname}'")
+        assert deliver("during-outage") == 202  # spooled on disk, not lost
+        assert list((tmp_path / "spool").glob("*.json")) and ids == []
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{dbname}" ALLOW_CONNECTIONS true')
+        assert deliver("after-outage") == 202  # the next delivery also moves the spooled one in
+        assert sorted(ids) == ["after-outage", "during-outage"]
+        assert not list((tmp_path / "spool").glob("*.json"))
+        assert {d["id"] for d in store.recent_deliveries()} == {"during-outage", "after-outage"}
+        assert deliver("during-outage") == 200  # and it is deduplicated like any other
+        store.engine.dispose()
