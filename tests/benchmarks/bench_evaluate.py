@@ -107,18 +107,23 @@ def make_data(root: Path, rows: int) -> None:
     (root / "mlgate.yml").write_text(CONFIG.format(metrics=metrics))
 
 
-def measure(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one child process."""
+def measure(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, float]:
+    """Wall seconds, peak RSS (MB) and CPU seconds (user + system) of one child process.
+
+    CPU seconds are the steadier figure on a shared machine: waiting for a core counts in
+    wall time but not in CPU time.
+    """
     probe = (
         "import resource, subprocess, sys, time\n"
         "t = time.perf_counter(); r = subprocess.run(sys.argv[1:]); dt = time.perf_counter() - t\n"
-        "print(dt, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, r.returncode)\n"
+        "u = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+        "print(dt, u.ru_maxrss / 1024, u.ru_utime + u.ru_stime, r.returncode)\n"
     )
     res = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True, env=env, cwd=cwd)
-    wall, rss, rc = res.stdout.strip().splitlines()[-1].split()
+    wall, rss, cpu, rc = res.stdout.strip().splitlines()[-1].split()
     if int(rc) not in (0, 1):
         raise RuntimeError(f"{argv[:3]} failed: {res.stderr[-2000:]}")
-    return float(wall), float(rss)
+    return float(wall), float(rss), float(cpu)
 
 
 def intervals(body: dict) -> int:  # type: ignore[type-arg]
@@ -137,7 +142,7 @@ def main() -> None:
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONPATH": str(repo)}
     env.pop("MLFLOW_TRACKING_URI", None)
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
-    print(f"{'rows':>9} {'tool':<7} {'wall s':>8} {'peak RSS MB':>12}")
+    print(f"{'rows':>9} {'tool':<7} {'wall s':>8} {'CPU s':>7} {'peak RSS MB':>12}")
     for rows in args.rows:
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
@@ -146,25 +151,26 @@ def main() -> None:
             engine = [sys.executable, str(root / "engine.py"), str(root / "holdout.parquet"),
                       str(root / "scores.parquet"), str(root / "engine.json"), ",".join(METRICS)]
             runs = sorted(measure(engine, env, repo) for _ in range(max(args.repeat, 1)))
-            t_e, rss_e = runs[len(runs) // 2][0], max(r[1] for r in runs)
+            t_e, rss_e, cpu_e = runs[len(runs) // 2][0], max(r[1] for r in runs), runs[len(runs) // 2][2]
             body = json.loads((root / "engine.json").read_text())
-            spread = f"runs {', '.join(f'{w:.2f}' for w, _ in runs)}"
-            print(f"{rows:>9} {'engine':<7} {t_e:>8.2f} {rss_e:>12.0f}   ({intervals(body)} intervals; {spread})")
+            spread = f"runs {', '.join(f'{w:.2f}' for w, _, _ in runs)}"
+            print(f"{rows:>9} {'engine':<7} {t_e:>8.2f} {cpu_e:>7.2f} {rss_e:>12.0f}   "
+                  f"({intervals(body)} intervals; {spread})")
             if not args.skip_cli:
                 cli = [sys.executable, "-m", "bot.cli", "evaluate", "--config", str(root / "mlgate.yml"),
                        "--root", str(root), "--predictions", str(root / "scores.parquet"),
                        "--out", str(root / "report.json"), "--no-progress"]
-                t_c, rss_c = measure(cli, env, repo)
+                t_c, rss_c, cpu_c = measure(cli, env, repo)
                 report = json.loads((root / "report.json").read_text())["models"][0]
-                print(f"{rows:>9} {'cli':<7} {t_c:>8.2f} {rss_c:>12.0f}   ({intervals(report)} intervals)")
+                print(f"{rows:>9} {'cli':<7} {t_c:>8.2f} {cpu_c:>7.2f} {rss_c:>12.0f}   ({intervals(report)} intervals)")
             if args.skip_mlflow:
                 continue
             script = root / "mlflow_loop.py"
             script.write_text(MLFLOW_LOOP)
             mlflow = [sys.executable, str(script), str(root / "joined.parquet"),
                       f"sqlite:///{root / 'mlflow.db'}", str(root / "mlflow.json")]
-            t_m, rss_m = measure(mlflow, env, root)
-            print(f"{rows:>9} {'mlflow':<7} {t_m:>8.2f} {rss_m:>12.0f}   (point values only)")
+            t_m, rss_m, cpu_m = measure(mlflow, env, root)
+            print(f"{rows:>9} {'mlflow':<7} {t_m:>8.2f} {cpu_m:>7.2f} {rss_m:>12.0f}   (point values only)")
             print(f"{rows:>9} ratio   mlflow/engine wall = {t_m / t_e:.1f}x"
                   + ("" if args.skip_cli else f", mlflow/cli wall = {t_m / t_c:.1f}x"))
 
