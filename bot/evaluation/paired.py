@@ -36,6 +36,7 @@ import numpy as np
 from bot.evaluation import metrics as M
 
 MAX_JOINT_CELLS = 4096
+BOOTSTRAP_CELLS = 2_000_000  # resampled cell counts held in memory at once
 PARALLEL_ROWS = 200_000  # above this, the work is spread over two threads
 GRAD_STEP = 1e-4
 
@@ -291,6 +292,45 @@ def _joint_values(task: str, joint: np.ndarray, k: int) -> tuple[dict[str, np.nd
 
 
 def _gradients(task: str, conf: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
+    """d metric / d count of each confusion cell, [G, k, k]."""
+    if task == "multiclass":
+        return _multiclass_gradients(conf, names)
+    return _numeric_gradients(task, conf, names)
+
+
+def _multiclass_gradients(conf: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
+    """Closed-form gradients of accuracy, macro F1 and weighted F1 (any number of classes).
+
+    With support S_c, predicted count Q_c, D_c = S_c + Q_c and F1_c = 2 tp_c / D_c:
+    dF1_c/dC_ij = [i=j=c] 2/D_c - ([i=c] + [j=c]) F1_c/D_c.
+    """
+    G, k, _ = conf.shape
+    n = conf.sum(axis=(1, 2))[:, None, None]
+    tp = np.diagonal(conf, axis1=1, axis2=2)
+    S, Q = conf.sum(axis=2), conf.sum(axis=1)
+    D = S + Q
+    eye = np.eye(k, dtype=bool)[None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.where(D > 0, 2 * tp / np.where(D > 0, D, 1), 0.0)
+        inv = np.where(D > 0, 1 / np.where(D > 0, D, 1), 0.0)
+        vals = M.multiclass_from_confusion(conf)
+        out: dict[str, np.ndarray] = {}
+        if "accuracy" in names:
+            out["accuracy"] = (eye - vals["accuracy"][:, None, None]) / n
+        if "macro_f1" in names:
+            present = (D > 0).sum(axis=1)[:, None, None]
+            a = f1 * inv  # F1_c / D_c
+            g = np.where(eye, 2 * inv[:, :, None], 0.0) - a[:, :, None] - a[:, None, :]
+            out["macro_f1"] = g / np.maximum(present, 1)
+        if "weighted_f1" in names:
+            b = S * f1 * inv  # S_c F1_c / D_c
+            g = np.where(eye, 2 * (S * inv)[:, :, None], 0.0) - b[:, :, None] - b[:, None, :]
+            g += f1[:, :, None]  # d(S_i)/dC_ij = 1 multiplies F1_i
+            out["weighted_f1"] = (g - vals["weighted_f1"][:, None, None]) / n
+    return out
+
+
+def _numeric_gradients(task: str, conf: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
     """d metric / d count of each confusion cell, [G, k, k], by central differences.
 
     The metrics are smooth ratios of counts; only cells that hold rows are ever used, so a
@@ -339,10 +379,16 @@ def _count_family(
         alpha = 1 - confidence
         for g in range(G):
             rng = np.random.default_rng([seed, zlib.crc32(groups.keys[g].encode())])
-            draws = rng.multinomial(int(n[g]), joint[g] / n[g], size=resamples).astype(np.float64)
-            rc, rb = _joint_values(s.task, draws, k)
+            deltas: dict[str, list[np.ndarray]] = {m: [] for m in names}
+            chunk = max(1, BOOTSTRAP_CELLS // K3)  # bounded memory, same draws for any row count
+            for start in range(0, resamples, chunk):
+                size = min(chunk, resamples - start)
+                draws = rng.multinomial(int(n[g]), joint[g] / n[g], size=size).astype(np.float64)
+                rc, rb = _joint_values(s.task, draws, k)
+                for m in names:
+                    deltas[m].append(rc[m] - rb[m])
             for m in names:
-                d = rc[m] - rb[m]
+                d = np.concatenate(deltas[m])
                 ok = np.isfinite(d)
                 if ok.sum() < 2:
                     out[m].append(make_stat(m, specs[m].higher_is_better, vb[m][g], vc[m][g], int(n[g]),

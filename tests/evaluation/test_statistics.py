@@ -242,3 +242,33 @@ def test_report_matches_the_schema_and_no_baseline_reports_the_candidate_only(ca
             if baseline is None:
                 assert m["baseline"] is m["delta"] is m["ci_low"] is m["se"] is m["p_value"] is None
     assert "paired bootstrap" in capsys.readouterr().err
+
+
+def test_closed_form_multiclass_gradients_equal_numeric_ones() -> None:
+    from bot.evaluation.paired import _multiclass_gradients, _numeric_gradients
+
+    rng = np.random.default_rng(2)
+    conf = rng.integers(0, 30, (3, 5, 5)).astype(float)
+    conf[0, 4, :] = 0  # a class that never occurs
+    conf[0, :, 4] = 0
+    names = ["accuracy", "macro_f1", "weighted_f1"]
+    closed, numeric = _multiclass_gradients(conf, names), _numeric_gradients("multiclass", conf, names)
+    used = conf > 0
+    for m in names:
+        assert np.allclose(closed[m][used], numeric[m][used], atol=1e-7), m
+
+
+def test_bootstrap_memory_is_chunked_without_changing_the_numbers() -> None:
+    import bot.evaluation.paired as paired
+
+    frame, c, b = binary_holdout(500, 4)
+    kw: dict[str, Any] = dict(task="binary", label="y", candidate=c, baseline=b, metrics=["f1", "accuracy"],
+                              segments=["region"], resamples=500, seed=3)
+    whole = compare_models(frame, **kw).to_report()
+    old = paired.BOOTSTRAP_CELLS
+    try:
+        paired.BOOTSTRAP_CELLS = 8 * 64  # chunks of 64 resamples
+        chunked = compare_models(frame, **kw).to_report()
+    finally:
+        paired.BOOTSTRAP_CELLS = old
+    assert chunked == whole
