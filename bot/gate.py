@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from statistics import NormalDist
 from typing import Any, Literal
-
-from scipy import stats
 
 from bot.config import Config, ModelConfig
 
@@ -127,14 +126,20 @@ def drop_p_value(comparison: dict[str, Any], max_drop: float) -> float | None:
         return None
     if se <= 0:
         return 0.0 if imp < -max_drop else 1.0
-    return float(stats.norm.cdf((imp + max_drop) / se))
+    return float(NormalDist().cdf((imp + max_drop) / se))
 
 
 def benjamini_hochberg(p_values: list[float]) -> list[float]:
     """BH-adjusted q-values, in input order."""
-    if not p_values:
-        return []
-    return [float(q) for q in stats.false_discovery_control(p_values, method="bh")]
+    # step-up: q_(i) = min over j >= i of p_(j) * m / j (what scipy's false_discovery_control does;
+    # written out so the CLI does not pay for importing scipy.stats)
+    m = len(p_values)
+    q = [0.0] * m
+    running = 1.0
+    for rank, i in enumerate(sorted(range(m), key=p_values.__getitem__, reverse=True)):
+        running = min(running, p_values[i] * m / (m - rank))
+        q[i] = running
+    return q
 
 
 def decide_model(report_model: dict[str, Any], policy: ModelConfig) -> ModelDecision:

@@ -152,3 +152,17 @@ def test_model_missing_from_report_fails() -> None:
 def test_missing_gating_metric_is_a_reason() -> None:
     d = decide(_report([OK_METRICS[0]], []), CFG)
     assert any("log_loss is missing" in r for r in d.reasons)
+
+
+def test_bh_and_normal_cdf_equal_scipys() -> None:
+    """The gate avoids importing scipy.stats at run time; its formulas must stay scipy's."""
+    import numpy as np
+    from scipy.stats import false_discovery_control, norm
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        p = list(rng.random(int(rng.integers(1, 40))) ** 2)
+        assert benjamini_hochberg(p) == pytest.approx(list(false_discovery_control(p, method="bh")))
+    c = comp("roc_auc", -0.03, 0, 0, se=0.011)
+    assert drop_p_value(c, 0.02) == pytest.approx(float(norm.cdf((-0.03 + 0.02) / 0.011)))
+    assert benjamini_hochberg([]) == []
