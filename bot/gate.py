@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from statistics import NormalDist
 from typing import Any, Literal
 
 from bot.config import Config, ModelConfig
@@ -126,7 +125,8 @@ def drop_p_value(comparison: dict[str, Any], max_drop: float) -> float | None:
         return None
     if se <= 0:
         return 0.0 if imp < -max_drop else 1.0
-    return float(NormalDist().cdf((imp + max_drop) / se))
+    # standard normal CDF via erfc: exact far into the tail, where 1 + erf(x) would round to 0
+    return 0.5 * math.erfc(-((imp + max_drop) / se) / math.sqrt(2))
 
 
 def benjamini_hochberg(p_values: list[float]) -> list[float]:

@@ -166,3 +166,5 @@ def test_bh_and_normal_cdf_equal_scipys() -> None:
     c = comp("roc_auc", -0.03, 0, 0, se=0.011)
     assert drop_p_value(c, 0.02) == pytest.approx(float(norm.cdf((-0.03 + 0.02) / 0.011)))
     assert benjamini_hochberg([]) == []
+    far = comp("roc_auc", -0.2, 0, 0, se=0.01)  # z = -18: the tail must not round to zero
+    assert drop_p_value(far, 0.02) == pytest.approx(float(norm.cdf(-18.0)), rel=1e-9)
