@@ -8,12 +8,9 @@ the same comment is edited, not duplicated.
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,25 +19,13 @@ import requests
 
 from bot.sandbox.server import make_artifact_zip
 from tests.backends import postgres_database, redis_queue
+from tests.processes import free_port, stop, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
 BIN = Path(sys.executable).parent
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait(what: str, ok: Callable[[], bool], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if ok():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture(params=["sqlite", "postgres+redis"])
@@ -56,7 +41,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str
 
 @pytest.fixture
 def processes(github: Any, tmp_path: Path, backend: dict[str, str]) -> Iterator[dict[str, Any]]:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "MLGATE_WEBHOOK_SECRET": github.webhook_secret,
@@ -75,17 +60,12 @@ def processes(github: Any, tmp_path: Path, backend: dict[str, str]) -> Iterator[
                               stdout=logs["worker"], stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait("gunicorn", lambda: _healthy(url))
+        wait_for("gunicorn", lambda: _healthy(url))
         github.set_webhook(url=f"{url}/webhook")
         yield {"url": url, "tmp": tmp_path, "web": web, "worker": worker}
     finally:
         for p in (web, worker):
-            p.send_signal(signal.SIGTERM)
-        for p in (web, worker):
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+            stop(p)
         for f in logs.values():
             f.close()
 
@@ -131,7 +111,7 @@ def test_pr_loop_through_gunicorn_and_a_worker_process(github: Any, processes: d
     github.push("acme/churn", "main", {".github/mlgate.yml": config})
     pr = github.open_pull_request("acme/churn", {"data/train.parquet": b"x"})
     n, head = pr["number"], pr["head"]["sha"]
-    _wait("the pending comment", lambda: len(github.comments("acme/churn", n)) == 1)
+    wait_for("the pending comment", lambda: len(github.comments("acme/churn", n)) == 1)
     first_id = github.comments("acme/churn", n)[0]["id"]
 
     report = _report(processes["tmp"])
@@ -141,7 +121,7 @@ def test_pr_loop_through_gunicorn_and_a_worker_process(github: Any, processes: d
         runs = {c["name"]: c for c in github.check_runs("acme/churn", head)}
         return runs.get("mlgate/evaluation", {}).get("status") == "completed"
 
-    _wait("the evaluation check", evaluated)
+    wait_for("the evaluation check", evaluated)
     (comment,) = github.comments("acme/churn", n)
     assert comment["id"] == first_id
     assert "the gate failed" in comment["body"] and "region = APAC" in comment["body"]
@@ -150,8 +130,8 @@ def test_pr_loop_through_gunicorn_and_a_worker_process(github: Any, processes: d
     assert check["conclusion"] == "failure" and check["details_url"].startswith(processes["url"])
 
     new_head = github.push_to_pull_request("acme/churn", n, {"data/train.parquet": b"y"})
-    _wait("the new head's check", lambda: bool(github.check_runs("acme/churn", new_head)))
-    _wait("the comment edit", lambda: "evaluation pending" in github.comments("acme/churn", n)[0]["body"])
+    wait_for("the new head's check", lambda: bool(github.check_runs("acme/churn", new_head)))
+    wait_for("the comment edit", lambda: "evaluation pending" in github.comments("acme/churn", n)[0]["body"])
     assert [c["id"] for c in github.comments("acme/churn", n)] == [first_id]
 
     metrics = requests.get(f"{processes['url']}/metrics", timeout=5).text

@@ -12,25 +12,17 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.app.conftest import CONFIG
+from tests.processes import stop, wait_for
 
 BIN = Path(sys.executable).parent
 
-
-def _wait(what: str, ok: Callable[[], bool], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if ok():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class PrivateRedis:
@@ -48,7 +40,7 @@ class PrivateRedis:
         import redis
 
         client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
-        _wait("redis", lambda: _ping(client))
+        wait_for("redis", lambda: _ping(client))
 
     def kill(self) -> None:
         assert self.proc is not None
@@ -94,7 +86,7 @@ def test_redis_restart_loses_no_delivery(github: Any, tmp_path: Path, private_re
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         first = github.open_pull_request("acme/churn", {"data/a.csv": "a\n"})
-        _wait("the first PR's comment", lambda: len(github.comments("acme/churn", first["number"])) == 1)
+        wait_for("the first PR's comment", lambda: len(github.comments("acme/churn", first["number"])) == 1)
         assert client.get("/healthz").status_code == 200
 
         private_redis.kill()
@@ -104,12 +96,8 @@ def test_redis_restart_loses_no_delivery(github: Any, tmp_path: Path, private_re
         assert codes[-1] == 202  # stored; the queue will get it later
 
         private_redis.start()  # empty: Redis kept nothing
-        _wait("healthy again", lambda: client.get("/healthz").status_code == 200)
-        _wait("the second PR's comment", lambda: len(github.comments("acme/churn", second["number"])) == 1, 90)
+        wait_for("healthy again", lambda: client.get("/healthz").status_code == 200)
+        wait_for("the second PR's comment", lambda: len(github.comments("acme/churn", second["number"])) == 1, 90)
         assert {d["status"] for d in store.recent_deliveries()} == {"done"}
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        stop(worker)
