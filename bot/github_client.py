@@ -9,12 +9,14 @@ that creates something (a retried create could post a duplicate comment).
 
 from __future__ import annotations
 
+import base64
 import re
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Self
+from urllib.parse import quote
 
 import jwt
 import requests
@@ -255,7 +257,23 @@ class GitHubClient:
 
     def _request(self, verb: str, url: str, *, parameters: dict[str, Any] | None = None,
                  body: Any = None) -> Any:
-        return self.gh.requester.requestJsonAndCheck(verb, url, parameters=parameters, input=body)[1]
+        """Every API call mlgate makes goes through here, so /metrics counts each one."""
+        from bot.metrics import metrics
+
+        m = metrics()
+        try:
+            data = self.gh.requester.requestJsonAndCheck(verb, url, parameters=parameters, input=body)[1]
+        except GithubException as exc:
+            m.github_calls.labels(method=verb, status=str(exc.status)).inc()
+            raise
+        except requests.RequestException:
+            m.github_calls.labels(method=verb, status="error").inc()
+            raise
+        m.github_calls.labels(method=verb, status="ok").inc()
+        remaining = self.gh.rate_limiting[0] if self.gh.rate_limiting else -1
+        if remaining >= 0:
+            m.github_rate_remaining.set(remaining)
+        return data
 
     def _call(self, what: str, fn: Any) -> Any:
         """Run a read or an idempotent write. 5xx and short Retry-Afters were already retried
@@ -307,14 +325,15 @@ class GitHubClient:
 
         def read() -> bytes | None:
             try:
-                content = self.repo.get_contents(path, ref=ref)
+                content = self._request("GET", f"{self.repo_url}/contents/{quote(path, safe='/')}",
+                                        parameters={"ref": ref})
             except GithubException as exc:
                 if exc.status == 404:
                     return None
                 raise
-            if isinstance(content, list) or content.type != "file":
+            if not isinstance(content, dict) or content.get("type") != "file":
                 return None
-            return bytes(content.decoded_content)
+            return base64.b64decode(content.get("content") or "")
 
         raw: bytes | None = self._call(f"reading {path} at {ref[:12]}", read)
         try:

@@ -273,8 +273,25 @@ def _tag_rows(registry: Any, model: str, before: str | None, after: str | None,
 # ---------------------------------------------------------------- the use cases
 
 
+def _counted(outcome: Outcome) -> Outcome:
+    from bot.metrics import metrics
+
+    metrics().releases.labels(action=outcome.release.action, result=outcome.status).inc()
+    return outcome
+
+
 def promote(store: Any, registry: Callable[[], Registry], github: GitHub, release: Release) -> Outcome:
     """Move `model@alias` to the PR's candidate (or the CLI's --candidate/--version)."""
+    return _counted(_promote(store, registry, github, release))
+
+
+def rollback(store: Any, registry: Callable[[], Registry], github: GitHub, release: Release) -> Outcome:
+    """Move `model@alias` back to the previous production version, or to --to VERSION."""
+    return _counted(_under_lock(store, registry, github, release,
+                                lambda reg: _rollback_locked(store, reg, github, release)))
+
+
+def _promote(store: Any, registry: Callable[[], Registry], github: GitHub, release: Release) -> Outcome:
     candidate: Candidate | None = None
     if release.candidate_uri is None and release.version is None:
         candidate, why, fix = check_gates(store, release)
@@ -285,11 +302,6 @@ def promote(store: Any, registry: Callable[[], Registry], github: GitHub, releas
             return out
     return _under_lock(store, registry, github, release, lambda reg: _promote_locked(store, reg, github, release,
                                                                                       candidate))
-
-
-def rollback(store: Any, registry: Callable[[], Registry], github: GitHub, release: Release) -> Outcome:
-    """Move `model@alias` back to the previous production version, or to --to VERSION."""
-    return _under_lock(store, registry, github, release, lambda reg: _rollback_locked(store, reg, github, release))
 
 
 def _under_lock(store: Any, registry: Callable[[], Registry], github: GitHub, release: Release,

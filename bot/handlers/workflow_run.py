@@ -103,6 +103,9 @@ def _evaluate(ctx: Context, run: dict[str, Any], number: int, base_sha: str) -> 
                   details_url=run.get("html_url"))
         return
     decision = decide(report, config)
+    from bot.metrics import metrics
+
+    metrics().verdicts.labels(outcome=decision.outcome).inc()
     from bot.render import render_check_summary, render_comment
 
     title, summary = render_check_summary(report, decision)
