@@ -7,7 +7,10 @@ Flask) happen inside `run`, so `mlgate --help` stays fast.
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import importlib
+import logging
 import os
 import sys
 
@@ -24,6 +27,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "rollback": ("bot.cli_release", "move a model alias back (operator)"),
     "status": ("bot.cli_release", "show production versions and recent releases"),
     "audit": ("bot.cli_release", "export the audit log as CSV or JSON"),
+    "prune": ("bot.prune", "delete finished webhook deliveries older than N days (the audit log is kept)"),
 }
 
 
@@ -67,5 +71,22 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def console_main() -> None:
+    """The `mlgate` executable: `main`, then an exit that skips native libraries' teardown.
+
+    pyarrow's thread pool can abort the interpreter's own teardown ("terminate called without
+    an active exception", SIGABRT) after a Parquet read, turning exit code 2 into -6 now and
+    then (apache/arrow#34314, seen in this project's CI). Everything Python owns is finished
+    first: atexit handlers, logging, stdout and stderr; only the C++ destructors are skipped.
+    """
+    code = main()
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing left to deliver
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()
