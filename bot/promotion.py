@@ -217,7 +217,12 @@ def check_gates(store: Any, release: Release) -> tuple[Candidate | None, str, st
     if not repo or pr is None or not head:
         return None, "no pull request head to promote from", "run /promote in a pull request comment"
     short = head[:7]
-    states = {name: store.check_conclusion(repo, head, name) for name in (EVALUATION, REVIEW)}
+    def state(name: str) -> str | None:
+        """The conclusion; "in progress" for a check that is set but waiting (e.g. for an approval)."""
+        done = store.check_conclusion(repo, head, name)
+        return done or ("in progress" if store.check_id(repo, head, name) is not None else None)
+
+    states = {name: state(name) for name in (EVALUATION, REVIEW)}
     red = [f"`{n}` is {states[n] or 'not reported'}" for n in (EVALUATION, REVIEW) if states[n] != "success"]
     if red:
         fix = []

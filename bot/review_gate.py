@@ -57,12 +57,17 @@ class ReviewState:
     waiting_for_evaluation: bool = False
 
     @property
+    def waiting_for_approval(self) -> bool:
+        return self.required and not self.satisfied and not self.blocking and not self.waiting_for_evaluation
+
+    @property
     def status(self) -> Status:
-        return "in_progress" if self.waiting_for_evaluation else "completed"
+        """Waiting for someone (the evaluation, a reviewer) is `in_progress`; a refusal is a failure."""
+        return "in_progress" if self.waiting_for_evaluation or self.waiting_for_approval else "completed"
 
     @property
     def conclusion(self) -> Conclusion | None:
-        if self.waiting_for_evaluation:
+        if self.status == "in_progress":
             return None
         return "success" if self.satisfied else "failure"
 
@@ -76,7 +81,12 @@ class ReviewState:
             return f"Approved by {', '.join(self.approvals)}"
         if self.blocking:
             return f"Changes requested by {', '.join(self.blocking)}"
-        return f"{len(self.approvals)} of {self.needed} required approvals on the head commit"
+        return approval_required_title(len(self.approvals), self.needed)
+
+
+def approval_required_title(approvals: int, needed: int) -> str:
+    """The one wording of "waiting for approval", after an evaluation and after a review alike."""
+    return f"Approval required: {approvals} of {needed} on the head commit"
 
 
 def required_reasons(required_when: Iterable[str], decision: Any | None) -> list[str]:

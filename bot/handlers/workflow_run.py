@@ -27,7 +27,6 @@ from bot.handlers import (
     upsert_comment,
 )
 
-APPROVAL_REQUIRED_TITLE = "Approval required"
 MISSING_ARTIFACT_TITLE = "No mlgate report"
 INVALID_ARTIFACT_TITLE = "Invalid mlgate report"
 POLICY_DIFFERS_NOTE = (
@@ -195,13 +194,15 @@ def update_review_check(ctx: Context, number: int, head: str, decision: Decision
 
         recompute(ctx, number, config=config)
         return
-    from bot.review_gate import required_reasons
+    from bot.commands import render_reply
+    from bot.review_gate import ReviewState, required_reasons
 
-    approvers = ", ".join(config.review.approvers) or "someone with write permission"
-    set_check(ctx, head, REVIEW, status="in_progress", title=APPROVAL_REQUIRED_TITLE,
-              summary=f"The policy asks for {config.review.min_approvals} approval(s) of this change on the "
-                      f"current head ({head[:12]}) by {approvers}, because "
-                      + "; ".join(required_reasons(config.review.required_when, decision)) + ".")
+    # nobody reviewed this head yet: the same state, title and text the review gate would give
+    state = ReviewState(required=True, satisfied=False, needed=config.review.min_approvals, approvals=[],
+                        reasons=required_reasons(config.review.required_when, decision))
+    set_check(ctx, head, REVIEW, status=state.status, title=state.title,
+              summary=render_reply("review_check.md.j2", state=state, head=head,
+                                   approvers=list(config.review.approvers)))
 
 
 ROUTES: dict[str, Handler] = {"workflow_run.completed": on_completed}

@@ -7,18 +7,31 @@ import json
 from tests.chatops.conftest import MODEL, REPO, World
 
 
+def _releases() -> dict[tuple[str, str], float]:
+    from prometheus_client import REGISTRY
+
+    from bot.metrics import metrics
+
+    metrics()
+    return {(s.labels["action"], s.labels["result"]): s.value for m in REGISTRY.collect()
+            if m.name == "mlgate_releases" for s in m.samples if s.name == "mlgate_releases_total"}
+
+
 def test_regression_accepted_promoted_and_rolled_back(world: World) -> None:
+    counted = _releases()
     pr = world.open_pr()
     n = pr["number"]
     head = world.head(n)
     world.evaluate(n, kind="failing")
     assert world.check(head, "mlgate/evaluation")["conclusion"] == "failure"
-    assert world.check(head, "mlgate/review")["conclusion"] != "success"  # approval required
+    waiting = world.check(head, "mlgate/review")
+    assert (waiting["status"], waiting["output"]["title"]) == ("in_progress", "Approval required: 0 of 1 on the head commit")
 
     # promoting a regressed, unreviewed candidate is refused, with the way out
     c = world.comment(n, "/promote", user="wes")
     text = world.reply(c["id"])
-    assert "was refused" in text and "`mlgate/evaluation` is failure" in text and "`mlgate/review` is" in text
+    assert "was refused" in text and "`mlgate/evaluation` is failure" in text
+    assert "`mlgate/review` is in progress" in text
     assert "a configured reviewer must approve this commit" in text
     assert world.reactions(c["id"]) == ["eyes", "confused"]
     assert world.alias() == "1"
@@ -26,7 +39,9 @@ def test_regression_accepted_promoted_and_rolled_back(world: World) -> None:
     # the author's own approval does not count; a reviewer's does, and accepts the regression
     world.github.review(REPO, n, user="alice")
     world.deliver()
-    assert world.check(head, "mlgate/review")["conclusion"] == "failure"
+    still = world.check(head, "mlgate/review")  # the same wording as after the evaluation
+    assert (still["status"], still["output"]["title"]) == ("in_progress", waiting["output"]["title"])
+    assert "alice: the author's own approval does not count" in still["output"]["summary"]
     world.github.review(REPO, n, user="rita")
     world.deliver()
     review = world.check(head, "mlgate/review")
@@ -74,6 +89,12 @@ def test_regression_accepted_promoted_and_rolled_back(world: World) -> None:
     assert [(r["action"], r["from_version"], r["to_version"]) for r in rows] == [
         ("promote", "1", "2"), ("rollback", "2", "1")]
 
+    # /metrics counted each outcome once
+    after = _releases()
+    assert {k: after[k] - counted.get(k, 0) for k in after if after[k] != counted.get(k, 0)} == {
+        ("promote", "refused"): 1, ("promote", "done"): 1, ("promote", "already_done"): 1,
+        ("rollback", "dry_run"): 1, ("rollback", "done"): 1}
+
 
 def test_a_new_push_needs_a_new_approval(world: World) -> None:
     n = world.open_pr()["number"]
@@ -88,10 +109,10 @@ def test_a_new_push_needs_a_new_approval(world: World) -> None:
     world.github.review(REPO, n, user="wes", state="COMMENTED")
     world.deliver()
     review = world.check(head, "mlgate/review")
-    assert review["conclusion"] == "failure"
+    assert (review["status"], review["conclusion"]) == ("in_progress", None)
     assert "approved an older commit" in review["output"]["summary"]
     c = world.comment(n, "/promote", user="wes")
-    assert "`mlgate/review` is failure" in world.reply(c["id"])
+    assert "`mlgate/review` is in progress" in world.reply(c["id"])
 
 
 def test_dismissed_approval_withdraws_the_acceptance(world: World) -> None:
@@ -103,5 +124,5 @@ def test_dismissed_approval_withdraws_the_acceptance(world: World) -> None:
     assert world.check(head, "mlgate/evaluation")["conclusion"] == "success"
     world.github.dismiss_review(REPO, n, rid)
     world.deliver()
-    assert world.check(head, "mlgate/review")["conclusion"] == "failure"
+    assert world.check(head, "mlgate/review")["status"] == "in_progress"
     assert world.check(head, "mlgate/evaluation")["conclusion"] == "failure"
