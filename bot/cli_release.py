@@ -24,8 +24,10 @@ AUDIT_FIELDS = ["id", "at", "time", "actor", "action", "result", "repo", "model"
 
 
 def _common(parser: argparse.ArgumentParser, *, registry: bool = True) -> None:
-    parser.add_argument("--database-url", default=os.environ.get("MLGATE_DATABASE_URL") or "sqlite:///mlgate.db",
-                        help="the App's store (default: $MLGATE_DATABASE_URL or sqlite:///mlgate.db)")
+    from bot.settings import database_url_from_env
+
+    parser.add_argument("--database-url", default=database_url_from_env(),
+                        help="the App's store (default: $MLGATE_DATABASE_URL, else mlgate.db in $MLGATE_DATA_DIR)")
     if registry:
         parser.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI"),
                             help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI)")
@@ -53,6 +55,9 @@ def configure_rollback(parser: argparse.ArgumentParser) -> None:
     _release_args(parser)
     parser.add_argument("--to", dest="version", default=None,
                         help="version to move the alias to (default: the previous one, from the audit log)")
+    parser.add_argument("--pr", type=int, help="the PR this rollback answers (with --repo): its head is the "
+                                               "GitHub Deployment's ref, as /rollback in that PR does")
+    parser.add_argument("--repo", help="owner/name of the PR's repository (with --pr)")
 
 
 def configure_status(parser: argparse.ArgumentParser) -> None:
@@ -70,12 +75,10 @@ def configure_audit(parser: argparse.ArgumentParser) -> None:
 
 
 def _store(url: str) -> Any:
-    from bot.store import Store, StoreError
+    from bot.store import StoreError, open_existing
 
     try:
-        store = Store(url)
-        store.create_all()
-        return store
+        return open_existing(url)
     except StoreError as exc:
         raise SystemExit(f"mlgate: {exc}") from None
 
@@ -120,14 +123,43 @@ def _run_release(args: argparse.Namespace, action: str) -> int:
     def registry() -> Any:
         return _registry(args.tracking_uri)
 
+    github = _github(store, release) if release.head_sha and not release.dry_run else None
     try:
         use_case = promotion.promote if action == "promote" else promotion.rollback
-        out = use_case(store, registry, None, release)
+        out = use_case(store, registry, github, release)
     except (RegistryError, promotion.ReleaseError) as exc:
         print(f"mlgate: {exc}", file=sys.stderr)
         return 1
     print(render_outcome(out, ""), end="")
     return 0 if out.ok else 1
+
+
+def _github(store: Any, release: Any) -> Any:
+    """The App's GitHub client for the PR's repository, to record the Deployment as /promote does.
+
+    Needs the App's id and key (MLGATE_APP_ID, MLGATE_PRIVATE_KEY[_PATH]) and an installation the
+    store knows for the repository; without them the release still happens, with a note.
+    """
+    from bot.github_client import GitHubClient
+    from bot.settings import AppCredentials, SettingsError
+
+    try:
+        creds = AppCredentials.from_env()
+    except SettingsError as exc:
+        print(f"mlgate: no GitHub deployment will be recorded: {exc}", file=sys.stderr)
+        return None
+    installation = store.installation_for(release.repo)
+    if installation is None:
+        print(f"mlgate: no GitHub deployment will be recorded: the store knows no App installation for "
+              f"{release.repo}", file=sys.stderr)
+        return None
+    try:
+        return GitHubClient.for_installation(creds, installation, release.repo)
+    except Exception as exc:  # GitHub unreachable or the key refused: the release itself does not need it
+        from bot.logging_setup import describe
+
+        print(f"mlgate: no GitHub deployment will be recorded: {describe(exc)}", file=sys.stderr)
+        return None
 
 
 def run_promote(args: argparse.Namespace) -> int:

@@ -43,24 +43,14 @@ class Settings:
                 "mlgate refuses to start without " + ", ".join(missing)
                 + " (see docs/github-app.md: the webhook secret and the App's id and private key)"
             )
-        if not key:
-            try:
-                key = Path(key_path).read_text()
-            except OSError as exc:
-                raise SettingsError(f"MLGATE_PRIVATE_KEY_PATH={key_path} cannot be read: {exc.strerror}") from None
-        if "PRIVATE KEY" not in key:
-            raise SettingsError("the App private key is not a PEM key (it should start with -----BEGIN)")
-        try:
-            app_id = int(env["MLGATE_APP_ID"])
-        except ValueError:
-            raise SettingsError(f"MLGATE_APP_ID must be a number, got {env['MLGATE_APP_ID']!r}") from None
+        key, app_id = _private_key(env), _app_id(env)
         data = Path(env.get("MLGATE_DATA_DIR") or ".").resolve()
         return cls(
             webhook_secret=env["MLGATE_WEBHOOK_SECRET"],
             app_id=app_id,
             private_key=key,
             github_api_url=(env.get("MLGATE_GITHUB_API_URL") or "https://api.github.com").rstrip("/"),
-            database_url=env.get("MLGATE_DATABASE_URL") or f"sqlite:///{data / 'mlgate.db'}",
+            database_url=database_url_from_env(env),
             queue_url=env.get("MLGATE_QUEUE_URL") or f"sqlite:///{data / 'mlgate-queue.db'}",
             tracking_uri=env.get("MLFLOW_TRACKING_URI") or None,
             public_url=(env.get("MLGATE_PUBLIC_URL") or "").rstrip("/") or None,
@@ -68,3 +58,54 @@ class Settings:
             queue_name=env.get("MLGATE_QUEUE_NAME") or "mlgate",
             spool_dir=env.get("MLGATE_SPOOL_DIR") or str(data / "mlgate-spool"),
         )
+
+
+def database_url_from_env(env: Mapping[str, str] | None = None) -> str:
+    """The store the App uses: $MLGATE_DATABASE_URL, else mlgate.db in $MLGATE_DATA_DIR (or here).
+
+    The operator commands (promote, rollback, status, audit, prune) use the same default, so
+    they find the App's store instead of starting an empty one.
+    """
+    env = os.environ if env is None else env
+    data = Path(env.get("MLGATE_DATA_DIR") or ".").resolve()
+    return env.get("MLGATE_DATABASE_URL") or f"sqlite:///{data / 'mlgate.db'}"
+
+
+def _private_key(env: Mapping[str, str]) -> str:
+    key = env.get("MLGATE_PRIVATE_KEY", "").strip()
+    key_path = env.get("MLGATE_PRIVATE_KEY_PATH", "").strip()
+    if not key:
+        try:
+            key = Path(key_path).read_text()
+        except OSError as exc:
+            raise SettingsError(f"MLGATE_PRIVATE_KEY_PATH={key_path} cannot be read: {exc.strerror}") from None
+    if "PRIVATE KEY" not in key:
+        raise SettingsError("the App private key is not a PEM key (it should start with -----BEGIN)")
+    return key
+
+
+def _app_id(env: Mapping[str, str]) -> int:
+    try:
+        return int(env["MLGATE_APP_ID"])
+    except ValueError:
+        raise SettingsError(f"MLGATE_APP_ID must be a number, got {env['MLGATE_APP_ID']!r}") from None
+
+
+@dataclass(frozen=True)
+class AppCredentials:
+    """What an operator command needs to act as the App on GitHub (no webhook secret)."""
+
+    app_id: int
+    private_key: str = field(repr=False)
+    github_api_url: str = "https://api.github.com"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> AppCredentials:
+        env = os.environ if env is None else env
+        missing = [] if env.get("MLGATE_APP_ID", "").strip() else ["MLGATE_APP_ID"]
+        if not (env.get("MLGATE_PRIVATE_KEY", "").strip() or env.get("MLGATE_PRIVATE_KEY_PATH", "").strip()):
+            missing.append("MLGATE_PRIVATE_KEY or MLGATE_PRIVATE_KEY_PATH")
+        if missing:
+            raise SettingsError(f"{' and '.join(missing)} not set")
+        return cls(_app_id(env), _private_key(env),
+                   (env.get("MLGATE_GITHUB_API_URL") or "https://api.github.com").rstrip("/"))

@@ -7,6 +7,7 @@ audit table is append-only: this module has no function that updates or deletes 
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    func,
     insert,
     select,
     update,
@@ -115,6 +117,15 @@ locks = Table(
     Column("acquired_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
 )
+files = Table(
+    "files",  # files read from GitHub at a commit (the base branch's policy): immutable, so shared by workers
+    metadata,
+    Column("repo", String(200), primary_key=True),
+    Column("path", String(300), primary_key=True),
+    Column("sha", String(64), primary_key=True),
+    Column("text", Text),  # NULL: the file does not exist at that commit
+    Column("read_at", Float, nullable=False),
+)
 
 
 class StoreError(RuntimeError):
@@ -134,9 +145,27 @@ class LockInfo:
 
 
 def _redact(url: str) -> str:
+    """The URL without its credentials; something that is not a URL is not shown at all."""
     import re
 
+    if "://" not in url:
+        return "(not a URL; value hidden)"
     return re.sub(r"(://)[^/@]+@", r"\1***@", url)
+
+
+def open_existing(url: str) -> Store:
+    """The App's store for an operator command: a missing SQLite file is an error, not a new store.
+
+    Creating one would split the audit log between two files without anyone noticing.
+    """
+    if url.startswith("sqlite:///"):
+        path = url.removeprefix("sqlite:///")
+        if not os.path.exists(path):
+            raise StoreError(f"there is no store at {path}; pass --database-url or set MLGATE_DATABASE_URL "
+                             "(or MLGATE_DATA_DIR) as the App has them")
+    store = Store(url)
+    store.create_all()  # an upgrade may add tables; existing ones are left alone
+    return store
 
 
 class Store:
@@ -145,9 +174,14 @@ class Store:
         kwargs: dict[str, Any] = {"pool_pre_ping": True}
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
-        elif url.startswith("postgresql://"):
-            url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-        self.engine: Engine = create_engine(url, **kwargs)
+        elif url.startswith(("postgresql://", "postgres://")):  # postgres:// as Heroku and others write it
+            url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        try:
+            self.engine: Engine = create_engine(url, **kwargs)
+        except Exception as exc:  # a malformed URL: say which, never with its password
+            raise StoreError(f"the database URL {_redact(self.url)} cannot be used ({type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0][:120]}); use sqlite:///PATH or "
+                             "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB") from None
         if url.startswith("sqlite"):
             @event.listens_for(self.engine, "connect")
             def _pragmas(conn: Any, _: Any) -> None:
@@ -225,6 +259,26 @@ class Store:
         with self.engine.begin() as c:
             c.execute(update(deliveries).where(deliveries.c.id == delivery_id).values(updated_at=time.time()))
 
+    def prune(self, older_than: float, *, dry_run: bool = False) -> dict[str, int]:
+        """Delete finished deliveries and cached files last touched before `older_than`.
+
+        Queued and running deliveries are never touched, nor are evaluations, the audit log,
+        locks, checks or comments. One transaction: all or nothing.
+        """
+        finished = (deliveries.c.status.in_(("done", "ignored", "failed")),
+                    func.coalesce(deliveries.c.updated_at, deliveries.c.received_at) < older_than)
+        with self.engine.begin() as c:
+            counts = {
+                "deliveries": int(c.execute(select(func.count()).select_from(deliveries).where(*finished)).scalar()
+                                  or 0),
+                "files": int(c.execute(select(func.count()).select_from(files).where(files.c.read_at < older_than))
+                             .scalar() or 0),
+            }
+            if not dry_run:
+                c.execute(delete(deliveries).where(*finished))
+                c.execute(delete(files).where(files.c.read_at < older_than))
+        return counts
+
     def recent_deliveries(self, limit: int = 50) -> list[dict[str, Any]]:
         with self.engine.connect() as c:
             rows = c.execute(select(deliveries.c.id, deliveries.c.event, deliveries.c.action, deliveries.c.repo,
@@ -248,6 +302,18 @@ class Store:
         return {**dict(row), "repos": json.loads(row["repos"])}
 
     # ------------------------------------------------------------ PRs and evaluations
+
+    def installation_for(self, repo: str) -> int | None:
+        """The App installation covering `repo`: from installation events, else from its latest delivery."""
+        with self.engine.connect() as c:
+            for row in c.execute(select(installations.c.id, installations.c.repos)
+                                 .where(installations.c.active == 1).order_by(installations.c.updated_at.desc())):
+                if repo in json.loads(row.repos):
+                    return int(row.id)
+            found = c.execute(select(deliveries.c.installation_id).where(
+                deliveries.c.repo == repo, deliveries.c.installation_id.is_not(None))
+                .order_by(deliveries.c.received_at.desc()).limit(1)).scalar()
+        return int(found) if found is not None else None
 
     def set_pr_head(self, repo: str, number: int, head_sha: str, base_sha: str | None, author: str | None) -> None:
         with self.engine.begin() as c:
@@ -316,6 +382,22 @@ class Store:
         with self.engine.begin() as c:
             c.execute(delete(comments).where(comments.c.repo == repo, comments.c.pr == pr))
             c.execute(insert(comments).values(repo=repo, pr=pr, comment_id=comment_id))
+
+    # ------------------------------------------------------------ files at a commit
+
+    def file_at(self, repo: str, path: str, sha: str) -> tuple[bool, str | None]:
+        """(known, text): text is None when the file was absent at that commit."""
+        with self.engine.connect() as c:
+            row = c.execute(select(files.c.text).where(files.c.repo == repo, files.c.path == path,
+                                                       files.c.sha == sha)).first()
+        return (True, row[0]) if row else (False, None)
+
+    def remember_file(self, repo: str, path: str, sha: str, text: str | None) -> None:
+        try:
+            with self.engine.begin() as c:
+                c.execute(insert(files).values(repo=repo, path=path, sha=sha, text=text, read_at=time.time()))
+        except IntegrityError:
+            pass  # another worker read it first; a commit's content never changes
 
     # ------------------------------------------------------------ audit (append-only)
 

@@ -30,14 +30,21 @@ CONFIG_CHANGED_NOTE = (
 def load_policy(ctx: Context, base_sha: str) -> tuple[Config | None, str | None]:
     """The base branch's config, or (None, reason) when it is missing or invalid.
 
-    Always the base: a pull request must not be able to loosen its own gate.
+    Always the base: a pull request must not be able to loosen its own gate. A commit's file
+    never changes, so the text is kept in the store: the next job about this base, in any
+    worker process, costs no API call.
     """
-    from bot.github_client import NotText
+    from bot.github_client import SHA, NotText
 
-    try:
-        text = ctx.github.read_file(CONFIG_PATH, base_sha)
-    except NotText:
-        return None, f"{CONFIG_PATH}: the file is not UTF-8 text"
+    repo = ctx.event.repo or ""
+    known, text = ctx.store.file_at(repo, CONFIG_PATH, base_sha) if SHA.match(base_sha) else (False, None)
+    if not known:
+        try:
+            text = ctx.github.read_file(CONFIG_PATH, base_sha)
+        except NotText:
+            return None, f"{CONFIG_PATH}: the file is not UTF-8 text"
+        if SHA.match(base_sha):
+            ctx.store.remember_file(repo, CONFIG_PATH, base_sha, text)
     if text is None:
         return None, None
     try:

@@ -93,3 +93,25 @@ def test_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
         Store("postgresql+psycopg://postgres:s3cret@127.0.0.1:9/x").create_all()
     except StoreError as exc:
         assert "s3cret" not in str(exc)
+
+
+@pytest.mark.parametrize(("url", "says"), [
+    ("postgresql://ops:hunter2@db:notaport/mlgate", "postgresql://***@db:notaport/mlgate cannot be used"),
+    ("mysqlx://ops:hunter2@db/mlgate", "mysqlx://***@db/mlgate cannot be used (NoSuchModuleError"),
+    ("hunter2", "(not a URL; value hidden) cannot be used"),
+])
+def test_a_malformed_database_url_is_named_without_its_password(url: str, says: str) -> None:
+    from bot.store import StoreError
+
+    with pytest.raises(StoreError) as err:
+        Store(url)
+    assert says in str(err.value) and "hunter2" not in str(err.value)
+    assert "use sqlite:///PATH or postgresql+psycopg://" in str(err.value)
+
+
+def test_postgres_scheme_as_heroku_writes_it_is_accepted() -> None:
+    with postgres_database() as url:
+        store = Store(url.replace("postgresql+psycopg://", "postgres://"))
+        store.create_all()
+        assert store.ping() and store.record_delivery("d", "ping", None, None, None, b"{}")
+        store.engine.dispose()

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from contextlib import redirect_stdout
+from typing import Any
 
 from bot.cli import main
 from tests.chatops.conftest import MODEL, REPO, World
@@ -72,3 +73,33 @@ def test_cli_promote_of_a_pr_applies_its_gates(world: World) -> None:
                      "--database-url", world.store.url, "--tracking-uri", world.tracking_uri)
     assert code == 1 and "was refused" in out and "`mlgate/evaluation` is failure" in out
     assert world.alias() == "1"
+
+
+def test_cli_promote_of_a_pr_records_the_github_deployment_as_the_app(world: World, monkeypatch: Any,
+                                                                       capsys: Any) -> None:
+    n = world.open_pr()["number"]
+    world.evaluate(n, kind="passing")
+    common = ["--repo", REPO, "--pr", str(n), "--actor", "ops", "--database-url", world.store.url,
+              "--tracking-uri", world.tracking_uri]
+    # without the App's credentials the release still happens, and says what it did not do
+    for var in ("MLGATE_APP_ID", "MLGATE_PRIVATE_KEY", "MLGATE_PRIVATE_KEY_PATH"):
+        monkeypatch.delenv(var, raising=False)
+    code, out = _cli("promote", MODEL, *common)
+    assert code == 0 and "promoted: version 1 → **version 2**" in out
+    assert "no GitHub deployment will be recorded: MLGATE_APP_ID and MLGATE_PRIVATE_KEY" in capsys.readouterr().err
+    assert world.github.deployments(REPO) == []
+
+    # with them, and the installation the App's store knows, it records one like /rollback in the PR would
+    monkeypatch.setenv("MLGATE_APP_ID", str(world.github.app_id))
+    monkeypatch.setenv("MLGATE_PRIVATE_KEY", world.github.private_key)
+    monkeypatch.setenv("MLGATE_GITHUB_API_URL", world.github.base_url)
+    code, out = _cli("rollback", MODEL, *common)
+    assert code == 0 and "rolled back" in out
+    assert "the store knows no App installation for acme/churn" in capsys.readouterr().err
+    world.store.set_installation(world.github.installation_id, "acme", [REPO])
+    code, out = _cli("rollback", MODEL, "--to", "2", *common)
+    assert code == 0 and "rolled back: version 1 → **version 2**" in out, out
+    [dep] = world.github.deployments(REPO)
+    assert dep["environment"] == f"model/{MODEL}@production" and dep["ref"] == world.head(n)
+    assert [s["state"] for s in dep["statuses"]] == ["success"]
+    assert "ops" in dep["description"]
