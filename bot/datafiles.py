@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd  # imported when a table is read: the App's workers classify paths without it
 
 READERS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".json": "json"}
 
@@ -36,6 +38,8 @@ def read_table_bytes(data: bytes, suffix: str) -> pd.DataFrame:
     kind = READERS.get(suffix.lower())
     if kind is None:
         raise DataFileError(f"unsupported file type {suffix or '(none)'}; use .parquet, .csv or .jsonl")
+    import pandas as pd
+
     buf = io.BytesIO(data)
     try:
         if kind == "parquet":

@@ -30,14 +30,14 @@ _lock = threading.Lock()
 
 @dataclass(frozen=True)
 class Metrics:
-    deliveries: Counter  # labels: event, outcome (accepted|duplicate|unauthorized|bad_request|ping)
+    deliveries: Counter  # labels: event, outcome (accepted|duplicate|spooled|stored|unauthorized|bad_request|ping)
     jobs: Counter  # labels: event, outcome (ok|retry|failed|ignored)
     job_seconds: Histogram  # labels: event
     queue_depth: Gauge
     github_calls: Counter  # labels: method, status
     github_rate_remaining: Gauge
     verdicts: Counter  # labels: outcome (pass|fail|neutral)
-    releases: Counter  # labels: action (promote|rollback), result (ok|denied|failed|dry_run)
+    releases: Counter  # labels: action, result (done|dry_run|refused|failed|lock_held|unchanged|already_done)
 
 
 @cache

@@ -9,7 +9,6 @@ worker dies mid-job (Huey re-runs unacknowledged Redis jobs; SQLite jobs are ret
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,7 @@ def huey_for(queue_url: str, name: str = "mlgate", immediate: bool = False) -> H
     raise ValueError(f"MLGATE_QUEUE_URL must be sqlite:///PATH or redis://HOST:PORT/DB, got {queue_url.split('://')[0]}://…")
 
 
-def make_queue(settings: Any, runner: Callable[[str, int], None] | None = None) -> tuple[Huey, Any]:
+def make_queue(settings: Any) -> tuple[Huey, Any]:
     """The Huey instance and the `process_delivery` task bound to it."""
     huey = huey_for(settings.queue_url, settings.queue_name)
 
@@ -42,7 +41,7 @@ def make_queue(settings: Any, runner: Callable[[str, int], None] | None = None) 
         from bot.worker import run_delivery
 
         attempt = RETRIES - (task.retries if task is not None else RETRIES) + 1
-        (runner or run_delivery)(delivery_id, attempt)
+        run_delivery(delivery_id, attempt, job_id=task.id if task is not None else None)
 
     task = huey.task(retries=RETRIES, retry_delay=RETRY_DELAY, context=True, name="process_delivery")(process_delivery)
     return huey, task

@@ -17,7 +17,7 @@ from typing import Any
 
 from bot.context import Context
 from bot.events import EventError, parse_event
-from bot.logging_setup import configure_logging, job_logger
+from bot.logging_setup import configure_logging, describe, job_logger
 from bot.settings import Settings, SettingsError
 from bot.store import Store, StoreError
 
@@ -32,7 +32,7 @@ def _runtime() -> tuple[Settings, Store]:
     return settings, store
 
 
-def build_context(settings: Settings, store: Store, delivery: dict[str, Any]) -> Context:
+def build_context(settings: Settings, store: Store, delivery: dict[str, Any], job_id: str | None = None) -> Context:
     from bot.github_client import GitHubClient
 
     event = parse_event({"X-GitHub-Event": delivery["event"], "X-GitHub-Delivery": delivery["id"],
@@ -47,11 +47,11 @@ def build_context(settings: Settings, store: Store, delivery: dict[str, Any]) ->
         return Registry(settings.tracking_uri)
 
     return Context(event=event, github=github, store=store, registry_factory=registry,
-                   log=job_logger(delivery["id"], event.key), settings=settings, job_id=delivery["id"])
+                   log=job_logger(delivery["id"], event.key, job_id), settings=settings, job_id=job_id)
 
 
 def run_delivery(delivery_id: str, attempt: int = 1, *, settings: Settings | None = None,
-                 store: Store | None = None) -> str:
+                 store: Store | None = None, job_id: str | None = None) -> str:
     """Process one delivery; returns done | ignored. Raises to make the queue retry."""
     from bot import metrics
     from bot.github_client import RetryLater
@@ -70,23 +70,33 @@ def run_delivery(delivery_id: str, attempt: int = 1, *, settings: Settings | Non
     store.mark_running(delivery_id)
     started = time.monotonic()
     key = f"{delivery['event']}.{delivery['action']}" if delivery["action"] else delivery["event"]
+    jlog = job_logger(delivery_id, key, job_id)
     try:
-        ctx = build_context(settings, store, delivery)
+        ctx = build_context(settings, store, delivery, job_id)
         handled = route(ctx)
     except EventError as exc:
         store.mark_delivery(delivery_id, "failed", str(exc))
+        jlog.error("job failed: the delivery cannot be parsed: %s", exc, extra={"outcome": "failed"})
         return "ignored"
     except RetryLater as exc:
         if attempt > RETRIES:
+            jlog.error("job failed after %d attempts: %s", attempt, exc, extra={"outcome": "failed"})
             _give_up(settings, store, delivery, exc, on_job_failed)
             raise
         store.mark_delivery(delivery_id, "queued", str(exc))
         metrics.metrics().jobs.labels(event=key, outcome="retry").inc()
+        jlog.warning("job will be retried in %ss: %s", exc.seconds, exc, extra={"outcome": "retry", "attempt": attempt})
         raise RetryTask(delay=min(max(exc.seconds, 1), 300)) from None
     except Exception as exc:
-        store.mark_delivery(delivery_id, "queued", f"{type(exc).__name__}: {exc}"[:500])
-        metrics.metrics().jobs.labels(event=key, outcome="retry" if attempt <= RETRIES else "failed").inc()
-        if attempt > RETRIES:
+        final = attempt > RETRIES
+        jlog.error("job failed (attempt %d)%s", attempt, "" if final else "; it will be retried",
+                   exc_info=True, extra={"outcome": "failed" if final else "retry", "attempt": attempt})
+        try:
+            store.mark_delivery(delivery_id, "queued", describe(exc)[:500])
+        except Exception:
+            log.warning("could not record the failure of delivery %s; the sweep will retry it", delivery_id)
+        metrics.metrics().jobs.labels(event=key, outcome="failed" if final else "retry").inc()
+        if final:
             _give_up(settings, store, delivery, exc, on_job_failed)
         raise
     finally:
@@ -94,11 +104,17 @@ def run_delivery(delivery_id: str, attempt: int = 1, *, settings: Settings | Non
     outcome = "done" if handled else "ignored"
     store.mark_delivery(delivery_id, outcome)
     metrics.metrics().jobs.labels(event=key, outcome="ok" if handled else "ignored").inc()
+    jlog.info("job %s", outcome, extra={"outcome": outcome, "seconds": round(time.monotonic() - started, 3)})
     return outcome
 
 
 def _give_up(settings: Settings, store: Store, delivery: dict[str, Any], exc: BaseException, hook: Any) -> None:
-    store.mark_delivery(delivery["id"], "failed", f"{type(exc).__name__}: {exc}"[:500])
+    try:
+        store.mark_delivery(delivery["id"], "failed", describe(exc)[:500])
+    except Exception:
+        # the store is down too: the delivery stays open there, so a sweep runs it again later
+        log.warning("could not mark delivery %s failed; the sweep will retry it", delivery["id"])
+        return
     try:
         hook(build_context(settings, store, delivery), exc)
     except Exception:

@@ -6,6 +6,8 @@ and one check run, never a duplicate.
 
 from __future__ import annotations
 
+import pytest
+
 from bot.queue import RETRIES, RetryTask
 from bot.worker import run_delivery
 from tests.app.conftest import AppHarness
@@ -39,3 +41,29 @@ def test_faults_then_success_without_duplicates(app_harness: AppHarness) -> None
     runs = [c for c in gh.check_runs("acme/churn", pr["head"]["sha"]) if c["name"] == "mlgate/evaluation"]
     assert len(runs) == 1
     assert gh.labels("acme/churn", pr["number"]) == ["mlgate:data-change"]
+
+
+def test_a_last_attempt_with_the_store_down_leaves_the_delivery_for_the_sweep(
+        app_harness: AppHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.store import StoreError
+    from bot.worker import sweep
+
+    gh = app_harness.github
+    gh.inject_fault("POST", r"/issues/\d+/comments$", "502", times=1)
+    gh.open_pull_request("acme/churn", {"data/a.csv": "a\n"})
+    (delivery,) = app_harness.queued
+    def store_down(*_: object, **__: object) -> None:
+        raise StoreError("the database is unavailable")
+
+    monkeypatch.setattr(app_harness.store, "mark_delivery", store_down)
+    with pytest.raises(Exception) as failed:  # GitHub's 502 is what the queue sees, not the store error
+        run_delivery(delivery, RETRIES + 1, settings=app_harness.settings, store=app_harness.store)
+    assert not isinstance(failed.value, StoreError)
+    monkeypatch.undo()  # the store is back
+    # not marked failed, no failure reported on GitHub: the sweep runs it again once the store is back
+    assert app_harness.store.delivery(delivery)["status"] == "running"
+    again: list[str] = []
+    assert sweep(app_harness.store, again.append, stale_after=-1) == [delivery] == again
+    assert run_delivery(delivery, 1, settings=app_harness.settings, store=app_harness.store) == "done"
+    assert not [c for c in gh.check_runs("acme/churn", gh.pull("acme/churn", 1)["head"]["sha"])
+                if c["output"]["title"] == "mlgate could not process this event"]
