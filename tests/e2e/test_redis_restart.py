@@ -98,6 +98,7 @@ def test_redis_restart_loses_no_delivery(github: Any, tmp_path: Path, private_re
         private_redis.start()  # empty: Redis kept nothing
         wait_for("healthy again", lambda: client.get("/healthz").status_code == 200)
         wait_for("the second PR's comment", lambda: len(github.comments("acme/churn", second["number"])) == 1, 90)
-        assert {d["status"] for d in store.recent_deliveries()} == {"done"}
+        # the comment is posted before the job's last steps: wait for each delivery to be marked done
+        wait_for("every delivery done", lambda: {d["status"] for d in store.recent_deliveries()} == {"done"})
     finally:
         stop(worker)
