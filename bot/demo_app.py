@@ -70,7 +70,7 @@ def print_pr(view: dict[str, Any]) -> None:
     rule = "-" * 72
     print(f"{rule}\nWhat PR #{view['pr']} shows on GitHub (the App, through the GitHub stand-in):\n{rule}")
     for name, (status, conclusion, title) in sorted(view["checks"].items()):
-        print(f"check {name:<18} {conclusion or status:<10} {title}")
+        print(f"check {name:<18} {conclusion or status:<11} {title}")
     print(f"labels: {', '.join(view['labels']) or '(none)'}")
     print(f"sticky comments: {len(view['comments'])} (GitHub API calls for the workflow_run event: {view['calls']})")
     print(rule)

@@ -27,7 +27,7 @@ ADMIN_METHODS = (
     "delete_comment", "review", "dismiss_review", "complete_workflow_run", "rerequest_check_run", "ping",
     "redeliver", "pull", "comments", "check_runs", "statuses", "labels", "reactions", "reviews", "deployments",
     "reruns", "dispatches", "file", "count_calls", "reset_calls", "reset", "inject_fault", "clear_faults",
-    "set_webhook",
+    "set_webhook", "set_latency",
 )
 
 

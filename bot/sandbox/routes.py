@@ -60,7 +60,7 @@ def register(box: Sandbox, app: Flask) -> None:  # noqa: C901 - one table of end
     @app.get("/repos/<owner>/<name>/installation")
     def repo_installation(owner: str, name: str) -> Any:
         full = f"{owner}/{name}"
-        for i, v in box.installations.items():
+        for i, v in box.snapshot_items(box.installations):
             if full in v["repos"]:
                 return box._installation_json(i)
         return _error(404, "Not Found")
@@ -155,7 +155,7 @@ def register(box: Sandbox, app: Flask) -> None:  # noqa: C901 - one table of end
         head = request.args.get("head")
         base = request.args.get("base")
         out = []
-        for pr in sorted(r.pulls.values(), key=lambda p: -p["number"]):
+        for pr in sorted(box.snapshot(r.pulls), key=lambda p: -p["number"]):
             if state != "all" and pr["state"] != state:
                 continue
             if head and head not in (pr["head"], f"{r.owner}:{pr['head']}"):
@@ -197,7 +197,7 @@ def register(box: Sandbox, app: Flask) -> None:  # noqa: C901 - one table of end
             c = box._new_comment(r, n, body()["body"], f"{box.app_slug}[bot]")
             return box._comment_json(r, c), 201
         since = request.args.get("since")
-        items = [c for c in r.comments.values() if c["issue"] == n and (not since or c["updated_at"] >= since)]
+        items = [c for c in box.snapshot(r.comments) if c["issue"] == n and (not since or c["updated_at"] >= since)]
         return box._paginate([box._comment_json(r, c) for c in items])
 
     @app.route("/repos/<owner>/<name>/issues/comments/<int:cid>", methods=["GET", "PATCH", "DELETE"])
@@ -304,7 +304,7 @@ def register(box: Sandbox, app: Flask) -> None:  # noqa: C901 - one table of end
         r = repo(owner, name)
         sha = r.resolve(ref) or ref
         wanted, status = request.args.get("check_name"), request.args.get("status")
-        runs = [c for c in r.check_runs.values() if c["head_sha"] == sha
+        runs = [c for c in box.snapshot(r.check_runs) if c["head_sha"] == sha
                 and (not wanted or c["name"] == wanted) and (not status or c["status"] == status)]
         if request.args.get("filter", "latest") == "latest":  # the newest run per name
             newest: dict[str, dict[str, Any]] = {}
@@ -371,7 +371,7 @@ def register(box: Sandbox, app: Flask) -> None:  # noqa: C901 - one table of end
     def list_runs(owner: str, name: str) -> Any:
         r = repo(owner, name)
         args = request.args
-        runs = [run for run in sorted(r.runs.values(), key=lambda x: -x["id"])
+        runs = [run for run in sorted(box.snapshot(r.runs), key=lambda x: -x["id"])
                 if all(not args.get(k) or str(run[k]) == args[k] for k in ("head_sha", "event", "status"))
                 and (not args.get("branch") or run["head_branch"] == args["branch"])]
         return box._paginate([box._run_json(r, run) for run in runs], wrap="workflow_runs")
@@ -389,7 +389,7 @@ def register(box: Sandbox, app: Flask) -> None:  # noqa: C901 - one table of end
         if run_id not in r.runs:
             return _error(404, "Not Found")
         wanted = request.args.get("name")
-        arts = [box._artifact_json(r, a) for a in r.artifacts.values()
+        arts = [box._artifact_json(r, a) for a in box.snapshot(r.artifacts)
                 if a["run_id"] == run_id and (not wanted or a["name"] == wanted)]
         return box._paginate(arts, wrap="artifacts")
 
@@ -470,7 +470,7 @@ def register(box: Sandbox, app: Flask) -> None:  # noqa: C901 - one table of end
                 r.deployments[did] = d
             return box._deployment_json(r, d), 201
         args = request.args
-        items = [box._deployment_json(r, d) for d in sorted(r.deployments.values(), key=lambda d: -d["id"])
+        items = [box._deployment_json(r, d) for d in sorted(box.snapshot(r.deployments), key=lambda d: -d["id"])
                  if all(not args.get(k) or str(d[k]) == args[k] for k in ("sha", "ref", "task", "environment"))]
         return box._paginate(items)
 

@@ -116,6 +116,7 @@ class Sandbox:
         self.problems: list[str] = []
         self.faults: list[Fault] = []
         self.slow_started = 0
+        self.latency = 0.0  # seconds added to every API answer, as real GitHub takes (see set_latency)
         self.base_url = ""
         self.blob_host = "localhost" if host == "127.0.0.1" else host
         self._blob_key = secrets.token_bytes(16)
@@ -276,7 +277,7 @@ class Sandbox:
         """Push `files` to a new head branch and open a PR (sends pull_request opened)."""
         r = self._repo(repo)
         with self.lock:
-            number = max([0, *r.pulls, *(c["issue"] for c in r.comments.values())]) + 1
+            number = max([0, *r.pulls, *(c["issue"] for c in self.snapshot(r.comments))]) + 1
             head = head or f"pr-{number}"
             base_sha = r.branches[base]
             head_sha = self.push(repo, head, files, delete=delete, message=title, author=author)
@@ -443,11 +444,11 @@ class Sandbox:
     def comments(self, repo: str, number: int) -> list[dict[str, Any]]:
         """The PR's comments, oldest first, as the REST API returns them."""
         r = self._repo(repo)
-        return [self._comment_json(r, c) for c in r.comments.values() if c["issue"] == number]
+        return [self._comment_json(r, c) for c in self.snapshot(r.comments) if c["issue"] == number]
 
     def check_runs(self, repo: str, sha: str, name: str | None = None) -> list[dict[str, Any]]:
         r = self._repo(repo)
-        return [self._check_json(r, c) for c in r.check_runs.values()
+        return [self._check_json(r, c) for c in self.snapshot(r.check_runs)
                 if c["head_sha"] == sha and (name is None or c["name"] == name)]
 
     def statuses(self, repo: str, sha: str) -> list[dict[str, Any]]:
@@ -469,7 +470,7 @@ class Sandbox:
         r = self._repo(repo)
         return [{**self._deployment_json(r, d),
                  "statuses": [self._deployment_status_json(r, s) for s in r.deployment_statuses.get(d["id"], [])]}
-                for d in r.deployments.values()]
+                for d in self.snapshot(r.deployments)]
 
     def reruns(self, repo: str) -> list[int]:
         """Workflow run ids that were re-run through the API."""
@@ -518,6 +519,23 @@ class Sandbox:
             raise SandboxError(f"unknown fault {kind!r}; one of {', '.join(FAULT_KINDS)}")
         with self.lock:
             self.faults.append(Fault(method.upper(), re.compile(path_regex), kind, int(times), int(retry_after)))
+
+    def snapshot(self, items: dict[Any, Any]) -> list[Any]:
+        """The values of one of the state's dicts, taken under the lock (handlers run in threads)."""
+        with self.lock:
+            return list(items.values())
+
+    def snapshot_items(self, items: dict[Any, Any]) -> list[tuple[Any, Any]]:
+        with self.lock:
+            return list(items.items())
+
+    def set_latency(self, seconds: float) -> None:
+        """Answer every API request after `seconds`, as GitHub does from far away (about 0.1-0.3 s).
+
+        For sizing: a worker's throughput is bounded by its API calls times this latency."""
+        if not 0 <= float(seconds) <= 30:
+            raise SandboxError(f"latency must be between 0 and 30 seconds, got {seconds!r}")
+        self.latency = float(seconds)
 
     def clear_faults(self) -> None:
         with self.lock:
@@ -677,7 +695,7 @@ class Sandbox:
             "assignee": None, "assignees": [], "requested_reviewers": [], "requested_teams": [], "milestone": None,
             "auto_merge": None, "author_association": "MEMBER", "mergeable": None if pr["merged"] else True,
             "rebaseable": None if pr["merged"] else True, "mergeable_state": "clean" if pr["state"] == "open" else "unknown",
-            "comments": sum(1 for c in r.comments.values() if c["issue"] == n), "review_comments": 0,
+            "comments": sum(1 for c in self.snapshot(r.comments) if c["issue"] == n), "review_comments": 0,
             "maintainer_can_modify": False, "commits": len(self._pr_commits(r, pr)),
             "additions": len(files), "deletions": 0, "changed_files": len(files),
             "_links": {k: {"href": v} for k, v in {
@@ -704,7 +722,7 @@ class Sandbox:
                 "node_id": f"PR_kwDO{pr['id']}", "number": n, "title": pr["title"], "user": self.user(pr["author"]),
                 "labels": [self._label_json(r, x) for x in r.labels.get(n, [])], "state": pr["state"],
                 "locked": False, "assignee": None, "assignees": [], "milestone": None,
-                "comments": sum(1 for c in r.comments.values() if c["issue"] == n),
+                "comments": sum(1 for c in self.snapshot(r.comments) if c["issue"] == n),
                 "created_at": pr["created_at"], "updated_at": pr["updated_at"], "closed_at": pr["closed_at"],
                 "author_association": "MEMBER", "active_lock_reason": None, "draft": pr["draft"],
                 "pull_request": {"url": f"{api}/pulls/{n}", "html_url": f"https://github.com/{r.full_name}/pull/{n}",
@@ -814,7 +832,7 @@ class Sandbox:
                        "annotations_count": len(output.get("annotations") or []),
                        "annotations_url": f"{api}/check-runs/{c['id']}/annotations"},
             "check_suite": {"id": c["id"] + 1, "node_id": f"CS_kwDO{c['id'] + 1}", "head_sha": c["head_sha"],
-                            "head_branch": next((pr["head"] for pr in r.pulls.values()
+                            "head_branch": next((pr["head"] for pr in self.snapshot(r.pulls)
                                                  if pr["head_sha"] == c["head_sha"]), None),
                             "status": c["status"], "conclusion": c["conclusion"],
                             "url": f"{api}/check-suites/{c['id'] + 1}", "app": self._app_json()},
@@ -822,7 +840,7 @@ class Sandbox:
                 {"url": f"{api}/pulls/{pr['number']}", "id": pr["id"], "number": pr["number"],
                  "head": {"ref": pr["head"], "sha": pr["head_sha"], "repo": {"id": r.id, "url": api, "name": r.name}},
                  "base": {"ref": pr["base"], "sha": pr["base_sha"], "repo": {"id": r.id, "url": api, "name": r.name}}}
-                for pr in r.pulls.values() if pr["head_sha"] == c["head_sha"] and pr["state"] == "open"],
+                for pr in self.snapshot(r.pulls) if pr["head_sha"] == c["head_sha"] and pr["state"] == "open"],
             "actions": c.get("actions") or [],
         })
 
@@ -1027,6 +1045,8 @@ class Sandbox:
         if delay:
             self.slow_started += 1
             time.sleep(delay)
+        if self.latency:
+            time.sleep(self.latency)
         return None
 
     def _token_owner(self) -> dict[str, Any] | None:

@@ -165,3 +165,20 @@ def test_bad_app_jwt_is_refused(github: Any) -> None:
     with pytest.raises(GitHubError) as info:
         GitHubClient.for_installation(settings, github.installation_id, "acme/churn")
     assert info.value.status == 401
+
+
+def test_latency_delays_every_api_answer_and_is_set_through_the_admin_api(github: Any) -> None:
+    import time
+
+    from bot.sandbox.state import SandboxError
+
+    with pytest.raises(SandboxError, match="between 0 and 30"):
+        github.set_latency(-1)
+    github.set_latency(0.4)
+    url = f"{github.base_url}/repos/acme/churn/pulls"
+    start = time.monotonic()
+    assert requests.get(url, headers={"Authorization": f"token {github.create_token('acme/churn')}"},
+                        timeout=10).status_code == 200
+    assert time.monotonic() - start >= 0.4
+    requests.post(f"{github.base_url}/_sandbox/set_latency", json={"seconds": 0}, timeout=10).raise_for_status()
+    assert github.latency == 0
