@@ -459,8 +459,9 @@ def _write_outputs(report: dict[str, Any], decision: Decision, opts: EvaluateOpt
         rendered.append((opts.markdown, render.render_comment(report, decision)))
     if opts.html:
         rendered.append((opts.html, render.render_html(report, decision)))
-    # render everything first, so a rendering failure leaves no partial set of files
-    report_io.dump(report, opts.out)
+    # render everything first, so a rendering failure leaves no partial set of files;
+    # `evaluate` validated the report against its schema before deciding on it
+    report_io.write_atomic(opts.out, report_io.dumps(report))
     written = [opts.out]
     for path, text in rendered:
         report_io.write_atomic(path, text)

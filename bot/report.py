@@ -89,7 +89,6 @@ def write_atomic(path: str | Path, content: str | bytes) -> None:
         raise
 
 
-def dump(report: dict[str, Any], path: str | Path) -> None:
-    """Validate, then write the report atomically."""
-    validate(report)
-    write_atomic(path, json.dumps(report, indent=2, sort_keys=False, allow_nan=False) + "\n")
+def dumps(report: dict[str, Any]) -> str:
+    """The report file's text; the caller has validated the report (once is enough: 60 ms at 1M rows)."""
+    return json.dumps(report, indent=2, sort_keys=False, allow_nan=False) + "\n"
