@@ -119,7 +119,7 @@ def _quiet_libraries() -> None:
     warnings.filterwarnings("ignore", module="mlflow")
 
 
-def _train(root: Path, run_name: str) -> str:
+def train_model(root: Path, run_name: str) -> str:
     """Run the project's own train.py, as it is in the working tree now."""
     from threadpoolctl import threadpool_limits
 
@@ -217,7 +217,7 @@ def _run(root: Path, out: Path, quiet: bool, say: Any, started: float, kept: boo
             registry = Registry(tracking)
             _quiet_libraries()  # after mlflow's import, which configures its loggers
             version = registry.register(
-                _train(root, "production"), MODEL, {"mlgate.demo": "baseline"}
+                train_model(root, "production"), MODEL, {"mlgate.demo": "baseline"}
             )
             registry.set_alias(MODEL, "production", version)
         except RegistryError as exc:
@@ -228,7 +228,7 @@ def _run(root: Path, out: Path, quiet: bool, say: Any, started: float, kept: boo
         )
         head = open_pull_request(root)
         say("CI trains the candidate on the PR's head commit")
-        candidate = _train(root, "candidate")
+        candidate = train_model(root, "candidate")
 
         out.mkdir(parents=True, exist_ok=True)
         argv = [

@@ -10,6 +10,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -56,6 +57,42 @@ def redis_queue() -> Iterator[tuple[str, str]]:
     finally:
         for key in client.scan_iter(f"huey*{name}*"):
             client.delete(key)
+
+
+@contextmanager
+def mlflow_server(artifacts: Path) -> Iterator[str]:
+    """A real `mlflow server` on a fresh PostgreSQL database, artifacts proxied under `artifacts`.
+
+    The scale-out registry as docs/operations.md lays it out; yields its http:// URL.
+    """
+    import requests
+
+    from tests.processes import stop, wait_for
+
+    with postgres_database() as db:
+        port = free_port()
+        log_path = artifacts.parent / f"mlflow-server-{port}.log"
+        with open(log_path, "w") as log:
+            proc = subprocess.Popen(
+                [str(Path(sys.executable).parent / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
+                 "--backend-store-uri", db.replace("postgresql+psycopg://", "postgresql://"),
+                 "--artifacts-destination", str(artifacts), "--workers", "1"],
+                stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"})
+            url = f"http://127.0.0.1:{port}"
+
+            def up() -> bool:
+                if proc.poll() is not None:
+                    raise AssertionError(f"mlflow server exited: {log_path.read_text()[-2000:]}")
+                try:
+                    return requests.get(f"{url}/health", timeout=1).status_code == 200
+                except requests.RequestException:
+                    return False
+
+            try:
+                wait_for("the mlflow server", up, 120)
+                yield url
+            finally:
+                stop(proc)  # type: ignore[arg-type]
 
 
 class PrivatePostgres:

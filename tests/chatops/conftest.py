@@ -1,5 +1,6 @@
 """A whole repository for chat-ops tests: the shared GitHub stand-in, a real store and a real
-MLflow SQLite registry, with every webhook the stand-in sends routed through bot.routing."""
+MLflow registry (SQLite, or a tracking server), with every webhook the stand-in sends routed
+through bot.routing."""
 
 from __future__ import annotations
 
@@ -144,14 +145,16 @@ class World:
 
 
 def make_world(github: Any, tmp_path: Path, template: Path, config: str = BASE_CONFIG,
-               store_url: str | None = None) -> World:
+               store_url: str | None = None, tracking_uri: str | None = None) -> World:
     from bot.events import parse_event
     from bot.github_client import GitHubClient
     from bot.registry import Registry
     from bot.store import Store
 
-    shutil.copy(template, tmp_path / "mlflow.db")
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = tracking_uri
+    if uri is None:
+        shutil.copy(template, tmp_path / "mlflow.db")
+        uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     store = Store(store_url or f"sqlite:///{tmp_path / 'mlgate.db'}")
     store.create_all()
     client = GitHubClient.from_token(github.create_token(REPO), REPO, github.base_url)
@@ -173,16 +176,17 @@ def world(github: Any, tmp_path: Path, mlflow_template: Path) -> Iterator[World]
     yield make_world(github, tmp_path, mlflow_template)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["embedded", "scale-out"])
 def world_on_each_store(request: pytest.FixtureRequest, github: Any, tmp_path: Path,
                         mlflow_template: Path) -> Iterator[World]:
-    """The same world with the store on SQLite, then on a real PostgreSQL database."""
-    if request.param == "sqlite":
+    """The same world in both layouts: store and registry on SQLite; then the store on a real
+    PostgreSQL database and the registry a real `mlflow server` backed by PostgreSQL."""
+    if request.param == "embedded":
         yield make_world(github, tmp_path, mlflow_template)
         return
-    from tests.backends import postgres_database
+    from tests.backends import mlflow_server, postgres_database
 
-    with postgres_database() as url:
-        w = make_world(github, tmp_path, mlflow_template, store_url=url)
+    with postgres_database() as url, mlflow_server(tmp_path / "mlflow-artifacts") as tracking:
+        w = make_world(github, tmp_path, mlflow_template, store_url=url, tracking_uri=tracking)
         yield w
         w.store.engine.dispose()

@@ -1,12 +1,18 @@
-"""End to end with real processes: gunicorn (2 workers) + `mlgate worker`, the stand-in as GitHub.
+"""End to end with real processes: gunicorn (2 workers) + `mlgate worker`, the stand-in as GitHub,
+in both layouts: SQLite store, queue and MLflow store; PostgreSQL, Redis and an `mlflow server`
+on PostgreSQL.
 
-Open a PR touching data -> the evaluation workflow completes with a real report from
-`mlgate evaluate` -> one sticky comment with the tables and a completed check; push again ->
-the same comment is edited, not duplicated.
+- Open a PR touching data -> the evaluation workflow completes with a real report from
+  `mlgate evaluate` -> one sticky comment with the tables and a completed check; push again ->
+  the same comment is edited, not duplicated.
+- The release story: CI trains and evaluates a real candidate against `@production` in the
+  layout's registry -> a reviewer accepts the regression -> `/promote` moves the alias in that
+  registry -> `/rollback` moves it back; the store's audit log and GitHub's deployments agree.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -18,7 +24,7 @@ import pytest
 import requests
 
 from bot.sandbox.server import make_artifact_zip
-from tests.backends import postgres_database, redis_queue
+from tests.backends import mlflow_server, postgres_database, redis_queue
 from tests.processes import free_port, stop, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,13 +36,16 @@ BIN = Path(sys.executable).parent
 
 @pytest.fixture(params=["sqlite", "postgres+redis"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
-    """The embedded default, and the scale-out layout on real PostgreSQL and Redis."""
+    """The embedded default, and the scale-out layout on real PostgreSQL, Redis and MLflow server."""
     if request.param == "sqlite":
         yield {"MLGATE_DATABASE_URL": f"sqlite:///{tmp_path / 'mlgate.db'}",
-               "MLGATE_QUEUE_URL": f"sqlite:///{tmp_path / 'queue.db'}"}
+               "MLGATE_QUEUE_URL": f"sqlite:///{tmp_path / 'queue.db'}",
+               "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
         return
-    with postgres_database() as db, redis_queue() as (queue_url, name):
-        yield {"MLGATE_DATABASE_URL": db, "MLGATE_QUEUE_URL": queue_url, "MLGATE_QUEUE_NAME": name}
+    with postgres_database() as db, redis_queue() as (queue_url, name), \
+            mlflow_server(tmp_path / "mlflow-artifacts") as tracking:
+        yield {"MLGATE_DATABASE_URL": db, "MLGATE_QUEUE_URL": queue_url, "MLGATE_QUEUE_NAME": name,
+               "MLFLOW_TRACKING_URI": tracking}
 
 
 @pytest.fixture
@@ -62,7 +71,7 @@ def processes(github: Any, tmp_path: Path, backend: dict[str, str]) -> Iterator[
     try:
         wait_for("gunicorn", lambda: _healthy(url))
         github.set_webhook(url=f"{url}/webhook")
-        yield {"url": url, "tmp": tmp_path, "web": web, "worker": worker}
+        yield {"url": url, "tmp": tmp_path, "web": web, "worker": worker, "env": env}
     finally:
         for p in (web, worker):
             stop(p)
@@ -137,3 +146,76 @@ def test_pr_loop_through_gunicorn_and_a_worker_process(github: Any, processes: d
     metrics = requests.get(f"{processes['url']}/metrics", timeout=5).text
     assert 'mlgate_webhook_deliveries_total{event="pull_request",outcome="accepted"} 2.0' in metrics
     assert 'mlgate_jobs_total{event="workflow_run.completed",outcome="ok"} 1.0' in metrics
+
+
+def test_release_loop_against_the_layouts_registry(github: Any, processes: dict[str, Any],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot import demo
+    from bot.registry import Registry
+    from bot.store import Store
+
+    repo, env = "acme/churn", processes["env"]
+    tracking = env["MLFLOW_TRACKING_URI"]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking)  # where the example's train.py logs
+    registry = Registry(tracking)
+
+    # the example project; production is version 1 in the layout's registry
+    root = processes["tmp"] / "churn"
+    base = demo.build_project(root)
+    v1 = registry.register(demo.train_model(root, "production"), demo.MODEL)
+    registry.set_alias(demo.MODEL, "production", v1)
+
+    # CI on the PR's head: train the candidate, evaluate it against @production
+    demo.open_pull_request(root)
+    candidate = demo.train_model(root, "candidate")
+    out = processes["tmp"] / "mlgate-report.json"
+    res = subprocess.run([str(BIN / "mlgate"), "evaluate", "--config", ".github/mlgate.yml", "--candidate", candidate,
+                          "--base-rev", base, "--out", str(out), "--resamples", "200", "--no-progress"],
+                         cwd=root, capture_output=True, text=True, timeout=300, env=env)
+    assert res.returncode == 1, res.stderr  # APAC regressed
+    report = json.loads(out.read_text())
+    assert (report["models"][0]["candidate"]["uri"], report["models"][0]["baseline"]["version"]) == (candidate, v1)
+
+    # the same PR on GitHub
+    github.push(repo, "main", {".github/mlgate.yml": (root / ".github" / "mlgate.yml").read_text()})
+    github.add_team_member("acme", "ml-reviewers", "rita")
+    github.add_team_member("acme", "ml-release", "rel")
+    github.set_permission(repo, "rita", "write")
+    github.set_permission(repo, "rel", "read")  # may promote by team, not by role
+    pr = github.open_pull_request(repo, {"train.py": (root / "train.py").read_bytes(),
+                                         "data/train.parquet": (root / "data" / "train.parquet").read_bytes()})
+    n, head = pr["number"], pr["head"]["sha"]
+    github.complete_workflow_run(repo, n, artifact=make_artifact_zip({"mlgate-report.json": out.read_bytes()}))
+
+    def conclusion(name: str) -> str | None:
+        runs = [c for c in github.check_runs(repo, head) if c["name"] == name]
+        return runs[-1]["conclusion"] if runs else None
+
+    wait_for("the failed evaluation", lambda: conclusion("mlgate/evaluation") == "failure")
+    github.review(repo, n, user="rita")  # accepts the APAC regression on purpose
+    wait_for("the accepted regression", lambda: conclusion("mlgate/evaluation") == "success"
+             and conclusion("mlgate/review") == "success")
+
+    def reply_to(comment: dict[str, Any]) -> str:
+        marker = f"<!-- mlgate:reply {comment['id']}."
+        found = [c["body"] for c in github.comments(repo, n) if marker in c["body"]]
+        return found[0] if found and github.reactions(repo, comment["id"])[-1:] != ["eyes"] else ""
+
+    promote = github.comment(repo, n, "/promote", user="rel")
+    wait_for("the /promote reply", lambda: bool(reply_to(promote)) and bool(github.reactions(repo, promote["id"])))
+    wait_for("the final reaction", lambda: github.reactions(repo, promote["id"])[-1:] == ["rocket"])
+    assert "promoted: version 1 → **version 2**" in reply_to(promote), reply_to(promote)
+    assert Registry(tracking).alias_version(demo.MODEL, "production") == "2"  # a fresh client: the server's state
+
+    rollback = github.comment(repo, n, "/rollback", user="rel")
+    wait_for("the /rollback reaction", lambda: github.reactions(repo, rollback["id"])[-1:] == ["rocket"])
+    assert "rolled back: version 2 → **version 1**" in reply_to(rollback)
+    assert Registry(tracking).alias_version(demo.MODEL, "production") == "1"
+
+    store = Store(env["MLGATE_DATABASE_URL"])
+    rows = [(r["action"], r["result"], r["actor"], r["from_version"], r["to_version"], r["sha"])
+            for r in store.audit_records() if r["action"] in ("promote", "rollback", "accept_regression")]
+    assert ("promote", "success", "rel", "1", "2", head) in rows and ("rollback", "success", "rel", "2", "1", head) in rows
+    deployments = github.deployments(repo)
+    assert [(d["ref"], [s["state"] for s in d["statuses"]]) for d in deployments] == [(head, ["success"])] * 2
+    store.engine.dispose()

@@ -7,60 +7,22 @@ the alias, and logs an evaluation run — the same calls the App and the CLI mak
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import requests
 
-from tests.backends import postgres_database
+from tests.backends import mlflow_server
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "reports"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    tmp = tmp_path_factory.mktemp("mlflow-server")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    with postgres_database() as db:
-        log = open(tmp / "server.log", "w")  # noqa: SIM115
-        proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
-             "--backend-store-uri", db.replace("postgresql+psycopg://", "postgresql://"),
-             "--artifacts-destination", str(tmp / "artifacts"), "--workers", "1"],
-            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"})
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                try:
-                    if requests.get(f"{url}/health", timeout=1).status_code == 200:
-                        break
-                except requests.RequestException:
-                    pass
-                if proc.poll() is not None:
-                    pytest.fail(f"mlflow server exited: {(tmp / 'server.log').read_text()[-2000:]}")
-                time.sleep(0.3)
-            else:
-                pytest.fail("mlflow server did not start within 120 s")
-            yield url
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            log.close()
+    with mlflow_server(tmp_path_factory.mktemp("mlflow-server") / "artifacts") as url:
+        yield url
 
 
 def test_registry_adapter_against_a_tracking_server_on_postgresql(server: str) -> None:
