@@ -29,7 +29,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
     configure_logging()
     settings = settings or Settings.from_env()
     store = store or Store(settings.database_url)
-    store.create_all()
+    store.migrate()
     if queue is None:
         from bot.queue import make_queue
 

@@ -11,6 +11,7 @@ import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -132,6 +133,47 @@ class StoreError(RuntimeError):
     """The database cannot be reached or used; names the URL without credentials."""
 
 
+MIGRATIONS = Path(__file__).parent / "migrations"
+BASELINE = "0001"  # the schema that create_all made before bot/migrations existed
+MIGRATION_LOCK = 0x6D6C67617465  # "mlgate": the advisory lock that serialises migrations on PostgreSQL
+
+
+def _alembic_config(conn: Any) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = conn
+    return cfg
+
+
+def _upgrade(conn: Any) -> None:
+    """Apply the missing revisions on `conn`, inside its transaction."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+    from sqlalchemy import inspect
+
+    cfg = _alembic_config(conn)
+    script = ScriptDirectory.from_config(cfg)
+    head = script.get_current_head()
+    current = MigrationContext.configure(conn).get_current_revision()
+    if current == head:
+        return
+    if current is not None:
+        try:
+            script.get_revision(current)
+        except CommandError:
+            raise StoreError(
+                f"the database's schema is at revision {current}, which this mlgate (schema {head}) does not "
+                "know: a newer mlgate migrated it. Deploy that version again, or restore the backup taken "
+                "before the upgrade (see docs/operations.md, Upgrades)") from None
+    elif inspect(conn).has_table("deliveries"):
+        command.stamp(cfg, BASELINE)  # made by create_all before migrations existed
+    command.upgrade(cfg, "head")
+
+
 @dataclass(frozen=True)
 class LockInfo:
     name: str
@@ -164,7 +206,7 @@ def open_existing(url: str) -> Store:
             raise StoreError(f"there is no store at {path}; pass --database-url or set MLGATE_DATABASE_URL "
                              "(or MLGATE_DATA_DIR) as the App has them")
     store = Store(url)
-    store.create_all()  # an upgrade may add tables; existing ones are left alone
+    store.migrate()  # the operator may run a newer mlgate than the App: bring the schema up
     return store
 
 
@@ -192,19 +234,38 @@ class Store:
                 cur.execute("PRAGMA synchronous=NORMAL")
                 cur.close()
 
-    def create_all(self) -> None:
-        """Create missing tables; safe when several processes start at once."""
-        for attempt in range(5):
+    def migrate(self) -> None:
+        """Bring the schema to this release's (bot/migrations, Alembic), or refuse with the reason.
+
+        Safe when several processes start at once: PostgreSQL serialises them on an advisory
+        lock; on SQLite a process that loses the race finds the work done and retries. A store
+        made before migrations existed is recognised and stamped, then upgraded in place. A
+        store migrated by a newer mlgate is never touched: going back needs a backup.
+        """
+        from alembic.util import CommandError
+
+        for attempt in range(8):
             try:
-                metadata.create_all(self.engine)
+                with self.engine.begin() as conn:
+                    if conn.dialect.name == "postgresql":
+                        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+                    _upgrade(conn)
                 return
             except (OperationalError, IntegrityError, ProgrammingError) as exc:
                 text = str(exc.orig)
-                if "already exists" in text or "duplicate key" in text:
-                    time.sleep(0.05 * (attempt + 1))  # another process is creating them: look again
+                if any(s in text for s in ("already exists", "duplicate key", "database is locked")):
+                    time.sleep(0.05 * (attempt + 1))  # another process is migrating: look again
                     continue
                 raise StoreError(f"cannot open the database {_redact(self.url)}: {text.strip()[:200]}") from None
-        metadata.create_all(self.engine)
+            except CommandError as exc:
+                raise StoreError(f"cannot migrate the database {_redact(self.url)}: {exc}") from None
+        raise StoreError(f"cannot migrate the database {_redact(self.url)}: other processes kept it locked")
+
+    def schema_revision(self) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
 
     def ping(self) -> bool:
         try:

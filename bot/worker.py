@@ -28,7 +28,7 @@ log = logging.getLogger("mlgate.worker")
 def _runtime() -> tuple[Settings, Store]:
     settings = Settings.from_env()
     store = Store(settings.database_url)
-    store.create_all()
+    store.migrate()
     return settings, store
 
 

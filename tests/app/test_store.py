@@ -17,12 +17,12 @@ from tests.backends import postgres_database
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     if request.param == "sqlite":
         s = Store(f"sqlite:///{tmp_path / 'store.db'}")
-        s.create_all()
+        s.migrate()
         yield s
         return
     with postgres_database() as url:
         s = Store(url)
-        s.create_all()
+        s.migrate()
         yield s
         s.engine.dispose()
 
@@ -88,9 +88,9 @@ def test_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
     from bot.store import StoreError
 
     with pytest.raises(StoreError, match="cannot open the database postgresql"):
-        Store("postgresql+psycopg://postgres:s3cret@127.0.0.1:9/x").create_all()
+        Store("postgresql+psycopg://postgres:s3cret@127.0.0.1:9/x").migrate()
     try:
-        Store("postgresql+psycopg://postgres:s3cret@127.0.0.1:9/x").create_all()
+        Store("postgresql+psycopg://postgres:s3cret@127.0.0.1:9/x").migrate()
     except StoreError as exc:
         assert "s3cret" not in str(exc)
 
@@ -112,6 +112,6 @@ def test_a_malformed_database_url_is_named_without_its_password(url: str, says: 
 def test_postgres_scheme_as_heroku_writes_it_is_accepted() -> None:
     with postgres_database() as url:
         store = Store(url.replace("postgresql+psycopg://", "postgres://"))
-        store.create_all()
+        store.migrate()
         assert store.ping() and store.record_delivery("d", "ping", None, None, None, b"{}")
         store.engine.dispose()

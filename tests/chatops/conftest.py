@@ -156,7 +156,7 @@ def make_world(github: Any, tmp_path: Path, template: Path, config: str = BASE_C
         shutil.copy(template, tmp_path / "mlflow.db")
         uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     store = Store(store_url or f"sqlite:///{tmp_path / 'mlgate.db'}")
-    store.create_all()
+    store.migrate()
     client = GitHubClient.from_token(github.create_token(REPO), REPO, github.base_url)
     world = World(github, client, store, Registry(uri), uri, tmp_path / "artifacts")
     github.set_webhook(sink=lambda headers, body: world.pending.append(parse_event(headers, body)) or 202)

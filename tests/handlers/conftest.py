@@ -101,7 +101,7 @@ class Hub:
 def hub(github: Any, tmp_path: Path) -> Iterator[Hub]:
     github.push(REPO, "main", {".github/mlgate.yml": CONFIG})
     store = Store(f"sqlite:///{tmp_path / 'mlgate.db'}")
-    store.create_all()
+    store.migrate()
     settings = Settings(webhook_secret=github.webhook_secret, app_id=github.app_id, private_key=github.private_key,
                         github_api_url=github.base_url, database_url=f"sqlite:///{tmp_path / 'mlgate.db'}",
                         queue_url=f"sqlite:///{tmp_path / 'queue.db'}", public_url="https://mlgate.example.com")

@@ -34,7 +34,7 @@ def _age(store: Store, delivery_id: str, days: float) -> None:
 def test_prune_deletes_only_finished_deliveries_past_the_age(store_url: str,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     store = Store(store_url)
-    store.create_all()
+    store.migrate()
     for delivery_id, status, days in [("old-done", "done", 40), ("old-failed", "failed", 31),
                                       ("old-queued", "queued", 40), ("new-done", "done", 2)]:
         store.record_delivery(delivery_id, "pull_request", "opened", "acme/churn", 1, b"{}")
@@ -64,7 +64,7 @@ def test_prune_deletes_only_finished_deliveries_past_the_age(store_url: str,
 
 def test_prune_refuses_an_age_inside_githubs_redelivery_window(tmp_path: Path,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
-    Store(f"sqlite:///{tmp_path / 'mlgate.db'}").create_all()
+    Store(f"sqlite:///{tmp_path / 'mlgate.db'}").migrate()
     assert main(["prune", "--database-url", f"sqlite:///{tmp_path / 'mlgate.db'}", "--older-than", "1"]) == 2
     assert "--older-than must be at least 3 days" in capsys.readouterr().err
 
@@ -84,7 +84,7 @@ def test_operator_commands_default_to_the_apps_store_in_the_data_dir(tmp_path: P
     monkeypatch.setenv("MLGATE_DATA_DIR", str(tmp_path))
     monkeypatch.chdir(tmp_path.parent)
     store = Store(database_url_from_env())  # where the App puts it
-    store.create_all()
+    store.migrate()
     store.record_delivery("old", "pull_request", "opened", "acme/churn", 1, b"{}")
     store.mark_delivery("old", "done")
     _age(store, "old", 40)

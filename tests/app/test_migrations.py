@@ -1,0 +1,131 @@
+"""The store's schema comes from bot/migrations, on SQLite and PostgreSQL alike.
+
+- A new store gets exactly the tables bot/store.py declares: a change to the tables without
+  a revision (or a revision that disagrees) fails here.
+- A store made by mlgate 0.1 before migrations existed is upgraded in place, rows kept.
+- Several processes starting at once on one new store all succeed.
+- A store that a newer mlgate migrated is refused, with what to do.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, text
+
+from bot.store import Store, StoreError, metadata
+from tests.backends import postgres_database
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'mlgate.db'}"
+        return
+    with postgres_database() as db:
+        yield db
+
+
+def _head() -> str:
+    from alembic.script import ScriptDirectory
+
+    from bot.store import _alembic_config
+
+    return str(ScriptDirectory.from_config(_alembic_config(None)).get_current_head())
+
+
+def test_a_new_store_has_exactly_the_declared_tables(url: str) -> None:
+    store = Store(url)
+    store.migrate()
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+    assert diff == [], f"bot/store.py and bot/migrations disagree; add a revision: {diff}"
+    assert store.schema_revision() == _head()
+    store.migrate()  # again: nothing to do
+    assert store.schema_revision() == _head()
+    store.engine.dispose()
+
+
+def test_a_store_from_before_migrations_is_upgraded_in_place(url: str) -> None:
+    from alembic import command
+
+    from bot.store import _alembic_config
+
+    store = Store(url)
+    with store.engine.begin() as conn:  # what mlgate 0.1's create_all made: no version table
+        command.upgrade(_alembic_config(conn), "0001")
+        conn.execute(text("DROP TABLE alembic_version"))
+        conn.execute(text("INSERT INTO audit (at, actor, action, result) VALUES (1.0, 'wes', 'promote', 'success')"))
+    assert store.record_delivery("d-1", "ping", None, None, None, b"{}")
+    assert not inspect(store.engine).has_table("files")
+
+    store.migrate()
+    assert store.schema_revision() == _head()
+    assert inspect(store.engine).has_table("files")
+    assert [r["actor"] for r in store.audit_records()] == ["wes"]
+    assert store.delivery("d-1") is not None
+    assert not store.record_delivery("d-1", "ping", None, None, None, b"{}")  # still deduplicates
+    store.remember_file("acme/churn", ".github/mlgate.yml", "a" * 40, "version: 1\n")
+    assert store.file_at("acme/churn", ".github/mlgate.yml", "a" * 40) == (True, "version: 1\n")
+    store.engine.dispose()
+
+
+def _start(url: str) -> str:
+    store = Store(url)
+    store.migrate()
+    revision = store.schema_revision()
+    store.engine.dispose()
+    return str(revision)
+
+
+def test_processes_starting_at_once_on_a_new_store_all_succeed(url: str) -> None:
+    with mp.get_context("spawn").Pool(4) as pool:
+        revisions = pool.map(_start, [url] * 8, chunksize=1)
+    assert revisions == [_head()] * 8
+    store = Store(url)
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
+    store.engine.dispose()
+
+
+def test_a_store_migrated_by_a_newer_mlgate_is_refused_untouched(url: str) -> None:
+    store = Store(url)
+    store.migrate()
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    before = time.time()
+    with pytest.raises(StoreError) as err:
+        store.migrate()
+    message = str(err.value)
+    assert "revision 0099" in message and "a newer mlgate migrated it" in message
+    assert "restore the backup" in message
+    assert store.schema_revision() == "0099"
+    assert store.recent_deliveries() == [] and time.time() - before < 30
+    store.engine.dispose()
+
+
+def test_the_worker_refuses_to_start_on_a_newer_schema(url: str, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from bot.sandbox import generate_private_key
+
+    store = Store(url)
+    store.migrate()
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    store.engine.dispose()
+    env = {**os.environ, "MLGATE_WEBHOOK_SECRET": "s", "MLGATE_APP_ID": "1",
+           "MLGATE_PRIVATE_KEY": generate_private_key(), "MLGATE_DATABASE_URL": url,
+           "MLGATE_QUEUE_URL": f"sqlite:///{tmp_path / 'queue.db'}"}
+    res = subprocess.run([sys.executable, "-m", "bot.cli", "worker"], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode != 0
+    assert "revision 0099" in res.stderr and "Deploy that version again" in res.stderr
