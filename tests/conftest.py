@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -38,3 +39,15 @@ def github(github_app_key: str) -> Iterator[Sandbox]:
     finally:
         box.stop()
     box.assert_no_invalid_requests()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty store's URL: a SQLite file, then a fresh database on the real PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'mlgate.db'}"
+        return
+    from tests.backends import postgres_database
+
+    with postgres_database() as url:
+        yield url

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,16 +19,6 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
 from bot.store import Store, StoreError, metadata
-from tests.backends import postgres_database
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'mlgate.db'}"
-        return
-    with postgres_database() as db:
-        yield db
 
 
 def _head() -> str:
@@ -40,8 +29,8 @@ def _head() -> str:
     return str(ScriptDirectory.from_config(_alembic_config(None)).get_current_head())
 
 
-def test_a_new_store_has_exactly_the_declared_tables(url: str) -> None:
-    store = Store(url)
+def test_a_new_store_has_exactly_the_declared_tables(store_url: str) -> None:
+    store = Store(store_url)
     store.migrate()
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
@@ -52,12 +41,12 @@ def test_a_new_store_has_exactly_the_declared_tables(url: str) -> None:
     store.engine.dispose()
 
 
-def test_a_store_from_before_migrations_is_upgraded_in_place(url: str) -> None:
+def test_a_store_from_before_migrations_is_upgraded_in_place(store_url: str) -> None:
     from alembic import command
 
     from bot.store import _alembic_config
 
-    store = Store(url)
+    store = Store(store_url)
     with store.engine.begin() as conn:  # what mlgate 0.1's create_all made: no version table
         command.upgrade(_alembic_config(conn), "0001")
         conn.execute(text("DROP TABLE alembic_version"))
@@ -76,26 +65,26 @@ def test_a_store_from_before_migrations_is_upgraded_in_place(url: str) -> None:
     store.engine.dispose()
 
 
-def _start(url: str) -> str:
-    store = Store(url)
+def _start(store_url: str) -> str:
+    store = Store(store_url)
     store.migrate()
     revision = store.schema_revision()
     store.engine.dispose()
     return str(revision)
 
 
-def test_processes_starting_at_once_on_a_new_store_all_succeed(url: str) -> None:
+def test_processes_starting_at_once_on_a_new_store_all_succeed(store_url: str) -> None:
     with mp.get_context("spawn").Pool(4) as pool:
-        revisions = pool.map(_start, [url] * 8, chunksize=1)
+        revisions = pool.map(_start, [store_url] * 8, chunksize=1)
     assert revisions == [_head()] * 8
-    store = Store(url)
+    store = Store(store_url)
     with store.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
     store.engine.dispose()
 
 
-def test_a_store_migrated_by_a_newer_mlgate_is_refused_untouched(url: str) -> None:
-    store = Store(url)
+def test_a_store_migrated_by_a_newer_mlgate_is_refused_untouched(store_url: str) -> None:
+    store = Store(store_url)
     store.migrate()
     with store.engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
@@ -110,20 +99,20 @@ def test_a_store_migrated_by_a_newer_mlgate_is_refused_untouched(url: str) -> No
     store.engine.dispose()
 
 
-def test_the_worker_refuses_to_start_on_a_newer_schema(url: str, tmp_path: Path) -> None:
+def test_the_worker_refuses_to_start_on_a_newer_schema(store_url: str, tmp_path: Path) -> None:
     import os
     import subprocess
     import sys
 
     from bot.sandbox import generate_private_key
 
-    store = Store(url)
+    store = Store(store_url)
     store.migrate()
     with store.engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
     store.engine.dispose()
     env = {**os.environ, "MLGATE_WEBHOOK_SECRET": "s", "MLGATE_APP_ID": "1",
-           "MLGATE_PRIVATE_KEY": generate_private_key(), "MLGATE_DATABASE_URL": url,
+           "MLGATE_PRIVATE_KEY": generate_private_key(), "MLGATE_DATABASE_URL": store_url,
            "MLGATE_QUEUE_URL": f"sqlite:///{tmp_path / 'queue.db'}"}
     res = subprocess.run([sys.executable, "-m", "bot.cli", "worker"], env=env, capture_output=True, text=True,
                          timeout=120)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,18 +10,8 @@ from sqlalchemy import update
 
 from bot.cli import main
 from bot.store import Store, deliveries, files
-from tests.backends import postgres_database
 
 DAY = 86400.0
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'mlgate.db'}"
-        return
-    with postgres_database() as url:
-        yield url
 
 
 def _age(store: Store, delivery_id: str, days: float) -> None:
