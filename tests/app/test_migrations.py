@@ -29,6 +29,12 @@ def _head() -> str:
     return str(ScriptDirectory.from_config(_alembic_config(None)).get_current_head())
 
 
+def test_the_stores_schema_head_is_the_newest_revision() -> None:
+    from bot.store import SCHEMA_HEAD
+
+    assert SCHEMA_HEAD == _head(), "set bot.store.SCHEMA_HEAD to the newest revision in bot/migrations/versions"
+
+
 def test_a_new_store_has_exactly_the_declared_tables(store_url: str) -> None:
     store = Store(store_url)
     store.migrate()
@@ -118,3 +124,15 @@ def test_the_worker_refuses_to_start_on_a_newer_schema(store_url: str, tmp_path:
                          timeout=120)
     assert res.returncode != 0
     assert "revision 0099" in res.stderr and "Deploy that version again" in res.stderr
+
+
+def test_a_start_on_a_current_store_does_not_load_alembic(store_url: str) -> None:
+    import subprocess
+    import sys
+
+    Store(store_url).migrate()
+    probe = ("import sys\nfrom bot.store import Store\nStore(sys.argv[1]).migrate()\n"
+             "print(any(m.split('.')[0] == 'alembic' for m in sys.modules))")
+    res = subprocess.run([sys.executable, "-c", probe, store_url], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "False"
