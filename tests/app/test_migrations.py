@@ -32,7 +32,7 @@ def _head() -> str:
 def test_the_stores_schema_head_is_the_newest_revision() -> None:
     from bot.store import SCHEMA_HEAD
 
-    assert SCHEMA_HEAD == _head(), "set bot.store.SCHEMA_HEAD to the newest revision in bot/migrations/versions"
+    assert _head() == SCHEMA_HEAD, "set bot.store.SCHEMA_HEAD to the newest revision in bot/migrations/versions"
 
 
 def test_a_new_store_has_exactly_the_declared_tables(store_url: str) -> None:
