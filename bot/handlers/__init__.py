@@ -55,9 +55,16 @@ def load_policy(ctx: Context, base_sha: str) -> tuple[Config | None, str | None]
 
 def set_check(ctx: Context, sha: str, name: str, *, status: str, conclusion: str | None = None,
               title: str = "", summary: str = "", details_url: str | None = None) -> int:
-    """Create or update a check run, remembering its id so later updates cost one call."""
+    """Create or update a check run, remembering its id so later updates cost one call.
+
+    A completed run stays completed on GitHub: when the check has to wait again on the same
+    commit (an approval dismissed, an evaluation re-run), a new run replaces it, since
+    GitHub and branch protection read the newest run of each name.
+    """
     repo = ctx.event.repo or ""
     known = ctx.store.check_id(repo, sha, name)
+    if known is not None and conclusion is None and ctx.store.check_conclusion(repo, sha, name) is not None:
+        known = None
     check_id = ctx.github.set_check(sha, name, status=status, conclusion=conclusion, title=title,
                                     summary=summary or title, details_url=details_url, known_id=known,
                                     lookup=False)

@@ -287,6 +287,12 @@ def register(box: Sandbox, app: Flask) -> None:  # noqa: C901 - one table of end
             return _error(404, "Not Found")
         if request.method == "PATCH":
             data = body()
+            if run["status"] == "completed" and data.get("status") in ("queued", "in_progress") \
+                    and not data.get("conclusion"):
+                # GitHub keeps a completed run completed (and its conclusion with it): a check
+                # that must wait again needs a new run, which then is the newest of its name
+                return _error(422, "A completed check run cannot return to queued or in_progress; "
+                                   "create a new check run")
             with box.lock:
                 for k in ("name", "status", "conclusion", "details_url", "external_id", "actions"):
                     if k in data:

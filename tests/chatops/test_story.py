@@ -122,7 +122,18 @@ def test_dismissed_approval_withdraws_the_acceptance(world: World) -> None:
     rid = world.github.review(REPO, n, user="rita")
     world.deliver()
     assert world.check(head, "mlgate/evaluation")["conclusion"] == "success"
+    approved = world.check(head, "mlgate/review")
+    assert approved["conclusion"] == "success"
     world.github.dismiss_review(REPO, n, rid)
     world.deliver()
-    assert world.check(head, "mlgate/review")["status"] == "in_progress"
+    # GitHub never reopens a completed run: the waiting check is a new run, the newest of its
+    # name, so branch protection no longer sees the green one
+    waiting = world.check(head, "mlgate/review")
+    assert waiting["id"] != approved["id"]
+    assert (waiting["status"], waiting["conclusion"]) == ("in_progress", None)
+    latest = world.github.check_runs(REPO, head)  # what GitHub reports for the commit
+    assert max((c for c in latest if c["name"] == "mlgate/review"), key=lambda c: c["id"])["conclusion"] is None
     assert world.check(head, "mlgate/evaluation")["conclusion"] == "failure"
+    # /promote reads the same state from the store
+    c = world.comment(n, "/promote", user="wes")
+    assert "`mlgate/review` is in progress" in world.reply(c["id"])

@@ -82,10 +82,13 @@ class Hub:
         return out[-1]
 
     def checks(self, sha: str) -> dict[str, dict[str, Any]]:
-        runs = self.github.check_runs(REPO, sha)
-        names = [r["name"] for r in runs]
-        assert len(names) == len(set(names)), f"duplicate check runs on {sha[:7]}: {names}"
-        return {r["name"]: r for r in runs}
+        """The newest run of each name; an older run of a name must be completed (superseded
+        because the check had to wait again), never a duplicate of one still open."""
+        runs = sorted(self.github.check_runs(REPO, sha), key=lambda r: r["id"])
+        newest = {r["name"]: r for r in runs}
+        open_twice = [r["name"] for r in runs if r is not newest[r["name"]] and r["status"] != "completed"]
+        assert not open_twice, f"duplicate check runs on {sha[:7]}: {open_twice}"
+        return newest
 
     def comments(self, number: int) -> list[dict[str, Any]]:
         return list(self.github.comments(REPO, number))
