@@ -43,6 +43,7 @@ def configure_logging(level: int = logging.INFO) -> None:
     root.setLevel(level)
     logging.getLogger("huey").setLevel(logging.WARNING)
     logging.getLogger("huey").addFilter(_drop_hueys_task_failure)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # the store logs one line per migration itself
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request is the proxy's job
 
 

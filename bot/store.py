@@ -7,6 +7,7 @@ audit table is append-only: this module has no function that updates or deletes 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -172,7 +173,10 @@ def _upgrade(conn: Any) -> None:
                 "before the upgrade (see docs/operations.md, Upgrades)") from None
     elif inspect(conn).has_table("deliveries"):
         command.stamp(cfg, BASELINE)  # made by create_all before migrations existed
+        current = BASELINE
     command.upgrade(cfg, "head")
+    logging.getLogger("mlgate.store").info("store schema %s", f"upgraded from {current} to {head}" if current
+                                           else f"created at {head}")
 
 
 @dataclass(frozen=True)
@@ -238,10 +242,12 @@ class Store:
     def migrate(self) -> None:
         """Bring the schema to this release's (bot/migrations, Alembic), or refuse with the reason.
 
-        Safe when several processes start at once: PostgreSQL serialises them on an advisory
-        lock; on SQLite a process that loses the race finds the work done and retries. A store
-        made before migrations existed is recognised and stamped, then upgraded in place. A
-        store migrated by a newer mlgate is never touched: going back needs a backup.
+        All or nothing, and one process at a time when several start at once: PostgreSQL
+        serialises them on an advisory lock inside the migrating transaction; SQLite takes its
+        write lock up front (BEGIN IMMEDIATE) on a connection whose DDL the driver does not
+        commit by itself. The others then find the work done. A store made before migrations
+        existed is recognised and stamped, then upgraded in place. A store migrated by a newer
+        mlgate is never touched: going back needs a backup.
         """
         if self._at_head():
             return  # the usual start: no need to load Alembic (0.1 s and 11 MB per process)
@@ -249,10 +255,13 @@ class Store:
 
         for attempt in range(8):
             try:
-                with self.engine.begin() as conn:
-                    if conn.dialect.name == "postgresql":
-                        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
-                    _upgrade(conn)
+                if self.engine.dialect.name == "sqlite":
+                    self._migrate_sqlite()
+                else:
+                    with self.engine.begin() as conn:
+                        if conn.dialect.name == "postgresql":
+                            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+                        _upgrade(conn)
                 return
             except (OperationalError, IntegrityError, ProgrammingError) as exc:
                 text = str(exc.orig)
@@ -263,6 +272,18 @@ class Store:
             except CommandError as exc:
                 raise StoreError(f"cannot migrate the database {_redact(self.url)}: {exc}") from None
         raise StoreError(f"cannot migrate the database {_redact(self.url)}: other processes kept it locked")
+
+    def _migrate_sqlite(self) -> None:
+        # pysqlite commits DDL on its own unless it is told to stay out of the way: in AUTOCOMMIT
+        # mode it sends our BEGIN/COMMIT through, so every CREATE is inside one transaction
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")  # waits (busy_timeout) while another process migrates
+            try:
+                _upgrade(conn)
+            except BaseException:
+                conn.exec_driver_sql("ROLLBACK")
+                raise
+            conn.exec_driver_sql("COMMIT")
 
     def _at_head(self) -> bool:
         try:
