@@ -79,8 +79,9 @@ def _store(url: str) -> Any:
 
     try:
         return open_existing(url)
-    except StoreError as exc:
-        raise SystemExit(f"mlgate: {exc}") from None
+    except StoreError as exc:  # which store, and how to point at the right one: a usage error
+        print(f"mlgate: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def _registry(uri: str | None) -> Any:

@@ -30,11 +30,12 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     select,
     update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError, ProgrammingError
 
 MAX_BODY = 5 * 1024 * 1024
 
@@ -155,7 +156,6 @@ def _upgrade(conn: Any) -> None:
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
     from alembic.util import CommandError
-    from sqlalchemy import inspect
 
     cfg = _alembic_config(conn)
     script = ScriptDirectory.from_config(cfg)
@@ -201,9 +201,11 @@ def _redact(url: str) -> str:
 
 
 def open_existing(url: str) -> Store:
-    """The App's store for an operator command: a missing SQLite file is an error, not a new store.
+    """The App's store for an operator command, as the App left it: never created, never migrated.
 
-    Creating one would split the audit log between two files without anyone noticing.
+    Creating one would split the audit log between two stores without anyone noticing, and
+    migrating from an operator's newer install would stop the App's processes at their next
+    start (they refuse a schema newer than theirs).
     """
     if url.startswith("sqlite:///"):
         path = url.removeprefix("sqlite:///")
@@ -211,8 +213,17 @@ def open_existing(url: str) -> Store:
             raise StoreError(f"there is no store at {path}; pass --database-url or set MLGATE_DATABASE_URL "
                              "(or MLGATE_DATA_DIR) as the App has them")
     store = Store(url)
-    store.migrate()  # the operator may run a newer mlgate than the App: bring the schema up
-    return store
+    revision = store.stored_revision()
+    if revision == SCHEMA_HEAD:
+        return store
+    where = _redact(url)
+    if revision is None and not store.has_tables():
+        raise StoreError(f"there is no mlgate store at {where} (the database has no mlgate tables); pass "
+                         "--database-url or set MLGATE_DATABASE_URL as the App has them")
+    raise StoreError(
+        f"the store at {where} has schema {revision or '0.1 (before migrations)'} and this mlgate has schema "
+        f"{SCHEMA_HEAD}; run the operator command with the mlgate version the App runs (the App's "
+        "processes migrate the store when they start after an upgrade)")
 
 
 class Store:
@@ -287,16 +298,26 @@ class Store:
 
     def _at_head(self) -> bool:
         try:
+            return self.stored_revision() == SCHEMA_HEAD
+        except StoreError:
+            return False  # migrate() says what is wrong
+
+    def stored_revision(self) -> str | None:
+        """The schema revision the store records; None when it has none (plain SQL, no Alembic)."""
+        try:
             with self.engine.connect() as conn:
-                return bool(conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == SCHEMA_HEAD)
-        except (OperationalError, ProgrammingError):
-            return False  # no version table yet, or no database: migrate() says which
+                if not inspect(conn).has_table("alembic_version"):
+                    return None
+                found = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+        except DatabaseError as exc:  # unreachable, not a database, refused
+            raise StoreError(f"cannot open the database {_redact(self.url)}: "
+                             f"{str(exc.orig).strip().splitlines()[0][:200]}") from None
+        return str(found) if found is not None else None
 
-    def schema_revision(self) -> str | None:
-        from alembic.runtime.migration import MigrationContext
-
+    def has_tables(self) -> bool:
+        """Whether any of mlgate's tables exist (a store made before migrations has no version)."""
         with self.engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            return inspect(conn).has_table("deliveries")
 
     def ping(self) -> bool:
         try:

@@ -42,9 +42,9 @@ def test_a_new_store_has_exactly_the_declared_tables(store_url: str) -> None:
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
     assert diff == [], f"bot/store.py and bot/migrations disagree; add a revision: {diff}"
-    assert store.schema_revision() == _head()
+    assert store.stored_revision() == _head()
     store.migrate()  # again: nothing to do
-    assert store.schema_revision() == _head()
+    assert store.stored_revision() == _head()
     store.engine.dispose()
 
 
@@ -60,7 +60,7 @@ def test_a_store_from_before_migrations_is_upgraded_in_place(store_url: str) -> 
     assert not inspect(store.engine).has_table("files")
 
     store.migrate()
-    assert store.schema_revision() == _head()
+    assert store.stored_revision() == _head()
     assert inspect(store.engine).has_table("files")
     assert [r["actor"] for r in store.audit_records()] == ["wes"]
     assert store.delivery("d-1") is not None
@@ -78,7 +78,7 @@ def _start(args: tuple[str, float]) -> str:
         pass
     try:
         store.migrate()
-        return str(store.schema_revision())
+        return str(store.stored_revision())
     except Exception as exc:  # reported, not raised: the test shows every process's outcome
         return f"{type(exc).__name__}: {exc}"
     finally:
@@ -123,7 +123,7 @@ def test_a_failed_migration_on_sqlite_leaves_no_table_behind(tmp_path: Path, mon
     store = Store(url)
     assert inspect(store.engine).get_table_names() == []  # all or nothing
     store.migrate()
-    assert store.schema_revision() == _head()
+    assert store.stored_revision() == _head()
 
 
 def test_a_store_migrated_by_a_newer_mlgate_is_refused_untouched(store_url: str) -> None:
@@ -137,7 +137,7 @@ def test_a_store_migrated_by_a_newer_mlgate_is_refused_untouched(store_url: str)
     message = str(err.value)
     assert "revision 0099" in message and "a newer mlgate migrated it" in message
     assert "restore the backup" in message
-    assert store.schema_revision() == "0099"
+    assert store.stored_revision() == "0099"
     assert store.recent_deliveries() == [] and time.time() - before < 30
     store.engine.dispose()
 

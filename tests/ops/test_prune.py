@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -83,9 +84,41 @@ def test_operator_commands_default_to_the_apps_store_in_the_data_dir(tmp_path: P
 
 
 def test_operator_commands_refuse_a_missing_store_instead_of_starting_an_empty_one(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.delenv("MLGATE_DATABASE_URL", raising=False)
     monkeypatch.setenv("MLGATE_DATA_DIR", str(tmp_path / "elsewhere"))
-    with pytest.raises(SystemExit, match="there is no store at .*elsewhere/mlgate.db; pass --database-url"):
+    with pytest.raises(SystemExit) as exit_:
         main(["audit"])
+    assert exit_.value.code == 2
+    assert re.search(r"there is no store at .*elsewhere/mlgate.db; pass --database-url", capsys.readouterr().err)
     assert not (tmp_path / "elsewhere").exists()
+
+
+def test_operator_commands_neither_fill_an_empty_database_nor_migrate_the_apps_store(
+        store_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from sqlalchemy import inspect, text
+
+    if store_url.startswith("sqlite"):
+        Path(store_url.removeprefix("sqlite:///")).write_bytes(b"")  # an empty file, e.g. a typo'd touch
+    assert main(["prune", "--dry-run", "--database-url", store_url]) == 2
+    assert "there is no mlgate store at" in capsys.readouterr().err
+    for argv in (["audit"], ["status"]):
+        assert _exits(argv, store_url) == 2
+        assert "there is no mlgate store at" in capsys.readouterr().err
+    store = Store(store_url)
+    assert inspect(store.engine).get_table_names() == []  # nothing was created
+
+    store.migrate()
+    with store.engine.begin() as c:  # the App runs an older mlgate than the operator's
+        c.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    assert _exits(["audit"], store_url) == 2
+    err = capsys.readouterr().err
+    assert "has schema 0001 and this mlgate has schema" in err and "the mlgate version the App runs" in err
+    assert store.stored_revision() == "0001"  # left as the App has it
+    store.engine.dispose()
+
+
+def _exits(argv: list[str], store_url: str) -> int:
+    with pytest.raises(SystemExit) as exit_:
+        main([*argv, "--database-url", store_url])
+    return int(exit_.value.code or 0)
