@@ -534,4 +534,6 @@ def _version(dist: str) -> str:
 
 def _redact(text: str) -> str:
     """Drop credentials from URIs (scheme://user:pass@host) before they reach a report or log."""
-    return re.sub(r"(\b[a-z][a-z0-9+.-]*://)[^/\s@]+@", r"\1***@", text)
+    from bot.redact import redact
+
+    return redact(text)

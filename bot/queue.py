@@ -30,7 +30,11 @@ def huey_for(queue_url: str, name: str = "mlgate", immediate: bool = False) -> H
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         # WAL without fsync per job: a killed process loses nothing; use Redis when an OS crash must not
         return SqliteHuey(name, filename=path, immediate=immediate, fsync=False)
-    raise ValueError(f"MLGATE_QUEUE_URL must be sqlite:///PATH or redis://HOST:PORT/DB, got {queue_url.split('://')[0]}://…")
+    from bot.redact import HIDDEN, redact_url
+
+    shown = redact_url(queue_url)
+    raise ValueError(f"MLGATE_QUEUE_URL must be sqlite:///PATH or redis://HOST:PORT/DB, got "
+                     f"{shown if shown == HIDDEN else shown.split('://')[0] + '://…'}")
 
 
 def make_queue(settings: Any) -> tuple[Huey, Any]:

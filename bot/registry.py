@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bot.redact import redact
+
 # MLflow retries HTTP for minutes by default; an unreachable registry must fail fast.
 # Users who set these themselves keep their values.
 ENV_DEFAULTS = {
@@ -78,14 +80,6 @@ class ModelVersionInfo:
 
 
 VersionInfo = ModelVersionInfo  # the name the first version of this module used
-
-
-def redact(text: str | None) -> str:
-    """`text` without `user:password@` in URLs and without token/password query values."""
-    out = re.sub(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]+@", r"\1***@", text or "")
-    return re.sub(
-        r"(?i)([?&](?:[a-z_]*token|password|passwd|secret|key|sig)=)[^&\s'\"]+", r"\1***", out
-    )
 
 
 class Registry:

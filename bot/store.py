@@ -37,6 +37,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError, ProgrammingError
 
+from bot.redact import redact_url, scrub, url_secrets
+
 MAX_BODY = 5 * 1024 * 1024
 
 metadata = MetaData()
@@ -193,11 +195,7 @@ class LockInfo:
 
 def _redact(url: str) -> str:
     """The URL without its credentials; something that is not a URL is not shown at all."""
-    import re
-
-    if "://" not in url:
-        return "(not a URL; value hidden)"
-    return re.sub(r"(://)[^/@]+@", r"\1***@", url)
+    return redact_url(url)
 
 
 def open_existing(url: str) -> Store:
@@ -229,6 +227,7 @@ def open_existing(url: str) -> Store:
 class Store:
     def __init__(self, url: str):
         self.url = url
+        self._secrets = url_secrets(url)
         kwargs: dict[str, Any] = {"pool_pre_ping": True}
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
@@ -238,7 +237,7 @@ class Store:
             self.engine: Engine = create_engine(url, **kwargs)
         except Exception as exc:  # a malformed URL: say which, never with its password
             raise StoreError(f"the database URL {_redact(self.url)} cannot be used ({type(exc).__name__}: "
-                             f"{str(exc).splitlines()[0][:120]}); use sqlite:///PATH or "
+                             f"{self._say(str(exc).splitlines()[0][:120])}); use sqlite:///PATH or "
                              "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB") from None
         if url.startswith("sqlite"):
             @event.listens_for(self.engine, "connect")
@@ -275,7 +274,7 @@ class Store:
                         _upgrade(conn)
                 return
             except (OperationalError, IntegrityError, ProgrammingError) as exc:
-                text = str(exc.orig)
+                text = self._say(str(exc.orig))
                 if any(s in text for s in ("already exists", "duplicate key", "database is locked")):
                     time.sleep(0.05 * (attempt + 1))  # another process is migrating: look again
                     continue
@@ -296,6 +295,15 @@ class Store:
                 raise
             conn.exec_driver_sql("COMMIT")
 
+    def _say(self, text: str) -> str:
+        """A driver's message fit to show: no URL credentials, not even pieces of the password;
+        with a hint when the password itself holds characters a URL must percent-encode."""
+        out = scrub(text, self._secrets)
+        userinfo = self.url.split("://", 1)[-1].rsplit("@", 1)[0] if "@" in self.url else ""
+        if userinfo.count("@") or "/" in userinfo or userinfo.count(":") > 1:
+            out += " (the password in the URL holds @, / or : : percent-encode them, e.g. @ as %40)"
+        return out
+
     def _at_head(self) -> bool:
         try:
             return self.stored_revision() == SCHEMA_HEAD
@@ -311,7 +319,7 @@ class Store:
                 found = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
         except DatabaseError as exc:  # unreachable, not a database, refused
             raise StoreError(f"cannot open the database {_redact(self.url)}: "
-                             f"{str(exc.orig).strip().splitlines()[0][:200]}") from None
+                             f"{self._say(str(exc.orig).strip().splitlines()[0])[:200]}") from None
         return str(found) if found is not None else None
 
     def has_tables(self) -> bool:
@@ -343,7 +351,8 @@ class Store:
         except IntegrityError:
             return False
         except OperationalError as exc:
-            raise StoreError(f"the database {_redact(self.url)} is unavailable: {str(exc.orig).strip()[:200]}") from None
+            raise StoreError(f"the database {_redact(self.url)} is unavailable: "
+                             f"{self._say(str(exc.orig).strip())[:200]}") from None
 
     def delivery(self, delivery_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as c:
