@@ -61,13 +61,21 @@ def run_delivery(delivery_id: str, attempt: int = 1, *, settings: Settings | Non
 
     if settings is None or store is None:
         settings, store = _runtime()
-    delivery = store.delivery(delivery_id)
+    try:
+        delivery = store.delivery(delivery_id)
+        if delivery is not None and delivery["status"] not in ("done", "ignored", "failed"):
+            store.mark_running(delivery_id)
+    except Exception:
+        # the store is down: nothing to record it in; the queue (or a later sweep) runs it again
+        job_logger(delivery_id, "", job_id).error(
+            "job could not start: the store is unavailable; it will be retried", exc_info=True,
+            extra={"outcome": "retry", "attempt": attempt})
+        raise
     if delivery is None:
         log.warning("delivery %s is not in the store; dropped", delivery_id)
         return "ignored"
     if delivery["status"] in ("done", "ignored", "failed"):
         return "ignored"  # re-enqueued by a sweep after another worker finished it
-    store.mark_running(delivery_id)
     started = time.monotonic()
     key = f"{delivery['event']}.{delivery['action']}" if delivery["action"] else delivery["event"]
     jlog = job_logger(delivery_id, key, job_id)
@@ -75,50 +83,65 @@ def run_delivery(delivery_id: str, attempt: int = 1, *, settings: Settings | Non
         ctx = build_context(settings, store, delivery, job_id)
         handled = route(ctx)
     except EventError as exc:
-        store.mark_delivery(delivery_id, "failed", str(exc))
+        _record(store, jlog, delivery_id, "failed", str(exc))
         jlog.error("job failed: the delivery cannot be parsed: %s", exc, extra={"outcome": "failed"})
         return "ignored"
     except RetryLater as exc:
         if attempt > RETRIES:
-            jlog.error("job failed after %d attempts: %s", attempt, exc, extra={"outcome": "failed"})
-            _give_up(settings, store, delivery, exc, on_job_failed)
+            gave_up = _give_up(settings, store, delivery, exc, on_job_failed)
+            jlog.error("job failed after %d attempts: %s%s", attempt, exc, "" if gave_up else DEFERRED,
+                       extra={"outcome": "failed" if gave_up else "deferred"})
             raise
-        store.mark_delivery(delivery_id, "queued", str(exc))
+        _record(store, jlog, delivery_id, "queued", str(exc))
         metrics.metrics().jobs.labels(event=key, outcome="retry").inc()
         jlog.warning("job will be retried in %ss: %s", exc.seconds, exc, extra={"outcome": "retry", "attempt": attempt})
         raise RetryTask(delay=min(max(exc.seconds, 1), 300)) from None
     except Exception as exc:
         final = attempt > RETRIES
-        jlog.error("job failed (attempt %d)%s", attempt, "" if final else "; it will be retried",
-                   exc_info=True, extra={"outcome": "failed" if final else "retry", "attempt": attempt})
-        try:
-            store.mark_delivery(delivery_id, "queued", describe(exc)[:500])
-        except Exception:
-            log.warning("could not record the failure of delivery %s; the sweep will retry it", delivery_id)
-        metrics.metrics().jobs.labels(event=key, outcome="failed" if final else "retry").inc()
-        if final:
-            _give_up(settings, store, delivery, exc, on_job_failed)
+        _record(store, jlog, delivery_id, "queued", describe(exc)[:500])
+        gave_up = final and _give_up(settings, store, delivery, exc, on_job_failed)
+        outcome = "failed" if gave_up else "deferred" if final else "retry"
+        jlog.error("job failed (attempt %d)%s", attempt,
+                   "" if gave_up else DEFERRED if final else "; it will be retried",
+                   exc_info=True, extra={"outcome": outcome, "attempt": attempt})
+        metrics.metrics().jobs.labels(event=key, outcome="failed" if gave_up else "retry").inc()
         raise
     finally:
         metrics.metrics().job_seconds.labels(event=key).observe(time.monotonic() - started)
     outcome = "done" if handled else "ignored"
-    store.mark_delivery(delivery_id, outcome)
+    if not _record(store, jlog, delivery_id, outcome, None):
+        jlog.warning("job %s, but the store did not take its outcome: a sweep will run it again", outcome,
+                     extra={"outcome": "deferred"})
+        return outcome
     metrics.metrics().jobs.labels(event=key, outcome="ok" if handled else "ignored").inc()
     jlog.info("job %s", outcome, extra={"outcome": outcome, "seconds": round(time.monotonic() - started, 3)})
     return outcome
 
 
-def _give_up(settings: Settings, store: Store, delivery: dict[str, Any], exc: BaseException, hook: Any) -> None:
+DEFERRED = "; the store is unavailable, so it stays open there and a sweep runs it again"
+
+
+def _record(store: Store, jlog: Any, delivery_id: str, status: str, error: str | None) -> bool:
+    """Mark the delivery; False (logged) when the store is down, and the sweep will see it open."""
+    try:
+        store.mark_delivery(delivery_id, status, error)
+        return True
+    except Exception as exc:
+        jlog.warning("could not record delivery %s as %s: %s", delivery_id, status, describe(exc))
+        return False
+
+
+def _give_up(settings: Settings, store: Store, delivery: dict[str, Any], exc: BaseException, hook: Any) -> bool:
+    """Mark the delivery failed and say so on the PR; False when the store could not take it."""
     try:
         store.mark_delivery(delivery["id"], "failed", describe(exc)[:500])
     except Exception:
-        # the store is down too: the delivery stays open there, so a sweep runs it again later
-        log.warning("could not mark delivery %s failed; the sweep will retry it", delivery["id"])
-        return
+        return False  # the delivery stays open in the store, so a sweep runs it again later
     try:
         hook(build_context(settings, store, delivery), exc)
     except Exception:
         log.exception("could not report the failure of delivery %s", delivery["id"])
+    return True
 
 
 STALE_AFTER = 60.0  # a queued or running delivery with no progress for this long is re-enqueued

@@ -67,3 +67,46 @@ def test_a_last_attempt_with_the_store_down_leaves_the_delivery_for_the_sweep(
     assert run_delivery(delivery, 1, settings=app_harness.settings, store=app_harness.store) == "done"
     assert not [c for c in gh.check_runs("acme/churn", gh.pull("acme/churn", 1)["head"]["sha"])
                 if c["output"]["title"] == "mlgate could not process this event"]
+
+
+def _job_lines(caplog: pytest.LogCaptureFixture, delivery: str) -> list[dict[str, object]]:
+    return [{"msg": r.getMessage(), "outcome": getattr(r, "outcome", None)} for r in caplog.records
+            if getattr(r, "delivery_id", None) == delivery]
+
+
+def test_a_job_taken_while_the_store_is_down_is_logged_with_its_delivery_id(
+        app_harness: AppHarness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from bot.store import StoreError
+
+    app_harness.github.open_pull_request("acme/churn", {"data/a.csv": "a\n"})
+    (delivery,) = app_harness.queued
+
+    def down(*_: object, **__: object) -> None:
+        raise StoreError("the database is unavailable")
+
+    monkeypatch.setattr(app_harness.store, "delivery", down)
+    caplog.clear()  # the webhook's own line
+    with caplog.at_level("INFO", logger="mlgate"), pytest.raises(StoreError):
+        run_delivery(delivery, 1, settings=app_harness.settings, store=app_harness.store)
+    assert _job_lines(caplog, delivery) == [
+        {"msg": "job could not start: the store is unavailable; it will be retried", "outcome": "retry"}]
+
+
+def test_a_finished_job_whose_outcome_the_store_cannot_take_says_it_is_deferred(
+        app_harness: AppHarness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from bot.store import StoreError
+
+    app_harness.github.open_pull_request("acme/churn", {"data/a.csv": "a\n"})
+    (delivery,) = app_harness.queued
+    real = app_harness.store.mark_delivery
+
+    def down_for_done(delivery_id: str, status: str, error: str | None = None) -> None:
+        if status == "done":
+            raise StoreError("the database is unavailable")
+        real(delivery_id, status, error)
+
+    monkeypatch.setattr(app_harness.store, "mark_delivery", down_for_done)
+    with caplog.at_level("INFO", logger="mlgate"):
+        assert run_delivery(delivery, 1, settings=app_harness.settings, store=app_harness.store) == "done"
+    assert [x["outcome"] for x in _job_lines(caplog, delivery)][-1] == "deferred"
+    assert app_harness.store.delivery(delivery)["status"] == "running"  # open: a sweep runs it again
