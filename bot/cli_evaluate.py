@@ -162,6 +162,7 @@ class EvaluateResult:
 
 def evaluate(opts: EvaluateOptions) -> EvaluateResult:
     """Run the whole evaluation; raise InputError/ConfigError for anything the user must fix."""
+    _check_outputs(opts)  # before minutes of work, not after
     config = load_config(opts.config)
     root = (opts.root or _find_root(opts.config)).resolve()
     selected = _select_models(config, opts)
@@ -451,6 +452,21 @@ def _data_section(config: Config, root: Path, opts: EvaluateOptions) -> dict[str
     return data
 
 
+def _check_outputs(opts: EvaluateOptions) -> None:
+    """Each output path must be a file mlgate can write (missing directories are created)."""
+    for flag, path in (("--out", opts.out), ("--markdown", opts.markdown), ("--html", opts.html)):
+        if path is None:
+            continue
+        if path.is_dir():
+            raise InputError(f"{flag} {path} is a directory; give a file path, e.g. {path / 'report.json'}")
+        parent = path.parent
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        if not parent.is_dir() or not os.access(parent, os.W_OK):
+            raise InputError(f"{flag} {path}: {parent} is not a directory this process can write; "
+                             "choose another path")
+
+
 def _write_outputs(report: dict[str, Any], decision: Decision, opts: EvaluateOptions) -> list[Path]:
     from bot import render
 
@@ -459,14 +475,17 @@ def _write_outputs(report: dict[str, Any], decision: Decision, opts: EvaluateOpt
         rendered.append((opts.markdown, render.render_comment(report, decision)))
     if opts.html:
         rendered.append((opts.html, render.render_html(report, decision)))
-    # render everything first, so a rendering failure leaves no partial set of files;
-    # `evaluate` validated the report against its schema before deciding on it
-    report_io.write_atomic(opts.out, report_io.dumps(report))
-    written = [opts.out]
+    # render everything first, so a rendering failure leaves no partial set of files; the
+    # report itself is written last (validated in `evaluate`), so it exists only if all did
+    rendered.append((opts.out, report_io.dumps(report)))
+    written: list[Path] = []
     for path, text in rendered:
-        report_io.write_atomic(path, text)
+        try:
+            report_io.write_atomic(path, text)
+        except OSError as exc:
+            raise InputError(f"cannot write {path}: {exc.strerror or exc}; no report was written") from None
         written.append(path)
-    return written
+    return [written[-1], *written[:-1]]  # the report first, as before
 
 
 def _log_to_mlflow(registry: Any, report: dict[str, Any], opts: EvaluateOptions) -> None:

@@ -220,18 +220,28 @@ def audit_rows(store: Any, model: str | None) -> list[dict[str, Any]]:
 
 
 def run_audit(args: argparse.Namespace) -> int:
+    import io
+
+    from bot.report import write_atomic
+
     store = _store(args.database_url)
     rows = audit_rows(store, args.model)
-    out = open(args.output, "w", newline="", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
+    buf = io.StringIO(newline="")
+    if args.format == "json":
+        json.dump(rows, buf, indent=2)
+        buf.write("\n")
+    else:
+        writer = csv.DictWriter(buf, fieldnames=AUDIT_FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+    if not args.output:
+        sys.stdout.write(buf.getvalue())
+        return 0
     try:
-        if args.format == "json":
-            json.dump(rows, out, indent=2)
-            out.write("\n")
-        else:
-            writer = csv.DictWriter(out, fieldnames=AUDIT_FIELDS)
-            writer.writeheader()
-            writer.writerows(rows)
-    finally:
-        if out is not sys.stdout:
-            out.close()
+        write_atomic(args.output, buf.getvalue())  # complete or not at all
+    except OSError as exc:
+        print(f"mlgate audit: cannot write {args.output}: {exc.strerror or exc}; give a file path in a "
+              "directory you can write", file=sys.stderr)
+        return 2
+    print(f"mlgate audit: wrote {len(rows)} records to {args.output}", file=sys.stderr)
     return 0

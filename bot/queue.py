@@ -37,6 +37,25 @@ def huey_for(queue_url: str, name: str = "mlgate", immediate: bool = False) -> H
                      f"{shown if shown == HIDDEN else shown.split('://')[0] + '://…'}")
 
 
+class QueueError(RuntimeError):
+    """The queue cannot be reached; names it without credentials."""
+
+
+def check_queue(huey: Huey, queue_url: str) -> None:
+    """Raise QueueError unless the queue answers (Redis: PING); for the processes' start."""
+    from bot.redact import redact, redact_url
+
+    try:
+        if isinstance(huey, RedisHuey):
+            huey.storage.conn.ping()
+        else:
+            huey.pending_count()
+    except Exception as exc:
+        raise QueueError(f"the queue at {redact_url(queue_url)} cannot be reached: "
+                         f"{redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)[:200]}; "
+                         "start it, or fix MLGATE_QUEUE_URL") from None
+
+
 def make_queue(settings: Any) -> tuple[Huey, Any]:
     """The Huey instance and the `process_delivery` task bound to it."""
     huey = huey_for(settings.queue_url, settings.queue_name)

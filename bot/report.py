@@ -69,7 +69,11 @@ def load(path: str | Path) -> dict[str, Any]:
         raise ReportError(f"cannot read report {p}: {exc.strerror}") from None
     if size > MAX_REPORT_BYTES:
         raise ReportError(f"report {p} is {size} bytes; the limit is {MAX_REPORT_BYTES}")
-    return loads(p.read_bytes())
+    try:
+        data = p.read_bytes()
+    except OSError as exc:  # a directory, no permission
+        raise ReportError(f"cannot read report {p}: {exc.strerror or exc}") from None
+    return loads(data)
 
 
 def write_atomic(path: str | Path, content: str | bytes) -> None:

@@ -51,7 +51,7 @@ class Settings:
             private_key=key,
             github_api_url=(env.get("MLGATE_GITHUB_API_URL") or "https://api.github.com").rstrip("/"),
             database_url=database_url_from_env(env),
-            queue_url=env.get("MLGATE_QUEUE_URL") or f"sqlite:///{data / 'mlgate-queue.db'}",
+            queue_url=_queue_url(env.get("MLGATE_QUEUE_URL") or f"sqlite:///{data / 'mlgate-queue.db'}"),
             tracking_uri=env.get("MLFLOW_TRACKING_URI") or None,
             public_url=(env.get("MLGATE_PUBLIC_URL") or "").rstrip("/") or None,
             dashboard_token=env.get("MLGATE_DASHBOARD_TOKEN") or None,
@@ -81,7 +81,39 @@ def _private_key(env: Mapping[str, str]) -> str:
             raise SettingsError(f"MLGATE_PRIVATE_KEY_PATH={key_path} cannot be read: {exc.strerror}") from None
     if "PRIVATE KEY" not in key:
         raise SettingsError("the App private key is not a PEM key (it should start with -----BEGIN)")
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        load_pem_private_key(key.encode(), password=None)
+    except (ValueError, TypeError):  # never echo the key, nor the library's guess at it
+        raise SettingsError("the App private key cannot be read (it is not a valid, unencrypted PEM private "
+                            "key); download a new one from the App's settings on GitHub and set "
+                            "MLGATE_PRIVATE_KEY or MLGATE_PRIVATE_KEY_PATH") from None
     return key
+
+
+def _queue_url(url: str) -> str:
+    """The queue URL if mlgate can use it; otherwise an error that shows its form, not its value."""
+    from urllib.parse import urlsplit
+
+    from bot.redact import HIDDEN, redact_url
+
+    form = "sqlite:///PATH or redis://[:PASSWORD@]HOST:PORT/DB"
+    if url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
+        return url
+    if url.startswith(("redis://", "rediss://")):
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises on a port that is not a number
+            db = parts.path.strip("/")
+            if parts.hostname and (not db or db.isdigit()):
+                return url
+        except ValueError:
+            pass
+        raise SettingsError(f"MLGATE_QUEUE_URL={redact_url(url)} cannot be used: give it as {form}")
+    shown = redact_url(url)
+    raise SettingsError(f"MLGATE_QUEUE_URL must be {form}, got "
+                        f"{shown if shown == HIDDEN else shown.split('://')[0] + '://…'}")
 
 
 def _app_id(env: Mapping[str, str]) -> int:

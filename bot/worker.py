@@ -175,9 +175,23 @@ def _sweeper(store: Store, enqueue: Any, stale_after: float, every: float, spool
         time.sleep(every)
 
 
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    value = float(text)
+    if not 0 < value < 86400:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 86400 seconds, got {text}")
+    return value
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--workers", type=int, default=2, help="jobs run at the same time (threads)")
-    parser.add_argument("--stale-after", type=float, default=STALE_AFTER,
+    parser.add_argument("--workers", type=_at_least_one, default=2, help="jobs run at the same time (threads)")
+    parser.add_argument("--stale-after", type=_positive_seconds, default=STALE_AFTER,
                         help="re-enqueue deliveries with no progress for this many seconds (default: %(default)s)")
 
 
@@ -188,9 +202,14 @@ def run(args: argparse.Namespace) -> int:
     except (SettingsError, StoreError) as exc:
         print(f"mlgate worker: {exc}", file=sys.stderr)
         return 2
-    from bot.queue import make_queue
+    from bot.queue import QueueError, check_queue, make_queue
 
     huey, task = make_queue(settings)
+    try:
+        check_queue(huey, settings.queue_url)
+    except QueueError as exc:
+        print(f"mlgate worker: {exc}", file=sys.stderr)
+        return 2
     import threading
 
     threading.Thread(target=_sweeper, args=(store, task, args.stale_after, min(SWEEP_EVERY, args.stale_after),

@@ -182,16 +182,42 @@ def test_unknown_events_are_stored_and_ignored(app_harness: AppHarness) -> None:
     assert app_harness.drain() == ["ignored"]
 
 
-def test_settings_fail_closed() -> None:
+def test_settings_fail_closed(github_app_key: str) -> None:
     from bot.settings import Settings, SettingsError
 
     with pytest.raises(SettingsError, match="MLGATE_WEBHOOK_SECRET"):
-        Settings.from_env({"MLGATE_APP_ID": "1", "MLGATE_PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----"})
+        Settings.from_env({"MLGATE_APP_ID": "1", "MLGATE_PRIVATE_KEY": github_app_key})
     with pytest.raises(SettingsError, match="MLGATE_PRIVATE_KEY or MLGATE_PRIVATE_KEY_PATH"):
         Settings.from_env({"MLGATE_APP_ID": "1", "MLGATE_WEBHOOK_SECRET": "s"})
-    s = Settings.from_env({"MLGATE_APP_ID": "1", "MLGATE_WEBHOOK_SECRET": "s3cret",
-                           "MLGATE_PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----\nabc"})
+    s = Settings.from_env({"MLGATE_APP_ID": "1", "MLGATE_WEBHOOK_SECRET": "s3cret", "MLGATE_PRIVATE_KEY": github_app_key})
     assert "s3cret" not in repr(s) and "BEGIN" not in repr(s)
+
+
+def test_a_private_key_that_looks_like_pem_but_cannot_be_read_stops_the_start(github_app_key: str) -> None:
+    from bot.settings import Settings, SettingsError
+
+    garbled = github_app_key.replace(github_app_key.splitlines()[5], "not base64 at all!!")
+    with pytest.raises(SettingsError) as err:
+        Settings.from_env({"MLGATE_APP_ID": "1", "MLGATE_WEBHOOK_SECRET": "s", "MLGATE_PRIVATE_KEY": garbled})
+    assert "the App private key cannot be read" in str(err.value)
+    assert "not base64" not in str(err.value) and github_app_key.splitlines()[6] not in str(err.value)
+
+
+@pytest.mark.parametrize(("url", "says"), [
+    ("redis://127.0.0.1:notaport/0", "MLGATE_QUEUE_URL=redis://127.0.0.1:notaport/0 cannot be used"),
+    ("redis://127.0.0.1:6379/notadb", "cannot be used: give it as sqlite:///PATH or redis://"),
+    ("amqp://broker/x", "MLGATE_QUEUE_URL must be sqlite:///PATH or redis://"),
+    ("redis:/:SeCrEt99@127.0.0.1/0", "got (not a URL; value hidden)"),
+])
+def test_a_queue_url_that_cannot_work_stops_the_start_before_anything_is_created(
+        github_app_key: str, tmp_path: Path, url: str, says: str) -> None:
+    from bot.settings import Settings, SettingsError
+
+    with pytest.raises(SettingsError) as err:
+        Settings.from_env({"MLGATE_APP_ID": "1", "MLGATE_WEBHOOK_SECRET": "s", "MLGATE_PRIVATE_KEY": github_app_key,
+                           "MLGATE_QUEUE_URL": url, "MLGATE_DATA_DIR": str(tmp_path)})
+    assert says in str(err.value) and "SeCrEt99" not in str(err.value)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_path_of_fixture_reports_exists() -> None:

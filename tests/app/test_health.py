@@ -49,8 +49,20 @@ def test_healthz_503_when_the_queue_is_unreachable(tmp_path: Path) -> None:
     assert r.status_code == 503 and r.get_json() == {"store": "ok", "queue": "unreachable", "queue_depth": None}
 
 
-def test_serve_and_worker_exit_at_start_when_the_database_is_unreachable(tmp_path: Path) -> None:
-    env = {**os.environ, "MLGATE_WEBHOOK_SECRET": "s", "MLGATE_APP_ID": "1", "MLGATE_PRIVATE_KEY": KEY,
+def test_serve_and_worker_exit_at_start_when_the_queue_is_unreachable(tmp_path: Path, github_app_key: str) -> None:
+    env = {**os.environ, "MLGATE_WEBHOOK_SECRET": "s", "MLGATE_APP_ID": "1", "MLGATE_PRIVATE_KEY": github_app_key,
+           "MLGATE_DATABASE_URL": f"sqlite:///{tmp_path / 'mlgate.db'}",
+           "MLGATE_QUEUE_URL": "redis://:s3cret@127.0.0.1:9/0"}
+    for command in (["serve", "--port", "0"], ["worker"]):
+        res = subprocess.run([sys.executable, "-m", "bot.cli", *command], env=env, capture_output=True,
+                             text=True, timeout=120)
+        assert res.returncode == 2, res.stderr
+        assert "the queue at redis://***@127.0.0.1:9/0 cannot be reached" in res.stderr, res.stderr
+        assert "s3cret" not in res.stderr and "Traceback" not in res.stderr
+
+
+def test_serve_and_worker_exit_at_start_when_the_database_is_unreachable(tmp_path: Path, github_app_key: str) -> None:
+    env = {**os.environ, "MLGATE_WEBHOOK_SECRET": "s", "MLGATE_APP_ID": "1", "MLGATE_PRIVATE_KEY": github_app_key,
            "MLGATE_DATABASE_URL": "postgresql+psycopg://postgres:s3cret@127.0.0.1:9/none",
            "MLGATE_QUEUE_URL": f"sqlite:///{tmp_path / 'q.db'}"}
     for command in (["serve", "--port", "0"], ["worker"]):
