@@ -14,6 +14,7 @@ import csv
 import getpass
 import json
 import os
+import re
 import sys
 import uuid
 from datetime import UTC, datetime
@@ -33,9 +34,33 @@ def _common(parser: argparse.ArgumentParser, *, registry: bool = True) -> None:
                             help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI)")
 
 
+def _count_arg(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _version_arg(text: str) -> str:
+    """`3` or `v3`, as the chat commands take it."""
+    v = text.removeprefix("v").removeprefix("V")
+    if not v.isdigit() or int(v) < 1:
+        raise argparse.ArgumentTypeError(f"takes a model version number such as 3 (or v3), got {text!r}")
+    return str(int(v))
+
+
+def _alias_arg(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]{0,254}", text) or re.fullmatch(r"[vV]\d+", text) \
+            or text.lower() == "latest":
+        raise argparse.ArgumentTypeError(f"takes an alias name (letters, digits, _ and -, not a version like v1 "
+                                         f"or latest), got {text!r}")
+    return text
+
+
 def _release_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="registered model name")
-    parser.add_argument("--alias", default="production", help="registry alias to move (default: production)")
+    parser.add_argument("--alias", type=_alias_arg, default="production",
+                        help="registry alias to move (default: production)")
     parser.add_argument("--dry-run", action="store_true", help="check everything, change nothing, show the plan")
     parser.add_argument("--actor", default=None, help="who is doing this, for the audit log (default: $USER)")
     parser.add_argument("--metric", action="append", default=[], help="key metric for the table (repeatable)")
@@ -46,14 +71,14 @@ def configure_promote(parser: argparse.ArgumentParser) -> None:
     _release_args(parser)
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--candidate", help="model URI to register and promote (runs:/, models:/, a path)")
-    what.add_argument("--version", help="an existing version to promote")
+    what.add_argument("--version", type=_version_arg, help="an existing version to promote (3 or v3)")
     what.add_argument("--pr", type=int, help="promote this PR's candidate; needs --repo; the PR gates apply")
     parser.add_argument("--repo", help="owner/name of the PR's repository (with --pr)")
 
 
 def configure_rollback(parser: argparse.ArgumentParser) -> None:
     _release_args(parser)
-    parser.add_argument("--to", dest="version", default=None,
+    parser.add_argument("--to", dest="version", type=_version_arg, default=None,
                         help="version to move the alias to (default: the previous one, from the audit log)")
     parser.add_argument("--pr", type=int, help="the PR this rollback answers (with --repo): its head is the "
                                                "GitHub Deployment's ref, as /rollback in that PR does")
@@ -62,8 +87,8 @@ def configure_rollback(parser: argparse.ArgumentParser) -> None:
 
 def configure_status(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("models", nargs="*", help="model names (default: every model in the audit log)")
-    parser.add_argument("--alias", default="production")
-    parser.add_argument("--limit", type=int, default=5, help="recent releases to show per model")
+    parser.add_argument("--alias", type=_alias_arg, default="production")
+    parser.add_argument("--limit", type=_count_arg, default=5, help="recent releases to show per model")
     _common(parser)
 
 
@@ -87,7 +112,25 @@ def _store(url: str) -> Any:
 def _registry(uri: str | None) -> Any:
     from bot.registry import Registry
 
+    if not uri:  # MLflow would quietly start an empty local store here
+        print("mlgate: no model registry given: set MLFLOW_TRACKING_URI or pass --tracking-uri (the one the App "
+              "uses)", file=sys.stderr)
+        raise SystemExit(2)
     return Registry(uri)
+
+
+def _unknown_model(reg: Any, name: str) -> str | None:
+    """Why `name` cannot be released: it is not a registered model (with the closest name)."""
+    import difflib
+
+    if reg.list_versions(name):
+        return None
+    names = reg.registered_models()
+    if name in names:
+        return f"the registered model {name} has no versions yet"
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
+    return (f"there is no registered model {name} in the registry" + (f"; did you mean {close[0]}?" if close else
+            f"; registered: {', '.join(names[:20]) or 'none'}"))
 
 
 def _release(args: argparse.Namespace, action: str) -> Any:
@@ -98,7 +141,8 @@ def _release(args: argparse.Namespace, action: str) -> Any:
     repo = getattr(args, "repo", None)
     pr = getattr(args, "pr", None)
     if pr is not None and not repo:
-        raise SystemExit("mlgate: --pr needs --repo OWNER/NAME")
+        print(f"mlgate {action}: --pr needs --repo OWNER/NAME", file=sys.stderr)
+        raise SystemExit(2)
     return promotion.Release(
         action="promote" if action == "promote" else "rollback", model=args.model, alias=args.alias, actor=actor,
         delivery_id=delivery, repo=repo, pr=pr, candidate_uri=getattr(args, "candidate", None),
@@ -121,8 +165,18 @@ def _run_release(args: argparse.Namespace, action: str) -> int:
             return 2
         release = replace(release, head_sha=head)
 
+    reg = _registry(args.tracking_uri)
+    if action == "rollback" or release.version is not None:  # these need the model to exist already
+        try:
+            unknown = _unknown_model(reg, release.model)
+        except RegistryError:
+            unknown = None  # MLflow is down: the use case says so and audits the failure, as /promote does
+        if unknown:
+            print(f"mlgate {action}: {unknown}", file=sys.stderr)
+            return 2
+
     def registry() -> Any:
-        return _registry(args.tracking_uri)
+        return reg
 
     github = _github(store, release) if release.head_sha and not release.dry_run else None
     try:
@@ -181,6 +235,8 @@ def run_status(args: argparse.Namespace) -> int:
         return 0
     try:
         reg = _registry(args.tracking_uri)
+    except SystemExit:
+        raise
     except Exception as exc:
         print(f"mlgate: the model registry cannot be opened: {exc}", file=sys.stderr)
         return 1
@@ -188,9 +244,14 @@ def run_status(args: argparse.Namespace) -> int:
     for name in models:
         try:
             version = reg.alias_version(name, args.alias)
+            unknown = _unknown_model(reg, name) if version is None and args.models else None
         except Exception as exc:
             print(f"{name}@{args.alias}: the registry failed: {exc}", file=sys.stderr)
             code = 1
+            continue
+        if unknown:
+            print(f"mlgate status: {unknown}", file=sys.stderr)
+            code = 2
             continue
         print(f"{name}@{args.alias}: version {version or 'none'}")
         history = promotion.alias_history(store, name, args.alias)

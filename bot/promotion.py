@@ -374,6 +374,8 @@ def _failed(store: Any, release: Release, from_version: str | None, to_version: 
     out = Outcome("failed", release, from_version=from_version, to_version=to_version, reason=why,
                   fix="check that MLflow is reachable (`mlgate status`) and try again", alias_state=alias_state,
                   warnings=list(warnings or []))
+    if release.dry_run:
+        return out  # a dry run writes no audit row, not even for a failure
     try:
         out.audit_id = audit(store, release, release.action, R_FAILED, from_version=from_version,
                              to_version=to_version, reason=f"{why}; {state_words}", alias_state=alias_state)

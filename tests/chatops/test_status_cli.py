@@ -103,3 +103,45 @@ def test_cli_promote_of_a_pr_records_the_github_deployment_as_the_app(world: Wor
     assert dep["environment"] == f"model/{MODEL}@production" and dep["ref"] == world.head(n)
     assert [s["state"] for s in dep["statuses"]] == ["success"]
     assert "ops" in dep["description"]
+
+
+def _usage_exit(*argv: str) -> int:
+    import pytest
+
+    with pytest.raises(SystemExit) as exit_:
+        main(list(argv))
+    return int(exit_.value.code or 0)
+
+
+def test_cli_input_errors_are_refused_before_the_registry_or_the_audit_log(world: World, capsys: Any,
+                                                                           monkeypatch: Any) -> None:
+    db = ["--database-url", world.store.url, "--tracking-uri", world.tracking_uri]
+    before = len(world.store.audit_records())
+    # bad numbers and names: argparse usage errors, exit 2
+    assert _usage_exit("promote", MODEL, "--version", "abc", *db) == 2
+    assert "takes a model version number such as 3 (or v3), got 'abc'" in capsys.readouterr().err
+    assert _usage_exit("rollback", MODEL, "--to", "v2x", "--dry-run", *db) == 2
+    assert _usage_exit("promote", MODEL, "--version", "2", "--alias", "latest", *db) == 2
+    assert "not a version like v1 or latest" in capsys.readouterr().err
+    assert _usage_exit("promote", MODEL, "--pr", "7", *db) == 2
+    assert "--pr needs --repo OWNER/NAME" in capsys.readouterr().err
+    # a model name with a typo: named, with the closest one, and nothing recorded
+    assert main(["rollback", "churn-clasifier", *db]) == 2
+    assert "there is no registered model churn-clasifier in the registry; did you mean churn-classifier?" in \
+        capsys.readouterr().err
+    assert main(["status", "churn-clasifier", *db]) == 2
+    assert "did you mean churn-classifier?" in capsys.readouterr().err
+    # no registry given: an error, not a new empty MLflow store in the current directory
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert _usage_exit("rollback", MODEL, "--database-url", world.store.url) == 2
+    assert "set MLFLOW_TRACKING_URI or pass --tracking-uri" in capsys.readouterr().err
+    assert len(world.store.audit_records()) == before
+
+    # v3 means 3, as in the chat command; a dry run that fails writes no audit row either
+    code, out = _cli("promote", MODEL, "--version", "v1", "--dry-run", *db)
+    assert code == 0 and "already points at version 1" in out
+    monkeypatch.setattr(world.registry.__class__, "alias_version",
+                        lambda *_: (_ for _ in ()).throw(RuntimeError("MLflow is down")))
+    code, out = _cli("rollback", MODEL, "--to", "1", "--dry-run", *db)
+    assert code == 1 and "MLflow is down" in out
+    assert len(world.store.audit_records()) == before
