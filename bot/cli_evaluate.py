@@ -242,7 +242,9 @@ def _read_table(path: Path, what: str) -> pd.DataFrame:
     from bot.datafiles import DataFileError, read_table
 
     if not path.exists():
-        raise InputError(f"{what} {path} does not exist; check the path in the config (relative to the repository root)")
+        where = ("the --predictions path" if what == "predictions"
+                 else "the path in the config (relative to the repository root)")
+        raise InputError(f"{what} {path} does not exist; check {where}")
     try:
         return read_table(path)
     except DataFileError as exc:

@@ -31,8 +31,9 @@ def run(args: argparse.Namespace) -> int:
     from bot.logging_setup import describe
     from bot.store import StoreError, open_existing
 
-    if not args.older_than >= MIN_DAYS:
-        print(f"mlgate prune: --older-than must be at least {MIN_DAYS} days (GitHub can redeliver a webhook for "
+    if not MIN_DAYS <= args.older_than < 36500:
+        print(f"mlgate prune: --older-than must be at least {MIN_DAYS} days, and fewer than 36500 (GitHub can "
+              f"redeliver a webhook for "
               f"{MIN_DAYS} days, and the stored delivery id is what makes a redelivery harmless)", file=sys.stderr)
         return 2
     try:

@@ -76,13 +76,26 @@ def load(path: str | Path) -> dict[str, Any]:
     return loads(data)
 
 
-def write_atomic(path: str | Path, content: str | bytes) -> None:
-    """Write a file so that it appears complete or not at all."""
+def _umask() -> int:
+    """The process's umask, read without changing it (os.umask would, for every thread at once)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
+
+
+def write_atomic(path: str | Path, content: str | bytes, mode: int | None = None) -> None:
+    """Write a file so that it appears complete or not at all; `mode` default: as open() would."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     data = content.encode() if isinstance(content, str) else content
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent)
     try:
+        # mkstemp makes 0600, which would surprise whoever reads a report a CI step wrote
+        os.chmod(tmp, (0o666 & ~_umask()) if mode is None else mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

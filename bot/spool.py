@@ -29,7 +29,7 @@ def spool(directory: str | Path, delivery_id: str, event: str, action: str | Non
     path = d / f"{time.time():.6f}-{delivery_id}.json"
     write_atomic(path, json.dumps({"id": delivery_id, "event": event, "action": action, "repo": repo,
                                    "installation_id": installation_id,
-                                   "body": base64.b64encode(body).decode()}))
+                                   "body": base64.b64encode(body).decode()}), mode=0o600)  # webhook bodies: ours only
     return path
 
 

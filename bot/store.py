@@ -28,9 +28,11 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    exists,
     func,
     insert,
     inspect,
+    or_,
     select,
     update,
 )
@@ -385,10 +387,16 @@ class Store:
         """Delete finished deliveries and cached files last touched before `older_than`.
 
         Queued and running deliveries are never touched, nor are evaluations, the audit log,
-        locks, checks or comments. One transaction: all or nothing.
+        locks, checks or comments. Each repository's newest delivery is kept too: it names the
+        App installation that covers the repository (`installation_for`). One transaction:
+        all or nothing.
         """
+        newer = deliveries.alias("newer")
+        superseded = exists().where(newer.c.repo == deliveries.c.repo, newer.c.installation_id.is_not(None),
+                                    newer.c.received_at > deliveries.c.received_at)
         finished = (deliveries.c.status.in_(("done", "ignored", "failed")),
-                    func.coalesce(deliveries.c.updated_at, deliveries.c.received_at) < older_than)
+                    func.coalesce(deliveries.c.updated_at, deliveries.c.received_at) < older_than,
+                    or_(deliveries.c.repo.is_(None), deliveries.c.installation_id.is_(None), superseded))
         with self.engine.begin() as c:
             counts = {
                 "deliveries": int(c.execute(select(func.count()).select_from(deliveries).where(*finished)).scalar()

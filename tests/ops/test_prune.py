@@ -47,6 +47,13 @@ def test_prune_deletes_only_finished_deliveries_past_the_age(store_url: str,
     assert store.evaluation(eval_id) is not None
     assert [r["actor"] for r in store.audit_records()] == ["wes"]
     assert store.file_at("acme/churn", ".github/mlgate.yml", "b" * 40) == (False, None)
+    # a quiet repository's last delivery stays: it names the App installation that covers it
+    store.record_delivery("quiet", "pull_request", "closed", "acme/quiet", 42, b"{}")
+    store.mark_delivery("quiet", "done")
+    _age(store, "quiet", 400)
+    assert main(["prune", "--database-url", store_url]) == 0
+    assert "deleted 0 finished deliveries" in capsys.readouterr().out
+    assert store.installation_for("acme/quiet") == 42
     # a pruned delivery id is new again: that is why the minimum age outlasts GitHub's redelivery window
     assert store.record_delivery("old-done", "pull_request", "opened", "acme/churn", 1, b"{}") is True
     store.engine.dispose()
@@ -78,9 +85,10 @@ def test_operator_commands_default_to_the_apps_store_in_the_data_dir(tmp_path: P
     store.record_delivery("old", "pull_request", "opened", "acme/churn", 1, b"{}")
     store.mark_delivery("old", "done")
     _age(store, "old", 40)
+    store.record_delivery("new", "pull_request", "synchronize", "acme/churn", 1, b"{}")
     assert main(["prune"]) == 0
     assert "deleted 1 finished deliveries" in capsys.readouterr().out
-    assert store.recent_deliveries() == []
+    assert [d["id"] for d in store.recent_deliveries()] == ["new"]
 
 
 def test_operator_commands_refuse_a_missing_store_instead_of_starting_an_empty_one(

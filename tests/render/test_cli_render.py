@@ -75,3 +75,15 @@ def test_bad_config_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "mlgate.yml" in capsys.readouterr().err
     assert main(["render", str(REPORTS / "passing.json"), "--config", str(tmp_path / "nope.yml")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_rendered_files_get_the_permissions_open_would_give(tmp_path: Path) -> None:
+    import os
+
+    out = tmp_path / "comment.md"
+    old = os.umask(0o027)
+    try:
+        assert main(["render", str(REPORTS / "failing.json"), "--out", str(out)]) == 0
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o640  # 0666 less the umask, not mkstemp's 0600
