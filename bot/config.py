@@ -328,16 +328,19 @@ _FIELDS_BY_MODEL: dict[str, type[BaseModel]] = {}
 def _known_keys(loc: tuple[Any, ...]) -> list[str]:
     """Field names allowed at the parent of `loc`, for did-you-mean hints."""
     model: type[BaseModel] | None = Config
+    free_key = False  # the part after a dict-valued field (a metric's name) is the user's own key
     for part in loc[:-1]:
         if model is None:
             return []
-        if isinstance(part, int) or part in _UNION_TAGS:
+        if isinstance(part, int) or part in _UNION_TAGS or free_key:
+            free_key = False
             continue
         field = model.model_fields.get(part)
         if field is None:
-            # dict-valued fields (metrics): keys are free, values are models
             return []
         ann = field.annotation
+        free_key = getattr(ann, "__origin__", None) is dict or any(
+            getattr(a, "__origin__", None) is dict for a in getattr(ann, "__args__", ()) or ())
         model = _model_in(ann)
     if model is None:
         return []

@@ -117,6 +117,11 @@ def test_segment_of_wrong_shape_gives_one_clear_error() -> None:
     assert any("unknown key 'bnis'" in m and "did you mean 'bins'" in m for m in msgs)
 
 
+def test_a_typo_under_a_metric_gets_a_did_you_mean() -> None:
+    (problem,) = _errors(GOOD.replace("roc_auc: {max_drop:", "roc_auc: {max_dorp:"))
+    assert "unknown key 'max_dorp' in models[0].metrics.roc_auc (did you mean 'max_drop'?)" in problem[2]
+
+
 def test_invalid_yaml_reports_line() -> None:
     (problem,) = _errors("version: 1\nmodels: [\n  - {name: x\n")
     assert problem[2].startswith("invalid YAML")
