@@ -95,6 +95,7 @@ def test_cli_promote_of_a_pr_records_the_github_deployment_as_the_app(world: Wor
     monkeypatch.setenv("MLGATE_GITHUB_API_URL", world.github.base_url)
     code, out = _cli("rollback", MODEL, *common)
     assert code == 0 and "rolled back" in out
+    assert "Undo with `mlgate rollback churn-classifier --to 2`" in out  # the CLI's own syntax, not /rollback
     assert "the store knows no App installation for acme/churn" in capsys.readouterr().err
     world.store.set_installation(world.github.installation_id, "acme", [REPO])
     code, out = _cli("rollback", MODEL, "--to", "2", *common)
