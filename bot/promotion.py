@@ -180,7 +180,10 @@ def mirror(registry: Any, model: str, version: str | None, key_value: tuple[str,
 
 
 def _first_line(exc: BaseException) -> str:
-    return (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+    """The cause in one line, cut at a word (never mid-name) when it is long."""
+    import textwrap
+
+    return textwrap.shorten((str(exc).splitlines() or [type(exc).__name__])[0], 400, placeholder=" …")
 
 
 def _holder(release: Release) -> str:

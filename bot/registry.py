@@ -16,6 +16,7 @@ import json
 import os
 import re
 import tempfile
+import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -119,7 +120,7 @@ class Registry:
 
     def _error(self, what: str, exc: BaseException) -> RegistryError:
         text = (
-            redact(str(exc)).strip().splitlines()[0][:300]
+            textwrap.shorten(redact(str(exc)).strip().splitlines()[0], 300, placeholder=" …")
             if str(exc).strip()
             else type(exc).__name__
         )
