@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from bot import report as report_io
+from tests.mlflow_state import mlflow_uris
 
 CONFIG = """\
 version: 1
@@ -73,25 +74,24 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     train, holdout = _frame(6000, 1), _frame(4000, 2)
     holdout.to_parquet(root / "data" / "holdout.parquet")
     uri = f"sqlite:///{root / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    exp = mlflow.create_experiment("train", artifact_location=(root / "artifacts").as_uri())
     uris = {}
     specs = {
         "production": ["x1", "x2", "apac", "tenure"],  # knows the APAC interaction partly
         "same": ["x1", "x2", "apac", "tenure"],
         "blind": ["x1", "tenure"],  # ignores x2: worse for APAC
     }
-    for name, feats in specs.items():
-        with mlflow.start_run(experiment_id=exp):
-            model = _train(train, feats)
-            info = mlflow.sklearn.log_model(
-                model, name="model", pip_requirements=["scikit-learn"], serialization_format="cloudpickle"
-            )
-            uris[name] = info.model_uri
-    client = MlflowClient(uri, uri)
-    mv = mlflow.register_model(uris["production"], "churn")
-    client.set_registered_model_alias("churn", "production", mv.version)
+    with mlflow_uris(uri):  # later tests in this process must not log here
+        exp = mlflow.create_experiment("train", artifact_location=(root / "artifacts").as_uri())
+        for name, feats in specs.items():
+            with mlflow.start_run(experiment_id=exp):
+                model = _train(train, feats)
+                info = mlflow.sklearn.log_model(
+                    model, name="model", pip_requirements=["scikit-learn"], serialization_format="cloudpickle"
+                )
+                uris[name] = info.model_uri
+        client = MlflowClient(uri, uri)
+        mv = mlflow.register_model(uris["production"], "churn")
+        client.set_registered_model_alias("churn", "production", mv.version)
     return {"root": root, "tracking": uri, "uris": uris}
 
 

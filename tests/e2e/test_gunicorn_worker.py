@@ -25,6 +25,7 @@ import requests
 
 from bot.sandbox.server import make_artifact_zip
 from tests.backends import mlflow_server, postgres_database, redis_queue
+from tests.mlflow_state import mlflow_uris
 from tests.processes import free_port, stop, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -148,26 +149,26 @@ def test_pr_loop_through_gunicorn_and_a_worker_process(github: Any, processes: d
     assert 'mlgate_jobs_total{event="workflow_run.completed",outcome="ok"} 1.0' in metrics
 
 
-def test_release_loop_against_the_layouts_registry(github: Any, processes: dict[str, Any],
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_release_loop_against_the_layouts_registry(github: Any, processes: dict[str, Any]) -> None:
+
     from bot import demo
     from bot.registry import Registry
     from bot.store import Store
 
     repo, env = "acme/churn", processes["env"]
     tracking = env["MLFLOW_TRACKING_URI"]
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking)  # where the example's train.py logs
     registry = Registry(tracking)
 
     # the example project; production is version 1 in the layout's registry
     root = processes["tmp"] / "churn"
     base = demo.build_project(root)
-    v1 = registry.register(demo.train_model(root, "production"), demo.MODEL)
-    registry.set_alias(demo.MODEL, "production", v1)
+    with mlflow_uris(tracking):  # train.py logs through MLflow's global URI; later tests keep theirs
+        v1 = registry.register(demo.train_model(root, "production"), demo.MODEL)
+        registry.set_alias(demo.MODEL, "production", v1)
 
-    # CI on the PR's head: train the candidate, evaluate it against @production
-    demo.open_pull_request(root)
-    candidate = demo.train_model(root, "candidate")
+        # CI on the PR's head: train the candidate, evaluate it against @production
+        demo.open_pull_request(root)
+        candidate = demo.train_model(root, "candidate")
     out = processes["tmp"] / "mlgate-report.json"
     res = subprocess.run([str(BIN / "mlgate"), "evaluate", "--config", ".github/mlgate.yml", "--candidate", candidate,
                           "--base-rev", base, "--out", str(out), "--resamples", "200", "--no-progress"],

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.mlflow_state import mlflow_uris
+
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 
@@ -23,7 +25,6 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """sqlite:/// store with binary, multiclass, regression, a second binary model and a pyfunc model."""
     import mlflow
     from mlflow import MlflowClient
-    from mlflow.tracking._tracking_service import utils as mlflow_utils
     from sklearn.linear_model import LinearRegression, LogisticRegression
     from sklearn.svm import LinearSVC
 
@@ -46,12 +47,9 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         ) -> np.ndarray:
             return np.asarray(model_input["a"] * 2.0)
 
-    saved_env = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
-    old_tracking = mlflow_utils._tracking_uri
-    mlflow.set_tracking_uri(uri)
     uris: dict[str, str] = {}
     runs: dict[str, str] = {}
-    try:
+    with mlflow_uris(uri):  # leave mlflow's global state as it was: the registry must not depend on it
         for name, model in models.items():
             with mlflow.start_run(experiment_id=exp) as run:
                 info = mlflow.sklearn.log_model(
@@ -73,13 +71,6 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             pip_requirements=["scikit-learn"],
             serialization_format="cloudpickle",
         )
-    finally:  # leave mlflow's global state as it was: the registry must not depend on it
-        mlflow.set_tracking_uri(old_tracking)  # type: ignore[arg-type]  # None: back to the default
-        for key, value in saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     return {
         "root": root,
         "uri": uri,
