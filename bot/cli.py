@@ -13,6 +13,7 @@ import importlib
 import logging
 import os
 import sys
+from collections.abc import Callable
 
 # subcommand -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -29,6 +30,20 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("bot.cli_release", "export the audit log as CSV or JSON"),
     "prune": ("bot.prune", "delete finished webhook deliveries older than N days (the audit log is kept)"),
 }
+
+
+def int_at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: a whole number >= `low`, or a usage error that says so."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+
+    return parse
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:

@@ -34,13 +34,6 @@ def _common(parser: argparse.ArgumentParser, *, registry: bool = True) -> None:
                             help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI)")
 
 
-def _count_arg(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
-
-
 def _version_arg(text: str) -> str:
     """`3` or `v3`, as the chat commands take it."""
     v = text.removeprefix("v").removeprefix("V")
@@ -88,7 +81,9 @@ def configure_rollback(parser: argparse.ArgumentParser) -> None:
 def configure_status(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("models", nargs="*", help="model names (default: every model in the audit log)")
     parser.add_argument("--alias", type=_alias_arg, default="production")
-    parser.add_argument("--limit", type=_count_arg, default=5, help="recent releases to show per model")
+    from bot.cli import int_at_least
+
+    parser.add_argument("--limit", type=int_at_least(0), default=5, help="recent releases to show per model")
     _common(parser)
 
 

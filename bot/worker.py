@@ -175,13 +175,6 @@ def _sweeper(store: Store, enqueue: Any, stale_after: float, every: float, spool
         time.sleep(every)
 
 
-def _at_least_one(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def _positive_seconds(text: str) -> float:
     value = float(text)
     if not 0 < value < 86400:
@@ -190,7 +183,9 @@ def _positive_seconds(text: str) -> float:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--workers", type=_at_least_one, default=2, help="jobs run at the same time (threads)")
+    from bot.cli import int_at_least
+
+    parser.add_argument("--workers", type=int_at_least(1), default=2, help="jobs run at the same time (threads)")
     parser.add_argument("--stale-after", type=_positive_seconds, default=STALE_AFTER,
                         help="re-enqueue deliveries with no progress for this many seconds (default: %(default)s)")
 
