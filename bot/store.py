@@ -239,7 +239,7 @@ class Store:
             self.engine: Engine = create_engine(url, **kwargs)
         except Exception as exc:  # a malformed URL: say which, never with its password
             raise StoreError(f"the database URL {_redact(self.url)} cannot be used ({type(exc).__name__}: "
-                             f"{self._say(str(exc).splitlines()[0][:120])}); use sqlite:///PATH or "
+                             f"{self._say(str(exc).splitlines()[0], 120)}); use sqlite:///PATH or "
                              "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB") from None
         if url.startswith("sqlite"):
             @event.listens_for(self.engine, "connect")
@@ -280,7 +280,7 @@ class Store:
                 if any(s in text for s in ("already exists", "duplicate key", "database is locked")):
                     time.sleep(0.05 * (attempt + 1))  # another process is migrating: look again
                     continue
-                raise StoreError(f"cannot open the database {_redact(self.url)}: {text.strip()[:200]}") from None
+                raise StoreError(f"cannot open the database {_redact(self.url)}: {text}") from None
             except CommandError as exc:
                 raise StoreError(f"cannot migrate the database {_redact(self.url)}: {exc}") from None
         raise StoreError(f"cannot migrate the database {_redact(self.url)}: other processes kept it locked")
@@ -297,13 +297,14 @@ class Store:
                 raise
             conn.exec_driver_sql("COMMIT")
 
-    def _say(self, text: str) -> str:
-        """A driver's message fit to show: no URL credentials, not even pieces of the password;
-        with a hint when the password itself holds characters a URL must percent-encode."""
-        out = scrub(text, self._secrets)
+    def _say(self, text: str, limit: int = 200) -> str:
+        """A driver's message fit to show: no URL credentials, not even pieces of the password,
+        at most `limit` characters; with a hint when the password holds characters that a URL
+        must percent-encode."""
+        out = scrub(text.strip(), self._secrets)[:limit]
         userinfo = self.url.split("://", 1)[-1].rsplit("@", 1)[0] if "@" in self.url else ""
         if userinfo.count("@") or "/" in userinfo or userinfo.count(":") > 1:
-            out += " (the password in the URL holds @, / or : : percent-encode them, e.g. @ as %40)"
+            out += " (if the password holds @, / or :, percent-encode them in the URL, e.g. @ as %40)"
         return out
 
     def _at_head(self) -> bool:
@@ -321,7 +322,7 @@ class Store:
                 found = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
         except DatabaseError as exc:  # unreachable, not a database, refused
             raise StoreError(f"cannot open the database {_redact(self.url)}: "
-                             f"{self._say(str(exc.orig).strip().splitlines()[0])[:200]}") from None
+                             f"{self._say(str(exc.orig).strip().splitlines()[0])}") from None
         return str(found) if found is not None else None
 
     def has_tables(self) -> bool:
@@ -354,7 +355,7 @@ class Store:
             return False
         except OperationalError as exc:
             raise StoreError(f"the database {_redact(self.url)} is unavailable: "
-                             f"{self._say(str(exc.orig).strip())[:200]}") from None
+                             f"{self._say(str(exc.orig))}") from None
 
     def delivery(self, delivery_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as c:
