@@ -180,7 +180,9 @@ def _run_release(args: argparse.Namespace, action: str) -> int:
     except (RegistryError, promotion.ReleaseError) as exc:
         print(f"mlgate: {exc}", file=sys.stderr)
         return 1
-    print(render_outcome(out, ""), end="")
+    from bot.render import markdown_to_terminal
+
+    print(markdown_to_terminal(render_outcome(out, "")), end="")
     return 0 if out.ok else 1
 
 

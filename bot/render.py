@@ -612,3 +612,40 @@ def render_terminal(report: dict[str, Any], decision: Decision) -> str:
         out += [f"  {c['status']:<8} {c['path']}  rows {c['rows']}" for c in view["changes"]]
     out += ["", f"Reproduce: {plain(view['env']['command'], 1000)}"]
     return "\n".join(out) + "\n"
+
+
+_EMOJI = re.compile("^[\u2190-\u2bff\U0001f000-\U0001faff\ufe0f\u200d]+\\s*")
+_MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|<>~])")
+
+
+def markdown_to_terminal(md: str) -> str:
+    """A bot reply (one of templates/replies) as a terminal shows it best: the same words.
+
+    Tables become aligned columns (tabulate), and bold, code spans, leading emoji, Markdown
+    escapes and the zero-width spaces that defuse @mentions are dropped. The wording stays
+    in the templates; this only changes how it is set.
+    """
+    out: list[str] = []
+    table: list[list[str]] = []
+
+    def flush() -> None:
+        rows = [r for r in table if not all(re.fullmatch(r":?-+:?", c) for c in r if c)]
+        if rows:
+            out.extend(tabulate(rows[1:], headers=rows[0], tablefmt="simple", disable_numparse=True).splitlines())
+        table.clear()
+
+    for line in md.splitlines():
+        if line.lstrip().startswith("|") and line.rstrip().endswith("|"):
+            table.append([_plain_inline(c.strip()) for c in line.strip().strip("|").split("|")])
+            continue
+        flush()
+        out.append(_plain_inline(_EMOJI.sub("", line)))
+    flush()
+    return "\n".join(out).strip("\n") + "\n"
+
+
+def _plain_inline(text: str) -> str:
+    text = re.sub(r"\*\*(.+?)\*\*", r"\1", text)
+    text = re.sub(r"(`+) ?(.+?) ?\1", r"\2", text)
+    text = _MD_ESCAPE.sub(r"\1", text)
+    return text.replace("\u200b", "").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

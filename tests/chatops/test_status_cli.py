@@ -45,10 +45,10 @@ def test_operator_cli_promote_rollback_status_audit(world: World) -> None:
     code, out = _cli("promote", MODEL, "--candidate", uri, "--dry-run", "--actor", "ops", *common)
     assert code == 0 and "would move from version 1 to a new version" in out and world.alias() == "1"
     code, out = _cli("promote", MODEL, "--candidate", uri, "--actor", "ops", *common)
-    assert code == 0 and "promoted: version 1 → **version 2**" in out and world.alias() == "2"
+    assert code == 0 and "promoted: version 1 → version 2" in out and world.alias() == "2"
     assert world.registry.version_tags(MODEL, "2")["mlgate.via"] == "cli"
     code, out = _cli("rollback", MODEL, "--actor", "ops", *common)
-    assert code == 0 and "rolled back: version 2 → **version 1**" in out and world.alias() == "1"
+    assert code == 0 and "rolled back: version 2 → version 1" in out and world.alias() == "1"
     code, out = _cli("rollback", MODEL, "--to", "9", "--actor", "ops", *common)
     assert code == 1 and "has no version 9" in out
     code, out = _cli("status", MODEL, *common)
@@ -71,7 +71,7 @@ def test_cli_promote_of_a_pr_applies_its_gates(world: World) -> None:
     world.evaluate(n, kind="failing")
     code, out = _cli("promote", MODEL, "--repo", REPO, "--pr", str(n), "--actor", "ops",
                      "--database-url", world.store.url, "--tracking-uri", world.tracking_uri)
-    assert code == 1 and "was refused" in out and "`mlgate/evaluation` is failure" in out
+    assert code == 1 and "was refused" in out and "mlgate/evaluation is failure" in out
     assert world.alias() == "1"
 
 
@@ -85,7 +85,7 @@ def test_cli_promote_of_a_pr_records_the_github_deployment_as_the_app(world: Wor
     for var in ("MLGATE_APP_ID", "MLGATE_PRIVATE_KEY", "MLGATE_PRIVATE_KEY_PATH"):
         monkeypatch.delenv(var, raising=False)
     code, out = _cli("promote", MODEL, *common)
-    assert code == 0 and "promoted: version 1 → **version 2**" in out
+    assert code == 0 and "promoted: version 1 → version 2" in out
     assert "no GitHub deployment will be recorded: MLGATE_APP_ID and MLGATE_PRIVATE_KEY" in capsys.readouterr().err
     assert world.github.deployments(REPO) == []
 
@@ -95,11 +95,11 @@ def test_cli_promote_of_a_pr_records_the_github_deployment_as_the_app(world: Wor
     monkeypatch.setenv("MLGATE_GITHUB_API_URL", world.github.base_url)
     code, out = _cli("rollback", MODEL, *common)
     assert code == 0 and "rolled back" in out
-    assert "Undo with `mlgate rollback churn-classifier --to 2`" in out  # the CLI's own syntax, not /rollback
+    assert "Undo with mlgate rollback churn-classifier --to 2." in out  # the CLI's own syntax, not /rollback
     assert "the store knows no App installation for acme/churn" in capsys.readouterr().err
     world.store.set_installation(world.github.installation_id, "acme", [REPO])
     code, out = _cli("rollback", MODEL, "--to", "2", *common)
-    assert code == 0 and "rolled back: version 1 → **version 2**" in out, out
+    assert code == 0 and "rolled back: version 1 → version 2" in out, out
     [dep] = world.github.deployments(REPO)
     assert dep["environment"] == f"model/{MODEL}@production" and dep["ref"] == world.head(n)
     assert [s["state"] for s in dep["statuses"]] == ["success"]

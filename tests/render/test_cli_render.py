@@ -87,3 +87,18 @@ def test_rendered_files_get_the_permissions_open_would_give(tmp_path: Path) -> N
     finally:
         os.umask(old)
     assert out.stat().st_mode & 0o777 == 0o640  # 0666 less the umask, not mkstemp's 0600
+
+
+def test_a_reply_for_the_terminal_keeps_its_words_and_drops_markdown() -> None:
+    md = ("🚀 **churn\\-classifier@production** promoted: version 1 → **version 2**, by @\u200bwes.\n\n"
+          "| | before | after | Δ |\n|---|---|---|---|\n| version | 1 | 2 | |\n| `roc_auc` | 0.81 | 0.84 | +0.03 |\n\n"
+          "Undo with `mlgate rollback churn-classifier --to 1`.\n\n⚠️ a &lt;warning&gt;.\n")
+    text = render.markdown_to_terminal(md)
+    lines = text.splitlines()
+    assert lines[0] == "churn-classifier@production promoted: version 1 → version 2, by @wes."
+    header = next(line for line in lines if "before" in line)
+    row = next(line for line in lines if line.startswith("roc_auc"))
+    assert row.split() == ["roc_auc", "0.81", "0.84", "+0.03"]  # the numbers as the reply gives them
+    assert row.index("0.84") == header.index("after")  # in aligned columns
+    assert "|" not in text and "**" not in text and "`" not in text and "\u200b" not in text
+    assert "Undo with mlgate rollback churn-classifier --to 1." in lines and lines[-1] == "a <warning>."
