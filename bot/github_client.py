@@ -505,12 +505,15 @@ class GitHubClient:
     def set_check(
         self, sha: str, name: str, *, status: str, conclusion: str | None = None, title: str = "",
         summary: str = "", details_url: str | None = None, known_id: int | None = None, lookup: bool = True,
+        replacing: int | None = None,
     ) -> int:
         """Create or update the check run `name` on `sha`; returns its id.
 
         With `lookup=False` the caller vouches that no such check exists unless `known_id`
         names it (the App keeps the ids it created), which saves one call per check. A create
-        that fails with a 5xx is looked up by name before the error goes back to the queue.
+        that fails with a 5xx is looked up by name before the error goes back to the queue;
+        `replacing` names a completed run the new one supersedes, which that lookup must not
+        adopt (the create did not land if the newest run is still the old one).
         """
         body: dict[str, Any] = {"name": name, "status": status}
         if conclusion:
@@ -534,7 +537,7 @@ class GitHubClient:
             data = self._post(f"{self.repo_url}/check-runs", {**body, "head_sha": sha}, f"creating check {name}")
         except RetryLater:
             found = self.find_check(sha, name)
-            if found is None:
+            if found is None or found == replacing:
                 raise
             return self.set_check(sha, name, status=status, conclusion=conclusion, title=title,
                                   summary=summary, details_url=details_url, known_id=found)

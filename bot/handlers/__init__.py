@@ -63,11 +63,16 @@ def set_check(ctx: Context, sha: str, name: str, *, status: str, conclusion: str
     """
     repo = ctx.event.repo or ""
     known = ctx.store.check_id(repo, sha, name)
+    replacing = None
     if known is not None and conclusion is None and ctx.store.check_conclusion(repo, sha, name) is not None:
-        known = None
+        known, replacing = None, known
+        # a retry of a job whose new run was created but not yet remembered: adopt that run
+        newest = ctx.github.find_check(sha, name)
+        if newest is not None and newest != replacing:
+            known, replacing = newest, None
     check_id = ctx.github.set_check(sha, name, status=status, conclusion=conclusion, title=title,
                                     summary=summary or title, details_url=details_url, known_id=known,
-                                    lookup=False)
+                                    lookup=False, replacing=replacing)
     ctx.store.set_check(repo, sha, name, int(check_id), conclusion)
     return int(check_id)
 

@@ -32,9 +32,14 @@ def on_rerequested(ctx: Context) -> None:
     # the run that evaluated this very commit: re-running another head's run would gate the wrong code
     latest = next((e for e in (ctx.store.latest_evaluation(repo, n, head) for n in prs) if e), None)
     if not latest or not latest.get("run_id"):
-        set_check(ctx, head, EVALUATION, status="queued", title=NO_RUN_TITLE,
-                  summary="mlgate knows no evaluation workflow run for this commit, so there is nothing to "
-                          "re-run. Re-run the evaluation workflow from the Actions tab, or push a commit.")
+        why = ("mlgate knows no evaluation workflow run for this commit, so there is nothing to re-run. "
+               "Re-run the evaluation workflow from the Actions tab, or push a commit.")
+        before = ctx.store.check_conclusion(repo, head, EVALUATION)
+        if before:  # e.g. neutral "no ML changes": a re-run click must not turn it into a wait for nothing
+            set_check(ctx, head, EVALUATION, status="completed", conclusion=before, title=NO_RUN_TITLE,
+                      summary=f"{why}\n\nThe earlier result (`{before}`) stands.")
+        else:
+            set_check(ctx, head, EVALUATION, status="queued", title=NO_RUN_TITLE, summary=why)
         return
     from bot.github_client import GitHubError, RetryLater
 
