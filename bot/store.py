@@ -19,6 +19,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Float,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -59,6 +60,7 @@ deliveries = Table(
     Column("updated_at", Float),
     Column("body", LargeBinary, nullable=False),
 )
+Index("ix_deliveries_repo_received", deliveries.c.repo, deliveries.c.received_at)  # prune's newest-per-repo
 installations = Table(
     "installations", metadata,
     Column("id", BigInteger, primary_key=True),
@@ -141,7 +143,7 @@ class StoreError(RuntimeError):
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 BASELINE = "0001"  # the schema that create_all made before bot/migrations existed
-SCHEMA_HEAD = "0002"  # the newest revision in bot/migrations/versions (tests keep the two equal)
+SCHEMA_HEAD = "0003"  # the newest revision in bot/migrations/versions (tests keep the two equal)
 MIGRATION_LOCK = 0x6D6C67617465  # "mlgate": the advisory lock that serialises migrations on PostgreSQL
 
 
@@ -265,6 +267,7 @@ class Store:
             return  # the usual start: no need to load Alembic (0.1 s and 11 MB per process)
         from alembic.util import CommandError
 
+        last = ""
         for attempt in range(8):
             try:
                 if self.engine.dialect.name == "sqlite":
@@ -278,12 +281,14 @@ class Store:
             except (OperationalError, IntegrityError, ProgrammingError) as exc:
                 text = self._say(str(exc.orig))
                 if any(s in text for s in ("already exists", "duplicate key", "database is locked")):
+                    last = text
                     time.sleep(0.05 * (attempt + 1))  # another process is migrating: look again
                     continue
                 raise StoreError(f"cannot open the database {_redact(self.url)}: {text}") from None
             except CommandError as exc:
                 raise StoreError(f"cannot migrate the database {_redact(self.url)}: {exc}") from None
-        raise StoreError(f"cannot migrate the database {_redact(self.url)}: other processes kept it locked")
+        raise StoreError(f"cannot migrate the database {_redact(self.url)} after 8 attempts: {last} (if no other "
+                         "mlgate process is starting, a table or index of a newer schema is in the way)")
 
     def _migrate_sqlite(self) -> None:
         # pysqlite commits DDL on its own unless it is told to stay out of the way: in AUTOCOMMIT
