@@ -29,14 +29,15 @@ def redact_url(url: str) -> str:
 def url_secrets(url: str) -> list[str]:
     """The parts of `url` that must not appear in any message, however a driver splits them.
 
-    A driver that parses `user:p@ss@host` as host `ss@host` prints the host in its errors;
-    the whole password and each piece of it between `@`s are scrubbed from such text.
+    A driver that parses `user:p@ss@host` as host `ss@host`, or `user:p@h/ss@db` as database
+    `ss@db`, prints those pieces in its errors: the whole password and each piece of it
+    between `@`, `/`, `:`, `?` and `#` are scrubbed from such text.
     """
     m = re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://([^\s]*)@", url)
     found: list[str] = []
     if m and ":" in m.group(1):
         password = m.group(1).split(":", 1)[1]
-        found += [password, unquote(password), *password.split("@")]
+        found += [password, unquote(password), *re.split(r"[@/:?#]", password)]
     found += [v for v in re.findall(r"(?i)[?&;](?:[a-z_]*token|password|passwd|pwd|secret|[a-z_]*key)=([^&;\s]+)", url)]
     return sorted({s for s in found if len(s) >= 4}, key=len, reverse=True)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -76,33 +76,25 @@ def load(path: str | Path) -> dict[str, Any]:
     return loads(data)
 
 
-def _umask() -> int:
-    """The process's umask, read without changing it (os.umask would, for every thread at once)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    return 0o022
-
-
 def write_atomic(path: str | Path, content: str | bytes, mode: int | None = None) -> None:
-    """Write a file so that it appears complete or not at all; `mode` default: as open() would."""
+    """Write a file so that it appears complete or not at all.
+
+    The file gets `mode`, or by default what open() gives (0666 less the umask, applied by the
+    kernel: mkstemp's 0600 would surprise whoever reads a report a CI step wrote).
+    """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     data = content.encode() if isinstance(content, str) else content
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent)
+    tmp = p.parent / f".{p.name}.{secrets.token_hex(6)}"
+    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666 if mode is None else mode)
     try:
-        # mkstemp makes 0600, which would surprise whoever reads a report a CI step wrote
-        os.chmod(tmp, (0o666 & ~_umask()) if mode is None else mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, p)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 

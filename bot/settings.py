@@ -81,11 +81,12 @@ def _private_key(env: Mapping[str, str]) -> str:
             raise SettingsError(f"MLGATE_PRIVATE_KEY_PATH={key_path} cannot be read: {exc.strerror}") from None
     if "PRIVATE KEY" not in key:
         raise SettingsError("the App private key is not a PEM key (it should start with -----BEGIN)")
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
     try:
         load_pem_private_key(key.encode(), password=None)
-    except (ValueError, TypeError):  # never echo the key, nor the library's guess at it
+    except (ValueError, TypeError, UnsupportedAlgorithm):  # never echo the key, nor the library's guess at it
         raise SettingsError("the App private key cannot be read (it is not a valid, unencrypted PEM private "
                             "key); download a new one from the App's settings on GitHub and set "
                             "MLGATE_PRIVATE_KEY or MLGATE_PRIVATE_KEY_PATH") from None

@@ -214,6 +214,9 @@ def open_existing(url: str) -> Store:
         if not os.path.exists(path):
             raise StoreError(f"there is no store at {path}; pass --database-url or set MLGATE_DATABASE_URL "
                              "(or MLGATE_DATA_DIR) as the App has them")
+        if os.path.isfile(path) and os.path.getsize(path) == 0:  # opening it would make it a database
+            raise StoreError(f"there is no mlgate store at {path} (the file is empty); pass --database-url or "
+                             "set MLGATE_DATABASE_URL as the App has them")
     store = Store(url)
     revision = store.stored_revision()
     if revision == SCHEMA_HEAD:
@@ -241,7 +244,7 @@ class Store:
             self.engine: Engine = create_engine(url, **kwargs)
         except Exception as exc:  # a malformed URL: say which, never with its password
             raise StoreError(f"the database URL {_redact(self.url)} cannot be used ({type(exc).__name__}: "
-                             f"{self._say(str(exc).splitlines()[0], 120)}); use sqlite:///PATH or "
+                             f"{self._say((str(exc).splitlines() or [''])[0], 120)}); use sqlite:///PATH or "
                              "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB") from None
         if url.startswith("sqlite"):
             @event.listens_for(self.engine, "connect")
@@ -327,7 +330,7 @@ class Store:
                 found = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
         except DatabaseError as exc:  # unreachable, not a database, refused
             raise StoreError(f"cannot open the database {_redact(self.url)}: "
-                             f"{self._say(str(exc.orig).strip().splitlines()[0])}") from None
+                             f"{self._say((str(exc.orig).strip().splitlines() or [''])[0])}") from None
         return str(found) if found is not None else None
 
     def has_tables(self) -> bool:

@@ -67,9 +67,10 @@ def run_delivery(delivery_id: str, attempt: int = 1, *, settings: Settings | Non
             store.mark_running(delivery_id)
     except Exception:
         # the store is down: nothing to record it in; the queue (or a later sweep) runs it again
+        final = attempt > RETRIES
         job_logger(delivery_id, "", job_id).error(
-            "job could not start: the store is unavailable; it will be retried", exc_info=True,
-            extra={"outcome": "retry", "attempt": attempt})
+            "job could not start: the store is unavailable%s", DEFERRED if final else "; it will be retried",
+            exc_info=True, extra={"outcome": "deferred" if final else "retry", "attempt": attempt})
         raise
     if delivery is None:
         log.warning("delivery %s is not in the store; dropped", delivery_id)

@@ -39,6 +39,8 @@ def test_pieces_of_a_password_are_scrubbed_where_a_driver_moved_them() -> None:
     f"postgresql+psycopg://postgres@127.0.0.1:9/x?password={SECRET}",  # in the query string
     f"postgresql+psycopg://postgres:p4ss@{SECRET}@127.0.0.1:9/x",  # an unescaped @
     f"postgresql+psycopg://postgres:{SECRET}@127.0.0.1:notaport/x",  # malformed
+    f"postgresql+psycopg://postgres:Tr0ub4dor@horse/{SECRET}@127.0.0.1:9/x",  # @ and / together
+    f"postgresql+psycopg://postgres:Tr0ub4dor@127.0.0.1/{SECRET}@127.0.0.1:5432/db",  # a real host inside
 ])
 def test_store_errors_never_show_the_password(url: str) -> None:
     with pytest.raises(StoreError) as err:

@@ -113,6 +113,8 @@ def test_operator_commands_neither_fill_an_empty_database_nor_migrate_the_apps_s
     for argv in (["audit"], ["status"]):
         assert _exits(argv, store_url) == 2
         assert "there is no mlgate store at" in capsys.readouterr().err
+    if store_url.startswith("sqlite"):  # not even turned into an (empty) database
+        assert Path(store_url.removeprefix("sqlite:///")).stat().st_size == 0
     store = Store(store_url)
     assert inspect(store.engine).get_table_names() == []  # nothing was created
 
