@@ -72,12 +72,11 @@ def test_a_store_from_before_migrations_is_upgraded_in_place(store_url: str) -> 
     store.engine.dispose()
 
 
-def _start(args: tuple[str, float]) -> str:
-    """One process starting: open the store, wait for the common instant, migrate."""
-    store_url, at = args
+def _start(args: tuple[str, Any]) -> str:
+    """One process starting: open the store, wait until every process is ready, migrate."""
+    store_url, ready = args
     store = Store(store_url)
-    while time.time() < at:
-        pass
+    ready.wait(60)  # a barrier: all of them go at once
     try:
         store.migrate()
         return str(store.stored_revision())
@@ -87,18 +86,16 @@ def _start(args: tuple[str, float]) -> str:
         store.engine.dispose()
 
 
-def _race(store_url: str, pool: Any, processes: int) -> list[str]:
-    return list(pool.map(_start, [(store_url, time.time() + 1.0)] * processes, chunksize=1))
-
-
 def test_processes_starting_at_the_same_instant_on_a_new_store_all_succeed(store_url: str, tmp_path: Path) -> None:
     processes = 6
-    with mp.get_context("spawn").Pool(processes) as pool:
-        pool.map(int, range(processes))  # every process has started before the race
-        outcomes = _race(store_url, pool, processes)
-        if store_url.startswith("sqlite"):  # SQLite raced most often: a few more fresh stores
-            for i in range(4):
-                outcomes += _race(f"sqlite:///{tmp_path / f'race{i}.db'}", pool, processes)
+    ctx = mp.get_context("spawn")
+    urls = [store_url] + ([f"sqlite:///{tmp_path / f'race{i}.db'}" for i in range(4)]
+                          if store_url.startswith("sqlite") else [])  # SQLite raced most often: more stores
+    outcomes: list[str] = []
+    with ctx.Manager() as manager, ctx.Pool(processes) as pool:
+        for url in urls:
+            ready = manager.Barrier(processes)
+            outcomes += pool.map(_start, [(url, ready)] * processes, chunksize=1)
     assert set(outcomes) == {_head()}, outcomes
     store = Store(store_url)
     with store.engine.connect() as conn:
