@@ -124,7 +124,7 @@ def options_from_args(args: argparse.Namespace) -> EvaluateOptions:
         seed=args.seed,
         resamples=args.resamples,
         run=run_from_github_env(os.environ),
-        command=_redact(shlex.join(["mlgate", *sys.argv[1:]])),
+        command=_command_line(sys.argv[1:]),
     )
 
 
@@ -551,6 +551,14 @@ def _version(dist: str) -> str:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
         return "unknown"
+
+
+def _command_line(args: list[str]) -> str:
+    """The command as run, for the report's reproducibility footer: credentials out of each
+    argument before quoting (a quote in a password would otherwise hide it from the pattern)."""
+    from bot.redact import redact_arg
+
+    return shlex.join(redact_arg(a) for a in ["mlgate", *args])
 
 
 def _redact(text: str) -> str:

@@ -21,6 +21,11 @@ def redact(text: str | None) -> str:
     return _QUERY_SECRET.sub(r"\1***", _USERINFO.sub(r"\1***@", text or ""))
 
 
+def redact_arg(value: str) -> str:
+    """One command-line argument: like `redact`, but a quote in a password is part of it too."""
+    return _QUERY_SECRET.sub(r"\1***", re.sub(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)\S*@", r"\1***@", value))
+
+
 def redact_url(url: str) -> str:
     """A URL fit to show; something that is not a URL is not shown at all."""
     return redact(url) if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", url) else HIDDEN

@@ -61,3 +61,11 @@ def test_a_malformed_queue_url_is_not_echoed() -> None:
     with pytest.raises(ValueError) as err:
         huey_for(f"redis:/:{SECRET}@127.0.0.1/0")
     assert SECRET not in str(err.value) and "MLGATE_QUEUE_URL must be" in str(err.value)
+
+
+def test_the_reports_command_line_hides_a_password_that_holds_a_quote() -> None:
+    from bot.cli_evaluate import _command_line
+
+    line = _command_line(["evaluate", "--tracking-uri", f"http://u:pa'{SECRET}@mlflow:5000", "--out", "r.json"])
+    assert SECRET not in line and "pa'" not in line
+    assert line == "mlgate evaluate --tracking-uri 'http://***@mlflow:5000' --out r.json"
