@@ -556,13 +556,7 @@ def _version(dist: str) -> str:
 def _command_line(args: list[str]) -> str:
     """The command as run, for the report's reproducibility footer: credentials out of each
     argument before quoting (a quote in a password would otherwise hide it from the pattern)."""
-    from bot.redact import redact_arg
-
-    return shlex.join(redact_arg(a) for a in ["mlgate", *args])
-
-
-def _redact(text: str) -> str:
-    """Drop credentials from URIs (scheme://user:pass@host) before they reach a report or log."""
     from bot.redact import redact
 
-    return redact(text)
+    return shlex.join(redact(a, argument=True) for a in ["mlgate", *args])
+

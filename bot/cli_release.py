@@ -115,17 +115,17 @@ def _registry(uri: str | None) -> Any:
 
 
 def _unknown_model(reg: Any, name: str) -> str | None:
-    """Why `name` cannot be released: it is not a registered model (with the closest name)."""
-    import difflib
+    """Why `name` cannot be released: it is not a registered model. None also when MLflow
+    cannot say: then the use case reports (and audits) that failure, as /promote does."""
+    from bot.registry import ModelNotFound, RegistryError
 
-    if reg.list_versions(name):
+    try:
+        reg.require_model(name)
+    except ModelNotFound as exc:
+        return str(exc)
+    except RegistryError:
         return None
-    names = reg.registered_models()
-    if name in names:
-        return f"the registered model {name} has no versions yet"
-    close = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
-    return (f"there is no registered model {name} in the registry" + (f"; did you mean {close[0]}?" if close else
-            f"; registered: {', '.join(names[:20]) or 'none'}"))
+    return None
 
 
 def _release(args: argparse.Namespace, action: str) -> Any:
@@ -162,10 +162,7 @@ def _run_release(args: argparse.Namespace, action: str) -> int:
 
     reg = _registry(args.tracking_uri)
     if action == "rollback" or release.version is not None:  # these need the model to exist already
-        try:
-            unknown = _unknown_model(reg, release.model)
-        except RegistryError:
-            unknown = None  # MLflow is down: the use case says so and audits the failure, as /promote does
+        unknown = _unknown_model(reg, release.model)
         if unknown:
             print(f"mlgate {action}: {unknown}", file=sys.stderr)
             return 2

@@ -10,20 +10,21 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
-# scheme://anything-without-spaces@ : greedy up to the last @, so `user:p@ss/w@host` loses it all
+# scheme://anything-without-spaces@ : greedy up to the last @, so `user:p@ss/w@host` loses it all;
+# in running text a quote ends the URL, in one command-line argument it can be part of a password
 _USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^\s'\"]*@")
+_USERINFO_ARG = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)\S*@")
 _QUERY_SECRET = re.compile(r"(?i)([?&;](?:[a-z_]*token|password|passwd|pwd|secret|[a-z_]*key|sig)=)[^&;\s'\"]+")
 HIDDEN = "(not a URL; value hidden)"
 
 
-def redact(text: str | None) -> str:
-    """`text` with the user:password@ of every URL and every secret-looking query value hidden."""
-    return _QUERY_SECRET.sub(r"\1***", _USERINFO.sub(r"\1***@", text or ""))
+def redact(text: str | None, *, argument: bool = False) -> str:
+    """`text` with the user:password@ of every URL and every secret-looking query value hidden.
 
-
-def redact_arg(value: str) -> str:
-    """One command-line argument: like `redact`, but a quote in a password is part of it too."""
-    return _QUERY_SECRET.sub(r"\1***", re.sub(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)\S*@", r"\1***@", value))
+    `argument`: `text` is one command-line argument, where a quote belongs to the value.
+    """
+    userinfo = _USERINFO_ARG if argument else _USERINFO
+    return _QUERY_SECRET.sub(r"\1***", userinfo.sub(r"\1***@", text or ""))
 
 
 def redact_url(url: str) -> str:

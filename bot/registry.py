@@ -55,6 +55,10 @@ class RegistryError(RuntimeError):
     """A registry problem with its cause and fix; never contains credentials."""
 
 
+class ModelNotFound(RegistryError):
+    """The registered model does not exist (the message names the closest one)."""
+
+
 @dataclass(frozen=True)
 class ModelRef:
     """What a model URI points at; `version` is concrete even for `models:/name@alias`."""
@@ -159,15 +163,19 @@ class Registry:
         except Exception as exc:  # requests/sqlalchemy/OS errors surface as many types
             raise self._error(what, exc) from None
 
-    def _missing_model(self, name: str) -> RegistryError:
+    def _missing_model(self, name: str) -> ModelNotFound:
         known = self.registered_models()
         close = difflib.get_close_matches(name, known, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
-        return RegistryError(
+        return ModelNotFound(
             f"registered model {name!r} does not exist in the registry at {redact(self.registry_uri)}; "
             f"{hint}check models[].name in the config and MLFLOW_TRACKING_URI, or register a version first "
             f"with mlflow.register_model(MODEL_URI, {name!r})"
         )
+
+    def require_model(self, name: str) -> None:
+        """Raise ModelNotFound (with the closest name) unless `name` is a registered model."""
+        self._model(name)
 
     def _model(self, name: str) -> Any:
         rm = self._call(

@@ -197,11 +197,6 @@ class LockInfo:
         return datetime.fromtimestamp(self.acquired_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _redact(url: str) -> str:
-    """The URL without its credentials; something that is not a URL is not shown at all."""
-    return redact_url(url)
-
-
 def open_existing(url: str) -> Store:
     """The App's store for an operator command, as the App left it: never created, never migrated.
 
@@ -221,7 +216,7 @@ def open_existing(url: str) -> Store:
     revision = store.stored_revision()
     if revision == SCHEMA_HEAD:
         return store
-    where = _redact(url)
+    where = redact_url(url)
     if revision is None and not store.has_tables():
         raise StoreError(f"there is no mlgate store at {where} (the database has no mlgate tables); pass "
                          "--database-url or set MLGATE_DATABASE_URL as the App has them")
@@ -243,7 +238,7 @@ class Store:
         try:
             self.engine: Engine = create_engine(url, **kwargs)
         except Exception as exc:  # a malformed URL: say which, never with its password
-            raise StoreError(f"the database URL {_redact(self.url)} cannot be used ({type(exc).__name__}: "
+            raise StoreError(f"the database URL {redact_url(self.url)} cannot be used ({type(exc).__name__}: "
                              f"{self._say((str(exc).splitlines() or [''])[0], 120)}); use sqlite:///PATH or "
                              "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB") from None
         if url.startswith("sqlite"):
@@ -287,10 +282,10 @@ class Store:
                     last = text
                     time.sleep(0.05 * (attempt + 1))  # another process is migrating: look again
                     continue
-                raise StoreError(f"cannot open the database {_redact(self.url)}: {text}") from None
+                raise StoreError(f"cannot open the database {redact_url(self.url)}: {text}") from None
             except CommandError as exc:
-                raise StoreError(f"cannot migrate the database {_redact(self.url)}: {exc}") from None
-        raise StoreError(f"cannot migrate the database {_redact(self.url)} after 8 attempts: {last} (if no other "
+                raise StoreError(f"cannot migrate the database {redact_url(self.url)}: {exc}") from None
+        raise StoreError(f"cannot migrate the database {redact_url(self.url)} after 8 attempts: {last} (if no other "
                          "mlgate process is starting, a table or index of a newer schema is in the way)")
 
     def _migrate_sqlite(self) -> None:
@@ -329,7 +324,7 @@ class Store:
                     return None
                 found = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
         except DatabaseError as exc:  # unreachable, not a database, refused
-            raise StoreError(f"cannot open the database {_redact(self.url)}: "
+            raise StoreError(f"cannot open the database {redact_url(self.url)}: "
                              f"{self._say((str(exc.orig).strip().splitlines() or [''])[0])}") from None
         return str(found) if found is not None else None
 
@@ -362,7 +357,7 @@ class Store:
         except IntegrityError:
             return False
         except OperationalError as exc:
-            raise StoreError(f"the database {_redact(self.url)} is unavailable: "
+            raise StoreError(f"the database {redact_url(self.url)} is unavailable: "
                              f"{self._say(str(exc.orig))}") from None
 
     def delivery(self, delivery_id: str) -> dict[str, Any] | None:

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import multiprocessing as mp
-import time
 from pathlib import Path
 from typing import Any
 
@@ -130,14 +129,12 @@ def test_a_store_migrated_by_a_newer_mlgate_is_refused_untouched(store_url: str)
     store.migrate()
     with store.engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
-    before = time.time()
     with pytest.raises(StoreError) as err:
         store.migrate()
     message = str(err.value)
     assert "revision 0099" in message and "a newer mlgate migrated it" in message
     assert "restore the backup" in message
     assert store.stored_revision() == "0099"
-    assert store.recent_deliveries() == [] and time.time() - before < 30
     store.engine.dispose()
 
 
