@@ -23,18 +23,16 @@ log = logging.getLogger("mlgate.queue")
 
 
 def huey_for(queue_url: str, name: str = "mlgate", immediate: bool = False) -> Huey:
+    """The Huey queue at `queue_url`; a URL mlgate cannot use raises SettingsError (a ValueError)."""
+    from bot.settings import check_queue_url
+
+    check_queue_url(queue_url)  # one rule for the settings and here: its form, never its value
     if queue_url.startswith(("redis://", "rediss://")):
         return RedisHuey(name, url=queue_url, immediate=immediate)
-    if queue_url.startswith("sqlite:///"):
-        path = queue_url.removeprefix("sqlite:///")
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        # WAL without fsync per job: a killed process loses nothing; use Redis when an OS crash must not
-        return SqliteHuey(name, filename=path, immediate=immediate, fsync=False)
-    from bot.redact import HIDDEN, redact_url
-
-    shown = redact_url(queue_url)
-    raise ValueError(f"MLGATE_QUEUE_URL must be sqlite:///PATH or redis://HOST:PORT/DB, got "
-                     f"{shown if shown == HIDDEN else shown.split('://')[0] + '://…'}")
+    path = queue_url.removeprefix("sqlite:///")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    # WAL without fsync per job: a killed process loses nothing; use Redis when an OS crash must not
+    return SqliteHuey(name, filename=path, immediate=immediate, fsync=False)
 
 
 class QueueError(RuntimeError):

@@ -51,7 +51,7 @@ class Settings:
             private_key=key,
             github_api_url=(env.get("MLGATE_GITHUB_API_URL") or "https://api.github.com").rstrip("/"),
             database_url=database_url_from_env(env),
-            queue_url=_queue_url(env.get("MLGATE_QUEUE_URL") or f"sqlite:///{data / 'mlgate-queue.db'}"),
+            queue_url=check_queue_url(env.get("MLGATE_QUEUE_URL") or f"sqlite:///{data / 'mlgate-queue.db'}"),
             tracking_uri=env.get("MLFLOW_TRACKING_URI") or None,
             public_url=(env.get("MLGATE_PUBLIC_URL") or "").rstrip("/") or None,
             dashboard_token=env.get("MLGATE_DASHBOARD_TOKEN") or None,
@@ -93,7 +93,7 @@ def _private_key(env: Mapping[str, str]) -> str:
     return key
 
 
-def _queue_url(url: str) -> str:
+def check_queue_url(url: str) -> str:
     """The queue URL if mlgate can use it; otherwise an error that shows its form, not its value."""
     from urllib.parse import urlsplit
 
