@@ -59,6 +59,45 @@ class ModelNotFound(RegistryError):
     """The registered model does not exist (the message names the closest one)."""
 
 
+class UnsafeModel(RegistryError):
+    """A candidate that cannot be loaded without running its own code (or trusting types nobody listed)."""
+
+
+# The tags the trusted evaluation writes on each candidate it logs; /promote reads them back.
+PROVENANCE_TAGS = (
+    "mlgate.repository",  # the repository whose trusted workflow logged it (GITHUB_REPOSITORY)
+    "mlgate.pr",
+    "mlgate.head_sha",  # the pull request head the candidate was built from
+    "mlgate.trusted_run_id",  # the workflow_run evaluation run (GITHUB_RUN_ID)
+    "mlgate.triggering_run_id",  # the pull request's own run that built it
+)
+CANDIDATE_EXPERIMENT = "mlgate-candidates"
+MAX_CANDIDATE_BYTES = 2 * 1024**3  # a model directory larger than this is refused before reading it
+MAX_CANDIDATE_FILES = 10_000
+MAX_MLMODEL_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class LoadPolicy:
+    """What a candidate may need to load: extra skops types the default branch's config trusts,
+    and whether pickle-based flavours (which run code) are allowed for this candidate."""
+
+    trusted_types: tuple[str, ...] = ()
+    allow_pickle: bool = False
+    pickle_refusal: str = "the config does not allow pickle-based models (evaluation.allow_pickle)"
+
+
+@dataclass(frozen=True)
+class LoadedCandidate:
+    """A candidate model directory loaded for scoring, and how it was loaded (kept for logging it)."""
+
+    path: Path
+    kind: str  # "skops" (loaded without running its code) | "pickle" (allowed by the config)
+    scorer: Callable[[pd.DataFrame], np.ndarray]
+    trusted_types: tuple[str, ...] = ()  # skops types outside skops' defaults that it needed
+    estimator: object = None  # the skops-loaded estimator, re-saved when logged
+
+
 @dataclass(frozen=True)
 class ModelRef:
     """What a model URI points at; `version` is concrete even for `models:/name@alias`."""
@@ -397,6 +436,139 @@ class Registry:
                 return _pyfunc_scorer(pyfunc, task)
         return _sklearn_scorer(model, task, shown)
 
+    # ---------------------------------------------------------------- untrusted candidates
+
+    def load_candidate(self, path: Path, task: str, policy: LoadPolicy) -> LoadedCandidate:
+        """Load a candidate MLflow model directory built by a pull request's code, without running that code.
+
+        sklearn saved with skops (MLflow 3's default) is loaded with skops' allowlist plus
+        `policy.trusted_types`, never the list in the candidate's own MLmodel file. Every
+        other flavour unpickles code, so it loads only when `policy.allow_pickle`.
+        """
+        if task not in TASKS:
+            raise RegistryError(f"unknown task {task!r}; use one of {', '.join(TASKS)}")
+        mlmodel = _read_candidate_dir(path)
+        flavors = mlmodel.get("flavors")
+        flavors = flavors if isinstance(flavors, dict) else {}
+        sk = flavors.get("sklearn")
+        if isinstance(sk, dict) and sk.get("serialization_format") == "skops":
+            return self._load_skops(path, sk, task, policy)
+        what = _flavour_words(flavors)
+        if not policy.allow_pickle:
+            raise UnsafeModel(
+                f"the candidate in {path} is {what}, which runs code from the pull request when it is "
+                f"loaded, and {policy.pickle_refusal}; save it with mlflow.sklearn.save_model(..., "
+                "serialization_format='skops') (MLflow 3's default), or set `evaluation.allow_pickle: writers` "
+                "in the default branch's .github/mlgate.yml to load pickles built from this repository's own branches"
+            )
+        return LoadedCandidate(path, "pickle", self.load_scorer(str(path), task))
+
+    def _load_skops(self, path: Path, flavour: dict[str, Any], task: str, policy: LoadPolicy) -> LoadedCandidate:
+        import skops.io
+
+        name = str(flavour.get("pickled_model") or "model.skops")
+        file = (path / name).resolve()
+        if file.parent != path.resolve() or not file.is_file() or file.is_symlink():
+            raise RegistryError(
+                f"the candidate in {path} names its model file {name[:100]!r}, which is not a file in that "
+                "directory; save the model again with mlflow.sklearn.save_model"
+            )
+        try:
+            needed = [str(t) for t in skops.io.get_untrusted_types(file=file)]
+        except Exception as exc:
+            raise RegistryError(
+                f"cannot read the skops file of the candidate in {path}: {type(exc).__name__}: "
+                f"{textwrap.shorten(str(exc), 200, placeholder=' …')}; save the model again"
+            ) from None
+        refused = sorted(t for t in needed if t not in policy.trusted_types)
+        if refused:
+            shown = ", ".join(refused[:10]) + (f" and {len(refused) - 10} more" if len(refused) > 10 else "")
+            raise UnsafeModel(
+                f"the candidate in {path} needs types that skops does not trust by default: {shown}; "
+                "loading them can run code or read memory, so mlgate refuses. If you reviewed them, list them "
+                "under `evaluation.skops_trusted_types` in the default branch's .github/mlgate.yml"
+            )
+        try:
+            estimator = skops.io.load(file, trusted=needed)
+        except Exception as exc:
+            raise RegistryError(
+                f"cannot load the skops file of the candidate in {path}: {type(exc).__name__}: "
+                f"{textwrap.shorten(str(exc), 200, placeholder=' …')}; save the model again"
+            ) from None
+        return LoadedCandidate(path, "skops", _sklearn_scorer(estimator, task, str(path)),
+                               tuple(sorted(needed)), estimator)
+
+    def log_candidate(self, candidate: LoadedCandidate, tags: dict[str, str]) -> ModelRef:
+        """Log a candidate as an MLflow logged model (one run each, experiment `mlgate-candidates`).
+
+        The run and the model carry `tags` (the provenance /promote checks). A skops model is
+        saved again by mlgate, so its MLmodel file lists only the types mlgate trusted and no
+        code paths; a pickle model (allowed by the config) is uploaded as it was scored.
+        """
+        from mlflow.entities import LoggedModelStatus
+
+        clean = {k: str(v) for k, v in tags.items() if v not in (None, "")}
+        exp_id = self._call("creating the mlgate-candidates experiment",
+                            lambda: self._experiment_id(CANDIDATE_EXPERIMENT))
+        run_name = f"candidate {clean.get('mlgate.model', '')} {clean.get('mlgate.head_sha', '')[:8]}".strip()
+        run = self._call("starting a candidate run", lambda: self.client.create_run(
+            exp_id, tags={**clean, "mlflow.runName": run_name}))
+        run_id = str(run.info.run_id)
+
+        def work() -> str:
+            lm = self.client.create_logged_model(exp_id, name="model", source_run_id=run_id, tags=clean)
+            with tempfile.TemporaryDirectory() as tmp:
+                local = str(candidate.path)
+                if candidate.kind == "skops":
+                    import sklearn
+                    import skops
+
+                    local = str(Path(tmp) / "model")
+                    with self._global_uris():
+                        self._mlflow.sklearn.save_model(
+                            candidate.estimator, local, serialization_format="skops",
+                            skops_trusted_types=list(candidate.trusted_types) or None,
+                            # pinned, so MLflow does not spend seconds inferring requirements
+                            pip_requirements=[f"scikit-learn=={sklearn.__version__}",
+                                              f"skops=={skops.__version__}"],
+                        )
+                self.client.log_model_artifacts(lm.model_id, local)
+            self.client.finalize_logged_model(lm.model_id, LoggedModelStatus.READY)
+            self.client.set_terminated(run_id)
+            return str(lm.model_id)
+
+        try:
+            model_id = self._call("logging the candidate", work)
+        except RegistryError:
+            with suppress(Exception):
+                self.client.set_terminated(run_id, status="FAILED")
+            raise
+        uri = f"models:/{model_id}"
+        return ModelRef(uri, run_id=run_id, source=uri)
+
+    def candidate_provenance(self, uri: str) -> dict[str, str] | None:
+        """The `mlgate.*` tags of the logged model `models:/m-…` and of the run that logged it.
+
+        None when `uri` is not a logged model of this store (a bare URI, a path, a registered
+        version, an unknown id): only the trusted evaluation's logged models carry provenance.
+        Where the model's and the run's tags disagree, the tag is dropped (it proves nothing).
+        """
+        m = _MODELS_ID.match(uri)
+        if not m:
+            return None
+        model_id = m.group(1)
+        lm = self._call(f"reading logged model {model_id}", lambda: self.client.get_logged_model(model_id),
+                        missing_ok=True)
+        if lm is None or not lm.source_run_id:
+            return None
+        run_id = str(lm.source_run_id)
+        run = self._call(f"reading run {run_id}", lambda: self.client.get_run(run_id), missing_ok=True)
+        if run is None:
+            return None
+        model_tags = {str(k): str(v) for k, v in (lm.tags or {}).items() if str(k).startswith("mlgate.")}
+        run_tags = {str(k): str(v) for k, v in (run.data.tags or {}).items() if str(k).startswith("mlgate.")}
+        return {k: v for k, v in model_tags.items() if run_tags.get(k) == v}
+
     # ---------------------------------------------------------------- writing
 
     def _source(self, model_uri: str) -> tuple[str, str | None, str | None]:
@@ -500,13 +672,11 @@ class Registry:
 
     # ---------------------------------------------------------------- evaluations
 
-    def _experiment_id(self) -> str:
-        exp = self.client.get_experiment_by_name(EXPERIMENT)
+    def _experiment_id(self, name: str = EXPERIMENT) -> str:
+        exp = self.client.get_experiment_by_name(name)
         if exp is not None:
             return str(exp.experiment_id)
-        return str(
-            self.client.create_experiment(EXPERIMENT, artifact_location=self.artifact_location)
-        )
+        return str(self.client.create_experiment(name, artifact_location=self.artifact_location))
 
     def log_evaluation(self, report: dict[str, Any], html: str | None, tags: dict[str, str]) -> str:
         """Log a report as a run in experiment `mlgate`, so evaluation history shows in MLflow's UI.
@@ -644,6 +814,52 @@ def _info(mv: Any, aliases: list[str]) -> ModelVersionInfo:
         aliases=aliases,
         created_at=getattr(mv, "creation_timestamp", None),
     )
+
+
+def _read_candidate_dir(path: Path) -> dict[str, Any]:
+    """The MLmodel file of an untrusted model directory, after bounding the directory itself."""
+    import yaml
+
+    if not path.is_dir():
+        raise RegistryError(f"candidate directory {path} does not exist; download the candidate artifact there "
+                            "(actions/download-artifact) or pass the right path")
+    total = files = 0
+    for p in path.rglob("*"):
+        if p.is_symlink():
+            raise RegistryError(f"the candidate in {path} contains a symbolic link ({p.relative_to(path)}); "
+                                "a model directory holds plain files only")
+        if p.is_file():
+            files += 1
+            total += p.stat().st_size
+        if files > MAX_CANDIDATE_FILES or total > MAX_CANDIDATE_BYTES:
+            raise RegistryError(f"the candidate in {path} has more than {MAX_CANDIDATE_FILES} files or "
+                                f"{MAX_CANDIDATE_BYTES // 1024**3} GiB; upload only the MLflow model directory")
+    mlmodel = path / "MLmodel"
+    if not mlmodel.is_file():
+        raise RegistryError(f"{path} is not an MLflow model directory (no MLmodel file); save the candidate "
+                            "with mlflow.sklearn.save_model(model, DIR) and upload DIR")
+    if mlmodel.stat().st_size > MAX_MLMODEL_BYTES:
+        raise RegistryError(f"the MLmodel file in {path} is over {MAX_MLMODEL_BYTES // 1024} KiB; save the model again")
+    try:
+        text = mlmodel.read_text("utf-8")
+        if any(isinstance(e, yaml.AliasEvent) for e in yaml.parse(text, Loader=yaml.SafeLoader)):
+            raise RegistryError(f"the MLmodel file in {path} uses YAML aliases, which MLflow never writes; "
+                                "save the model again")
+        data = yaml.safe_load(text)
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise RegistryError(f"the MLmodel file in {path} is not valid YAML ({type(exc).__name__}); "
+                            "save the model again") from None
+    if not isinstance(data, dict):
+        raise RegistryError(f"the MLmodel file in {path} is not a mapping; save the model again")
+    return data
+
+
+def _flavour_words(flavors: dict[str, Any]) -> str:
+    sk = flavors.get("sklearn")
+    if isinstance(sk, dict):
+        return f"an sklearn model saved with {str(sk.get('serialization_format') or 'pickle')[:40]}"
+    names = ", ".join(sorted(str(k)[:40] for k in flavors)[:5]) or "no flavour"
+    return f"a model of flavour {names}"
 
 
 def _sklearn_scorer(model: Any, task: str, shown: str) -> Callable[[pd.DataFrame], np.ndarray]:
