@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -24,6 +25,10 @@ from pydantic import (
 )
 
 CONFIG_PATH = ".github/mlgate.yml"
+MAX_CONFIG_BYTES = 64 * 1024  # a real policy is a few hundred bytes; refused before any parsing
+MAX_DEPTH = 16  # nesting of mappings and lists; the deepest real path (models[0].segments[2].bins) is 5
+MAX_PROBLEMS = 20  # problems named in one error (a file of thousands of unknown keys stays readable)
+MAX_MESSAGE = 300  # characters of one problem's message
 
 Task = Literal["binary", "multiclass", "regression"]
 
@@ -52,9 +57,16 @@ DEFAULT_METRICS: dict[str, dict[str, Any]] = {
 class ConfigError(ValueError):
     """A config that cannot be used. `str()` is one line per problem: `file:line: message`."""
 
-    def __init__(self, problems: list[tuple[str, int | None, str]]):
-        self.problems = problems
-        lines = [f"{f}:{ln}: {msg}" if ln else f"{f}: {msg}" for f, ln, msg in problems]
+    def __init__(self, problems: list[tuple[str, int | None, str]], more: int = 0):
+        """`more`: problems found but not worded (beyond MAX_PROBLEMS), only counted."""
+        # each message on one line and of bounded length, and a bounded number of them: the text
+        # goes into a check run's code block, where a line of its own could close the fence
+        shown = [(f, ln, _one_line(msg)) for f, ln, msg in problems[:MAX_PROBLEMS]]
+        hidden = len(problems) - len(shown) + more
+        if hidden > 0 and shown:
+            shown.append((shown[0][0], None, f"and {hidden} more problems"))
+        self.problems = shown
+        lines = [f"{f}:{ln}: {msg}" if ln else f"{f}: {msg}" for f, ln, msg in shown]
         super().__init__("\n".join(lines))
 
     @property
@@ -406,12 +418,73 @@ def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(p for p in loc if not (isinstance(p, str) and (p in _UNION_TAGS or "[" in p)))
 
 
+def _one_line(msg: str) -> str:
+    """A message on one line without control characters, at most MAX_MESSAGE characters."""
+    flat = " ".join(re.sub(r"[\x00-\x1f\x7f\u2028\u2029]", " ", msg).split())
+    return flat if len(flat) <= MAX_MESSAGE else flat[: MAX_MESSAGE - 1] + "…"
+
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+# libyaml's parser when PyYAML was built with it (about 15x faster on a 64 KiB file), else PyYAML's own
+_FAST_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _check_events(text: str, name: str) -> None:
+    """Refuse anchors, aliases, merge keys and deep nesting, on YAML's event stream.
+
+    This runs before any node is composed and stops at the first refusal: an alias bomb of
+    a few hundred bytes expands to billions of nodes only when its aliases are resolved, so
+    it costs nothing here. The caller has bounded the size.
+    """
+    # one entry per open collection: None for a list; for a mapping, whether its next node is a key
+    stack: list[bool | None] = []
+    for event in yaml.parse(text, Loader=_FAST_LOADER):
+        line = event.start_mark.line + 1 if event.start_mark is not None else None
+        if isinstance(event, yaml.AliasEvent) or (isinstance(event, yaml.NodeEvent) and event.anchor is not None):
+            raise ConfigError([(name, line, f"YAML anchors and aliases are not allowed in {name}; "
+                                            "write the values out")])
+        if isinstance(event, yaml.ScalarEvent) and (
+                event.tag == _MERGE_TAG or (event.value == "<<" and event.implicit[0])):
+            # YAML reads a plain << as a merge key wherever it stands
+            raise ConfigError([(name, line, f"YAML merge keys (<<) are not allowed in {name}; write the "
+                                            "keys out (or quote '<<' if you mean the text)")])
+        if isinstance(event, yaml.CollectionStartEvent):
+            if len(stack) >= MAX_DEPTH:
+                raise ConfigError([(name, line, f"the nesting is deeper than {MAX_DEPTH} levels; "
+                                                "a policy needs at most 5, so flatten it")])
+            stack.append(True if isinstance(event, yaml.MappingStartEvent) else None)
+            continue
+        if isinstance(event, yaml.CollectionEndEvent):
+            stack.pop()
+        elif not isinstance(event, yaml.ScalarEvent):
+            continue  # stream and document events
+        if stack and stack[-1] is not None:  # a node ended inside a mapping: key and value alternate
+            stack[-1] = not stack[-1]
+
+
+def _too_big(text: str) -> int | None:
+    """The size in bytes of a text over MAX_CONFIG_BYTES, else None (short texts are not encoded)."""
+    if len(text) <= MAX_CONFIG_BYTES // 4:  # at most 4 bytes a character
+        return None
+    size = len(text.encode("utf-8", "surrogatepass"))
+    return size if size > MAX_CONFIG_BYTES else None
+
+
 def parse_config(text: str, filename: str = "mlgate.yml") -> Config:
     """Parse and validate config text; raise ConfigError naming file, line and reason."""
     name = filename
+    size = _too_big(text)
+    if size is not None:
+        raise ConfigError([(name, None, f"the file is {size:,} bytes; mlgate reads a policy of at most "
+                                        f"{MAX_CONFIG_BYTES // 1024} KiB, so shorten it")])
     try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
+        _check_events(text, name)
+        loader = _FAST_LOADER(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -426,10 +499,11 @@ def parse_config(text: str, filename: str = "mlgate.yml") -> Config:
         return Config.model_validate(data)
     except ValidationError as exc:
         problems: list[tuple[str, int | None, str]] = []
-        for err in exc.errors():
+        errors = exc.errors()
+        for err in errors[:MAX_PROBLEMS]:  # words (and did-you-means) only for the problems shown
             loc = _clean_loc(tuple(err["loc"]))
             problems.append((name, _line_for(index, loc), _message(err, loc)))
-        raise ConfigError(problems) from None
+        raise ConfigError(problems, more=len(errors) - len(problems)) from None
 
 
 def load_config(path: str | Path) -> Config:
