@@ -27,6 +27,7 @@ from pydantic import (
 CONFIG_PATH = ".github/mlgate.yml"
 MAX_CONFIG_BYTES = 64 * 1024  # a real policy is a few hundred bytes; refused before any parsing
 MAX_DEPTH = 16  # nesting of mappings and lists; the deepest real path (models[0].segments[2].bins) is 5
+MAX_NODES = 5000  # keys, values and list items; the design's example has about 60
 MAX_PROBLEMS = 20  # problems named in one error (a file of thousands of unknown keys stays readable)
 MAX_MESSAGE = 300  # characters of one problem's message
 
@@ -430,7 +431,7 @@ _FAST_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoad
 
 
 def _check_events(text: str, name: str) -> None:
-    """Refuse anchors, aliases, merge keys and deep nesting, on YAML's event stream.
+    """Refuse anchors, aliases, merge keys, deep nesting and too many nodes, on YAML's event stream.
 
     This runs before any node is composed and stops at the first refusal: an alias bomb of
     a few hundred bytes expands to billions of nodes only when its aliases are resolved, so
@@ -438,8 +439,14 @@ def _check_events(text: str, name: str) -> None:
     """
     # one entry per open collection: None for a list; for a mapping, whether its next node is a key
     stack: list[bool | None] = []
+    nodes = 0
     for event in yaml.parse(text, Loader=_FAST_LOADER):
         line = event.start_mark.line + 1 if event.start_mark is not None else None
+        if isinstance(event, yaml.NodeEvent):
+            nodes += 1
+            if nodes > MAX_NODES:
+                raise ConfigError([(name, line, f"the file has more than {MAX_NODES:,} keys and values; "
+                                                "a policy needs a few hundred, so shorten it")])
         if isinstance(event, yaml.AliasEvent) or (isinstance(event, yaml.NodeEvent) and event.anchor is not None):
             raise ConfigError([(name, line, f"YAML anchors and aliases are not allowed in {name}; "
                                             "write the values out")])

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bot.config import MAX_CONFIG_BYTES, MAX_DEPTH, MAX_PROBLEMS, ConfigError, parse_config
+from bot.config import MAX_CONFIG_BYTES, MAX_DEPTH, MAX_NODES, MAX_PROBLEMS, ConfigError, parse_config
 from tests.config.test_config import GOOD
 from tests.handlers.conftest import REPO, Hub, hub  # noqa: F401 - the handler test's fixture
 
@@ -100,11 +100,17 @@ def test_64_kib_of_nested_lists_is_a_config_error_not_a_recursion_error() -> Non
 
 
 def test_thousands_of_unknown_keys_give_a_short_error() -> None:
-    text = GOOD + "".join(f"key{i}: {i}\n" for i in range(3000))
+    text = GOOD + "".join(f"key{i}: {i}\n" for i in range(2000))
     problems = _problems(text)
     assert len(problems) == MAX_PROBLEMS + 1
     assert problems[0][2] == "unknown key 'key0' in the top level"
-    assert problems[-1] == (NAME, None, f"and {3000 - MAX_PROBLEMS} more problems")
+    assert problems[-1] == (NAME, None, f"and {2000 - MAX_PROBLEMS} more problems")
+
+
+def test_too_many_keys_and_values_are_refused_where_the_limit_is_crossed() -> None:
+    text = "version: 1\nx: [" + ",".join(["1"] * MAX_NODES) + "]\n"
+    (problem,) = _problems(text)
+    assert problem[:2] == (NAME, 2) and f"more than {MAX_NODES:,} keys and values" in problem[2]
 
 
 def test_a_message_that_quotes_a_key_stays_on_one_line() -> None:
