@@ -100,11 +100,11 @@ def test_64_kib_of_nested_lists_is_a_config_error_not_a_recursion_error() -> Non
 
 
 def test_thousands_of_unknown_keys_give_a_short_error() -> None:
-    text = GOOD + "".join(f"key{i}: {i}\n" for i in range(2000))
+    text = GOOD + "".join(f"key{i}: {i}\n" for i in range(900))
     problems = _problems(text)
     assert len(problems) == MAX_PROBLEMS + 1
     assert problems[0][2] == "unknown key 'key0' in the top level"
-    assert problems[-1] == (NAME, None, f"and {2000 - MAX_PROBLEMS} more problems")
+    assert problems[-1] == (NAME, None, f"and {900 - MAX_PROBLEMS} more problems")
 
 
 def test_too_many_keys_and_values_are_refused_where_the_limit_is_crossed() -> None:
