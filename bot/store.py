@@ -137,13 +137,25 @@ files = Table(
 )
 
 
+pr_heads = Table(
+    "pr_heads",  # each head SHA a PR has had: how far its jobs got, and whether a newer head replaced it
+    metadata,
+    Column("repo", String(200), primary_key=True),
+    Column("pr", Integer, primary_key=True),
+    Column("sha", String(64), primary_key=True),
+    Column("phase", Integer, nullable=False),  # bot.handlers.ordering: 0 seen, 1 pending, 2 evaluated
+    Column("superseded", Integer, nullable=False),  # 1: a newer head replaced it; it never comes back
+    Column("updated_at", Float, nullable=False),
+)
+
+
 class StoreError(RuntimeError):
     """The database cannot be reached or used; names the URL without credentials."""
 
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 BASELINE = "0001"  # the schema that create_all made before bot/migrations existed
-SCHEMA_HEAD = "0003"  # the newest revision in bot/migrations/versions (tests keep the two equal)
+SCHEMA_HEAD = "0004"  # the newest revision in bot/migrations/versions (tests keep the two equal)
 MIGRATION_LOCK = 0x6D6C67617465  # "mlgate": the advisory lock that serialises migrations on PostgreSQL
 
 
@@ -370,6 +382,14 @@ class Store:
             c.execute(update(deliveries).where(deliveries.c.id == delivery_id).values(
                 status=status, last_error=error, attempts=deliveries.c.attempts + 1, updated_at=time.time()))
 
+    def defer_delivery(self, delivery_id: str, until: float, error: str | None = None) -> None:
+        """Queued again, due at `until` (the queue holds the delayed job). Its `updated_at` is set
+        to `until`, so the sweep, which re-enqueues deliveries without progress for a while,
+        counts from the due time: it rescues a job the queue lost, never runs one early."""
+        with self.engine.begin() as c:
+            c.execute(update(deliveries).where(deliveries.c.id == delivery_id).values(
+                status="queued", last_error=error, attempts=deliveries.c.attempts + 1, updated_at=until))
+
     def mark_running(self, delivery_id: str) -> None:
         with self.engine.begin() as c:
             c.execute(update(deliveries).where(deliveries.c.id == delivery_id).values(
@@ -458,6 +478,83 @@ class Store:
     def pr_head(self, repo: str, number: int) -> str | None:
         with self.engine.connect() as c:
             return c.execute(select(pulls.c.head_sha).where(pulls.c.repo == repo, pulls.c.number == number)).scalar()
+
+    # ------------------------------------------------------------ the order of a PR's heads
+
+    def head_state(self, repo: str, pr: int, sha: str) -> tuple[int, bool]:
+        """(phase, superseded) of one head of a PR; (0, False) for a head never seen."""
+        with self.engine.connect() as c:
+            row = c.execute(select(pr_heads.c.phase, pr_heads.c.superseded).where(
+                pr_heads.c.repo == repo, pr_heads.c.pr == pr, pr_heads.c.sha == sha)).first()
+        return (int(row[0]), bool(row[1])) if row else (0, False)
+
+    def move_pr_head(self, repo: str, pr: int, sha: str, *, expected: str | None, retire: list[str],
+                     base_sha: str | None = None, author: str | None = None, revive: bool = False) -> bool:
+        """Make `sha` the PR's head if the head is still `expected` (compare-and-set) and `sha` was
+        never superseded (unless `revive`: a force-push back to an earlier commit); mark `retire`
+        superseded either way. One transaction: False changes nothing but the retirements, which
+        are facts whatever the answer."""
+        try:
+            return self._move_pr_head(repo, pr, sha, expected, retire, base_sha, author, revive)
+        except IntegrityError:
+            return False  # another process recorded this PR's first head at the same moment: look again
+
+    def _move_pr_head(self, repo: str, pr: int, sha: str, expected: str | None, retire: list[str],
+                      base_sha: str | None, author: str | None, revive: bool) -> bool:
+        now = time.time()
+        with self.engine.begin() as c:
+            for old in {x for x in retire if x and x != sha}:
+                self._head_row(c, repo, pr, old, now)
+                c.execute(update(pr_heads).where(pr_heads.c.repo == repo, pr_heads.c.pr == pr,
+                                                 pr_heads.c.sha == old).values(superseded=1, updated_at=now))
+            self._head_row(c, repo, pr, sha, now)
+            if c.execute(select(pr_heads.c.superseded).where(pr_heads.c.repo == repo, pr_heads.c.pr == pr,
+                                                              pr_heads.c.sha == sha)).scalar() and not revive:
+                return False
+            current = c.execute(select(pulls.c.head_sha, pulls.c.base_sha, pulls.c.author).where(
+                pulls.c.repo == repo, pulls.c.number == pr)).first()
+            if (current[0] if current else None) != expected:
+                return False
+            values = {"head_sha": sha, "base_sha": base_sha or (current[1] if current else None),
+                      "author": author or (current[2] if current else None), "updated_at": now}
+            if current is None:
+                c.execute(insert(pulls).values(repo=repo, number=pr, **values))  # a race: IntegrityError below
+            else:
+                res = c.execute(update(pulls).where(pulls.c.repo == repo, pulls.c.number == pr,
+                                                    pulls.c.head_sha == expected).values(**values))
+                if not res.rowcount:
+                    return False
+                if current[0] != sha:
+                    c.execute(update(pr_heads).where(pr_heads.c.repo == repo, pr_heads.c.pr == pr,
+                                                     pr_heads.c.sha == current[0]).values(superseded=1, updated_at=now))
+            if revive:
+                c.execute(update(pr_heads).where(pr_heads.c.repo == repo, pr_heads.c.pr == pr,
+                                                 pr_heads.c.sha == sha).values(superseded=0, updated_at=now))
+        return True
+
+    def raise_head_phase(self, repo: str, pr: int, sha: str, phase: int) -> bool:
+        """Record that a head's jobs got to `phase`; a phase never goes down. True when it rose."""
+        now = time.time()
+        with self.engine.begin() as c:
+            self._head_row(c, repo, pr, sha, now)
+            res = c.execute(update(pr_heads).where(pr_heads.c.repo == repo, pr_heads.c.pr == pr, pr_heads.c.sha == sha,
+                                                   pr_heads.c.phase < phase).values(phase=phase, updated_at=now))
+            return bool(res.rowcount)
+
+    def prs_with_head(self, repo: str, sha: str) -> list[int]:
+        """The PRs mlgate has seen with this head SHA (current or former), newest first."""
+        with self.engine.connect() as c:
+            found = {int(r[0]) for r in c.execute(select(pulls.c.number).where(pulls.c.repo == repo,
+                                                                                 pulls.c.head_sha == sha))}
+            found |= {int(r[0]) for r in c.execute(select(pr_heads.c.pr).where(pr_heads.c.repo == repo,
+                                                                                 pr_heads.c.sha == sha))}
+        return sorted(found, reverse=True)
+
+    @staticmethod
+    def _head_row(c: Any, repo: str, pr: int, sha: str, now: float) -> None:
+        if c.execute(select(pr_heads.c.phase).where(pr_heads.c.repo == repo, pr_heads.c.pr == pr,
+                                                    pr_heads.c.sha == sha)).first() is None:
+            c.execute(insert(pr_heads).values(repo=repo, pr=pr, sha=sha, phase=0, superseded=0, updated_at=now))
 
     def record_evaluation(self, repo: str, pr: int, head_sha: str, run_id: int | None, outcome: str,
                           report: dict[str, Any]) -> int | None:
