@@ -1,24 +1,46 @@
 """The App's web process: `create_app()` for gunicorn. No side effects at import.
 
-POST /webhook verifies the signature before anything else, parses the event, stores the
-delivery (deduplicated by its id) and enqueues its id; it never calls GitHub or MLflow.
+POST /webhook refuses a body over GitHub's 25 MiB payload cap unread (413), verifies the
+signature before anything else (401), parses and bounds the event (400), stores the delivery
+(deduplicated by its id) and enqueues its id; it never calls GitHub or MLflow.
 GET /healthz says whether the store and the queue answer; GET /metrics serves Prometheus.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import IO, Any
 
 from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from bot import spool
-from bot.events import EventError, parse_event
+from bot.events import EventError, delivery_id_or_none, parse_event
 from bot.settings import Settings
 from bot.signature import SignatureError, verify_signature
-from bot.store import Store, StoreError
+from bot.store import MAX_BODY, Store, StoreError
 
 log = logging.getLogger("mlgate.web")
+READ_CHUNK = 64 * 1024
+TOO_LARGE = (f"request body is over {MAX_BODY // 2**20} MiB, GitHub's cap for webhook payloads; "
+             "it was refused unread")
+
+
+def read_body(stream: IO[bytes]) -> bytes:
+    """The request body, refused (RequestEntityTooLarge) once it passes MAX_BODY.
+
+    Werkzeug refuses a Content-Length over MAX_CONTENT_LENGTH before anything is read; a
+    chunked body (gunicorn ends the stream and says so with wsgi.input_terminated) is read in
+    pieces and refused at the first byte past the cap. `get_data()` would instead return the
+    first MAX_BODY bytes of it as if that were the whole body."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := stream.read(READ_CHUNK):
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise RequestEntityTooLarge()
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def create_app(settings: Settings | None = None, *, store: Store | None = None, queue: Any = None) -> Flask:
@@ -39,32 +61,35 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
     app = Flask("mlgate")
     app.config["MLGATE_SETTINGS"] = settings
     app.config["MLGATE_STORE"] = store
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY  # no body over GitHub's payload cap is read
     from bot.dashboard import blueprint
 
     app.register_blueprint(blueprint(settings, store))
 
-    def count(event: str, outcome: str) -> None:
-        metrics.metrics().deliveries.labels(event=event, outcome=outcome).inc()
-
     @app.post("/webhook")
     def webhook() -> tuple[Response, int]:
-        body = request.get_data(cache=False)
+        event_name = request.headers.get("X-GitHub-Event")
+        try:
+            body = read_body(request.stream)
+        except RequestEntityTooLarge:
+            metrics.count_delivery(event_name, "too_large")
+            return jsonify(error=TOO_LARGE), 413
         headers = dict(request.headers)
-        event_name = request.headers.get("X-GitHub-Event", "unknown")[:64]
         try:
             verify_signature(headers, body, settings.webhook_secret)
         except SignatureError as exc:
-            log.warning("rejected delivery: %s", exc, extra={"delivery_id": request.headers.get("X-GitHub-Delivery")})
-            count(event_name, "unauthorized")
+            log.warning("rejected delivery: %s", exc,
+                        extra={"delivery_id": delivery_id_or_none(request.headers.get("X-GitHub-Delivery"))})
+            metrics.count_delivery(event_name, "unauthorized")
             return jsonify(error="invalid signature"), 401
         try:
             event = parse_event(headers, body)
         except EventError as exc:
-            count(event_name, "bad_request")
+            metrics.count_delivery(event_name, "bad_request")
             return jsonify(error=str(exc)), 400
         extra = {"delivery_id": event.delivery_id, "event": event.key}
         if event.name == "ping":
-            count("ping", "ping")
+            metrics.count_delivery("ping", "ping")
             return jsonify(status="pong"), 200
         try:
             fresh = store.record_delivery(event.delivery_id, event.name, event.action, event.repo,
@@ -75,14 +100,15 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
                             event.installation_id, body)
             except OSError:
                 log.error("store unavailable and spool not writable: %s", exc, extra=extra)
+                metrics.count_delivery(event.name, "unavailable")
                 return jsonify(error="store unavailable"), 503
             log.error("store unavailable, delivery spooled: %s", exc, extra=extra)
-            count(event.name, "spooled")
+            metrics.count_delivery(event.name, "spooled")
             return jsonify(status="spooled", delivery=event.delivery_id), 202
         if spool.pending(settings.spool_dir):
             spool.replay(settings.spool_dir, store, task, limit=20)
         if not fresh:
-            count(event.name, "duplicate")
+            metrics.count_delivery(event.name, "duplicate")
             log.info("duplicate delivery ignored", extra=extra)
             return jsonify(status="duplicate"), 200
         try:
@@ -90,9 +116,9 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
         except Exception as exc:
             # the delivery is stored and stays queued: a worker's sweep enqueues it once the queue is back
             log.error("queue unavailable, delivery kept for the sweep: %s", type(exc).__name__, extra=extra)
-            count(event.name, "stored")
+            metrics.count_delivery(event.name, "stored")
             return jsonify(status="stored", delivery=event.delivery_id), 202
-        count(event.name, "accepted")
+        metrics.count_delivery(event.name, "accepted")
         log.info("delivery accepted", extra=extra)
         return jsonify(status="queued", delivery=event.delivery_id), 202
 
@@ -117,6 +143,10 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
     @app.errorhandler(404)
     def not_found(_: Any) -> tuple[Response, int]:
         return jsonify(error="not found"), 404
+
+    @app.errorhandler(413)
+    def too_large(_: Any) -> tuple[Response, int]:
+        return jsonify(error=TOO_LARGE), 413
 
     @app.errorhandler(500)
     def server_error(_: Any) -> tuple[Response, int]:

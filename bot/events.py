@@ -1,18 +1,49 @@
-"""Parsing a webhook delivery into an Event: a pure function of (headers, body)."""
+"""Parsing a webhook delivery into an Event: a pure function of (headers, body).
+
+Everything in a delivery is bounded here, before a store or a handler sees it: the event
+name's form, the JSON's nesting depth, and the lengths and types of the fields the store
+keeps (action, repository, installation id).
+"""
 
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import parse_qs
 
 from bot.context import Event
 from bot.signature import _header
 
+# The events the App subscribes to (docs/app-manifest.json and the ones GitHub sends every
+# App: installation, ping), as in DESIGN.md's table. Metric labels use this closed set.
+KNOWN_EVENTS = frozenset({
+    "check_run", "check_suite", "deployment_protection_rule", "installation", "installation_repositories",
+    "issue_comment", "merge_group", "ping", "pull_request", "pull_request_review", "workflow_run",
+})
+# GitHub's payloads nest 7 levels at most (@octokit/webhooks-examples); deeper JSON is refused
+# long before Python's recursion limit, so no later json.dumps or deepcopy can hit it either.
+MAX_DEPTH = 64
+_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_DELIVERY = re.compile(r"[A-Za-z0-9\-]{1,64}")
+_ACTION = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_REPO = re.compile(r"[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}")  # GitHub's owner/name characters
+_MAX_INSTALLATION_ID = 2**63 - 1  # the store's BIGINT
+
 
 class EventError(ValueError):
     """A delivery that is not a well-formed GitHub webhook."""
+
+
+def event_label(name: str | None) -> str:
+    """The event as a metric label: one of KNOWN_EVENTS or `other`, so labels stay a closed set."""
+    return name if name in KNOWN_EVENTS else "other"
+
+
+def delivery_id_or_none(value: str | None) -> str | None:
+    """The X-GitHub-Delivery header if it has GitHub's form, else None (safe to log)."""
+    return value if value is not None and _DELIVERY.fullmatch(value) else None
 
 
 def parse_event(headers: Mapping[str, str], body: bytes) -> Event:
@@ -20,7 +51,9 @@ def parse_event(headers: Mapping[str, str], body: bytes) -> Event:
     delivery = _header(headers, "X-GitHub-Delivery")
     if not name:
         raise EventError("missing X-GitHub-Event header")
-    if not delivery or not re.fullmatch(r"[A-Za-z0-9\-]{1,64}", delivery):
+    if not _NAME.fullmatch(name):
+        raise EventError("malformed X-GitHub-Event header: expected a GitHub event name such as pull_request")
+    if not delivery or not _DELIVERY.fullmatch(delivery):
         raise EventError("missing or malformed X-GitHub-Delivery header")
     ctype = (_header(headers, "Content-Type") or "").split(";")[0].strip().lower()
     try:
@@ -30,12 +63,48 @@ def parse_event(headers: Mapping[str, str], body: bytes) -> Event:
             form = parse_qs(body.decode("utf-8"), strict_parsing=True)
             payload = json.loads(form["payload"][0])
         else:
-            raise EventError(f"unsupported content type {ctype or '(none)'}; use application/json")
+            shown = ctype[:40] or "(none)"
+            raise EventError(f"unsupported content type {shown}; use application/json")
+    except RecursionError:
+        raise EventError(f"body nests JSON deeper than {MAX_DEPTH} levels; GitHub payloads nest far less") from None
     except (ValueError, KeyError, UnicodeDecodeError) as exc:
         if isinstance(exc, EventError):
             raise
         raise EventError(f"body is not valid JSON: {type(exc).__name__}") from None
     if not isinstance(payload, dict):
         raise EventError("body must be a JSON object")
+    if _depth_exceeds(payload, MAX_DEPTH):
+        raise EventError(f"body nests JSON deeper than {MAX_DEPTH} levels; GitHub payloads nest far less")
     action = payload.get("action")
-    return Event(name=name, action=action if isinstance(action, str) else None, delivery_id=delivery, payload=payload)
+    if isinstance(action, str) and not _ACTION.fullmatch(action):
+        raise EventError("action must be a GitHub action name such as opened")
+    _check_ids(payload)
+    return Event(name=name, action=action if isinstance(action, str) else None, delivery_id=delivery,
+                 payload=payload)
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    """Whether containers nest deeper than `limit`; iterative, so any depth is safe to ask about."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return False
+
+
+def _check_ids(payload: dict[str, Any]) -> None:
+    """The installation id and repository name the store keeps have the types and sizes it takes."""
+    inst = payload.get("installation")
+    if isinstance(inst, dict) and "id" in inst:
+        iid = inst["id"]
+        valid = isinstance(iid, int) and not isinstance(iid, bool) and 0 < iid <= _MAX_INSTALLATION_ID
+        if iid is not None and not valid:
+            raise EventError("installation.id must be a positive integer")
+    repo = payload.get("repository")
+    if isinstance(repo, dict) and "full_name" in repo:
+        full = repo["full_name"]
+        if full is not None and not (isinstance(full, str) and _REPO.fullmatch(full)):
+            raise EventError("repository.full_name must be owner/name as GitHub spells it")

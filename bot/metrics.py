@@ -13,6 +13,7 @@ import os
 import threading
 from dataclasses import dataclass
 from functools import cache
+from typing import Literal
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -24,13 +25,19 @@ from prometheus_client import (
 )
 from prometheus_client import multiprocess as _mp
 
+from bot.events import event_label
+
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# What the web door did with a delivery: a closed set, like the event label (bot.events.event_label),
+# so no request, signed or not, can add a series.
+DeliveryOutcome = Literal["accepted", "duplicate", "spooled", "stored", "unavailable", "unauthorized",
+                          "bad_request", "too_large", "ping"]
 _lock = threading.Lock()
 
 
 @dataclass(frozen=True)
 class Metrics:
-    deliveries: Counter  # labels: event, outcome (accepted|duplicate|spooled|stored|unauthorized|bad_request|ping)
+    deliveries: Counter  # labels: event (bot.events.KNOWN_EVENTS | other), outcome (DeliveryOutcome)
     jobs: Counter  # labels: event, outcome (ok|retry|failed|ignored)
     job_seconds: Histogram  # labels: event
     queue_depth: Gauge
@@ -69,6 +76,11 @@ def metrics() -> Metrics:
                 "mlgate_releases", "Promotions and rollbacks by result", ["action", "result"]
             ),
         )
+
+
+def count_delivery(event_name: str | None, outcome: DeliveryOutcome) -> None:
+    """Count one webhook request; an event outside the App's subscriptions is counted as `other`."""
+    metrics().deliveries.labels(event=event_label(event_name), outcome=outcome).inc()
 
 
 def exposition() -> tuple[bytes, str]:

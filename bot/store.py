@@ -42,7 +42,9 @@ from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError, Prog
 
 from bot.redact import redact_url, scrub, url_secrets
 
-MAX_BODY = 5 * 1024 * 1024
+# GitHub caps webhook payloads at 25 MB; the web door refuses more (413) with this same limit,
+# so every delivery it accepts fits here and none is spooled for being too large.
+MAX_BODY = 25 * 1024 * 1024
 
 metadata = MetaData()
 
