@@ -56,6 +56,26 @@ class NotText(GitHubError):
 
 
 @dataclass(frozen=True)
+class RunInfo:
+    """A workflow run as the Actions API reports it, in the terms that decide whether its report
+    counts (bot.trust): which workflow file ran, for which event, on which branch and commit, and
+    where that commit lives (`head_repository`: the fork for a fork's pull request)."""
+
+    id: int
+    path: str  # the workflow file, e.g. .github/workflows/mlgate-evaluate.yml (its `name` is not checked)
+    event: str  # pull_request, workflow_run, push, ...
+    head_branch: str
+    head_sha: str
+    repository: str  # owner/name the run belongs to
+    head_repository: str  # owner/name the head commit comes from
+    head_owner: str  # login owning head_repository
+    conclusion: str | None
+    html_url: str | None
+    pull_requests: tuple[int, ...]  # PRs of this repository whose head branch is in this repository
+
+
+
+@dataclass(frozen=True)
 class PullInfo:
     """The facts about a pull request that handlers need, in mlgate's terms."""
 
@@ -549,6 +569,38 @@ class GitHubClient:
         """The workflow run as GitHub's REST API returns it."""
         return dict(self._call(f"reading workflow run {run_id}",
                                lambda: self._request("GET", f"{self.repo_url}/actions/runs/{run_id}")))
+
+    def run_info(self, run_id: int) -> RunInfo | None:
+        """A workflow run of this repository from the Actions API (never from a payload); None when
+        the repository has no such run."""
+        def read() -> RunInfo | None:
+            try:
+                d = self._request("GET", f"{self.repo_url}/actions/runs/{int(run_id)}")
+            except GithubException as exc:
+                if exc.status == 404:
+                    return None
+                raise
+            repo, head = d.get("repository") or {}, d.get("head_repository") or {}
+            own = repo.get("id")
+            prs = tuple(int(p["number"]) for p in d.get("pull_requests") or []
+                        if ((p.get("base") or {}).get("repo") or {}).get("id") == own
+                        and ((p.get("head") or {}).get("repo") or {}).get("id") == own)
+            return RunInfo(int(d["id"]), str(d.get("path") or ""), str(d.get("event") or ""),
+                           str(d.get("head_branch") or ""), str(d.get("head_sha") or ""),
+                           str(repo.get("full_name") or ""), str(head.get("full_name") or ""),
+                           str((head.get("owner") or {}).get("login") or ""), d.get("conclusion"),
+                           d.get("html_url"), prs)
+        result: RunInfo | None = self._call(f"reading workflow run {run_id}", read)
+        return result
+
+    def has_artifact(self, run_id: int, name: str) -> bool:
+        """Whether the run uploaded an artifact called `name` (one call, nothing downloaded)."""
+        data = self._call(
+            f"listing artifacts of run {run_id}",
+            lambda: self._request("GET", f"{self.repo_url}/actions/runs/{int(run_id)}/artifacts",
+                                  parameters={"name": name, "per_page": 100}),
+        )
+        return any(a.get("name") == name for a in data.get("artifacts", []))
 
     def download_artifact(self, run_id: int, name: str, max_bytes: int) -> bytes | None:
         """The artifact's zip bytes, or None when the run has no artifact of that name.

@@ -24,7 +24,8 @@ ADMIN_METHODS = (
     "register_app", "create_installation", "add_repositories", "create_repo", "create_token", "set_permission",
     "add_team_member", "remove_team_member", "require_checks", "push", "open_pull_request", "push_to_pull_request",
     "close_pull_request", "merge", "reopen_pull_request", "ready_for_review", "comment", "edit_comment",
-    "delete_comment", "review", "dismiss_review", "complete_workflow_run", "rerequest_check_run", "ping",
+    "delete_comment", "review", "dismiss_review", "complete_workflow_run", "complete_evaluation_run",
+    "complete_trusted_evaluation", "rerequest_check_run", "ping",
     "redeliver", "pull", "comments", "check_runs", "statuses", "labels", "reactions", "reviews", "deployments",
     "reruns", "dispatches", "file", "count_calls", "reset_calls", "reset", "inject_fault", "clear_faults",
     "set_webhook", "set_latency",
@@ -72,7 +73,7 @@ def register(box: Sandbox, app: Flask) -> None:
         if method not in ADMIN_METHODS:
             return jsonify({"message": f"no admin method {method}", "methods": list(ADMIN_METHODS)}), 404
         kwargs = _decode(request.get_json(silent=True) or {})
-        if method == "complete_workflow_run" and "artifact_b64" in kwargs:
+        if method in ("complete_workflow_run", "complete_evaluation_run") and "artifact_b64" in kwargs:
             kwargs["artifact"] = base64.b64decode(kwargs.pop("artifact_b64"))
         for key in ("delete",):
             if key in kwargs:

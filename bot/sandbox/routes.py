@@ -158,7 +158,7 @@ def register(box: Sandbox, app: Flask) -> None:  # noqa: C901 - one table of end
         for pr in sorted(box.snapshot(r.pulls), key=lambda p: -p["number"]):
             if state != "all" and pr["state"] != state:
                 continue
-            if head and head not in (pr["head"], f"{r.owner}:{pr['head']}"):
+            if head and head not in (pr["head"], f"{box._head_repo(r, pr).owner}:{pr['head']}"):
                 continue
             if base and base != pr["base"]:
                 continue

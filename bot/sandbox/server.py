@@ -195,6 +195,31 @@ class Sandbox:
             self.repos[full_name] = repo
             return repo
 
+    def fork(self, repo: str, owner: str) -> Repo:
+        """`owner`'s fork of `repo`: the same history, its own branches; the App is not installed on it."""
+        base = self._repo(repo)
+        full = f"{owner}/{base.name}"
+        with self.lock:
+            if full in self.repos:
+                return self.repos[full]
+            f = Repo(next(self.ids), owner, base.name, default_branch=base.default_branch, parent=base.full_name)
+            f.trees.update(base.trees)
+            f.commits.update(base.commits)
+            f.branches[base.default_branch] = base.branches[base.default_branch]
+            self.repos[full] = f
+            return f
+
+    def _push_head(self, r: Repo, pr_head_repo: str, branch: str, files: dict[str, str | bytes], *,
+                   delete: tuple[str, ...], message: str, author: str) -> str:
+        """Commit on a PR's head branch, in the fork when the PR comes from one; the commit is then
+        also reachable in the base repository by its SHA (GitHub's refs/pull/N/head)."""
+        sha = self.push(pr_head_repo, branch, files, delete=delete, message=message, author=author)
+        if pr_head_repo != r.full_name:
+            head = self._repo(pr_head_repo)
+            with self.lock:
+                r.trees[sha], r.commits[sha] = head.trees[sha], head.commits[sha]
+        return sha
+
     def create_installation(self, account: str, repos: list[str], *, sender: str | None = None) -> int:
         """Install the App on `account` for `repos` (created if new); sends `installation` created."""
         with self.lock:
@@ -272,16 +297,19 @@ class Sandbox:
     def open_pull_request(
         self, repo: str, files: dict[str, str | bytes], *, author: str = "alice", base: str = "main",
         head: str | None = None, title: str = "Retrain the model", draft: bool = False, body: str = "",
-        delete: tuple[str, ...] = (),
+        delete: tuple[str, ...] = (), fork: str | None = None,
     ) -> dict[str, Any]:
-        """Push `files` to a new head branch and open a PR (sends pull_request opened)."""
+        """Push `files` to a new head branch and open a PR (sends pull_request opened). With `fork`
+        (a login) the head branch is in that user's fork of `repo`, as for an outside contributor."""
         r = self._repo(repo)
         with self.lock:
             number = max([0, *r.pulls, *(c["issue"] for c in self.snapshot(r.comments))]) + 1
             head = head or f"pr-{number}"
             base_sha = r.branches[base]
-            head_sha = self.push(repo, head, files, delete=delete, message=title, author=author)
+            head_repo = self.fork(repo, fork).full_name if fork else repo
+            head_sha = self._push_head(r, head_repo, head, files, delete=delete, message=title, author=author)
             pr = {"number": number, "title": title, "body": body, "author": author, "base": base, "head": head,
+                  "head_repo": head_repo,
                   "base_sha": base_sha, "head_sha": head_sha, "state": "open", "merged": False,
                   "draft": draft, "id": next(self.ids), "changed": sorted({*files, *delete}),
                   "created_at": now(), "updated_at": now(), "closed_at": None, "merged_at": None,
@@ -297,7 +325,8 @@ class Sandbox:
         pr = self._pull(r, number)
         with self.lock:
             before = pr["head_sha"]
-            sha = self.push(repo, pr["head"], files, delete=delete, message=message, author=pr["author"])
+            sha = self._push_head(r, pr.get("head_repo") or repo, pr["head"], files, delete=delete, message=message,
+                                  author=pr["author"])
             pr["head_sha"] = sha
             pr["changed"] = sorted(set(pr["changed"]) | set(files) | set(delete))
             pr["updated_at"] = now()
@@ -397,23 +426,89 @@ class Sandbox:
         artifact_name: str = "mlgate-report", conclusion: str = "success", head_sha: str | None = None,
         path: str = ".github/workflows/mlgate.yml", event: str = "pull_request",
     ) -> int:
-        """The PR's workflow finished, optionally with an artifact zip (sends workflow_run completed)."""
+        """The PR's own workflow finished, optionally with an artifact zip (sends workflow_run completed).
+
+        The run is the PR's: its head branch and SHA, its head repository (the fork for a fork's
+        PR, whose run then lists no `pull_requests`, as on GitHub), and the workflow file at `path`
+        as the PR's commit has it (a PR can add or change any workflow file for its own runs)."""
         r = self._repo(repo)
         pr = self._pull(r, number)
-        run_id = next(self.ids)
         sha = head_sha or pr["head_sha"]
-        run = {"id": run_id, "name": name, "head_sha": sha, "head_branch": pr["head"], "status": "completed",
-               "conclusion": conclusion, "event": event, "run_number": len(r.runs) + 1, "run_attempt": 1,
-               "path": path, "workflow_id": 77, "number": number, "created_at": now(), "updated_at": now(),
-               "author": pr["author"]}
+        return self._complete_run(r, {"name": name, "head_sha": sha, "head_branch": pr["head"], "event": event,
+                                      "path": path, "number": number, "author": pr["author"],
+                                      "head_repo": pr.get("head_repo") or r.full_name},
+                                  conclusion, {artifact_name: artifact} if artifact is not None else {})
+
+    def complete_evaluation_run(
+        self, repo: str, *, triggered_by: int, artifact: bytes | None = None, name: str = "mlgate-evaluate",
+        artifact_name: str = "mlgate-report", conclusion: str = "success",
+        path: str = ".github/workflows/mlgate-evaluate.yml", event: str = "workflow_run",
+    ) -> int:
+        """A workflow that `triggered_by`'s completion started finished (sends workflow_run completed).
+
+        GitHub runs a `workflow_run` workflow from the default branch's file: its head branch and
+        SHA are the default branch's, it names no pull request, and the REST API does not say which
+        run triggered it (the workflow reads that from its event, github.event.workflow_run)."""
+        r = self._repo(repo)
+        if triggered_by not in r.runs:
+            raise SandboxError(f"no workflow run {triggered_by} in {repo}")
+        trigger = r.runs[triggered_by]
+        return self._complete_run(r, {"name": name, "head_sha": r.branches[r.default_branch],
+                                      "head_branch": r.default_branch, "event": event, "path": path, "number": None,
+                                      "author": trigger["author"], "head_repo": r.full_name,
+                                      "triggered_by": triggered_by},
+                                  conclusion, {artifact_name: artifact} if artifact is not None else {})
+
+    def complete_trusted_evaluation(
+        self, repo: str, number: int, report: bytes | None, *, head_sha: str | None = None,
+        build_path: str = ".github/workflows/mlgate-build.yml", evaluate_path: str = ".github/workflows/mlgate-evaluate.yml",
+        conclusion: str = "success",
+    ) -> dict[str, int]:
+        """The two-workflow pattern of a PR, both runs (two workflow_run completed deliveries).
+
+        First the PR's own run (`build_path`, event pull_request, no secrets) builds the candidate
+        and uploads it as `mlgate-candidate`; then the default branch's evaluation workflow
+        (`evaluate_path`, event workflow_run) uploads `report` as `mlgate-report`, with the
+        `provenance` that `mlgate evaluate` writes there from GitHub's event (both run ids, the
+        built head SHA, the head repository, the PR). No report: the evaluation uploaded none.
+        Returns {"build": run id, "evaluate": run id}.
+        """
+        build = self.complete_workflow_run(repo, number, name="mlgate-build", path=build_path, head_sha=head_sha,
+                                           artifact=make_artifact_zip({"candidate/MLmodel": b"flavors: {}\n"}),
+                                           artifact_name="mlgate-candidate")
+        r = self._repo(repo)
+        trigger = r.runs[build]
+        if report is not None:
+            data = json.loads(report)
+            with self.lock:
+                evaluate_id = next(self.ids)  # the id the evaluation run gets below
+            data["provenance"] = {"trusted_run_id": evaluate_id, "triggering_run_id": build,
+                                  "head_sha": trigger["head_sha"], "repository": trigger["head_repo"], "pr": number}
+            report = json.dumps(data).encode()
+        else:
+            evaluate_id = None
+        evaluate = self._complete_run(
+            r, {"name": "mlgate-evaluate", "head_sha": r.branches[r.default_branch], "head_branch": r.default_branch,
+                "event": "workflow_run", "path": evaluate_path, "number": None, "author": trigger["author"],
+                "head_repo": r.full_name, "triggered_by": build},
+            conclusion, {"mlgate-report": make_artifact_zip({"mlgate-report.json": report})} if report is not None else {},
+            run_id=evaluate_id)
+        return {"build": build, "evaluate": evaluate}
+
+    def _complete_run(self, r: Repo, fields: dict[str, Any], conclusion: str, artifacts: dict[str, bytes], *,
+                      run_id: int | None = None) -> int:
+        run_id = run_id or next(self.ids)
+        run = {"id": run_id, "status": "completed", "conclusion": conclusion, "run_number": len(r.runs) + 1,
+               "run_attempt": 1, "workflow_id": 70 + int(hashlib.sha256(fields["path"].encode()).hexdigest()[:6], 16),
+               "created_at": now(), "updated_at": now(), **fields}
         with self.lock:
             r.runs[run_id] = run
-            if artifact is not None:
+            for artifact_name, data in artifacts.items():
                 aid = next(self.ids)
-                r.artifacts[aid] = {"id": aid, "name": artifact_name, "run_id": run_id, "data": artifact,
+                r.artifacts[aid] = {"id": aid, "name": artifact_name, "run_id": run_id, "data": data,
                                     "created_at": now()}
         self._deliver("workflow_run", {"action": "completed", "workflow_run": self._run_json(r, run),
-                                       "workflow": self._workflow_json(r, run)}, r, pr["author"])
+                                       "workflow": self._workflow_json(r, run)}, r, run["author"])
         return run_id
 
     def rerequest_check_run(self, repo: str, check_run_id: int, *, user: str = "alice") -> None:
@@ -612,6 +707,10 @@ class Sandbox:
         except KeyError:
             raise SandboxError(f"no PR #{number} in {r.full_name}") from None
 
+    def _head_repo(self, r: Repo, pr: dict[str, Any]) -> Repo:
+        """Where the PR's head branch lives: `r`, or the fork it was opened from."""
+        return self.repos.get(pr.get("head_repo") or r.full_name, r)
+
     def _api(self, r: Repo) -> str:
         return f"{self.base_url}/repos/{r.full_name}"
 
@@ -659,7 +758,7 @@ class Sandbox:
         return webhooks.overlay(data, {
             "id": r.id, "node_id": f"R_kgDO{r.id}", "name": r.name, "full_name": r.full_name, "private": True,
             "owner": self.user(r.owner), "html_url": f"https://github.com/{r.full_name}", "url": api,
-            "default_branch": r.default_branch, "fork": False, "visibility": "private",
+            "default_branch": r.default_branch, "fork": r.parent is not None, "visibility": "private",
             "description": f"{r.name} (GitHub stand-in)", "homepage": None, "topics": [],
             "permissions": {"admin": False, "maintain": False, "push": True, "triage": True, "pull": True},
             "created_at": "2024-01-01T00:00:00Z", "updated_at": now(), "pushed_at": now(),
@@ -671,9 +770,9 @@ class Sandbox:
         api = self._api(r)
         data = self._example("pull-request")
 
-        def side(ref: str, sha: str) -> dict[str, Any]:
-            return {"ref": ref, "sha": sha, "label": f"{r.owner}:{ref}", "user": self.user(r.owner),
-                    "repo": self._repo_json(r)}
+        def side(ref: str, sha: str, where: Repo = r) -> dict[str, Any]:
+            return {"ref": ref, "sha": sha, "label": f"{where.owner}:{ref}", "user": self.user(where.owner),
+                    "repo": self._repo_json(where)}
 
         files = self._pr_files(r, pr)
         ours = {
@@ -687,7 +786,7 @@ class Sandbox:
             "commits_url": f"{api}/pulls/{n}/commits", "review_comments_url": f"{api}/pulls/{n}/comments",
             "review_comment_url": f"{api}/pulls/comments{{/number}}",
             "statuses_url": f"{api}/statuses/{pr['head_sha']}",
-            "head": side(pr["head"], pr["head_sha"]), "base": side(pr["base"], pr["base_sha"]),
+            "head": side(pr["head"], pr["head_sha"], self._head_repo(r, pr)), "base": side(pr["base"], pr["base_sha"]),
             "merge_commit_sha": pr.get("merge_commit_sha"),
             "labels": [self._label_json(r, x) for x in r.labels.get(n, [])],
             "created_at": pr["created_at"], "updated_at": pr["updated_at"], "closed_at": pr["closed_at"],
@@ -862,8 +961,10 @@ class Sandbox:
         data = self._example("workflow-run")
         api = self._api(r)
         rid = run["id"]
-        pr = r.pulls.get(run["number"])
-        prs = [] if pr is None else [{
+        pr = r.pulls.get(run["number"]) if run.get("number") else None
+        head_repo = self.repos.get(run.get("head_repo") or r.full_name, r)
+        # GitHub lists a PR only when the run's head branch is in this repository (not for forks)
+        prs = [] if pr is None or head_repo is not r else [{
             "url": f"{api}/pulls/{pr['number']}", "id": pr["id"], "number": pr["number"],
             "head": {"ref": pr["head"], "sha": run["head_sha"], "repo": {"id": r.id, "url": api, "name": r.name}},
             "base": {"ref": pr["base"], "sha": pr["base_sha"], "repo": {"id": r.id, "url": api, "name": r.name}}}]
@@ -885,7 +986,7 @@ class Sandbox:
             "check_suite_url": f"{api}/check-suites/{rid}", "artifacts_url": f"{api}/actions/runs/{rid}/artifacts",
             "cancel_url": f"{api}/actions/runs/{rid}/cancel", "rerun_url": f"{api}/actions/runs/{rid}/rerun",
             "workflow_url": f"{api}/actions/workflows/{run['workflow_id']}", "previous_attempt_url": None,
-            "head_commit": head_commit, "repository": self._repo_json(r), "head_repository": self._repo_json(r),
+            "head_commit": head_commit, "repository": self._repo_json(r), "head_repository": self._repo_json(head_repo),
             "referenced_workflows": [],
         })
 
@@ -898,7 +999,8 @@ class Sandbox:
                 "archive_download_url": f"{api}/actions/artifacts/{a['id']}/zip", "expired": False,
                 "created_at": a["created_at"], "expires_at": expires, "updated_at": a["created_at"],
                 "digest": "sha256:" + hashlib.sha256(a["data"]).hexdigest(),
-                "workflow_run": {"id": run["id"], "repository_id": r.id, "head_repository_id": r.id,
+                "workflow_run": {"id": run["id"], "repository_id": r.id,
+                                 "head_repository_id": self.repos.get(run.get("head_repo") or r.full_name, r).id,
                                  "head_branch": run["head_branch"], "head_sha": run["head_sha"]}}
 
     def _reaction_json(self, x: dict[str, Any]) -> dict[str, Any]:

@@ -43,6 +43,7 @@ class Repo:
     owner: str
     name: str
     default_branch: str = "main"
+    parent: str | None = None  # owner/name of the repository this one is a fork of
     branches: dict[str, str] = field(default_factory=dict)  # branch -> head sha
     trees: dict[str, dict[str, bytes]] = field(default_factory=dict)  # sha -> files
     commits: dict[str, Commit] = field(default_factory=dict)
