@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -29,12 +29,54 @@ from bot import report as report_io
 from bot.config import CONFIG_PATH, Config, ConfigError, ModelConfig, load_config
 from bot.gate import Decision, decide
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from bot.registry import LoadedCandidate
+
 EXIT_PASS, EXIT_FAIL, EXIT_INPUT = 0, 1, 2
 PACKAGES = ("mlgate", "numpy", "pandas", "scipy", "scikit-learn", "mlflow", "pandera", "pyarrow")
 
 
 class InputError(ValueError):
     """Bad input the user can fix: the message names the cause and the fix."""
+
+
+MAX_EVENT_BYTES = 25 * 1024 * 1024  # GitHub's own limit for a webhook payload
+_SHA = re.compile(r"^[0-9a-f]{40}$")
+_REPO = re.compile(r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$")
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a trusted evaluation's candidate came from, read from the `workflow_run` runner.
+
+    `repository` is where this (trusted) workflow runs; `head_repository` is where the
+    candidate's code lives (a fork for a fork's PR). The report's `provenance.repository`
+    is the latter, the registry's `mlgate.repository` tag the former.
+    """
+
+    repository: str
+    head_repository: str
+    head_sha: str
+    trusted_run_id: int
+    triggering_run_id: int
+    pr: int | None
+
+    @property
+    def from_this_repository(self) -> bool:
+        """The head branch is in this repository, which only people with write permission can push."""
+        return self.head_repository.lower() == self.repository.lower()
+
+    def report(self) -> dict[str, Any]:
+        return {"trusted_run_id": self.trusted_run_id, "triggering_run_id": self.triggering_run_id,
+                "head_sha": self.head_sha, "repository": self.head_repository, "pr": self.pr}
+
+    def tags(self) -> dict[str, str]:
+        return {"mlgate.repository": self.repository, "mlgate.pr": str(self.pr or ""),
+                "mlgate.head_sha": self.head_sha, "mlgate.trusted_run_id": str(self.trusted_run_id),
+                "mlgate.triggering_run_id": str(self.triggering_run_id),
+                "mlgate.head_repository": self.head_repository}
 
 
 @dataclass
@@ -56,6 +98,9 @@ class EvaluateOptions:
     resamples: int | None = None
     run: dict[str, Any] = field(default_factory=dict)
     command: str = ""
+    # trusted mode: candidate model directories built by the PR's code, loaded without running it
+    trusted_dirs: dict[str | None, Path] = field(default_factory=dict)
+    provenance: Provenance | None = None
 
 
 # ------------------------------------------------------------------ CLI wiring
@@ -70,6 +115,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="[MODEL=]URI",
         help="candidate model: models:/…, runs:/… or a local path; MODEL= picks the config entry",
+    )
+    src.add_argument(
+        "--trusted-candidate-dir",
+        action="append",
+        default=[],
+        metavar="[MODEL=]DIR",
+        help="trusted mode: an MLflow model directory built by the PR (an artifact); loaded without running "
+        "its code (skops), scored, then logged to the registry with provenance tags",
     )
     src.add_argument(
         "--predictions",
@@ -93,6 +146,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help="override the config's bootstrap seed")
     parser.add_argument("--resamples", type=int, help="override the config's bootstrap resamples")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--provenance-from-env",
+        action="store_true",
+        help="trusted mode: read the repository, PR, head SHA and both run ids from the runner of a "
+        "workflow_run workflow (GITHUB_* and the event file); required to make a candidate promotable",
+    )
 
 
 def _parse_candidates(values: list[str]) -> dict[str | None, str]:
@@ -106,7 +165,24 @@ def _parse_candidates(values: list[str]) -> dict[str | None, str]:
     return out
 
 
+def _parse_dirs(values: list[str]) -> dict[str | None, Path]:
+    out: dict[str | None, Path] = {}
+    for v in values:
+        name, sep, path = v.partition("=")
+        if sep and "/" not in name and not Path(v).exists():
+            out[name] = Path(path)
+        else:
+            out[None] = Path(v)
+    return out
+
+
 def options_from_args(args: argparse.Namespace) -> EvaluateOptions:
+    provenance = provenance_from_env(os.environ) if args.provenance_from_env else None
+    if provenance is not None and not args.trusted_candidate_dir:
+        raise InputError("--provenance-from-env goes with --trusted-candidate-dir (the candidate it describes)")
+    run_info = run_from_github_env(os.environ)
+    if provenance is not None:
+        run_info = provenance_run(provenance)
     return EvaluateOptions(
         config=Path(args.config),
         out=Path(args.out),
@@ -123,8 +199,10 @@ def options_from_args(args: argparse.Namespace) -> EvaluateOptions:
         progress=not args.no_progress and sys.stderr.isatty(),
         seed=args.seed,
         resamples=args.resamples,
-        run=run_from_github_env(os.environ),
+        run=run_info,
         command=_command_line(sys.argv[1:]),
+        trusted_dirs=_parse_dirs(args.trusted_candidate_dir),
+        provenance=provenance,
     )
 
 
@@ -168,8 +246,12 @@ def evaluate(opts: EvaluateOptions) -> EvaluateResult:
     selected = _select_models(config, opts)
     registry = _registry(opts.tracking_uri) if _needs_registry(opts) else None
 
-    models = [_evaluate_model(m, config, opts, root, registry) for m in selected]
+    evaluated = [_evaluate_model(m, config, opts, root, registry) for m in selected]
+    models = [body for body, _ in evaluated]
     data = _data_section(config, root, opts)
+    if opts.trusted_dirs:
+        # logged only once everything else worked; the report then names what the registry holds
+        _log_candidates(registry, [(body, loaded) for body, loaded in evaluated if loaded is not None], opts)
     first = selected[0]
     report: dict[str, Any] = {
         "schema_version": report_io.SCHEMA_VERSION,
@@ -190,6 +272,8 @@ def evaluate(opts: EvaluateOptions) -> EvaluateResult:
         "models": models,
         "data": data,
     }
+    if opts.provenance is not None:
+        report["provenance"] = opts.provenance.report()
     try:
         report_io.validate(report)
     except report_io.ReportError as exc:  # a bug on our side, not the user's
@@ -211,7 +295,7 @@ def _find_root(config_path: Path) -> Path:
 
 def _select_models(config: Config, opts: EvaluateOptions) -> list[ModelConfig]:
     try:
-        names = opts.models or [n for n in opts.candidates if n is not None]
+        names = opts.models or [n for n in [*opts.candidates, *opts.trusted_dirs] if n is not None]
         selected = [config.model(n) for n in dict.fromkeys(names)] if names else list(config.models)
     except KeyError as exc:
         raise InputError(str(exc.args[0])) from None
@@ -220,13 +304,18 @@ def _select_models(config: Config, opts: EvaluateOptions) -> list[ModelConfig]:
             "the config has several models; name the one --candidate is for, "
             f"e.g. --candidate {selected[0].name}=URI"
         )
-    if not opts.candidates and opts.predictions is None:
-        raise InputError("give the candidate: --candidate MODEL_URI or --predictions FILE")
+    if None in opts.trusted_dirs and len(selected) > 1:
+        raise InputError(
+            "the config has several models; name the one --trusted-candidate-dir is for, "
+            f"e.g. --trusted-candidate-dir {selected[0].name}=DIR"
+        )
+    if not opts.candidates and not opts.trusted_dirs and opts.predictions is None:
+        raise InputError("give the candidate: --candidate MODEL_URI, --trusted-candidate-dir DIR or --predictions FILE")
     return selected
 
 
 def _needs_registry(opts: EvaluateOptions) -> bool:
-    return bool(opts.candidates) or opts.tracking_uri is not None
+    return bool(opts.candidates) or bool(opts.trusted_dirs) or opts.tracking_uri is not None
 
 
 def _registry(tracking_uri: str | None) -> Any:
@@ -253,7 +342,8 @@ def _read_table(path: Path, what: str) -> pd.DataFrame:
 
 def _evaluate_model(
     mc: ModelConfig, config: Config, opts: EvaluateOptions, root: Path, registry: Any
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], LoadedCandidate | None]:
+    """The report's entry for one model, and the trusted-mode candidate to log (else None)."""
     from bot.datafiles import sha256_file
     from bot.evaluation import EvaluationError, compare_models
 
@@ -272,7 +362,17 @@ def _evaluate_model(
     cand_ref: dict[str, Any]
     base_ref: dict[str, Any] | None
     baseline_scores: np.ndarray | None = None
-    if opts.predictions is not None:
+    loaded: LoadedCandidate | None = None
+    if opts.trusted_dirs:
+        directory = opts.trusted_dirs.get(mc.name) or opts.trusted_dirs.get(None)
+        if directory is None:
+            raise InputError(f"no --trusted-candidate-dir given for model {mc.name}; "
+                             f"pass --trusted-candidate-dir {mc.name}=DIR")
+        loaded = _load_trusted(registry, directory, mc, config, opts)
+        candidate_scores = _run_scorer(loaded.scorer, str(directory), mc, features, "candidate")
+        cand_ref = {"uri": f"candidate-dir:{directory.name}", "version": None}  # replaced once logged
+        base_ref, baseline_scores = _baseline(mc, opts, registry, features)
+    elif opts.predictions is not None:
         preds = _read_table(opts.predictions, "predictions")
         if len(preds) != len(frame):
             raise InputError(
@@ -326,7 +426,47 @@ def _evaluate_model(
     }
     if classes is not None:
         out["classes"] = [c if isinstance(c, str | int | float | bool) else str(c) for c in classes]
-    return out
+    return out, loaded
+
+
+def _load_trusted(registry: Any, directory: Path, mc: ModelConfig, config: Config,
+                  opts: EvaluateOptions) -> LoadedCandidate:
+    """Load a PR-built model directory under the default branch's policy (see Registry.load_candidate)."""
+    from bot.registry import LoadPolicy, RegistryError
+
+    ev = config.evaluation
+    if ev.allow_pickle == "never":
+        why = "the config does not allow pickle-based models (evaluation.allow_pickle: never)"
+    elif opts.provenance is None:
+        why = ("evaluation.allow_pickle is `writers`, but without --provenance-from-env mlgate cannot tell "
+               "where the candidate was built")
+    elif not opts.provenance.from_this_repository:
+        why = (f"evaluation.allow_pickle is `writers` and the candidate was built from "
+               f"{opts.provenance.head_repository}, not from a branch of {opts.provenance.repository}")
+    else:
+        why = ""
+    policy = LoadPolicy(trusted_types=tuple(ev.skops_trusted_types), allow_pickle=not why,
+                        pickle_refusal=why or "")
+    try:
+        return registry.load_candidate(directory, mc.task, policy)  # type: ignore[no-any-return]
+    except RegistryError as exc:
+        raise InputError(f"candidate model for {mc.name}: {exc}") from None
+
+
+def _log_candidates(registry: Any, loaded: list[tuple[dict[str, Any], LoadedCandidate]],
+                    opts: EvaluateOptions) -> None:
+    """Log each trusted-mode candidate with its provenance tags; the report then names the logged model."""
+    from bot.registry import RegistryError
+
+    for body, candidate in loaded:
+        tags = {**(opts.provenance.tags() if opts.provenance else {}), "mlgate.model": body["name"],
+                "mlgate.loaded_as": candidate.kind}
+        try:
+            ref = registry.log_candidate(candidate, tags)
+        except RegistryError as exc:
+            raise InputError(f"could not log the candidate for {body['name']} to the registry: {exc}; "
+                             "no report was written") from None
+        body["candidate"] = {"uri": ref.uri, "version": None, "run_id": ref.run_id}
 
 
 def _has_pred(preds: pd.DataFrame, prefix: str) -> bool:
@@ -358,6 +498,11 @@ def _score(registry: Any, uri: str, mc: ModelConfig, features: pd.DataFrame, rol
         scorer = registry.load_scorer(uri, mc.task)
     except RegistryError as exc:
         raise InputError(f"{role} model for {mc.name}: {exc}") from None
+    return _run_scorer(scorer, uri, mc, features, role)
+
+
+def _run_scorer(scorer: Callable[[pd.DataFrame], np.ndarray], uri: str, mc: ModelConfig,
+                features: pd.DataFrame, role: str) -> np.ndarray:
     try:
         scores = np.asarray(scorer(features))
     except Exception as exc:  # a model is foreign code: any failure is an input problem
@@ -536,6 +681,63 @@ def run_from_github_env(env: os._Environ[str] | dict[str, str]) -> dict[str, Any
     if env.get("GITHUB_RUN_ID", "").isdigit():
         out["workflow_run_id"] = int(env["GITHUB_RUN_ID"])
     return {k: v for k, v in out.items() if v is not None}
+
+
+def provenance_from_env(env: os._Environ[str] | dict[str, str]) -> Provenance:
+    """The trusted evaluation's provenance, from a runner started by a `workflow_run` event.
+
+    GITHUB_SHA there is the default branch's commit, so the candidate's head SHA, its
+    repository and the run that built it come from the event file's `workflow_run`.
+    """
+    def bad(why: str) -> InputError:
+        return InputError(f"--provenance-from-env: {why}; run it in the trusted workflow, triggered by "
+                          "`on: workflow_run` (see docs/action.md)")
+
+    if env.get("GITHUB_EVENT_NAME") != "workflow_run":
+        raise bad(f"the event is {env.get('GITHUB_EVENT_NAME') or 'not set (GITHUB_EVENT_NAME)'}, not workflow_run")
+    repository = env.get("GITHUB_REPOSITORY", "")
+    if not _REPO.match(repository):
+        raise bad("GITHUB_REPOSITORY is not set to owner/name")
+    run_id = env.get("GITHUB_RUN_ID", "")
+    if not run_id.isdigit() or int(run_id) < 1:
+        raise bad("GITHUB_RUN_ID is not a run id")
+    path = Path(env.get("GITHUB_EVENT_PATH") or "")
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_EVENT_BYTES:
+            raise bad("GITHUB_EVENT_PATH is not an event file of at most 25 MB")
+        event = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        raise bad("the event file GITHUB_EVENT_PATH cannot be read as JSON") from None
+    wr = event.get("workflow_run") if isinstance(event, dict) else None
+    if not isinstance(wr, dict):
+        raise bad("the event file has no workflow_run")
+    head_sha = wr.get("head_sha")
+    triggering = wr.get("id")
+    head_repo = (wr.get("head_repository") or {}).get("full_name") if isinstance(wr.get("head_repository"),
+                                                                                   dict) else None
+    if not isinstance(head_sha, str) or not _SHA.match(head_sha):
+        raise bad("workflow_run.head_sha is not a commit SHA")
+    if not isinstance(triggering, int) or isinstance(triggering, bool) or triggering < 1:
+        raise bad("workflow_run.id is not a run id")
+    if not isinstance(head_repo, str) or not _REPO.match(head_repo):
+        raise bad("workflow_run.head_repository.full_name is not owner/name")
+    # GitHub lists the run's PRs only for branches of this repository (never for forks): the
+    # App finds a fork's PR from the head SHA itself
+    listed = [p for p in (wr.get("pull_requests") or [])[:100] if isinstance(p, dict)
+              and isinstance(p.get("number"), int) and not isinstance(p.get("number"), bool) and p["number"] > 0]
+    if len({p["number"] for p in listed}) > 1:  # one branch, several PRs: the one whose head is this run's
+        listed = [p for p in listed if isinstance(p.get("head"), dict) and p["head"].get("sha") == head_sha]
+    numbers = {p["number"] for p in listed}
+    pr = numbers.pop() if len(numbers) == 1 else None
+    return Provenance(repository, head_repo, head_sha, int(run_id), triggering, pr)
+
+
+def provenance_run(p: Provenance) -> dict[str, Any]:
+    """The report's `run` section in trusted mode: about the PR head, not this workflow's own checkout."""
+    out: dict[str, Any] = {"repository": p.repository, "head_sha": p.head_sha, "workflow_run_id": p.trusted_run_id}
+    if p.pr is not None:
+        out["pr"] = p.pr
+    return out
 
 
 def _git(cwd: Path, *args: str) -> str | None:

@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 CONFIG_PATH = ".github/mlgate.yml"
+WORKFLOW_PATH = re.compile(r"\.github/workflows/[A-Za-z0-9._-]{1,100}\.ya?ml")
 MAX_CONFIG_BYTES = 64 * 1024  # a real policy is a few hundred bytes; refused before any parsing
 MAX_DEPTH = 16  # nesting of mappings and lists; the deepest real path (models[0].segments[2].bins) is 5
 MAX_NODES = 2000  # keys, values and list items; the design's example has 91, about 70 of them for its one model
@@ -247,10 +248,26 @@ class Promote(_Strict):
 
 
 class Evaluation(_Strict):
-    workflow: str = "mlgate"
-    """Name of the workflow that uploads the report."""
-    artifact: str = "mlgate-report"
+    trust: Literal["workflow_run", "pull_request"] = "workflow_run"
+    """Which run's report counts: `workflow_run` (the evaluation runs from the default branch's workflow file, triggered by the PR's own run that built the candidate without secrets) or `pull_request` (the PR's own workflow evaluates; its comment says so and a PR whose author lacks write permission always needs a review)."""
+    workflow: str = ".github/workflows/mlgate-evaluate.yml"
+    """Path of the workflow file whose run uploads the report; its name is not checked (a PR can add a workflow with any name)."""
+    artifact: str = Field(default="mlgate-report", pattern=r"^[A-Za-z0-9._-]{1,100}$")
     """Artifact holding mlgate-report.json."""
+    allow_pickle: Literal["never", "writers"] = "never"
+    """Whether the trusted evaluation may load a pickle-based candidate (cloudpickle sklearn, pyfunc), which runs the PR's code: `never`, or `writers` (only candidates built from a branch of this repository, which only people with write permission can push)."""
+    skops_trusted_types: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list, max_length=100)
+    """Types a skops candidate may contain beyond skops' defaults, e.g. `sklearn.tree._tree.Tree` for tree models; read only from the default branch's config (the candidate's own MLmodel list is ignored)."""
+
+    @field_validator("workflow")
+    @classmethod
+    def _workflow_path(cls, value: str) -> str:
+        if not WORKFLOW_PATH.fullmatch(value):
+            raise ValueError(f"{value[:100]!r} is not a workflow file: give its path in the repository, such as "
+                             "`.github/workflows/mlgate-evaluate.yml` (mlgate checks where a report came from by "
+                             "path, not by the workflow's name)")
+        return value
 
 
 class Config(_Strict):
@@ -263,6 +280,10 @@ class Config(_Strict):
     commands: Commands = Field(default_factory=Commands)
     promote: Promote = Field(default_factory=Promote)
     evaluation: Evaluation = Field(default_factory=Evaluation)
+    release_branches: list[Annotated[str, Field(min_length=1, max_length=255)]] = Field(
+        default_factory=list, max_length=50)
+    """Globs of branches (e.g. `release/*`) whose own config applies to PRs into them while GitHub reports
+    them protected; read only from the default branch's config."""
 
     @model_validator(mode="after")
     def _unique_models(self) -> Config:
@@ -289,8 +310,9 @@ class Config(_Strict):
         )
 
     def to_policy(self) -> dict[str, Any]:
-        """The config as plain JSON data (embedded in reports)."""
-        return self.model_dump(mode="json", by_alias=True)
+        """The config as plain JSON data (embedded in reports): the evaluation policy, without
+        `release_branches`, which says where a policy comes from rather than what it is."""
+        return self.model_dump(mode="json", by_alias=True, exclude={"release_branches"})
 
 
 # ---------------------------------------------------------------- parsing
