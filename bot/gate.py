@@ -10,6 +10,13 @@ Rules (DESIGN.md, "Statistics of the gate"):
   otherwise *inconclusive* (too wide to decide).
 - segments below `min_rows` never gate; across the remaining segments, the one-sided
   test "dropped by more than max_drop" is corrected with Benjamini-Hochberg at `fdr`.
+- a gating metric that is undefined where it should gate (one class in the holdout, no
+  positives in a gated segment, a value missing) is *inconclusive*: it fails the gate with
+  the reason and needs a reviewer's approval, since it may hide any regression.
+
+What the App knows itself is never taken from the report: whether the PR changes data or
+model code comes from the App's own list of changed files (`Changes`), and a list GitHub
+cut short counts as both, with review required.
 """
 
 from __future__ import annotations
@@ -46,11 +53,33 @@ class SegmentFinding:
 
 
 @dataclass(frozen=True)
+class Changes:
+    """What the PR changes, from the App's own list of its changed files (never the report).
+
+    `complete` is False when GitHub listed fewer files than the PR changes (it lists at most
+    3,000): then the PR counts as both a data and a model change, and review is required.
+    """
+
+    data: bool
+    model: bool
+    complete: bool = True
+
+    @property
+    def data_changed(self) -> bool:
+        return self.data or not self.complete
+
+    @property
+    def model_changed(self) -> bool:
+        return self.model or not self.complete
+
+
+@dataclass(frozen=True)
 class ModelDecision:
     name: str
     metrics: list[MetricResult]
     segments: list[SegmentFinding]
     regressions: list[str] = field(default_factory=list)  # human-readable reasons
+    undefined: list[str] = field(default_factory=list)  # gating metrics that could not be computed, and why
 
     @property
     def regressed(self) -> bool:
@@ -69,6 +98,8 @@ class Decision:
     drifted: int
     data_changed: bool
     reasons: list[str]
+    model_changed: bool = False
+    files_complete: bool = True  # False: GitHub listed only part of the changed files
 
     @property
     def regressed(self) -> bool:
@@ -78,11 +109,19 @@ class Decision:
     def inconclusive(self) -> bool:
         return any(m.inconclusive for m in self.models)
 
+    @property
+    def undefined(self) -> list[str]:
+        """Gating metrics that could not be computed: each needs a reviewer, whatever the policy says."""
+        return [r for m in self.models for r in m.undefined]
+
     def review_required(self, required_when: list[str]) -> bool:
-        """Whether the policy asks for reviewer approval for this outcome."""
+        """Whether the policy asks for reviewer approval for this outcome (always when a gating
+        metric is undefined or the changed files are not all known)."""
         want = set(required_when)
         return bool(
-            "always" in want
+            self.undefined
+            or not self.files_complete
+            or "always" in want
             or ("regression" in want and (self.regressed or self.data_failures > 0))
             or ("data_change" in want and self.data_changed)
             or ("inconclusive" in want and self.inconclusive)
@@ -142,10 +181,24 @@ def benjamini_hochberg(p_values: list[float]) -> list[float]:
     return q
 
 
+def _missing(v: object) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def undefined_reason(comparison: dict[str, Any], has_baseline: bool) -> str | None:
+    """Why a comparison cannot gate, or None when it can: a model's value is undefined on the
+    rows (one class only, no positive labels). Without a baseline model nothing is compared."""
+    if _missing(comparison.get("candidate")) or (has_baseline and _missing(comparison.get("baseline"))):
+        return "undefined on these rows (only one class, or no positive labels)"
+    return None
+
+
 def decide_model(report_model: dict[str, Any], policy: ModelConfig) -> ModelDecision:
     """Apply one model's policy to its part of a report."""
     metrics: list[MetricResult] = []
     reasons: list[str] = []
+    undefined: list[str] = []
+    has_baseline = report_model.get("baseline") is not None
     by_name = {m["name"]: m for m in report_model.get("metrics", [])}
     for name, pol in policy.metrics.items():
         comp = by_name.get(name)
@@ -153,6 +206,11 @@ def decide_model(report_model: dict[str, Any], policy: ModelConfig) -> ModelDeci
             if not pol.informational:
                 reasons.append(f"{report_model['name']}: metric {name} is missing from the report")
             metrics.append(MetricResult(name, "n/a", not pol.informational))
+            continue
+        why = None if pol.informational else undefined_reason(comp, has_baseline)
+        if why is not None:
+            metrics.append(MetricResult(name, "inconclusive", True))
+            undefined.append(f"{report_model['name']}: {name} is {why}; a reviewer must approve")
             continue
         verdict = metric_verdict(comp, pol.max_drop, pol.informational)
         metrics.append(MetricResult(name, verdict, not pol.informational))
@@ -171,7 +229,11 @@ def decide_model(report_model: dict[str, Any], policy: ModelConfig) -> ModelDeci
             if comp["name"] not in gating:
                 continue
             gated = seg["rows"] >= sp.min_rows
-            p = drop_p_value(comp, sp.max_drop) if gated else None
+            why = undefined_reason(comp, has_baseline) if gated else None
+            if why is not None:
+                undefined.append(f"{report_model['name']}: {comp['name']} on {seg['column']}={seg['value']} "
+                                 f"({seg['rows']} rows) is {why}; a reviewer must approve")
+            p = drop_p_value(comp, sp.max_drop) if gated and why is None else None
             findings.append(
                 SegmentFinding(
                     column=seg["column"],
@@ -205,11 +267,15 @@ def decide_model(report_model: dict[str, Any], policy: ModelConfig) -> ModelDeci
         return (not f.regressed, imp if imp is not None else 0.0)
 
     findings.sort(key=worst_first)
-    return ModelDecision(report_model["name"], metrics, findings, reasons)
+    return ModelDecision(report_model["name"], metrics, findings, reasons, undefined)
 
 
-def decide(report: dict[str, Any], config: Config) -> Decision:
-    """The whole gate for a validated report under `config` (the base branch's policy)."""
+def decide(report: dict[str, Any], config: Config, changes: Changes | None = None) -> Decision:
+    """The whole gate for a validated report under `config` (the policy that applies).
+
+    `changes` is the App's own view of what the PR changes; the App always passes it. Without
+    it (the CLI, which computed the report's `data.changes` itself) the report's list is used.
+    """
     models: list[ModelDecision] = []
     reasons: list[str] = []
     seen = set()
@@ -223,6 +289,7 @@ def decide(report: dict[str, Any], config: Config) -> Decision:
         md = decide_model(rm, policy)
         models.append(md)
         reasons.extend(md.regressions)
+        reasons.extend(md.undefined)
     for m in config.models:
         if m.name not in seen:
             reasons.append(f"{m.name}: configured but missing from the report")
@@ -231,15 +298,22 @@ def decide(report: dict[str, Any], config: Config) -> Decision:
     drifted = sum(1 for d in data.get("drift", []) if d["drifted"])
     if failures:
         reasons.append(f"{failures} data check(s) failed")
+    if changes is not None and not changes.complete:
+        reasons.append("GitHub listed only part of this pull request's changed files, so it counts as a data "
+                       "and model change and a reviewer must approve")
     missing_model = any("missing from the report" in r for r in reasons)
-    outcome: Outcome = "fail" if (any(m.regressed for m in models) or failures or missing_model) else "pass"
+    undefined = any(m.undefined for m in models)
+    outcome: Outcome = "fail" if (any(m.regressed for m in models) or failures or missing_model
+                                  or undefined) else "pass"
     return Decision(
         outcome=outcome,
         models=models,
         data_failures=failures,
         drifted=drifted,
-        data_changed=bool(data.get("changes")),
+        data_changed=changes.data_changed if changes is not None else bool(data.get("changes")),
         reasons=reasons,
+        model_changed=changes.model_changed if changes is not None else False,
+        files_complete=changes.complete if changes is not None else True,
     )
 
 

@@ -267,12 +267,24 @@ def compare_partition(
             by_metric[m] = _mean_family(scored, groups, m, z)
         elif m in ("rmse", "r2"):
             by_metric[m] = _regression_family(scored, groups, m, z)
+    if scored.task == "binary":
+        # recall and F1 need a positive label: without one, sklearn's zero_division=0 would report
+        # 0 -> 0 "unchanged" for a candidate that is wrong on every row; undefined lets the gate say so
+        positives = groups.sum(scored.y_float)
+        for m in ("recall", "f1"):
+            if m in by_metric:
+                by_metric[m] = [st if positives[g] > 0 else _undefined(st) for g, st in enumerate(by_metric[m])]
     if tick is not None and ticked[0] < groups.count:
         tick(groups.count - ticked[0])
     missing = [m for m in metric_names if m not in by_metric]
     if missing:  # pragma: no cover - SPECS and this dispatch are kept in step by tests
         raise KeyError(missing)
     return [[by_metric[m][g] for m in metric_names] for g in range(groups.count)]
+
+
+def _undefined(st: Stat) -> Stat:
+    """The same comparison with every value undefined (the rows cannot define the metric)."""
+    return Stat(st.name, st.higher_is_better, None, None, None, None, None, None, None, st.rows, st.method)
 
 
 # ---------------------------------------------------------------- count metrics

@@ -19,8 +19,10 @@ def _sk_binary(y: np.ndarray, s: np.ndarray) -> dict[str, float | None]:
     return {
         "accuracy": skm.accuracy_score(y, pred),
         "precision": skm.precision_score(y, pred, zero_division=0),
-        "recall": skm.recall_score(y, pred, zero_division=0),
-        "f1": skm.f1_score(y, pred, zero_division=0),
+        # without a positive label recall and F1 are undefined (sklearn's zero_division=0 said 0,
+        # which let a candidate wrong on every row read as "unchanged"); the gate needs to know
+        "recall": skm.recall_score(y, pred, zero_division=0) if y.sum() > 0 else None,
+        "f1": skm.f1_score(y, pred, zero_division=0) if y.sum() > 0 else None,
         "roc_auc": skm.roc_auc_score(y, s) if both else None,
         "average_precision": skm.average_precision_score(y, s) if y.sum() > 0 else None,
         "log_loss": skm.log_loss(y, s, labels=[0, 1]),
