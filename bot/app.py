@@ -62,6 +62,11 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
     app.config["MLGATE_SETTINGS"] = settings
     app.config["MLGATE_STORE"] = store
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY  # no body over GitHub's payload cap is read
+    if settings.proxy_hops:  # behind a TLS-ending proxy: believe its X-Forwarded-Proto (and -For), no one else's
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops,  # type: ignore[method-assign]
+                                x_proto=settings.proxy_hops)
     from bot.dashboard import blueprint
 
     app.register_blueprint(blueprint(settings, store))

@@ -3,35 +3,87 @@
 Server-rendered from the store (never from GitHub, and from MLflow only through the audit
 log's record of what moved), so it answers quickly and shows no secret. It is off unless
 `MLGATE_DASHBOARD_TOKEN` is set; readers send the token as a bearer token or log in once
-with it (an HttpOnly cookie holds a hash of it, never the token).
+with it. A login gets a signed, time-stamped cookie (never the token) that expires after
+SESSION_SECONDS; it is Secure unless the operator runs the dashboard on plain HTTP on
+purpose, and signing out clears it. Changing the token ends every session.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
+import posixpath
+import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, make_response, redirect, request
+from itsdangerous import BadData, URLSafeTimedSerializer
 
 from bot.settings import Settings
 from bot.store import Store
 
+if TYPE_CHECKING:
+    from bot.gate import Decision
+
 COOKIE = "mlgate_dashboard"
+SESSION_SECONDS = 8 * 3600
+HOME = "/dashboard"
+MAX_NEXT = 1000  # characters of a login's return path
+# the pages a login can return to: the dashboard's own and the report pages
+_GUARDED = re.compile(r"/(dashboard(/[^/].*)?|reports/[0-9]{1,18})")
+# anything a browser may drop or read as a separator: whitespace and control characters
+# (browsers strip tab and newline from URLs, so "/\t/evil" is "//evil"), backslashes (read
+# as "/"), and query or fragment markers (a return path is a path)
+_NOT_IN_A_PATH = re.compile(r"[\x00-\x1f\x7f-\x9f\\?#\u2028\u2029]")
 
 
 def _fmt_time(ts: float | None) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC") if ts else "–"
 
 
-def _cookie_value(token: str) -> str:
-    return hashlib.sha256(f"mlgate-dashboard:{token}".encode()).hexdigest()
+def same_site_path(target: str | None) -> str:
+    """Where a login may send the browser: `target` if it is one of the dashboard's own pages
+    (normalised and percent-encoded), else the dashboard's home.
+
+    An open redirect needs a Location that a browser reads as another site: scheme-relative
+    (`//evil`), absolute (`https:`), or one that becomes so once the browser drops a tab or
+    turns a backslash into a slash. A path that starts with one "/" followed by a letter,
+    has none of those characters and is re-encoded here cannot be any of them.
+    """
+    if not target or len(target) > MAX_NEXT or _NOT_IN_A_PATH.search(target):
+        return HOME
+    path = posixpath.normpath(target)  # "/dashboard/../x" is "/x"; a leading "//" stays and is refused
+    if not _GUARDED.fullmatch(path):
+        return HOME
+    return quote(path, safe="/")
+
+
+def _equal(given: str, expected: str) -> bool:
+    """Constant-time comparison of any text (hmac.compare_digest refuses non-ASCII str)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
+
+
+def _sessions(token: str) -> URLSafeTimedSerializer:
+    """Signs session cookies with a key derived from the token: a new token ends old sessions."""
+    return URLSafeTimedSerializer(token, salt="mlgate-dashboard-session",
+                                  signer_kwargs={"digest_method": hashlib.sha256})
+
+
+def _valid_session(token: str, cookie: str) -> bool:
+    try:
+        data = _sessions(token).loads(cookie, max_age=SESSION_SECONDS)
+    except BadData:  # bad signature, expired, or not ours at all
+        return False
+    return data == {"v": 1}
 
 
 def blueprint(settings: Settings, store: Store) -> Blueprint:
     bp = Blueprint("dashboard", __name__)
     token = settings.dashboard_token
+    secure_cookie = not settings.dashboard_plain_http
 
     def page(template: str, status: int = 200, **ctx: Any) -> Response:
         from bot.render import _env
@@ -43,53 +95,54 @@ def blueprint(settings: Settings, store: Store) -> Blueprint:
         resp.headers["Cache-Control"] = "no-store"
         return resp
 
+    def login_page(status: int, target: str, error: bool = False, expired: bool = False) -> Response:
+        # a Secure cookie set over plain HTTP is dropped by the browser: say so instead of looping
+        plain_http = secure_cookie and not request.is_secure
+        return page("login.html.j2", status, next=same_site_path(target), error=error, expired=expired,
+                    plain_http=plain_http)
+
     @bp.before_request
     def guard() -> Response | None:
         if not token:
             abort(404)  # the dashboard is off
-        if request.endpoint == "dashboard.login":
+        if request.endpoint in ("dashboard.login", "dashboard.logout"):
             return None
         auth = request.headers.get("Authorization", "")
         given = auth[7:] if auth.startswith("Bearer ") else None
-        if given is not None and hmac.compare_digest(given, token):
+        if given is not None and _equal(given, token):
             return None
         cookie = request.cookies.get(COOKIE, "")
-        if cookie and hmac.compare_digest(cookie, _cookie_value(token)):
+        if cookie and _valid_session(token, cookie):
             return None
-        return page("login.html.j2", 401, next=request.path, error=bool(given or cookie))
+        return login_page(401, request.path, error=given is not None, expired=bool(cookie) and given is None)
 
     @bp.route("/dashboard/login", methods=["GET", "POST"])
     def login() -> Response:
         assert token
-        if request.method == "POST":
-            given = request.form.get("token", "")
-            target = request.form.get("next") or "/dashboard"
-            if not target.startswith("/") or target.startswith("//"):
-                target = "/dashboard"
-            if hmac.compare_digest(given, token):
-                resp = redirect(target)
-                resp.set_cookie(COOKIE, _cookie_value(token), httponly=True, samesite="Strict",
-                                secure=request.is_secure, max_age=8 * 3600)
-                return resp  # type: ignore[return-value]
-            return page("login.html.j2", 401, next=target, error=True)
-        return page("login.html.j2", next=request.args.get("next", "/dashboard"), error=False)
+        if request.method != "POST":
+            return login_page(200, request.args.get("next", HOME))
+        target = same_site_path(request.form.get("next"))
+        if secure_cookie and not request.is_secure:
+            return login_page(400, target)
+        if not _equal(request.form.get("token", ""), token):
+            return login_page(401, target, error=True)
+        resp = redirect(target)
+        resp.set_cookie(COOKIE, _sessions(token).dumps({"v": 1}), max_age=SESSION_SECONDS, path="/",
+                        httponly=True, samesite="Strict", secure=secure_cookie)
+        return resp  # type: ignore[return-value]
+
+    @bp.post("/dashboard/logout")
+    def logout() -> Response:
+        resp = redirect("/dashboard/login")
+        resp.delete_cookie(COOKIE, path="/", httponly=True, samesite="Strict", secure=secure_cookie)
+        return resp  # type: ignore[return-value]
 
     @bp.get("/dashboard")
     def home() -> Response:
-        audit = store.audit_records()
-        models: dict[str, dict[str, Any]] = {}
-        for row in audit:
-            if row["model"] and row["action"] in ("promote", "rollback") and row["result"] == "ok":
-                models[row["model"]] = {"name": row["model"], "version": row["to_version"], "at": row["at"],
-                                        "actor": row["actor"], "pr": row["pr"], "repo": row["repo"]}
-        for row in audit:
-            if row["model"]:
-                models.setdefault(row["model"], {"name": row["model"], "version": None, "at": None,
-                                                 "actor": None, "pr": None, "repo": row["repo"]})
-        for m in models.values():
+        models = _released(store)
+        for m in models:
             m["metrics"] = _key_metrics(store, m)
-        return page("home.html.j2", models=sorted(models.values(), key=lambda m: m["name"]),
-                    evaluations=store.recent_evaluations(20), jobs=_job_health(store))
+        return page("home.html.j2", models=models, evaluations=store.recent_evaluations(20), jobs=_job_health(store))
 
     @bp.get("/dashboard/models/<name>")
     def model(name: str) -> Response:
@@ -114,16 +167,12 @@ def blueprint(settings: Settings, store: Store) -> Blueprint:
 
     @bp.get("/reports/<int:eval_id>")
     def report(eval_id: int) -> Response:
-        from bot.config import Config
-        from bot.gate import decide
         from bot.render import render_html
 
         row = store.evaluation(eval_id)
         if row is None:
             return page("not_found.html.j2", 404, what=f"report {eval_id}")
-        rep = row["report"]
-        decision = decide(rep, Config.model_validate(rep["policy"]))
-        resp = make_response(render_html(rep, decision))
+        resp = make_response(render_html(row["report"], stored_decision(row)))
         resp.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
         resp.headers["Cache-Control"] = "no-store"
         return resp
@@ -131,16 +180,73 @@ def blueprint(settings: Settings, store: Store) -> Blueprint:
     return bp
 
 
+def stored_decision(row: dict[str, Any]) -> Decision:
+    """The gate's decision to show for a stored evaluation: the verdict the App stored.
+
+    The App decided under the base branch's policy, which the store does not keep; the report
+    carries the policy its CI run used, which the PR could have changed. So the verdict is the
+    stored one, and the tables' per-metric verdicts come from the report's own policy only
+    when that gives the same verdict; otherwise the page says that they may differ.
+    """
+    from pydantic import ValidationError
+
+    from bot.config import Config
+    from bot.gate import Decision, Outcome, decide
+
+    outcomes: dict[str, Outcome] = {"pass": "pass", "fail": "fail", "neutral": "neutral"}
+    stored = outcomes.get(str(row["outcome"]), "fail")  # unknown is never shown as a pass
+    try:
+        recomputed: Decision | None = decide(row["report"], Config.model_validate(row["report"].get("policy")))
+    except (ValidationError, KeyError, TypeError, ValueError):
+        recomputed = None
+    if recomputed is not None and recomputed.outcome == row["outcome"]:
+        return recomputed
+    differs = (f"The per-metric verdicts below follow the policy this report carries, which gives "
+               f"'{recomputed.outcome}'; the gate's verdict above is the one mlgate stored when it "
+               "applied the base branch's policy.") if recomputed is not None else (
+               "The policy this report carries cannot be read, so only the gate's stored verdict is shown.")
+    base = recomputed or Decision(outcome="neutral", models=[], data_failures=0, drifted=0, data_changed=False,
+                                  reasons=[])
+    return dataclasses.replace(base, outcome=stored, reasons=[differs])
+
+
+def _released(store: Store) -> list[dict[str, Any]]:
+    """Each model and alias with the version its last successful promotion or rollback moved it to.
+
+    The rows are the ones bot.promotion writes (result R_SUCCESS, the alias in the detail);
+    production first, then other aliases (a canary's challenger), then models never released.
+    """
+    from bot.promotion import A_PROMOTE, A_ROLLBACK, R_SUCCESS, detail_of
+
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    seen: dict[str, str | None] = {}
+    for row in store.audit_records():
+        if not row["model"]:
+            continue
+        seen.setdefault(row["model"], row["repo"])
+        if row["action"] in (A_PROMOTE, A_ROLLBACK) and row["result"] == R_SUCCESS:
+            alias = str(detail_of(row).get("alias") or "production")
+            latest[(row["model"], alias)] = {
+                "name": row["model"], "alias": alias, "version": row["to_version"], "at": row["at"],
+                "actor": row["actor"], "pr": row["pr"], "repo": row["repo"], "action": row["action"]}
+    for name, repo in seen.items():
+        if not any(model == name for model, _ in latest):
+            latest[(name, "production")] = {"name": name, "alias": "production", "version": None, "at": None,
+                                            "actor": None, "pr": None, "repo": repo, "action": None}
+    return sorted(latest.values(), key=lambda m: (m["name"], m["alias"] != "production", m["alias"]))
+
+
 def _key_metrics(store: Store, model: dict[str, Any]) -> str:
     """The promoted candidate's headline metrics, from the evaluation of the PR that promoted it."""
-    if not (model.get("repo") and model.get("pr")):
+    if not (model.get("repo") and model.get("pr")) or model.get("action") != "promote":
         return "–"
     ev = store.latest_evaluation(model["repo"], model["pr"])
     if not ev:
         return "–"
     for rm in ev["report"].get("models", []):
         if rm.get("name") == model["name"]:
-            shown = [f"{c['name']} {c['candidate']:.4g}" for c in rm.get("metrics", [])[:3] if c.get("candidate") is not None]
+            shown = [f"{c['name']} {c['candidate']:.4g}" for c in rm.get("metrics", [])[:3]
+                     if isinstance(c.get("candidate"), int | float) and not isinstance(c.get("candidate"), bool)]
             return ", ".join(shown) or "–"
     return "–"
 

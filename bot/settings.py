@@ -27,6 +27,8 @@ class Settings:
     tracking_uri: str | None = None
     public_url: str | None = None
     dashboard_token: str | None = field(default=None, repr=False)
+    dashboard_plain_http: bool = False  # the login cookie without Secure: for a dashboard on plain HTTP, locally
+    proxy_hops: int = 0  # reverse proxies in front whose X-Forwarded-For/-Proto are believed (werkzeug's ProxyFix)
     queue_name: str = "mlgate"
     spool_dir: str = "mlgate-spool"
 
@@ -55,6 +57,8 @@ class Settings:
             tracking_uri=env.get("MLFLOW_TRACKING_URI") or None,
             public_url=(env.get("MLGATE_PUBLIC_URL") or "").rstrip("/") or None,
             dashboard_token=env.get("MLGATE_DASHBOARD_TOKEN") or None,
+            dashboard_plain_http=_flag(env, "MLGATE_DASHBOARD_PLAIN_HTTP"),
+            proxy_hops=_proxy_hops(env),
             queue_name=env.get("MLGATE_QUEUE_NAME") or "mlgate",
             spool_dir=env.get("MLGATE_SPOOL_DIR") or str(data / "mlgate-spool"),
         )
@@ -115,6 +119,23 @@ def check_queue_url(url: str) -> str:
     shown = redact_url(url)
     raise SettingsError(f"MLGATE_QUEUE_URL must be {form}, got "
                         f"{shown if shown == HIDDEN else shown.split('://')[0] + '://…'}")
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    value = env.get(name, "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise SettingsError(f"{name} must be true or false, got {value[:20]!r}")
+
+
+def _proxy_hops(env: Mapping[str, str]) -> int:
+    value = env.get("MLGATE_PROXY_HOPS", "").strip() or "0"
+    if not (value.isascii() and value.isdigit()) or int(value) > 5:
+        raise SettingsError("MLGATE_PROXY_HOPS must be the number of reverse proxies in front of mlgate "
+                            f"(0 to 5), got {value[:20]!r}")
+    return int(value)
 
 
 def _app_id(env: Mapping[str, str]) -> int:

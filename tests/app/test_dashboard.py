@@ -1,4 +1,4 @@
-"""The dashboard: off by default, token-protected, 404 pages, the report page, and a real browser."""
+"""The dashboard: off by default, token-protected sessions, 404 pages, the report page, and a real browser."""
 
 from __future__ import annotations
 
@@ -11,35 +11,62 @@ from typing import Any
 
 import pytest
 
+from bot import promotion
 from bot.app import create_app
+from bot.config import load_config
+from bot.dashboard import COOKIE, SESSION_SECONDS
+from bot.gate import decide
 from bot.queue import huey_for
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from bot.store import Store
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 TOKEN = "dash-s3cret-token"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+HTTPS = "https://mlgate.example.com"
+BEARER = {"Authorization": f"Bearer {TOKEN}"}
 
 
-def _app(tmp: Path, token: str | None) -> tuple[Any, Store]:
+def _app(tmp: Path, token: str | None, **settings_kw: Any) -> tuple[Any, Store]:
     settings = Settings(webhook_secret="w", app_id=1, private_key="-----BEGIN PRIVATE KEY-----",
                         database_url=f"sqlite:///{tmp / 'db.sqlite'}", queue_url=f"sqlite:///{tmp / 'q.db'}",
-                        dashboard_token=token)
+                        dashboard_token=token, **settings_kw)
     store = Store(settings.database_url)
     app = create_app(settings, store=store, queue=(huey_for(settings.queue_url), lambda _id: None))
     return app, store
 
 
+def _release(action: promotion.Action, actor: str, alias: str = "production") -> promotion.Release:
+    return promotion.Release(action=action, model="churn-classifier", alias=alias, actor=actor,
+                             delivery_id=f"d-{actor}", repo="acme/churn", pr=7, head_sha="a" * 40)
+
+
 def _seed(store: Store) -> int:
+    """An evaluation and audit rows as the App writes them: the verdict under the base branch's
+    policy, and promotion rows through the functions bot.promotion writes them with."""
     report = json.loads((FIXTURES / "reports" / "failing.json").read_text())
     store.set_pr_head("acme/churn", 7, "a" * 40, "b" * 40, "alice")
-    eid = store.record_evaluation("acme/churn", 7, "a" * 40, 42, "fail", report)
+    verdict = decide(report, load_config(FIXTURES / "reports" / "mlgate.yml")).outcome
+    eid = store.record_evaluation("acme/churn", 7, "a" * 40, 42, verdict, report)
     assert eid is not None
-    store.record_audit(actor="bob", action="promote", result="ok", repo="acme/churn", model="churn-classifier",
-                       from_version="3", to_version="4", pr=7, sha="a" * 40, delivery_id="d1")
-    store.record_audit(actor="eve", action="rollback", result="denied", repo="acme/churn", model="churn-classifier",
-                       pr=7, detail="needs maintain permission")
+    promotion.audit(store, _release("promote", "bob"), promotion.A_PROMOTE, promotion.R_SUCCESS,
+                    from_version="3", to_version="4")
+    promotion.record_denied(store, actor="eve", command="rollback", why="needs maintain permission",
+                            repo="acme/churn", pr=7, sha="a" * 40, model="churn-classifier", delivery_id="d2",
+                            line="/rollback <img src=x onerror=alert(1)>")
     return eid
+
+
+def _with_cookie(app: Any, value: str) -> Any:
+    """A new browser that holds `value` as the dashboard cookie."""
+    client = app.test_client()
+    client.set_cookie(COOKIE, value, domain="mlgate.example.com")
+    return client
+
+
+def _login(client: Any, token: str = TOKEN, next_: str = "/dashboard", **kw: Any) -> Any:
+    kw.setdefault("base_url", HTTPS)
+    return client.post("/dashboard/login", data={"token": token, "next": next_}, **kw)
 
 
 def test_dashboard_is_off_without_a_token(tmp_path: Path) -> None:
@@ -62,12 +89,13 @@ def test_token_is_required_and_checked(tmp_path: Path) -> None:
     assert "roc_auc 0.7782" in html  # the promoted candidate's metrics from its PR's evaluation
     assert TOKEN not in html
     # log in with the form: a cookie that is not the token
-    resp = c.post("/dashboard/login", data={"token": TOKEN, "next": "/dashboard/models/churn-classifier"})
-    assert resp.status_code == 302 and resp.headers["Location"].endswith("/dashboard/models/churn-classifier")
+    resp = _login(c, next_="/dashboard/models/churn-classifier")
+    assert resp.status_code == 302 and resp.headers["Location"] == "/dashboard/models/churn-classifier"
     assert TOKEN not in resp.headers["Set-Cookie"] and "HttpOnly" in resp.headers["Set-Cookie"]
-    model = c.get("/dashboard/models/churn-classifier").get_data(as_text=True)
+    model = c.get("/dashboard/models/churn-classifier", base_url=HTTPS).get_data(as_text=True)
     assert "needs maintain permission" in model and f'href="/reports/{eid}"' in model
-    assert c.post("/dashboard/login", data={"token": "nope", "next": "//evil.example"}).status_code == 401
+    assert "<img src=x" not in model and "&lt;img src=x onerror=alert(1)&gt;" in model  # the command line, escaped
+    assert _login(c, token="nope", next_="//evil.example").status_code == 401
 
 
 def test_missing_things_are_404_pages_not_stack_traces(tmp_path: Path) -> None:
@@ -94,7 +122,7 @@ def test_report_page_is_the_full_html_report(tmp_path: Path) -> None:
 def served(tmp_path: Path) -> Iterator[str]:
     from werkzeug.serving import make_server
 
-    app, store = _app(tmp_path, TOKEN)
+    app, store = _app(tmp_path, TOKEN, dashboard_plain_http=True)  # a local server on plain HTTP, on purpose
     _seed(store)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -125,3 +153,195 @@ def test_browser_clicks_from_models_to_a_promotion_to_its_report(served: str) ->
         browser.close()
     assert (ARTIFACTS / "dashboard-report.png").stat().st_size > 10_000
     shutil.copy(ARTIFACTS / "dashboard-report.png", ARTIFACTS / "dashboard-report-latest.png")
+
+
+# ---------------------------------------------------------------- sessions
+
+
+@pytest.mark.parametrize("target", [
+    "/\t/evil.example",  # browsers drop the tab: //evil.example
+    "/\n/evil.example",
+    "//evil.example",
+    "/\\evil.example",  # browsers read the backslash as a slash
+    "\\/evil.example",
+    "https://evil.example/dashboard",
+    "javascript:alert(1)",
+    "/dashboard/../..//evil.example",
+    "/dashboard\x00/x",
+    "/dashboard?next=//evil.example",
+    " /dashboard",
+    "/dashboard/models/" + "x" * 2000,
+])
+def test_a_login_returns_only_to_the_dashboards_own_pages(tmp_path: Path, target: str) -> None:
+    app, _ = _app(tmp_path, TOKEN)
+    resp = _login(app.test_client(), next_=target)
+    assert resp.status_code == 302 and resp.headers["Location"] == "/dashboard"
+    # the login page does not echo it back either
+    page = app.test_client().get("/dashboard/login", query_string={"next": target}, base_url=HTTPS)
+    assert 'name="next" value="/dashboard"' in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("target", "location"), [
+    ("/dashboard/models/churn-classifier", "/dashboard/models/churn-classifier"),
+    ("/dashboard/models/churn classifier é", "/dashboard/models/churn%20classifier%20%C3%A9"),
+    ("/reports/12", "/reports/12"),
+    ("/dashboard/jobs/../evaluations", "/dashboard/evaluations"),
+])
+def test_a_login_returns_to_the_page_that_asked_for_it(tmp_path: Path, target: str, location: str) -> None:
+    app, _ = _app(tmp_path, TOKEN)
+    assert _login(app.test_client(), next_=target).headers["Location"] == location
+
+
+def test_the_session_expires(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import itsdangerous.timed
+
+    app, store = _app(tmp_path, TOKEN)
+    _seed(store)
+    c = app.test_client()
+    cookie = _login(c).headers["Set-Cookie"]
+    assert f"Max-Age={SESSION_SECONDS}" in cookie
+    value = cookie.split(";")[0].split("=", 1)[1]
+    assert _with_cookie(app, value).get("/dashboard", base_url=HTTPS).status_code == 200
+
+    class Later:
+        @staticmethod
+        def time() -> float:
+            import time
+
+            return time.time() + SESSION_SECONDS + 60
+
+    monkeypatch.setattr(itsdangerous.timed, "time", Later)
+    late = _with_cookie(app, value).get("/dashboard", base_url=HTTPS)
+    assert late.status_code == 401 and "Your session has ended" in late.get_data(as_text=True)
+
+
+def test_a_cookie_signed_with_another_token_or_forged_is_refused(tmp_path: Path) -> None:
+    import hashlib
+
+    from bot.dashboard import _sessions
+
+    app, _ = _app(tmp_path, TOKEN)
+    for value in (_sessions("an-old-token").dumps({"v": 1}),
+                  hashlib.sha256(f"mlgate-dashboard:{TOKEN}".encode()).hexdigest(),  # the old cookie
+                  "x" * 40):
+        assert _with_cookie(app, value).get("/dashboard", base_url=HTTPS).status_code == 401
+
+
+def test_sign_out_clears_the_cookie(tmp_path: Path) -> None:
+    app, store = _app(tmp_path, TOKEN)
+    _seed(store)
+    c = app.test_client()
+    _login(c)
+    home = c.get("/dashboard", base_url=HTTPS)
+    assert home.status_code == 200 and 'action="/dashboard/logout"' in home.get_data(as_text=True)
+    out = c.post("/dashboard/logout", base_url=HTTPS)
+    assert out.status_code == 302 and out.headers["Location"] == "/dashboard/login"
+    cleared = out.headers["Set-Cookie"]
+    assert cleared.startswith(f"{COOKIE}=;") and "Max-Age=0" in cleared and "Secure" in cleared
+    assert c.get("/dashboard", base_url=HTTPS).status_code == 401
+    assert c.get("/dashboard/logout", base_url=HTTPS).status_code == 405  # a link cannot sign anyone out
+
+
+def test_the_cookie_is_secure_and_a_plain_http_login_says_why_it_cannot_work(tmp_path: Path) -> None:
+    app, _ = _app(tmp_path, TOKEN)
+    assert "Secure" in _login(app.test_client()).headers["Set-Cookie"]
+    plain = _login(app.test_client(), base_url="http://mlgate.example.com")
+    assert plain.status_code == 400 and "Set-Cookie" not in plain.headers
+    assert "MLGATE_PROXY_HOPS" in plain.get_data(as_text=True)
+    # without a proxy setting, anyone's X-Forwarded-Proto is ignored
+    forged = _login(app.test_client(), base_url="http://mlgate.example.com",
+                    headers={"X-Forwarded-Proto": "https"})
+    assert forged.status_code == 400
+
+
+def test_behind_a_tls_proxy_the_forwarded_scheme_counts(tmp_path: Path) -> None:
+    app, _ = _app(tmp_path, TOKEN, proxy_hops=1)
+    resp = _login(app.test_client(), base_url="http://10.0.0.5:8000", headers={"X-Forwarded-Proto": "https"})
+    assert resp.status_code == 302 and "Secure" in resp.headers["Set-Cookie"]
+
+
+def test_plain_http_is_an_explicit_local_choice(tmp_path: Path) -> None:
+    app, _ = _app(tmp_path, TOKEN, dashboard_plain_http=True)
+    resp = _login(app.test_client(), base_url="http://127.0.0.1:8000")
+    assert resp.status_code == 302 and "Secure" not in resp.headers["Set-Cookie"]
+
+
+def test_the_proxy_and_plain_http_settings_are_read_at_start() -> None:
+    from bot.sandbox import generate_private_key
+
+    base = {"MLGATE_WEBHOOK_SECRET": "w", "MLGATE_APP_ID": "1", "MLGATE_PRIVATE_KEY": generate_private_key()}
+    s = Settings.from_env(base)
+    assert (s.proxy_hops, s.dashboard_plain_http) == (0, False)
+    s = Settings.from_env({**base, "MLGATE_PROXY_HOPS": "1", "MLGATE_DASHBOARD_PLAIN_HTTP": "true"})
+    assert (s.proxy_hops, s.dashboard_plain_http) == (1, True)
+    for bad in ({"MLGATE_PROXY_HOPS": "yes"}, {"MLGATE_PROXY_HOPS": "²"}, {"MLGATE_DASHBOARD_PLAIN_HTTP": "maybe"}):
+        with pytest.raises(SettingsError, match=next(iter(bad))):
+            Settings.from_env({**base, **bad})
+
+
+@pytest.mark.parametrize("given", ["été", "tökén", TOKEN + "é", "\u2028"])
+def test_non_ascii_tokens_are_refused_not_errors(tmp_path: Path, given: str) -> None:
+    app, _ = _app(tmp_path, TOKEN)
+    c = app.test_client()
+    assert c.get("/dashboard", headers={"Authorization": f"Bearer {given}".encode().decode("latin-1")},
+                 base_url=HTTPS).status_code == 401
+    assert _login(c, token=given).status_code == 401
+    assert _login(c, next_=given).status_code == 302  # a non-ASCII next is just not a page of ours
+    assert _with_cookie(app, given).get("/dashboard", base_url=HTTPS).status_code == 401
+
+
+def test_a_non_ascii_dashboard_token_works(tmp_path: Path) -> None:
+    app, _ = _app(tmp_path, "jeton-été")
+    c = app.test_client()
+    assert _login(c, token="jeton-été").status_code == 302
+    assert c.get("/dashboard", base_url=HTTPS).status_code == 200
+
+
+# ---------------------------------------------------------------- what the pages say
+
+
+def test_home_shows_the_version_the_last_successful_release_moved_the_alias_to(tmp_path: Path) -> None:
+    app, store = _app(tmp_path, TOKEN)
+    _seed(store)  # promote 3 -> 4 by bob
+    promotion.audit(store, _release("promote", "carol"), promotion.A_PROMOTE, promotion.R_FAILED,
+                    from_version="4", to_version="5")  # MLflow was down: the alias did not move
+    promotion.audit(store, _release("promote", "dave", alias="challenger"), promotion.A_PROMOTE,
+                    promotion.R_SUCCESS, from_version=None, to_version="6")
+    html = app.test_client().get("/dashboard", headers=BEARER).get_data(as_text=True)
+    rows = [r for r in html.split("<tr>") if "churn-classifier</a>" in r]
+    assert len(rows) == 2
+    assert "<td>production</td><td>4</td>" in rows[0] and "bob" in rows[0]
+    assert "<td>challenger</td><td>6</td>" in rows[1] and "dave" in rows[1]
+    promotion.audit(store, _release("rollback", "frank"), promotion.A_ROLLBACK, promotion.R_SUCCESS,
+                    from_version="4", to_version="3")
+    html = app.test_client().get("/dashboard", headers=BEARER).get_data(as_text=True)
+    assert "<td>production</td><td>3</td>" in html and "frank" in html
+
+
+def test_the_report_page_shows_the_verdict_the_app_stored(tmp_path: Path) -> None:
+    """A report whose own policy waves its regression through: the App gated it under the base
+    branch's policy and stored a failure; the page must not say it passed."""
+    app, store = _app(tmp_path, TOKEN)
+    report = json.loads((FIXTURES / "reports" / "failing.json").read_text())
+    report["policy"] = load_config(FIXTURES / "reports" / "mlgate.yml").to_policy()
+    for m in report["policy"]["models"]:
+        m["metrics"] = {k: {**v, "max_drop": 1.0} for k, v in m["metrics"].items()}
+        m["segment_policy"]["max_drop"] = 1.0
+    store.set_pr_head("acme/churn", 8, "c" * 40, "b" * 40, "mallory")
+    verdict = decide(report, load_config(FIXTURES / "reports" / "mlgate.yml")).outcome
+    assert verdict == "fail"
+    eid = store.record_evaluation("acme/churn", 8, "c" * 40, 43, verdict, report)
+    html = app.test_client().get(f"/reports/{eid}", headers=BEARER).get_data(as_text=True)
+    assert "the gate failed" in html and "the gate passed" not in html
+    assert "follow the policy this report carries, which gives &#39;pass&#39;" in html
+
+
+def test_a_report_page_with_an_unreadable_policy_still_shows_the_stored_verdict(tmp_path: Path) -> None:
+    app, store = _app(tmp_path, TOKEN)
+    report = json.loads((FIXTURES / "reports" / "failing.json").read_text())
+    report["policy"] = {"version": 1, "models": "<b>not a list</b>"}
+    store.set_pr_head("acme/churn", 9, "d" * 40, "b" * 40, "mallory")
+    eid = store.record_evaluation("acme/churn", 9, "d" * 40, 44, "fail", report)
+    r = app.test_client().get(f"/reports/{eid}", headers=BEARER)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and "the gate failed" in html and "<b>not a list" not in html
