@@ -345,3 +345,44 @@ def test_a_report_page_with_an_unreadable_policy_still_shows_the_stored_verdict(
     r = app.test_client().get(f"/reports/{eid}", headers=BEARER)
     html = r.get_data(as_text=True)
     assert r.status_code == 200 and "the gate failed" in html and "<b>not a list" not in html
+
+
+# ---------------------------------------------------------------- golden pages
+
+GOLDEN = Path(__file__).parent / "golden" / "dashboard"
+
+
+def _check_golden(name: str, text: str) -> None:
+    import os
+
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"missing golden {path}; run UPDATE_GOLDEN=1 pytest tests/app/test_dashboard.py"
+    assert text == path.read_text(encoding="utf-8"), f"{name} differs from its golden file (UPDATE_GOLDEN=1 to accept)"
+
+
+def test_sign_in_pages_golden(tmp_path: Path) -> None:
+    app, _ = _app(tmp_path, TOKEN)
+    pages = {
+        "login.html": app.test_client().get("/dashboard/login?next=/dashboard/jobs", base_url=HTTPS),
+        "login-wrong-token.html": _login(app.test_client(), token="nope"),
+        "login-plain-http.html": _login(app.test_client(), base_url="http://mlgate.example.com"),
+        "login-session-ended.html": _with_cookie(app, "expired.or.forged").get("/dashboard/models/m", base_url=HTTPS),
+    }
+    for name, resp in pages.items():
+        _check_golden(name, resp.get_data(as_text=True))
+
+
+def test_report_page_whose_policy_differs_golden(tmp_path: Path) -> None:
+    app, store = _app(tmp_path, TOKEN)
+    report = json.loads((FIXTURES / "reports" / "failing.json").read_text())
+    report["policy"] = load_config(FIXTURES / "reports" / "mlgate.yml").to_policy()
+    for m in report["policy"]["models"]:
+        m["metrics"] = {k: {**v, "max_drop": 1.0} for k, v in m["metrics"].items()}
+        m["segment_policy"]["max_drop"] = 1.0
+    store.set_pr_head("acme/churn", 8, "c" * 40, "b" * 40, "mallory")
+    eid = store.record_evaluation("acme/churn", 8, "c" * 40, 43, "fail", report)
+    _check_golden("report-policy-differs.html",
+                  app.test_client().get(f"/reports/{eid}", headers=BEARER).get_data(as_text=True))
