@@ -201,10 +201,10 @@ def stored_decision(row: dict[str, Any]) -> Decision:
         recomputed = None
     if recomputed is not None and recomputed.outcome == row["outcome"]:
         return recomputed
-    differs = (f"The per-metric verdicts below follow the policy this report carries, which gives "
-               f"'{recomputed.outcome}'; the gate's verdict above is the one mlgate stored when it "
-               "applied the base branch's policy.") if recomputed is not None else (
-               "The policy this report carries cannot be read, so only the gate's stored verdict is shown.")
+    from bot.render import _env
+
+    differs = _env(False).get_template("dashboard/stored_verdict_note.txt.j2").render(
+        recomputed=recomputed.outcome if recomputed is not None else None).strip()
     base = recomputed or Decision(outcome="neutral", models=[], data_failures=0, drifted=0, data_changed=False,
                                   reasons=[])
     return dataclasses.replace(base, outcome=stored, reasons=[differs])
