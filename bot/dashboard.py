@@ -195,9 +195,12 @@ def stored_decision(row: dict[str, Any]) -> Decision:
 
     outcomes: dict[str, Outcome] = {"pass": "pass", "fail": "fail", "neutral": "neutral"}
     stored = outcomes.get(str(row["outcome"]), "fail")  # unknown is never shown as a pass
+    policy = row["report"].get("policy")
     try:
-        recomputed: Decision | None = decide(row["report"], Config.model_validate(row["report"].get("policy")))
-    except (ValidationError, KeyError, TypeError, ValueError):
+        # only the models' part decides a verdict; the rest may come from an older or newer mlgate
+        models = Config.model_validate({"version": 1, "models": policy.get("models")})
+        recomputed: Decision | None = decide(row["report"], models)
+    except (ValidationError, AttributeError, KeyError, TypeError, ValueError):
         recomputed = None
     if recomputed is not None and recomputed.outcome == row["outcome"]:
         return recomputed

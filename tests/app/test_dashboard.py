@@ -386,3 +386,18 @@ def test_report_page_whose_policy_differs_golden(tmp_path: Path) -> None:
     eid = store.record_evaluation("acme/churn", 8, "c" * 40, 43, "fail", report)
     _check_golden("report-policy-differs.html",
                   app.test_client().get(f"/reports/{eid}", headers=BEARER).get_data(as_text=True))
+
+
+def test_a_report_from_another_mlgate_version_keeps_its_per_metric_verdicts(tmp_path: Path) -> None:
+    # only the models' part of the embedded policy decides anything; a section this mlgate does
+    # not know (or no longer accepts) used to make the page a 500
+    app, store = _app(tmp_path, TOKEN)
+    report = json.loads((FIXTURES / "reports" / "failing.json").read_text())
+    report["policy"] = {**load_config(FIXTURES / "reports" / "mlgate.yml").to_policy(), "from_the_future": {"x": 1}}
+    store.set_pr_head("acme/churn", 9, "d" * 40, "b" * 40, "alice")
+    verdict = decide(report, load_config(FIXTURES / "reports" / "mlgate.yml")).outcome
+    eid = store.record_evaluation("acme/churn", 9, "d" * 40, 44, verdict, report)
+    r = app.test_client().get(f"/reports/{eid}", headers=BEARER)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and "the gate failed" in html
+    assert "cannot be read" not in html and "not in the base branch" not in html and "regressed" in html
