@@ -536,10 +536,15 @@ def parse_config(text: str, filename: str = "mlgate.yml") -> Config:
 
 
 def load_config(path: str | Path) -> Config:
-    """Read and validate a config file from disk."""
+    """Read and validate a config file from disk (at most MAX_CONFIG_BYTES of it are read)."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        with p.open("rb") as f:
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise ConfigError([(p.name, None, f"the file is more than {MAX_CONFIG_BYTES // 1024} KiB; mlgate "
+                                              "reads a policy of at most that, so shorten it")])
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(
             [(str(p), None, "not found; create it (see docs/configuration.md) or pass --config")]

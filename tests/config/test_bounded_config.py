@@ -9,11 +9,19 @@ thousands of lines. The figures are in tests/benchmarks/bench_config.py.
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.config import MAX_CONFIG_BYTES, MAX_DEPTH, MAX_NODES, MAX_PROBLEMS, ConfigError, parse_config
+from bot.config import (
+    MAX_CONFIG_BYTES,
+    MAX_DEPTH,
+    MAX_NODES,
+    MAX_PROBLEMS,
+    ConfigError,
+    parse_config,
+)
 from tests.config.test_config import GOOD
 from tests.handlers.conftest import REPO, Hub, hub  # noqa: F401 - the handler test's fixture
 
@@ -145,3 +153,18 @@ def test_a_key_that_tries_to_close_the_code_block_stays_inside_it(hub: Hub) -> N
     fence_lines = [line for line in summary.splitlines() if line.startswith("```")]
     assert len(fence_lines) == 2, summary  # the block opened and closed by mlgate, nothing else
     assert "\n## " not in summary
+
+
+def test_load_config_reads_no_more_than_the_limit(tmp_path: Path) -> None:
+    from bot.config import load_config
+
+    big = tmp_path / "mlgate.yml"
+    with big.open("w") as f:
+        f.write(GOOD)
+        f.seek(50 * 1024 * 1024)  # a sparse 50 MB file: read whole, it would cost 50 MB of memory
+        f.write("\n")
+    with pytest.raises(ConfigError, match="more than 64 KiB"):
+        load_config(big)
+    ok = tmp_path / "ok.yml"
+    ok.write_text(GOOD)
+    assert load_config(ok).models[0].name == "churn-classifier"
