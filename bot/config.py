@@ -452,18 +452,30 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 _FAST_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+class _Open:
+    """A collection the event stream is inside: for a mapping, its keys so far and whether a key is next."""
+
+    __slots__ = ("is_mapping", "key_next", "keys")
+
+    def __init__(self, is_mapping: bool):
+        self.is_mapping = is_mapping
+        self.key_next = is_mapping
+        self.keys: dict[str, int] = {}
+
+
 def _check_events(text: str, name: str) -> None:
-    """Refuse anchors, aliases, merge keys, deep nesting and too many nodes, on YAML's event stream.
+    """Refuse anchors, aliases, merge keys, repeated keys, deep nesting and too many nodes,
+    on YAML's event stream.
 
     This runs before any node is composed and stops at the first refusal: an alias bomb of
     a few hundred bytes expands to billions of nodes only when its aliases are resolved, so
-    it costs nothing here. The caller has bounded the size.
+    it costs nothing here. The caller has bounded the size. A key written twice in one
+    mapping is refused because YAML would silently keep only the last one.
     """
-    # one entry per open collection: None for a list; for a mapping, whether its next node is a key
-    stack: list[bool | None] = []
+    stack: list[_Open] = []
     nodes = 0
     for event in yaml.parse(text, Loader=_FAST_LOADER):
-        line = event.start_mark.line + 1 if event.start_mark is not None else None
+        line = event.start_mark.line + 1 if event.start_mark is not None else 0
         if isinstance(event, yaml.NodeEvent):
             nodes += 1
             if nodes > MAX_NODES:
@@ -477,18 +489,24 @@ def _check_events(text: str, name: str) -> None:
             # YAML reads a plain << as a merge key wherever it stands
             raise ConfigError([(name, line, f"YAML merge keys (<<) are not allowed in {name}; write the "
                                             "keys out (or quote '<<' if you mean the text)")])
+        if isinstance(event, yaml.ScalarEvent) and stack and stack[-1].key_next:
+            first = stack[-1].keys.get(event.value)
+            if first is not None:
+                raise ConfigError([(name, line, f"the key {event.value[:60]!r} is already on line {first} of "
+                                                "the same mapping; YAML would keep only this one, so merge them")])
+            stack[-1].keys[event.value] = line
         if isinstance(event, yaml.CollectionStartEvent):
             if len(stack) >= MAX_DEPTH:
                 raise ConfigError([(name, line, f"the nesting is deeper than {MAX_DEPTH} levels; "
                                                 "a policy needs at most 5, so flatten it")])
-            stack.append(True if isinstance(event, yaml.MappingStartEvent) else None)
+            stack.append(_Open(isinstance(event, yaml.MappingStartEvent)))
             continue
         if isinstance(event, yaml.CollectionEndEvent):
             stack.pop()
         elif not isinstance(event, yaml.ScalarEvent):
             continue  # stream and document events
-        if stack and stack[-1] is not None:  # a node ended inside a mapping: key and value alternate
-            stack[-1] = not stack[-1]
+        if stack and stack[-1].is_mapping:  # a node ended inside a mapping: key and value alternate
+            stack[-1].key_next = not stack[-1].key_next
 
 
 def _too_big(text: str) -> int | None:

@@ -168,3 +168,14 @@ def test_load_config_reads_no_more_than_the_limit(tmp_path: Path) -> None:
     ok = tmp_path / "ok.yml"
     ok.write_text(GOOD)
     assert load_config(ok).models[0].name == "churn-classifier"
+
+
+def test_a_key_written_twice_is_refused_instead_of_the_last_one_winning() -> None:
+    twice = GOOD.replace("      f1: {max_drop: 0.01}\n", "      f1: {max_drop: 0.01}\n      roc_auc: {max_drop: 0.5}\n")
+    assert _problems(twice) == [(NAME, 14, "the key 'roc_auc' is already on line 12 of the same mapping; "
+                                           "YAML would keep only this one, so merge them")]
+    (problem,) = _problems("version: 1\nmodels: []\nx: {a: 1, a: 2}\n")
+    assert problem[1] == 3 and "'a' is already on line 3" in problem[2]
+    # the same key in different mappings is fine
+    parse_config("version: 1\nmodels:\n  - {name: a, task: binary, holdout: h, label: y}\n"
+                 "  - {name: b, task: binary, holdout: h, label: y}\n", NAME)
