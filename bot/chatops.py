@@ -11,10 +11,16 @@ edits the same reply instead of posting a second one.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
 
+import jinja2
+
+import bot
 from bot import promotion
 from bot.commands import (
     ROLES,
@@ -24,17 +30,109 @@ from bot.commands import (
     Reply,
     Requirement,
     Spec,
-    escape_md,
-    inline_code,
+    check_model,
     normalize_version,
-    render_reply,
-    who_may,
 )
 from bot.config import Config
 from bot.context import Context
 
 EYES, ROCKET, CONFUSED = "eyes", "rocket", "confused"
 REPLY_MARKER = "<!-- mlgate:reply {comment}.{index} -->"
+
+# Reply budgets: at most this many replies per sliding window of seconds, per commenter (in a
+# repository) and per PR. Each reply holds one of the slots, a row of the store's `locks` table
+# that expires with the window, so every worker process shares the count and two processes
+# can never take the same slot. Commands that need a role, run by someone who has it, are
+# never limited (see `run_comment`).
+BUDGETS: dict[str, tuple[int, float]] = {"user": (5, 600.0), "pr": (10, 600.0)}
+
+
+# ---------------------------------------------------------------- reply wording
+
+
+def templates_dir() -> Path:
+    packaged = Path(bot.__file__).parent / "_templates"
+    return packaged if packaged.is_dir() else Path(bot.__file__).parent.parent / "templates"
+
+
+@cache
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir() / "replies")),
+        autoescape=False,  # Markdown; every untrusted value goes through the `md` or `code` filter
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["md"] = escape_md
+    env.filters["code"] = inline_code
+    return env
+
+
+def render_reply(template: str, **ctx: Any) -> str:
+    """Render `templates/replies/<template>`; all of mlgate's reply wording lives there."""
+    return _env().get_template(template).render(**ctx).strip() + "\n"
+
+
+def escape_md(text: object, limit: int = 200) -> str:
+    """Untrusted text made inert in Markdown (no tables broken, HTML, mentions, commands)."""
+    from bot.render import escape_md as _escape
+
+    return _escape(text, limit)
+
+
+def inline_code(text: object, limit: int = 200) -> str:
+    """Untrusted text shown as an inline code span that no backtick inside can close."""
+    s = re.sub(r"[\r\n\t\x00-\x1f\x7f]+", " ", "" if text is None else str(text))
+    if len(s) > limit:
+        s = s[: limit - 1] + "…"
+    run = max((len(m) for m in re.findall(r"`+", s)), default=0)
+    fence = "`" * (run + 1)
+    pad = " " if s.startswith("`") or s.endswith("`") or not s.strip() else ""
+    return f"{fence}{pad}{s}{pad}{fence}"
+
+
+def who_may(spec: Spec, config: Config | None) -> str:
+    """Plain words for who may run a command under `config` (for /help and denials)."""
+    req = spec.requirement
+    listed = _listed(req, config)
+    if listed:
+        return "listed in `commands." + str(req.config_key) + "`: " + ", ".join(listed)
+    if req.min_role is None:
+        return "anyone"
+    role = f"{req.min_role} permission or higher"
+    return f"the PR author, or {role}" if req.author_ok else role
+
+
+def _listed(req: Requirement, config: Config | None) -> list[str]:
+    if config is None or req.config_key is None:
+        return []
+    return list(getattr(config.commands, req.config_key, []) or [])
+
+
+def help_text(config: Config | None) -> str:
+    rows = [{"usage": s.usage, "summary": s.summary, "who": who_may(s, config)} for s in SPECS.values()]
+    return render_reply("help.md.j2", rows=rows)
+
+
+def reply_text(reply: Reply, config: Config | None) -> str:
+    """The words for a parse-time answer (the parser returns data, never wording)."""
+    if reply.kind == "help":
+        return help_text(config)
+    if reply.kind == "unknown":
+        return render_reply("unknown.md.j2", line=reply.line, name=reply.name, hint=reply.hint,
+                            specs=list(SPECS.values()))
+    spec = SPECS[reply.name]
+    return render_reply("usage.md.j2", line=reply.line, name=reply.name, problem=reply.problem,
+                        usage=spec.usage, to_flag=spec.to_flag, hint=reply.hint)
+
+
+def extra_text(item: Parsed) -> str:
+    """The short note on command lines after the first, which did nothing ("" when none)."""
+    if not item.extra_count:
+        return ""
+    return render_reply("extra_commands.md.j2", line=item.line, extra=list(item.extra), count=item.extra_count)
 
 
 @dataclass(frozen=True)
@@ -55,6 +153,7 @@ class Invocation:
     pull: Any  # bot.github_client.PullInfo (head SHA read when the command runs)
     config: Config | None
     config_problem: str | None = None
+    releases_refused: str | None = None  # bot.policy: why /promote and /rollback may not run for this PR
     via: str = "comment"
     role_cache: dict[str, str] = field(default_factory=dict)
 
@@ -84,6 +183,7 @@ class Authorization:
     allowed: bool
     why: str = ""  # when denied: what the user has
     needs: str = ""  # when denied: what would make it pass
+    by: Literal["list", "role", "author", "anyone", ""] = ""  # when allowed: what allowed it
 
 
 def role_of(inv: Invocation, user: str) -> str:
@@ -115,16 +215,16 @@ def authorize(inv: Invocation, spec: Spec, user: str) -> Authorization:
     listed = list(getattr(inv.config.commands, req.config_key, []) or []) if inv.config and req.config_key else []
     if listed:
         if in_list(inv.ctx.github, listed, user):
-            return Authorization(True)
+            return Authorization(True, by="list")
         return Authorization(False, f"@{user} is not listed in `commands.{req.config_key}`",
                              f"be added to {', '.join(listed)} (the base branch's `commands.{req.config_key}`)")
     if req.min_role is None:
-        return Authorization(True)
+        return Authorization(True, by="anyone")
     if req.author_ok and inv.pull is not None and user.lower() == str(inv.pull.author).lower():
-        return Authorization(True)
+        return Authorization(True, by="author")
     role = role_of(inv, user)
     if _rank(role) >= _rank(req.min_role):
-        return Authorization(True)
+        return Authorization(True, by="role")
     have = f"@{user} has {role} permission" if role != "none" else f"@{user} is not a collaborator"
     return Authorization(False, have, who_may(spec, inv.config))
 
@@ -132,30 +232,88 @@ def authorize(inv: Invocation, spec: Spec, user: str) -> Authorization:
 # ---------------------------------------------------------------- the comment loop
 
 
-def run_comment(inv: Invocation, parsed: list[Parsed]) -> bool:
-    """React, run each command in order, reply to each; True when all succeeded."""
-    if not parsed:
-        return True
+def run_comment(inv: Invocation, item: Parsed) -> bool:
+    """Apply a comment's one parse result: react, run or answer, reply once; True on success.
+
+    Everything mlgate would post spends a reply token of the commenter and of the PR, except
+    a command that needs a role run by someone the role or the config's list allows: release
+    owners can always act and hear back, even while someone floods the PR. Without a token
+    nothing is posted and nothing runs; a log line and a metric say so, and a denied command
+    is still written to the audit log.
+    """
+    auth: Authorization | None = None
+    if isinstance(item, Command):
+        auth = authorize(inv, TABLE[item.name].spec, inv.actor)
+    trusted = auth is not None and auth.allowed and auth.by in ("list", "role")
+    if not trusted and (empty := take_reply_token(inv)) is not None:
+        _suppressed(inv, item, empty)
+        if isinstance(item, Command) and auth is not None and not auth.allowed:
+            _record_denied(inv, item, auth)
+        return False
     gh = inv.ctx.github
     gh.add_reaction(inv.comment_id, EYES)
-    all_ok = True
-    for item in parsed:
-        result = Result(item.ok, item.text) if isinstance(item, Reply) else run_command(inv, item)
-        all_ok = all_ok and result.ok
-        post_reply(inv, item.index, result.text)
-    gh.add_reaction(inv.comment_id, ROCKET if all_ok else CONFUSED)
-    return all_ok
+    if isinstance(item, Reply):
+        result = Result(item.ok, reply_text(item, inv.config))
+    else:
+        assert auth is not None
+        result = run_command(inv, item, auth)
+    note = extra_text(item)
+    post_reply(inv, 0, result.text.rstrip() + ("\n\n" + note if note else ""))
+    gh.add_reaction(inv.comment_id, ROCKET if result.ok else CONFUSED)
+    return result.ok
 
 
-def run_command(inv: Invocation, cmd: Command) -> Result:
-    """Check permission when the command runs, then run it; denials are audited."""
+def take_reply_token(inv: Invocation) -> str | None:
+    """Take a reply slot of the commenter and one of the PR; None, or the scope that has none left.
+
+    A redelivery of the same webhook finds the slot its delivery already holds.
+    """
+    holder = f"reply to delivery {inv.delivery_id}"
+    keys = {"user": f"reply:user:{inv.repo}:{inv.actor.lower()}", "pr": f"reply:pr:{inv.repo}#{inv.number}"}
+    taken: list[str] = []
+    for scope, key in keys.items():
+        size, window = BUDGETS[scope]
+        slot = _take_slot(inv.ctx.store, key, size, window, holder)
+        if slot is None:
+            for name in taken:
+                inv.ctx.store.release(name, holder)
+            return scope
+        taken.append(slot)
+    return None
+
+
+def _take_slot(store: Any, key: str, size: int, window: float, holder: str) -> str | None:
+    for k in range(size):
+        name = f"{key}:{k}"
+        held = store.acquire(name, holder, window)
+        if held is None or held.holder == holder:
+            return name
+    return None
+
+
+def _suppressed(inv: Invocation, item: Parsed, scope: str) -> None:
+    from bot.metrics import metrics
+
+    inv.ctx.log.warning("chat-ops reply to @%s on %s#%s not posted: the %s reply budget is spent (%s)",
+                        inv.actor, inv.repo, inv.number, scope, item.line[:80])
+    metrics().chatops_suppressed.labels(scope=scope).inc()
+
+
+def _record_denied(inv: Invocation, cmd: Command, auth: Authorization) -> None:
+    promotion.record_denied(inv.ctx.store, actor=inv.actor, command=cmd.name, why=auth.why, repo=inv.repo,
+                            pr=inv.number, sha=inv.pull.head_sha if inv.pull else None, model=cmd.model,
+                            delivery_id=inv.delivery_id, line=cmd.line)
+
+
+def run_command(inv: Invocation, cmd: Command, auth: Authorization | None = None) -> Result:
+    """Check permission when the command runs, then the model against the config, then run it."""
     entry = TABLE[cmd.name]
-    auth = authorize(inv, entry.spec, inv.actor)
+    auth = auth or authorize(inv, entry.spec, inv.actor)
     if not auth.allowed:
-        promotion.record_denied(inv.ctx.store, actor=inv.actor, command=cmd.name, why=auth.why, repo=inv.repo,
-                                pr=inv.number, sha=inv.pull.head_sha if inv.pull else None, model=cmd.model,
-                                delivery_id=inv.delivery_id, line=cmd.line)
+        _record_denied(inv, cmd, auth)
         return Result(False, render_reply("denied.md.j2", line=cmd.line, why=auth.why, needs=auth.needs))
+    if inv.config is not None and (usage := check_model(cmd, inv.config)) is not None:
+        return Result(False, reply_text(usage, inv.config))
     try:
         return entry.runner(inv, cmd)
     except Exception as exc:  # a reply that says what broke beats silence; the job log has the trace
@@ -184,6 +342,8 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _need_config(inv: Invocation, cmd: Command) -> Result | None:
+    if inv.releases_refused:
+        return Result(False, render_reply("release_refused.md.j2", line=cmd.line, why=inv.releases_refused))
     if inv.config is not None:
         return None
     return Result(False, render_reply("no_config.md.j2", line=cmd.line, problem=inv.config_problem))
@@ -246,7 +406,8 @@ def release_for(inv: Invocation, cmd: Command) -> promotion.Release:
     return promotion.Release(
         action="promote" if cmd.name == "promote" else "rollback", model=model.name, alias=alias,
         actor=inv.actor, delivery_id=inv.delivery_id, repo=inv.repo, pr=inv.number, head_sha=inv.pull.head_sha,
-        version=version, dry_run=cmd.dry_run, via=inv.via, metrics=tuple(model.metrics))
+        version=version, dry_run=cmd.dry_run, via=inv.via, metrics=tuple(model.metrics),
+        trust=inv.config.evaluation.trust)
 
 
 def run_promote(inv: Invocation, cmd: Command) -> Result:
@@ -264,8 +425,6 @@ def run_rollback(inv: Invocation, cmd: Command) -> Result:
 
 
 def run_help(inv: Invocation, cmd: Command) -> Result:
-    from bot.commands import help_text
-
     return Result(True, help_text(inv.config))
 
 
@@ -320,5 +479,5 @@ def render_outcome(out: promotion.Outcome, line: str) -> str:
         before=out.from_version, after=out.to_version, registered=out.registered, rows=rows,
         reason=_safe(out.reason), fix=_safe(out.fix), alias_state=out.alias_state, lock=lock,
         warnings=[_safe(w) for w in out.warnings], audit_id=out.audit_id, deployment_id=out.deployment_id,
-        environment=escape_md(f"model/{r.model}@{r.alias}"), earlier=earlier, via=r.via,
+        environment=escape_md(f"model/{r.model}@{r.alias}"), earlier=earlier, via=r.via, unverified=out.unverified,
     )

@@ -3,8 +3,11 @@
 It offers mlgate's own terms (changed files, read a file at a ref, upsert the sticky
 comment, set a check run by name and SHA, labels, reactions, permissions, artifacts,
 deployments) and hides PyGithub's defaults that hurt a bot: it does not sleep between
-writes, retries reads on 5xx/429 honouring Retry-After, and never blindly retries a POST
-that creates something (a retried create could post a duplicate comment).
+writes, retries reads on 5xx honouring Retry-After, never blindly retries a POST that
+creates something (a retried create could post a duplicate comment), never sleeps on a
+rate limit (RetryLater hands it to the queue), never calls /rate_limit (GitHub Enterprise
+Server without rate limiting answers it 404), renews a revoked installation token once,
+and sends GitHub's versioned media type on every request.
 """
 
 from __future__ import annotations
@@ -14,19 +17,24 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Self
 from urllib.parse import quote
 
 import jwt
 import requests
-from github import Auth, Github, GithubException, GithubIntegration
+from github import Auth, Github, GithubException, GithubIntegration, RateLimitExceededException
 from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
 DEFAULT_API = "https://api.github.com"
 TOKEN_MARGIN = 300  # refresh installation tokens five minutes before they expire
-MAX_WAIT = 10  # sleep at most this long inside a job; longer waits go back to the queue (RetryLater)
+MAX_WAIT = 10  # urllib3 sleeps at most this long on a 5xx's Retry-After; longer waits go to the queue
+API_VERSION = "2022-11-28"  # X-GitHub-Api-Version on every request
+ACCEPT = "application/vnd.github+json"  # GitHub's recommended media type (requests would send */*)
+SECONDARY_WAIT = 60.0  # GitHub: after a secondary rate limit without Retry-After, wait at least a minute
 MAX_FILES = 3000  # GitHub lists at most 3000 files of a pull request
 SHA = re.compile(r"^[0-9a-f]{40}$")
 
@@ -40,11 +48,18 @@ class GitHubError(RuntimeError):
 
 
 class RetryLater(GitHubError):
-    """GitHub asked us to wait (rate limit, 429, 5xx): the job should be retried after `seconds`."""
+    """GitHub asked us to wait (rate limit, 429, 5xx): the job should be retried after `seconds`.
 
-    def __init__(self, message: str, seconds: float, status: int | None = None):
+    `rate_limit` is "primary" (the hourly quota is spent: `seconds` until it resets),
+    "secondary" (GitHub's abuse limits: `seconds` is Retry-After or the one-minute floor,
+    and the queue backs off exponentially from there) or None (5xx, network).
+    """
+
+    def __init__(self, message: str, seconds: float, status: int | None = None, *,
+                 rate_limit: str | None = None):
         super().__init__(message, status)
         self.seconds = seconds
+        self.rate_limit = rate_limit
 
 
 class ArtifactUnavailable(GitHubError):
@@ -88,11 +103,25 @@ class PullInfo:
     state: str
     merged: bool
     draft: bool
+    changed_files: int | None = None  # GitHub's count, which may exceed the files it lists
+
+
+@dataclass(frozen=True)
+class BranchInfo:
+    """A branch as GitHub reports it now: its head commit and whether it is protected."""
+
+    name: str
+    sha: str
+    protected: bool
 
 
 class _BoundedRetry(Retry):
     """Retries that honour Retry-After, but give up (and let the queue back off) when asked to
     wait longer than MAX_WAIT: a worker thread must not sleep for minutes."""
+
+    # urllib3 retries any 413/429/503 carrying Retry-After, status_forcelist or not: a 429 is a
+    # rate limit, which goes to the queue instead (RetryLater)
+    RETRY_AFTER_STATUS_CODES = frozenset({503})
 
     def increment(self, method: str | None = None, url: str | None = None, response: Any = None,
                   error: Exception | None = None, _pool: Any = None, _stacktrace: Any = None) -> Self:
@@ -104,11 +133,13 @@ class _BoundedRetry(Retry):
 
 
 def _retry() -> Retry:
-    # reads and idempotent writes only: POST is excluded so a create is never repeated blindly
+    # reads and idempotent writes only: POST is excluded so a create is never repeated blindly.
+    # No 429: a rate limit is never retried in place (GitHub asks for a minute or more; the
+    # queue waits without holding a worker thread)
     return _BoundedRetry(
         total=3,
         backoff_factor=0.2,
-        status_forcelist=(500, 502, 503, 504, 429),
+        status_forcelist=(500, 502, 503, 504),
         allowed_methods=frozenset({"GET", "PATCH", "PUT", "DELETE", "HEAD"}),
         respect_retry_after_header=True,
         raise_on_status=False,
@@ -124,6 +155,7 @@ def _github(token: str, api_url: str) -> Github:
         seconds_between_writes=0,
         timeout=30,
         per_page=100,
+        api_version=API_VERSION,
     )
 
 
@@ -154,16 +186,32 @@ class _TokenCache:
                 return token
             integration = GithubIntegration(
                 auth=Auth.AppAuth(app_id, private_key), base_url=api_url.rstrip("/"), retry=_retry(),
-                seconds_between_requests=0, seconds_between_writes=0,
+                seconds_between_requests=0, seconds_between_writes=0, api_version=API_VERSION,
             )
-            try:
-                access = integration.get_access_token(installation_id)
+            try:  # not get_access_token(): it sends a preview media type instead of ACCEPT
+                data = integration.requester.requestJsonAndCheck(
+                    "POST", f"/app/installations/{int(installation_id)}/access_tokens",
+                    headers={"Accept": ACCEPT}, input={"permissions": {}})[1]
             except (GithubException, requests.RequestException) as exc:
                 raise _translate(exc, f"getting a token for installation {installation_id}") from None
-            expires = access.expires_at.timestamp() if access.expires_at else time.time() + 3600
+            token = str(data["token"])
+            try:
+                expires = datetime.fromisoformat(str(data["expires_at"])).timestamp()
+            except (KeyError, ValueError):
+                expires = time.time() + 3600
             with self.lock:
-                self.tokens[key] = (access.token, expires)
-            return access.token
+                self.tokens[key] = (token, expires)
+            return token
+
+    def renew(self, api_url: str, app_id: int, installation_id: int, private_key: str, stale: str) -> str:
+        """A new token after GitHub refused `stale` (401: revoked or suspended). Only `stale` is
+        dropped, so threads that saw the same 401 share one new token instead of minting one each."""
+        key = (api_url, app_id, installation_id)
+        with self.lock:
+            hit = self.tokens.get(key)
+            if hit and hit[0] == stale:
+                del self.tokens[key]
+        return self.get(api_url, app_id, installation_id, private_key)
 
     def clear(self) -> None:
         with self.lock:
@@ -200,16 +248,27 @@ class _ContentCache:
 CONTENTS = _ContentCache()
 
 
-def _rate_limit_wait(status: int | None, headers: dict[str, str]) -> float | None:
-    """Seconds GitHub asks us to wait, or None when the answer is not a rate limit."""
-    retry_after = headers.get("retry-after")
-    if status == 429 or (status == 403 and (retry_after or headers.get("x-ratelimit-remaining") == "0")):
-        try:
-            if retry_after:
-                return max(0.0, float(retry_after))
-            return max(0.0, float(headers.get("x-ratelimit-reset", time.time() + 60)) - time.time())
-        except ValueError:
-            return 60.0
+def _seconds(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _rate_limit(status: int | None, headers: dict[str, str], flagged: bool = False) -> tuple[str, float] | None:
+    """("primary" | "secondary", seconds GitHub asks us to wait), or None when the answer is not a
+    rate limit. GitHub's rules: a 403 or 429; Retry-After wins; X-RateLimit-Remaining 0 means the
+    quota is spent until X-RateLimit-Reset; otherwise (a secondary limit) wait at least a minute.
+    `flagged`: PyGithub classified the 403 as a rate limit (a secondary one may carry no header)."""
+    if status not in (403, 429):
+        return None
+    retry_after = _seconds(headers.get("retry-after"))
+    if headers.get("x-ratelimit-remaining") == "0":
+        reset = _seconds(headers.get("x-ratelimit-reset"))
+        wait = retry_after if retry_after is not None else (reset - time.time() if reset else SECONDARY_WAIT)
+        return "primary", max(0.0, wait)
+    if status == 429 or retry_after is not None or flagged:
+        return "secondary", retry_after if retry_after is not None else SECONDARY_WAIT
     return None
 
 
@@ -221,9 +280,9 @@ def _translate(exc: BaseException, what: str) -> GitHubError:
         headers = {k.lower(): str(v) for k, v in (exc.headers or {}).items()}
         message = (exc.data or {}).get("message") if isinstance(exc.data, dict) else None
         text = f"{what}: GitHub answered {status}" + (f" ({str(message)[:200]})" if message else "")
-        wait = _rate_limit_wait(status, headers)
-        if wait is not None:
-            return RetryLater(text, wait, status)
+        limit = _rate_limit(status, headers, isinstance(exc, RateLimitExceededException))
+        if limit is not None:
+            return RetryLater(text, limit[1], status, rate_limit=limit[0])
         if status is not None and status >= 500:
             return RetryLater(text, 5.0, status)
         return GitHubError(text, status)
@@ -232,9 +291,9 @@ def _translate(exc: BaseException, what: str) -> GitHubError:
     if isinstance(exc, requests.HTTPError) and exc.response is not None:
         status = exc.response.status_code
         text = f"{what}: GitHub answered {status}"
-        wait = _rate_limit_wait(status, {k.lower(): v for k, v in exc.response.headers.items()})
-        if wait is not None:
-            return RetryLater(text, wait, status)
+        limit = _rate_limit(status, {k.lower(): v for k, v in exc.response.headers.items()})
+        if limit is not None:
+            return RetryLater(text, limit[1], status, rate_limit=limit[0])
         return RetryLater(text, 5.0, status) if status >= 500 else GitHubError(text, status)
     if isinstance(exc, requests.RequestException):
         return RetryLater(f"{what}: {type(exc).__name__}", 10.0)
@@ -260,12 +319,18 @@ class GitHubClient:
         # sticky comments are looked up among this login's comments (any Bot's when unknown):
         # a human quoting the marker must never have their comment overwritten
         self.bot_login = bot_login
+        self._token = token
+        # installation clients: how to get a new token once GitHub answers 401 to this one
+        self._renew: Callable[[str], str] | None = None
 
     @classmethod
     def for_installation(cls, settings: Any, installation_id: int, repo: str) -> GitHubClient:
         """A client with a fresh (cached) installation token, from the App's settings."""
-        token = TOKENS.get(settings.github_api_url, int(settings.app_id), int(installation_id), settings.private_key)
-        return cls(token, repo, settings.github_api_url)
+        api_url, app_id, key = settings.github_api_url, int(settings.app_id), settings.private_key
+        token = TOKENS.get(api_url, app_id, int(installation_id), key)
+        client = cls(token, repo, api_url)
+        client._renew = lambda stale: TOKENS.renew(api_url, app_id, int(installation_id), key, stale)
+        return client
 
     @classmethod
     def from_token(cls, token: str, repo: str, api_url: str = DEFAULT_API) -> GitHubClient:
@@ -277,12 +342,32 @@ class GitHubClient:
 
     def _request(self, verb: str, url: str, *, parameters: dict[str, Any] | None = None,
                  body: Any = None) -> Any:
-        """Every API call mlgate makes goes through here, so /metrics counts each one."""
+        """Every API call mlgate makes goes through here, so /metrics counts each one.
+
+        A 401 on an installation token (revoked, or the installation suspended and restored)
+        drops that token from the cache and repeats the request once with a new one; without
+        this every job of the installation would fail until the cached token expired."""
+        try:
+            return self._send(verb, url, parameters, body)
+        except GithubException as exc:
+            if exc.status != 401 or self._renew is None:
+                raise
+        renew, self._renew = self._renew, None  # once per client: a second 401 is an answer
+        self._use_token(renew(self._token))
+        return self._send(verb, url, parameters, body)
+
+    def _use_token(self, token: str) -> None:
+        self._token = token
+        self.gh = _github(token, self.api_url)
+        self.repo = self.gh.get_repo(self.repo_name, lazy=True)
+
+    def _send(self, verb: str, url: str, parameters: dict[str, Any] | None, body: Any) -> Any:
         from bot.metrics import metrics
 
         m = metrics()
         try:
-            data = self.gh.requester.requestJsonAndCheck(verb, url, parameters=parameters, input=body)[1]
+            data = self.gh.requester.requestJsonAndCheck(verb, url, parameters=parameters, input=body,
+                                                         headers={"Accept": ACCEPT})[1]
         except GithubException as exc:
             m.github_calls.labels(method=verb, status=str(exc.status)).inc()
             raise
@@ -290,25 +375,21 @@ class GitHubClient:
             m.github_calls.labels(method=verb, status="error").inc()
             raise
         m.github_calls.labels(method=verb, status="ok").inc()
-        remaining = self.gh.rate_limiting[0] if self.gh.rate_limiting else -1
+        # the requester's own record of the last answer's headers: Github.rate_limiting would
+        # call GET /rate_limit when they are absent, which GitHub Enterprise Server without
+        # rate limiting answers 404 (and that 404 would look like the read's own answer)
+        remaining = self.gh.requester.rate_limiting[0]
         if remaining >= 0:
             m.github_rate_remaining.set(remaining)
         return data
 
     def _call(self, what: str, fn: Any) -> Any:
-        """Run a read or an idempotent write. 5xx and short Retry-Afters were already retried
-        by urllib3; a rate-limit 403 is waited out here when short, else handed to the queue."""
-        for attempt in range(3):
-            try:
-                return fn()
-            except (GithubException, requests.RequestException) as exc:
-                err = _translate(exc, what)
-                if (isinstance(err, RetryLater) and err.status in (403, 429) and err.seconds <= MAX_WAIT
-                        and attempt < 2):
-                    time.sleep(err.seconds + 0.05)
-                    continue
-                raise err from None
-        raise GitHubError(f"{what}: gave up")  # pragma: no cover
+        """Run a read or an idempotent write. 5xx and short Retry-Afters were already retried by
+        urllib3; a rate limit is never waited out in a worker thread: RetryLater hands it to the queue."""
+        try:
+            return fn()
+        except (GithubException, requests.RequestException) as exc:
+            raise _translate(exc, what) from None
 
     # ------------------------------------------------------------ reads
 
@@ -317,7 +398,8 @@ class GitHubClient:
         def read() -> PullInfo:
             d = self._request("GET", f"{self.repo_url}/pulls/{number}")
             return PullInfo(int(d["number"]), d["head"]["sha"], d["head"]["ref"], d["base"]["ref"], d["base"]["sha"],
-                            d["user"]["login"], d["state"], bool(d.get("merged")), bool(d.get("draft")))
+                            d["user"]["login"], d["state"], bool(d.get("merged")), bool(d.get("draft")),
+                            int(d["changed_files"]) if isinstance(d.get("changed_files"), int) else None)
         result: PullInfo = self._call(f"reading PR #{number}", read)
         return result
 
@@ -333,6 +415,20 @@ class GitHubClient:
                 break
             page += 1
         return files
+
+    def default_branch(self) -> str:
+        """The repository's default branch, as GitHub reports it now."""
+        def read() -> str:
+            return str(self._request("GET", self.repo_url)["default_branch"])
+        return str(self._call("reading the repository", read))
+
+    def branch(self, name: str) -> BranchInfo:
+        """A branch's head commit and protection; GitHubError (status 404) when it does not exist."""
+        def read() -> BranchInfo:
+            d = self._request("GET", f"{self.repo_url}/branches/{quote(name, safe='/')}")
+            return BranchInfo(str(d["name"]), str(d["commit"]["sha"]), bool(d.get("protected")))
+        result: BranchInfo = self._call(f"reading the branch {name}", read)
+        return result
 
     def read_file(self, path: str, ref: str) -> str | None:
         """A text file at a ref, None when it does not exist there. Cached when ref is a SHA."""
@@ -429,6 +525,21 @@ class GitHubClient:
                              d["base"]["sha"], d["user"]["login"], d["state"], bool(d.get("merged")),
                              bool(d.get("draft"))) for d in data]
         return list(self._call(f"finding the PR of {head_owner}:{branch}", read))
+
+    def open_pulls_at(self, sha: str, limit: int = 100) -> list[PullInfo]:
+        """Open PRs whose head commit is `sha`, among the `limit` most recently updated (one call).
+
+        How a check event about a fork's head finds its PR: GitHub sends `pull_requests` empty
+        for fork heads, and `commits/{sha}/pulls` does not list fork PRs reliably. A PR whose
+        head was just pushed is among the most recently updated.
+        """
+        def read() -> list[PullInfo]:
+            data = self._request("GET", f"{self.repo_url}/pulls", parameters={
+                "state": "open", "sort": "updated", "direction": "desc", "per_page": min(limit, 100)})
+            return [PullInfo(int(d["number"]), d["head"]["sha"], d["head"]["ref"], d["base"]["ref"],
+                             d["base"]["sha"], d["user"]["login"], d["state"], bool(d.get("merged")),
+                             bool(d.get("draft"))) for d in data if d.get("head", {}).get("sha") == sha]
+        return list(self._call(f"finding the open PRs at {sha[:12]}", read))
 
     # ------------------------------------------------------------ comments
 
@@ -627,8 +738,8 @@ class GitHubClient:
 
         def fetch() -> bytes:
             url = f"{self.repo_url}/actions/artifacts/{int(art['id'])}/zip"
-            with requests.get(url, headers={"Authorization": f"Bearer {token}"}, stream=True, timeout=60,
-                              allow_redirects=False) as first:
+            headers = {"Authorization": f"Bearer {token}", "Accept": ACCEPT, "X-GitHub-Api-Version": API_VERSION}
+            with requests.get(url, headers=headers, stream=True, timeout=60, allow_redirects=False) as first:
                 if first.status_code in (301, 302, 303, 307, 308):
                     location = first.headers["Location"]
                 else:
@@ -663,22 +774,19 @@ class GitHubClient:
     # ------------------------------------------------------------ internals
 
     def _post(self, url: str, body: dict[str, Any], what: str, *, idempotent: bool = False) -> Any:
-        """One POST. A rate-limited POST was not processed, so it is retried after a short wait;
-        a 5xx is retried only when `idempotent` (otherwise the caller decides: a blind retry
-        of a create could duplicate it)."""
+        """One POST. A 5xx is retried only when `idempotent` (otherwise the caller decides: a
+        blind retry of a create could duplicate it); a rate-limited POST was not processed,
+        and RetryLater hands it to the queue, which runs the (idempotent) job again later."""
         for attempt in range(3):
             try:
                 return self._request("POST", url, body=body)
             except (GithubException, requests.RequestException) as exc:
                 err = _translate(exc, what)
                 last = attempt == 2
-                if isinstance(err, RetryLater) and not last:
-                    if err.status in (403, 429) and err.seconds <= MAX_WAIT:
-                        time.sleep(err.seconds + 0.05)
-                        continue
-                    if idempotent and err.status is not None and err.status >= 500:
-                        time.sleep(0.2 * (attempt + 1))
-                        continue
+                if (isinstance(err, RetryLater) and not last and err.rate_limit is None and idempotent
+                        and err.status is not None and err.status >= 500):
+                    time.sleep(0.2 * (attempt + 1))
+                    continue
                 raise err from None
         raise GitHubError(f"{what}: gave up")  # pragma: no cover
 

@@ -105,6 +105,11 @@ def required_reasons(required_when: Iterable[str], decision: Any | None) -> list
         out.append("the pull request changes data")
     if "inconclusive" in want and getattr(decision, "inconclusive", False):
         out.append("a gating metric is inconclusive")
+    # whatever the policy says (bot.gate): what mlgate could not measure needs a person
+    if getattr(decision, "undefined", None):
+        out.append("a gating metric is undefined on the holdout, so the gate cannot judge it")
+    if getattr(decision, "files_complete", True) is False:
+        out.append("GitHub listed only part of the changed files")
     return out
 
 

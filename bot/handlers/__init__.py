@@ -1,15 +1,18 @@
 """Event handlers, one module per event family; `bot.routing` merges their ROUTES.
 
-Shared helpers live here: loading the base branch's policy and setting checks and the
-sticky comment through the store, so a redelivered event edits instead of duplicating.
+Shared helpers live here: the App's own view of a PR's changes, the "could not decide"
+check, and setting checks and the sticky comment through the store, so a redelivered event
+edits instead of duplicating. Which policy applies is bot.policy's business.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from bot.config import CONFIG_PATH, Config, ConfigError, parse_config
+from bot.config import Paths
 from bot.context import Context
+from bot.gate import Changes
 
 EVALUATION = "mlgate/evaluation"
 REVIEW = "mlgate/review"
@@ -17,40 +20,48 @@ LABEL_DATA = "mlgate:data-change"
 LABEL_MODEL = "mlgate:model-change"
 LABEL_REGRESSION = "mlgate:regression"
 
-NO_CONFIG_TITLE = "No .github/mlgate.yml on the base branch"
+NO_CONFIG_TITLE = "No .github/mlgate.yml on the default branch"
 NO_ML_TITLE = "No ML changes"
 INVALID_CONFIG_TITLE = "Invalid .github/mlgate.yml"
 PENDING_TITLE = "Waiting for the evaluation workflow"
 FAILED_JOB_TITLE = "mlgate could not process this event"
+UNDECIDED_TITLE = "mlgate could not decide"
 CONFIG_CHANGED_NOTE = (
-    "this pull request changes .github/mlgate.yml; the policy of the base branch applies until it is merged"
+    "this pull request changes .github/mlgate.yml; the policy on `{branch}` applies, and the change takes "
+    "effect once it is merged there"
 )
 
 
-def load_policy(ctx: Context, base_sha: str) -> tuple[Config | None, str | None]:
-    """The base branch's config, or (None, reason) when it is missing or invalid.
+def undecided(ctx: Context, sha: str, names: Iterable[str], what: str, exc: BaseException) -> None:
+    """GitHub did not answer cleanly while mlgate needed `what`: the checks say mlgate could not
+    decide, with the cause and how to try again (never success or neutral). A transient error
+    is raised again afterwards, so the queue retries the job."""
+    from bot.chatops import render_reply
+    from bot.github_client import RetryLater
 
-    Always the base: a pull request must not be able to loosen its own gate. A commit's file
-    never changes, so the text is kept in the store: the next job about this base, in any
-    worker process, costs no API call.
+    retrying = isinstance(exc, RetryLater)
+    ctx.log.warning("could not %s for %s: %s", what, sha[:12], exc)
+    summary = render_reply("undecided.md.j2", what=what, cause=str(exc).splitlines()[0] if str(exc) else
+                           type(exc).__name__, retrying=retrying)
+    for name in names:
+        set_check(ctx, sha, name, status="completed", conclusion="failure", title=UNDECIDED_TITLE, summary=summary)
+    if retrying:
+        raise exc
+
+
+def pr_changes(ctx: Context, number: int, total: int | None, paths: Paths) -> tuple[list[str], Changes]:
+    """What the PR changes, from the App's own list of its files, classified by the policy's globs.
+
+    GitHub lists at most 3,000 files; `total` is the PR's `changed_files` as GitHub reports it.
+    When the list is shorter, or the total is unknown, the PR counts as both a data and a model
+    change (`complete` False), so nothing hides behind file 3,001.
     """
-    from bot.github_client import SHA, NotText
+    from bot.datachanges import classify
 
-    repo = ctx.event.repo or ""
-    known, text = ctx.store.file_at(repo, CONFIG_PATH, base_sha) if SHA.match(base_sha) else (False, None)
-    if not known:
-        try:
-            text = ctx.github.read_file(CONFIG_PATH, base_sha)
-        except NotText:
-            return None, f"{CONFIG_PATH}: the file is not UTF-8 text"
-        if SHA.match(base_sha):
-            ctx.store.remember_file(repo, CONFIG_PATH, base_sha, text)
-    if text is None:
-        return None, None
-    try:
-        return parse_config(text, CONFIG_PATH), None
-    except ConfigError as exc:
-        return None, str(exc)
+    files = ctx.github.changed_files(number)
+    kinds = classify(files, paths)
+    return files, Changes(data=bool(kinds["data"]), model=bool(kinds["model"]),
+                          complete=total is not None and len(files) >= total)
 
 
 def set_check(ctx: Context, sha: str, name: str, *, status: str, conclusion: str | None = None,
@@ -93,10 +104,12 @@ def pr_and_sha(event_payload: dict[str, Any]) -> tuple[int | None, str | None]:
     if pr:
         return pr.get("number"), (pr.get("head") or {}).get("sha")
     run = event_payload.get("workflow_run") or {}
+    if run.get("event") == "workflow_run":
+        return None, None  # the trusted evaluation runs on the default branch: its PR is in its report
     if run:
         prs = run.get("pull_requests") or []
         return (prs[0].get("number") if prs else None), run.get("head_sha")
-    check = event_payload.get("check_run") or {}
+    check = event_payload.get("check_run") or event_payload.get("check_suite") or {}
     if check:
         prs = check.get("pull_requests") or []
         return (prs[0].get("number") if prs else None), check.get("head_sha")
@@ -126,7 +139,7 @@ def payload_labels(pr: dict[str, Any]) -> set[str] | None:
 # events whose failure the evaluation check reports: the ones that drive it
 _REPORTS_ON_EVALUATION = {
     "pull_request.opened", "pull_request.synchronize", "pull_request.reopened", "pull_request.ready_for_review",
-    "workflow_run.completed", "check_run.rerequested",
+    "workflow_run.completed", "check_run.rerequested", "check_suite.rerequested",
 }
 
 
@@ -145,6 +158,10 @@ def on_job_failed(ctx: Context, exc: BaseException) -> None:
     if ctx.event.name != "pull_request" and ctx.store.check_conclusion(
             ctx.event.repo or "", sha, EVALUATION) in ("success", "neutral"):
         return
+    from bot.handlers.ordering import EVALUATED, phase
+
+    if ctx.event.name == "pull_request" and pr is not None and phase(ctx, int(pr), sha) >= EVALUATED:
+        return  # a late pull_request job never overwrites the result of this head's evaluation
     set_check(ctx, sha, EVALUATION, status="completed", conclusion="failure", title=FAILED_JOB_TITLE,
               summary=f"mlgate gave up on delivery `{ctx.delivery_id}` after retrying: {reason}\n\n"
                       "Comment `/evaluate` or re-run this check to try again.")

@@ -1,4 +1,4 @@
-"""issue_comment.created on a pull request: parse the chat-ops commands and run them.
+"""issue_comment.created on a pull request: parse the comment once and apply its one command.
 
 Edited and deleted comments run nothing (only "created" is routed), so nobody can turn an
 old, approved-looking comment into a command. Comments by bots, mlgate included, are never
@@ -13,7 +13,6 @@ from typing import Any
 from bot import chatops, promotion
 from bot.commands import Command, parse_comment
 from bot.context import Context, Handler
-from bot.handlers import load_policy
 
 
 def is_bot(user: dict[str, Any]) -> bool:
@@ -33,25 +32,36 @@ def on_created(ctx: Context) -> None:
     if is_bot(user):
         _audit_bot(ctx, login, body, repo, number)
         return
-    if not parse_comment(body, author_is_bot=False):
+    parsed = parse_comment(body)  # linear in the body, so it may run before any permission check
+    if parsed is None:
         return  # an ordinary comment costs no API call
     pull = ctx.github.pull(number)
-    # the base branch as it is now: a tightened `commands:` list applies at once
-    config, problem = load_policy(ctx, pull.base_ref)
-    parsed = parse_comment(body, author_is_bot=False, config=config)
+    # the default branch's policy as it is now (a tightened `commands:` list applies at once), never
+    # the PR's base: its author may have created that branch, and the config on it, themself
+    from bot.github_client import GitHubError, RetryLater
+    from bot.policy import resolve_policy
+
+    try:
+        policy = resolve_policy(ctx, pull.base_ref)
+        config, problem, refused = policy.config, policy.problem, policy.releases_refused
+    except RetryLater:
+        raise  # the queue tries again; nothing was run or replied yet
+    except GitHubError as exc:
+        config, problem = None, None
+        refused = f"mlgate could not read the policy from GitHub ({str(exc).splitlines()[0]}); try again later"
     inv = chatops.Invocation(ctx=ctx, repo=repo, number=number, actor=login, comment_id=int(comment["id"]),
-                             pull=pull, config=config, config_problem=problem)
+                             pull=pull, config=config, config_problem=problem, releases_refused=refused)
     chatops.run_comment(inv, parsed)
 
 
 def _audit_bot(ctx: Context, login: str, body: str, repo: str, number: int) -> None:
     if chatops.REPLY_MARKER.split(" ")[1] in body or "<!-- mlgate:" in body:
         return  # our own reply or report
-    for item in parse_comment(body, author_is_bot=False):
-        if isinstance(item, Command) and chatops.TABLE[item.name].requirement.min_role is not None:
-            promotion.record_denied(ctx.store, actor=login, command=item.name, why="bots may not run commands",
-                                    repo=repo, pr=number, sha=None, model=item.model,
-                                    delivery_id=ctx.delivery_id, line=item.line)
+    item = parse_comment(body)
+    if isinstance(item, Command) and chatops.TABLE[item.name].requirement.min_role is not None:
+        promotion.record_denied(ctx.store, actor=login, command=item.name, why="bots may not run commands",
+                                repo=repo, pr=number, sha=None, model=item.model,
+                                delivery_id=ctx.delivery_id, line=item.line)
 
 
 ROUTES: dict[str, Handler] = {"issue_comment.created": on_created}

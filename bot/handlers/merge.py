@@ -7,9 +7,9 @@ merger must be allowed to /promote, and the result is recorded and replied on th
 from __future__ import annotations
 
 from bot import chatops, promotion
-from bot.commands import SPECS, render_reply
+from bot.chatops import render_reply
+from bot.commands import SPECS
 from bot.context import Context, Handler
-from bot.handlers import load_policy
 
 MERGE_MARKER = "<!-- mlgate:merge-promotion {model} -->"
 
@@ -20,8 +20,21 @@ def on_closed(ctx: Context) -> None:
     if not pr.get("merged"):
         return
     repo, number = ctx.event.repo or "", int(pr["number"])
-    config, _problem = load_policy(ctx, pr["base"]["sha"])  # the policy the PR was gated by
+    from bot.github_client import GitHubError, RetryLater
+    from bot.policy import resolve_policy
+
+    try:
+        policy = resolve_policy(ctx, str(pr["base"]["ref"]))  # the default branch's, or a protected release's
+    except RetryLater:
+        raise
+    except GitHubError as exc:
+        ctx.log.warning("no promotion on merge of #%s: the policy could not be read: %s", number, exc)
+        return  # fail closed: nothing is promoted without a policy
+    config = policy.config
     if config is None or not config.promote.on_merge:
+        return
+    if policy.releases_refused:
+        ctx.log.info("no promotion on merge of #%s: %s", number, policy.releases_refused)
         return
     from bot.github_client import PullInfo
 
@@ -43,7 +56,7 @@ def on_closed(ctx: Context) -> None:
             release = promotion.Release(
                 action="promote", model=model.name, alias=config.promote.alias, actor=merger,
                 delivery_id=ctx.delivery_id, repo=repo, pr=number, head_sha=pull.head_sha, via="merge",
-                metrics=tuple(model.metrics))
+                metrics=tuple(model.metrics), trust=config.evaluation.trust)
             out = promotion.promote(ctx.store, ctx.registry, ctx.github, release)
             text = chatops.render_outcome(out, "")
         ctx.github.upsert_sticky_comment(number, f"{text.rstrip()}\n\n{marker}\n", marker)

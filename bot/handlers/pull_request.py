@@ -1,12 +1,14 @@
 """pull_request opened/synchronize/reopened/ready_for_review: queue the evaluation, or pass.
 
-The policy comes from the base branch (a PR cannot loosen its own gate). A PR that touches
-no data and no model code gets neutral checks, so a required check never blocks it.
+The policy comes from the default branch (bot.policy: a PR cannot loosen its own gate). A PR
+that touches no data and no model code, by the App's own list of its files, gets neutral
+checks, so a required check never blocks it. When GitHub does not answer cleanly, the
+checks say mlgate could not decide.
 
-GitHub calls: the base config (none when this worker already read it at that SHA), the
-changed files, the evaluation check, the labels that change (the payload says which are
-there), and the sticky comment (its id and the check ids come from the store) — at most
-five on a synchronize unless the labels change too.
+GitHub calls: the default branch, its config (none when this worker already read it at that
+SHA), the changed files, the evaluation check, the labels that change (the payload says which
+are there), and the sticky comment (its id and the check ids come from the store) — at most
+six on a synchronize unless the labels change too.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from typing import Any
 
 from bot.config import CONFIG_PATH
 from bot.context import Context, Handler
-from bot.datachanges import classify
 from bot.handlers import (
     CONFIG_CHANGED_NOTE,
     EVALUATION,
@@ -26,53 +27,95 @@ from bot.handlers import (
     NO_ML_TITLE,
     PENDING_TITLE,
     REVIEW,
-    load_policy,
     payload_labels,
+    pr_changes,
     set_check,
     sync_labels,
+    undecided,
     upsert_comment,
+)
+from bot.handlers.ordering import (
+    EVALUATED,
+    PENDING,
+    claim_head,
+    one_job_per_pull_request,
+    phase,
+    reach,
 )
 
 KIND_LABELS = {LABEL_DATA, LABEL_MODEL}
 
 
+@one_job_per_pull_request
 def on_change(ctx: Context) -> None:
     pr: dict[str, Any] = ctx.event.payload["pull_request"]
     repo = ctx.event.repo or ""
     number, head, base = int(pr["number"]), str(pr["head"]["sha"]), str(pr["base"]["sha"])
-    # first, so a report for an older head that arrives from now on is recognised as stale
-    ctx.store.set_pr_head(repo, number, head, base, (pr.get("user") or {}).get("login"))
-    config, problem = load_policy(ctx, base)
-    if problem:
+    # first, so a report for an older head that arrives from now on is recognised as stale; events
+    # come in any order: an older head's event (not current) sets only that commit's own checks,
+    # and once a workflow_run completed this head's checks (settled) they are not reset to waiting
+    current = claim_head(ctx, number, head, before=ctx.event.payload.get("before"), base_sha=base,
+                         author=(pr.get("user") or {}).get("login"))
+    settled = phase(ctx, number, head) >= EVALUATED
+    if not settled:
+        reach(ctx, number, head, PENDING)
+    from bot.github_client import GitHubError
+    from bot.policy import resolve_policy
+
+    try:
+        policy = resolve_policy(ctx, str(pr["base"]["ref"]))
+    except GitHubError as exc:
+        undecided(ctx, head, (EVALUATION, REVIEW) if not settled else (), "read the policy", exc)
+        return
+    config, problem = policy.config, policy.problem
+    if problem and not settled:
         set_check(ctx, head, EVALUATION, status="completed", conclusion="failure", title=INVALID_CONFIG_TITLE,
-                  summary=f"The base branch's `{CONFIG_PATH}` is invalid, so mlgate cannot gate this pull "
-                          f"request:\n\n```\n{problem}\n```\n\nFix it on the base branch; this pull request's own "
-                          "copy is never used for the gate.")
+                  summary=f"`{CONFIG_PATH}` on `{policy.branch}` is invalid, so mlgate cannot gate this pull "
+                          f"request:\n\n```\n{problem}\n```\n\nFix it on `{policy.branch}`; this pull request's "
+                          "own copy is never used for the gate.")
         return
     if config is None:
-        for name in (EVALUATION, REVIEW):
+        # a clean "no such file" at the default branch's head: the one case that is neutral
+        for name in (EVALUATION, REVIEW) if not settled else ():
             set_check(ctx, head, name, status="completed", conclusion="neutral", title=NO_CONFIG_TITLE,
-                      summary=f"mlgate is installed but the base branch has no `{CONFIG_PATH}`, so there is "
-                              "no policy to apply. Add one on the base branch to gate ML changes.")
+                      summary=f"mlgate is installed but the default branch `{policy.default_branch}` has no "
+                              f"`{CONFIG_PATH}`, so there is no policy to apply. Add one there to gate ML changes.")
         return
-    files = ctx.github.changed_files(number)
-    kinds = classify(files, config.paths)
+    total = pr.get("changed_files")
+    try:
+        if not isinstance(total, int):
+            total = ctx.github.pull(number).changed_files
+        files, changes = pr_changes(ctx, number, total, config.paths)
+    except GitHubError as exc:
+        undecided(ctx, head, (EVALUATION, REVIEW) if not settled else (), "list the changed files", exc)
+        return
     current_labels = payload_labels(pr)
-    if not kinds["data"] and not kinds["model"]:
-        for name in (EVALUATION, REVIEW):
+    if not changes.data_changed and not changes.model_changed:
+        for name in (EVALUATION, REVIEW) if not settled else ():
             set_check(ctx, head, name, status="completed", conclusion="neutral", title=NO_ML_TITLE,
-                      summary="No file of this pull request matches `paths.data` or `paths.model` in the base "
-                              f"branch's `{CONFIG_PATH}`.")
-        sync_labels(ctx, number, set(), KIND_LABELS, current_labels)  # a later push may have dropped them
+                      summary="No file of this pull request matches `paths.data` or `paths.model` in "
+                              f"`{CONFIG_PATH}` on `{policy.branch}`.")
+        if current:
+            sync_labels(ctx, number, set(), KIND_LABELS, current_labels)  # a later push may have dropped them
         return
-    set_check(ctx, head, EVALUATION, status="queued", title=PENDING_TITLE,
-              summary=f"Waiting for the `{config.evaluation.workflow}` workflow to upload the "
-                      f"`{config.evaluation.artifact}` artifact for {head[:12]}.")
-    want = ({LABEL_DATA} if kinds["data"] else set()) | ({LABEL_MODEL} if kinds["model"] else set())
+    if not settled:
+        set_check(ctx, head, EVALUATION, status="queued", title=PENDING_TITLE,
+                  summary=f"Waiting for the `{config.evaluation.workflow}` workflow to upload the "
+                          f"`{config.evaluation.artifact}` artifact for {head[:12]}.")
+    if not current:
+        return
+    want = ({LABEL_DATA} if changes.data_changed else set()) | ({LABEL_MODEL} if changes.model_changed else set())
     sync_labels(ctx, number, want, KIND_LABELS, current_labels)
-    notes = [CONFIG_CHANGED_NOTE] if CONFIG_PATH in files else []
+    notes = [CONFIG_CHANGED_NOTE.format(branch=policy.branch)] if CONFIG_PATH in files else []
+    if policy.releases_refused:
+        notes.append(f"/promote and /rollback are not available for this pull request: {policy.releases_refused}")
+    if not changes.complete:
+        notes.append(f"GitHub lists only {len(files):,} of this pull request's {total or 0:,} changed files, so "
+                     "mlgate treats it as a data and a model change, and a reviewer must approve it")
     from bot.render import render_pending_comment
 
+    if ctx.store.latest_evaluation(repo, number, head) is not None:
+        return  # this head's report is in the comment already: "pending" never replaces it
     upsert_comment(ctx, number, render_pending_comment([m.name for m in config.models], notes))
 
 

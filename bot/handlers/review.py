@@ -9,13 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 from bot import chatops, promotion
-from bot.commands import render_reply
+from bot.chatops import render_reply
 from bot.config import Config
 from bot.context import Context, Handler
-from bot.handlers import EVALUATION, REVIEW, load_policy, set_check
+from bot.gate import Changes
+from bot.handlers import EVALUATION, REVIEW, pr_changes, set_check, undecided
+from bot.handlers.ordering import one_job_per_pull_request
 from bot.review_gate import ReviewIn, ReviewState, review_state
 
 
+@one_job_per_pull_request  # a review's recount never lands after (and undoes) a newer evaluation's
 def on_review(ctx: Context) -> None:
     pr = ctx.event.payload.get("pull_request") or {}
     if not pr.get("number"):
@@ -23,13 +26,25 @@ def on_review(ctx: Context) -> None:
     recompute(ctx, int(pr["number"]))
 
 
-def recompute(ctx: Context, number: int, *, config: Config | None = None, pull: Any = None) -> ReviewState | None:
-    """Set `mlgate/review` from the approvals on the PR's current head; record accepted regressions."""
+def recompute(ctx: Context, number: int, *, config: Config | None = None, pull: Any = None,
+              changes: Changes | None = None) -> ReviewState | None:
+    """Set `mlgate/review` from the approvals on the PR's current head; record accepted regressions.
+
+    Whatever GitHub does not answer cleanly (the policy, the files, the reviews, a permission)
+    leaves the check saying mlgate could not decide, never passed.
+    """
+    from bot.github_client import GitHubError
+    from bot.policy import resolve_policy
+
     repo = ctx.event.repo or ""
     pull = pull or ctx.github.pull(number)
     head = pull.head_sha
     if config is None:
-        config, _problem = load_policy(ctx, pull.base_sha)
+        try:
+            config = resolve_policy(ctx, pull.base_ref).config
+        except GitHubError as exc:
+            undecided(ctx, head, (REVIEW,), "read the policy", exc)
+            return None
     if config is None:
         return None  # the pull_request handler already reported the missing or invalid config
     if ctx.store.check_conclusion(repo, head, EVALUATION) == "neutral":
@@ -39,7 +54,13 @@ def recompute(ctx: Context, number: int, *, config: Config | None = None, pull: 
     if evaluation is not None:
         from bot.gate import decide
 
-        decision = decide(evaluation["report"], config)
+        if changes is None:
+            try:
+                changes = pr_changes(ctx, number, pull.changed_files, config.paths)[1]
+            except GitHubError as exc:
+                undecided(ctx, head, (REVIEW,), "list the changed files", exc)
+                return None
+        decision = decide(evaluation["report"], config, changes)
     approvers = list(config.review.approvers)
     cache: dict[str, bool] = {}
 
@@ -51,10 +72,14 @@ def recompute(ctx: Context, number: int, *, config: Config | None = None, pull: 
                 cache[user] = chatops.ROLES.index(_role(ctx, user)) >= chatops.ROLES.index("write")
         return cache[user]
 
-    state = review_state(
-        [ReviewIn.from_api(r) for r in ctx.github.reviews(number)], head_sha=head, pr_author=pull.author,
-        required_when=config.review.required_when, min_approvals=config.review.min_approvals,
-        is_approver=is_approver, decision=decision, evaluated=evaluation is not None)
+    try:
+        state = review_state(
+            [ReviewIn.from_api(r) for r in ctx.github.reviews(number)], head_sha=head, pr_author=pull.author,
+            required_when=config.review.required_when, min_approvals=config.review.min_approvals,
+            is_approver=is_approver, decision=decision, evaluated=evaluation is not None)
+    except GitHubError as exc:
+        undecided(ctx, head, (REVIEW,), "read the reviews and the reviewers' permissions", exc)
+        return None
     summary = render_reply("review_check.md.j2", state=state, head=head, approvers=approvers)
     set_check(ctx, head, REVIEW, status=state.status, conclusion=state.conclusion, title=state.title, summary=summary)
     if evaluation is not None and decision is not None and acceptable(decision, config):
@@ -72,11 +97,14 @@ def recompute(ctx: Context, number: int, *, config: Config | None = None, pull: 
 def acceptable(decision: Any, config: Config) -> bool:
     """A failed gate a reviewer may accept: a regression (or failed data checks) that the policy
     sends to review. A report missing a configured model is never acceptable."""
-    if decision.outcome != "fail" or "regression" not in config.review.required_when:
+    if decision.outcome != "fail":
         return False
     if any("missing from the report" in r for r in decision.reasons):
         return False
-    return bool(decision.regressed or decision.data_failures)
+    if (decision.regressed or decision.data_failures) and "regression" not in config.review.required_when:
+        return False
+    # an undefined gating metric always goes to review (bot.gate): an approval accepts it
+    return bool(decision.regressed or decision.data_failures or decision.undefined)
 
 
 def _set_evaluation(ctx: Context, head: str, report: dict[str, Any], decision: Any,

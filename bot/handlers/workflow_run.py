@@ -1,12 +1,16 @@
 """workflow_run completed: read the report artifact, apply the base policy, report and gate.
 
-The artifact is untrusted (a fork's workflow made it): bot.artifacts limits and validates it,
-and the verdict is recomputed here with the base branch's policy, never taken from CI.
+A report counts only from the run bot.trust accepts, checked through the Actions API: by
+default the default branch's evaluation workflow (event workflow_run), whose report names the
+PR's run that built the candidate; a report the PR's own workflow uploaded is refused on the
+check, saying why. The artifact is untrusted all the same: bot.artifacts limits and validates
+it, and the verdict is recomputed here with the base branch's policy, never taken from CI.
 
-GitHub calls for one PR: the base config (none when this worker already read it at that
-SHA), the artifact list, the artifact zip, the comment, the evaluation check, the regression
+GitHub calls for one PR's trusted evaluation: the evaluation run, the artifact list, the
+artifact zip, the run that built the candidate, the PR, the default branch (the policy; its
+file is cached by SHA), the PR's files, the comment, the evaluation check, the regression
 label (only when it changes), and the review check (plus the reviews when the policy asks for
-approval) — seven with a warm config, eight at most.
+approval): eleven, twelve at most. The PR's build run costs three (PR, branch, artifact list).
 """
 
 from __future__ import annotations
@@ -17,15 +21,19 @@ from typing import Any
 from bot.artifacts import MAX_ZIP_BYTES, ArtifactError, extract_report
 from bot.config import CONFIG_PATH, Config
 from bot.context import Context, Handler
-from bot.gate import Decision, decide
+from bot.gate import Changes, Decision, decide
+from bot.github_client import PullInfo
 from bot.handlers import (
     EVALUATION,
     LABEL_REGRESSION,
     REVIEW,
-    load_policy,
+    pr_changes,
     set_check,
+    undecided,
     upsert_comment,
 )
+from bot.handlers.ordering import EVALUATED, claim_head, pr_lock, reach
+from bot.trust import NOT_TRUSTED_TITLE, Origin, expected, head_problem, pulls_of, uploader_problem
 
 MISSING_ARTIFACT_TITLE = "No mlgate report"
 INVALID_ARTIFACT_TITLE = "Invalid mlgate report"
@@ -33,17 +41,25 @@ POLICY_DIFFERS_NOTE = (
     f"the evaluation ran with a `{CONFIG_PATH}` that differs from the base branch's; "
     "the verdict applies the base branch's policy"
 )
+PR_WORKFLOW_NOTE = (
+    "these numbers were computed by the pull request's own workflow (`evaluation.trust: pull_request`), "
+    "which runs the pull request's code: a pull request could change them"
+)
 
 
 def on_completed(ctx: Context) -> None:
     run: dict[str, Any] = ctx.event.payload["workflow_run"]
+    if run.get("event") == "workflow_run":  # started by another run, from the default branch's file
+        _on_evaluation_run(ctx, run)
+        return
     targets = _pull_requests(ctx, run)
     if not targets:
         ctx.log.info("workflow run %s is not for an open pull request of this repository; nothing to do",
                      run.get("id"))
         return
     for number, base_sha in targets:
-        _evaluate(ctx, run, number, base_sha)
+        with pr_lock(ctx, number):
+            _evaluate(ctx, run, number, base_sha)
 
 
 def _pull_requests(ctx: Context, run: dict[str, Any]) -> list[tuple[int, str]]:
@@ -70,38 +86,66 @@ def _pull_requests(ctx: Context, run: dict[str, Any]) -> list[tuple[int, str]]:
             if p.head_sha == run.get("head_sha")]
 
 
-def _evaluate(ctx: Context, run: dict[str, Any], number: int, base_sha: str) -> None:
-    repo, head, run_id = ctx.event.repo or "", str(run["head_sha"]), int(run["id"])
-    config, problem = load_policy(ctx, base_sha)
+def _evaluate(ctx: Context, run: dict[str, Any], number: int, base_sha: str, *, head: str | None = None,
+              report: dict[str, Any] | None = None, origin: Origin | None = None,
+              known_pull: PullInfo | None = None) -> None:
+    """Gate PR `number` on the report of `run`: the PR's own run (its report counts only when
+    bot.trust says so), or the trusted evaluation with its `report` and verified `origin`."""
+    repo, head, run_id = ctx.event.repo or "", head or str(run["head_sha"]), int(run["id"])
+    from bot.github_client import GitHubError
+    from bot.policy import resolve_policy
+
+    try:
+        pull = known_pull or ctx.github.pull(number)  # GitHub's view of the PR: its base and how many files it changes
+        policy = resolve_policy(ctx, pull.base_ref)
+    except GitHubError as exc:
+        # which workflow is ours is in the policy; a check this run may not be about stays as it is
+        # when it already passed, and is otherwise never left waiting as if nothing had happened
+        settled = ctx.store.check_conclusion(repo, head, EVALUATION) in ("success", "neutral")
+        undecided(ctx, head, () if settled else (EVALUATION,), "read the policy", exc)
+        return
+    config, problem = policy.config, policy.problem
     if config is None:
-        ctx.log.info("no usable config on the base branch (%s); the pull_request handler reported it",
+        ctx.log.info("no usable config on %s (%s); the pull_request handler reported it", policy.branch,
                      problem or "missing")
         return
-    if run.get("name") != config.evaluation.workflow:
-        return  # another workflow of the repository
+    if origin is None:  # the PR's own run
+        origin = _pr_run_origin(ctx, run, number, head, config)
+        if origin is None:
+            return
+    try:
+        changes = pr_changes(ctx, number, pull.changed_files, config.paths)[1]
+    except GitHubError as exc:
+        undecided(ctx, head, (EVALUATION, REVIEW), "list the changed files", exc)
+        return
+    stale = not claim_head(ctx, number, head)
     current = ctx.store.pr_head(repo, number)
-    stale = current is not None and current != head
     from bot.github_client import ArtifactUnavailable
 
     try:
-        data = ctx.github.download_artifact(run_id, config.evaluation.artifact, MAX_ZIP_BYTES)
-        if data is None:
-            raise ArtifactError(_missing_reason(run, config.evaluation.artifact))
-        report = extract_report(data)
+        if report is None:
+            data = ctx.github.download_artifact(run_id, config.evaluation.artifact, MAX_ZIP_BYTES)
+            if data is None:
+                raise ArtifactError(_missing_reason(run, config.evaluation.artifact))
+            report = extract_report(data)
     except (ArtifactError, ArtifactUnavailable) as exc:
         if stale:
             ctx.log.info("run %s for the old head %s has no usable report: %s", run_id, head[:12], exc)
             return
         missing = isinstance(exc, ArtifactError) and "uploaded no" in str(exc)
         ctx.log.warning("run %s: %s", run_id, exc)
+        from bot.render import escape_md
+
+        # the reason quotes the artifact (a member's name, a field's value): inert, like the tables
         set_check(ctx, head, EVALUATION, status="completed", conclusion="failure",
                   title=MISSING_ARTIFACT_TITLE if missing else INVALID_ARTIFACT_TITLE,
-                  summary=f"{exc}.\n\nThe `{config.evaluation.workflow}` workflow must run `mlgate evaluate` and "
+                  summary=f"{escape_md(str(exc), 300)}.\n\nThe `{config.evaluation.workflow}` workflow must run `mlgate evaluate` and "
                           f"upload `mlgate-report.json` as the `{config.evaluation.artifact}` artifact "
                           f"(see docs/action.md). Run: {run.get('html_url') or run_id}",
                   details_url=run.get("html_url"))
+        reach(ctx, number, head, EVALUATED)
         return
-    decision = decide(report, config)
+    decision = decide(report, config, changes)
     from bot.metrics import metrics
 
     metrics().verdicts.labels(outcome=decision.outcome).inc()
@@ -115,6 +159,7 @@ def _evaluate(ctx: Context, run: dict[str, Any], number: int, base_sha: str) -> 
                      head[:12], str(current)[:12])
         set_check(ctx, head, EVALUATION, status="completed", conclusion=conclusion, title=title,
                   summary=f"This commit is no longer the head of #{number}.\n\n{summary}")
+        reach(ctx, number, head, EVALUATED)
         return
     previous = ctx.store.latest_evaluation(repo, number)
     if previous is not None and previous.get("run_id") == run_id and previous.get("head_sha") == head:
@@ -126,11 +171,13 @@ def _evaluate(ctx: Context, run: dict[str, Any], number: int, base_sha: str) -> 
     settings = ctx.settings
     public = getattr(settings, "public_url", None) if settings is not None else None
     url = f"{str(public).rstrip('/')}/reports/{eval_id}" if public else None
-    upsert_comment(ctx, number, render_comment(report, decision, report_url=url, notes=_notes(report, config, head)))
+    upsert_comment(ctx, number, render_comment(report, decision, report_url=url,
+                                            notes=_notes(report, config, head, origin)))
     set_check(ctx, head, EVALUATION, status="completed", conclusion=conclusion, title=title, summary=summary,
               details_url=url)
+    reach(ctx, number, head, EVALUATED)
     _regression_label(ctx, number, decision, config, previous, run_id)
-    update_review_check(ctx, number, head, decision, config)
+    update_review_check(ctx, number, head, decision, config, changes)
 
 
 def _missing_reason(run: dict[str, Any], artifact: str) -> str:
@@ -140,8 +187,10 @@ def _missing_reason(run: dict[str, Any], artifact: str) -> str:
     return f"the run uploaded no `{artifact}` artifact"
 
 
-def _notes(report: dict[str, Any], config: Config, head: str) -> list[str]:
+def _notes(report: dict[str, Any], config: Config, head: str, origin: Origin | None = None) -> list[str]:
     notes = []
+    if origin is not None and origin.by_pull_request:
+        notes.append(PR_WORKFLOW_NOTE)
     made_for = (report.get("run") or {}).get("head_sha")
     if made_for and made_for != head:
         notes.append(f"the report says it was made for {made_for[:12]}, not {head[:12]}")
@@ -175,7 +224,8 @@ def _regression_label(ctx: Context, number: int, decision: Decision, config: Con
         ctx.github.remove_label(number, LABEL_REGRESSION)
 
 
-def update_review_check(ctx: Context, number: int, head: str, decision: Decision, config: Config) -> None:
+def update_review_check(ctx: Context, number: int, head: str, decision: Decision, config: Config,
+                        changes: Changes | None = None) -> None:
     """`mlgate/review` after an evaluation (the one place the evaluation sets it).
 
     No review required: it passes at once. Required: "approval required" (in progress) until a
@@ -192,9 +242,9 @@ def update_review_check(ctx: Context, number: int, head: str, decision: Decision
     if on_head:
         from bot.handlers.review import recompute
 
-        recompute(ctx, number, config=config)
+        recompute(ctx, number, config=config, changes=changes)
         return
-    from bot.commands import render_reply
+    from bot.chatops import render_reply
     from bot.review_gate import ReviewState, required_reasons
 
     # nobody reviewed this head yet: the same state, title and text the review gate would give
@@ -203,6 +253,109 @@ def update_review_check(ctx: Context, number: int, head: str, decision: Decision
     set_check(ctx, head, REVIEW, status=state.status, title=state.title,
               summary=render_reply("review_check.md.j2", state=state, head=head,
                                    approvers=list(config.review.approvers)))
+
+
+def _default_branch(ctx: Context) -> str:
+    from bot.policy import default_branch
+
+    return default_branch(ctx)
+
+
+def _pr_run_origin(ctx: Context, run: dict[str, Any], number: int, head: str, config: Config) -> Origin | None:
+    """The PR's own run: an Origin when its report counts (only with `evaluation.trust:
+    pull_request`, checked through the Actions API), else None. A report it uploaded that does
+    not count is refused on the evaluation check, saying why; any other run (a build, the tests)
+    is not mlgate's business."""
+    repo, run_id, ev = ctx.event.repo or "", int(run["id"]), config.evaluation
+    if ev.trust == "pull_request" and run.get("path") == ev.workflow:
+        info = ctx.github.run_info(run_id)
+        why = "the Actions API does not know this run" if info is None else (
+            uploader_problem(info, ev, _default_branch(ctx), repo) or head_problem(info, ctx.github.pull(number), repo))
+        if why is None:
+            return Origin("pull_request", run_id, head)
+    elif not ctx.github.has_artifact(run_id, ev.artifact):
+        return None  # another workflow of the repository
+    else:
+        info = ctx.github.run_info(run_id)
+        why = (uploader_problem(info, ev, _default_branch(ctx), repo) if info is not None else None) or (
+            f"report not from the trusted evaluation workflow: mlgate accepts a report only from "
+            f"{expected(ev, _default_branch(ctx))}")
+    _refuse(ctx, number, head, why, run)
+    return None
+
+
+def _refuse(ctx: Context, number: int, sha: str, why: str, run: dict[str, Any]) -> None:
+    """A report that does not count: the evaluation check of `sha` says why, never green. A
+    result already accepted for that commit stands (a forged report must not undo it)."""
+    repo = ctx.event.repo or ""
+    ctx.log.warning("workflow run %s: %s; the report is ignored", run.get("id"), why)
+    current = ctx.store.pr_head(repo, number)
+    if current is not None and current != sha and ctx.store.check_conclusion(repo, sha, EVALUATION):
+        return  # an old commit that already has its result
+    if ctx.store.latest_evaluation(repo, number, sha) is not None:
+        return
+    from bot.chatops import render_reply
+
+    set_check(ctx, sha, EVALUATION, status="completed", conclusion="failure", title=NOT_TRUSTED_TITLE,
+              summary=render_reply("untrusted_report.md.j2", why=why, run_url=run.get("html_url") or run.get("id")),
+              details_url=run.get("html_url"))
+
+
+def _on_evaluation_run(ctx: Context, run: dict[str, Any]) -> None:
+    """A run started by `workflow_run`: the trusted evaluation when the Actions API confirms it.
+
+    Its report names the run that triggered it (`provenance.triggering_run_id`); that run is
+    fetched too, and the report counts for a PR only when that run built the PR's current head,
+    in this repository or the PR's fork. The PR is found from GitHub, never from the report.
+    """
+    from bot.github_client import ArtifactUnavailable
+    from bot.policy import config_at
+
+    repo, run_id = ctx.event.repo or "", int(run["id"])
+    default = _default_branch(ctx)
+    # the default branch's policy, at the commit whose workflow file ran
+    config, problem = config_at(ctx, str(run["head_sha"]))
+    if config is None or config.evaluation.trust != "workflow_run" or run.get("path") != config.evaluation.workflow:
+        ctx.log.info("workflow run %s (%s) is not the trusted evaluation workflow%s; ignored", run_id,
+                     run.get("path"), f" ({problem})" if problem else "")
+        return
+    ev = config.evaluation
+    info = ctx.github.run_info(run_id)
+    why = "the Actions API does not know this run" if info is None else uploader_problem(info, ev, default, repo)
+    if why is not None:
+        ctx.log.warning("workflow run %s: %s; ignored", run_id, why)
+        return
+    try:
+        data = ctx.github.download_artifact(run_id, ev.artifact, MAX_ZIP_BYTES)
+        if data is None:
+            raise ArtifactError(_missing_reason(run, ev.artifact))
+        report = extract_report(data)
+    except (ArtifactError, ArtifactUnavailable) as exc:
+        ctx.log.error("trusted evaluation run %s: %s; without a report mlgate cannot tell which pull request "
+                      "it was for", run_id, exc)
+        return
+    trigger_id = (report.get("provenance") or {}).get("triggering_run_id")
+    trigger = ctx.github.run_info(int(trigger_id)) if trigger_id else None
+    if trigger is None:
+        ctx.log.error("trusted evaluation run %s: its report names no run of this repository that triggered it "
+                      "(provenance.triggering_run_id %s); run `mlgate evaluate` with the action's trusted mode",
+                      run_id, trigger_id)
+        return
+    fork = trigger.head_repository != repo and trigger.head_owner and trigger.head_branch
+    fork_pulls = ctx.github.pulls_for_branch(trigger.head_owner, trigger.head_branch) if fork else []
+    numbers = pulls_of(trigger, repo, fork_pulls)
+    if not numbers:
+        ctx.log.info("trusted evaluation run %s evaluated run %s, which is not for an open pull request", run_id,
+                     trigger.id)
+    for number in numbers:
+        pull = next((p for p in fork_pulls if p.number == number), None) or ctx.github.pull(number)
+        why = head_problem(trigger, pull, repo)
+        with pr_lock(ctx, number):
+            if why is not None:
+                _refuse(ctx, number, trigger.head_sha, why, run)
+                continue
+            _evaluate(ctx, run, number, pull.base_sha, head=pull.head_sha, report=report,
+                      origin=Origin("workflow_run", run_id, pull.head_sha, trigger.id), known_pull=pull)
 
 
 ROUTES: dict[str, Handler] = {"workflow_run.completed": on_completed}

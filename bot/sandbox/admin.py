@@ -22,13 +22,13 @@ if TYPE_CHECKING:
 
 ADMIN_METHODS = (
     "register_app", "create_installation", "add_repositories", "create_repo", "create_token", "set_permission",
-    "add_team_member", "remove_team_member", "require_checks", "push", "open_pull_request", "push_to_pull_request",
+    "add_team_member", "remove_team_member", "require_checks", "protect_branch", "push", "open_pull_request", "push_to_pull_request",
     "close_pull_request", "merge", "reopen_pull_request", "ready_for_review", "comment", "edit_comment",
     "delete_comment", "review", "dismiss_review", "complete_workflow_run", "complete_evaluation_run",
-    "complete_trusted_evaluation", "rerequest_check_run", "ping",
+    "complete_trusted_evaluation", "rerequest_check_run", "request_check_suite", "rerequest_check_suite", "ping",
     "redeliver", "pull", "comments", "check_runs", "statuses", "labels", "reactions", "reviews", "deployments",
     "reruns", "dispatches", "file", "count_calls", "reset_calls", "reset", "inject_fault", "clear_faults",
-    "set_webhook", "set_latency",
+    "set_webhook", "set_latency", "revoke_token", "enterprise_server",
 )
 
 

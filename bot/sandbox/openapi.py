@@ -23,6 +23,8 @@ SPEC_PATH = _PACKAGED_SPEC if _PACKAGED_SPEC.exists() else (
 # parameters GitHub documents as holding slashes ({path}, {ref} = heads/<branch>)
 _SLASHED = (re.compile(r"^(/repos/[^/]+/[^/]+/contents/)(.+)$"), re.compile(r"^(/repos/[^/]+/[^/]+/git/ref/)(.+)$"))
 _LABELS = re.compile(r"^/repos/[^/]+/[^/]+/issues/\d+/labels$")
+# {branch} is `x-multi-segment` in the description: GitHub takes release/1.x unescaped
+_BRANCH = re.compile(r"^(/repos/[^/]+/[^/]+/branches/)(.+?)((?:/protection/required_status_checks)?)$")
 
 
 @cache
@@ -78,10 +80,10 @@ def _for_validation(req: Request) -> Request:
     """The request as the description can judge it. Two documented forms its schemas miss:
     a contents {path} or git {ref} with slashes, and labels POSTed as a bare array ("You can
     also pass an array of labels directly" says the operation's text; PyGithub does so)."""
-    m = next((m for m in (rx.match(req.path) for rx in _SLASHED) if m), None)
-    if m:
+    m = next((m for m in (rx.match(req.path) for rx in (*_SLASHED, _BRANCH)) if m), None)
+    if m and "/" in m.group(2):
         environ = dict(req.environ)
-        environ["PATH_INFO"] = m.group(1) + m.group(2).replace("/", "%2F")
+        environ["PATH_INFO"] = m.group(1) + m.group(2).replace("/", "%2F") + "".join(m.groups()[2:])
         copy_ = Request(environ)
         copy_.get_data(cache=True)
         return copy_

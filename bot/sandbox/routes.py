@@ -17,6 +17,8 @@ from flask import Flask, Response, jsonify, request
 
 from bot.sandbox.state import Repo, now
 
+MAX_PR_FILES = 3000  # GET /pulls/{n}/files: "Responses include a maximum of 3000 files"
+
 if TYPE_CHECKING:
     from bot.sandbox.server import Sandbox
 
@@ -80,8 +82,8 @@ def register(box: Sandbox, app: Flask) -> None:  # noqa: C901 - one table of end
         api = box._api(r)
         return {"name": branch, "commit": box._commit_json(r, r.commits[sha]),
                 "_links": {"self": f"{api}/branches/{branch}", "html": f"https://github.com/{r.full_name}/tree/{branch}"},
-                "protected": branch in r.required_checks, "protection_url": f"{api}/branches/{branch}/protection",
-                "protection": {"enabled": branch in r.required_checks, "required_status_checks": {
+                "protected": r.is_protected(branch), "protection_url": f"{api}/branches/{branch}/protection",
+                "protection": {"enabled": r.is_protected(branch), "required_status_checks": {
                     "enforcement_level": "non_admins" if branch in r.required_checks else "off",
                     "contexts": r.required_checks.get(branch, []), "checks": []}}}
 
@@ -155,7 +157,11 @@ def register(box: Sandbox, app: Flask) -> None:  # noqa: C901 - one table of end
         head = request.args.get("head")
         base = request.args.get("base")
         out = []
-        for pr in sorted(box.snapshot(r.pulls), key=lambda p: -p["number"]):
+        # GitHub's default order is newest created first; sort=updated orders by the last change
+        order = "updated_at" if request.args.get("sort") == "updated" else "created_at"
+        pulls = sorted(box.snapshot(r.pulls), key=lambda p: (p[order], p["number"]),
+                       reverse=request.args.get("direction", "desc") == "desc")
+        for pr in pulls:
             if state != "all" and pr["state"] != state:
                 continue
             if head and head not in (pr["head"], f"{box._head_repo(r, pr).owner}:{pr['head']}"):
@@ -173,7 +179,8 @@ def register(box: Sandbox, app: Flask) -> None:  # noqa: C901 - one table of end
     @app.get("/repos/<owner>/<name>/pulls/<int:n>/files")
     def pull_files(owner: str, name: str, n: int) -> Any:
         r = repo(owner, name)
-        return box._paginate(box._pr_files(r, box._pull(r, n)))
+        # GitHub lists at most 3000 files of a PR; its `changed_files` still counts them all
+        return box._paginate(box._pr_files(r, box._pull(r, n))[:MAX_PR_FILES])
 
     @app.get("/repos/<owner>/<name>/pulls/<int:n>/commits")
     def pull_commits(owner: str, name: str, n: int) -> Any:
@@ -513,6 +520,8 @@ def register(box: Sandbox, app: Flask) -> None:  # noqa: C901 - one table of end
 
     @app.get("/rate_limit")
     def rate_limit() -> Any:
+        if not box.rate_limiting:  # GitHub Enterprise Server with rate limiting disabled
+            return _error(404, "Not Found")
         used = len(box.calls)
         reset = int(time.time()) + 3600
         core = {"limit": RATE_LIMIT, "remaining": max(0, RATE_LIMIT - used), "reset": reset, "used": used}

@@ -48,6 +48,9 @@ Sink = Callable[[dict[str, str], bytes], int]
 """A Python webhook receiver: (headers, body) -> HTTP status."""
 
 RATE_LIMIT = 5000
+API_VERSIONS = ("2022-11-28",)  # X-GitHub-Api-Version values the stand-in serves; others get 400, as on GitHub
+SECONDARY_LIMIT = ("You have exceeded a secondary rate limit. Please wait a few minutes before you try again. "
+                   "If you reach out to GitHub Support for help, please include the request ID {id}.")
 _JWT_TEMPLATES = {"/app", "/app/installations", "/app/installations/{installation_id}/access_tokens",
                   "/repos/{owner}/{repo}/installation"}
 _ROLES = ("read", "triage", "write", "maintain", "admin")
@@ -117,6 +120,7 @@ class Sandbox:
         self.faults: list[Fault] = []
         self.slow_started = 0
         self.latency = 0.0  # seconds added to every API answer, as real GitHub takes (see set_latency)
+        self.rate_limiting = True  # False: GitHub Enterprise Server with rate limiting disabled
         self.base_url = ""
         self.blob_host = "localhost" if host == "127.0.0.1" else host
         self._blob_key = secrets.token_bytes(16)
@@ -262,6 +266,12 @@ class Sandbox:
         if permission not in _ROLES:
             raise SandboxError(f"unknown permission {permission!r}")
         self._repo(repo).collaborators[login] = permission
+
+    def protect_branch(self, repo: str, branch: str, protected: bool = True) -> None:
+        """Branch protection without required checks (GitHub then reports `protected: true`)."""
+        r = self._repo(repo)
+        with self.lock:
+            (r.protected.add if protected else r.protected.discard)(branch)
 
     def add_team_member(self, org: str, team: str, login: str) -> None:
         self.teams.setdefault((org, team), set()).add(login)
@@ -517,6 +527,19 @@ class Sandbox:
         check = r.check_runs[check_run_id]
         self._deliver("check_run", {"action": "rerequested", "check_run": self._check_json(r, check)}, r, user)
 
+    def request_check_suite(self, repo: str, sha: str, *, user: str | None = None) -> None:
+        """GitHub made a check suite for new code at `sha` (sends check_suite requested). GitHub
+        sends it on every push, to Apps that subscribe to `check_suite`; the stand-in only when
+        a test calls this, so the other tests' deliveries stay as they were."""
+        r = self._repo(repo)
+        self._deliver("check_suite", {"action": "requested", "check_suite": self._suite_json(r, sha)}, r,
+                      user or r.owner)
+
+    def rerequest_check_suite(self, repo: str, sha: str, *, user: str = "alice") -> None:
+        """Someone presses "Re-run all checks" on the App's suite at `sha` (check_suite rerequested)."""
+        r = self._repo(repo)
+        self._deliver("check_suite", {"action": "rerequested", "check_suite": self._suite_json(r, sha)}, r, user)
+
     def ping(self) -> int | None:
         """GitHub's first delivery after a hook is configured."""
         hook = {"type": "App", "id": 1, "name": "web", "active": True, "events": ["pull_request"],
@@ -609,7 +632,9 @@ class Sandbox:
     def inject_fault(self, method: str, path_regex: str, kind: str, times: int = 1, retry_after: int = 1) -> None:
         """The next `times` requests matching method and `path_regex` (re.search on the path) answer
         502/500/503/504, 429 with Retry-After, 403 rate limit (X-RateLimit-Remaining 0 and Reset),
-        or ("slow") are answered normally after `retry_after` seconds."""
+        403 secondary rate limit with GitHub's documented message, without ("secondary") or with
+        ("secondary_retry_after") a Retry-After header, or ("slow") are answered normally after
+        `retry_after` seconds."""
         if kind not in FAULT_KINDS:
             raise SandboxError(f"unknown fault {kind!r}; one of {', '.join(FAULT_KINDS)}")
         with self.lock:
@@ -635,6 +660,21 @@ class Sandbox:
     def clear_faults(self) -> None:
         with self.lock:
             self.faults.clear()
+
+    def revoke_token(self, token: str | None = None, installation_id: int | None = None) -> int:
+        """Revoke one token, or every token of an installation (as `DELETE /installation/token`
+        or suspending the App does): GitHub then answers 401 Bad credentials. Returns how many."""
+        with self.lock:
+            gone = [t for t, info in self.tokens.items()
+                    if t == token or (installation_id is not None and info["installation_id"] == installation_id)]
+            for t in gone:
+                del self.tokens[t]
+        return len(gone)
+
+    def enterprise_server(self, rate_limiting: bool = False) -> None:
+        """Answer like GitHub Enterprise Server with rate limiting disabled (the default on GHES):
+        no X-RateLimit-* headers on any answer, and `GET /rate_limit` is 404."""
+        self.rate_limiting = bool(rate_limiting)
 
     # ------------------------------------------------------------ webhooks
 
@@ -939,9 +979,43 @@ class Sandbox:
                 {"url": f"{api}/pulls/{pr['number']}", "id": pr["id"], "number": pr["number"],
                  "head": {"ref": pr["head"], "sha": pr["head_sha"], "repo": {"id": r.id, "url": api, "name": r.name}},
                  "base": {"ref": pr["base"], "sha": pr["base_sha"], "repo": {"id": r.id, "url": api, "name": r.name}}}
-                for pr in self.snapshot(r.pulls) if pr["head_sha"] == c["head_sha"] and pr["state"] == "open"],
+                for pr in self._pulls_in_checks(r, c["head_sha"])],
             "actions": c.get("actions") or [],
         })
+
+    def _suite_json(self, r: Repo, sha: str) -> dict[str, Any]:
+        """The App's check suite at `sha`: one per App and commit, summing up its check runs."""
+        api = self._api(r)
+        runs = [c for c in self.snapshot(r.check_runs) if c["head_sha"] == sha]
+        sid = int(hashlib.sha1(f"{r.full_name}@{sha}".encode()).hexdigest()[:8], 16)
+        done = bool(runs) and all(c["status"] == "completed" for c in runs)
+        conclusions = [c["conclusion"] for c in runs]
+        worst = next((x for x in ("failure", "cancelled", "timed_out", "action_required", "neutral", "success")
+                      if x in conclusions), None)
+        head = next((pr for pr in self.snapshot(r.pulls) if pr["head_sha"] == sha), None)
+        commit = r.commits.get(sha)
+        who = {"name": commit.author if commit else r.owner, "email": f"{commit.author if commit else r.owner}@example.com"}
+        return {
+            "id": sid, "node_id": f"CS_kwDO{sid}", "head_sha": sha,
+            "head_branch": head["head"] if head else next((b for b, at in r.branches.items() if at == sha), None),
+            "status": "completed" if done else "queued", "conclusion": worst if done else None,
+            "url": f"{api}/check-suites/{sid}", "before": commit.parents[0] if commit and commit.parents else None,
+            "after": sha, "app": self._app_json(), "created_at": now(), "updated_at": now(),
+            "latest_check_runs_count": len(runs), "check_runs_url": f"{api}/check-suites/{sid}/check-runs",
+            "head_commit": {"id": sha, "tree_id": sha, "message": commit.message if commit else "",
+                            "timestamp": commit.date if commit else now(), "author": who, "committer": who},
+            "pull_requests": [
+                {"url": f"{api}/pulls/{pr['number']}", "id": pr["id"], "number": pr["number"],
+                 "head": {"ref": pr["head"], "sha": pr["head_sha"], "repo": {"id": r.id, "url": api, "name": r.name}},
+                 "base": {"ref": pr["base"], "sha": pr["base_sha"], "repo": {"id": r.id, "url": api, "name": r.name}}}
+                for pr in self._pulls_in_checks(r, sha)],
+        }
+
+    def _pulls_in_checks(self, r: Repo, sha: str) -> list[dict[str, Any]]:
+        """The PRs GitHub lists in a check run's or check suite's `pull_requests`: open ones at
+        `sha` whose head branch is in `r`. A fork's PR is never listed (the list is empty)."""
+        return [pr for pr in self.snapshot(r.pulls) if pr["head_sha"] == sha and pr["state"] == "open"
+                and (pr.get("head_repo") or r.full_name) == r.full_name]
 
     def _status_json(self, r: Repo, s: dict[str, Any]) -> dict[str, Any]:
         return {"url": f"{self._api(r)}/statuses/{s['sha']}", "avatar_url": None, "id": s["id"],
@@ -1067,6 +1141,9 @@ class Sandbox:
             fault = box._take_fault(request.method, path)
             if fault is not None:
                 return fault
+            version = request.headers.get("X-GitHub-Api-Version")
+            if version is not None and version not in API_VERSIONS:
+                return _error(400, f"Unsupported API version {version[:40]!r}: use one of {', '.join(API_VERSIONS)}")
             if box.validate:
                 problem = openapi.validate_request(request._get_current_object())  # type: ignore[attr-defined]
                 if problem:
@@ -1094,13 +1171,16 @@ class Sandbox:
                 return resp
             template = openapi.template_for(request.method, request.path) or request.path
             with box.lock:
-                box.calls.append(Call(request.method, request.path, resp.status_code, template))
+                box.calls.append(Call(request.method, request.path, resp.status_code, template, {
+                    "Accept": request.headers.get("Accept", ""),
+                    "X-GitHub-Api-Version": request.headers.get("X-GitHub-Api-Version", "")}))
                 used = len(box.calls)
-            resp.headers.setdefault("X-RateLimit-Limit", str(RATE_LIMIT))
-            resp.headers.setdefault("X-RateLimit-Remaining", str(max(0, RATE_LIMIT - used)))
-            resp.headers.setdefault("X-RateLimit-Reset", str(int(time.time()) + 3600))
-            resp.headers.setdefault("X-RateLimit-Used", str(used))
-            resp.headers.setdefault("X-RateLimit-Resource", "core")
+            if box.rate_limiting:
+                resp.headers.setdefault("X-RateLimit-Limit", str(RATE_LIMIT))
+                resp.headers.setdefault("X-RateLimit-Remaining", str(max(0, RATE_LIMIT - used)))
+                resp.headers.setdefault("X-RateLimit-Reset", str(int(time.time()) + 3600))
+                resp.headers.setdefault("X-RateLimit-Used", str(used))
+                resp.headers.setdefault("X-RateLimit-Resource", "core")
             resp.headers.setdefault("X-GitHub-Request-Id", uuid.uuid4().hex[:20].upper())
             resp.headers.setdefault("X-GitHub-Api-Version-Selected", "2022-11-28")
             if box.validate_responses and 200 <= resp.status_code < 300 and resp.is_json:
@@ -1136,10 +1216,17 @@ class Sandbox:
                     if f.kind == "429":
                         resp = _error(429, "You have exceeded a secondary rate limit.")
                         resp.headers["Retry-After"] = str(f.retry_after)
+                    elif f.kind in ("secondary", "secondary_retry_after"):
+                        # GitHub's secondary limits keep the primary quota's headers (not 0)
+                        resp = _error(403, SECONDARY_LIMIT.format(id=uuid.uuid4().hex[:20].upper()))
+                        if f.kind == "secondary_retry_after":
+                            resp.headers["Retry-After"] = str(f.retry_after)
                     elif f.kind == "rate_limit":
                         resp = _error(403, "API rate limit exceeded for installation.")
                         resp.headers["X-RateLimit-Remaining"] = "0"
                         resp.headers["X-RateLimit-Reset"] = str(int(time.time()) + f.retry_after)
+                    elif f.kind == "404":  # what GitHub answers for a repository the token cannot see
+                        resp = _error(404, "Not Found")
                     else:
                         resp = _error(int(f.kind), "Server Error" if f.kind == "500" else "Bad Gateway"
                                       if f.kind == "502" else "Service Unavailable")

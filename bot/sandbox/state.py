@@ -62,6 +62,11 @@ class Repo:
     reruns: list[int] = field(default_factory=list)
     dispatches: list[dict[str, Any]] = field(default_factory=list)
     required_checks: dict[str, list[str]] = field(default_factory=dict)
+    protected: set[str] = field(default_factory=set)  # branches protected without required checks
+
+    def is_protected(self, branch: str) -> bool:
+        """GitHub's `protected`: any protection rule, required checks or not."""
+        return branch in self.protected or branch in self.required_checks
 
     @property
     def full_name(self) -> str:
@@ -81,24 +86,28 @@ class Fault:
 
     method: str
     pattern: re.Pattern[str]
-    kind: str  # "502" | "500" | "503" | "504" | "429" | "rate_limit" | "slow"
+    kind: str  # "502" | "500" | "503" | "504" | "404" | "429" | "rate_limit" | "secondary" | "secondary_retry_after" | "slow"
     remaining: int
     retry_after: int = 1
 
 
-FAULT_KINDS = ("500", "502", "503", "504", "429", "rate_limit", "slow")
+FAULT_KINDS = ("500", "502", "503", "504", "404", "429", "rate_limit", "secondary", "secondary_retry_after", "slow")
 
 
 class Call(tuple[str, str, int]):
     """One request the stand-in answered: (method, path, status), plus `.template`, the OpenAPI
-    path template it matched (e.g. /repos/{owner}/{repo}/pulls/{pull_number}). Admin and blob
-    requests are not counted. Compares equal to a plain 3-tuple."""
+    path template it matched (e.g. /repos/{owner}/{repo}/pulls/{pull_number}), and `.headers`,
+    the request's Accept and X-GitHub-Api-Version ("" when absent). Admin and blob requests are
+    not counted. Compares equal to a plain 3-tuple."""
 
     template: str
+    headers: dict[str, str]
 
-    def __new__(cls, method: str, path: str, status: int, template: str) -> Call:
+    def __new__(cls, method: str, path: str, status: int, template: str,
+                headers: dict[str, str] | None = None) -> Call:
         self = super().__new__(cls, (method, path, status))
         self.template = template
+        self.headers = dict(headers or {})
         return self
 
     @property
@@ -114,7 +123,8 @@ class Call(tuple[str, str, int]):
         return self[2]
 
     def _asdict(self) -> dict[str, Any]:
-        return {"method": self[0], "path": self[1], "status": self[2], "template": self.template}
+        return {"method": self[0], "path": self[1], "status": self[2], "template": self.template,
+                "headers": self.headers}
 
 
 def make_artifact_zip(files: dict[str, bytes]) -> bytes:
