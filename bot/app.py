@@ -74,22 +74,24 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
     @app.post("/webhook")
     def webhook() -> tuple[Response, int]:
         event_name = request.headers.get("X-GitHub-Event")
+        said = {"delivery_id": delivery_id_or_none(request.headers.get("X-GitHub-Delivery"))}
         try:
             body = read_body(request.stream)
         except RequestEntityTooLarge:
+            log.warning("rejected delivery: body over %d bytes", MAX_BODY, extra=said)
             metrics.count_delivery(event_name, "too_large")
             return jsonify(error=TOO_LARGE), 413
         headers = dict(request.headers)
         try:
             verify_signature(headers, body, settings.webhook_secret)
         except SignatureError as exc:
-            log.warning("rejected delivery: %s", exc,
-                        extra={"delivery_id": delivery_id_or_none(request.headers.get("X-GitHub-Delivery"))})
+            log.warning("rejected delivery: %s", exc, extra=said)
             metrics.count_delivery(event_name, "unauthorized")
             return jsonify(error="invalid signature"), 401
         try:
             event = parse_event(headers, body)
         except EventError as exc:
+            log.warning("rejected delivery: %s", exc, extra=said)
             metrics.count_delivery(event_name, "bad_request")
             return jsonify(error=str(exc)), 400
         extra = {"delivery_id": event.delivery_id, "event": event.key}
