@@ -1,32 +1,42 @@
-"""Chat-ops command parser: PR comment text in, commands or immediate replies out (pure).
+"""Chat-ops command parser: PR comment text in, at most one command or one immediate reply out.
 
-A command is a line of a new PR comment that starts with `/`, outside fenced and indented
-code, inline code spans, HTML comments and `>` quotes (including a quote's lazy
-continuation lines, because GitHub renders those inside the quote). Several commands in
-one comment run in the order written. Parsing never touches GitHub or MLflow; it only
-renders reply wording from `templates/replies/`, so a usage error is answered at once and
-nothing runs.
+A command is a line of rendered text that starts with `/`: a line of a top-level paragraph
+as GitHub renders it (CommonMark, found with markdown-it-py). Lines inside code (fenced,
+indented, spans), block quotes, lists, HTML comments, HTML blocks and elements, image alt
+text and link destinations never count, nor does a line that holds inline HTML. Parsing a
+comment gives exactly one of: a `Command`, a `Reply` (help, usage error, unknown command),
+or None, as Atlantis does; further command lines have no effect and are only named
+(`extra`, `extra_count`) so the reply can say they were ignored.
 
-The grammar of every command (name, arguments, usage, who may run it by default) is in
-`SPECS`; `bot.chatops.TABLE` pairs each spec with its runner.
+The parse is pure and renders nothing (wording lives in `templates/replies/`, rendered by
+`bot.chatops`). Its cost is linear and bounded: only the first `SCAN_LINES` lines (and
+`SCAN_INDENT` characters of indentation) are read, and markdown-it-py's inline parser, which
+is quadratic on some inputs, sees at most `INLINE_BUDGET` characters per comment; where it
+cannot look, a line is not a command (fail closed). `tests/benchmarks/bench_commands.py` measures the worst cases.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import jinja2
+from markdown_it import MarkdownIt
+from markdown_it.rules_inline import StateInline
+from markdown_it.token import Token
 
-import bot
 from bot.config import Config
 
-MAX_COMMANDS = 10  # per comment; more is almost certainly a paste, not intent
+MAX_BODY = 65_536  # GitHub's limit for a comment; a longer body is not read at all
+SCAN_LINES = 1_000  # commands are read from the first lines only: bounds the block parse
+SCAN_INDENT = 8_192  # ... and up to this much indentation (markdown-it reads it one character at a time)
+INLINE_BUDGET = 1_024  # characters of paragraphs markdown-it's inline parser may see per comment
+MAX_LINE = 256  # a longer command line is not read as a command
+LINE_PARSES = 4  # candidate lines parsed on their own before giving up (each held inline HTML)
+MAX_EXTRA = 3  # extra command lines named in the reply (the rest are counted)
 
 Role = Literal["none", "read", "triage", "write", "maintain", "admin"]
 ROLES: tuple[Role, ...] = ("none", "read", "triage", "write", "maintain", "admin")
@@ -80,301 +90,335 @@ SPECS: dict[str, Spec] = {
 }
 
 
+ProblemKind = Literal[
+    "no_arguments",  # /help, /status, /evaluate take none; `word` is what was given
+    "needs_value",  # --to without a value
+    "twice",  # `word` (a flag) given twice
+    "unknown_option",  # `word` is the flag
+    "extra_argument",  # `word`: a second model
+    "bad_version",  # --to `word` of /rollback is not a version number
+    "bad_alias",  # --to `word` of /promote is not an alias name
+    "unknown_model",  # `word` is not in `choices` (the config's models)
+    "which_model",  # several models configured (`choices`), none named
+]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What is wrong with a command's arguments, as data: the wording is a template's."""
+
+    kind: ProblemKind
+    word: str = ""
+    choices: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class Command:
-    """A command to run. `line` is the text as written (for replies and the audit log)."""
+    """The one command of a comment. `line` is the text as written (for replies and the audit
+    log); `extra` names the first further command lines, which have no effect."""
 
     name: str
     model: str | None = None
     to: str | None = None
     dry_run: bool = False
     line: str = ""
-    index: int = 0  # position among the comment's commands; part of the reply's identity
+    extra: tuple[str, ...] = ()
+    extra_count: int = 0
 
 
 @dataclass(frozen=True)
 class Reply:
-    """An answer that needs no permission and changes nothing: /help, usage errors."""
+    """An answer that needs no permission and changes nothing: /help, usage errors, unknown names."""
 
-    text: str
-    kind: Literal["help", "usage", "unknown", "too_many"]
-    line: str = ""
-    index: int = 0
-    ok: bool = False  # /help is a success; usage errors are not
+    kind: Literal["help", "usage", "unknown"]
+    line: str
+    name: str  # the command name as written, lower case
+    problem: Problem | None = None
+    hint: str | None = None  # the closest valid choice
+    extra: tuple[str, ...] = ()
+    extra_count: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.kind == "help"  # /help is a success; usage errors are not
 
 
 Parsed = Command | Reply
 
 
-# ---------------------------------------------------------------- reply wording
+# ---------------------------------------------------------------- where commands are
+
+_CANDIDATE = re.compile(r"^( {0,3})/[A-Za-z][A-Za-z0-9_-]*(?=[ \t]|$)", re.M)
+_COMMAND = re.compile(r"^/([A-Za-z][A-Za-z0-9_-]*)(?=\s|$)(.*)$", re.S)
+_INDENT = re.compile(r"^[ \t]+", re.M)
+_OPENER = re.compile(r"[`<\[]")  # code spans, raw HTML, links and images start with these
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)")
+_VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+                   "source", "track", "wbr"})
 
 
-def templates_dir() -> Path:
-    packaged = Path(bot.__file__).parent / "_templates"
-    return packaged if packaged.is_dir() else Path(bot.__file__).parent.parent / "templates"
+def _mark_line_starts(rule: object) -> object:
+    """Wrap an inline rule that ends a line (newline, backslash escape) so that its break token
+    records where the next line's text starts in the paragraph (`meta["next"]`)."""
+
+    def wrapped(state: StateInline, silent: bool) -> bool:
+        before = len(state.tokens)
+        if not rule(state, silent):  # type: ignore[operator]
+            return False
+        if not silent and len(state.tokens) > before and state.tokens[-1].type in ("softbreak", "hardbreak"):
+            state.tokens[-1].meta = {"next": state.pos}
+        return True
+
+    return wrapped
 
 
 @cache
-def _env() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir() / "replies")),
-        autoescape=False,  # Markdown; every untrusted value goes through the `md` filter
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters["md"] = escape_md
-    env.filters["code"] = inline_code
-    return env
+def _markdown() -> MarkdownIt:
+    """CommonMark with raw HTML and GFM tables; block rules only (inline runs on demand, without
+    emphasis and entities, which can neither hide a line nor start one)."""
+    md = MarkdownIt("commonmark", {"html": True, "maxNesting": 8}).enable("table").disable(["inline", "emphasis",
+                                                                                             "entity"])
+    for name in ("newline", "escape"):
+        rule = next(r.fn for r in md.inline.ruler.__rules__ if r.name == name)
+        md.inline.ruler.at(name, _mark_line_starts(rule))  # type: ignore[arg-type]
+    return md
 
 
-def render_reply(template: str, **ctx: Any) -> str:
-    """Render `templates/replies/<template>`; all of mlgate's reply wording lives there."""
-    return _env().get_template(template).render(**ctx).strip() + "\n"
+def _inline(md: MarkdownIt, text: str) -> list[Token]:
+    return md.inline.parse(text, md, {}, [])
 
 
-def escape_md(text: object, limit: int = 200) -> str:
-    """Untrusted text made inert in Markdown (no tables broken, HTML, mentions, commands)."""
-    from bot.render import escape_md as _escape
-
-    return _escape(text, limit)
-
-
-def inline_code(text: object, limit: int = 200) -> str:
-    """Untrusted text shown as an inline code span that no backtick inside can close."""
-    s = re.sub(r"[\r\n\t\x00-\x1f\x7f]+", " ", "" if text is None else str(text))
-    if len(s) > limit:
-        s = s[: limit - 1] + "…"
-    run = max((len(m) for m in re.findall(r"`+", s)), default=0)
-    fence = "`" * (run + 1)
-    pad = " " if s.startswith("`") or s.endswith("`") or not s.strip() else ""
-    return f"{fence}{pad}{s}{pad}{fence}"
+def _visible_starts(md: MarkdownIt, text: str) -> set[int]:
+    """Offsets in `text` (one paragraph) where a rendered line starts with a `/` in plain text."""
+    tokens = _inline(md, text)
+    starts: set[int] = set()
+    at: int | None = 0
+    for tok in tokens:
+        if at is not None and tok.type == "text" and tok.content.startswith("/"):
+            starts.add(at)
+        at = tok.meta.get("next") if tok.type in ("softbreak", "hardbreak") and tok.meta else None
+    return starts
 
 
-def who_may(spec: Spec, config: Config | None) -> str:
-    """Plain words for who may run a command under `config` (for /help and denials)."""
-    req = spec.requirement
-    listed = _listed(req, config)
-    if listed:
-        return "listed in `commands." + str(req.config_key) + "`: " + ", ".join(listed)
-    if req.min_role is None:
-        return "anyone"
-    role = f"{req.min_role} permission or higher"
-    return f"the PR author, or {role}" if req.author_ok else role
+@dataclass
+class _Scan:
+    md: MarkdownIt
+    inline_left: int = INLINE_BUDGET
 
 
-def _listed(req: Requirement, config: Config | None) -> list[str]:
-    if config is None or req.config_key is None:
-        return []
-    return list(getattr(config.commands, req.config_key, []) or [])
-
-
-def help_text(config: Config | None) -> str:
-    rows = [{"usage": s.usage, "summary": s.summary, "who": who_may(s, config)} for s in SPECS.values()]
-    return render_reply("help.md.j2", rows=rows)
-
-
-# ---------------------------------------------------------------- scanning
-
-
-_FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
-_FENCE_CLOSE = re.compile(r"^ {0,3}(`{3,}|~{3,})\s*$")
-_QUOTE = re.compile(r"^ {0,3}>")
-_COMMAND = re.compile(r"^ {0,3}/([A-Za-z][A-Za-z0-9_-]*)(?=\s|$)(.*)$")
+def _html_depth(content: str, depth: int) -> int:
+    """Open HTML elements after an HTML block: what follows them, up to the closing tag, is
+    inside HTML (e.g. a collapsed `<details>`). Comments are cut first so their tags count not."""
+    out, pos = [], 0
+    while (start := content.find("<!--", pos)) >= 0:
+        out.append(content[pos:start])
+        end = content.find("-->", start + 4)
+        if end < 0:
+            pos = len(content)
+            break
+        pos = end + 3
+    out.append(content[pos:])
+    for m in _TAG.finditer("".join(out)):
+        if m.group(2).lower() in _VOID:
+            continue
+        depth = max(0, depth - 1) if m.group(1) else depth + 1
+    return depth
 
 
 def command_lines(body: str) -> Iterator[str]:
-    """The lines of `body` that are commands: start with /name, outside code, quotes, comments."""
-    lines = body.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    kinds = _classify(lines)
-    in_span = _inside_code_spans(lines, kinds)
-    for line, kind, code in zip(lines, kinds, in_span, strict=True):
-        if kind == "text" and not code and _COMMAND.match(line):
-            yield line.strip()
-
-
-def _classify(lines: list[str]) -> list[str]:
-    """Each line's block: text, blank, fence (code), quote, html (comment) or indented (code).
-
-    A non-blank line right after a quote line, with no blank line between, is a lazy
-    continuation: GitHub renders it inside the quote, so it counts as quote.
-    """
-    kinds: list[str] = []
-    fence: str | None = None
-    in_html = False
-    prev = "blank"
-    for line in lines:
-        stripped = line.lstrip(" ")
-        if fence is not None:
-            m = _FENCE_CLOSE.match(line)
-            if m and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence):
-                fence = None
-            kind = "fence"
-        elif in_html:
-            in_html = "-->" not in line
-            kind = "html"
-        elif not line.strip():
-            kind = "blank"
-        elif (m := _FENCE_OPEN.match(line)) and not (m.group(1)[0] == "`" and "`" in m.group(2)):
-            fence = m.group(1)
-            kind = "fence"
-        elif _QUOTE.match(line) or prev == "quote":
-            kind = "quote"
-        elif stripped.startswith("<!--"):
-            in_html = "-->" not in stripped[4:]
-            kind = "html"
-        elif (len(line) - len(stripped) >= 4 or line.startswith("\t")) and prev in ("blank", "indented"):
-            kind = "indented"
-        else:
-            kind = "text"
-        kinds.append(kind)
-        prev = kind
-    return kinds
-
-
-def _inside_code_spans(lines: list[str], kinds: list[str]) -> list[bool]:
-    """For each line: does it start inside an inline code span opened on an earlier line?
-
-    CommonMark code spans may cross line breaks within a paragraph, so "`x\\n/promote`"
-    shows /promote as code. A backtick run opens a span only if a run of the same length
-    closes it later in the paragraph; otherwise it is literal.
-    """
-    inside = [False] * len(lines)
-    i = 0
-    while i < len(lines):
-        if kinds[i] != "text":
-            i += 1
+    """The lines of `body` that GitHub shows as lines of text starting with `/name`, in order."""
+    if not body or len(body) > MAX_BODY:
+        return
+    text = body.replace("\r\n", "\n").replace("\r", "\n")
+    end, count = 0, 0
+    while count <= SCAN_LINES and (nl := text.find("\n", end)) >= 0:
+        end, count = nl + 1, count + 1
+    truncated = count > SCAN_LINES
+    window = text[:end] if truncated else text
+    indent = 0
+    for m in _INDENT.finditer(window):
+        indent += m.end() - m.start()
+        if indent > SCAN_INDENT:
+            window, truncated = window[:m.start()], True
+            break
+    if _CANDIDATE.search(window) is None:
+        return  # an ordinary comment: no parse at all
+    lines = window.split("\n")
+    scan = _Scan(_markdown())
+    tokens = scan.md.parse(window)
+    depth = 0
+    for i, tok in enumerate(tokens):
+        if tok.level != 0:
             continue
-        j = i
-        while j < len(lines) and kinds[j] == "text":
-            j += 1
-        para = "\n".join(lines[i:j])
-        starts = [0]
-        for line in lines[i:j - 1]:
-            starts.append(starts[-1] + len(line) + 1)
-        runs = [(m.start(), m.end()) for m in re.finditer(r"`+", para)]
-        spans: list[tuple[int, int]] = []
-        k = 0
-        while k < len(runs):
-            a, b = runs[k]
-            close = next((r for r in runs[k + 1:] if r[1] - r[0] == b - a), None)
-            if close is None:
-                k += 1
-                continue
-            spans.append((b, close[0]))
-            k = runs.index(close) + 1
-        for n, start in enumerate(starts):
-            inside[i + n] = any(a <= start < c for a, c in spans)
-        i = j
-    return inside
+        if tok.type == "html_block":
+            depth = _html_depth(tok.content, depth)
+        elif tok.type == "paragraph_open" and depth == 0 and tok.map and i + 1 < len(tokens):
+            first, last = tok.map
+            if first >= SCAN_LINES:
+                return
+            yield from _paragraph_lines(scan, lines[first:min(last, SCAN_LINES)],
+                                        cut=truncated and last >= len(lines) - 1)
+
+
+def _paragraph_lines(scan: _Scan, lines: list[str], *, cut: bool) -> Iterator[str]:
+    """The command lines of one top-level paragraph (`cut`: it goes on past the lines read)."""
+    lines = [lines[0].lstrip(" "), *lines[1:]]  # as markdown-it trims a paragraph's first line
+    text = "\n".join(lines)
+    offsets, pos = [], 0
+    for line in lines:
+        offsets.append(pos)
+        pos += len(line) + 1
+    candidates = [(off, line) for off, line in zip(offsets, lines, strict=True) if _CANDIDATE.match(line)]
+    if not candidates:
+        return
+    opener = _OPENER.search(text)
+    first_open = opener.start() if opener else len(text)
+    starts: set[int] | None = None
+    for off, line in candidates:
+        lead = len(line) - len(line.lstrip(" "))  # skipped by markdown-it on continuation lines
+        if off + lead <= first_open:
+            yield line.strip()  # nothing before it can hide it
+            continue
+        if starts is None:
+            if cut or len(text) > scan.inline_left:
+                return  # a construct might hide it and the parse would cost too much: not a command
+            scan.inline_left -= len(text)
+            starts = _visible_starts(scan.md, text)
+        if off + lead in starts:
+            yield line.strip()
 
 
 # ---------------------------------------------------------------- parsing
 
 
-def parse_comment(body: str, *, author_is_bot: bool, config: Config | None = None) -> list[Parsed]:
-    """Everything a new comment asks for, in order: Commands to run and Replies to post.
+def parse_comment(body: str) -> Parsed | None:
+    """The one thing a new comment asks for: a Command to run, a Reply to post, or None.
 
-    Bots (including mlgate) are never obeyed, so two bots cannot talk each other into a loop.
-    With `config` (the base branch's), model names are checked and /help names the teams.
+    Only the first command line counts; the others are returned as `extra` and do nothing.
     """
-    if author_is_bot or not body:
-        return []
-    lines = list(command_lines(body))
-    out: list[Parsed] = []
-    for index, line in enumerate(lines[:MAX_COMMANDS]):
-        out.append(parse_line(line, config=config, index=index))
-    if len(lines) > MAX_COMMANDS:
-        out.append(Reply(render_reply("too_many.md.j2", limit=MAX_COMMANDS, ignored=lines[MAX_COMMANDS:]),
-                         "too_many", lines[MAX_COMMANDS], MAX_COMMANDS))
-    return out
+    md = _markdown()
+    found: Parsed | None = None
+    extra: list[str] = []
+    extra_count = 0
+    parses = 0
+    for line in command_lines(body):
+        if found is None:
+            if len(line) > MAX_LINE or parses >= LINE_PARSES:
+                continue
+            parses += 1
+            words = _rendered_words(md, line)
+            if words is None:
+                continue  # inline HTML or an image on the line: not a command
+            found = parse_line(" ".join(words))
+        else:
+            extra_count += 1
+            if len(extra) < MAX_EXTRA and line[:100] not in extra:
+                extra.append(line[:100])  # named once each
+    if found is None or not extra_count:
+        return found
+    return _with_extra(found, tuple(extra), extra_count)
 
 
-def parse_line(line: str, *, config: Config | None = None, index: int = 0) -> Parsed:
-    """One command line (starting with /) to a Command or a Reply."""
-    m = _COMMAND.match(line)
+def _with_extra(found: Parsed, extra: tuple[str, ...], count: int) -> Parsed:
+    if isinstance(found, Command):
+        return Command(found.name, found.model, found.to, found.dry_run, found.line, extra, count)
+    return Reply(found.kind, found.line, found.name, found.problem, found.hint, extra, count)
+
+
+def _rendered_words(md: MarkdownIt, line: str) -> list[str] | None:
+    """The words of a command line as GitHub shows them (escapes and entities resolved, code
+    spans as their text); None when the line holds inline HTML or an image."""
+    parts: list[str] = []
+    for tok in _inline(md, line):
+        if tok.type in ("html_inline", "image"):
+            return None
+        if tok.type in ("text", "code_inline"):
+            parts.append(tok.content)
+        elif tok.type in ("softbreak", "hardbreak"):
+            parts.append(" ")
+    return "".join(parts).split()
+
+
+def parse_line(line: str) -> Parsed:
+    """One command line (starting with /) to a Command or a Reply; pure, no config."""
+    m = _COMMAND.match(line.strip())
     if m is None:
         raise ValueError(f"not a command line: {line!r}")
+    line = line.strip()
     name = m.group(1).lower()
     words = m.group(2).split()
     spec = SPECS.get(name)
     if spec is None:
-        hint = _closest(name, SPECS)
-        return Reply(render_reply("unknown.md.j2", line=line, name=name, hint=hint, specs=list(SPECS.values())),
-                     "unknown", line, index)
+        return Reply("unknown", line, name, hint=_closest(name, SPECS))
     if name == "help":
         if words:
-            return _usage(spec, line, index, f"`/help` takes no arguments; got {inline_code(' '.join(words))}")
-        return Reply(help_text(config), "help", line, index, ok=True)
+            return Reply("usage", line, name, Problem("no_arguments", " ".join(words)))
+        return Reply("help", line, name)
     if not spec.takes_model:
         if words:
-            return _usage(spec, line, index, f"`/{name}` takes no arguments; got {inline_code(' '.join(words))}")
-        return Command(name, line=line, index=index)
-    return _parse_release(spec, words, line, index, config)
+            return Reply("usage", line, name, Problem("no_arguments", " ".join(words)))
+        return Command(name, line=line)
+    return _parse_release(spec, words, line)
 
 
-def _parse_release(spec: Spec, words: list[str], line: str, index: int, config: Config | None) -> Parsed:
+def _parse_release(spec: Spec, words: list[str], line: str) -> Parsed:
     model: str | None = None
     to: str | None = None
     dry_run = False
-    flags = ["--to", "--dry-run"]
     i = 0
     while i < len(words):
         w = words[i]
         if w == "--dry-run":
             if dry_run:
-                return _usage(spec, line, index, "`--dry-run` is given twice")
+                return _usage(spec, line, Problem("twice", "--dry-run"))
             dry_run = True
         elif w == "--to" or w.startswith("--to="):
             if to is not None:
-                return _usage(spec, line, index, "`--to` is given twice")
+                return _usage(spec, line, Problem("twice", "--to"))
             if w == "--to":
                 if i + 1 >= len(words) or words[i + 1].startswith("--"):
-                    return _usage(spec, line, index, f"`--to` needs a {spec.to_flag}")
+                    return _usage(spec, line, Problem("needs_value", "--to"))
                 i += 1
                 to = words[i]
             else:
                 to = w[len("--to="):]
                 if not to:
-                    return _usage(spec, line, index, f"`--to` needs a {spec.to_flag}")
+                    return _usage(spec, line, Problem("needs_value", "--to"))
         elif w.startswith("-"):
             flag = w.split("=", 1)[0]
-            hint = _closest(flag, flags)
-            return _usage(spec, line, index, f"unknown option {inline_code(flag)}", hint=hint)
+            return _usage(spec, line, Problem("unknown_option", flag), _closest(flag, ["--to", "--dry-run"]))
         elif model is None:
             model = w
         else:
-            return _usage(spec, line, index, f"unexpected argument {inline_code(w)}; give at most one model")
+            return _usage(spec, line, Problem("extra_argument", w))
         i += 1
-    if to is not None:
-        problem = _check_to(spec, to)
-        if problem:
-            return _usage(spec, line, index, problem)
-    if config is not None:
-        names = [m.name for m in config.models]
-        if model is not None and model not in names:
-            hint = _closest(model, names)
-            return _usage(spec, line, index, f"the config names no model {inline_code(model)}; "
-                          f"configured: {', '.join(inline_code(n) for n in names)}", hint=hint)
-        if model is None and len(names) > 1:
-            return _usage(spec, line, index, "this repository configures several models; name one: "
-                          + ", ".join(inline_code(n) for n in names), hint=names[0])
-    return Command(spec.name, model=model, to=to, dry_run=dry_run, line=line, index=index)
+    if to is not None and (problem := _check_to(spec, to)) is not None:
+        return _usage(spec, line, problem)
+    return Command(spec.name, model=model, to=to, dry_run=dry_run, line=line)
+
+
+def check_model(cmd: Command, config: Config) -> Reply | None:
+    """A release command's model against the base branch's config: None when it names one."""
+    if not SPECS[cmd.name].takes_model:
+        return None
+    names = tuple(m.name for m in config.models)
+    if cmd.model is not None and cmd.model not in names:
+        return _usage(SPECS[cmd.name], cmd.line, Problem("unknown_model", cmd.model, names),
+                      _closest(cmd.model, names))
+    if cmd.model is None and len(names) > 1:
+        return _usage(SPECS[cmd.name], cmd.line, Problem("which_model", "", names), names[0])
+    return None
 
 
 _ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,254}$")
 
 
-def _check_to(spec: Spec, to: str) -> str | None:
+def _check_to(spec: Spec, to: str) -> Problem | None:
     if spec.to_flag == "VERSION":
         v = to.removeprefix("v").removeprefix("V")
-        if not v.isdigit() or int(v) < 1:
-            return f"`--to` takes a model version number such as `--to 3`; got {inline_code(to)}"
-        return None
+        return None if v.isdigit() and int(v) >= 1 else Problem("bad_version", to)
     if not _ALIAS.match(to) or re.fullmatch(r"[vV]\d+", to) or to.lower() == "latest":
-        return (f"`--to` takes an alias name (letters, digits, `_` and `-`, not a version "
-                f"like `v1` or `latest`); got {inline_code(to)}")
+        return Problem("bad_alias", to)
     return None
 
 
@@ -383,11 +427,10 @@ def normalize_version(to: str) -> str:
     return to.removeprefix("v").removeprefix("V")
 
 
-def _usage(spec: Spec, line: str, index: int, problem: str, hint: str | None = None) -> Reply:
-    return Reply(render_reply("usage.md.j2", line=line, problem=problem, usage=spec.usage, hint=hint),
-                 "usage", line, index)
+def _usage(spec: Spec, line: str, problem: Problem, hint: str | None = None) -> Reply:
+    return Reply("usage", line, spec.name, problem, hint)
 
 
-def _closest(word: str, choices: Any) -> str | None:
+def _closest(word: str, choices: Iterable[str]) -> str | None:
     hits = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.5)
     return hits[0] if hits else None

@@ -45,6 +45,7 @@ class Metrics:
     github_rate_remaining: Gauge
     verdicts: Counter  # labels: outcome (pass|fail|neutral)
     releases: Counter  # labels: action, result (done|dry_run|refused|failed|lock_held|unchanged|already_done)
+    chatops_suppressed: Counter  # labels: scope (user|pr): chat-ops replies not posted, the budget spent
 
 
 @cache
@@ -74,6 +75,10 @@ def metrics() -> Metrics:
             verdicts=Counter("mlgate_gate_verdicts", "Gate outcomes of evaluations", ["outcome"]),
             releases=Counter(
                 "mlgate_releases", "Promotions and rollbacks by result", ["action", "result"]
+            ),
+            chatops_suppressed=Counter(
+                "mlgate_chatops_replies_suppressed", "Chat-ops replies not posted: the commenter's or "
+                "the PR's reply budget was spent", ["scope"]
             ),
         )
 

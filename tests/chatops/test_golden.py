@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from bot import chatops, promotion
-from bot.commands import Reply, parse_comment, render_reply, templates_dir
+from bot.chatops import render_reply, templates_dir
+from bot.commands import Command, Reply, check_model, parse_comment
 from bot.config import parse_config
 from bot.promotion import MetricRow, Outcome, Release
 from bot.review_gate import ReviewIn, review_state
@@ -32,9 +33,18 @@ EARLIER = {"actor": "wes", "delivery_id": "d-0", "at": AT, "from_version": "1", 
 
 
 def _parsed(body: str) -> str:
-    [r] = parse_comment(body, author_is_bot=False, config=CONFIG)
+    """The reply the App posts for a comment that the parser (and the config check) answers."""
+    r = parse_comment(body)
+    if isinstance(r, Command):
+        r = check_model(r, CONFIG)
     assert isinstance(r, Reply)
-    return r.text
+    return chatops.reply_text(r, CONFIG)
+
+
+def _extra(body: str) -> str:
+    r = parse_comment(body)
+    assert r is not None and r.extra_count
+    return chatops.extra_text(r)
 
 
 def _outcome(status: str, release: Release = PROMOTE, **kw: object) -> Callable[[], str]:
@@ -60,7 +70,8 @@ CASES: dict[str, Callable[[], str]] = {
     "usage.md": lambda: _parsed("/promote churn-clasifier"),
     "usage-flag.md": lambda: _parsed("/rollback --dryrun"),
     "unknown.md": lambda: _parsed("/promot"),
-    "too_many.md": lambda: parse_comment("\n".join(["/status"] * 11), author_is_bot=False)[-1].text,  # type: ignore[union-attr]
+    "extra_commands.md": lambda: _extra("/status\n/promote --dry-run\n/rollback\n/help\n/evaluate"),
+    "extra_commands-one.md": lambda: _extra("/status\nand\n/help"),
     "denied.md": lambda: render_reply("denied.md.j2", line="/rollback", why="@wes has write permission",
                                       needs="maintain permission or higher"),
     "error.md": lambda: render_reply("error.md.j2", line="/status", error="GitHub answered 500 <b>"),
@@ -141,7 +152,7 @@ def test_reply_matches_golden(name: str) -> None:
     assert path.exists(), f"no golden file {path}; run with UPDATE_GOLDEN=1"
     assert text == path.read_text()
     # a reply is never itself a command, so mlgate cannot talk itself into acting
-    assert parse_comment(text, author_is_bot=False) == []
+    assert parse_comment(text) is None
 
 
 def test_every_reply_template_has_a_golden() -> None:

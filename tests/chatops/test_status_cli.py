@@ -19,12 +19,13 @@ def test_status_evaluate_and_help(world: World) -> None:
     world.evaluate(n, kind="passing")
     world.github.require_checks(REPO, "main", ["mlgate/evaluation"])
     c = world.comment(n, "thanks!\n/status\n/evaluate\n/help", user="ria")
-    replies = world.replies_to(c["id"])
-    assert len(replies) == 3
-    status = next(r for r in replies if "**mlgate status**" in r)
+    status = world.reply(c["id"])  # one comment, one command, one reply
     assert "| `mlgate/evaluation` | ✅ success |" in status and "| churn-classifier | production | 1 |" in status
     assert "does not require `mlgate/review`" in status
-    assert any("It needs the PR author, or triage permission or higher" in r for r in replies)  # ria is not the author
+    assert "`/evaluate`, `/help` did nothing" in status
+    assert world.reactions(c["id"]) == ["eyes", "rocket"]
+    c = world.comment(n, "/evaluate", user="ria")
+    assert "It needs the PR author, or triage permission or higher" in world.reply(c["id"])  # ria is not the author
     assert world.reactions(c["id"]) == ["eyes", "confused"]
     c = world.comment(n, "/evaluate", user="alice")
     assert "Re-running the evaluation workflow" in world.reply(c["id"])
