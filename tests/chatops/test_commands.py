@@ -82,7 +82,7 @@ def test_not_a_command(body: str) -> None:
 HIDDEN = {
     "inline HTML comment": "LGTM <!--\n/rollback --to 1\n-->",
     "img alt attribute": 'Looks good <img alt="chart\n/rollback --to 1\n" src="x.png">',
-    "any tag's attribute": "ok <span title='a\n/rollback'>x</span>",
+    "any tag's attribute": "ok <span title='a\n/rollback --to 1\n'>x</span>",
     "image alt text": "see ![a chart\n/rollback --to 1\n](chart.png)",
     "link title": 'see [docs](https://example.com "title\n/rollback --to 1\n")',
     "HTML comment block": "<!--\nPR template\n\n/rollback --to 1\n-->",
