@@ -122,24 +122,26 @@ def _evaluate(ctx: Context, run: dict[str, Any], number: int, base_sha: str, *, 
     current = ctx.store.pr_head(repo, number)
     from bot.github_client import ArtifactUnavailable
 
+    missing = False
     try:
         if report is None:
             data = ctx.github.download_artifact(run_id, config.evaluation.artifact, MAX_ZIP_BYTES)
             if data is None:
+                missing = True
                 raise ArtifactError(_missing_reason(run, config.evaluation.artifact))
             report = extract_report(data)
     except (ArtifactError, ArtifactUnavailable) as exc:
         if stale:
             ctx.log.info("run %s for the old head %s has no usable report: %s", run_id, head[:12], exc)
             return
-        missing = isinstance(exc, ArtifactError) and "uploaded no" in str(exc)
         ctx.log.warning("run %s: %s", run_id, exc)
         from bot.render import escape_md
 
-        # the reason quotes the artifact (a member's name, a field's value): inert, like the tables
+        # a rejection quotes the artifact (a member's name, a field's value): inert, like the tables;
+        # only mlgate's own "uploaded no artifact" words keep their code spans
         set_check(ctx, head, EVALUATION, status="completed", conclusion="failure",
                   title=MISSING_ARTIFACT_TITLE if missing else INVALID_ARTIFACT_TITLE,
-                  summary=f"{escape_md(str(exc), 300)}.\n\nThe `{config.evaluation.workflow}` workflow must run `mlgate evaluate` and "
+                  summary=f"{exc if missing else escape_md(str(exc), 300)}.\n\nThe `{config.evaluation.workflow}` workflow must run `mlgate evaluate` and "
                           f"upload `mlgate-report.json` as the `{config.evaluation.artifact}` artifact "
                           f"(see docs/action.md). Run: {run.get('html_url') or run_id}",
                   details_url=run.get("html_url"))
