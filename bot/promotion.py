@@ -4,6 +4,11 @@ auto-promotion on merge and the operator CLI (one code path for all four).
 Why it is shaped this way (DESIGN.md "Chat-ops", "Audit record", "Reliability"):
 - a PR's candidate is promoted only when `mlgate/evaluation` and `mlgate/review` are green
   on the PR's *current* head SHA and the stored report was made for that SHA;
+- and only when the registry shows that the candidate was logged by mlgate's trusted evaluation
+  of this repository, at that head SHA, for that model, by the run the report names (its
+  provenance tags). A report is CI's word; the URI it names is never registered on that word
+  alone, and in `evaluation.trust: pull_request` mode, where PR code holds the registry
+  credentials and could write those tags itself, nothing from a PR is promoted;
 - every change to an alias happens under a per-model lock in the store (with a TTL, so a
   crashed worker cannot hold it forever), so concurrent workers and machines serialise;
 - the same delivery id never promotes twice, and a PR head's candidate is promoted at most
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import time
 from collections.abc import Callable
@@ -64,6 +70,7 @@ class Release:
     dry_run: bool = False
     via: str = "comment"  # comment | merge | cli
     metrics: tuple[str, ...] = ()  # key metrics for the before/after table
+    trust: str = "workflow_run"  # the policy's evaluation.trust: who built and logged the candidate
 
 
 @dataclass(frozen=True)
@@ -95,6 +102,7 @@ class Outcome:
     audit_id: int | None = None
     deployment_id: int | None = None
     earlier: dict[str, Any] | None = None  # the audit row of an earlier identical release
+    unverified: bool = False  # refused because the registry does not show where the candidate came from
 
     @property
     def ok(self) -> bool:
@@ -392,6 +400,10 @@ def _promote_locked(store: Any, reg: Registry, github: GitHub, release: Release,
     name, alias = release.model, release.alias
     try:
         current = reg.alias_version(name, alias)
+        if candidate is not None:
+            refusal = verify_provenance(reg, release, candidate)
+            if refusal is not None:
+                return _unverified(store, release, current, candidate, *refusal)
         if release.version is not None:
             info = reg.get_version(name, release.version)
             if info is None:
@@ -435,6 +447,74 @@ def _promote_locked(store: Any, reg: Registry, github: GitHub, release: Release,
     out = _move(store, reg, github, release, A_PROMOTE, current, version)
     out.rows, out.registered = rows, registered
     _note_stale_baseline(out, candidate, current)
+    return out
+
+
+# ---------------------------------------------------------------- provenance
+
+TRUSTED_FIX = ("comment /evaluate so that the trusted evaluation (the `workflow_run` workflow on the default "
+               "branch) builds, scores and logs the candidate of the head commit, then /promote again")
+
+
+def candidate_kind(uri: str) -> str:
+    """What a report's candidate URI is, in words that never repeat the (untrusted) URI itself."""
+    if re.match(r"^models:/m-[0-9a-f]+$", uri):
+        return "a logged model"
+    if uri.startswith("models:/"):
+        return "a registered model version"
+    if uri.startswith("runs:/"):
+        return "a run's artifact"
+    scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]{0,19}):", uri)
+    if scheme and len(scheme.group(1)) > 1:  # C:\ is a path
+        return f"a bare {scheme.group(1).lower()}: URI"
+    return "a local path"
+
+
+def verify_provenance(reg: Registry, release: Release, candidate: Candidate) -> tuple[str, str] | None:
+    """None when the registry shows the trusted evaluation of this repository, head and model logged
+    the candidate, by the run the report names; else (why, fix)."""
+    short = (release.head_sha or "")[:7]
+    if release.trust != "workflow_run":
+        return ("this repository evaluates in the pull request's own workflow (`evaluation.trust: "
+                f"{release.trust}`), where the pull request's code builds and logs the candidate, so nothing shows "
+                "that the candidate is the model that was evaluated"), \
+            ("switch to the trusted evaluation (`evaluation.trust: workflow_run`, see docs/action.md), or have "
+             "an operator promote a reviewed version with `mlgate promote MODEL --version N`")
+    uri = candidate.uri
+    tags = reg.candidate_provenance(uri)
+    if tags is None:
+        return (f"the report names {candidate_kind(uri)} as the candidate, not a model that mlgate's trusted "
+                "evaluation logged in this registry"), TRUSTED_FIX
+    provenance = candidate.report.get("provenance")
+    trusted_run = str(provenance.get("trusted_run_id")) if isinstance(provenance, dict) else None
+    expected = [
+        ("mlgate.repository", release.repo, f"the candidate was logged for another repository, not {release.repo}"),
+        ("mlgate.head_sha", release.head_sha, f"the candidate was built from another commit, not the head commit "
+                                              f"{short}"),
+        ("mlgate.model", release.model, f"the candidate was logged for another model, not {release.model}"),
+        ("mlgate.trusted_run_id", trusted_run, "the candidate was not logged by the evaluation run that wrote "
+                                               "this report"),
+    ]
+    for key, want, why in expected:
+        have = tags.get(key)
+        if not want:
+            return "the report has no trusted-evaluation provenance (trusted_run_id)", TRUSTED_FIX
+        if have is None:
+            return f"the candidate carries no `{key}` tag, so the trusted evaluation did not log it", TRUSTED_FIX
+        if have != want:
+            return why, TRUSTED_FIX
+    pr = tags.get("mlgate.pr")
+    if pr and release.pr is not None and pr != str(release.pr):
+        return "the candidate was logged for another pull request", TRUSTED_FIX
+    return None
+
+
+def _unverified(store: Any, release: Release, current: str | None, candidate: Candidate, why: str,
+                fix: str) -> Outcome:
+    out = Outcome("refused", release, from_version=current, reason=why, fix=fix, unverified=True)
+    if not release.dry_run:
+        out.audit_id = audit(store, release, A_PROMOTE, R_REFUSED, from_version=current, reason=why,
+                             provenance="unverified", candidate_uri=candidate.uri[:500])
     return out
 
 

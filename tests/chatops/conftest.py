@@ -4,9 +4,12 @@ through bot.routing."""
 
 from __future__ import annotations
 
+import atexit
 import copy
+import functools
 import json
 import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +35,21 @@ USERS = {
     "ada": "admin",
     "rel": "read",  # release owner by team: @acme/ml-release
 }
+
+
+@functools.cache
+def skops_model_dir() -> Path:
+    """An MLflow model directory as a PR's build workflow uploads it: sklearn saved with skops."""
+    import mlflow
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    root = Path(tempfile.mkdtemp(prefix="mlgate-candidate-"))
+    atexit.register(shutil.rmtree, root, True)
+    x = np.array([[0.0], [1.0], [2.0], [3.0]])
+    mlflow.sklearn.save_model(LogisticRegression().fit(x, [0, 0, 1, 1]), str(root / "model"),
+                              pip_requirements=["scikit-learn"])
+    return root / "model"
 
 
 @pytest.fixture(scope="session")
@@ -81,6 +99,26 @@ class World:
         run = c.create_run(self.experiment)
         return f"runs:/{run.info.run_id}/model"
 
+    def trusted_candidate(self, number: int, head: str, **tags: str) -> str:
+        """What the trusted evaluation logs for a PR head (bot.registry's own code): a skops model and its
+        provenance tags. `tags` overrides some, e.g. `**{"mlgate.repository": "other/repo"}`."""
+        from bot.registry import LoadPolicy
+
+        loaded = self.registry.load_candidate(skops_model_dir(), "binary", LoadPolicy())
+        ref = self.registry.log_candidate(loaded, {
+            "mlgate.repository": REPO, "mlgate.pr": str(number), "mlgate.head_sha": head,
+            "mlgate.head_repository": REPO, "mlgate.model": MODEL, "mlgate.loaded_as": loaded.kind, **tags})
+        return str(ref.uri)
+
+    def tag_candidate(self, uri: str, tags: dict[str, str]) -> None:
+        """Tags the trusted run writes from its runner (GITHUB_RUN_ID, the triggering run), on model and run."""
+        c = self.registry.client
+        model_id = uri.removeprefix("models:/")
+        c.set_logged_model_tags(model_id, tags)
+        run_id = c.get_logged_model(model_id).source_run_id
+        for k, v in tags.items():
+            c.set_tag(run_id, k, v)
+
     def production(self, version: str) -> None:
         self.registry.set_alias(MODEL, "production", version)
 
@@ -98,21 +136,23 @@ class World:
         return str(self.github.repos[REPO].pulls[number]["head_sha"])
 
     def evaluate(self, number: int, *, kind: str = "failing", candidate: str | None = None,
-                 head: str | None = None) -> dict[str, Any]:
-        """The PR's evaluation workflow finishes with a report for its head (through the real handler)."""
-        from bot.sandbox.server import make_artifact_zip
-
+                 head: str | None = None, run_tags: dict[str, str] | None = None) -> dict[str, Any]:
+        """The two-workflow evaluation of the PR's head, through the real handler: the PR's run builds the
+        candidate; the trusted workflow_run evaluation logs it with provenance tags (unless `candidate`
+        names another URI for the report) and uploads the report. `run_tags` overrides the run-id tags."""
         report = copy.deepcopy(json.loads((FIXTURES / f"{kind}.json").read_text()))
         sha = head or self.head(number)
         report["run"].update({"pr": number, "head_sha": sha})
         report["environment"]["code_sha"] = sha
         base = self.alias()
+        uri = candidate or self.trusted_candidate(number, sha)
         for m in report["models"]:
-            m["candidate"] = {"uri": candidate or self.candidate(), "version": None,
-                              "run_id": None}
+            m["candidate"] = {"uri": uri, "version": None, "run_id": None}
             m["baseline"]["version"] = base or "1"
-        zipped = make_artifact_zip({"mlgate-report.json": json.dumps(report).encode()})
-        self.github.complete_workflow_run(REPO, number, artifact=zipped, head_sha=sha)
+        ids = self.github.complete_trusted_evaluation(REPO, number, json.dumps(report).encode(), head_sha=sha)
+        if candidate is None:  # the trusted run knows its own id and the triggering run's from its runner
+            self.tag_candidate(uri, {"mlgate.trusted_run_id": str(ids["evaluate"]),
+                                     "mlgate.triggering_run_id": str(ids["build"]), **(run_tags or {})})
         self.deliver()
         return report
 

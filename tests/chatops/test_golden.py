@@ -114,6 +114,10 @@ CASES: dict[str, Callable[[], str]] = {
         "refused", reason="`mlgate/evaluation` is failure and `mlgate/review` is not reported on the head commit 0123456",
         fix="the evaluation must pass on this commit (push a fix, or comment /evaluate); "
             "a configured reviewer must approve this commit"),
+    "promote-refused-provenance.md": _outcome(
+        "refused", from_version="1", unverified=True, fix=promotion.TRUSTED_FIX,
+        reason="the report names a bare s3: URI as the candidate, not a model that mlgate's trusted evaluation "
+               "logged in this registry"),
     "promote-lock_held.md": _outcome("lock_held", lock=LOCK, reason="held"),
     "promote-failed-unchanged.md": _outcome(
         "failed", reason="the model registry failed: the MLflow server at http://mlflow:5000 cannot be reached",
