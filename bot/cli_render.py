@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         if args.config:
             config = load_config(args.config)
         else:
-            config = Config.model_validate(report["policy"])
+            config = Config.judging_report(report.get("policy"))
     except ConfigError as exc:
         lines = str(exc).splitlines() or ["invalid config"]
         return _fail(lines[0] + (f" (and {len(lines) - 1} more problem(s))" if len(lines) > 1 else ""))

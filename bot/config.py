@@ -142,7 +142,9 @@ class SegmentPolicy(_Strict):
     max_drop: float = Field(default=0.02, ge=0)
     """Tolerated drop of a gating metric within a segment."""
     fdr: float = Field(default=0.05, gt=0, lt=1)
-    """Benjamini-Hochberg false discovery rate across segments."""
+    """Benjamini-Hochberg level across segments; capped by the segments' share of `alpha`."""
+    metrics: list[str] | None = None
+    """Gating metrics tested per segment (default: the first gating metric only; more costs power)."""
 
 
 class ModelConfig(_Strict):
@@ -163,6 +165,8 @@ class ModelConfig(_Strict):
     segment_policy: SegmentPolicy = Field(default_factory=SegmentPolicy)
     confidence: float = Field(default=0.95, gt=0.5, lt=1)
     """Level of the confidence intervals."""
+    alpha: float = Field(default=0.05, gt=0, lt=0.5)
+    """The gate's false-fail rate: an equal candidate fails at most this often (docs/statistics.md)."""
     resamples: int = Field(default=1000, ge=0, le=100_000)
     """Paired bootstrap resamples (0: analytic intervals where available)."""
     seed: int = 0
@@ -185,11 +189,25 @@ class ModelConfig(_Strict):
                 "metrics",
                 {k: MetricPolicy(**v) for k, v in DEFAULT_METRICS[self.task].items()},
             )
+        chosen = self.segment_policy.metrics
+        if chosen is not None:
+            bad = [m for m in chosen if m not in self.gating_metrics]
+            if bad or not chosen:
+                raise ValueError(
+                    f"segment_policy.metrics {bad or chosen} must name gating metrics of this model; "
+                    f"choose from {', '.join(self.gating_metrics)}"
+                )
         return self
 
     @property
     def gating_metrics(self) -> list[str]:
         return [m for m, p in self.metrics.items() if not p.informational]
+
+    @property
+    def segment_metrics(self) -> list[str]:
+        """The gating metrics tested in each segment: segment_policy.metrics, or the first one."""
+        chosen = self.segment_policy.metrics
+        return list(chosen) if chosen is not None else self.gating_metrics[:1]
 
 
 class DataChecks(_Strict):
@@ -292,6 +310,17 @@ class Config(_Strict):
         if dupes:
             raise ValueError(f"model names must be unique; repeated: {', '.join(dupes)}")
         return self
+
+    @classmethod
+    def judging_report(cls, policy: object) -> Config:
+        """The part of a report's embedded policy that decides its verdicts: its models.
+
+        The rest (evaluation, commands, review) may come from an older or newer mlgate and
+        decides nothing about the numbers, so a report stays renderable across versions.
+        Raises pydantic's ValidationError when the models themselves are invalid.
+        """
+        models = policy.get("models") if isinstance(policy, dict) else None
+        return cls.model_validate({"version": 1, "models": models})
 
     def model(self, name: str | None) -> ModelConfig:
         """The named model, or the only one; raises KeyError with the choices."""

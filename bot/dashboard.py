@@ -197,8 +197,7 @@ def stored_decision(row: dict[str, Any]) -> Decision:
     stored = outcomes.get(str(row["outcome"]), "fail")  # unknown is never shown as a pass
     policy = row["report"].get("policy")
     try:
-        # only the models' part decides a verdict; the rest may come from an older or newer mlgate
-        models = Config.model_validate({"version": 1, "models": policy.get("models")})
+        models = Config.judging_report(policy)
         recomputed: Decision | None = decide(row["report"], models)
     except (ValidationError, AttributeError, KeyError, TypeError, ValueError):
         recomputed = None
