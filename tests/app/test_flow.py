@@ -15,7 +15,7 @@ import pytest
 from bot.handlers import EVALUATION, NO_ML_TITLE, REVIEW
 from bot.render import MARKER
 from bot.sandbox.server import make_artifact_zip
-from tests.app.conftest import FIXTURES, AppHarness
+from tests.app.conftest import CONFIG, FIXTURES, AppHarness
 
 REPORT = (FIXTURES / "reports" / "failing.json").read_bytes()
 PASSING = (FIXTURES / "reports" / "passing.json").read_bytes()
@@ -38,10 +38,13 @@ def test_pr_story_comment_checks_labels_and_call_budgets(app_harness: AppHarness
     assert pending["body"].startswith(MARKER) and "evaluation pending" in pending["body"]
 
     gh.reset_calls()
-    gh.complete_workflow_run("acme/churn", n, artifact=make_artifact_zip({"mlgate-report.json": REPORT}))
+    gh.complete_trusted_evaluation("acme/churn", n, REPORT)  # the PR's build run, then the trusted evaluation
     app_harness.drain()
     calls = [c for c in gh.calls if "/access_tokens" not in c[1]]
-    assert len(calls) <= 7, calls
+    # the build run: the PR, the default branch, its artifact list; the evaluation: both runs, the
+    # artifact (list, zip), the PR, the default branch, the PR's files, comment, check, label,
+    # reviews, review check (bot.handlers.workflow_run's docstring)
+    assert len(calls) <= 15, calls
     (comment,) = gh.comments("acme/churn", n)
     assert comment["id"] == pending["id"]
     assert "the gate failed" in comment["body"] and "region = APAC" in comment["body"]
@@ -63,7 +66,7 @@ def test_pr_story_comment_checks_labels_and_call_budgets(app_harness: AppHarness
     assert _checks(gh, new_head)[EVALUATION]["status"] == "queued"
 
     # the old head's report arrives late: ignored, nothing overwritten
-    gh.complete_workflow_run("acme/churn", n, artifact=make_artifact_zip({"mlgate-report.json": REPORT}), head_sha=head)
+    gh.complete_trusted_evaluation("acme/churn", n, REPORT, head_sha=head)
     app_harness.drain()
     assert "evaluation pending" in gh.comments("acme/churn", n)[0]["body"]
 
@@ -81,7 +84,7 @@ def test_passing_report_passes_and_needs_no_review_without_data_change(app_harne
     gh = app_harness.github
     pr = gh.open_pull_request("acme/churn", {"train.py": "x"})
     app_harness.drain()
-    gh.complete_workflow_run("acme/churn", pr["number"], artifact=make_artifact_zip({"mlgate-report.json": PASSING}))
+    gh.complete_trusted_evaluation("acme/churn", pr["number"], PASSING)
     app_harness.drain()
     checks = _checks(gh, pr["head"]["sha"])
     assert checks[EVALUATION]["conclusion"] == "success"
@@ -140,6 +143,9 @@ def test_hostile_or_missing_artifacts_fail_the_check_with_the_reason(
     app_harness: AppHarness, artifact: bytes | None, needle: str
 ) -> None:
     gh = app_harness.github
+    # the single-workflow mode: the PR's own run uploads the report, which is as hostile as it gets
+    gh.push("acme/churn", "main", {".github/mlgate.yml": CONFIG + (
+        "evaluation: {trust: pull_request, workflow: .github/workflows/mlgate.yml}\n")})
     pr = gh.open_pull_request("acme/churn", {"data/a.csv": "a\n"})
     app_harness.drain()
     gh.complete_workflow_run("acme/churn", pr["number"], artifact=artifact)

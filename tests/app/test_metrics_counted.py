@@ -7,7 +7,6 @@ from pathlib import Path
 from prometheus_client import REGISTRY
 
 from bot.metrics import metrics
-from bot.sandbox.server import make_artifact_zip
 from tests.app.conftest import FIXTURES, AppHarness
 
 
@@ -23,7 +22,7 @@ def test_verdicts_github_calls_and_rate_limit_are_counted(app_harness: AppHarnes
     pr = gh.open_pull_request("acme/churn", {"data/a.csv": "a\n"})
     app_harness.drain()
     report = Path(FIXTURES / "reports" / "failing.json").read_bytes()
-    gh.complete_workflow_run("acme/churn", pr["number"], artifact=make_artifact_zip({"mlgate-report.json": report}))
+    gh.complete_trusted_evaluation("acme/churn", pr["number"], report)
     app_harness.drain()
     assert _value("mlgate_gate_verdicts_total", {"outcome": "fail"}) == fails + 1
     counted = _value("mlgate_github_api_calls_total", {"method": "GET", "status": "ok"}) - gets

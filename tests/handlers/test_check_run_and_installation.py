@@ -6,7 +6,6 @@ from typing import Any
 
 from bot.handlers import EVALUATION, REVIEW
 from bot.handlers.check_run import NO_RUN_TITLE, RERUN_TITLE
-from bot.sandbox.server import make_artifact_zip
 from tests.handlers.conftest import PASSING, REPO, Hub
 
 
@@ -23,7 +22,7 @@ def test_rerun_of_the_evaluation_check_reruns_that_commits_workflow_run(hub: Hub
     pr = hub.github.open_pull_request(REPO, {"train.py": "x\n"})
     hub.one()
     n, head = pr["number"], pr["head"]["sha"]
-    run_id = hub.github.complete_workflow_run(REPO, n, artifact=make_artifact_zip({"mlgate-report.json": PASSING}))
+    run_id = hub.github.complete_trusted_evaluation(REPO, n, PASSING)["evaluate"]  # the run that made the report
     hub.one()
     _rerequest(hub, head, EVALUATION, n)
     out = hub.one()
@@ -99,13 +98,12 @@ def test_rerun_of_a_neutral_evaluation_with_no_run_keeps_it_neutral(hub: Hub) ->
 
 
 def test_a_check_that_waits_again_replaces_its_run_even_when_the_create_fails_once(hub: Hub) -> None:
-    from bot.sandbox.server import make_artifact_zip
     from tests.handlers.conftest import FAILING
 
     pr = hub.github.open_pull_request(REPO, {"train.py": "x\n"})
     hub.one()
     n, head = pr["number"], pr["head"]["sha"]
-    hub.github.complete_workflow_run(REPO, n, artifact=make_artifact_zip({"mlgate-report.json": FAILING}))
+    hub.github.complete_trusted_evaluation(REPO, n, FAILING)
     hub.one()
     hub.github.add_team_member("acme", "ml-reviewers", "rita")
     hub.github.set_permission(REPO, "rita", "write")
