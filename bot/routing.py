@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from functools import cache
 
-from bot.context import Context, Handler
+from bot.context import Context, Event, Handler
 
 HANDLER_MODULES = [
     "bot.handlers.pull_request",
@@ -33,6 +33,15 @@ def routes() -> dict[str, Handler]:
                 raise RuntimeError(f"two handlers for {key}: {table[key].__module__} and {name}")
             table[key] = handler
     return table
+
+
+def wanted(event: Event) -> bool:
+    """Whether a handler acts on the event, decided from the event alone: the worker asks this
+    before it gets an installation token, so an event nobody handles costs no GitHub call and
+    cannot fail for want of a token. The same rule as `route`."""
+    if event.key not in routes():
+        return False
+    return bool(event.installation_id and event.repo) or event.name.startswith("installation")
 
 
 def route(ctx: Context) -> bool:

@@ -1,19 +1,24 @@
 """`mlgate worker`: runs queued deliveries through the handlers.
 
-Each job re-reads its delivery from the store, builds a Context (a GitHub client with a
-fresh installation token, the store, a lazy registry), routes it, and records the outcome.
-Transient failures are retried with backoff; after the last retry the PR's check says what
-went wrong.
+Each job re-reads its delivery from the store, decides from the routing table whether any
+handler wants it (an unwanted event ends `ignored` without a GitHub call), builds a Context
+(a GitHub client with a fresh installation token, the store, a lazy registry), routes it, and
+records the outcome. Transient failures are retried with backoff; when GitHub asks mlgate to
+wait (rate limits) the job goes back to the queue with a delay instead of sleeping in a worker
+thread (see `retry_delay` and docs/operations.md); after the last attempt the PR's check says
+what went wrong.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import random
 import sys
 import time
+from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.context import Context
 from bot.events import EventError, parse_event
@@ -21,7 +26,15 @@ from bot.logging_setup import configure_logging, describe, job_logger
 from bot.settings import Settings, SettingsError
 from bot.store import Store, StoreError
 
+if TYPE_CHECKING:
+    from bot.context import Event
+    from bot.github_client import RetryLater
+
 log = logging.getLogger("mlgate.worker")
+
+SECONDARY_WAIT = 60.0  # GitHub: after a secondary rate limit, wait at least a minute...
+MAX_DEFER = 3600.0  # ...doubling per attempt; no single wait longer than an hour (a primary quota resets hourly)
+JITTER = 0.2  # up to 20% more, so the jobs one rate limit stopped do not all come back at once
 
 
 @cache
@@ -32,11 +45,16 @@ def _runtime() -> tuple[Settings, Store]:
     return settings, store
 
 
-def build_context(settings: Settings, store: Store, delivery: dict[str, Any], job_id: str | None = None) -> Context:
+def _event(delivery: dict[str, Any]) -> Event:
+    return parse_event({"X-GitHub-Event": delivery["event"], "X-GitHub-Delivery": delivery["id"],
+                        "Content-Type": "application/json"}, delivery["body"])
+
+
+def build_context(settings: Settings, store: Store, delivery: dict[str, Any], job_id: str | None = None,
+                  event: Event | None = None) -> Context:
     from bot.github_client import GitHubClient
 
-    event = parse_event({"X-GitHub-Event": delivery["event"], "X-GitHub-Delivery": delivery["id"],
-                         "Content-Type": "application/json"}, delivery["body"])
+    event = event or _event(delivery)
     github = None
     if event.installation_id and event.repo:
         github = GitHubClient.for_installation(settings, event.installation_id, event.repo)
@@ -50,14 +68,39 @@ def build_context(settings: Settings, store: Store, delivery: dict[str, Any], jo
                    log=job_logger(delivery["id"], event.key, job_id), settings=settings, job_id=job_id)
 
 
+def retry_delay(exc: RetryLater, attempt: int, rand: Callable[[], float] = random.random) -> float:
+    """Seconds the queue waits before running again a job GitHub asked to wait (never a sleep in
+    a worker thread). GitHub's rules for integrators:
+
+    - secondary rate limit: at least a minute, growing exponentially with each attempt
+      (60, 120, 240, 480, 960 s), and never less than its Retry-After;
+    - primary rate limit (the quota is spent): until X-RateLimit-Reset (or Retry-After);
+    - 5xx and network errors: what the client estimated, 1 to 300 s.
+
+    Rate-limit waits get up to JITTER more and are capped at MAX_DEFER.
+    """
+    if exc.rate_limit == "secondary":
+        base = max(exc.seconds, SECONDARY_WAIT * 2 ** max(0, attempt - 1))
+    elif exc.rate_limit == "primary":
+        base = max(exc.seconds, 1.0)
+    else:
+        return float(min(max(exc.seconds, 1.0), 300.0))
+    return min(base * (1 + JITTER * rand()), MAX_DEFER)
+
+
 def run_delivery(delivery_id: str, attempt: int = 1, *, settings: Settings | None = None,
                  store: Store | None = None, job_id: str | None = None) -> str:
-    """Process one delivery; returns done | ignored. Raises to make the queue retry."""
+    """Process one delivery; returns done | ignored | failed. Raises to make the queue retry
+    (RetryTask with a delay when GitHub asked mlgate to wait).
+
+    `attempt` is the queue's count; the store's count of earlier attempts wins when larger,
+    because a delayed retry (RetryTask) does not use up one of Huey's retries: without it a
+    rate limit that never lifts would be retried forever."""
     from bot import metrics
     from bot.github_client import RetryLater
     from bot.handlers import on_job_failed
     from bot.queue import RETRIES, RetryTask
-    from bot.routing import route
+    from bot.routing import route, wanted
 
     if settings is None or store is None:
         settings, store = _runtime()
@@ -77,26 +120,40 @@ def run_delivery(delivery_id: str, attempt: int = 1, *, settings: Settings | Non
         return "ignored"
     if delivery["status"] in ("done", "ignored", "failed"):
         return "ignored"  # re-enqueued by a sweep after another worker finished it
+    attempt = max(attempt, int(delivery.get("attempts") or 0) + 1)
     started = time.monotonic()
     key = f"{delivery['event']}.{delivery['action']}" if delivery["action"] else delivery["event"]
     jlog = job_logger(delivery_id, key, job_id)
     try:
-        ctx = build_context(settings, store, delivery, job_id)
-        handled = route(ctx)
+        event = _event(delivery)
+        # no token is asked for (no GitHub call made) before a handler is known to want the event
+        handled = wanted(event) and route(build_context(settings, store, delivery, job_id, event))
     except EventError as exc:
         _record(store, jlog, delivery_id, "failed", str(exc))
         jlog.error("job failed: the delivery cannot be parsed: %s", exc, extra={"outcome": "failed"})
         return "ignored"
     except RetryLater as exc:
         if attempt > RETRIES:
-            gave_up = _give_up(settings, store, delivery, exc, on_job_failed)
-            jlog.error("job failed after %d attempts: %s%s", attempt, exc, "" if gave_up else DEFERRED,
+            reason = exc if exc.rate_limit is None else RetryLater(
+                f"GitHub's {exc.rate_limit} rate limit did not lift in {attempt} attempts: {exc}", exc.seconds,
+                exc.status, rate_limit=exc.rate_limit)
+            gave_up = _give_up(settings, store, delivery, reason, on_job_failed)
+            jlog.error("job failed after %d attempts: %s%s", attempt, reason, "" if gave_up else DEFERRED,
                        extra={"outcome": "failed" if gave_up else "deferred"})
-            raise
-        _record(store, jlog, delivery_id, "queued", str(exc))
+            if not gave_up:
+                raise
+            metrics.metrics().jobs.labels(event=key, outcome="failed").inc()
+            return "failed"
+        delay = retry_delay(exc, attempt)
+        try:
+            store.defer_delivery(delivery_id, time.time() + delay, str(exc)[:500])
+        except Exception as store_exc:  # the queue still holds the delayed job; the sweep is the fallback
+            jlog.warning("could not record delivery %s as deferred: %s", delivery_id, describe(store_exc))
         metrics.metrics().jobs.labels(event=key, outcome="retry").inc()
-        jlog.warning("job will be retried in %ss: %s", exc.seconds, exc, extra={"outcome": "retry", "attempt": attempt})
-        raise RetryTask(delay=min(max(exc.seconds, 1), 300)) from None
+        jlog.warning("job deferred for %.0f s (attempt %d of %d): %s", delay, attempt, RETRIES + 1, exc,
+                     extra={"outcome": "retry", "attempt": attempt, "delay": round(delay, 1),
+                            "rate_limit": exc.rate_limit})
+        raise RetryTask(delay=delay) from None
     except Exception as exc:
         final = attempt > RETRIES
         _record(store, jlog, delivery_id, "queued", describe(exc)[:500])

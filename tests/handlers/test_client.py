@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -32,34 +31,40 @@ def test_a_failed_create_is_not_repeated_blindly_but_looked_up(github: Any) -> N
     assert first == again and len(github.check_runs(REPO, pr["head"]["sha"])) == 1
 
 
-def test_idempotent_posts_are_retried_in_place(github: Any) -> None:
+def test_idempotent_posts_are_retried_in_place_on_5xx(github: Any) -> None:
     pr = github.open_pull_request(REPO, {"data/a.csv": "a\n"})
     gh = _client(github)
     github.inject_fault("POST", r"/labels$", "502", times=2)
     gh.add_labels(pr["number"], ["mlgate:data-change"])
     assert github.labels(REPO, pr["number"]) == ["mlgate:data-change"]
-    github.inject_fault("POST", r"/issues/\d+/comments$", "429", times=1, retry_after=1)
-    started = time.monotonic()
-    gh.create_comment(pr["number"], "a rate-limited POST was not processed: it is sent again")
-    assert time.monotonic() - started >= 1.0 and len(github.comments(REPO, pr["number"])) == 1
 
 
-def test_a_retry_after_longer_than_the_bound_is_left_to_the_queue(github: Any) -> None:
+@pytest.mark.parametrize(("kind", "retry_after", "rate_limit", "seconds"), [
+    ("429", 1, "secondary", 1),
+    ("429", MAX_WAIT + 50, "secondary", MAX_WAIT + 50),
+    ("secondary", 1, "secondary", 60),  # no Retry-After: GitHub asks for at least a minute
+    ("secondary_retry_after", 1, "secondary", 1),  # the queue still waits a minute (bot.worker.retry_delay)
+    ("rate_limit", 1, "primary", 1),  # until X-RateLimit-Reset
+    ("rate_limit", MAX_WAIT + 50, "primary", MAX_WAIT + 50),
+])
+def test_every_rate_limit_goes_to_the_queue_with_one_request(
+        github: Any, kind: str, retry_after: int, rate_limit: str, seconds: int) -> None:
+    """Never retried in place: not a GET (urllib3 used to retry 429s), not a POST (it slept)."""
     pr = github.open_pull_request(REPO, {"data/a.csv": "a\n"})
     gh = _client(github)
-    for method, path, kind, call in (
-        ("GET", r"/pulls/\d+$", "429", lambda: gh.pull(pr["number"])),
-        ("GET", r"/pulls/\d+$", "rate_limit", lambda: gh.pull(pr["number"])),
-        ("POST", r"/issues/\d+/comments$", "429", lambda: gh.create_comment(pr["number"], "x")),
-        ("POST", r"/issues/\d+/comments$", "rate_limit", lambda: gh.create_comment(pr["number"], "x")),
+    for method, path, call in (
+        ("GET", r"/pulls/\d+$", lambda: gh.pull(pr["number"])),
+        ("POST", r"/issues/\d+/comments$", lambda: gh.create_comment(pr["number"], "x")),
+        ("POST", r"/labels$", lambda: gh.add_labels(pr["number"], ["x"])),  # idempotent POSTs too
     ):
-        github.inject_fault(method, path, kind, times=1, retry_after=MAX_WAIT + 50)
-        started = time.monotonic()
+        github.reset_calls()
+        github.inject_fault(method, path, kind, times=1, retry_after=retry_after)
         with pytest.raises(RetryLater) as info:
             call()
-        assert time.monotonic() - started < 3
-        assert info.value.seconds > MAX_WAIT and info.value.status in (403, 429)
-    assert github.comments(REPO, pr["number"]) == []
+        assert (info.value.rate_limit, info.value.status) == (rate_limit, 429 if kind == "429" else 403)
+        assert info.value.seconds == pytest.approx(seconds, abs=2)
+        assert len(github.calls) == 1, github.calls
+    assert github.comments(REPO, pr["number"]) == [] and github.labels(REPO, pr["number"]) == []
 
 
 def test_many_changed_files_are_paged(github: Any) -> None:

@@ -258,7 +258,6 @@ def test_rate_limited_check_update_waits_for_the_reset(hub: Hub) -> None:
     out = hub.one()
     assert 1 < out.attempts <= 3  # each rate limit sent the job back to the queue once
     checks = hub.checks(head)
-    print("DEBUG", checks[REVIEW], [ (c["name"], c["status"], c["conclusion"]) for c in hub.github.check_runs(REPO, head)])
     assert checks[EVALUATION]["conclusion"] == "success" and checks[REVIEW]["conclusion"] == "success"
 
 

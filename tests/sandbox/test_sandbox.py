@@ -128,12 +128,17 @@ def test_faults_502_then_success_without_duplicates(github: Any) -> None:
 
 
 def test_429_retry_after_is_honoured(github: Any) -> None:
+    """The client hands each rate limit to the queue with GitHub's wait (never sleeps on it)."""
+    from bot.github_client import RetryLater
+
     pr = github.open_pull_request("acme/churn", {"data/a.csv": "a\n"})
     gh = _client(github)
-    github.inject_fault("GET", r"/pulls/\d+$", "429", times=1, retry_after=1)
-    assert gh.pull(pr["number"]).number == pr["number"]
-    github.inject_fault("GET", r"/pulls/\d+$", "rate_limit", times=1, retry_after=1)
-    assert gh.pull(pr["number"]).number == pr["number"]
+    for kind, limit in (("429", "secondary"), ("rate_limit", "primary"), ("secondary_retry_after", "secondary")):
+        github.inject_fault("GET", r"/pulls/\d+$", kind, times=1, retry_after=30)
+        with pytest.raises(RetryLater) as info:
+            gh.pull(pr["number"])
+        assert info.value.rate_limit == limit and 28 <= info.value.seconds <= 30
+        assert gh.pull(pr["number"]).number == pr["number"]
 
 
 def test_webhooks_are_signed(github: Any) -> None:
