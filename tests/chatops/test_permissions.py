@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from bot import chatops
 from tests.chatops.conftest import BASE_CONFIG, World, make_world
 
 # the PR is authored by ria, who has only read permission
@@ -17,6 +20,13 @@ ALLOWED = {
     "/promote --dry-run": {"wes", "max", "ada"},
     "/rollback --dry-run": {"max", "ada"},
 }
+
+
+@pytest.fixture
+def unlimited_replies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The matrix posts 35 comments on one PR: far over the reply budgets (test_rate_limits.py)."""
+    for scope in chatops.BUDGETS:
+        monkeypatch.setitem(chatops.BUDGETS, scope, (1000, 600.0))
 
 
 def _run_matrix(world: World, allowed: dict[str, set[str]]) -> list[str]:
@@ -37,13 +47,14 @@ def _run_matrix(world: World, allowed: dict[str, set[str]]) -> list[str]:
     return wrong
 
 
-def test_default_permissions(world: World) -> None:
+def test_default_permissions(world: World, unlimited_replies: None) -> None:
     assert _run_matrix(world, ALLOWED) == []
     denial = world.audit(action="denied", actor="tom")[0]
     assert denial["result"] == "denied" and denial["pr"] == 1 and '"command": "promote"' in denial["detail"]
 
 
-def test_config_lists_replace_the_role_rule(github: Any, tmp_path: Path, mlflow_template: Path) -> None:
+def test_config_lists_replace_the_role_rule(github: Any, tmp_path: Path, mlflow_template: Path,
+                                           unlimited_replies: None) -> None:
     config = BASE_CONFIG + 'commands:\n  promote: ["@acme/ml-release", "@tom"]\n  rollback: ["rel", "@acme/ml-release"]\n'
     world = make_world(github, tmp_path, mlflow_template, config)
     allowed = {**ALLOWED, "/promote --dry-run": {"rel", "tom"}, "/rollback --dry-run": {"rel"}}
