@@ -44,6 +44,7 @@ class ActionInputs:
     mode: str
     token: str
     report_dir: Path
+    candidate_dir: Path | None = None  # trusted mode: where the PR-built candidate artifact was downloaded
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ActionInputs:
@@ -64,6 +65,8 @@ class ActionInputs:
             mode=mode,
             token=env.get("MLGATE_INPUT_GITHUB_TOKEN", ""),
             report_dir=Path(env.get("MLGATE_REPORT_DIR") or Path(temp) / "mlgate"),
+            candidate_dir=(Path(env.get("MLGATE_CANDIDATE_DIR") or Path(temp) / "mlgate-candidate")
+                           if get("CANDIDATE_ARTIFACT") else None),
         )
 
 
@@ -124,6 +127,8 @@ def execute(env: Mapping[str, str], log: TextIO = sys.stdout) -> int:
         InputError,
         _parse_candidates,
         evaluate,
+        provenance_from_env,
+        provenance_run,
         run_from_github_env,
     )
 
@@ -135,6 +140,20 @@ def execute(env: Mapping[str, str], log: TextIO = sys.stdout) -> int:
     workspace = Path(env.get("GITHUB_WORKSPACE") or ".")
     event = _event(env)
     run_info = run_from_github_env(dict(env))
+    provenance = None
+    trusted_dirs: dict[str | None, Path] = {}
+    if inputs.candidate_dir is not None:
+        if inputs.candidate.strip() or inputs.predictions:
+            return _fail(runner, "give candidate-artifact alone: it is the candidate (drop candidate and predictions)")
+        if inputs.mode != "app":
+            return _fail(runner, "candidate-artifact runs in a workflow_run workflow, which has no pull request "
+                                 "to comment on: use mode app, where the mlgate App posts the result")
+        try:
+            provenance = provenance_from_env(dict(env))
+        except InputError as exc:
+            return _fail(runner, str(exc))
+        run_info = provenance_run(provenance)
+        trusted_dirs = candidate_dirs(inputs.candidate_dir)
     base_rev = inputs.base_rev or None
     event_base = ((event.get("pull_request") or {}).get("base") or {}).get("sha")
     if base_rev is None and event_base:
@@ -160,6 +179,8 @@ def execute(env: Mapping[str, str], log: TextIO = sys.stdout) -> int:
         progress=False,
         run=run_info,
         command="mlgate evaluate (GitHub Action)",
+        trusted_dirs=trusted_dirs,
+        provenance=provenance,
     )
     try:
         result = evaluate(opts)
@@ -191,6 +212,14 @@ def execute(env: Mapping[str, str], log: TextIO = sys.stdout) -> int:
             return 2
         runner.output("comment-url", url or "")
     return 0
+
+
+def candidate_dirs(root: Path) -> dict[str | None, Path]:
+    """The downloaded candidate artifact: one MLflow model directory, or one per model named after it."""
+    if (root / "MLmodel").is_file() or not root.is_dir():
+        return {None: root}  # a missing directory gets its own clear error from the loader
+    subdirs: dict[str | None, Path] = {p.name: p for p in sorted(root.iterdir())[:100] if (p / "MLmodel").is_file()}
+    return subdirs or {None: root}
 
 
 def _commit_exists(workspace: Path, sha: str) -> bool:

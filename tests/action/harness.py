@@ -24,6 +24,8 @@ STAND_INS = {
     "actions/setup-python": "puts the test interpreter's bin directory on PATH",
     "actions/cache": "does nothing (a cache miss)",
     "actions/upload-artifact": "zips the path into the harness's artifact store, as GitHub does",
+    "actions/download-artifact": "copies the directory given in Harness.downloads under that artifact name into "
+                                 "the path, after checking that it asks for the run in `run-id`",
 }
 
 
@@ -61,6 +63,8 @@ class Harness:
     api_url: str = "https://api.github.com"
     env: dict[str, str] = field(default_factory=dict)
     bin_dir: Path | None = None
+    downloads: dict[str, Path] = field(default_factory=dict)  # artifact name -> directory of the other run
+    downloaded: list[dict[str, str]] = field(default_factory=list)  # the `with:` of each download-artifact step
 
     def run(self, inputs: dict[str, str]) -> Result:
         spec = yaml.safe_load((self.action_dir / "action.yml").read_text())
@@ -86,6 +90,8 @@ class Harness:
             "event_path": str(event_path),
             "api_url": self.api_url,
             "sha": (pr.get("head") or {}).get("sha", "0" * 40),
+            "event": self.event,
+            "token": "harness-workflow-token",
         }
         ctx: dict[str, Any] = {
             "inputs": ctx_inputs,
@@ -133,6 +139,17 @@ class Harness:
                 stood_in.append(step["uses"])
                 if action == "actions/setup-python" and self.bin_dir:
                     path_prefix.insert(0, str(self.bin_dir))
+                if action == "actions/download-artifact":
+                    import shutil
+
+                    self.downloaded.append(with_)
+                    src = self.downloads.get(with_["name"])
+                    if src is None:
+                        failed = True
+                        records.append(StepRecord(step.get("id"), name, True, "failure",
+                                                  stderr=f"Unable to download artifact(s): {with_['name']}"))
+                        continue
+                    shutil.copytree(src, with_["path"], dirs_exist_ok=True)
                 if action == "actions/upload-artifact":
                     src = Path(with_["path"])
                     if not src.exists():
