@@ -11,6 +11,7 @@ HANDLER_MODULES = [
     "bot.handlers.pull_request",
     "bot.handlers.workflow_run",
     "bot.handlers.check_run",
+    "bot.handlers.check_suite",
     "bot.handlers.installation",
     "bot.handlers.issue_comment",
     "bot.handlers.review",

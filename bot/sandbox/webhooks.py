@@ -36,6 +36,8 @@ TEMPLATES: dict[tuple[str, str | None], str] = {
     ("issue_comment", "deleted"): "issue_comment/deleted-1.json",
     ("workflow_run", "completed"): "workflow_run/completed-with-installation.json",
     ("check_run", "rerequested"): "check_run/rerequested-1.json",
+    ("check_suite", "requested"): "check_suite/requested-1.json",
+    ("check_suite", "rerequested"): "check_suite/rerequested-1.json",
     ("installation", "created"): "installation/created-1.json",
     ("installation_repositories", "added"): "installation_repositories/added-1.json",
     ("installation_repositories", "removed"): "installation_repositories/removed-1.json",
