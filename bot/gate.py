@@ -3,13 +3,19 @@
 CI and the App both call `decide`; the App passes the base branch's policy, so a PR
 cannot loosen its own gate by editing the config it ships.
 
-Rules (DESIGN.md, "Statistics of the gate"):
-- a metric *regressed* when the whole confidence interval of its improvement lies
-  below `-max_drop`; *improved* when the whole interval lies above 0;
-  *unchanged* when the interval excludes a drop larger than `max_drop`;
-  otherwise *inconclusive* (too wide to decide).
-- segments below `min_rows` never gate; across the remaining segments, the one-sided
-  test "dropped by more than max_drop" is corrected with Benjamini-Hochberg at `fdr`.
+Rules (DESIGN.md, "Statistics of the gate"; docs/statistics.md):
+- one error rate for the whole gate: a candidate of equal quality fails with probability at
+  most the model's `alpha`. Every gated question is the one-sided test "dropped by more than
+  max_drop"; the overall metrics get alpha/2 (Holm across them) and the segments the other
+  alpha/2 (Benjamini-Hochberg inside, at min(fdr, alpha/2)); with no gated segment the
+  overall metrics get all of alpha. Bonferroni across the two families keeps the sum <= alpha.
+- a metric *regressed* when that test rejects; *improved* when the whole confidence interval
+  of its improvement lies above 0; *unchanged* when the interval excludes a drop larger than
+  `max_drop`; otherwise *inconclusive* (too wide to decide).
+- segments below `min_rows` never gate; only `segment_policy.metrics` (default: the first
+  gating metric) are tested per segment.
+- a comparison without an interval (one row, a degenerate distribution) never gates by
+  p = 0: it is *inconclusive* like an undefined metric.
 - a gating metric that is undefined where it should gate (one class in the holdout, no
   positives in a gated segment, a value missing) is *inconclusive*: it fails the gate with
   the reason and needs a reviewer's approval, since it may hide any regression.
@@ -80,6 +86,7 @@ class ModelDecision:
     segments: list[SegmentFinding]
     regressions: list[str] = field(default_factory=list)  # human-readable reasons
     undefined: list[str] = field(default_factory=list)  # gating metrics that could not be computed, and why
+    budget: ErrorBudget | None = None  # how alpha was shared (None: not decided by decide_model)
 
     @property
     def regressed(self) -> bool:
@@ -135,9 +142,14 @@ def _improvement(value: float | None, higher_is_better: bool) -> float | None:
 
 
 def metric_verdict(
-    comparison: dict[str, Any], max_drop: float, informational: bool = False
+    comparison: dict[str, Any], max_drop: float, informational: bool = False,
+    rejected: bool | None = None,
 ) -> MetricVerdict:
-    """Verdict for one paired comparison, by the interval rule in the module docstring."""
+    """Verdict for one paired comparison, by the rules in the module docstring.
+
+    `rejected`: whether the gate's multiple test found a drop larger than max_drop. None
+    (no family to test in, e.g. a report viewed alone) falls back to the interval alone.
+    """
     if informational:
         return "informational"
     hib = bool(comparison["higher_is_better"])
@@ -146,7 +158,7 @@ def metric_verdict(
     if lo is None or hi is None:
         return "n/a"
     lo, hi = min(lo, hi), max(lo, hi)
-    if hi < -max_drop:
+    if rejected or (rejected is None and hi < -max_drop):
         return "regressed"
     if lo > 0:
         return "improved"
@@ -163,7 +175,8 @@ def drop_p_value(comparison: dict[str, Any], max_drop: float) -> float | None:
     if imp is None or se is None or (isinstance(se, float) and math.isnan(se)):
         return None
     if se <= 0:
-        return 0.0 if imp < -max_drop else 1.0
+        # no noise measured: only a difference of exactly 0 (models agree on every row) decides
+        return 1.0 if imp == 0 else None
     # standard normal CDF via erfc: exact far into the tail, where 1 + erf(x) would round to 0
     return 0.5 * math.erfc(-((imp + max_drop) / se) / math.sqrt(2))
 
@@ -181,8 +194,43 @@ def benjamini_hochberg(p_values: list[float]) -> list[float]:
     return q
 
 
+def holm(p_values: list[float], level: float) -> list[bool]:
+    """Holm's step-down rejections at family-wise level `level`, in input order."""
+    m = len(p_values)
+    out = [False] * m
+    for rank, i in enumerate(sorted(range(m), key=p_values.__getitem__)):
+        if p_values[i] > level / (m - rank):
+            break
+        out[i] = True
+    return out
+
+
+@dataclass(frozen=True)
+class ErrorBudget:
+    """How the gate's `alpha` is shared: overall metrics (Holm) and segments (BH)."""
+
+    alpha: float
+    overall: float
+    segments: float  # the BH level inside the segment family (0 when no segment gates)
+
+    def statement(self) -> str:
+        return (f"an equal-quality candidate fails this gate at most {self.alpha:.0%} of the time, "
+                "overall metrics and segments together")
+
+
+def error_budget(policy: ModelConfig, segments_tested: bool) -> ErrorBudget:
+    """The per-family levels of the gate's one promise (see the module docstring)."""
+    alpha = policy.alpha
+    if not segments_tested:
+        return ErrorBudget(alpha, alpha, 0.0)
+    return ErrorBudget(alpha, alpha / 2, min(policy.segment_policy.fdr, alpha / 2))
+
+
 def _missing(v: object) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+NO_INTERVAL = "without a confidence interval on these rows (too few rows, or no variation to measure noise from)"
 
 
 def undefined_reason(comparison: dict[str, Any], has_baseline: bool) -> str | None:
@@ -194,33 +242,15 @@ def undefined_reason(comparison: dict[str, Any], has_baseline: bool) -> str | No
 
 
 def decide_model(report_model: dict[str, Any], policy: ModelConfig) -> ModelDecision:
-    """Apply one model's policy to its part of a report."""
-    metrics: list[MetricResult] = []
+    """Apply one model's policy to its part of a report, with one error rate for all its tests."""
     reasons: list[str] = []
     undefined: list[str] = []
+    name_ = report_model["name"]
     has_baseline = report_model.get("baseline") is not None
     by_name = {m["name"]: m for m in report_model.get("metrics", [])}
-    for name, pol in policy.metrics.items():
-        comp = by_name.get(name)
-        if comp is None:
-            if not pol.informational:
-                reasons.append(f"{report_model['name']}: metric {name} is missing from the report")
-            metrics.append(MetricResult(name, "n/a", not pol.informational))
-            continue
-        why = None if pol.informational else undefined_reason(comp, has_baseline)
-        if why is not None:
-            metrics.append(MetricResult(name, "inconclusive", True))
-            undefined.append(f"{report_model['name']}: {name} is {why}; a reviewer must approve")
-            continue
-        verdict = metric_verdict(comp, pol.max_drop, pol.informational)
-        metrics.append(MetricResult(name, verdict, not pol.informational))
-        if verdict == "regressed":
-            reasons.append(
-                f"{report_model['name']}: {name} dropped by more than {pol.max_drop:g} "
-                f"({_fmt(comp['baseline'])} → {_fmt(comp['candidate'])})"
-            )
 
     sp = policy.segment_policy
+    seg_metrics = set(policy.segment_metrics)
     findings: list[SegmentFinding] = []
     tested: list[tuple[int, float]] = []
     gating = set(policy.gating_metrics)
@@ -228,12 +258,14 @@ def decide_model(report_model: dict[str, Any], policy: ModelConfig) -> ModelDeci
         for comp in seg.get("metrics", []):
             if comp["name"] not in gating:
                 continue
-            gated = seg["rows"] >= sp.min_rows
+            gated = seg["rows"] >= sp.min_rows and comp["name"] in seg_metrics
+            where = f"{comp['name']} on {seg['column']}={seg['value']} ({seg['rows']} rows)"
             why = undefined_reason(comp, has_baseline) if gated else None
-            if why is not None:
-                undefined.append(f"{report_model['name']}: {comp['name']} on {seg['column']}={seg['value']} "
-                                 f"({seg['rows']} rows) is {why}; a reviewer must approve")
             p = drop_p_value(comp, sp.max_drop) if gated and why is None else None
+            if gated and why is None and p is None and has_baseline:
+                why = NO_INTERVAL
+            if why is not None:
+                undefined.append(f"{name_}: {where} is {why}; a reviewer must approve")
             findings.append(
                 SegmentFinding(
                     column=seg["column"],
@@ -250,14 +282,50 @@ def decide_model(report_model: dict[str, Any], policy: ModelConfig) -> ModelDeci
             )
             if p is not None:
                 tested.append((len(findings) - 1, p))
+    budget = error_budget(policy, bool(tested))
+
+    metrics: list[MetricResult] = []
+    overall: list[tuple[str, dict[str, Any], float]] = []
+    for name, pol in policy.metrics.items():
+        comp = by_name.get(name)
+        if comp is None or pol.informational:
+            continue
+        why = undefined_reason(comp, has_baseline)
+        p = drop_p_value(comp, pol.max_drop) if why is None else None
+        if p is not None:
+            overall.append((name, comp, p))
+    rejected = dict(zip([n for n, _, _ in overall], holm([p for _, _, p in overall], budget.overall), strict=True))
+    for name, pol in policy.metrics.items():
+        comp = by_name.get(name)
+        if comp is None:
+            if not pol.informational:
+                reasons.append(f"{name_}: metric {name} is missing from the report")
+            metrics.append(MetricResult(name, "n/a", not pol.informational))
+            continue
+        why = None if pol.informational else undefined_reason(comp, has_baseline)
+        if why is None and not pol.informational and has_baseline and name not in rejected:
+            why = NO_INTERVAL
+        if why is not None:
+            metrics.append(MetricResult(name, "inconclusive", True))
+            undefined.append(f"{name_}: {name} is {why}; a reviewer must approve")
+            continue
+        verdict = metric_verdict(comp, pol.max_drop, pol.informational,
+                                 rejected.get(name, False) if has_baseline else None)
+        metrics.append(MetricResult(name, verdict, not pol.informational))
+        if verdict == "regressed":
+            reasons.append(
+                f"{name_}: {name} dropped by more than {pol.max_drop:g} "
+                f"({_fmt(comp['baseline'])} → {_fmt(comp['candidate'])})"
+            )
+
     qs = benjamini_hochberg([p for _, p in tested])
     for (i, _), q in zip(tested, qs, strict=True):
         f = findings[i]
-        regressed = q < sp.fdr
+        regressed = q <= budget.segments
         findings[i] = SegmentFinding(**{**f.__dict__, "q_value": q, "regressed": regressed})
         if regressed:
             reasons.append(
-                f"{report_model['name']}: {f.metric} on {f.column}={f.value} dropped by more than "
+                f"{name_}: {f.metric} on {f.column}={f.value} dropped by more than "
                 f"{sp.max_drop:g} ({f.rows} rows, q={q:.3g})"
             )
     hib = {c["name"]: bool(c["higher_is_better"]) for seg in report_model.get("segments", []) for c in seg["metrics"]}
@@ -267,7 +335,7 @@ def decide_model(report_model: dict[str, Any], policy: ModelConfig) -> ModelDeci
         return (not f.regressed, imp if imp is not None else 0.0)
 
     findings.sort(key=worst_first)
-    return ModelDecision(report_model["name"], metrics, findings, reasons, undefined)
+    return ModelDecision(name_, metrics, findings, reasons, undefined, budget)
 
 
 def decide(report: dict[str, Any], config: Config, changes: Changes | None = None) -> Decision:

@@ -67,7 +67,9 @@ def compare_models(
 
     `candidate`/`baseline` are row-aligned with `frame`: binary P(y=1), multiclass an (n, K)
     probability matrix in `classes` order, regression predictions. `baseline=None` (no
-    production model yet) reports the candidate's values only.
+    production model yet) reports the candidate's values only. Every interval is analytic
+    (docs/statistics.md), so `resamples` and `seed` are validated and recorded but change no
+    number; they stay for configs and reports written before.
     """
     if task not in SPECS:
         raise EvaluationError(f"unknown task {task!r}; use binary, multiclass or regression")
@@ -106,7 +108,7 @@ def compare_models(
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=sum(g.count for g in jobs), desc="paired bootstrap", unit="segment",
+        bar = tqdm(total=sum(g.count for g in jobs), desc="paired comparison", unit="segment",
                    leave=False, file=sys.stderr)
         tick = bar.update
     try:
@@ -116,10 +118,10 @@ def compare_models(
                 scored.warm(pool)
                 single = len(jobs) == 1
                 results = list(pool.map(
-                    lambda g: compare_partition(scored, g, list(metrics), confidence, resamples, seed, tick,
+                    lambda g: compare_partition(scored, g, list(metrics), confidence, tick,
                                                 parallel=single), jobs))
         else:
-            results = [compare_partition(scored, g, list(metrics), confidence, resamples, seed, tick)
+            results = [compare_partition(scored, g, list(metrics), confidence, tick)
                        for g in jobs]
     finally:
         if bar is not None:
