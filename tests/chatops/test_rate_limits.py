@@ -33,8 +33,9 @@ def test_one_comment_with_many_command_lines_has_one_effect(world: World) -> Non
     assert "only `/promote` was read" in reply and "and 12 more did nothing" in reply
     assert len(_bot_comments(world, n)) == before + 1
     assert len(world.audit(action="denied")) == 1
-    # the pull request, the policy, the permission, two reactions, and finding then posting the reply
-    assert world.github.count_calls() <= 9, world.github.call_counts()
+    # 7 calls: the pull request, the default branch (policy), the permission, two reactions, and
+    # finding then posting the reply (before: 27); one more is allowed for the policy's own reads
+    assert world.github.count_calls() <= 8, world.github.call_counts()
 
 
 def test_a_flood_of_comments_gets_a_bounded_number_of_replies(world: World) -> None:
