@@ -189,14 +189,24 @@ def _inline(md: MarkdownIt, text: str) -> list[Token]:
 
 
 def _visible_starts(md: MarkdownIt, text: str) -> set[int]:
-    """Offsets in `text` (one paragraph) where a rendered line starts with a `/` in plain text."""
-    tokens = _inline(md, text)
+    """Offsets in `text` (one paragraph) where a rendered line starts with a `/` in plain text
+    and holds no inline HTML or image (which may hide the rest of the line, or more)."""
     starts: set[int] = set()
-    at: int | None = 0
-    for tok in tokens:
+    at: int | None = 0  # where the token after a line break starts
+    line: int | None = None  # the current line's start, while it is a candidate
+    for tok in _inline(md, text):
+        if tok.type in ("softbreak", "hardbreak"):
+            if line is not None:
+                starts.add(line)
+            at, line = (tok.meta or {}).get("next"), None
+            continue
         if at is not None and tok.type == "text" and tok.content.startswith("/"):
-            starts.add(at)
-        at = tok.meta.get("next") if tok.type in ("softbreak", "hardbreak") and tok.meta else None
+            line = at
+        elif tok.type in ("html_inline", "image"):
+            line = None
+        at = None
+    if line is not None:
+        starts.add(line)
     return starts
 
 
@@ -276,8 +286,8 @@ def _paragraph_lines(scan: _Scan, lines: list[str], *, cut: bool) -> Iterator[st
     starts: set[int] | None = None
     for off, line in candidates:
         lead = len(line) - len(line.lstrip(" "))  # skipped by markdown-it on continuation lines
-        if off + lead <= first_open:
-            yield line.strip()  # nothing before it can hide it
+        if off + len(line) <= first_open:
+            yield line.strip()  # nothing before it or on it can hide it
             continue
         if starts is None:
             if cut or len(text) > scan.inline_left:

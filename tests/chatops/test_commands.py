@@ -338,3 +338,18 @@ def test_release_commands_round_trip(name: str, model: str | None, dry: bool, ve
     parts = [[model] if model else [], ["--to", to], ["--dry-run"] if dry else []]
     line = " ".join([f"/{name}", *[w for i in order for w in parts[i]]])
     assert one(f"intro\n{line}\n") == Command(name, model=model, to=to, dry_run=dry, line=line)
+
+
+hidden_lines = st.lists(st.one_of(st.text(st.sampled_from("abc /`"), min_size=1, max_size=30),
+                                  st.just("/rollback --to 1"), st.just("  /promote")), min_size=1, max_size=8).map(
+    lambda lines: "\n".join(line for line in lines if line.strip()) or "/rollback")
+
+
+@settings(max_examples=300, deadline=None)
+@given(inner=hidden_lines, before=st.sampled_from(["", "LGTM ", "/status ", "text `code` "]))
+def test_nothing_inside_an_inline_comment_or_attribute_runs(inner: str, before: str) -> None:
+    """Whatever a paragraph hides in a comment or an attribute value never becomes a command."""
+    for wrapped in (f"{before}<!--\n{inner}\n-->", f'{before}<img alt="\n{inner}\n" src="x.png">',
+                    f"{before}![\n{inner}\n](x.png)"):
+        out = parse_comment(wrapped)
+        assert out is None or (before.startswith("/status") and out.line == "/status" and not out.extra_count), wrapped
