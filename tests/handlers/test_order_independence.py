@@ -23,7 +23,7 @@ from bot.github_client import RetryLater
 from bot.handlers import EVALUATION, REVIEW
 from bot.routing import route
 from bot.store import Store
-from tests.handlers.conftest import FAILING, REPO, Hub
+from tests.handlers.conftest import FAILING, PASSING, REPO, Hub
 
 Delivery = tuple[dict[str, str], bytes]
 
@@ -194,3 +194,20 @@ def test_a_force_push_back_to_an_earlier_commit_makes_it_the_head_again(hub: Hub
     hub.github._pr_event(hub.github.repos[REPO], pull, "synchronize", pull["author"], before=second, after=first)
     hub.one()
     assert hub.store.pr_head(REPO, n) == first
+
+
+def test_a_pull_request_job_that_gives_up_late_leaves_the_heads_finished_evaluation(hub: Hub) -> None:
+    from bot.handlers import on_job_failed
+
+    pr = hub.github.open_pull_request(REPO, {"train.py": "x = 1\n"})
+    (opened,) = hub.inbox
+    hub.inbox.clear()
+    n, head = int(pr["number"]), str(pr["head"]["sha"])
+    hub.github.complete_trusted_evaluation(REPO, n, PASSING)
+    hub.run()
+    check = hub.checks(head)[EVALUATION]
+    assert check["conclusion"] == "success"
+    # the opened job ran after the report and kept failing until the queue gave up on it
+    on_job_failed(hub.context(parse_event(*opened)), RuntimeError("GitHub kept answering 502"))
+    after = hub.checks(head)[EVALUATION]
+    assert (after["id"], after["conclusion"]) == (check["id"], "success")
