@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import statistics
 import sys
 import tempfile
@@ -142,13 +143,14 @@ def pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(q * len(xs)))] * 1000 if xs else float("nan")
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rate", type=float, default=200)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--drain", type=float, default=300, help="seconds to wait for the worker to finish")
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the stand-in's request log
+    print(f"load average at the start: {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory() as tmp, Sandbox() as box:
         tmpd = Path(tmp)
         box.register_app(private_key=generate_private_key(), webhook_secret=SECRET)
@@ -182,6 +184,7 @@ def main() -> None:
                 time.sleep(1)
             drained = time.monotonic() - started
 
+        print(f"load average at the end: {os.getloadavg()[0]:.2f}")
         print(f"\n{'phase':<8} {'offered':>8} {'acked/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'errors':>6}")
         for phase, (lat, _, errors) in results.items():
             print(f"{phase:<8} {args.rate:>6.0f}/s {len(lat) / args.seconds:>8.1f} {pct(lat, 0.5):>7.2f} "
@@ -207,7 +210,8 @@ def main() -> None:
             for run in box.check_runs("acme/hostile", head):
                 title = (run.get("output") or {}).get("title")
                 print(f"hostile PR check {run['name']}: {run['status']}/{run['conclusion']}: {title}")
+    return 0 if counts == {"done": len(honest)} else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
