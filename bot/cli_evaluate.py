@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from bot import power
 from bot import report as report_io
 from bot.config import CONFIG_PATH, Config, ConfigError, ModelConfig, load_config
 from bot.gate import Decision, decide
@@ -248,6 +249,11 @@ def evaluate(opts: EvaluateOptions) -> EvaluateResult:
 
     evaluated = [_evaluate_model(m, config, opts, root, registry) for m in selected]
     models = [body for body, _ in evaluated]
+    for body, mc in zip(models, selected, strict=True):
+        advice = power.advise(body, mc)  # the power advisor (docs/statistics.md)
+        body["power"] = [a.to_dict() for a in advice]
+        for warning in filter(None, (a.warning() for a in advice)):
+            print(f"mlgate: warning: {body['name']}: {warning}", file=sys.stderr)
     data = _data_section(config, root, opts)
     if opts.trusted_dirs:
         # logged only once everything else worked; the report then names what the registry holds

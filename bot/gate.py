@@ -55,7 +55,8 @@ class SegmentFinding:
     ci_high: float | None
     q_value: float | None
     regressed: bool
-    gated: bool  # False when the segment is below min_rows
+    gated: bool  # False when the segment is below min_rows or the metric is not in segment_policy.metrics
+    too_small: bool = False  # below min_rows
 
 
 @dataclass(frozen=True)
@@ -278,6 +279,7 @@ def decide_model(report_model: dict[str, Any], policy: ModelConfig) -> ModelDeci
                     q_value=None,
                     regressed=False,
                     gated=gated,
+                    too_small=seg["rows"] < sp.min_rows,
                 )
             )
             if p is not None:

@@ -48,6 +48,7 @@ NO_BASELINE = "– no baseline"
 NOT_GATED = "– not gated"
 SEGMENT_REGRESSED = "❌ regressed"
 SEGMENT_NOT_GATED = "too small to gate"
+SEGMENT_NOT_TESTED = "shown, not gated (segment_policy.metrics)"
 HEADLINE: dict[str, str] = {
     "pass": "✅ mlgate: the gate passed",
     "fail": "❌ mlgate: the gate failed",
@@ -213,7 +214,7 @@ def _segment_rows(rm: dict[str, Any], md: ModelDecision | None, esc: Escaper) ->
             if regressed:
                 verdict = SEGMENT_REGRESSED
             elif f is not None and not f.gated:
-                verdict = SEGMENT_NOT_GATED
+                verdict = SEGMENT_NOT_GATED if f.too_small else SEGMENT_NOT_TESTED
             else:
                 verdict = ""
             row = {
@@ -327,6 +328,20 @@ def _model_view(rm: dict[str, Any], md: ModelDecision | None, esc: Escaper) -> d
     }
 
 
+def _power_warnings(report: dict[str, Any]) -> list[str]:
+    """The power advisor's warnings from the report's `power` entries (advisory: they gate nothing)."""
+    from bot.power import Advice
+
+    out: list[str] = []
+    for rm in report.get("models", []):
+        for entry in rm.get("power", []):
+            fields = {k: v for k, v in entry.items() if k != "resolvable"}
+            warning = Advice(**fields).warning()
+            if warning is not None:
+                out.append(f"{rm['name']}: {warning}")
+    return out
+
+
 def build_view(
     report: dict[str, Any],
     decision: Decision,
@@ -351,6 +366,8 @@ def build_view(
         "headline": HEADLINE[outcome],
         "reasons": [line_esc(r, 300) for r in decision.reasons],
         "inconclusive": [f"{m['name']}: {', '.join(m['inconclusive'])}" for m in models if m["inconclusive"]],
+        "promises": sorted({md.budget.statement() for md in decision.models if md.budget is not None}),
+        "power_notes": [line_esc(w, 300) for w in _power_warnings(report)][:MAX_NOTES],
         "notes": [line_esc(n, 500) for n in list(notes)[:MAX_NOTES]],
         "models": models,
         "checks": [
