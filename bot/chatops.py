@@ -245,8 +245,7 @@ def run_comment(inv: Invocation, item: Parsed) -> bool:
     if isinstance(item, Command):
         auth = authorize(inv, TABLE[item.name].spec, inv.actor)
     trusted = auth is not None and auth.allowed and auth.by in ("list", "role")
-    if not trusted and (empty := take_reply_token(inv)) is not None:
-        _suppressed(inv, item, empty)
+    if not trusted and not within_budget(inv.ctx, inv.repo, inv.number, inv.actor, item):
         if isinstance(item, Command) and auth is not None and not auth.allowed:
             _record_denied(inv, item, auth)
         return False
@@ -263,23 +262,32 @@ def run_comment(inv: Invocation, item: Parsed) -> bool:
     return result.ok
 
 
-def take_reply_token(inv: Invocation) -> str | None:
-    """Take a reply slot of the commenter and one of the PR; None, or the scope that has none left.
+def always_limited(item: Parsed) -> bool:
+    """Whether an answer to `item` takes a reply slot whoever asks: it needs no role to run."""
+    return isinstance(item, Reply) or SPECS[item.name].requirement.min_role is None
 
-    A redelivery of the same webhook finds the slot its delivery already holds.
-    """
-    holder = f"reply to delivery {inv.delivery_id}"
-    keys = {"user": f"reply:user:{inv.repo}:{inv.actor.lower()}", "pr": f"reply:pr:{inv.repo}#{inv.number}"}
+
+def within_budget(ctx: Context, repo: str, number: int, actor: str, item: Parsed) -> bool:
+    """Take a reply slot of the commenter and one of the PR for this delivery; False (logged and
+    counted) when either has none left. Asking again for the same delivery takes nothing more,
+    so the handler may ask before any API call and `run_comment` again after."""
+    holder = f"reply to delivery {ctx.delivery_id}"
+    keys = {"user": f"reply:user:{repo}:{actor.lower()}", "pr": f"reply:pr:{repo}#{number}"}
     taken: list[str] = []
     for scope, key in keys.items():
         size, window = BUDGETS[scope]
-        slot = _take_slot(inv.ctx.store, key, size, window, holder)
+        slot = _take_slot(ctx.store, key, size, window, holder)
         if slot is None:
             for name in taken:
-                inv.ctx.store.release(name, holder)
-            return scope
+                ctx.store.release(name, holder)
+            from bot.metrics import metrics
+
+            ctx.log.warning("chat-ops reply to @%s on %s#%s not posted: the %s reply budget is spent (%s)",
+                            actor, repo, number, scope, item.line[:80])
+            metrics().chatops_suppressed.labels(scope=scope).inc()
+            return False
         taken.append(slot)
-    return None
+    return True
 
 
 def _take_slot(store: Any, key: str, size: int, window: float, holder: str) -> str | None:
@@ -289,14 +297,6 @@ def _take_slot(store: Any, key: str, size: int, window: float, holder: str) -> s
         if held is None or held.holder == holder:
             return name
     return None
-
-
-def _suppressed(inv: Invocation, item: Parsed, scope: str) -> None:
-    from bot.metrics import metrics
-
-    inv.ctx.log.warning("chat-ops reply to @%s on %s#%s not posted: the %s reply budget is spent (%s)",
-                        inv.actor, inv.repo, inv.number, scope, item.line[:80])
-    metrics().chatops_suppressed.labels(scope=scope).inc()
 
 
 def _record_denied(inv: Invocation, cmd: Command, auth: Authorization) -> None:

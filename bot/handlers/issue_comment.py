@@ -35,6 +35,8 @@ def on_created(ctx: Context) -> None:
     parsed = parse_comment(body)  # linear in the body, so it may run before any permission check
     if parsed is None:
         return  # an ordinary comment costs no API call
+    if chatops.always_limited(parsed) and not chatops.within_budget(ctx, repo, number, login, parsed):
+        return  # over the reply budget: nothing is posted, and no API call is spent on it
     pull = ctx.github.pull(number)
     # the default branch's policy as it is now (a tightened `commands:` list applies at once), never
     # the PR's base: its author may have created that branch, and the config on it, themself

@@ -49,6 +49,10 @@ def test_a_flood_of_comments_gets_a_bounded_number_of_replies(world: World) -> N
     assert all(world.reactions(i) == [] for i in flood[user_size:])  # nothing at all is posted
     assert len(world.audit(action="denied")) == len(flood)  # but every attempt is on record
     assert _suppressed("user") - user_before == 3
+    world.github.reset_calls()
+    c = world.comment(n, "/help\n/status", user="zed")  # needs no role: refused before any API call
+    assert world.replies_to(c["id"]) == [] and world.github.count_calls() == 0
+    assert _suppressed("user") - user_before == 4
 
     # someone else on the same PR is answered until the PR's budget is spent too
     others = [world.comment(n, "/help", user=f"guest{i}")["id"] for i in range(pr_size - user_size + 1)]
