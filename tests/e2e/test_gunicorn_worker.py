@@ -23,7 +23,6 @@ from typing import Any
 import pytest
 import requests
 
-from bot.sandbox.server import make_artifact_zip
 from tests.backends import mlflow_server, postgres_database, redis_queue
 from tests.mlflow_state import mlflow_uris
 from tests.processes import free_port, stop, wait_for
@@ -125,7 +124,7 @@ def test_pr_loop_through_gunicorn_and_a_worker_process(github: Any, processes: d
     first_id = github.comments("acme/churn", n)[0]["id"]
 
     report = _report(processes["tmp"])
-    github.complete_workflow_run("acme/churn", n, artifact=make_artifact_zip({"mlgate-report.json": report}))
+    github.complete_trusted_evaluation("acme/churn", n, report)  # the PR's build run, then the trusted evaluation
 
     def evaluated() -> bool:
         runs = {c["name"]: c for c in github.check_runs("acme/churn", head)}
@@ -146,7 +145,7 @@ def test_pr_loop_through_gunicorn_and_a_worker_process(github: Any, processes: d
 
     metrics = requests.get(f"{processes['url']}/metrics", timeout=5).text
     assert 'mlgate_webhook_deliveries_total{event="pull_request",outcome="accepted"} 2.0' in metrics
-    assert 'mlgate_jobs_total{event="workflow_run.completed",outcome="ok"} 1.0' in metrics
+    assert 'mlgate_jobs_total{event="workflow_run.completed",outcome="ok"} 2.0' in metrics  # build, evaluation
 
 
 def test_release_loop_against_the_layouts_registry(github: Any, processes: dict[str, Any]) -> None:
@@ -186,7 +185,7 @@ def test_release_loop_against_the_layouts_registry(github: Any, processes: dict[
     pr = github.open_pull_request(repo, {"train.py": (root / "train.py").read_bytes(),
                                          "data/train.parquet": (root / "data" / "train.parquet").read_bytes()})
     n, head = pr["number"], pr["head"]["sha"]
-    github.complete_workflow_run(repo, n, artifact=make_artifact_zip({"mlgate-report.json": out.read_bytes()}))
+    github.complete_trusted_evaluation(repo, n, out.read_bytes())
 
     def conclusion(name: str) -> str | None:
         runs = [c for c in github.check_runs(repo, head) if c["name"] == name]
