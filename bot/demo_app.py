@@ -19,7 +19,6 @@ def play_pr_loop(report_path: Path, config_text: str, files: dict[str, str | byt
     from bot.app import create_app
     from bot.queue import huey_for
     from bot.sandbox import Sandbox
-    from bot.sandbox.server import make_artifact_zip
     from bot.settings import Settings
     from bot.store import Store
     from bot.worker import run_delivery
@@ -48,10 +47,10 @@ def play_pr_loop(report_path: Path, config_text: str, files: dict[str, str | byt
         say("opening the PR on the GitHub stand-in; the App gets a signed pull_request webhook")
         pr = github.open_pull_request(REPO, files, title="Retrain with contract length")
         work()
-        say("the evaluation workflow completes and uploads mlgate-report as an artifact")
+        say("the PR's own workflow builds the candidate without secrets; then the default branch's "
+            "evaluation workflow, started by workflow_run, uploads mlgate-report (the App checks both runs)")
         github.reset_calls()
-        github.complete_workflow_run(REPO, pr["number"], artifact=make_artifact_zip(
-            {"mlgate-report.json": report_path.read_bytes()}))
+        github.complete_trusted_evaluation(REPO, pr["number"], report_path.read_bytes())
         work()
         github.assert_no_invalid_requests()
         calls = [c for c in github.calls if "/access_tokens" not in c[1]]
@@ -72,5 +71,5 @@ def print_pr(view: dict[str, Any]) -> None:
     for name, (status, conclusion, title) in sorted(view["checks"].items()):
         print(f"check {name:<18} {conclusion or status:<11} {title}")
     print(f"labels: {', '.join(view['labels']) or '(none)'}")
-    print(f"sticky comments: {len(view['comments'])} (GitHub API calls for the workflow_run event: {view['calls']})")
+    print(f"sticky comments: {len(view['comments'])} (GitHub API calls for the two workflow_run events: {view['calls']})")
     print(rule)

@@ -40,7 +40,6 @@ BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
 
 from bot.sandbox import Sandbox, generate_private_key  # noqa: E402
-from bot.sandbox.server import make_artifact_zip  # noqa: E402
 from tests.processes import free_port, stop, wait_for  # noqa: E402
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -128,9 +127,10 @@ def one(threads: int, prs: int, latency: float, key: str) -> dict[str, Any]:
                 if phase == "pull_request":
                     numbers.append(box.open_pull_request("acme/churn", {f"data/{i}.csv": f"{i}\n"})["number"])
                 else:
-                    box.complete_workflow_run("acme/churn", numbers[i],
-                                              artifact=make_artifact_zip({"mlgate-report.json": REPORT}))
-            wait_for(f"{prs} {phase} jobs", lambda d=done0: finished(db) >= d + prs, 600)
+                    # the trusted pattern: the PR's build run, then the evaluation run (two jobs per PR)
+                    box.complete_trusted_evaluation("acme/churn", numbers[i], REPORT)
+            jobs = prs if phase == "pull_request" else 2 * prs
+            wait_for(f"{jobs} {phase} jobs", lambda d=done0, j=jobs: finished(db) >= d + j, 600)
             took = time.monotonic() - start
             calls = sum(box.call_counts().values())
             ideal = anchor(box, calls, threads)

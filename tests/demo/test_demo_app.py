@@ -18,4 +18,4 @@ def test_pr_loop_shows_comment_checks_and_labels() -> None:
     assert (status, conclusion) == ("completed", "failure") and title.startswith("Gate failed")
     assert "mlgate/review" in view["checks"]
     assert set(view["labels"]) == {"mlgate:data-change", "mlgate:model-change", "mlgate:regression"}
-    assert view["calls"] <= 7
+    assert view["calls"] <= 15  # both runs of the trusted pattern (bot.handlers.workflow_run's docstring)
