@@ -317,8 +317,8 @@ def parse_comment(body: str) -> Parsed | None:
                 continue
             parses += 1
             words = _rendered_words(md, line)
-            if words is None:
-                continue  # inline HTML or an image on the line: not a command
+            if words is None or not _COMMAND.match(" ".join(words)):
+                continue  # inline HTML or an image on the line, or its text does not start with /name
             found = parse_line(" ".join(words))
         else:
             extra_count += 1
@@ -342,7 +342,7 @@ def _rendered_words(md: MarkdownIt, line: str) -> list[str] | None:
     for tok in _inline(md, line):
         if tok.type in ("html_inline", "image"):
             return None
-        if tok.type in ("text", "code_inline"):
+        if tok.type in ("text", "text_special", "code_inline"):  # text_special: a backslash-escaped character
             parts.append(tok.content)
         elif tok.type in ("softbreak", "hardbreak"):
             parts.append(" ")

@@ -354,3 +354,10 @@ def test_nothing_inside_an_inline_comment_or_attribute_runs(inner: str, before: 
                     f"{before}![\n{inner}\n](x.png)"):
         out = parse_comment(wrapped)
         assert out is None or (before.startswith("/status") and out.line == "/status" and not out.extra_count), wrapped
+
+
+def test_a_command_line_reads_as_github_shows_it() -> None:
+    assert one("/promote my\\_model") == Command("promote", model="my_model", line="/promote my_model")
+    assert one("/promote `churn` --dry-run") == Command("promote", model="churn", dry_run=True,
+                                                      line="/promote churn --dry-run")
+    assert parse_comment("[a\n/status](https://example.com)") is None  # link text, then its destination
