@@ -77,12 +77,16 @@ def resolve_policy(ctx: Context, base_ref: str | None) -> Policy:
     policy = Policy(config, problem, default, head.sha, default)
     if base_ref is None or base_ref == default or config is None:
         return policy
+    from bot.chatops import inline_code
+
+    # a branch name is anyone's choice (backticks and <tags> included): code spans that nothing closes
+    base, main = inline_code(base_ref, 100), inline_code(default, 100)
     if not matches(base_ref, list(config.release_branches)):
-        return _refused(policy, f"`{base_ref}` is neither the default branch `{default}` nor a release branch "
-                                f"listed in `release_branches` of `{CONFIG_PATH}` on `{default}`")
+        return _refused(policy, f"{base} is neither the default branch {main} nor a release branch "
+                                f"listed in `release_branches` of `{CONFIG_PATH}` on {main}")
     release = ctx.github.branch(base_ref)
     if not release.protected:
-        return _refused(policy, f"the release branch `{base_ref}` is not protected on GitHub, so its config is "
+        return _refused(policy, f"the release branch {base} is not protected on GitHub, so its config is "
                                 "not trusted; protect it in the repository's branch settings")
     own, own_problem = config_at(ctx, release.sha)
     if own is None and own_problem is None:

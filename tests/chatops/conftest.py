@@ -128,7 +128,9 @@ class World:
     # ------------------------------------------------------------ PR story
 
     def open_pr(self, *, author: str = "alice", files: dict[str, str] | None = None) -> dict[str, Any]:
-        pr = self.github.open_pull_request(REPO, files or {"data/train.csv": "a,b\n1,2\n"}, author=author)
+        # model code only by default: a data change always needs a reviewer (the App's own file list
+        # says so, whatever the report claims), so a passing evaluation alone makes both gates green
+        pr = self.github.open_pull_request(REPO, files or {"train.py": "FEATURES = ['region']\n"}, author=author)
         self.deliver()
         return pr
 

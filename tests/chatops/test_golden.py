@@ -76,6 +76,16 @@ CASES: dict[str, Callable[[], str]] = {
                                       needs="maintain permission or higher"),
     "error.md": lambda: render_reply("error.md.j2", line="/status", error="GitHub answered 500 <b>"),
     "no_config-missing.md": lambda: render_reply("no_config.md.j2", line="/promote", problem=None),
+    "release_refused.md": lambda: render_reply(
+        "release_refused.md.j2", line="/rollback --to 1",
+        why="`wes-policy` is neither the default branch `main` nor a release branch listed in "
+            "`release_branches` of `.github/mlgate.yml` on `main`"),
+    "undecided.md": lambda: render_reply(
+        "undecided.md.j2", what="read the policy", retrying=False,
+        cause="reading the branch main: GitHub answered 404 (Not Found)"),
+    "undecided-retrying.md": lambda: render_reply(
+        "undecided.md.j2", what="list the changed files", retrying=True,
+        cause="listing the files of PR #7: GitHub answered 502 <b>(Bad Gateway)</b>"),
     "no_config-invalid.md": lambda: render_reply("no_config.md.j2", line="/promote",
                                                  problem="mlgate.yml:3: models is required"),
     "evaluate-rerun.md": lambda: render_reply("evaluate.md.j2", line="/evaluate", head=HEAD, run_id=4242),
