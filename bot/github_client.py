@@ -35,6 +35,7 @@ MAX_WAIT = 10  # urllib3 sleeps at most this long on a 5xx's Retry-After; longer
 API_VERSION = "2022-11-28"  # X-GitHub-Api-Version on every request
 ACCEPT = "application/vnd.github+json"  # GitHub's recommended media type (requests would send */*)
 SECONDARY_WAIT = 60.0  # GitHub: after a secondary rate limit without Retry-After, wait at least a minute
+STEP_WAIT_BUDGET = 300.0  # token mode (a CI step, no queue): rate-limit waits slept in place, at most this in all
 MAX_FILES = 3000  # GitHub lists at most 3000 files of a pull request
 SHA = re.compile(r"^[0-9a-f]{40}$")
 
@@ -322,6 +323,8 @@ class GitHubClient:
         self._token = token
         # installation clients: how to get a new token once GitHub answers 401 to this one
         self._renew: Callable[[str], str] | None = None
+        # seconds of rate-limit waits this client may sleep itself (0: hand them to the queue)
+        self._wait_budget = 0.0
 
     @classmethod
     def for_installation(cls, settings: Any, installation_id: int, repo: str) -> GitHubClient:
@@ -334,8 +337,11 @@ class GitHubClient:
 
     @classmethod
     def from_token(cls, token: str, repo: str, api_url: str = DEFAULT_API) -> GitHubClient:
-        """A client for a plain token (the Action's token mode)."""
-        return cls(token, repo, api_url)
+        """A client for a plain token (the Action's token mode). A CI step has no queue to defer
+        to, so this client sleeps out rate limits as GitHub asks, up to STEP_WAIT_BUDGET in all."""
+        client = cls(token, repo, api_url)
+        client._wait_budget = STEP_WAIT_BUDGET
+        return client
 
     def __repr__(self) -> str:  # never the token
         return f"GitHubClient({self.repo_name!r}, {self.api_url!r})"
@@ -386,10 +392,24 @@ class GitHubClient:
     def _call(self, what: str, fn: Any) -> Any:
         """Run a read or an idempotent write. 5xx and short Retry-Afters were already retried by
         urllib3; a rate limit is never waited out in a worker thread: RetryLater hands it to the queue."""
-        try:
-            return fn()
-        except (GithubException, requests.RequestException) as exc:
-            raise _translate(exc, what) from None
+        while True:
+            try:
+                return fn()
+            except (GithubException, requests.RequestException) as exc:
+                err = _translate(exc, what)
+                if not self._waited(err):
+                    raise err from None
+
+    def _waited(self, err: GitHubError) -> bool:
+        """Token mode only: sleep out a rate limit while the budget lasts; True to send again."""
+        if not isinstance(err, RetryLater) or err.rate_limit is None:
+            return False
+        wait = max(err.seconds, 1.0)
+        if wait > self._wait_budget:
+            return False
+        self._wait_budget -= wait
+        time.sleep(wait)
+        return True
 
     # ------------------------------------------------------------ reads
 
@@ -783,6 +803,8 @@ class GitHubClient:
             except (GithubException, requests.RequestException) as exc:
                 err = _translate(exc, what)
                 last = attempt == 2
+                if not last and self._waited(err):
+                    continue
                 if (isinstance(err, RetryLater) and not last and err.rate_limit is None and idempotent
                         and err.status is not None and err.status >= 500):
                     time.sleep(0.2 * (attempt + 1))

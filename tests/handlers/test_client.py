@@ -115,3 +115,22 @@ def test_one_token_per_installation_under_concurrency_and_never_in_errors(github
     assert info.value.status == 404
     for text in (str(info.value), repr(gh), repr(info.value)):
         assert token not in text and "ghs_" not in text
+
+
+def test_token_mode_sleeps_out_a_rate_limit_within_its_budget(github: Any) -> None:
+    """The Action's token mode runs in a CI step with no queue to defer to: its client waits as
+    GitHub asks (Retry-After, the reset), and gives up once a wait would exceed its budget."""
+    from bot.github_client import STEP_WAIT_BUDGET
+
+    pr = github.open_pull_request(REPO, {"data/a.csv": "a\n"})
+    gh = GitHubClient.from_token(github.create_token(REPO), REPO, github.base_url)
+    github.reset_calls()
+    github.inject_fault("POST", r"/issues/\d+/comments$", "429", times=1, retry_after=1)
+    gh.create_comment(pr["number"], "a rate-limited POST was not processed: it is sent again")
+    github.inject_fault("GET", r"/pulls/\d+$", "secondary_retry_after", times=1, retry_after=1)
+    assert gh.pull(pr["number"]).number == pr["number"]
+    assert [c.status for c in github.calls] == [429, 201, 403, 200]
+    github.inject_fault("GET", r"/pulls/\d+$", "429", times=1, retry_after=int(STEP_WAIT_BUDGET) + 1)
+    with pytest.raises(RetryLater):
+        gh.pull(pr["number"])
+    assert len(github.comments(REPO, pr["number"])) == 1
