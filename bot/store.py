@@ -410,7 +410,7 @@ class Store:
             c.execute(update(deliveries).where(deliveries.c.id == delivery_id).values(updated_at=time.time()))
 
     def prune(self, older_than: float, *, dry_run: bool = False) -> dict[str, int]:
-        """Delete finished deliveries and cached files last touched before `older_than`.
+        """Delete finished deliveries, cached files and superseded PR heads last touched before `older_than`.
 
         Queued and running deliveries are never touched, nor are evaluations, the audit log,
         locks, checks or comments. Each repository's newest delivery is kept too: it names the
@@ -423,16 +423,20 @@ class Store:
         finished = (deliveries.c.status.in_(("done", "ignored", "failed")),
                     func.coalesce(deliveries.c.updated_at, deliveries.c.received_at) < older_than,
                     or_(deliveries.c.repo.is_(None), deliveries.c.installation_id.is_(None), superseded))
+        # heads a newer head replaced long ago: a late event about one is ordered by asking GitHub
+        replaced = (pr_heads.c.superseded == 1, pr_heads.c.updated_at < older_than)
         with self.engine.begin() as c:
             counts = {
                 "deliveries": int(c.execute(select(func.count()).select_from(deliveries).where(*finished)).scalar()
                                   or 0),
                 "files": int(c.execute(select(func.count()).select_from(files).where(files.c.read_at < older_than))
                              .scalar() or 0),
+                "pr_heads": int(c.execute(select(func.count()).select_from(pr_heads).where(*replaced)).scalar() or 0),
             }
             if not dry_run:
                 c.execute(delete(deliveries).where(*finished))
                 c.execute(delete(files).where(files.c.read_at < older_than))
+                c.execute(delete(pr_heads).where(*replaced))
         return counts
 
     def recent_deliveries(self, limit: int = 50) -> list[dict[str, Any]]:

@@ -72,3 +72,16 @@ def test_two_jobs_moving_the_same_head_at_once_one_wins(store_url: str) -> None:
             t.join()
         assert len(won) == 1 and s.pr_head(R, N) == won[0], won
     s.engine.dispose()
+
+
+def test_prune_forgets_heads_replaced_long_ago_and_keeps_current_ones(store_url: str) -> None:
+    import time
+
+    s = _store(store_url)
+    s.move_pr_head(R, N, A, expected=None, retire=[])
+    s.move_pr_head(R, N, B, expected=A, retire=[])
+    assert s.prune(time.time() - 3600)["pr_heads"] == 0  # replaced just now: kept
+    assert s.prune(time.time() + 1, dry_run=True)["pr_heads"] == 1
+    assert s.prune(time.time() + 1)["pr_heads"] == 1
+    assert s.head_state(R, N, A) == (0, False) and s.pr_head(R, N) == B and s.prs_with_head(R, B) == [N]
+    s.engine.dispose()
