@@ -2,7 +2,7 @@
 
 `TABLE` maps each command to its runner and its requirement (from `bot.commands.SPECS`).
 Permission is checked when the command runs, from GitHub's collaborator permission API
-and team membership, combined with the base branch's `commands:` lists. Each comment with
+and team membership, combined with the policy's `commands:` lists (bot.policy: the default branch's). Each comment with
 commands gets 👀 on receipt and 🚀 (all succeeded) or 😕 at the end; each command gets one
 reply, identified by a hidden marker (comment id + position), so a redelivered webhook
 edits the same reply instead of posting a second one.
@@ -217,7 +217,7 @@ def authorize(inv: Invocation, spec: Spec, user: str) -> Authorization:
         if in_list(inv.ctx.github, listed, user):
             return Authorization(True, by="list")
         return Authorization(False, f"@{user} is not listed in `commands.{req.config_key}`",
-                             f"be added to {', '.join(listed)} (the base branch's `commands.{req.config_key}`)")
+                             f"be added to {', '.join(listed)} (`commands.{req.config_key}` of the policy on the default branch)")
     if req.min_role is None:
         return Authorization(True, by="anyone")
     if req.author_ok and inv.pull is not None and user.lower() == str(inv.pull.author).lower():

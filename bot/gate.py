@@ -1,17 +1,22 @@
 """The gate: a pure function from (report, policy) to verdicts.
 
-CI and the App both call `decide`; the App passes the base branch's policy, so a PR
-cannot loosen its own gate by editing the config it ships.
+CI and the App both call `decide`; the App passes the policy bot.policy picks (the default
+branch's, or a protected release branch's), so a PR cannot loosen its own gate by editing the
+config it ships.
 
 Rules (DESIGN.md, "Statistics of the gate"; docs/statistics.md):
 - one error rate for the whole gate: a candidate of equal quality fails with probability at
-  most the model's `alpha`. Every gated question is the one-sided test "dropped by more than
-  max_drop"; the overall metrics get alpha/2 (Holm across them) and the segments the other
-  alpha/2 (Benjamini-Hochberg inside, at min(fdr, alpha/2)); with no gated segment the
-  overall metrics get all of alpha. Bonferroni across the two families keeps the sum <= alpha.
-- a metric *regressed* when that test rejects; *improved* when the whole confidence interval
-  of its improvement lies above 0; *unchanged* when the interval excludes a drop larger than
-  `max_drop`; otherwise *inconclusive* (too wide to decide).
+  most the model's `alpha`, overall metrics and segments together. Every gated question is
+  "dropped by more than max_drop": with t = (improvement + max_drop) / se, it rejects when
+  t < -z. One critical value z serves every test of the model: the smallest z, at least
+  z_(1-alpha), with sum_i Phi(-z - max_drop_i/se_i) <= alpha. Each term is the chance that
+  an *equal* candidate crosses that test's line (a Bonferroni bound over all the tests), so
+  tests with a tolerance wide against their noise use almost none of alpha and leave it to
+  the others; with every max_drop 0 it is plain Bonferroni over the tests.
+- a metric *regressed* when its test rejects (the drop exceeds max_drop at one-sided level
+  alpha or stricter); *improved* when the whole confidence interval of its improvement lies
+  above 0; *unchanged* when the interval excludes a drop larger than `max_drop`; otherwise
+  *inconclusive* (too wide to decide).
 - segments below `min_rows` never gate; only `segment_policy.metrics` (default: the first
   gating metric) are tested per segment.
 - a comparison without an interval (one row, a degenerate distribution) never gates by
@@ -195,36 +200,83 @@ def benjamini_hochberg(p_values: list[float]) -> list[float]:
     return q
 
 
-def holm(p_values: list[float], level: float) -> list[bool]:
-    """Holm's step-down rejections at family-wise level `level`, in input order."""
-    m = len(p_values)
-    out = [False] * m
-    for rank, i in enumerate(sorted(range(m), key=p_values.__getitem__)):
-        if p_values[i] > level / (m - rank):
-            break
-        out[i] = True
-    return out
+def _normal_tail(x: float) -> float:
+    """P(Z > x) for a standard normal Z, exact far into the tail (erfc)."""
+    return 0.5 * math.erfc(x / math.sqrt(2))
+
+
+def _normal_quantile(p: float) -> float:
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(p)
 
 
 @dataclass(frozen=True)
 class ErrorBudget:
-    """How the gate's `alpha` is shared: overall metrics (Holm) and segments (BH)."""
+    """The gate's one promise for a model: its tests and their shared critical value."""
 
     alpha: float
-    overall: float
-    segments: float  # the BH level inside the segment family (0 when no segment gates)
+    floor: float  # z_(1-alpha): no test is looser than one-sided level alpha
+    ratios: tuple[float, ...]  # max_drop / se of every test of the model
+    critical: float  # z: a test rejects when (improvement + max_drop) / se < -z
 
     def statement(self) -> str:
         return (f"an equal-quality candidate fails this gate at most {self.alpha:.0%} of the time, "
                 "overall metrics and segments together")
 
+    def spent(self, z: float) -> float:
+        """The bound on P(an equal candidate crosses any line) at critical value z."""
+        return sum(_normal_tail(z + r) for r in self.ratios)
 
-def error_budget(policy: ModelConfig, segments_tested: bool) -> ErrorBudget:
-    """The per-family levels of the gate's one promise (see the module docstring)."""
-    alpha = policy.alpha
-    if not segments_tested:
-        return ErrorBudget(alpha, alpha, 0.0)
-    return ErrorBudget(alpha, alpha / 2, min(policy.segment_policy.fdr, alpha / 2))
+    def family_p(self, t: float) -> float:
+        """The smallest alpha at which a test with statistic t would fail the gate (1: never)."""
+        if -t < self.floor:
+            return 1.0
+        return min(1.0, self.spent(-t))
+
+
+def error_budget(alpha: float, ratios: list[float]) -> ErrorBudget:
+    """The smallest critical value >= z_(1-alpha) whose Bonferroni bound at equal quality is <= alpha."""
+    floor = _normal_quantile(1 - alpha)
+    budget = ErrorBudget(alpha, floor, tuple(ratios), floor)
+    if budget.spent(floor) <= alpha:
+        return budget
+    lo, hi = floor, 40.0
+    for _ in range(100):  # bisection: spent() decreases in z
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if budget.spent(mid) <= alpha else (mid, hi)
+    return ErrorBudget(alpha, floor, tuple(ratios), hi)
+
+
+def drop_statistic(comparison: dict[str, Any], max_drop: float) -> tuple[float, float] | None:
+    """(t, max_drop/se) of the test "dropped by more than max_drop"; None without a usable se."""
+    hib = bool(comparison["higher_is_better"])
+    imp = _improvement(comparison.get("delta"), hib)
+    se = comparison.get("se")
+    if imp is None or not isinstance(se, int | float) or math.isnan(se) or se <= 0:
+        return None
+    return (imp + max_drop) / se, max_drop / se
+
+
+def model_budget(report_model: dict[str, Any], policy: ModelConfig) -> ErrorBudget:
+    """The error budget of one model's gated tests (overall gating metrics, gated segments)."""
+    ratios: list[float] = []
+    by_name = {m["name"]: m for m in report_model.get("metrics", [])}
+    for name in policy.gating_metrics:
+        comp = by_name.get(name)
+        st = drop_statistic(comp, policy.metrics[name].max_drop) if comp is not None else None
+        if st is not None:
+            ratios.append(st[1])
+    sp = policy.segment_policy
+    seg_metrics = set(policy.segment_metrics)
+    for seg in report_model.get("segments", []):
+        if seg["rows"] < sp.min_rows:
+            continue
+        for comp in seg.get("metrics", []):
+            st = drop_statistic(comp, sp.max_drop) if comp["name"] in seg_metrics else None
+            if st is not None:
+                ratios.append(st[1])
+    return error_budget(policy.alpha, ratios)
 
 
 def _missing(v: object) -> bool:
@@ -262,8 +314,8 @@ def decide_model(report_model: dict[str, Any], policy: ModelConfig) -> ModelDeci
             gated = seg["rows"] >= sp.min_rows and comp["name"] in seg_metrics
             where = f"{comp['name']} on {seg['column']}={seg['value']} ({seg['rows']} rows)"
             why = undefined_reason(comp, has_baseline) if gated else None
-            p = drop_p_value(comp, sp.max_drop) if gated and why is None else None
-            if gated and why is None and p is None and has_baseline:
+            st = drop_statistic(comp, sp.max_drop) if gated and why is None else None
+            if gated and why is None and st is None and has_baseline and drop_p_value(comp, sp.max_drop) is None:
                 why = NO_INTERVAL
             if why is not None:
                 undefined.append(f"{name_}: {where} is {why}; a reviewer must approve")
@@ -282,21 +334,21 @@ def decide_model(report_model: dict[str, Any], policy: ModelConfig) -> ModelDeci
                     too_small=seg["rows"] < sp.min_rows,
                 )
             )
-            if p is not None:
-                tested.append((len(findings) - 1, p))
-    budget = error_budget(policy, bool(tested))
+            if st is not None:
+                tested.append((len(findings) - 1, st[0]))
+    budget = model_budget(report_model, policy)
 
     metrics: list[MetricResult] = []
-    overall: list[tuple[str, dict[str, Any], float]] = []
+    rejected: dict[str, bool] = {}
     for name, pol in policy.metrics.items():
         comp = by_name.get(name)
-        if comp is None or pol.informational:
+        if comp is None or pol.informational or undefined_reason(comp, has_baseline) is not None:
             continue
-        why = undefined_reason(comp, has_baseline)
-        p = drop_p_value(comp, pol.max_drop) if why is None else None
-        if p is not None:
-            overall.append((name, comp, p))
-    rejected = dict(zip([n for n, _, _ in overall], holm([p for _, _, p in overall], budget.overall), strict=True))
+        st = drop_statistic(comp, pol.max_drop)
+        if st is not None:
+            rejected[name] = st[0] < -budget.critical
+        elif drop_p_value(comp, pol.max_drop) == 1.0:
+            rejected[name] = False  # the models agree on every row: no drop at all
     for name, pol in policy.metrics.items():
         comp = by_name.get(name)
         if comp is None:
@@ -320,10 +372,10 @@ def decide_model(report_model: dict[str, Any], policy: ModelConfig) -> ModelDeci
                 f"({_fmt(comp['baseline'])} → {_fmt(comp['candidate'])})"
             )
 
-    qs = benjamini_hochberg([p for _, p in tested])
-    for (i, _), q in zip(tested, qs, strict=True):
+    for i, t in tested:
         f = findings[i]
-        regressed = q <= budget.segments
+        q = budget.family_p(t)
+        regressed = t < -budget.critical
         findings[i] = SegmentFinding(**{**f.__dict__, "q_value": q, "regressed": regressed})
         if regressed:
             reasons.append(
