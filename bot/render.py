@@ -519,10 +519,15 @@ def render_comment(
     report_url: str | None = None,
     notes: Sequence[str] = (),
     commands: bool = True,
+    computed_by_pr: bool = False,
 ) -> str:
-    """The sticky PR comment (GitHub Markdown), always under GitHub's size limit."""
+    """The sticky PR comment (GitHub Markdown), always under GitHub's size limit.
+
+    `computed_by_pr`: the report came from the PR's own workflow (`evaluation.trust:
+    pull_request`), which the comment says right under the verdict."""
     view = build_view(report, decision, report_url=report_url, notes=notes)
     view["show_commands"] = commands
+    view["computed_by_pr"] = computed_by_pr
     view["too_large"] = False
     return _fit(view, "comment.md.j2", MAX_COMMENT_CHARS)
 

@@ -123,6 +123,7 @@ def review_state(
     is_approver: Callable[[str], bool],
     decision: Any | None,
     evaluated: bool = True,
+    extra_reasons: Iterable[str] = (),
 ) -> ReviewState:
     """The review gate for the PR's current head.
 
@@ -131,7 +132,7 @@ def review_state(
     always requires review the answer is "waiting". `is_approver` answers for configured
     approvers (users, `@org/team`s, or write permission when none are configured).
     """
-    reasons = required_reasons(required_when, decision if evaluated else None)
+    reasons = required_reasons(required_when, decision if evaluated else None) + list(extra_reasons)
     latest: dict[str, ReviewIn] = {}
     for r in reviews:
         if r.state in _DECISIVE and r.user:

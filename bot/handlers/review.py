@@ -61,6 +61,13 @@ def recompute(ctx: Context, number: int, *, config: Config | None = None, pull: 
                 undecided(ctx, head, (REVIEW,), "list the changed files", exc)
                 return None
         decision = decide(evaluation["report"], config, changes)
+    from bot.handlers.workflow_run import origin_review_reasons
+
+    try:
+        extra = origin_review_reasons(ctx, config, evaluation, pull.author)
+    except GitHubError as exc:
+        undecided(ctx, head, (REVIEW,), "read the evaluation's workflow run and the author's permission", exc)
+        return None
     approvers = list(config.review.approvers)
     cache: dict[str, bool] = {}
 
@@ -76,7 +83,7 @@ def recompute(ctx: Context, number: int, *, config: Config | None = None, pull: 
         state = review_state(
             [ReviewIn.from_api(r) for r in ctx.github.reviews(number)], head_sha=head, pr_author=pull.author,
             required_when=config.review.required_when, min_approvals=config.review.min_approvals,
-            is_approver=is_approver, decision=decision, evaluated=evaluation is not None)
+            is_approver=is_approver, decision=decision, evaluated=evaluation is not None, extra_reasons=extra)
     except GitHubError as exc:
         undecided(ctx, head, (REVIEW,), "read the reviews and the reviewers' permissions", exc)
         return None

@@ -16,6 +16,7 @@ approval): eleven, twelve at most. The PR's build run costs three (PR, branch, a
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from bot.artifacts import MAX_ZIP_BYTES, ArtifactError, extract_report
@@ -41,9 +42,8 @@ POLICY_DIFFERS_NOTE = (
     f"the evaluation ran with a `{CONFIG_PATH}` that differs from the base branch's; "
     "the verdict applies the base branch's policy"
 )
-PR_WORKFLOW_NOTE = (
-    "these numbers were computed by the pull request's own workflow (`evaluation.trust: pull_request`), "
-    "which runs the pull request's code: a pull request could change them"
+PR_WORKFLOW_REVIEW_REASON = (
+    "the numbers were computed by the pull request's own workflow and its author lacks write permission"
 )
 
 
@@ -173,13 +173,14 @@ def _evaluate(ctx: Context, run: dict[str, Any], number: int, base_sha: str, *, 
     settings = ctx.settings
     public = getattr(settings, "public_url", None) if settings is not None else None
     url = f"{str(public).rstrip('/')}/reports/{eval_id}" if public else None
-    upsert_comment(ctx, number, render_comment(report, decision, report_url=url,
-                                            notes=_notes(report, config, head, origin)))
+    upsert_comment(ctx, number, render_comment(report, decision, report_url=url, notes=_notes(report, config, head),
+                                            computed_by_pr=origin.by_pull_request))
     set_check(ctx, head, EVALUATION, status="completed", conclusion=conclusion, title=title, summary=summary,
               details_url=url)
     reach(ctx, number, head, EVALUATED)
     _regression_label(ctx, number, decision, config, previous, run_id)
-    update_review_check(ctx, number, head, decision, config, changes)
+    update_review_check(ctx, number, head, decision, config, changes,
+                        extra_reasons=_origin_reasons(ctx, origin, pull.author))
 
 
 def _missing_reason(run: dict[str, Any], artifact: str) -> str:
@@ -189,10 +190,8 @@ def _missing_reason(run: dict[str, Any], artifact: str) -> str:
     return f"the run uploaded no `{artifact}` artifact"
 
 
-def _notes(report: dict[str, Any], config: Config, head: str, origin: Origin | None = None) -> list[str]:
+def _notes(report: dict[str, Any], config: Config, head: str) -> list[str]:
     notes = []
-    if origin is not None and origin.by_pull_request:
-        notes.append(PR_WORKFLOW_NOTE)
     made_for = (report.get("run") or {}).get("head_sha")
     if made_for and made_for != head:
         notes.append(f"the report says it was made for {made_for[:12]}, not {head[:12]}")
@@ -227,7 +226,7 @@ def _regression_label(ctx: Context, number: int, decision: Decision, config: Con
 
 
 def update_review_check(ctx: Context, number: int, head: str, decision: Decision, config: Config,
-                        changes: Changes | None = None) -> None:
+                        changes: Changes | None = None, *, extra_reasons: Sequence[str] = ()) -> None:
     """`mlgate/review` after an evaluation (the one place the evaluation sets it).
 
     No review required: it passes at once. Required: "approval required" (in progress) until a
@@ -235,7 +234,7 @@ def update_review_check(ctx: Context, number: int, head: str, decision: Decision
     than CI), the review gate recounts them (bot.handlers.review.recompute), so nobody is asked
     to approve twice.
     """
-    if not decision.review_required(list(config.review.required_when)):
+    if not decision.review_required(list(config.review.required_when)) and not extra_reasons:
         set_check(ctx, head, REVIEW, status="completed", conclusion="success", title="No review required",
                   summary="The evaluation found nothing that the policy asks a reviewer to approve.")
         return
@@ -251,10 +250,32 @@ def update_review_check(ctx: Context, number: int, head: str, decision: Decision
 
     # nobody reviewed this head yet: the same state, title and text the review gate would give
     state = ReviewState(required=True, satisfied=False, needed=config.review.min_approvals, approvals=[],
-                        reasons=required_reasons(config.review.required_when, decision))
+                        reasons=required_reasons(config.review.required_when, decision) + list(extra_reasons))
     set_check(ctx, head, REVIEW, status=state.status, title=state.title,
               summary=render_reply("review_check.md.j2", state=state, head=head,
                                    approvers=list(config.review.approvers)))
+
+
+def _origin_reasons(ctx: Context, origin: Origin, author: str) -> list[str]:
+    """Review the single-workflow mode asks for: the numbers came from the PR's own workflow,
+    which ran the PR's code, so a PR whose author may not write to the repository needs a
+    reviewer whatever they say."""
+    if not origin.by_pull_request:
+        return []
+    if ctx.github.permission(author) in ("write", "maintain", "admin"):  # a custom role counts as less
+        return []
+    return [PR_WORKFLOW_REVIEW_REASON]
+
+
+def origin_review_reasons(ctx: Context, config: Config, evaluation: dict[str, Any] | None, author: str) -> list[str]:
+    """_origin_reasons for a stored evaluation (the review handler's recount): its run is read
+    back through the Actions API, so the answer never rests on the store or the report."""
+    if evaluation is None or config.evaluation.trust != "pull_request" or not evaluation.get("run_id"):
+        return []
+    info = ctx.github.run_info(int(evaluation["run_id"]))
+    by_pr = info is None or info.event != "workflow_run"  # unknown: as untrusted as it gets
+    return _origin_reasons(ctx, Origin("pull_request" if by_pr else "workflow_run", int(evaluation["run_id"]),
+                                       str(evaluation.get("head_sha") or "")), author)
 
 
 def _default_branch(ctx: Context) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 from bot.handlers import EVALUATION, REVIEW
-from bot.handlers.workflow_run import PR_WORKFLOW_NOTE
+from bot.handlers.workflow_run import PR_WORKFLOW_REVIEW_REASON
 from bot.sandbox.server import make_artifact_zip
 from bot.trust import NOT_TRUSTED_TITLE
 from tests.handlers.conftest import CONFIG, FAILING, PASSING, REPO, Hub
@@ -124,7 +124,7 @@ def test_a_fork_pr_gets_its_evaluation_through_the_trusted_workflow(hub: Hub) ->
     assert evaluation is not None and evaluation["run_id"] == runs["evaluate"]
     (comment,) = hub.comments(n)
     assert "Gate passed" in comment["body"] or "passed" in comment["body"]
-    assert PR_WORKFLOW_NOTE[:40] not in comment["body"]
+    assert "Computed by this pull request's own workflow" not in comment["body"]
 
 
 def test_single_workflow_mode_is_accepted_and_labelled(hub: Hub) -> None:
@@ -133,16 +133,33 @@ def test_single_workflow_mode_is_accepted_and_labelled(hub: Hub) -> None:
     n, head = _open(hub)
     hub.github.complete_workflow_run(REPO, n, artifact=_zip(PASSING), path=PR_WORKFLOW)
     hub.run()
-    assert hub.checks(head)[EVALUATION]["conclusion"] == "success"
+    checks = hub.checks(head)
+    assert checks[EVALUATION]["conclusion"] == "success"
     (comment,) = hub.comments(n)
-    assert "computed by the pull request\u2019s own workflow" in comment["body"] or \
-        "computed by the pull request's own workflow" in comment["body"]
+    assert "Computed by this pull request's own workflow" in comment["body"]
+    # its author (alice) has no write permission: review is required although nothing regressed
+    assert checks[REVIEW]["status"] == "in_progress"
+    assert PR_WORKFLOW_REVIEW_REASON in checks[REVIEW]["output"]["summary"]
+    hub.github.add_team_member("acme", "ml-reviewers", "rita")
+    hub.github.review(REPO, n, user="rita")
+    hub.run()  # the review handler recounts, and still knows where the numbers came from
+    assert hub.checks(head)[REVIEW]["conclusion"] == "success"
     # still not any workflow of the PR: another path is refused in this mode too
     head2 = hub.github.push_to_pull_request(REPO, n, {"train.py": "x = 3\n"})
     hub.run()
     hub.github.complete_workflow_run(REPO, n, artifact=_zip(PASSING), path=".github/workflows/other.yml")
     hub.run()
     assert "path `.github/workflows/other.yml`" in _refused(hub, head2)
+
+
+def test_single_workflow_mode_needs_no_review_from_a_writer(hub: Hub) -> None:
+    hub.github.push(REPO, "main", {".github/mlgate.yml": CONFIG + (
+        f"evaluation: {{trust: pull_request, workflow: {PR_WORKFLOW}}}\n")})
+    hub.github.set_permission(REPO, "wendy", "write")
+    n, head = _open(hub, author="wendy")
+    hub.github.complete_workflow_run(REPO, n, artifact=_zip(PASSING), path=PR_WORKFLOW)
+    hub.run()
+    assert hub.checks(head)[REVIEW]["conclusion"] == "success"
 
 
 def test_a_forged_report_after_the_trusted_one_does_not_undo_it(hub: Hub) -> None:

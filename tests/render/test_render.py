@@ -45,6 +45,13 @@ def test_comment_golden(case: str) -> None:
     _check_golden(f"comment-{case}.md", render.render_comment(report, decision, report_url=REPORT_URL))
 
 
+def test_comment_golden_computed_by_the_prs_own_workflow() -> None:
+    """`evaluation.trust: pull_request` (issue #11): the comment says whose workflow made the numbers."""
+    report, decision = _case("passing")
+    _check_golden("comment-passing-pr-workflow.md",
+                  render.render_comment(report, decision, report_url=REPORT_URL, computed_by_pr=True))
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_check_summary_golden(case: str) -> None:
     report, decision = _case(case)
