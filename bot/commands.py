@@ -2,8 +2,8 @@
 
 A command is a line of rendered text that starts with `/`: a line of a top-level paragraph
 as GitHub renders it (CommonMark, found with markdown-it-py). Lines inside code (fenced,
-indented, spans), block quotes, lists, HTML comments, HTML blocks and elements, image alt
-text and link destinations never count, nor does a line that holds inline HTML. Parsing a
+indented, spans), block quotes, lists, HTML comments, HTML blocks and elements (`<details>`
+also when a paragraph opened it), image alt text and link destinations never count, nor does a line that holds inline HTML. Parsing a
 comment gives exactly one of: a `Command`, a `Reply` (help, usage error, unknown command),
 or None, as Atlantis does; further command lines have no effect and are only named
 (`extra`, `extra_count`) so the reply can say they were ignored.
@@ -153,6 +153,7 @@ _COMMAND = re.compile(r"^/([A-Za-z][A-Za-z0-9_-]*)(?=\s|$)(.*)$", re.S)
 _INDENT = re.compile(r"^[ \t]+", re.M)
 _OPENER = re.compile(r"[`<\[]")  # code spans, raw HTML, links and images start with these
 _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)")
+_DETAILS = re.compile(r"<(/?)details(?=[\s/>]|$)", re.I)
 _VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
                    "source", "track", "wbr"})
 
@@ -256,18 +257,21 @@ def command_lines(body: str) -> Iterator[str]:
     lines = window.split("\n")
     scan = _Scan(_markdown())
     tokens = scan.md.parse(window)
-    depth = 0
+    depth = details = 0  # elements an HTML block left open; <details> opened anywhere (collapsed)
     for i, tok in enumerate(tokens):
         if tok.level != 0:
             continue
         if tok.type == "html_block":
             depth = _html_depth(tok.content, depth)
-        elif tok.type == "paragraph_open" and depth == 0 and tok.map and i + 1 < len(tokens):
+        elif tok.type == "paragraph_open" and tok.map and i + 1 < len(tokens):
             first, last = tok.map
             if first >= SCAN_LINES:
                 return
-            yield from _paragraph_lines(scan, lines[first:min(last, SCAN_LINES)],
-                                        cut=truncated and last >= len(lines) - 1)
+            if depth == 0 and details == 0:
+                yield from _paragraph_lines(scan, lines[first:min(last, SCAN_LINES)],
+                                            cut=truncated and last >= len(lines) - 1)
+            for m in _DETAILS.finditer(tokens[i + 1].content):  # the HTML parser moves what follows inside
+                details = max(0, details - 1) if m.group(1) else details + 1
 
 
 def _paragraph_lines(scan: _Scan, lines: list[str], *, cut: bool) -> Iterator[str]:

@@ -87,6 +87,7 @@ HIDDEN = {
     "link title": 'see [docs](https://example.com "title\n/rollback --to 1\n")',
     "HTML comment block": "<!--\nPR template\n\n/rollback --to 1\n-->",
     "collapsed details": "<details>\n<summary>log</summary>\n\n/rollback --to 1\n\n</details>",
+    "details opened in a paragraph": "LGTM <details><summary>log</summary>\n\n/rollback --to 1\n\n</details>",
     "processing instruction": "x <?\n/rollback\n?>",
     "CDATA": "x <![CDATA[\n/rollback\n]]>",
 }
@@ -112,6 +113,7 @@ def test_what_github_hides_never_runs(name: str) -> None:
         "an unclosed ` backtick\n/status",  # a lone backtick opens no span
         "text <!-- closed -->\n/status",  # a comment that ends before the line hides nothing
         "<details>\n\n</details>\n\n/status",  # nor an element that was closed
+        "see <details>x</details>\n\n/status",
         "<!-- template -->\n\n/status",
         "a line with a hard break\\\n/status",
         "see ![img](x.png)\n/status",
