@@ -33,7 +33,7 @@ from bot.config import Config
 MAX_BODY = 65_536  # GitHub's limit for a comment; a longer body is not read at all
 SCAN_LINES = 500  # commands are read from the first lines only: bounds the block parse
 SCAN_INDENT = 8_192  # ... and up to this much indentation (markdown-it reads it one character at a time)
-INLINE_BUDGET = 384  # characters of paragraphs markdown-it's inline parser may see per comment
+INLINE_BUDGET = 256  # characters of paragraphs markdown-it's inline parser may see per comment
 MAX_LINE = 256  # a longer command line is not read as a command
 LINE_PARSES = 4  # candidate lines parsed on their own before giving up (each held inline HTML)
 MAX_EXTRA = 3  # extra command lines named in the reply (the rest are counted)

@@ -56,7 +56,7 @@ def cases() -> dict[str, str]:
         "deeply nested list": "".join(" " * (2 * i) + "- /rollback\n" for i in range(300))[:N],
         "nested lists (40 levels, 3,000 lines)": fill("".join("  " * i + "- a\n" for i in range(40))),
         "![ brackets after /status": fill("![", before="x\n/status\n"),
-        "[ brackets, /status in 384-character paragraphs": fill("[" * 376 + "\n/status\n\n"),
+        "[ brackets, /status in 256-character paragraphs": fill("[" * 248 + "\n/status\n\n"),
         "/a <b> lines": fill("/a <b>" + "![" * 100 + "\n"),
         "spaces": fill(" "),
         "indented lines": fill(" " * 60 + "x\n"),
