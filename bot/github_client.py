@@ -609,7 +609,9 @@ class GitHubClient:
             return found[0]
         try:
             return self.create_comment(number, body)
-        except RetryLater:
+        except RetryLater as exc:
+            if exc.rate_limit:  # GitHub did not process it, and wants no more requests for now
+                raise
             found = self.find_comment(number, marker)
             if found is not None:
                 if found[1] != body:
@@ -686,7 +688,9 @@ class GitHubClient:
                 # the remembered id is gone (another App's repo copy, a deleted run): create it
         try:
             data = self._post(f"{self.repo_url}/check-runs", {**body, "head_sha": sha}, f"creating check {name}")
-        except RetryLater:
+        except RetryLater as exc:
+            if exc.rate_limit:  # GitHub did not process it, and wants no more requests for now
+                raise
             found = self.find_check(sha, name)
             if found is None or found == replacing:
                 raise

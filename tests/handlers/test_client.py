@@ -52,10 +52,14 @@ def test_every_rate_limit_goes_to_the_queue_with_one_request(
     """Never retried in place: not a GET (urllib3 used to retry 429s), not a POST (it slept)."""
     pr = github.open_pull_request(REPO, {"data/a.csv": "a\n"})
     gh = _client(github)
-    for method, path, call in (
-        ("GET", r"/pulls/\d+$", lambda: gh.pull(pr["number"])),
-        ("POST", r"/issues/\d+/comments$", lambda: gh.create_comment(pr["number"], "x")),
-        ("POST", r"/labels$", lambda: gh.add_labels(pr["number"], ["x"])),  # idempotent POSTs too
+    for method, path, call, before in (
+        ("GET", r"/pulls/\d+$", lambda: gh.pull(pr["number"]), 0),
+        ("POST", r"/issues/\d+/comments$", lambda: gh.create_comment(pr["number"], "x"), 0),
+        ("POST", r"/labels$", lambda: gh.add_labels(pr["number"], ["x"]), 0),  # idempotent POSTs too
+        # a rate-limited create was not processed: no lookup for it while GitHub asks for quiet
+        ("POST", r"/check-runs$", lambda: gh.set_check(pr["head"]["sha"], "x", status="queued", lookup=False), 0),
+        ("POST", r"/issues/\d+/comments$", lambda: gh.upsert_sticky_comment(pr["number"], "x", "<!-- m -->"),
+         1),  # (after listing the comments)
     ):
         github.reset_calls()
         github.inject_fault(method, path, kind, times=1, retry_after=retry_after)
@@ -63,7 +67,7 @@ def test_every_rate_limit_goes_to_the_queue_with_one_request(
             call()
         assert (info.value.rate_limit, info.value.status) == (rate_limit, 429 if kind == "429" else 403)
         assert info.value.seconds == pytest.approx(seconds, abs=2)
-        assert len(github.calls) == 1, github.calls
+        assert len(github.calls) == before + 1 and github.calls[-1].status == info.value.status, github.calls
     assert github.comments(REPO, pr["number"]) == [] and github.labels(REPO, pr["number"]) == []
 
 
