@@ -250,7 +250,7 @@ def test_a_long_rate_limit_goes_back_to_the_queue(hub: Hub) -> None:
 
 
 def test_rate_limited_check_update_waits_for_the_reset(hub: Hub) -> None:
-    n, head = _open(hub)
+    n, head = _open(hub, {"train.py": "x = 1\n"})  # model code only: a data change would need a review
     build = _build(hub, n)
     hub.github.inject_fault("PATCH", r"/check-runs/\d+$", "rate_limit", times=1, retry_after=1)
     hub.github.inject_fault("POST", r"/check-runs$", "rate_limit", times=1, retry_after=1)
