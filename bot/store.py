@@ -494,49 +494,87 @@ class Store:
                 pr_heads.c.repo == repo, pr_heads.c.pr == pr, pr_heads.c.sha == sha)).first()
         return (int(row[0]), bool(row[1])) if row else (0, False)
 
+    def order_pr_head(self, repo: str, pr: int, sha: str, *, before: str | None = None,
+                      base_sha: str | None = None, author: str | None = None) -> tuple[str, str | None]:
+        """Whether `sha` is the PR's head, decided from the store alone in one transaction.
+
+        ("current", sha) after making it the head: the first head seen, the head itself, the head
+        a `synchronize` names as replaced in `before` (also a force-push back to an earlier
+        commit), or a successor of a head already superseded. ("stale", head) when a newer head
+        replaced `sha`. ("unknown", head) when the store cannot order the two: the caller asks
+        GitHub. ("retry", ...) when another process moved the head meanwhile. `before` is marked
+        superseded whatever the answer.
+        """
+        now = time.time()
+        try:
+            with self.engine.begin() as c:
+                if before and before != sha:
+                    self._retire(c, repo, pr, before, now)
+                self._head_row(c, repo, pr, sha, now)
+                superseded = bool(c.execute(select(pr_heads.c.superseded).where(
+                    pr_heads.c.repo == repo, pr_heads.c.pr == pr, pr_heads.c.sha == sha)).scalar())
+                row = c.execute(select(pulls.c.head_sha, pulls.c.base_sha, pulls.c.author).where(
+                    pulls.c.repo == repo, pulls.c.number == pr)).first()
+                current = row[0] if row else None
+                if (current == sha and not superseded) or (before is not None and before == current):
+                    pass
+                elif superseded:
+                    return "stale", current
+                elif current is not None and not c.execute(select(pr_heads.c.superseded).where(
+                        pr_heads.c.repo == repo, pr_heads.c.pr == pr, pr_heads.c.sha == current)).scalar():
+                    return "unknown", current
+                if not self._set_head(c, repo, pr, sha, row, base_sha, author, now):
+                    return "retry", current
+                return "current", sha
+        except IntegrityError:
+            return "retry", None  # another process recorded this PR's first head at the same moment
+
     def move_pr_head(self, repo: str, pr: int, sha: str, *, expected: str | None, retire: list[str],
                      base_sha: str | None = None, author: str | None = None, revive: bool = False) -> bool:
         """Make `sha` the PR's head if the head is still `expected` (compare-and-set) and `sha` was
         never superseded (unless `revive`: a force-push back to an earlier commit); mark `retire`
         superseded either way. One transaction: False changes nothing but the retirements, which
         are facts whatever the answer."""
+        now = time.time()
         try:
-            return self._move_pr_head(repo, pr, sha, expected, retire, base_sha, author, revive)
+            with self.engine.begin() as c:
+                for old in {x for x in retire if x and x != sha}:
+                    self._retire(c, repo, pr, old, now)
+                self._head_row(c, repo, pr, sha, now)
+                if c.execute(select(pr_heads.c.superseded).where(pr_heads.c.repo == repo, pr_heads.c.pr == pr,
+                                                                  pr_heads.c.sha == sha)).scalar() and not revive:
+                    return False
+                row = c.execute(select(pulls.c.head_sha, pulls.c.base_sha, pulls.c.author).where(
+                    pulls.c.repo == repo, pulls.c.number == pr)).first()
+                if (row[0] if row else None) != expected:
+                    return False
+                return self._set_head(c, repo, pr, sha, row, base_sha, author, now)
         except IntegrityError:
             return False  # another process recorded this PR's first head at the same moment: look again
 
-    def _move_pr_head(self, repo: str, pr: int, sha: str, expected: str | None, retire: list[str],
-                      base_sha: str | None, author: str | None, revive: bool) -> bool:
-        now = time.time()
-        with self.engine.begin() as c:
-            for old in {x for x in retire if x and x != sha}:
-                self._head_row(c, repo, pr, old, now)
-                c.execute(update(pr_heads).where(pr_heads.c.repo == repo, pr_heads.c.pr == pr,
-                                                 pr_heads.c.sha == old).values(superseded=1, updated_at=now))
-            self._head_row(c, repo, pr, sha, now)
-            if c.execute(select(pr_heads.c.superseded).where(pr_heads.c.repo == repo, pr_heads.c.pr == pr,
-                                                              pr_heads.c.sha == sha)).scalar() and not revive:
+    def _set_head(self, c: Any, repo: str, pr: int, sha: str, row: Any, base_sha: str | None,
+                  author: str | None, now: float) -> bool:
+        """Within a transaction: `sha` becomes the head if the head is still `row`'s (compare-and-set);
+        the replaced head is superseded and `sha` is not."""
+        values = {"head_sha": sha, "base_sha": base_sha or (row[1] if row else None),
+                  "author": author or (row[2] if row else None), "updated_at": now}
+        if row is None:
+            c.execute(insert(pulls).values(repo=repo, number=pr, **values))  # a race: IntegrityError
+        else:
+            res = c.execute(update(pulls).where(pulls.c.repo == repo, pulls.c.number == pr,
+                                                pulls.c.head_sha == row[0]).values(**values))
+            if not res.rowcount:
                 return False
-            current = c.execute(select(pulls.c.head_sha, pulls.c.base_sha, pulls.c.author).where(
-                pulls.c.repo == repo, pulls.c.number == pr)).first()
-            if (current[0] if current else None) != expected:
-                return False
-            values = {"head_sha": sha, "base_sha": base_sha or (current[1] if current else None),
-                      "author": author or (current[2] if current else None), "updated_at": now}
-            if current is None:
-                c.execute(insert(pulls).values(repo=repo, number=pr, **values))  # a race: IntegrityError below
-            else:
-                res = c.execute(update(pulls).where(pulls.c.repo == repo, pulls.c.number == pr,
-                                                    pulls.c.head_sha == expected).values(**values))
-                if not res.rowcount:
-                    return False
-                if current[0] != sha:
-                    c.execute(update(pr_heads).where(pr_heads.c.repo == repo, pr_heads.c.pr == pr,
-                                                     pr_heads.c.sha == current[0]).values(superseded=1, updated_at=now))
-            if revive:
-                c.execute(update(pr_heads).where(pr_heads.c.repo == repo, pr_heads.c.pr == pr,
-                                                 pr_heads.c.sha == sha).values(superseded=0, updated_at=now))
+            if row[0] != sha:
+                self._retire(c, repo, pr, row[0], now)
+        c.execute(update(pr_heads).where(pr_heads.c.repo == repo, pr_heads.c.pr == pr, pr_heads.c.sha == sha)
+                  .values(superseded=0, updated_at=now))
         return True
+
+    def _retire(self, c: Any, repo: str, pr: int, sha: str, now: float) -> None:
+        self._head_row(c, repo, pr, sha, now)
+        c.execute(update(pr_heads).where(pr_heads.c.repo == repo, pr_heads.c.pr == pr, pr_heads.c.sha == sha)
+                  .values(superseded=1, updated_at=now))
 
     def raise_head_phase(self, repo: str, pr: int, sha: str, phase: int) -> bool:
         """Record that a head's jobs got to `phase`; a phase never goes down. True when it rose."""

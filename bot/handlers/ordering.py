@@ -77,32 +77,25 @@ def claim_head(ctx: Context, number: int, sha: str, *, before: str | None = None
     """
     repo = ctx.event.repo or ""
     for _ in range(3):
-        current = ctx.store.pr_head(repo, number)
-        retire = [before] if before else []
-        superseded = ctx.store.head_state(repo, number, sha)[1]
-        revive = False
-        if current == sha and not superseded:
-            pass
-        elif before and before == current:
-            revive = True  # the event itself says that `sha` replaced the known head (maybe a force-push back)
-        elif superseded:
-            if before:
-                ctx.store.move_pr_head(repo, number, sha, expected=current, retire=retire)
-            return False
-        elif current is not None and not ctx.store.head_state(repo, number, current)[1]:
-            # the store cannot order the two heads: GitHub's current head decides
-            github_head = ctx.github.pull(number).head_sha
-            if github_head != sha:
-                older = [*retire, sha] if github_head == current else retire
-                ctx.store.move_pr_head(repo, number, current, expected=current, retire=older)
-                if github_head != current:
-                    ctx.log.info("PR #%s: neither %s nor %s is its head %s; the event about that head decides",
-                                 number, sha[:12], current[:12], github_head[:12])
-                return False
-            revive = True
-        if ctx.store.move_pr_head(repo, number, sha, expected=current, retire=retire, base_sha=base_sha,
-                                  author=author, revive=revive):
-            return True
+        verdict, current = ctx.store.order_pr_head(repo, number, sha, before=before, base_sha=base_sha,
+                                                   author=author)
+        if verdict in ("current", "stale"):
+            return verdict == "current"
+        if verdict == "retry":
+            continue
+        # the store cannot order the two heads: GitHub's current head decides
+        github_head = ctx.github.pull(number).head_sha
+        if github_head == sha:
+            if ctx.store.move_pr_head(repo, number, sha, expected=current, retire=[], base_sha=base_sha,
+                                      author=author, revive=True):
+                return True
+            continue
+        if github_head == current:
+            ctx.store.move_pr_head(repo, number, str(current), expected=current, retire=[sha])
+        else:
+            ctx.log.info("PR #%s: neither %s nor %s is its head %s; the event about that head decides",
+                         number, sha[:12], str(current)[:12], github_head[:12])
+        return False
     raise RuntimeError(f"PR #{number}: its head kept changing while this job looked at it")
 
 

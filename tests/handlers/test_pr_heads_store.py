@@ -85,3 +85,16 @@ def test_prune_forgets_heads_replaced_long_ago_and_keeps_current_ones(store_url:
     assert s.prune(time.time() + 1)["pr_heads"] == 1
     assert s.head_state(R, N, A) == (0, False) and s.pr_head(R, N) == B and s.prs_with_head(R, B) == [N]
     s.engine.dispose()
+
+
+def test_the_store_orders_what_it_can_and_says_when_it_cannot(store_url: str) -> None:
+    s = _store(store_url)
+    assert s.order_pr_head(R, N, A, base_sha="0" * 40, author="alice") == ("current", A)  # the first head seen
+    assert s.order_pr_head(R, N, A) == ("current", A)
+    assert s.order_pr_head(R, N, B, before=A) == ("current", B)  # synchronize from the head
+    assert s.order_pr_head(R, N, A) == ("stale", B)  # replaced
+    assert s.order_pr_head(R, N, C) == ("unknown", B)  # a report for a head whose synchronize is not in yet
+    assert s.pr_head(R, N) == B and s.head_state(R, N, C) == (0, False)
+    assert s.order_pr_head(R, N, A, before=B) == ("current", A)  # a force-push back to A
+    assert s.head_state(R, N, B)[1] and not s.head_state(R, N, A)[1]
+    s.engine.dispose()
