@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import runpy
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -165,16 +166,8 @@ def test_release_loop_against_the_layouts_registry(github: Any, processes: dict[
         v1 = registry.register(demo.train_model(root, "production"), demo.MODEL)
         registry.set_alias(demo.MODEL, "production", v1)
 
-        # CI on the PR's head: train the candidate, evaluate it against @production
+        # the PR's commit in the example project
         demo.open_pull_request(root)
-        candidate = demo.train_model(root, "candidate")
-    out = processes["tmp"] / "mlgate-report.json"
-    res = subprocess.run([str(BIN / "mlgate"), "evaluate", "--config", ".github/mlgate.yml", "--candidate", candidate,
-                          "--base-rev", base, "--out", str(out), "--resamples", "200", "--no-progress"],
-                         cwd=root, capture_output=True, text=True, timeout=300, env=env)
-    assert res.returncode == 1, res.stderr  # APAC regressed
-    report = json.loads(out.read_text())
-    assert (report["models"][0]["candidate"]["uri"], report["models"][0]["baseline"]["version"]) == (candidate, v1)
 
     # the same PR on GitHub
     github.push(repo, "main", {".github/mlgate.yml": (root / ".github" / "mlgate.yml").read_text()})
@@ -185,7 +178,28 @@ def test_release_loop_against_the_layouts_registry(github: Any, processes: dict[
     pr = github.open_pull_request(repo, {"train.py": (root / "train.py").read_bytes(),
                                          "data/train.parquet": (root / "data" / "train.parquet").read_bytes()})
     n, head = pr["number"], pr["head"]["sha"]
-    github.complete_trusted_evaluation(repo, n, out.read_bytes())
+
+    # CI, the trusted way: the PR's build run saves the candidate (skops, no secrets); the workflow_run
+    # evaluation loads it without running it, logs it with provenance tags and scores it against @production
+    from threadpoolctl import threadpool_limits
+
+    from tests.trusted_ci import retag, runner_env
+
+    with threadpool_limits(1, user_api="openmp"):
+        runpy.run_path(str(root / "train.py"), run_name="churn_train")["save"](root / "data",
+                                                                              processes["tmp"] / "candidate")
+    out = processes["tmp"] / "mlgate-report.json"
+    res = subprocess.run([str(BIN / "mlgate"), "evaluate", "--config", ".github/mlgate.yml",
+                          "--trusted-candidate-dir", str(processes["tmp"] / "candidate"), "--provenance-from-env",
+                          "--base-rev", base, "--out", str(out), "--resamples", "200", "--no-progress"],
+                         cwd=root, capture_output=True, text=True, timeout=300,
+                         env={**env, **runner_env(processes["tmp"], repo, head, n)})
+    assert res.returncode == 1, res.stderr  # APAC regressed
+    report = json.loads(out.read_text())
+    candidate = report["models"][0]["candidate"]["uri"]
+    assert candidate.startswith("models:/m-") and report["models"][0]["baseline"]["version"] == v1
+    ids = github.complete_trusted_evaluation(repo, n, out.read_bytes())
+    retag(registry, candidate, ids)  # the real job knows both run ids from its runner
 
     def conclusion(name: str) -> str | None:
         runs = [c for c in github.check_runs(repo, head) if c["name"] == name]
