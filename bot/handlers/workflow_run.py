@@ -322,6 +322,7 @@ def _refuse(ctx: Context, number: int, sha: str, why: str, run: dict[str, Any]) 
     set_check(ctx, sha, EVALUATION, status="completed", conclusion="failure", title=NOT_TRUSTED_TITLE,
               summary=render_reply("untrusted_report.md.j2", why=why, run_url=run.get("html_url") or run.get("id")),
               details_url=run.get("html_url"))
+    reach(ctx, number, sha, EVALUATED)  # a late pull_request event must not turn the refusal back into a wait
 
 
 def _on_evaluation_run(ctx: Context, run: dict[str, Any]) -> None:

@@ -22,6 +22,7 @@ from bot.events import parse_event
 from bot.github_client import RetryLater
 from bot.handlers import EVALUATION, REVIEW
 from bot.routing import route
+from bot.sandbox.server import make_artifact_zip
 from bot.store import Store
 from tests.handlers.conftest import FAILING, PASSING, REPO, Hub
 
@@ -211,3 +212,20 @@ def test_a_pull_request_job_that_gives_up_late_leaves_the_heads_finished_evaluat
     on_job_failed(hub.context(parse_event(*opened)), RuntimeError("GitHub kept answering 502"))
     after = hub.checks(head)[EVALUATION]
     assert (after["id"], after["conclusion"]) == (check["id"], "success")
+
+
+def test_a_refused_report_is_not_turned_back_into_a_wait_by_a_late_pull_request_event(hub: Hub) -> None:
+    from bot.trust import NOT_TRUSTED_TITLE
+
+    pr = hub.github.open_pull_request(REPO, {"train.py": "x = 1\n"})
+    (opened,) = hub.inbox
+    hub.inbox.clear()
+    n, head = int(pr["number"]), str(pr["head"]["sha"])
+    # the PR's own workflow uploads a report: never trusted in the default mode
+    hub.github.complete_workflow_run(REPO, n, artifact=make_artifact_zip({"mlgate-report.json": PASSING}))
+    hub.one()
+    assert hub.checks(head)[EVALUATION]["output"]["title"] == NOT_TRUSTED_TITLE
+    hub.inbox.append(opened)
+    hub.one()
+    check = hub.checks(head)[EVALUATION]
+    assert (check["status"], check["conclusion"], check["output"]["title"]) == ("completed", "failure", NOT_TRUSTED_TITLE)
