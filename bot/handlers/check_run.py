@@ -26,7 +26,7 @@ def prs_at(ctx: Context, sha: str, listed: list[dict[str, Any]]) -> list[int]:
     GitHub never lists, from the store, else from the open PRs (one call)."""
     repo_id = (ctx.event.payload.get("repository") or {}).get("id")
     found = sorted({int(p["number"]) for p in listed if isinstance(p, dict) and p.get("number")
-                    and ((p.get("base") or {}).get("repo") or {}).get("id") in (None, repo_id)})
+                    and (repo_id is None or ((p.get("base") or {}).get("repo") or {}).get("id") in (None, repo_id))})
     if found:
         return found
     stored = ctx.store.prs_with_head(ctx.event.repo or "", sha)

@@ -26,14 +26,25 @@ WAITING_SUMMARY = ("mlgate has not decided on this commit yet: it evaluates the 
                    "pull request's event is processed and the evaluation workflow uploads its report.")
 
 
+def _ours(ctx: Context, suite: dict[str, Any]) -> bool:
+    """Whether the suite is this App's (GitHub sends these events only for the App's own suite;
+    a suite of another App, e.g. GitHub Actions', is none of mlgate's business)."""
+    app_id = getattr(ctx.settings, "app_id", None)
+    return app_id is None or str((suite.get("app") or {}).get("id")) == str(app_id)
+
+
 def on_rerequested(ctx: Context) -> None:
     suite: dict[str, Any] = ctx.event.payload["check_suite"]
+    if not _ours(ctx, suite):
+        return
     head = str(suite["head_sha"])
     rerun_evaluation(ctx, head, prs_at(ctx, head, suite.get("pull_requests") or []))
 
 
 def on_requested(ctx: Context) -> None:
     suite: dict[str, Any] = ctx.event.payload["check_suite"]
+    if not _ours(ctx, suite):
+        return
     head, branch = str(suite["head_sha"]), suite.get("head_branch")
     default = (ctx.event.payload.get("repository") or {}).get("default_branch")
     if branch is not None and branch == default:

@@ -134,3 +134,15 @@ def test_the_check_suite_fixtures_are_githubs_examples() -> None:
     rerequested = load_fixture("check_suite", "rerequested-1")
     assert "_mlgate_fixture_note" not in rerequested and rerequested["check_suite"]["pull_requests"]
     assert load_fixture("check_suite", "requested-1")["check_suite"]["pull_requests"] == []
+
+
+def test_a_suite_of_another_app_is_none_of_mlgates_business(hub: Hub) -> None:
+    n, head = _fork_pr(hub)
+    hub.one()
+    _evaluated(hub, n)
+    r = hub.github.repos[REPO]
+    suite = hub.github._suite_json(r, head)
+    suite["app"] = {**suite["app"], "id": 15368, "slug": "github-actions", "name": "GitHub Actions"}
+    hub.github.send_webhook("check_suite", {"action": "rerequested", "check_suite": suite}, REPO, "alice")
+    out = hub.one()
+    assert out.calls == [] and hub.github.reruns(REPO) == []
