@@ -27,7 +27,15 @@ _CHUNK = 64 * 1024
 
 
 class ArtifactError(ValueError):
-    """An artifact mlgate will not read; the message is the reason, fit for a check run."""
+    """An artifact mlgate will not read; the message is the reason, fit for a check run.
+
+    `provenance`: when the report is valid JSON but not a valid report, its `provenance` object
+    if that part alone is valid, so the trusted evaluation's failure can still be shown on the
+    pull request it names (mlgate then checks that run through the Actions API, as always)."""
+
+    def __init__(self, message: str, provenance: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.provenance = provenance
 
 
 def _check_name(name: str) -> None:
@@ -66,6 +74,23 @@ def _read_report(zf: zipfile.ZipFile, member: zipfile.ZipInfo) -> bytes:
     return bytes(out)
 
 
+def _provenance(raw: bytes) -> dict[str, Any] | None:
+    """The `provenance` object of report text that failed validation, when it alone is valid."""
+    import json
+
+    import jsonschema
+
+    try:
+        obj = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    prov = obj.get("provenance") if isinstance(obj, dict) else None
+    if not isinstance(prov, dict):
+        return None
+    sub = report_io.schema()["properties"]["provenance"]
+    return prov if jsonschema.Draft202012Validator(sub).is_valid(prov) else None
+
+
 def extract_report(data: bytes) -> dict[str, Any]:
     """The validated report inside an artifact zip; ArtifactError says why not."""
     if len(data) > MAX_ZIP_BYTES:
@@ -97,6 +122,6 @@ def extract_report(data: bytes) -> dict[str, Any]:
     try:
         return report_io.loads(raw)
     except report_io.ReportError as exc:
-        raise ArtifactError(str(exc)) from None
+        raise ArtifactError(str(exc), _provenance(raw)) from None
     except RecursionError:
         raise ArtifactError(f"{REPORT_NAME} nests too deeply to be a report") from None

@@ -88,7 +88,7 @@ def _pull_requests(ctx: Context, run: dict[str, Any]) -> list[tuple[int, str]]:
 
 def _evaluate(ctx: Context, run: dict[str, Any], number: int, base_sha: str, *, head: str | None = None,
               report: dict[str, Any] | None = None, origin: Origin | None = None,
-              known_pull: PullInfo | None = None) -> None:
+              known_pull: PullInfo | None = None, report_error: ArtifactError | None = None) -> None:
     """Gate PR `number` on the report of `run`: the PR's own run (its report counts only when
     bot.trust says so), or the trusted evaluation with its `report` and verified `origin`."""
     repo, head, run_id = ctx.event.repo or "", head or str(run["head_sha"]), int(run["id"])
@@ -124,6 +124,8 @@ def _evaluate(ctx: Context, run: dict[str, Any], number: int, base_sha: str, *, 
 
     missing = False
     try:
+        if report_error is not None:  # the trusted evaluation's report, unusable: said on the check
+            raise report_error
         if report is None:
             data = ctx.github.download_artifact(run_id, config.evaluation.artifact, MAX_ZIP_BYTES)
             if data is None:
@@ -349,15 +351,18 @@ def _on_evaluation_run(ctx: Context, run: dict[str, Any]) -> None:
     if why is not None:
         ctx.log.warning("workflow run %s: %s; ignored", run_id, why)
         return
+    problem_report: ArtifactError | None = None
     try:
         data = ctx.github.download_artifact(run_id, ev.artifact, MAX_ZIP_BYTES)
         if data is None:
             raise ArtifactError(_missing_reason(run, ev.artifact))
         report = extract_report(data)
     except (ArtifactError, ArtifactUnavailable) as exc:
-        ctx.log.error("trusted evaluation run %s: %s; without a report mlgate cannot tell which pull request "
-                      "it was for", run_id, exc)
-        return
+        if not isinstance(exc, ArtifactError) or exc.provenance is None:
+            ctx.log.error("trusted evaluation run %s: %s; without a report mlgate cannot tell which pull request "
+                          "it was for", run_id, exc)
+            return
+        report, problem_report = {"provenance": exc.provenance}, exc  # still names the run it evaluated
     trigger_id = (report.get("provenance") or {}).get("triggering_run_id")
     trigger = ctx.github.run_info(int(trigger_id)) if trigger_id else None
     if trigger is None:
@@ -379,7 +384,8 @@ def _on_evaluation_run(ctx: Context, run: dict[str, Any]) -> None:
                 _refuse(ctx, number, trigger.head_sha, why, run)
                 continue
             _evaluate(ctx, run, number, pull.base_sha, head=pull.head_sha, report=report,
-                      origin=Origin("workflow_run", run_id, pull.head_sha, trigger.id), known_pull=pull)
+                      origin=Origin("workflow_run", run_id, pull.head_sha, trigger.id), known_pull=pull,
+                      report_error=problem_report)
 
 
 ROUTES: dict[str, Handler] = {"workflow_run.completed": on_completed}

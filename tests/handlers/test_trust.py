@@ -171,3 +171,23 @@ def test_a_forged_report_after_the_trusted_one_does_not_undo_it(hub: Hub) -> Non
     hub.run()
     assert hub.checks(head)[EVALUATION]["id"] == first["id"]
     assert hub.checks(head)[EVALUATION]["output"]["title"] == first["output"]["title"]
+
+
+def test_an_invalid_trusted_report_is_shown_on_the_pr_it_names(hub: Hub) -> None:
+    # e.g. an action newer than the App: the report fails validation, its provenance does not
+    n, head = _open(hub)
+    build = hub.github.complete_workflow_run(REPO, n, name="mlgate-build", path=".github/workflows/mlgate-build.yml")
+    hub.run()
+    report = json.loads(FAILING)
+    report["schema_version"] = 2
+    report["provenance"] = {"trusted_run_id": 1, "triggering_run_id": build}
+    hub.github.complete_evaluation_run(REPO, triggered_by=build, artifact=_zip(json.dumps(report).encode()))
+    hub.run()
+    check = hub.checks(head)[EVALUATION]
+    assert (check["conclusion"], check["output"]["title"]) == ("failure", "Invalid mlgate report")
+    assert "schema\\_version" in check["output"]["summary"] or "schema_version" in check["output"]["summary"]
+    assert hub.store.latest_evaluation(REPO, n) is None
+    # a forged provenance in a PR's own artifact changes nothing: the PR's run is refused first
+    hub.github.complete_workflow_run(REPO, n, artifact=_zip(json.dumps(report).encode()), path=PR_WORKFLOW)
+    hub.run()
+    assert hub.checks(head)[EVALUATION]["output"]["title"] in ("Invalid mlgate report", NOT_TRUSTED_TITLE)
