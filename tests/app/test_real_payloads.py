@@ -26,7 +26,7 @@ PAYLOADS = load_all()
 def test_fixtures_cover_every_handled_event_and_note_derived_ones() -> None:
     events = {e for e, _, _ in PAYLOADS}
     assert events == {"ping", "pull_request", "pull_request_review", "issue_comment", "workflow_run", "check_run",
-                      "installation", "installation_repositories"}
+                      "check_suite", "installation", "installation_repositories"}
     derived = [(e, n) for e, n, p in PAYLOADS if "_mlgate_fixture_note" in p]
     assert derived == [("issue_comment", "created-on-pr.json"), ("workflow_run", "completed-with-installation.json")]
 
