@@ -1,0 +1,510 @@
+"""Slice discovery: find where the candidate is worse than the baseline on rows nobody configured.
+
+The configured segments only catch regressions someone thought of. This module searches
+conjunctions of simple predicates (a categorical value, a numeric quantile bin, "missing") for
+slices where the *paired* per-row loss difference (candidate minus baseline, on the same rows)
+is high, and confirms them honestly:
+
+1. the holdout is split in two random halves (seeded); the search sees only the first;
+2. the search scores a slice by z = sum(d) / (sigma * sqrt(n)) (d: the loss difference, sigma:
+   its standard deviation on the search half) and walks the lattice of conjunctions level by
+   level, as SliceLine does: a slice smaller than min_rows is never extended, and neither is
+   one whose upper bound on any sub-slice's score, sum(max(d, 0)) / (sigma * sqrt(min_rows)),
+   cannot reach the current top scores. A conjunction is a candidate only when it concentrates
+   the regression more than each of its parents (otherwise its parent says it better);
+3. the best non-overlapping candidates are tested on the other half, which the search never
+   saw: a one-sided paired test of mean(d) > 0 per slice, Benjamini-Hochberg across them.
+   Metric deltas and their intervals come from the engine's paired machinery on those rows.
+
+Pure functions over numpy and pandas; no I/O. docs/statistics.md explains the guarantees.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bot.evaluation import metrics as M
+from bot.evaluation.paired import Groups, Scored, Stat, compare_partition, z_quantile
+from bot.evaluation.segments import build_partitions
+
+NUMERIC_BINS = 5  # quantile bins per numeric column
+MAX_VALUES = 50  # most frequent categorical values kept as their own predicate; the rest are pooled
+MAX_COLUMNS = 200
+MAX_EXPAND = 3000  # depth-3 parents expanded at most (best bound first)
+SEARCH_POOL = 200  # best candidates kept by the search (the redundancy filter picks from them)
+OVERLAP = 0.5  # Jaccard overlap above which a slice repeats one already picked
+MAX_TEXT = 200
+
+
+class DiscoveryError(ValueError):
+    """A discovery setting that does not fit the holdout: the message says what to change."""
+
+
+@dataclass(frozen=True)
+class Predicate:
+    """One condition on one column, in words and in structure."""
+
+    column: str
+    op: str  # "=", "in", "<", ">=", "range", "missing"
+    value: str  # the value, the pooled values, or the bin as text
+    text: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"column": self.column, "op": self.op, "value": self.value[:MAX_TEXT], "text": self.text[:MAX_TEXT]}
+
+
+@dataclass(frozen=True)
+class Feature:
+    """A column as predicates: every row's code, code k meaning predicates[k]."""
+
+    column: str
+    codes: np.ndarray
+    predicates: list[Predicate]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A slice the search scored: a conjunction of (feature index, predicate code)."""
+
+    score: float
+    rows: int  # on the search half
+    terms: tuple[tuple[int, int], ...]
+
+
+@dataclass
+class Found:
+    """A slice taken to confirmation, with its statistics on the rows the search never saw."""
+
+    predicates: list[Predicate]
+    rows: int
+    search_rows: int
+    confirm_rows: int
+    score: float
+    loss_delta: float | None
+    loss_ci: tuple[float | None, float | None]
+    p_value: float | None
+    q_value: float | None = None
+    confirmed: bool = False
+    share: float | None = None
+    metrics: list[Stat] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return " and ".join(p.text for p in self.predicates)
+
+    def to_dict(self, loss: str) -> dict[str, Any]:
+        return {
+            "text": self.text[:1000],
+            "predicates": [p.to_dict() for p in self.predicates],
+            "rows": self.rows,
+            "search_rows": self.search_rows,
+            "confirm_rows": self.confirm_rows,
+            "score": _finite(self.score),
+            "loss": {"name": loss, "delta": _finite(self.loss_delta), "ci_low": _finite(self.loss_ci[0]),
+                     "ci_high": _finite(self.loss_ci[1]), "p_value": _finite(self.p_value)},
+            "q_value": _finite(self.q_value),
+            "confirmed": self.confirmed,
+            "share": _finite(self.share),
+            "metrics": [s.to_dict() for s in self.metrics],
+        }
+
+
+@dataclass
+class Discovery:
+    """The report's `discovery` summary and `discovered_slices` list for one model."""
+
+    columns: list[str]
+    loss: str
+    level: float
+    seed: int
+    max_depth: int
+    min_rows: int
+    search_rows: int
+    confirm_rows: int
+    scored: int  # slices whose score the search computed
+    slices: list[Found]
+
+    def to_report(self) -> dict[str, Any]:
+        return {
+            "discovery": {
+                "columns": [c[:1000] for c in self.columns][:MAX_COLUMNS],
+                "loss": self.loss, "level": self.level, "seed": self.seed, "max_depth": self.max_depth,
+                "min_rows": self.min_rows, "search_rows": self.search_rows, "confirm_rows": self.confirm_rows,
+                "scored": self.scored, "tested": len(self.slices),
+            },
+            "discovered_slices": [s.to_dict(self.loss) for s in self.slices],
+        }
+
+
+def _finite(v: float | None) -> float | None:
+    return None if v is None or not math.isfinite(v) else float(v)
+
+
+# ---------------------------------------------------------------- predicates
+
+
+def _nice(x: float) -> float:
+    """x rounded to two significant digits, so bin edges read like a person wrote them."""
+    if x == 0 or not math.isfinite(x):
+        return x
+    return float(f"{x:.2g}")
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def _id_like(name: str, col: pd.Series) -> bool:
+    low = name.lower()
+    if low == "id" or low.endswith("_id") or low.endswith(" id"):
+        return True
+    if pd.api.types.is_float_dtype(col):
+        return False
+    return len(col) > 100 and col.nunique(dropna=True) == len(col)
+
+
+def feature_columns(frame: pd.DataFrame, label: str, columns: list[str] | None, exclude: list[str]) -> list[str]:
+    """The columns discovery slices by: the listed ones, or every non-label, non-id column."""
+    if columns is not None:
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise DiscoveryError(
+                f"discovery.columns {missing[:10]} are not in the holdout; available: "
+                f"{', '.join(map(str, list(frame.columns)[:30]))}. Fix discovery.columns in the model's config")
+        chosen = [c for c in columns if c != label and c not in exclude]
+    else:
+        chosen = [str(c) for c in frame.columns
+                  if c != label and c not in exclude and not _id_like(str(c), frame[c])]
+    if len(chosen) > MAX_COLUMNS:
+        raise DiscoveryError(f"discovery would slice {len(chosen)} columns; the limit is {MAX_COLUMNS}. "
+                             "List the ones that matter in discovery.columns or drop some with discovery.exclude")
+    return chosen
+
+
+def build_features(frame: pd.DataFrame, columns: list[str], min_rows: int) -> list[Feature]:
+    """Each column as predicates. Labels and losses are not used, so this may see every row."""
+    out: list[Feature] = []
+    for name in columns:
+        col = frame[name]
+        numeric = (pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col))
+        if numeric and col.nunique(dropna=True) > 12:
+            out.append(_numeric(name, col))
+        elif numeric or pd.api.types.is_bool_dtype(col) or pd.api.types.is_object_dtype(col) \
+                or isinstance(col.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(col):
+            out.append(_categorical(name, col, min_rows))
+        # other dtypes (dates, durations) have no predicates here; list a derived column instead
+    return out
+
+
+def _numeric(name: str, col: pd.Series) -> Feature:
+    x = col.to_numpy(dtype=np.float64, na_value=np.nan)
+    present = x[~np.isnan(x)]
+    qs = np.quantile(present, np.linspace(0, 1, NUMERIC_BINS + 1)[1:-1]) if len(present) else np.array([])
+    edges = np.unique([_nice(float(q)) for q in qs])
+    edges = edges[(edges > present.min()) & (edges <= present.max())] if len(present) else edges
+    codes = np.searchsorted(edges, x, side="right").astype(np.int32)
+    nb = len(edges) + 1
+    codes[np.isnan(x)] = nb
+    preds: list[Predicate] = []
+    for i in range(nb):
+        if nb == 1:
+            preds.append(Predicate(name, "range", "all", f"{name} is present"))
+        elif i == 0:
+            preds.append(Predicate(name, "<", _fmt(edges[0]), f"{name} < {_fmt(edges[0])}"))
+        elif i == nb - 1:
+            preds.append(Predicate(name, ">=", _fmt(edges[-1]), f"{name} ≥ {_fmt(edges[-1])}"))
+        else:
+            lo, hi = _fmt(edges[i - 1]), _fmt(edges[i])
+            preds.append(Predicate(name, "range", f"[{lo}, {hi})", f"{lo} ≤ {name} < {hi}"))
+    preds.append(Predicate(name, "missing", "", f"{name} is missing"))
+    return Feature(name, codes, preds)
+
+
+def _categorical(name: str, col: pd.Series, min_rows: int) -> Feature:
+    codes, uniques = pd.factorize(col, sort=False, use_na_sentinel=True)
+    texts = [str(u) for u in uniques]
+    counts = np.bincount(codes[codes >= 0], minlength=len(texts))
+    by_text: dict[str, int] = {}
+    for t, c in zip(texts, counts, strict=True):
+        by_text[t] = by_text.get(t, 0) + int(c)
+    ranked = sorted(by_text, key=lambda t: (-by_text[t], t))
+    kept = [t for t in ranked if by_text[t] >= min_rows][:MAX_VALUES]
+    rare = [t for t in ranked if t not in set(kept)]
+    index = {t: i for i, t in enumerate(kept)}
+    pooled = len(kept)
+    remap = np.array([index.get(t, pooled) for t in texts] + [pooled + 1], dtype=np.int32)
+    preds = [Predicate(name, "=", t, f"{name} = {t}") for t in kept]
+    shown = ", ".join(rare[:3]) + (", …" if len(rare) > 3 else "")
+    preds.append(Predicate(name, "in", shown, f"{name} is one of {len(rare)} rare values ({shown})"))
+    preds.append(Predicate(name, "missing", "", f"{name} is missing"))
+    return Feature(name, remap[codes], preds)
+
+
+# ---------------------------------------------------------------- search
+
+
+def search(features: list[Feature], d: np.ndarray, min_rows: int, max_depth: int,
+           pool: int = SEARCH_POOL) -> tuple[list[Candidate], int]:
+    """The best candidate slices by score (highest first) and how many slices were scored.
+
+    `d` is the per-row loss difference on the search half, row-aligned with the features'
+    codes. A candidate has at least `min_rows` rows and beats each of its parents' scores.
+    """
+    sigma = float(d.std())
+    if len(d) < 2 or not sigma > 0:
+        return [], 0
+    dpos = np.maximum(d, 0.0)
+    best: list[tuple[float, int, tuple[tuple[int, int], ...]]] = []  # min-heap of the pool
+    scored = 0
+
+    def offer(score: float, rows: int, terms: tuple[tuple[int, int], ...]) -> None:
+        item = (score, rows, terms)
+        if len(best) < pool:
+            heapq.heappush(best, item)
+        elif score > best[0][0]:
+            heapq.heapreplace(best, item)
+
+    def floor() -> float:
+        return best[0][0] if len(best) >= pool else 0.0
+
+    def bound(pos: np.ndarray) -> np.ndarray:
+        # any sub-slice with >= min_rows rows: sum(d) <= sum(d+) of the parent, sqrt(n) >= sqrt(min_rows)
+        return pos / (sigma * math.sqrt(min_rows))
+
+    # level 1: one grouped sum per column
+    z1: list[np.ndarray] = []
+    valid1: list[tuple[np.ndarray, np.ndarray]] = []
+    for fi, f in enumerate(features):
+        k = len(f.predicates)
+        cnt = np.bincount(f.codes, minlength=k)
+        s = np.bincount(f.codes, weights=d, minlength=k)
+        pos = np.bincount(f.codes, weights=dpos, minlength=k)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            z = np.where(cnt > 0, s / (sigma * np.sqrt(cnt)), -np.inf)
+        ok = cnt >= min_rows
+        scored += int(ok.sum())
+        z1.append(np.where(ok, z, -np.inf))
+        for c in np.flatnonzero(ok & (z > 0)):
+            offer(float(z[c]), int(cnt[c]), ((fi, int(c)),))
+        valid1.append((ok, bound(pos)))
+    if max_depth < 2:
+        return _ranked(best), scored
+    cut = floor()
+    open1 = [ok & (bnd > cut) for ok, bnd in valid1]  # the parents worth extending
+    # level 2: every pair of columns with open parents, one grouped sum per pair
+    pairs: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    for fi, f in enumerate(features):
+        if not open1[fi].any():
+            continue
+        for gi in range(fi + 1, len(features)):
+            g = features[gi]
+            if not open1[gi].any():
+                continue
+            kg = len(g.predicates)
+            k = len(f.predicates) * kg
+            code = f.codes.astype(np.int64) * kg + g.codes
+            cnt = np.bincount(code, minlength=k)
+            s = np.bincount(code, weights=d, minlength=k)
+            allowed = (open1[fi][:, None] & open1[gi][None, :]).ravel() & (cnt >= min_rows)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                z = np.where(allowed, s / (sigma * np.sqrt(np.maximum(cnt, 1))), -np.inf)
+            scored += int(allowed.sum())
+            parent = np.maximum(np.repeat(z1[fi], kg), np.tile(z1[gi], len(f.predicates)))
+            for c in np.flatnonzero(allowed & (z > parent) & (z > cut)):
+                offer(float(z[c]), int(cnt[c]), ((fi, int(c // kg)), (gi, int(c % kg))))
+            if max_depth >= 3:
+                pos = np.bincount(code, weights=dpos, minlength=k)
+                pairs[(fi, gi)] = (z, cnt, bound(pos))
+    if max_depth < 3:
+        return _ranked(best), scored
+    # level 3: extend the open pairs whose bound can still reach the pool, best bound first
+    cut = floor()
+    opened = []
+    for (fi, gi), (_z, cnt, bnd) in pairs.items():
+        kg = len(features[gi].predicates)
+        for c in np.flatnonzero((cnt >= min_rows) & (bnd > cut)):
+            opened.append((float(bnd[c]), fi, int(c // kg), gi, int(c % kg)))
+    opened.sort(reverse=True)
+    for bnd_value, fi, a, gi, b in opened[:MAX_EXPAND]:
+        if bnd_value <= floor():
+            break
+        rows = np.flatnonzero((features[fi].codes == a) & (features[gi].codes == b))
+        dr = d[rows]
+        z_parent = pairs[(fi, gi)][0][a * len(features[gi].predicates) + b]
+        for hi in range(gi + 1, len(features)):
+            h = features[hi]
+            kh = len(h.predicates)
+            ch = h.codes[rows]
+            cnt = np.bincount(ch, minlength=kh)
+            s = np.bincount(ch, weights=dr, minlength=kh)
+            allowed = open1[hi] & (cnt >= min_rows)
+            scored += int(allowed.sum())
+            with np.errstate(invalid="ignore", divide="ignore"):
+                z = np.where(allowed, s / (sigma * np.sqrt(np.maximum(cnt, 1))), -np.inf)
+            for c in np.flatnonzero(allowed & (z > floor())):
+                zf = pairs.get((fi, hi), (None,))[0]
+                zg = pairs.get((gi, hi), (None,))[0]
+                ps = [float(z_parent), float(z1[hi][c])]
+                if zf is not None:
+                    ps.append(float(zf[a * kh + c]))
+                if zg is not None:
+                    ps.append(float(zg[b * kh + c]))
+                if z[c] > max(ps):
+                    offer(float(z[c]), int(cnt[c]), ((fi, a), (gi, b), (hi, int(c))))
+    return _ranked(best), scored
+
+
+def _ranked(best: list[tuple[float, int, tuple[tuple[int, int], ...]]]) -> list[Candidate]:
+    return [Candidate(s, n, t) for s, n, t in sorted(best, key=lambda x: (-x[0], x[2]))]
+
+
+def mask_of(features: list[Feature], terms: tuple[tuple[int, int], ...], rows: np.ndarray | None = None) -> np.ndarray:
+    """Which rows (all, or the given row positions) the conjunction holds on."""
+    m: np.ndarray | None = None
+    for fi, c in terms:
+        codes = features[fi].codes if rows is None else features[fi].codes[rows]
+        hit = codes == c
+        m = hit if m is None else (m & hit)
+    assert m is not None
+    return m
+
+
+# ---------------------------------------------------------------- confirmation
+
+
+def benjamini_hochberg(p: list[float]) -> list[float]:
+    """BH-adjusted q-values in input order (step-up)."""
+    m = len(p)
+    q = [1.0] * m
+    running = 1.0
+    for rank, i in enumerate(sorted(range(m), key=p.__getitem__, reverse=True)):
+        running = min(running, p[i] * m / (m - rank))
+        q[i] = running
+    return q
+
+
+def loss_rows(task: str, y: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Per-row loss the search and the test use: log loss (classification), squared error (regression)."""
+    if task == "binary":
+        return M.binary_log_loss_rows(y, scores)
+    if task == "multiclass":
+        return M.multiclass_log_loss_rows(y, scores)
+    return (y - scores) ** 2
+
+
+def discover(
+    frame: pd.DataFrame,
+    scored: Scored,
+    *,
+    label: str,
+    columns: list[str] | None = None,
+    exclude: list[str] | None = None,
+    max_depth: int = 2,
+    min_rows: int = 200,
+    top_k: int = 5,
+    level: float = 0.05,
+    metrics: list[str] | None = None,
+    confidence: float = 0.95,
+    seed: int = 0,
+    segments: list[Any] | None = None,
+) -> Discovery:
+    """Search one seeded half of the holdout, confirm on the other; see the module docstring.
+
+    `scored` holds validated labels and both models' scores, row-aligned with `frame`.
+    `min_rows` counts rows of the whole holdout (each half needs about half of them).
+    `2 * top_k` slices go to confirmation; Benjamini-Hochberg at `level` decides which hold.
+    """
+    if scored.base is None:
+        raise DiscoveryError("discovery compares the candidate with a baseline; there is none")
+    if max_depth not in (1, 2, 3):
+        raise DiscoveryError(f"discovery.max_depth must be 1, 2 or 3 (got {max_depth})")
+    n = len(frame)
+    cols = feature_columns(frame, label, columns, list(exclude or []))
+    features = build_features(frame, cols, min_rows)
+    d = loss_rows(scored.task, scored.y, scored.cand) - loss_rows(scored.task, scored.y, scored.base)
+    rng = np.random.default_rng(seed)
+    in_search = rng.random(n) < 0.5
+    search_idx, confirm_idx = np.flatnonzero(in_search), np.flatnonzero(~in_search)
+    half_min = max(2, min_rows // 2)
+    search_features = [Feature(f.column, f.codes[search_idx], f.predicates) for f in features]
+    pool, count = search(search_features, d[search_idx], half_min, max_depth)
+
+    configured = build_partitions(frame, list(segments or [])) if segments else []
+    picked: list[tuple[Candidate, np.ndarray]] = []
+    want = 2 * top_k
+    for cand in pool:
+        if len(picked) >= want:
+            break
+        if any(set(cand.terms) < set(other.terms) for other, _ in picked):
+            continue  # an ancestor of a slice that concentrates the regression better
+        m_search = mask_of(search_features, cand.terms)
+        if any(_jaccard(m_search, other) > OVERLAP for _, other in picked):
+            continue
+        full = mask_of(features, cand.terms)
+        if int(full.sum()) < min_rows or _is_configured(full, configured):
+            continue
+        picked.append((cand, m_search))
+
+    d_conf = d[confirm_idx]
+    total = float(d_conf.sum())
+    zc = z_quantile(confidence)
+    found: list[Found] = []
+    for cand, _ in picked:
+        m = mask_of(features, cand.terms, confirm_idx)
+        rows_c = np.flatnonzero(m)
+        dc = d_conf[rows_c]
+        k = len(dc)
+        mean = float(dc.mean()) if k else float("nan")
+        se = float(dc.std(ddof=1) / math.sqrt(k)) if k > 1 else float("nan")
+        if k > 1 and se > 0:
+            p = 0.5 * math.erfc(mean / se / math.sqrt(2))
+            ci: tuple[float | None, float | None] = (mean - zc * se, mean + zc * se)
+        else:
+            p, ci = 1.0, (None, None)
+        stats = _slice_metrics(scored, confirm_idx[rows_c], metrics or [], confidence) if k > 1 else []
+        found.append(Found(
+            predicates=[features[fi].predicates[c] for fi, c in cand.terms],
+            rows=int(mask_of(features, cand.terms).sum()), search_rows=cand.rows, confirm_rows=k,
+            score=cand.score, loss_delta=mean, loss_ci=ci, p_value=p,
+            share=(float(dc.sum()) / total) if total > 0 else None, metrics=stats,
+        ))
+    qs = benjamini_hochberg([f.p_value if f.p_value is not None else 1.0 for f in found])
+    for f, q in zip(found, qs, strict=True):
+        f.q_value = q
+        f.confirmed = q <= level
+    found.sort(key=lambda f: (not f.confirmed, f.q_value if f.q_value is not None else 1.0, -f.score))
+    return Discovery(cols, "squared_error" if scored.task == "regression" else "log_loss", level, seed,
+                     max_depth, min_rows, len(search_idx), len(confirm_idx), count, found)
+
+
+def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    inter = int(np.count_nonzero(a & b))
+    union = int(np.count_nonzero(a | b))
+    return inter / union if union else 0.0
+
+
+def _is_configured(mask: np.ndarray, partitions: list[Any]) -> bool:
+    """Whether the rows are exactly one configured segment (then the segment table shows it)."""
+    size = int(mask.sum())
+    for part in partitions:
+        inside = part.codes[mask]
+        first = int(inside[0]) if size else -1
+        if size and np.all(inside == first) and int(part.sizes[first]) == size:
+            return True
+    return False
+
+
+def _slice_metrics(scored: Scored, rows: np.ndarray, metrics: list[str], confidence: float) -> list[Stat]:
+    """The model's metrics on the slice's confirmation rows, paired as everywhere else."""
+    if not metrics:
+        return []
+    assert scored.base is not None
+    sub = Scored(scored.task, scored.y[rows], scored.cand[rows], scored.base[rows], scored.n_classes)
+    groups = Groups(np.zeros(len(rows), dtype=np.int64), 1, [""])
+    return compare_partition(sub, groups, list(metrics), confidence)[0]

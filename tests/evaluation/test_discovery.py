@@ -1,0 +1,148 @@
+"""Slice discovery (issue #15): predicates, search, honest confirmation, and its error rates.
+
+The two simulations are small versions of the measures in docs/statistics.md: with two equal
+models a confirmed slice must be rare (at most about alpha of the runs), and a planted
+two-column regression must be found and confirmed in most runs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bot.evaluation.discovery import (
+    DiscoveryError,
+    build_features,
+    discover,
+    feature_columns,
+    search,
+)
+from bot.evaluation.paired import Scored
+from tests.evaluation.discovery_sim import PLANTED, holdout
+
+
+def _run(seed: int, planted: bool, **kw: object):  # type: ignore[no-untyped-def]
+    frame, y, cand, base, _ = holdout(seed, planted=planted)
+    return discover(frame, Scored("binary", y, cand, base), label="y", metrics=["roc_auc"], seed=seed, **kw)
+
+
+def test_finds_and_confirms_the_planted_two_column_slice_with_its_auc_drop() -> None:
+    found = _run(7, planted=True)
+    top = found.slices[0]
+    assert top.confirmed and {p.text for p in top.predicates} == PLANTED
+    assert top.q_value is not None and top.q_value < 0.001
+    auc = top.metrics[0]
+    assert auc.name == "roc_auc" and auc.delta is not None and auc.delta < -0.08
+    assert auc.ci_high is not None and auc.ci_high < 0
+    assert top.confirm_rows < top.rows  # the statistics come from the half the search never saw
+    assert abs(top.confirm_rows + top.search_rows - top.rows) == 0
+    # its parents (a = P, b = b3) are not reported as findings of their own
+    assert not any(s.confirmed and len(s.predicates) == 1 and s.predicates[0].text in PLANTED
+                   for s in found.slices)
+    report = found.to_report()
+    assert report["discovered_slices"][0]["text"] in ("a = P and b = b3", "b = b3 and a = P")
+    assert report["discovery"]["search_rows"] + report["discovery"]["confirm_rows"] == 20_000
+
+
+def test_equal_models_rarely_give_a_confirmed_slice() -> None:
+    runs = 100
+    confirmed = sum(any(s.confirmed for s in _run(10_000 + r, planted=False).slices) for r in range(runs))
+    # alpha = 0.05; confirming on the rows the search saw would confirm in nearly every run
+    assert confirmed <= 10, f"{confirmed} of {runs} A/A runs confirmed a slice"
+
+
+def test_planted_slice_is_found_in_most_runs() -> None:
+    runs = 30
+    hits = 0
+    for r in range(runs):
+        found = _run(20_000 + r, planted=True)
+        hits += any(s.confirmed and {p.text for p in s.predicates} == PLANTED for s in found.slices)
+    assert hits >= 24, f"planted slice confirmed in {hits} of {runs} runs"
+
+
+def test_same_seed_same_slices_and_search_half_depends_on_seed() -> None:
+    a, b = _run(3, planted=True), _run(3, planted=True)
+    assert [s.text for s in a.slices] == [s.text for s in b.slices]
+    assert a.slices[0].search_rows == b.slices[0].search_rows
+
+
+def test_predicates_bins_rare_values_and_missing() -> None:
+    n = 2000
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({
+        "tenure": rng.integers(0, 100, n).astype(float),
+        "country": np.where(np.arange(n) < 30, "XX", np.where(np.arange(n) < 40, "YY", "DE")),
+        "y": rng.integers(0, 2, n),
+    })
+    frame.loc[:9, "tenure"] = np.nan
+    features = {f.column: f for f in build_features(frame, ["tenure", "country"], min_rows=50)}
+    texts = [p.text for p in features["tenure"].predicates]
+    assert texts[0].startswith("tenure < ") and texts[-1] == "tenure is missing"
+    assert any("≤ tenure <" in t for t in texts)
+    assert int((features["tenure"].codes == len(texts) - 1).sum()) == 10
+    country = [p.text for p in features["country"].predicates]
+    assert country[0] == "country = DE"
+    assert country[1] == "country is one of 2 rare values (XX, YY)"  # 30 and 10 rows < min_rows: pooled
+    assert int((features["country"].codes == 1).sum()) == 40
+
+
+def test_columns_default_skip_label_and_ids_and_listed_columns_are_checked() -> None:
+    frame, *_ = holdout(0, n=500)
+    assert feature_columns(frame, "y", None, []) == ["a", "b", "c", "x", "w"]
+    assert feature_columns(frame, "y", None, ["c"]) == ["a", "b", "x", "w"]
+    with pytest.raises(DiscoveryError, match=r"discovery.columns \['nope'\] are not in the holdout"):
+        feature_columns(frame, "y", ["a", "nope"], [])
+
+
+def test_a_configured_segment_is_not_reported_twice() -> None:
+    frame, y, cand, base, _ = holdout(5)
+    # the candidate is worse on all of a = Q: without the segment, discovery reports it
+    rng = np.random.default_rng(1)
+    q = frame["a"].to_numpy() == "Q"
+    cand = np.where(q, np.clip(cand + rng.normal(0, 0.3, len(cand)), 0.001, 0.999), cand)
+    scored = Scored("binary", y, cand, base)
+    plain = discover(frame, scored, label="y", seed=1)
+    assert any(s.text == "a = Q" and s.confirmed for s in plain.slices)
+    with_segment = discover(frame, scored, label="y", seed=1, segments=["a"])
+    assert not any(s.text == "a = Q" for s in with_segment.slices)
+
+
+def test_search_prunes_small_slices_and_needs_noise() -> None:
+    frame, y, cand, base, _ = holdout(1, n=4000)
+    features = build_features(frame, ["a", "b"], min_rows=100)
+    d = np.zeros(len(frame))
+    assert search(features, d, 100, 2) == ([], 0)  # identical losses: nothing to find
+    d = np.random.default_rng(0).normal(size=len(frame))
+    pool, scored = search(features, d, 100, 2)
+    assert scored > 0 and all(c.rows >= 100 for c in pool)
+    deep, scored3 = search(features, d, 100, 3)
+    assert scored3 >= scored
+
+
+def test_depth_three_finds_a_three_column_slice() -> None:
+    frame, y, cand, base, mask = holdout(11, n=40_000, planted=False)
+    three = mask & (frame["c"].to_numpy() == "c0")  # a = P and b = b3 and c = c0: about 0.5%
+    rng = np.random.default_rng(2)
+    cand = np.where(three, np.clip(1 - base + rng.normal(0, 0.05, len(base)), 0.001, 0.999), cand)
+    found = discover(frame, Scored("binary", y, cand, base), label="y", max_depth=3, min_rows=100, seed=2)
+    assert {p.text for p in found.slices[0].predicates} == {"a = P", "b = b3", "c = c0"}
+    assert found.slices[0].confirmed
+
+
+def test_regression_uses_squared_error() -> None:
+    frame, y, cand, base, mask = holdout(4)
+    yr = frame["x"].to_numpy() * 2
+    rng = np.random.default_rng(0)
+    b = yr + rng.normal(0, 0.5, len(yr))
+    c = yr + rng.normal(0, np.where(mask, 2.0, 0.5))
+    found = discover(frame.drop(columns=["x"]), Scored("regression", yr, c, b), label="y", metrics=["rmse"], seed=4)
+    assert found.loss == "squared_error"
+    assert found.slices[0].confirmed and {p.text for p in found.slices[0].predicates} == PLANTED
+    assert found.slices[0].metrics[0].name == "rmse" and found.slices[0].metrics[0].delta > 0
+
+
+def test_without_a_baseline_discovery_refuses() -> None:
+    frame, y, cand, _, _ = holdout(0, n=500)
+    with pytest.raises(DiscoveryError, match="baseline"):
+        discover(frame, Scored("binary", y, cand, None), label="y")
