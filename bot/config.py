@@ -147,6 +147,31 @@ class SegmentPolicy(_Strict):
     """Gating metrics tested per segment (default: the first gating metric only; more costs power)."""
 
 
+class Discovery(_Strict):
+    """Automatic slice discovery (bot/evaluation/discovery.py, docs/statistics.md)."""
+
+    columns: list[Annotated[str, Field(min_length=1, max_length=256)]] | None = Field(default=None, max_length=200)
+    """Feature columns to slice by (default: every column but the label and id-like ones)."""
+    exclude: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(default_factory=list, max_length=200)
+    """Columns never sliced by."""
+    max_depth: int = Field(default=2, ge=1, le=3)
+    """Predicates per slice: 1, 2 (default) or 3."""
+    min_rows: int = Field(default=200, ge=20)
+    """Smallest slice reported, in rows of the whole holdout."""
+    top_k: int = Field(default=5, ge=1, le=50)
+    """Slices shown in the comment; twice as many are taken to confirmation."""
+    gate: Literal["review", "fail", "off"] = "review"
+    """A confirmed slice: `review` needs a reviewer's approval, `fail` fails the evaluation, `off` only reports."""
+
+    @model_validator(mode="after")
+    def _columns_not_excluded(self) -> Discovery:
+        both = sorted(set(self.columns or []) & set(self.exclude))
+        if both:
+            raise ValueError(f"columns {both[:10]} are both listed and excluded; keep each in one of "
+                             "discovery.columns and discovery.exclude")
+        return self
+
+
 class ModelConfig(_Strict):
     name: str = Field(min_length=1, max_length=256)
     """MLflow registered model name."""
@@ -163,6 +188,8 @@ class ModelConfig(_Strict):
     metrics: dict[str, MetricPolicy] = Field(default_factory=dict)
     """Metric name to policy; defaults depend on the task."""
     segment_policy: SegmentPolicy = Field(default_factory=SegmentPolicy)
+    discovery: Discovery | None = None
+    """Search for slices where the candidate is worse than the baseline (off when absent)."""
     confidence: float = Field(default=0.95, gt=0.5, lt=1)
     """Level of the confidence intervals."""
     alpha: float = Field(default=0.05, gt=0, lt=0.5)
@@ -189,6 +216,9 @@ class ModelConfig(_Strict):
                 "metrics",
                 {k: MetricPolicy(**v) for k, v in DEFAULT_METRICS[self.task].items()},
             )
+        if self.discovery is not None and self.label in (self.discovery.columns or []):
+            raise ValueError(f"discovery.columns lists the label {self.label!r}; slices are cut by features, "
+                             "so remove it")
         chosen = self.segment_policy.metrics
         if chosen is not None:
             bad = [m for m in chosen if m not in self.gating_metrics]

@@ -146,3 +146,37 @@ def test_without_a_baseline_discovery_refuses() -> None:
     frame, y, cand, _, _ = holdout(0, n=500)
     with pytest.raises(DiscoveryError, match="baseline"):
         discover(frame, Scored("binary", y, cand, None), label="y")
+
+
+CONFIG = """version: 1
+models:
+  - name: m
+    task: binary
+    holdout: h.csv
+    label: y
+    discovery: %s
+"""
+
+
+@pytest.mark.parametrize(("block", "message"), [
+    ("{max_depth: 4}", "mlgate.yml:7: models[0].discovery.max_depth must be a number <= 3, got 4"),
+    ("{gate: maybe}", "models[0].discovery.gate must be one of 'review', 'fail' or 'off'"),
+    ("{columns: [a], exclude: [a]}", "columns ['a'] are both listed and excluded"),
+    ("{columns: [y]}", "discovery.columns lists the label 'y'"),
+    ("{min_rows: 5}", "discovery.min_rows must be a number >= 20"),
+    ("{colums: [a]}", "unknown key 'colums' in models[0].discovery (did you mean 'columns'?)"),
+])
+def test_config_block_is_validated_with_clear_errors(block: str, message: str) -> None:
+    from bot.config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError) as err:
+        parse_config(CONFIG % block)
+    assert message in str(err.value)
+
+
+def test_config_defaults() -> None:
+    from bot.config import parse_config
+
+    d = parse_config(CONFIG % "{}").models[0].discovery
+    assert d is not None and (d.max_depth, d.min_rows, d.top_k, d.gate, d.columns) == (2, 200, 5, "review", None)
+    assert parse_config((CONFIG % "{}").replace("    discovery: {}\n", "")).models[0].discovery is None
