@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from bot import report as report_io
     from bot.cli_evaluate import InputError, _read_table
     from bot.config import ConfigError, load_config
-    from bot.gate import error_budget
+    from bot.gate import model_budget
     from bot.power import detectable, rows_needed
 
     try:
@@ -61,21 +61,24 @@ def run(args: argparse.Namespace) -> int:
     try:
         frame = _read_table(Path(args.holdout), "holdout")
         rows = len(frame)
-        se, measured_rows = _measured_se(args, mc, frame)
+        measured = _measured(args, mc, frame)
     except (InputError, report_io.ReportError) as exc:
         return _fail(str(exc))
+    comp = next((m for m in measured.get("metrics", []) if m["name"] == args.metric), None)
+    if comp is None:
+        return _fail(f"that input has no {args.metric} for {mc.name}; evaluate it with that metric first")
+    se, measured_rows = comp.get("se"), int(comp["rows"])
     if se is None:
         return _fail(f"{args.metric} has no standard error in that input (too few rows or an undefined metric)")
     se_here = se * (measured_rows / rows) ** 0.5
-    # the overall test's level: Holm's first step over the gating metrics, with the segments' share set aside
-    budget = error_budget(mc, bool(mc.segments))
-    level = budget.overall / len(mc.gating_metrics)
+    # the critical value of all the model's tests (segments included), as measured
+    z = model_budget(measured, mc).critical
     max_drop = mc.metrics[args.metric].max_drop
-    need = rows_needed(se_here, rows, args.drop, level, args.power, max_drop)
-    smallest = detectable(se_here, level, args.power)
+    need = rows_needed(se_here, rows, args.drop, z, args.power, max_drop)
+    smallest = detectable(se_here, z, args.power)
     print(f"{mc.name} {args.metric}: with {rows:,} holdout rows the smallest drop told from noise at "
-          f"{args.power:.0%} power is {smallest:.3g} (se {se_here:.3g}, one-sided level {level:.3g}); "
-          f"the gate fails at a drop of max_drop + that = {max_drop + smallest:.3g}.")
+          f"{args.power:.0%} power is {smallest:.3g} (se {se_here:.3g}, critical value {z:.3g}); "
+          f"the gate catches a drop of max_drop + that = {max_drop + smallest:.3g} with that power.")
     if need is None:
         print(f"A drop of {args.drop:g} is within max_drop ({max_drop:g}): the gate tolerates it by design; "
               "lower max_drop to catch it.")
@@ -85,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _measured_se(args: argparse.Namespace, mc: ModelConfig, frame: pd.DataFrame) -> tuple[float | None, int]:
+def _measured(args: argparse.Namespace, mc: ModelConfig, frame: pd.DataFrame) -> dict[str, Any]:
+    """The model's part of a report: from --report, or computed from --predictions on the holdout."""
     from bot import report as report_io
     from bot.cli_evaluate import InputError, _pred_columns, _read_table
     from bot.evaluation import EvaluationError, compare_models
@@ -94,10 +98,7 @@ def _measured_se(args: argparse.Namespace, mc: ModelConfig, frame: pd.DataFrame)
         report = report_io.load(args.report)
         for rm in report["models"]:
             if rm["name"] == mc.name:
-                for m in rm["metrics"]:
-                    if m["name"] == args.metric:
-                        return m.get("se"), int(m["rows"])
-                raise InputError(f"the report has no {args.metric} for {mc.name}; evaluate it with that metric first")
+                return rm  # type: ignore[no-any-return]
         raise InputError(f"the report has no model {mc.name}")
     path = Path(args.predictions)
     preds = _read_table(path, "predictions")
@@ -109,7 +110,8 @@ def _measured_se(args: argparse.Namespace, mc: ModelConfig, frame: pd.DataFrame)
         result = compare_models(frame, task=mc.task, label=mc.label,
                                 candidate=_pred_columns(preds, "candidate", mc, classes, path),
                                 baseline=_pred_columns(preds, "baseline", mc, classes, path),
-                                metrics=[args.metric], segments=[], confidence=mc.confidence, classes=classes)
+                                metrics=list(mc.metrics), segments=list(mc.segments), confidence=mc.confidence,
+                                classes=classes)
     except EvaluationError as exc:
         raise InputError(str(exc)) from None
-    return result.metrics[0].se, len(frame)
+    return {"name": mc.name, "baseline": {}, **result.to_report()}

@@ -187,19 +187,6 @@ def drop_p_value(comparison: dict[str, Any], max_drop: float) -> float | None:
     return 0.5 * math.erfc(-((imp + max_drop) / se) / math.sqrt(2))
 
 
-def benjamini_hochberg(p_values: list[float]) -> list[float]:
-    """BH-adjusted q-values, in input order."""
-    # step-up: q_(i) = min over j >= i of p_(j) * m / j (what scipy's false_discovery_control does;
-    # written out so the CLI does not pay for importing scipy.stats)
-    m = len(p_values)
-    q = [0.0] * m
-    running = 1.0
-    for rank, i in enumerate(sorted(range(m), key=p_values.__getitem__, reverse=True)):
-        running = min(running, p_values[i] * m / (m - rank))
-        q[i] = running
-    return q
-
-
 def _normal_tail(x: float) -> float:
     """P(Z > x) for a standard normal Z, exact far into the tail (erfc)."""
     return 0.5 * math.erfc(x / math.sqrt(2))

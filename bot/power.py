@@ -1,11 +1,10 @@
 """The power advisor: which drops a holdout can tell from noise, and how many rows it would take.
 
-The gate fails a metric when its one-sided test rejects "the drop is at most max_drop" at the
-level the error budget gives that test (bot.gate.error_budget: Holm's first step overall,
-BH's first step in the segments; the worst case, when one test carries the evidence). With a
-standard error `se`, a true drop D is caught with probability Phi((D - max_drop)/se - z_crit),
-so the smallest drop told from noise with power pi is (z_crit + z_pi) * se. Standard errors
-shrink as 1/sqrt(rows), which answers "how many rows for a drop of X".
+The gate fails a metric when (improvement + max_drop) / se < -z, with one critical value z
+for all the model's tests (bot.gate.error_budget). With a standard error `se`, a true drop D
+is caught with probability Phi((D - max_drop)/se - z), so the drop beyond max_drop caught with
+power pi is (z + z_pi) * se, and (z + z_pi) * se is also the smallest drop the holdout tells
+from no drop at all. Standard errors shrink as 1/sqrt(rows): "how many rows for a drop of X".
 """
 
 from __future__ import annotations
@@ -16,23 +15,26 @@ from statistics import NormalDist
 from typing import Any
 
 from bot.config import ModelConfig
-from bot.gate import error_budget
+from bot.gate import model_budget
 
 POWERS = (0.80, 0.90)
 _N = NormalDist()
 
 
-def detectable(se: float, level: float, power: float) -> float:
-    """The smallest true drop a one-sided test at `level` tells from no drop with `power`."""
-    return (_N.inv_cdf(1 - level) + _N.inv_cdf(power)) * se
+def detectable(se: float, critical: float, power: float) -> float:
+    """The smallest true drop a one-sided test with critical value `critical` tells from no drop."""
+    return (critical + _N.inv_cdf(power)) * se
 
 
-def rows_needed(se: float, rows: int, drop: float, level: float, power: float, max_drop: float = 0.0) -> int | None:
-    """Holdout rows for the gate to catch a true `drop` with `power` (None: never, drop <= max_drop)."""
+def rows_needed(se: float, rows: int, drop: float, critical: float, power: float, max_drop: float = 0.0) -> int | None:
+    """Holdout rows for the gate to catch a true `drop` with `power` (None: never, drop <= max_drop).
+
+    The critical value is the one measured at today's size; more rows only lower it (toward
+    z_(1-alpha)), so the answer errs on the side of more rows."""
     margin = drop - max_drop
     if margin <= 0 or se <= 0 or rows <= 0:
         return None
-    return math.ceil(rows * ((_N.inv_cdf(1 - level) + _N.inv_cdf(power)) * se / margin) ** 2)
+    return math.ceil(rows * ((critical + _N.inv_cdf(power)) * se / margin) ** 2)
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ class Advice:
     value: str | None
     rows: int
     se: float | None
-    level: float
+    critical: float
     max_drop: float
     detectable_80: float | None
     detectable_90: float | None
@@ -56,7 +58,7 @@ class Advice:
 
     def to_dict(self) -> dict[str, Any]:
         return {"metric": self.metric, "column": self.column, "value": self.value, "rows": self.rows,
-                "se": self.se, "level": self.level, "max_drop": self.max_drop,
+                "se": self.se, "critical": self.critical, "max_drop": self.max_drop,
                 "detectable_80": self.detectable_80, "detectable_90": self.detectable_90,
                 "resolvable": self.resolvable}
 
@@ -73,28 +75,24 @@ def advise(report_model: dict[str, Any], policy: ModelConfig) -> list[Advice]:
     """Advice for every gated comparison of one model's part of a report (overall, then segments)."""
     sp = policy.segment_policy
     seg_metrics = set(policy.segment_metrics)
-    gated_segments = [
-        (seg, comp) for seg in report_model.get("segments", []) if seg["rows"] >= sp.min_rows
-        for comp in seg.get("metrics", []) if comp["name"] in seg_metrics
-    ]
-    budget = error_budget(policy, bool(gated_segments))
-    overall_names = [m for m in policy.gating_metrics]
+    z = model_budget(report_model, policy).critical
     by_name = {m["name"]: m for m in report_model.get("metrics", [])}
     out: list[Advice] = []
 
-    def one(comp: dict[str, Any], column: str | None, value: str | None, rows: int, level: float,
-            max_drop: float) -> Advice:
+    def one(comp: dict[str, Any], column: str | None, value: str | None, rows: int, max_drop: float) -> Advice:
         se = comp.get("se")
-        ok = isinstance(se, int | float) and se > 0
-        d = [detectable(float(se), level, p) if ok else None for p in POWERS]  # type: ignore[arg-type]
-        return Advice(comp["name"], column, value, rows, float(se) if ok else None, level, max_drop, d[0], d[1])  # type: ignore[arg-type]
+        if not isinstance(se, int | float) or se <= 0:
+            return Advice(comp["name"], column, value, rows, None, z, max_drop, None, None)
+        d80, d90 = (detectable(float(se), z, p) for p in POWERS)
+        return Advice(comp["name"], column, value, rows, float(se), z, max_drop, d80, d90)
 
-    for name in overall_names:
+    for name in policy.gating_metrics:
         comp = by_name.get(name)
         if comp is not None:
-            out.append(one(comp, None, None, int(comp.get("rows", 0)), budget.overall / max(1, len(overall_names)),
-                           policy.metrics[name].max_drop))
-    level = budget.segments / max(1, len(gated_segments))
-    for seg, comp in gated_segments:
-        out.append(one(comp, seg["column"], seg["value"], int(seg["rows"]), level, sp.max_drop))
+            out.append(one(comp, None, None, int(comp.get("rows", 0)), policy.metrics[name].max_drop))
+    for seg in report_model.get("segments", []):
+        if seg["rows"] >= sp.min_rows:
+            for comp in seg.get("metrics", []):
+                if comp["name"] in seg_metrics:
+                    out.append(one(comp, seg["column"], seg["value"], int(seg["rows"]), sp.max_drop))
     return out

@@ -21,8 +21,8 @@ from bot.evaluation import compare_models
 from bot.gate import ModelDecision, decide_model
 
 SEP = 1.5
-SHARED = 0.8  # sd of the noise both models share
-OWN = 0.5  # sd of each model's own noise
+SHARED = 0.6  # sd of the noise both models share (scores correlate about 0.5 within a class)
+OWN = 0.7  # sd of each model's own noise
 SIGMA = float(np.hypot(SHARED, OWN))
 OFFSET = 1.2  # scores are sigmoid(latent - OFFSET): a threshold of 0.5 predicts some positives
 
@@ -61,6 +61,10 @@ def holdout(rng: np.random.Generator, rows: int = 10_000, segments: int = 20, au
     sizes = segment_sizes(rows, segments, largest=round(0.21 * rows), smallest=max(2, round(0.005 * rows)))
     seg = np.repeat(np.arange(segments), sizes)
     rates = np.linspace(0.04, 0.40, segments)[np.argsort(np.random.default_rng(7).random(segments))]
+    if segments > 16:
+        # the 489-row segment (6) gets 13.5% positives: there the old gate caught a 0.10 AUC drop
+        # about as often as issue #13 measured on its holdout (47.5% at 13%, 63.5% at 16%)
+        rates[[6, 16]] = rates[[16, 6]]
     y = (rng.random(rows) < rates[seg]).astype(np.int64)
     shared = rng.normal(0, SHARED, rows)
     sep_c = np.full(rows, SEP)

@@ -15,7 +15,7 @@ from scipy.stats import binom
 
 from bot.config import parse_config
 from bot.evaluation import compare_models
-from bot.gate import decide_model, drop_p_value
+from bot.gate import decide_model, drop_p_value, error_budget
 from tests.statistics.simulate import evaluate, fails, holdout, policy
 
 ZERO = policy("roc_auc: {max_drop: 0}, f1: {max_drop: 0}",
@@ -102,4 +102,16 @@ def test_the_check_states_the_promise() -> None:
     assert md.budget is not None
     assert md.budget.statement() == ("an equal-quality candidate fails this gate at most 5% of the time, "
                                      "overall metrics and segments together")
-    assert (md.budget.overall, md.budget.segments) == (0.025, 0.025)
+    # one critical value for all 13 tests (2 overall, 11 segments of >= 200 rows), never looser than z_0.95
+    assert len(md.budget.ratios) == 13 and 1.6448 < md.budget.critical < 3
+    assert abs(md.budget.spent(md.budget.critical) - 0.05) < 1e-9 or md.budget.critical == md.budget.floor
+
+
+def test_the_critical_value_spends_alpha_only_where_an_equal_candidate_could_cross() -> None:
+    """Every max_drop 0: plain Bonferroni. Wide tolerances: the floor z_(1-alpha)."""
+    b = error_budget(0.05, [0.0] * 10)
+    assert abs(b.critical - 2.5758) < 1e-3  # z of 0.05 / 10
+    assert error_budget(0.05, [3.0] * 10).critical == error_budget(0.05, []).critical
+    assert abs(error_budget(0.05, []).critical - 1.6449) < 1e-3
+    # the family-wise p of a test at the critical value is alpha
+    assert abs(b.family_p(-b.critical) - 0.05) < 1e-9 and b.family_p(0.0) == 1.0

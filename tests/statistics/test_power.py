@@ -10,13 +10,14 @@ from tests.statistics.simulate import evaluate, holdout, policy
 
 
 def test_detectable_drop_and_rows_needed_follow_the_normal_power_formula() -> None:
-    d = detectable(0.004, 0.0125, 0.8)
-    assert abs(d - (norm.ppf(1 - 0.0125) + norm.ppf(0.8)) * 0.004) < 1e-12
+    z = 2.2
+    d = detectable(0.004, z, 0.8)
+    assert abs(d - (z + norm.ppf(0.8)) * 0.004) < 1e-12
     # the gate catches max_drop + d with 80% power in the normal model
-    assert abs(norm.cdf(d / 0.004 - norm.ppf(1 - 0.0125)) - 0.8) < 1e-9
-    n = rows_needed(0.004, 10_000, drop=0.005 + d / 2, level=0.0125, power=0.8, max_drop=0.005)
+    assert abs(norm.cdf(d / 0.004 - z) - 0.8) < 1e-9
+    n = rows_needed(0.004, 10_000, drop=0.005 + d / 2, critical=z, power=0.8, max_drop=0.005)
     assert n is not None and abs(n - 40_000) <= 1  # half the margin needs four times the rows
-    assert rows_needed(0.004, 10_000, drop=0.004, level=0.0125, power=0.8, max_drop=0.005) is None
+    assert rows_needed(0.004, 10_000, drop=0.004, critical=z, power=0.8, max_drop=0.005) is None
 
 
 def test_the_example_tolerance_is_flagged_as_below_what_10k_rows_resolve() -> None:
@@ -25,7 +26,7 @@ def test_the_example_tolerance_is_flagged_as_below_what_10k_rows_resolve() -> No
     rep, _ = evaluate(holdout(np.random.default_rng(5)), pol)
     advice = advise(rep, pol)
     auc = [a for a in advice if a.metric == "roc_auc" and a.column is None][0]
-    assert auc.level == 0.025 / 2 and auc.se is not None and auc.detectable_80 is not None
+    assert auc.critical > 1.64 and auc.se is not None and auc.detectable_80 is not None
     assert auc.detectable_90 is not None and auc.detectable_90 > auc.detectable_80
     assert auc.resolvable is False
     warning = auc.warning()
