@@ -23,8 +23,9 @@ ZERO = policy("roc_auc: {max_drop: 0}, f1: {max_drop: 0}",
 
 
 def _upper(trials: int, rate: float) -> int:
-    """The largest count a procedure at `rate` exceeds with probability < 1%."""
-    return int(binom.ppf(0.99, trials, rate))
+    """The 95% binomial quantile of a procedure at exactly `rate` (seeded, so deterministic: the
+    new gate counts 12 and 10 of 300 here; the old one 22 at max_drop 0, above the 21 allowed)."""
+    return int(binom.ppf(0.95, trials, rate))
 
 
 @pytest.mark.parametrize("name", ["example", "every max_drop 0"])
