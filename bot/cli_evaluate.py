@@ -420,6 +420,8 @@ def _evaluate_model(
     except EvaluationError as exc:
         raise InputError(f"model {mc.name}: {exc}") from None
     body = result.to_report()
+    if mc.discovery is not None and baseline_scores is not None:
+        body.update(_discover(mc, frame, candidate_scores, baseline_scores, classes, seed))
     out: dict[str, Any] = {
         "name": mc.name,
         "task": mc.task,
@@ -432,7 +434,29 @@ def _evaluate_model(
     }
     if classes is not None:
         out["classes"] = [c if isinstance(c, str | int | float | bool) else str(c) for c in classes]
+    if "discovered_slices" in body:
+        out["discovery"], out["discovered_slices"] = body["discovery"], body["discovered_slices"]
     return out, loaded
+
+
+def _discover(mc: ModelConfig, frame: pd.DataFrame, candidate: np.ndarray, baseline: np.ndarray,
+              classes: list[Any] | None, seed: int) -> dict[str, Any]:
+    """The report's `discovery` and `discovered_slices` for one model (docs/statistics.md)."""
+    from bot.evaluation import EvaluationError
+    from bot.evaluation.discovery import DiscoveryError, discover_models
+
+    d = mc.discovery
+    assert d is not None
+    try:
+        found = discover_models(
+            frame, task=mc.task, label=mc.label, candidate=candidate, baseline=baseline, classes=classes,
+            columns=d.columns, exclude=list(d.exclude), max_depth=d.max_depth, min_rows=d.min_rows,
+            top_k=d.top_k, level=mc.alpha, metrics=mc.segment_metrics, confidence=mc.confidence,
+            seed=seed, segments=list(mc.segments),
+        )
+    except (DiscoveryError, EvaluationError) as exc:
+        raise InputError(f"model {mc.name}: {exc}") from None
+    return found.to_report()
 
 
 def _load_trusted(registry: Any, directory: Path, mc: ModelConfig, config: Config,
@@ -599,7 +623,10 @@ def _data_section(config: Config, root: Path, opts: EvaluateOptions) -> dict[str
         from bot.datachanges import DataChangeError, data_changes
 
         try:
-            data["changes"] = data_changes(root, opts.base_rev, "HEAD", config.paths.data)
+            # trusted mode: this checkout is the default branch; the PR's files are read from its head
+            # commit's git objects (fetched, never checked out or run)
+            head = opts.provenance.head_sha if opts.provenance is not None else "HEAD"
+            data["changes"] = data_changes(root, opts.base_rev, head, config.paths.data)
         except DataChangeError as exc:
             raise InputError(str(exc)) from None
     return data

@@ -163,6 +163,11 @@ class Discovery(_Strict):
     gate: Literal["review", "fail", "off"] = "review"
     """A confirmed slice: `review` needs a reviewer's approval, `fail` fails the evaluation, `off` only reports."""
 
+    @field_validator("gate", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: object) -> object:
+        return "off" if value is False else value  # YAML 1.1 reads a bare `off` as false
+
     @model_validator(mode="after")
     def _columns_not_excluded(self) -> Discovery:
         both = sorted(set(self.columns or []) & set(self.exclude))
@@ -318,6 +323,46 @@ class Evaluation(_Strict):
         return value
 
 
+class MonitorRetrain(_Strict):
+    workflow: str | None = Field(default=None, min_length=1, max_length=255)
+    """Workflow file (e.g. `retrain.yml`) to start with workflow_dispatch when a model's issue opens."""
+    ref: str = Field(default="main", min_length=1, max_length=255)
+    """Branch the dispatched workflow runs on."""
+    event_type: str | None = Field(default=None, min_length=1, max_length=100)
+    """Or: a repository_dispatch event type to send instead."""
+
+
+class Monitor(_Strict):
+    logs: str = Field(default="logs/predictions", min_length=1)
+    """Prediction log: a Parquet/CSV file or a directory of them (see docs/monitoring.md)."""
+    labels: str | None = None
+    """Optional labels arriving later (request_id + label column), joined by request id."""
+    reference: str | None = None
+    """Reference frame for input drift (default: data_checks.reference, else the model's holdout)."""
+    window_days: int = Field(default=7, ge=1, le=90)
+    """Days of logs one run reads, ending at the newest logged prediction (or --until)."""
+    drift: dict[str, float] = Field(default_factory=lambda: {"psi": 0.2, "p_value": 0.001})
+    """A feature or the score drifts when PSI > psi or the KS/chi-square p-value < p_value."""
+    min_rows: int = Field(default=200, ge=1)
+    """Segments (and labelled windows) with fewer rows are reported, never alerted on."""
+    resamples: int = Field(default=200, ge=50, le=2000)
+    """Bootstrap resamples for single-arm intervals (live vs evaluation, split canaries)."""
+    label: str = Field(default="mlgate:monitor", min_length=1, max_length=50)
+    """Label of the one issue per model."""
+    challenger: str = Field(default="challenger", min_length=1, max_length=100)
+    """Registry alias a canary (`/promote --canary`) points at the candidate."""
+    retrain: MonitorRetrain | None = None
+    """What to start when a model's issue opens (optional)."""
+
+    @field_validator("drift")
+    @classmethod
+    def _drift_keys(cls, v: dict[str, float]) -> dict[str, float]:
+        for k in v:
+            if k not in ("psi", "p_value"):
+                raise ValueError(f"unknown drift threshold {k!r}; use psi and/or p_value")
+        return {"psi": 0.2, "p_value": 0.001, **v}
+
+
 class Config(_Strict):
     version: Literal[1]
     """Version of this file's format."""
@@ -328,6 +373,8 @@ class Config(_Strict):
     commands: Commands = Field(default_factory=Commands)
     promote: Promote = Field(default_factory=Promote)
     evaluation: Evaluation = Field(default_factory=Evaluation)
+    monitor: Monitor = Field(default_factory=Monitor)
+    """Production monitoring (`mlgate monitor`) and canaries."""
     release_branches: list[Annotated[str, Field(min_length=1, max_length=255)]] = Field(
         default_factory=list, max_length=50)
     """Globs of branches (e.g. `release/*`) whose own config applies to PRs into them while GitHub reports

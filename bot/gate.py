@@ -33,7 +33,7 @@ cut short counts as both, with review required.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from bot.config import Config, ModelConfig
@@ -93,6 +93,7 @@ class ModelDecision:
     regressions: list[str] = field(default_factory=list)  # human-readable reasons
     undefined: list[str] = field(default_factory=list)  # gating metrics that could not be computed, and why
     budget: ErrorBudget | None = None  # how alpha was shared (None: not decided by decide_model)
+    discovered: list[str] = field(default_factory=list)  # confirmed discovered slices that need review
 
     @property
     def regressed(self) -> bool:
@@ -123,6 +124,11 @@ class Decision:
         return any(m.inconclusive for m in self.models)
 
     @property
+    def discovered_review(self) -> list[str]:
+        """Confirmed discovered slices under `discovery.gate: review`: each needs a reviewer."""
+        return [r for m in self.models for r in m.discovered]
+
+    @property
     def undefined(self) -> list[str]:
         """Gating metrics that could not be computed: each needs a reviewer, whatever the policy says."""
         return [r for m in self.models for r in m.undefined]
@@ -138,6 +144,7 @@ class Decision:
             or ("regression" in want and (self.regressed or self.data_failures > 0))
             or ("data_change" in want and self.data_changed)
             or ("inconclusive" in want and self.inconclusive)
+            or bool(self.discovered_review)
         )
 
 
@@ -379,6 +386,30 @@ def decide_model(report_model: dict[str, Any], policy: ModelConfig) -> ModelDeci
     return ModelDecision(name_, metrics, findings, reasons, undefined, budget)
 
 
+def discovered_slices(report_model: dict[str, Any], policy: ModelConfig) -> list[str]:
+    """The report's discovered slices that the policy confirms (q-value at most the model's alpha),
+    in words; none when the policy has no `discovery` block or its gate is `off`."""
+    if policy.discovery is None or policy.discovery.gate == "off":
+        return []
+    out: list[str] = []
+    for s in report_model.get("discovered_slices", []):
+        q, delta = s.get("q_value"), s["loss"].get("delta")
+        if isinstance(q, int | float) and q <= policy.alpha and isinstance(delta, int | float) and delta > 0:
+            out.append(f"{report_model['name']}: mlgate found the candidate worse on {s['text']} "
+                       f"({s['rows']} rows, {s['loss']['name']} +{delta:.3g}, q={q:.3g})")
+    return out
+
+
+def with_discovered_slices(md: ModelDecision, report_model: dict[str, Any], policy: ModelConfig) -> ModelDecision:
+    """`discovery.gate: fail` makes a confirmed slice a regression; `review` asks for a reviewer."""
+    found = discovered_slices(report_model, policy)
+    if not found or policy.discovery is None:
+        return md
+    if policy.discovery.gate == "fail":
+        return replace(md, regressions=[*md.regressions, *found])
+    return replace(md, discovered=found)
+
+
 def decide(report: dict[str, Any], config: Config, changes: Changes | None = None) -> Decision:
     """The whole gate for a validated report under `config` (the policy that applies).
 
@@ -395,7 +426,7 @@ def decide(report: dict[str, Any], config: Config, changes: Changes | None = Non
         except KeyError:
             reasons.append(f"{rm['name']}: not in the base branch's config; not gated")
             continue
-        md = decide_model(rm, policy)
+        md = with_discovered_slices(decide_model(rm, policy), rm, policy)
         models.append(md)
         reasons.extend(md.regressions)
         reasons.extend(md.undefined)

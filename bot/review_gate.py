@@ -110,6 +110,8 @@ def required_reasons(required_when: Iterable[str], decision: Any | None) -> list
         out.append("a gating metric is undefined on the holdout, so the gate cannot judge it")
     if getattr(decision, "files_complete", True) is False:
         out.append("GitHub listed only part of the changed files")
+    if getattr(decision, "discovered_review", None):
+        out.append("mlgate found slices where the candidate is worse (discovery.gate: review)")
     return out
 
 

@@ -455,6 +455,7 @@ def discover(
     total = float(d_conf.sum())
     zc = z_quantile(confidence)
     found: list[Found] = []
+    explained = np.zeros(len(confirm_idx), dtype=bool)
     for cand, _ in picked:
         m = mask_of(features, cand.terms, confirm_idx)
         rows_c = np.flatnonzero(m)
@@ -462,11 +463,14 @@ def discover(
         k = len(dc)
         mean = float(dc.mean()) if k else float("nan")
         se = float(dc.std(ddof=1) / math.sqrt(k)) if k > 1 else float("nan")
-        if k > 1 and se > 0:
-            p = 0.5 * math.erfc(mean / se / math.sqrt(2))
-            ci: tuple[float | None, float | None] = (mean - zc * se, mean + zc * se)
-        else:
-            p, ci = 1.0, (None, None)
+        ci: tuple[float | None, float | None] = (mean - zc * se, mean + zc * se) if k > 1 and se > 0 else (None, None)
+        # the test leaves out the rows of better-scored slices: a slice that is worse only because it
+        # overlaps one found before (a bin of another column cutting through it) is not a finding of its own
+        own = d_conf[m & ~explained]
+        explained |= m
+        k_own = len(own)
+        se_own = float(own.std(ddof=1) / math.sqrt(k_own)) if k_own > 1 else float("nan")
+        p = 0.5 * math.erfc(float(own.mean()) / se_own / math.sqrt(2)) if k_own > 1 and se_own > 0 else 1.0
         stats = _slice_metrics(scored, confirm_idx[rows_c], metrics or [], confidence) if k > 1 else []
         found.append(Found(
             predicates=[features[fi].predicates[c] for fi, c in cand.terms],
@@ -508,3 +512,17 @@ def _slice_metrics(scored: Scored, rows: np.ndarray, metrics: list[str], confide
     sub = Scored(scored.task, scored.y[rows], scored.cand[rows], scored.base[rows], scored.n_classes)
     groups = Groups(np.zeros(len(rows), dtype=np.int64), 1, [""])
     return compare_partition(sub, groups, list(metrics), confidence)[0]
+
+
+def discover_models(
+    frame: pd.DataFrame, *, task: str, label: str, candidate: np.ndarray, baseline: np.ndarray,
+    classes: list[Any] | None, **settings: Any,
+) -> Discovery:
+    """`discover` from raw scores, validated as `compare_models` validates them."""
+    from bot.evaluation import _labels, _scores
+
+    y, classes = _labels(frame[label], task, classes)
+    cand = _scores(candidate, "candidate", task, len(frame), classes)
+    base = _scores(baseline, "baseline", task, len(frame), classes)
+    scored = Scored(task, y, cand, base, len(classes) if classes is not None else 0)
+    return discover(frame, scored, label=label, **settings)

@@ -180,3 +180,85 @@ def test_config_defaults() -> None:
     d = parse_config(CONFIG % "{}").models[0].discovery
     assert d is not None and (d.max_depth, d.min_rows, d.top_k, d.gate, d.columns) == (2, 200, 5, "review", None)
     assert parse_config((CONFIG % "{}").replace("    discovery: {}\n", "")).models[0].discovery is None
+    off = parse_config(CONFIG % "{gate: off}").models[0].discovery  # YAML 1.1 reads a bare off as false
+    assert off is not None and off.gate == "off"
+
+
+EVAL_CONFIG = """version: 1
+paths: {{data: ["data/**"]}}
+models:
+  - name: m
+    task: binary
+    holdout: data/holdout.parquet
+    label: y
+    segments: [c]
+    metrics: {{roc_auc: {{max_drop: 0.02}}}}
+{discovery}
+"""
+
+
+def _evaluate(tmp_path, discovery: str, planted: bool = True):  # type: ignore[no-untyped-def]
+    """`mlgate evaluate` in process on a simulated holdout with precomputed scores."""
+    from bot.cli import main
+
+    frame, y, cand, base, _ = holdout(3, planted=planted)
+    (tmp_path / ".github").mkdir(exist_ok=True)
+    (tmp_path / "data").mkdir(exist_ok=True)
+    frame.to_parquet(tmp_path / "data" / "holdout.parquet")
+    pd.DataFrame({"candidate": cand, "baseline": base}).to_csv(tmp_path / "scores.csv", index=False)
+    (tmp_path / ".github" / "mlgate.yml").write_text(EVAL_CONFIG.format(discovery=discovery))
+    code = main(["evaluate", "--config", str(tmp_path / ".github" / "mlgate.yml"), "--root", str(tmp_path),
+                 "--predictions", str(tmp_path / "scores.csv"), "--out", str(tmp_path / "r.json"), "--no-progress"])
+    from bot import report as report_io
+
+    return code, report_io.load(tmp_path / "r.json")
+
+
+def test_evaluate_writes_discovered_slices_and_review_gate_asks_for_a_reviewer(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from bot.config import load_config
+    from bot.gate import decide
+
+    code, report = _evaluate(tmp_path, "    discovery: {top_k: 3}")
+    assert code == 0  # gate: review passes the evaluation and asks for a review
+    rm = report["models"][0]
+    top = rm["discovered_slices"][0]
+    assert top["confirmed"] and {p["text"] for p in top["predicates"]} == PLANTED
+    assert top["metrics"][0]["name"] == "roc_auc" and top["metrics"][0]["delta"] < 0
+    assert rm["discovery"]["tested"] <= 6 and rm["discovery"]["columns"] == ["a", "b", "c", "x", "w"]
+    assert not any(s["text"].startswith("c = ") and len(s["predicates"]) == 1 for s in rm["discovered_slices"])
+    config = load_config(tmp_path / ".github" / "mlgate.yml")
+    decision = decide(report, config)
+    assert decision.outcome == "pass" and decision.discovered_review
+    assert decision.review_required(["regression"])  # no regression, no data change: only the slice
+    from bot.review_gate import required_reasons
+
+    assert "mlgate found slices where the candidate is worse (discovery.gate: review)" in required_reasons(
+        ["regression"], decision)
+
+
+def test_gate_fail_fails_and_gate_off_only_reports(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from bot.config import parse_config
+    from bot.gate import decide
+
+    code, report = _evaluate(tmp_path, "    discovery: {gate: fail}")
+    assert code == 1
+    text = (tmp_path / ".github" / "mlgate.yml").read_text()
+    failing = decide(report, parse_config(text))
+    found = [r for r in failing.reasons if "mlgate found the candidate worse on" in r]
+    # only the planted slice: bins of other columns that cut through it are explained by it
+    assert len(found) == 1 and ("a = P and b = b3" in found[0] or "b = b3 and a = P" in found[0])
+    off = decide(report, parse_config(text.replace("gate: fail", "gate: off")))
+    assert off.outcome == "pass" and not off.discovered_review and not off.review_required(["regression"])
+    # the App's policy decides: without a discovery block there, the report's slices gate nothing
+    plain = decide(report, parse_config(text.replace("    discovery: {gate: fail}\n", "")))
+    assert plain.outcome == "pass" and not plain.review_required(["regression"])
+
+
+def test_equal_models_pass_without_review(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from bot.config import load_config
+    from bot.gate import decide
+
+    code, report = _evaluate(tmp_path, "    discovery: {}", planted=False)
+    assert code == 0
+    assert not any(s["confirmed"] for s in report["models"][0]["discovered_slices"])
+    assert not decide(report, load_config(tmp_path / ".github" / "mlgate.yml")).review_required(["regression"])
