@@ -795,6 +795,48 @@ class GitHubClient:
         self._post(f"{self.repo_url}/deployments/{deployment_id}/statuses",
                    {"state": state, "description": description[:140]}, f"recording deployment status {state}")
 
+    # ------------------------------------------------------------ issues and dispatches (the monitor)
+
+    def issues_with_label(self, label: str, state: str = "all", limit: int = 300) -> list[dict[str, Any]]:
+        """Plain issues (never pull requests) carrying `label`, newest first, at most `limit`."""
+        def read() -> list[dict[str, Any]]:
+            out: list[dict[str, Any]] = []
+            page = 1
+            while len(out) < limit:
+                data = self._request("GET", f"{self.repo_url}/issues", parameters={
+                    "labels": label, "state": state, "per_page": 100, "page": page})
+                out += [d for d in data if "pull_request" not in d]
+                if len(data) < 100:
+                    break
+                page += 1
+            return out[:limit]
+        result: list[dict[str, Any]] = self._call(f"listing issues labelled {label}", read)
+        return result
+
+    def create_issue(self, title: str, body: str, labels: list[str]) -> int:
+        """Open an issue (not retried on 5xx: the caller lists again before trying twice)."""
+        data = self._post(f"{self.repo_url}/issues", {"title": title, "body": body, "labels": labels},
+                          "opening an issue")
+        return int(data["number"])
+
+    def update_issue(self, number: int, *, title: str | None = None, body: str | None = None,
+                     state: str | None = None, state_reason: str | None = None) -> None:
+        """Edit an issue's title, body or state (a PATCH is idempotent)."""
+        fields: dict[str, Any] = {k: v for k, v in (("title", title), ("body", body), ("state", state),
+                                                   ("state_reason", state_reason)) if v is not None}
+        self._call(f"updating issue #{number}",
+                   lambda: self._request("PATCH", f"{self.repo_url}/issues/{number}", body=fields))
+
+    def dispatch_workflow(self, workflow: str, ref: str, inputs: dict[str, str]) -> None:
+        """workflow_dispatch (not retried: a second run would retrain twice)."""
+        self._post(f"{self.repo_url}/actions/workflows/{workflow}/dispatches", {"ref": ref, "inputs": inputs},
+                   f"dispatching workflow {workflow}")
+
+    def repository_dispatch(self, event_type: str, payload: dict[str, Any]) -> None:
+        """repository_dispatch (not retried: a second event would retrain twice)."""
+        self._post(f"{self.repo_url}/dispatches", {"event_type": event_type, "client_payload": payload},
+                   f"sending repository_dispatch {event_type}")
+
     # ------------------------------------------------------------ internals
 
     def _post(self, url: str, body: dict[str, Any], what: str, *, idempotent: bool = False) -> Any:

@@ -198,7 +198,7 @@ def register(box: Sandbox, app: Flask) -> None:  # noqa: C901 - one table of end
     @app.route("/repos/<owner>/<name>/issues/<int:n>/comments", methods=["GET", "POST"])
     def issue_comments(owner: str, name: str, n: int) -> Any:
         r = repo(owner, name)
-        if n not in r.pulls:
+        if n not in r.pulls and n not in r.issues:
             return _error(404, "Not Found")
         if request.method == "POST":
             c = box._new_comment(r, n, body()["body"], f"{box.app_slug}[bot]")
@@ -244,7 +244,7 @@ def register(box: Sandbox, app: Flask) -> None:  # noqa: C901 - one table of end
     @app.route("/repos/<owner>/<name>/issues/<int:n>/labels", methods=["GET", "POST"])
     def labels(owner: str, name: str, n: int) -> Any:
         r = repo(owner, name)
-        if n not in r.pulls:
+        if n not in r.pulls and n not in r.issues:
             return _error(404, "Not Found")
         if request.method == "POST":
             data = request.get_json(silent=True)
@@ -265,6 +265,64 @@ def register(box: Sandbox, app: Flask) -> None:  # noqa: C901 - one table of end
         with box.lock:
             r.labels[n].remove(label)
         return jsonify([box._label_json(r, x) for x in r.labels[n]])
+
+    # ---------------------------------------------------------------- issues (plain issues, as the monitor uses them)
+
+    @app.route("/repos/<owner>/<name>/issues", methods=["GET", "POST"])
+    def issues(owner: str, name: str) -> Any:
+        r = repo(owner, name)
+        if request.method == "POST":
+            data = body()
+            with box.lock:
+                number = box._next_number(r)
+                issue = {"number": number, "id": next(box.ids), "title": data["title"], "body": data.get("body"),
+                         "author": f"{box.app_slug}[bot]", "state": "open", "state_reason": None,
+                         "created_at": now(), "updated_at": now(), "closed_at": None}
+                r.issues[number] = issue
+                r.labels[number] = [x if isinstance(x, str) else x["name"] for x in data.get("labels") or []]
+            return box._plain_issue_json(r, issue), 201
+        # GitHub lists pull requests here too (each with a `pull_request` key); newest first
+        state = request.args.get("state", "open")
+        wanted = [x for x in (request.args.get("labels") or "").split(",") if x]
+        found = [(i["number"], box._plain_issue_json(r, i)) for i in box.snapshot(r.issues)]
+        found += [(p["number"], box._issue_json(r, p)) for p in box.snapshot(r.pulls)]
+        items = [j for _, j in sorted(found, key=lambda t: -t[0])
+                 if (state == "all" or j["state"] == state)
+                 and all(x in {lab["name"] for lab in j["labels"]} for x in wanted)]
+        return box._paginate(items)
+
+    @app.route("/repos/<owner>/<name>/issues/<int:n>", methods=["GET", "PATCH"])
+    def one_issue(owner: str, name: str, n: int) -> Any:
+        r = repo(owner, name)
+        if n in r.pulls:
+            return box._issue_json(r, r.pulls[n])  # only read here: the monitor never edits a PR as an issue
+        issue = r.issues.get(n)
+        if issue is None:
+            return _error(404, "Not Found")
+        if request.method == "PATCH":
+            data = body()
+            with box.lock:
+                for key in ("title", "body"):
+                    if key in data:
+                        issue[key] = data[key]
+                if "labels" in data:
+                    r.labels[n] = [x if isinstance(x, str) else x["name"] for x in data["labels"] or []]
+                if data.get("state") in ("open", "closed") and data["state"] != issue["state"]:
+                    issue["state"] = data["state"]
+                    issue["closed_at"] = now() if data["state"] == "closed" else None
+                    issue["state_reason"] = (data.get("state_reason") or "completed") if data["state"] == "closed" \
+                        else "reopened"
+                issue["updated_at"] = now()
+        return box._plain_issue_json(r, issue)
+
+    @app.post("/repos/<owner>/<name>/dispatches")
+    def repository_dispatch(owner: str, name: str) -> Any:
+        r = repo(owner, name)
+        data = body()
+        with box.lock:
+            r.repository_dispatches.append({"event_type": data["event_type"],
+                                            "client_payload": data.get("client_payload") or {}})
+        return Response(status=204)
 
     # ---------------------------------------------------------------- check runs and statuses
 

@@ -313,7 +313,7 @@ class Sandbox:
         (a login) the head branch is in that user's fork of `repo`, as for an outside contributor."""
         r = self._repo(repo)
         with self.lock:
-            number = max([0, *r.pulls, *(c["issue"] for c in self.snapshot(r.comments))]) + 1
+            number = self._next_number(r)
             head = head or f"pr-{number}"
             base_sha = r.branches[base]
             head_repo = self.fork(repo, fork).full_name if fork else repo
@@ -598,6 +598,17 @@ class Sandbox:
         """workflow_dispatch requests: {"workflow_id", "ref", "inputs"}."""
         return list(self._repo(repo).dispatches)
 
+    def repository_dispatches(self, repo: str) -> list[dict[str, Any]]:
+        """repository_dispatch requests: {"event_type", "client_payload"}."""
+        return list(self._repo(repo).repository_dispatches)
+
+    def issues(self, repo: str) -> list[dict[str, Any]]:
+        """Plain issues (not pull requests) as GitHub returns them, with their comments' bodies."""
+        r = self._repo(repo)
+        return [{**self._plain_issue_json(r, i),
+                 "comment_bodies": [c["body"] for c in self.snapshot(r.comments) if c["issue"] == i["number"]]}
+                for i in self.snapshot(r.issues)]
+
     def file(self, repo: str, path: str, ref: str | None = None) -> bytes | None:
         r = self._repo(repo)
         sha = r.resolve(ref or r.default_branch)
@@ -869,6 +880,26 @@ class Sandbox:
                                  "patch_url": f"https://github.com/{r.full_name}/pull/{n}.patch",
                                  "merged_at": pr["merged_at"]},
                 "body": pr.get("body") or None, "state_reason": None}
+
+    def _next_number(self, r: Repo) -> int:
+        """Issues and pull requests share one sequence of numbers, as on GitHub."""
+        return max([0, *r.pulls, *r.issues, *(c["issue"] for c in self.snapshot(r.comments))]) + 1
+
+    def _plain_issue_json(self, r: Repo, issue: dict[str, Any]) -> dict[str, Any]:
+        """An issue that is not a pull request: no `pull_request` key, state_reason when closed."""
+        n = issue["number"]
+        api = self._api(r)
+        return {"url": f"{api}/issues/{n}", "repository_url": api, "labels_url": f"{api}/issues/{n}/labels{{/name}}",
+                "comments_url": f"{api}/issues/{n}/comments", "events_url": f"{api}/issues/{n}/events",
+                "html_url": f"https://github.com/{r.full_name}/issues/{n}", "id": issue["id"],
+                "node_id": f"I_kwDO{issue['id']}", "number": n, "title": issue["title"],
+                "user": self.user(issue["author"]),
+                "labels": [self._label_json(r, x) for x in r.labels.get(n, [])], "state": issue["state"],
+                "locked": False, "assignee": None, "assignees": [], "milestone": None,
+                "comments": sum(1 for c in self.snapshot(r.comments) if c["issue"] == n),
+                "created_at": issue["created_at"], "updated_at": issue["updated_at"], "closed_at": issue["closed_at"],
+                "author_association": "NONE", "active_lock_reason": None,
+                "body": issue.get("body") or None, "state_reason": issue.get("state_reason")}
 
     def _pr_files(self, r: Repo, pr: dict[str, Any]) -> list[dict[str, Any]]:
         """The diff of the PR's head against the base it was opened from (the merge base)."""

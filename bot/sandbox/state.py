@@ -61,6 +61,8 @@ class Repo:
     deployment_statuses: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     reruns: list[int] = field(default_factory=list)
     dispatches: list[dict[str, Any]] = field(default_factory=list)
+    issues: dict[int, dict[str, Any]] = field(default_factory=dict)  # plain issues; they share numbers with pulls
+    repository_dispatches: list[dict[str, Any]] = field(default_factory=list)  # {"event_type", "client_payload"}
     required_checks: dict[str, list[str]] = field(default_factory=dict)
     protected: set[str] = field(default_factory=set)  # branches protected without required checks
 

@@ -1,0 +1,96 @@
+"""One `mlgate monitor` run over every configured model: read the window, check it, say why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from bot.config import Config, ModelConfig
+from bot.datafiles import read_table
+from bot.monitor.checks import ModelHealth, check_model
+from bot.monitor.logs import LogError, Window, join_labels, read_logs
+
+METRIC_TAG = "mlgate.metric."  # written by /promote on the version it moves production to
+
+
+class VersionSource(Protocol):
+    """The registry calls the monitor makes (bot.registry.Registry satisfies it)."""
+
+    def alias_version(self, name: str, alias: str) -> str | None: ...
+
+    def version_tags(self, name: str, version: str) -> dict[str, str]: ...
+
+
+@dataclass(frozen=True)
+class Production:
+    version: str | None
+    figures: dict[str, float]
+    problem: str | None = None
+
+
+def production(registry: VersionSource | None, model: ModelConfig) -> Production:
+    """The version behind the model's baseline alias and the figures it was promoted on."""
+    from bot.registry import RegistryError
+
+    if registry is None:
+        return Production(None, {}, "no model registry configured (set MLFLOW_TRACKING_URI)")
+    try:
+        version = registry.alias_version(model.name, model.baseline)
+        if version is None:
+            return Production(None, {}, f"the alias {model.baseline} of {model.name} does not exist")
+        tags = registry.version_tags(model.name, version)
+    except RegistryError as exc:
+        return Production(None, {}, str(exc).splitlines()[0][:300])
+    figures: dict[str, float] = {}
+    for key, value in tags.items():
+        if key.startswith(METRIC_TAG):
+            try:
+                figures[key.removeprefix(METRIC_TAG)] = float(value)
+            except ValueError:
+                continue
+    return Production(version, figures)
+
+
+def reference_path(config: Config, model: ModelConfig, root: Path) -> Path:
+    return root / (config.monitor.reference or config.data_checks.reference or model.holdout)
+
+
+def run_monitor(config: Config, *, root: Path, registry: VersionSource | None,
+                until: datetime | None = None) -> list[ModelHealth]:
+    """Every model's health for the window ending at `until` (default: now, UTC).
+
+    A bad log raises LogError (nothing is posted); a missing registry or alias makes that
+    model `unknown`, never fine.
+    """
+    cfg = config.monitor
+    end = until or datetime.now(UTC)
+    window = Window.ending(end, cfg.window_days)
+    logs = root / cfg.logs
+    out = []
+    for i, model in enumerate(config.models):
+        ref_path = reference_path(config, model, root)
+        try:
+            reference = read_table(ref_path)
+        except (OSError, ValueError) as exc:
+            raise LogError(f"{ref_path}: cannot read the drift reference ({str(exc).splitlines()[0][:200]}); "
+                           "set monitor.reference") from None
+        features = [c for c in reference.columns if c != model.label]
+        prod = production(registry, model)
+        current = read_logs(logs, window, model=model.name, features=features, label=model.label)
+        if cfg.labels:
+            current = join_labels(current, root / cfg.labels, model.label)
+        previous = read_logs(logs, window.previous(), model=model.name, features=[], label=None)
+        names = {v for v in (prod.version, model.baseline) if v}
+        prev_scores = previous.loc[previous["version"].isin(names), "score"].to_numpy(dtype=np.float64) \
+            if prod.version else None
+        health = check_model(model, cfg, current=current, reference=reference, previous_scores=prev_scores,
+                             version=prod.version, figures=prod.figures, window=window.label(),
+                             where=str(logs), seed=i)
+        if prod.problem:
+            health.flag("unknown", f"cannot tell which version is in production: {prod.problem}")
+        out.append(health)
+    return out
