@@ -27,7 +27,7 @@ PENDING_TITLE = "Waiting for the evaluation workflow"
 FAILED_JOB_TITLE = "mlgate could not process this event"
 UNDECIDED_TITLE = "mlgate could not decide"
 CONFIG_CHANGED_NOTE = (
-    "this pull request changes .github/mlgate.yml; the policy on `{branch}` applies, and the change takes "
+    "this pull request changes .github/mlgate.yml; the policy on {branch} applies, and the change takes "
     "effect once it is merged there"
 )
 

@@ -117,7 +117,7 @@ def test_pr_changing_the_config_gets_a_note_and_base_policy(app_harness: AppHarn
     pr = gh.open_pull_request("acme/churn", {".github/mlgate.yml": "version: 1\nmodels: []\n", "data/a.csv": "a"})
     app_harness.drain()
     (comment,) = gh.comments("acme/churn", pr["number"])
-    assert "policy of the base branch applies" in comment["body"]
+    assert "the policy on main applies, and the change takes effect once it is merged there" in comment["body"]
 
 
 def _zip_bomb() -> bytes:
