@@ -252,3 +252,23 @@ def test_closed_form_multiclass_gradients_equal_numeric_ones() -> None:
     used = conf > 0
     for m in names:
         assert np.allclose(closed[m][used], numeric[m][used], atol=1e-7), m
+
+
+def test_count_metric_variance_from_joint_cells_equals_the_per_row_sum() -> None:
+    """Every row of a (label, candidate, baseline) cell has the same influence: summing over the
+    cells (no pass over the rows per metric) gives the per-row delta-method variance."""
+    import bot.evaluation.paired as paired
+
+    frame, c, b = binary_holdout(3000, 1, regions=5)
+    kw: dict[str, Any] = dict(task="binary", label="y", candidate=c, baseline=b, metrics=BINARY, segments=["region"])
+    cells = compare_models(frame, **kw).to_report()
+    old = paired.MAX_JOINT_CELLS
+    try:
+        paired.MAX_JOINT_CELLS = 0
+        rows = compare_models(frame, **kw).to_report()
+    finally:
+        paired.MAX_JOINT_CELLS = old
+    for a, r in zip([cells["metrics"]] + [s["metrics"] for s in cells["segments"]],
+                    [rows["metrics"]] + [s["metrics"] for s in rows["segments"]], strict=True):
+        for x, y in zip(a, r, strict=True):
+            assert x["se"] == pytest.approx(y["se"], rel=1e-9, abs=1e-15), x["name"]
