@@ -33,6 +33,7 @@ MAX_REASONS = 20
 MAX_NOTES = 10
 TOP_FLAGGED = 25  # regressed segments listed above the fold
 TOP_WORST = 3  # largest other drops listed above the fold
+TOP_SLICES = 5  # confirmed discovered slices in the comment when the report does not say top_k
 CHART_SEGMENTS = 12
 TRUNCATION_STEPS: tuple[int | None, ...] = (None, 500, 200, 100, 50, 20, 10, 0)
 
@@ -325,6 +326,47 @@ def _model_view(rm: dict[str, Any], md: ModelDecision | None, esc: Escaper) -> d
         "worst": worst,
         "inconclusive": [esc(m.name) for m in md.metrics if m.gating and m.verdict == "inconclusive"] if md else [],
         "chart": _chart(rm, md, esc),
+        **_slices_view(rm, esc),
+    }
+
+
+def _slices_view(rm: dict[str, Any], esc: Escaper) -> dict[str, Any]:
+    """Discovered slices (bot/evaluation/discovery.py): confirmed first, as the report lists them."""
+    summary = rm.get("discovery")
+    rows = []
+    for s in rm.get("discovered_slices", []):
+        loss = s["loss"]
+        metrics = [
+            f"{esc(m['name'])} {fmt_signed(m.get('delta'))} {fmt_ci(m.get('ci_low'), m.get('ci_high'))}"
+            for m in s.get("metrics", [])
+        ]
+        share = s.get("share")
+        rows.append({
+            "text": esc(s["text"], 200),
+            "rows": f"{s['rows']:,}",
+            "confirm_rows": f"{s['confirm_rows']:,}",
+            "metrics": "; ".join(metrics) or "–",
+            "loss": f"{fmt_signed(loss.get('delta'))} {fmt_ci(loss.get('ci_low'), loss.get('ci_high'))}",
+            "loss_name": esc(str(loss["name"]).replace("_", " "), 20),
+            "p": fmt_q(loss.get("p_value")),
+            "q": fmt_q(s.get("q_value")),
+            "share": "–" if _missing(share) else f"{share:.0%}",
+            "confirmed": bool(s["confirmed"]),
+        })
+    top_k = summary.get("top_k", TOP_SLICES) if isinstance(summary, dict) else TOP_SLICES
+    return {
+        "discovery": None if not isinstance(summary, dict) else {
+            "scored": _count(summary.get("scored")),
+            "tested": _count(summary.get("tested")),
+            "columns": len(summary.get("columns", [])),
+            "max_depth": summary.get("max_depth"),
+            "search_rows": _count(summary.get("search_rows")),
+            "confirm_rows": _count(summary.get("confirm_rows")),
+            "level": f"{float(summary.get('level', 0.05)):g}",
+        },
+        "slices": rows,
+        "slices_top": [r for r in rows if r["confirmed"]][:max(1, min(int(top_k), 50))],
+        "slices_confirmed": sum(1 for r in rows if r["confirmed"]),
     }
 
 

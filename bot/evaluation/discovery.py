@@ -129,6 +129,7 @@ class Discovery:
     confirm_rows: int
     scored: int  # slices whose score the search computed
     slices: list[Found]
+    top_k: int = 5
 
     def to_report(self) -> dict[str, Any]:
         return {
@@ -136,7 +137,7 @@ class Discovery:
                 "columns": [c[:1000] for c in self.columns][:MAX_COLUMNS],
                 "loss": self.loss, "level": self.level, "seed": self.seed, "max_depth": self.max_depth,
                 "min_rows": self.min_rows, "search_rows": self.search_rows, "confirm_rows": self.confirm_rows,
-                "scored": self.scored, "tested": len(self.slices),
+                "scored": self.scored, "tested": len(self.slices), "top_k": self.top_k,
             },
             "discovered_slices": [s.to_dict(self.loss) for s in self.slices],
         }
@@ -484,7 +485,7 @@ def discover(
         f.confirmed = q <= level
     found.sort(key=lambda f: (not f.confirmed, f.q_value if f.q_value is not None else 1.0, -f.score))
     return Discovery(cols, "squared_error" if scored.task == "regression" else "log_loss", level, seed,
-                     max_depth, min_rows, len(search_idx), len(confirm_idx), count, found)
+                     max_depth, min_rows, len(search_idx), len(confirm_idx), count, found, top_k)
 
 
 def _jaccard(a: np.ndarray, b: np.ndarray) -> float:

@@ -262,3 +262,40 @@ def test_equal_models_pass_without_review(tmp_path) -> None:  # type: ignore[no-
     assert code == 0
     assert not any(s["confirmed"] for s in report["models"][0]["discovered_slices"])
     assert not decide(report, load_config(tmp_path / ".github" / "mlgate.yml")).review_required(["regression"])
+
+
+def test_comment_shows_top_confirmed_slices_escaped_and_html_the_whole_list() -> None:
+    import copy
+
+    from bot import render
+    from bot.gate import decide
+    from tests.render.cases import CASES
+
+    build, config = CASES["discovered"]
+    report = copy.deepcopy(build())
+    rm = report["models"][0]
+    hostile = "region = <img src=x onerror=alert(1)> | `x` [a](http://evil)"
+    rm["discovered_slices"][0]["text"] = hostile
+    decision = decide(report, config)
+    text = render.render_comment(report, decision)
+    section = text.split("**Slices mlgate found**", 1)[1].split("### Data", 1)[0]
+    assert "<img" not in section and "](http" not in section and "| `x`" not in section
+    rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| slice")]
+    assert len(rows) == sum(1 for s in rm["discovered_slices"] if s["confirmed"])  # top_k 3 >= confirmed
+    html = render.render_html(report, decision)
+    assert "&lt;img src=x" in html and "<img" not in html
+    table = html.split("Slices mlgate found", 1)[1].split("</table>", 1)[0]
+    assert table.count("<tr") == len(rm["discovered_slices"]) + 1  # every slice tested, and the header
+
+
+def test_comment_without_confirmed_slices_says_so() -> None:
+    from bot import render
+    from bot.gate import decide
+    from tests.render.cases import CASES
+
+    build, config = CASES["discovered"]
+    report = build()
+    for s in report["models"][0]["discovered_slices"]:
+        s["confirmed"], s["q_value"] = False, 0.5
+    text = render.render_comment(report, decide(report, config))
+    assert "confirmed none where the candidate is worse than the baseline on rows the search never saw" in text

@@ -56,3 +56,30 @@ CASES: dict[str, tuple[Callable[[], dict[str, Any]], Config]] = {
     "hostile": (lambda: load_report(HERE / "hostile.json"), CHURN),
     "huge": (huge_report, CHURN),
 }
+
+
+def discovered_report() -> dict[str, Any]:
+    """The passing report with what `mlgate evaluate` writes for a `discovery` block, computed by
+    bot.evaluation.discovery on a simulated churn holdout that hides a two-column regression."""
+    from bot.evaluation.discovery import discover
+    from bot.evaluation.paired import Scored
+    from tests.evaluation.discovery_sim import holdout
+
+    frame, y, cand, base, _ = holdout(3)
+    frame = frame.rename(columns={"a": "region", "b": "plan", "c": "channel", "x": "age_z", "w": "tenure_years"})
+    frame["region"] = frame["region"].map({"P": "APAC", "Q": "EU", "R": "NA", "S": "LATAM"})
+    frame["plan"] = frame["plan"].str.replace("b", "plan-", regex=False)
+    found = discover(frame, Scored("binary", y, cand, base), label="y", metrics=["roc_auc"], seed=3, top_k=3)
+    rep = load_report(REPORTS / "passing.json")
+    rep["models"][0].update(found.to_report())
+    rep["models"][0]["holdout"]["rows"] = len(frame)
+    return validate(rep)
+
+
+def _with_discovery(config: Config, block: dict[str, Any]) -> Config:
+    policy = config.to_policy()
+    policy["models"] = [{**m, "discovery": block} for m in policy["models"]]
+    return Config.model_validate(policy)
+
+
+CASES["discovered"] = (discovered_report, _with_discovery(CHURN, {"top_k": 3}))

@@ -65,7 +65,7 @@ def test_terminal_golden(case: str) -> None:
     _check_golden(f"terminal-{case}.txt", render.render_terminal(report, decision))
 
 
-@pytest.mark.parametrize("case", ["failing", "multi"])
+@pytest.mark.parametrize("case", ["failing", "multi", "discovered"])
 def test_html_golden(case: str) -> None:
     report, decision = _case(case)
     _check_golden(f"report-{case}.html", render.render_html(report, decision))
