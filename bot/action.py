@@ -165,6 +165,8 @@ def execute(env: Mapping[str, str], log: TextIO = sys.stdout) -> int:
                 "the PR's base commit is not in this checkout, so data changes are not listed; "
                 "use actions/checkout with fetch-depth: 0",
             )
+    if base_rev is None and provenance is not None:
+        base_rev = _trusted_base(workspace, provenance.head_sha, runner)
     report_path = inputs.report_dir / "mlgate-report.json"
     opts = EvaluateOptions(
         config=workspace / inputs.config,
@@ -220,6 +222,27 @@ def candidate_dirs(root: Path) -> dict[str | None, Path]:
         return {None: root}  # a missing directory gets its own clear error from the loader
     subdirs: dict[str | None, Path] = {p.name: p for p in sorted(root.iterdir())[:100] if (p / "MLmodel").is_file()}
     return subdirs or {None: root}
+
+
+def _trusted_base(workspace: Path, head_sha: str, runner: Runner) -> str | None:
+    """Where the PR branched from this checkout (the default branch), to list its data changes; the
+    head commit is read from git's objects only. None, with a warning, when it was not fetched."""
+    import subprocess
+
+    if _commit_exists(workspace, head_sha):
+        try:
+            res = subprocess.run(["git", "merge-base", "HEAD", head_sha], cwd=workspace, capture_output=True,
+                                 text=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired):
+            res = None
+        if res is not None and res.returncode == 0 and res.stdout.strip():
+            return res.stdout.strip()
+    runner.annotate(
+        "warning",
+        "the PR's head commit and its history are not in this checkout, so data changes are not listed; "
+        "check out with fetch-depth: 0 and fetch the head commit (see docs/action.md)",
+    )
+    return None
 
 
 def _commit_exists(workspace: Path, sha: str) -> bool:

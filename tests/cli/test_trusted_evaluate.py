@@ -214,3 +214,37 @@ def test_the_cli_flags(project: dict[str, Any], tmp_path: Path) -> None:
          "--candidate", "runs:/x/model", "--provenance-from-env", "--out", str(tmp_path / "r2.json")],
         capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
     assert res.returncode == 2 and "--provenance-from-env goes with --trusted-candidate-dir" in res.stderr
+
+
+def test_data_changes_are_read_from_the_pr_head_commit_without_checking_it_out(
+        project: dict[str, Any], tmp_path: Path) -> None:
+    """The trusted job's checkout is the default branch; the PR's data files come from git's objects."""
+    repo = tmp_path / "checkout"
+    shutil.copytree(project["root"] / ".github", repo / ".github")
+    shutil.copytree(project["root"] / "data", repo / "data")
+    (repo / ".github" / "mlgate.yml").write_text(CONFIG.replace("version: 1\n", 'version: 1\npaths:\n  data: ["data/**"]\n'))
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+
+    def run(*args: str) -> str:
+        return subprocess.run([*git, *args], cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
+
+    run("init", "-q", "-b", "main")
+    run("add", ".")
+    run("commit", "-qm", "base")
+    base = run("rev-parse", "HEAD")
+    run("checkout", "-qb", "pr")
+    (repo / "data" / "extra.csv").write_text("x1,churned\n1,0\n2,1\n")
+    run("add", ".")
+    run("commit", "-qm", "pr adds data")
+    head = run("rev-parse", "HEAD")
+    run("checkout", "-q", "main")  # the trusted job's checkout: the PR's file is not on disk
+    assert not (repo / "data" / "extra.csv").exists()
+    event = json.loads(json.dumps(EVENT))
+    event["workflow_run"]["head_sha"] = head
+    provenance = provenance_from_env(_env(tmp_path, event))
+    result = evaluate(EvaluateOptions(
+        config=repo / ".github" / "mlgate.yml", out=tmp_path / "report.json", root=repo, base_rev=base,
+        trusted_dirs={None: project["dirs"] / "skops"}, tracking_uri=project["tracking"], progress=False,
+        run=provenance_run(provenance), provenance=provenance))
+    assert [(c["path"], c["status"], c["rows_after"]) for c in result.report["data"]["changes"]] == [
+        ("data/extra.csv", "added", 2)]
