@@ -142,7 +142,7 @@ class SegmentPolicy(_Strict):
     max_drop: float = Field(default=0.02, ge=0)
     """Tolerated drop of a gating metric within a segment."""
     fdr: float = Field(default=0.05, gt=0, lt=1)
-    """Benjamini-Hochberg level across segments; capped by the segments' share of `alpha`."""
+    """No longer used: the model's `alpha` covers segments and overall metrics together (kept so configs load)."""
     metrics: list[str] | None = None
     """Gating metrics tested per segment (default: the first gating metric only; more costs power)."""
 
@@ -200,7 +200,7 @@ class ModelConfig(_Strict):
     alpha: float = Field(default=0.05, gt=0, lt=0.5)
     """The gate's false-fail rate: an equal candidate fails at most this often (docs/statistics.md)."""
     resamples: int = Field(default=1000, ge=0, le=100_000)
-    """Paired bootstrap resamples (0: analytic intervals where available)."""
+    """No longer used: every interval is analytic (docs/statistics.md); recorded in the report."""
     seed: int = 0
     """Seed of the resampling; recorded in the report."""
 
