@@ -92,6 +92,15 @@ class RunInfo:
 
 
 @dataclass(frozen=True)
+class CompareInfo:
+    """What one commit adds to another (GitHub's compare API)."""
+
+    commits: list[str]
+    files: list[str]
+    complete: bool
+
+
+@dataclass(frozen=True)
 class PullInfo:
     """The facts about a pull request that handlers need, in mlgate's terms."""
 
@@ -794,6 +803,29 @@ class GitHubClient:
     def create_deployment_status(self, deployment_id: int, state: str, description: str) -> None:
         self._post(f"{self.repo_url}/deployments/{deployment_id}/statuses",
                    {"state": state, "description": description[:140]}, f"recording deployment status {state}")
+
+    # ------------------------------------------------------------ merge queues and protected environments
+
+    def compare(self, base: str, head: str) -> CompareInfo:
+        """The commits `head` adds to `base` and the files it changes (GitHub lists at most 250
+        commits and 300 files in one answer; `complete` says whether these are all of them)."""
+        def read() -> CompareInfo:
+            d = self._request("GET", f"{self.repo_url}/compare/{quote(base, safe='')}...{quote(head, safe='')}")
+            commits = [str(c["sha"]) for c in d.get("commits") or []]
+            files = [str(f["filename"]) for f in d.get("files") or []]
+            total = d.get("total_commits")
+            complete = (isinstance(total, int) and total == len(commits) and len(commits) < 250
+                        and len(files) < 300)
+            return CompareInfo(commits, files, complete)
+        result: CompareInfo = self._call(f"comparing {base[:12]}...{head[:12]}", read)
+        return result
+
+    def review_deployment(self, run_id: int, environment: str, state: str, comment: str) -> None:
+        """Answer a deployment protection rule through the run's callback (approved or rejected).
+        Idempotent on GitHub's side: a second answer to a gate already answered is refused, not doubled."""
+        self._post(f"{self.repo_url}/actions/runs/{int(run_id)}/deployment_protection_rule",
+                   {"environment_name": environment, "state": state, "comment": comment[:1024]},
+                   f"answering the deployment protection rule of run {run_id}", idempotent=True)
 
     # ------------------------------------------------------------ issues and dispatches (the monitor)
 

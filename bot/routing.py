@@ -16,6 +16,8 @@ HANDLER_MODULES = [
     "bot.handlers.issue_comment",
     "bot.handlers.review",
     "bot.handlers.merge",
+    "bot.handlers.merge_group",
+    "bot.handlers.deployment_protection",
 ]
 
 

@@ -126,6 +126,9 @@ class Sandbox:
         self._blob_key = secrets.token_bytes(16)
         self._server: Any = None
         self._thread: threading.Thread | None = None
+        self.manifests: dict[str, dict[str, Any]] = {}  # App manifest codes not yet converted
+        # (repo, run id, environment) -> a deployment waiting on the App's protection rule
+        self.protection_requests: dict[tuple[str, int, str], dict[str, Any]] = {}
         self.app = self._build_app()
 
     # ------------------------------------------------------------ lifecycle
@@ -383,6 +386,73 @@ class Sandbox:
         pr = self._pull(r, number)
         pr["draft"] = False
         self._pr_event(r, pr, "ready_for_review", pr["author"])
+
+    def convert_to_draft(self, repo: str, number: int) -> None:
+        """An open PR goes back to draft (sends pull_request converted_to_draft)."""
+        r = self._repo(repo)
+        pr = self._pull(r, number)
+        pr["draft"] = True
+        self._pr_event(r, pr, "converted_to_draft", pr["author"])
+
+    def change_base(self, repo: str, number: int, base: str, *, user: str | None = None) -> None:
+        """The PR's base branch is edited (sends pull_request edited with changes.base.ref.from and sha.from)."""
+        r = self._repo(repo)
+        pr = self._pull(r, number)
+        old_ref, old_sha = pr["base"], pr["base_sha"]
+        pr["base"], pr["base_sha"], pr["updated_at"] = base, r.branches[base], now()
+        self._pr_event(r, pr, "edited", user or pr["author"],
+                       changes={"base": {"ref": {"from": old_ref}, "sha": {"from": old_sha}}})
+
+    def merge_queue(self, repo: str, numbers: list[int], *, base: str = "main", batch: bool = False,
+                    user: str = "alice") -> list[str]:
+        """Queue PRs: one merge group per entry on top of the previous entry's commit (or, with `batch`,
+        one group for all), each announced with merge_group checks_requested; returns the group SHAs."""
+        from bot.sandbox import gates
+
+        r = self._repo(repo)
+        entries = gates.build_merge_groups(self, r, numbers, base, batch)
+        for n, entry_base, head in entries:
+            self._deliver("merge_group", {"action": "checks_requested",
+                                          "merge_group": gates.merge_group_payload(r, n, base, entry_base, head)},
+                          r, user)
+        return [head for _, _, head in entries]
+
+    def destroy_merge_group(self, repo: str, head: str, *, reason: str = "merged", base: str = "main") -> None:
+        """GitHub removed the group (merged, dequeued or invalidated): merge_group destroyed."""
+        from bot.sandbox import gates
+
+        r = self._repo(repo)
+        c = r.commits[head]
+        n = int(c.message.rsplit("#", 1)[-1])
+        self._deliver("merge_group", {"action": "destroyed", "reason": reason,
+                                      "merge_group": gates.merge_group_payload(r, n, base, c.parents[0], head)},
+                      r, "github")
+
+    def request_deployment(self, repo: str, sha: str, *, environment: str = "production", ref: str = "main",
+                           user: str = "alice", event: str = "push") -> int:
+        """A workflow job targets `environment`, whose protection rule is this App: GitHub creates the
+        deployment, holds the job, and sends deployment_protection_rule requested; returns the run id."""
+        r = self._repo(repo)
+        api = self._api(r)
+        with self.lock:
+            run_id, did = next(self.ids), next(self.ids)
+            d = {"id": did, "node_id": f"DE_kwDO{did}", "url": f"{api}/deployments/{did}", "sha": sha, "ref": ref,
+                 "task": "deploy", "payload": {}, "original_environment": environment, "environment": environment,
+                 "description": None, "creator": self.user(user), "created_at": now(), "updated_at": now(),
+                 "statuses_url": f"{api}/deployments/{did}/statuses", "repository_url": api,
+                 "transient_environment": False, "production_environment": environment == "production"}
+            r.deployments[did] = d
+            self.protection_requests[(r.full_name, run_id, environment)] = {"state": "waiting", "sha": sha,
+                                                                             "deployment": did}
+        self._deliver("deployment_protection_rule", {
+            "action": "requested", "environment": environment, "event": event,
+            "deployment_callback_url": f"{api}/actions/runs/{run_id}/deployment_protection_rule",
+            "deployment": self._deployment_json(r, d), "pull_requests": []}, r, user)
+        return run_id
+
+    def protection_answer(self, repo: str, run_id: int, environment: str = "production") -> dict[str, Any]:
+        """What the App answered a deployment protection rule: state waiting|approved|rejected, comment."""
+        return dict(self.protection_requests[(repo, run_id, environment)])
 
     def comment(self, repo: str, number: int, body: str, *, user: str = "alice") -> dict[str, Any]:
         """A user posts a PR comment (sends issue_comment created)."""
@@ -1167,8 +1237,8 @@ class Sandbox:
         @app.before_request
         def _check() -> Response | None:
             path = request.path
-            if path.startswith(("/_sandbox", "/_blob")):
-                return None
+            if path.startswith(("/_sandbox", "/_blob")) or path.endswith("/settings/apps/new"):
+                return None  # the stand-in's own controls, and GitHub's web form for App manifests
             fault = box._take_fault(request.method, path)
             if fault is not None:
                 return fault
@@ -1184,6 +1254,8 @@ class Sandbox:
                     return _error(422, "Invalid request.\n\n" + problem, [{"resource": "Request", "code": "invalid",
                                                                          "message": problem[:500]}])
             template = openapi.template_for(request.method, path)
+            if template == "/app-manifests/{code}/conversions":
+                return None  # the one-time code is the credential
             if template in _JWT_TEMPLATES:
                 return box._verify_app_jwt()
             who = box._token_owner()
@@ -1321,6 +1393,9 @@ class Sandbox:
         from bot.sandbox.routes import register
 
         register(self, app)
+        from bot.sandbox import gates
+
+        gates.register(self, app)
 
     def _admin_routes(self, app: Flask) -> None:
         from bot.sandbox.admin import register

@@ -38,6 +38,11 @@ TEMPLATES: dict[tuple[str, str | None], str] = {
     ("check_run", "rerequested"): "check_run/rerequested-1.json",
     ("check_suite", "requested"): "check_suite/requested-1.json",
     ("check_suite", "rerequested"): "check_suite/rerequested-1.json",
+    ("pull_request", "converted_to_draft"): "pull_request/converted_to_draft-1.json",
+    ("pull_request", "edited"): "pull_request/opened-1.json",  # the examples have no edited: opened's shape
+    ("merge_group", "checks_requested"): "merge_group/checks_requested-1.json",
+    ("merge_group", "destroyed"): "merge_group/checks_requested-1.json",  # no destroyed example: same shape
+    ("deployment_protection_rule", "requested"): "deployment_protection_rule/requested-from-schema.json",
     ("installation", "created"): "installation/created-1.json",
     ("installation_repositories", "added"): "installation_repositories/added-1.json",
     ("installation_repositories", "removed"): "installation_repositories/removed-1.json",

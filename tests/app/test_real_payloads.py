@@ -26,9 +26,11 @@ PAYLOADS = load_all()
 def test_fixtures_cover_every_handled_event_and_note_derived_ones() -> None:
     events = {e for e, _, _ in PAYLOADS}
     assert events == {"ping", "pull_request", "pull_request_review", "issue_comment", "workflow_run", "check_run",
-                      "check_suite", "installation", "installation_repositories"}
+                      "check_suite", "installation", "installation_repositories", "merge_group",
+                      "deployment_protection_rule"}
     derived = [(e, n) for e, n, p in PAYLOADS if "_mlgate_fixture_note" in p]
-    assert derived == [("issue_comment", "created-on-pr.json"), ("workflow_run", "completed-with-installation.json")]
+    assert derived == [("deployment_protection_rule", "requested-from-schema.json"),
+                       ("issue_comment", "created-on-pr.json"), ("workflow_run", "completed-with-installation.json")]
 
 
 @pytest.mark.parametrize(("event", "name", "payload"), PAYLOADS, ids=[f"{e}/{n}" for e, n, _ in PAYLOADS])
