@@ -163,3 +163,23 @@ def test_a_5xx_reading_the_reviews_leaves_the_review_check_undecided(hub: Hub) -
     hub.github.review(REPO, n, user="rita")
     hub.run()
     _undecided(hub, head, (REVIEW,))
+
+
+def test_promotion_on_merge_only_for_prs_into_a_branch_that_releases(github: Any, tmp_path: Path,
+                                                                      mlflow_template: Path) -> None:  # noqa: F811
+    world = make_world(github, tmp_path, mlflow_template, config=MAIN + "promote:\n  on_merge: true\n")
+    world.github.push(REPO, "feature", {"README.md": "x\n"})  # branched from main: the same config, on_merge too
+    numbers = []
+    for base in ("feature", "main"):
+        pr = world.github.open_pull_request(REPO, {"train.py": f"BASE = {base!r}\n"}, base=base, author="alice")
+        world.deliver()
+        n = int(pr["number"])
+        world.evaluate(n, kind="passing")
+        assert world.check(world.head(n), "mlgate/review")["conclusion"] == "success"
+        numbers.append(n)
+    world.github.merge(REPO, numbers[0], user="rel")
+    world.deliver()
+    assert world.alias() == "1" and world.audit(action="promote") == []  # into `feature`: nothing released
+    world.github.merge(REPO, numbers[1], user="rel")
+    world.deliver()
+    assert world.alias() == "2"  # the same flow into the default branch promotes
