@@ -9,11 +9,14 @@ from __future__ import annotations
 import argparse
 import atexit
 import contextlib
+import difflib
 import importlib
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from importlib import metadata
+from typing import NoReturn
 
 # subcommand -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -29,6 +32,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "rollback": ("bot.cli_release", "move a model alias back (operator)"),
     "status": ("bot.cli_release", "show production versions and recent releases"),
     "audit": ("bot.cli_release", "export the audit log as CSV or JSON"),
+    "monitor": ("bot.cli_monitor", "production drift and live quality from logged predictions; one issue per model"),
+    "compare-live": ("bot.cli_monitor", "champion against challenger on logged traffic (shadow or split)"),
     "prune": ("bot.prune", "delete finished webhook deliveries older than N days (the audit log is kept)"),
 }
 
@@ -47,11 +52,67 @@ def int_at_least(low: int) -> Callable[[str], int]:
     return parse
 
 
+def _did_you_mean(word: str, options: Iterable[str]) -> str:
+    """' (did you mean --x?)' for the closest option, or '' when nothing is close."""
+    close = difflib.get_close_matches(word, sorted(set(options)), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+class SuggestingParser(argparse.ArgumentParser):
+    """argparse that names the closest subcommand, choice or flag after a typo.
+
+    Python 3.14's `suggest_on_error` does this for choices only; mlgate supports 3.11.
+    """
+
+    def _check_value(self, action: argparse.Action, value: object) -> None:
+        choices = action.choices
+        if choices is not None and value not in choices and isinstance(value, str):
+            names = [str(c) for c in choices]
+            raise argparse.ArgumentError(
+                action,
+                f"invalid choice: {value!r}{_did_you_mean(value, names)} (choose from {', '.join(names)})",
+            )
+        super()._check_value(action, value)
+
+    def option_strings(self) -> list[str]:
+        return [s for a in self._actions for s in a.option_strings]
+
+    def subparser(self, name: str | None) -> SuggestingParser | None:
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction) and name in action.choices:
+                found = action.choices[name]
+                return found if isinstance(found, SuggestingParser) else None
+        return None
+
+    def parse_args(self, args: list[str] | None = None, namespace: object = None) -> argparse.Namespace:  # type: ignore[override]
+        parsed, extras = self.parse_known_args(args, namespace)  # type: ignore[arg-type]
+        if extras:
+            owner = self.subparser(getattr(parsed, "command", None)) or self
+            hints = "".join(_did_you_mean(e.split("=", 1)[0], owner.option_strings())
+                            for e in extras if e.startswith("-"))
+            owner.error(f"unrecognized arguments: {' '.join(extras)}{hints}")
+        return parsed
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\nRun '{self.prog} --help' to see every option.\n")
+
+
+def version() -> str:
+    """The installed distribution's version (`pip install` or `-e .`)."""
+    try:
+        return metadata.version("mlgate")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed; run pip install -e .)"
+
+
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The parser; for a known subcommand only that one's module is imported (start-up time)."""
-    parser = argparse.ArgumentParser(
+    parser = SuggestingParser(
         prog="mlgate", description="Evaluate, report on, gate and release ML models in pull requests."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}",
+                        help="print mlgate's version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     chosen = argv[0] if argv and argv[0] in SUBCOMMANDS else None
     for name, (module, help_text) in SUBCOMMANDS.items():
@@ -65,9 +126,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                 raise
             continue  # feature not installed in this build
         p = sub.add_parser(name, help=help_text, description=help_text)
-        configure = getattr(mod, f"configure_{name}", None) or mod.configure
+        configure = getattr(mod, f"configure_{name.replace('-', '_')}", None) or mod.configure
         configure(p)
-        runner = getattr(mod, f"run_{name}", None) or mod.run
+        runner = getattr(mod, f"run_{name.replace('-', '_')}", None) or mod.run
         p.set_defaults(_run=runner)
     return parser
 
