@@ -84,8 +84,8 @@ class SuggestingParser(argparse.ArgumentParser):
                 return found if isinstance(found, SuggestingParser) else None
         return None
 
-    def parse_args(self, args: list[str] | None = None, namespace: object = None) -> argparse.Namespace:  # type: ignore[override]
-        parsed, extras = self.parse_known_args(args, namespace)  # type: ignore[arg-type]
+    def parse_args(self, args: list[str] | None = None, namespace: None = None) -> argparse.Namespace:  # type: ignore[override]
+        parsed, extras = self.parse_known_args(args)
         if extras:
             owner = self.subparser(getattr(parsed, "command", None)) or self
             hints = "".join(_did_you_mean(e.split("=", 1)[0], owner.option_strings())

@@ -140,9 +140,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", action="append", default=[], help="evaluate only this model (repeatable)")
     parser.add_argument("--base-rev", metavar="REV", help="git revision to diff data files against")
     parser.add_argument("--root", metavar="DIR", help="repository root (default: found from --config)")
-    parser.add_argument("--out", required=True, metavar="report.json")
-    parser.add_argument("--markdown", metavar="comment.md")
-    parser.add_argument("--html", metavar="report.html")
+    parser.add_argument("--out", required=True, metavar="report.json",
+                        help="write the report (JSON) here; it appears only when complete")
+    parser.add_argument("--markdown", metavar="comment.md", help="also write the PR comment (Markdown) here")
+    parser.add_argument("--html", metavar="report.html", help="also write the full HTML report here")
     parser.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI)")
     parser.add_argument("--seed", type=int, help="override the config's bootstrap seed")
     parser.add_argument("--resamples", type=int, help="override the config's bootstrap resamples")

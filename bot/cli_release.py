@@ -80,7 +80,8 @@ def configure_rollback(parser: argparse.ArgumentParser) -> None:
 
 def configure_status(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("models", nargs="*", help="model names (default: every model in the audit log)")
-    parser.add_argument("--alias", type=_alias_arg, default="production")
+    parser.add_argument("--alias", type=_alias_arg, default="production",
+                        help="the registry alias to show (default: %(default)s)")
     from bot.cli import int_at_least
 
     parser.add_argument("--limit", type=int_at_least(0), default=5, help="recent releases to show per model")
@@ -89,7 +90,7 @@ def configure_status(parser: argparse.ArgumentParser) -> None:
 
 def configure_audit(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="only this model's records")
-    parser.add_argument("--format", choices=("csv", "json"), default="csv")
+    parser.add_argument("--format", choices=("csv", "json"), default="csv", help="output format (default: %(default)s)")
     parser.add_argument("--output", "-o", help="write here instead of stdout")
     _common(parser, registry=False)
 

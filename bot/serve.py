@@ -7,8 +7,8 @@ import sys
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=_port, default=8080)
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: %(default)s, loopback only)")
+    parser.add_argument("--port", type=_port, default=8080, help="port to listen on (default: %(default)s)")
 
 
 def _port(text: str) -> int:

@@ -26,8 +26,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback only)")
     parser.add_argument("--port", type=int, default=8765, help="port (0: any free port)")
     parser.add_argument("--webhook-url", help="where to send webhooks (the App's /webhook)")
-    parser.add_argument("--webhook-secret", default="sandbox-secret")
-    parser.add_argument("--app-id", type=int, default=4242)
+    parser.add_argument("--webhook-secret", default="sandbox-secret",
+                        help="the App's webhook secret; deliveries are signed with it (default: %(default)s)")
+    parser.add_argument("--app-id", type=int, default=4242, help="the registered App's id (default: %(default)s)")
     parser.add_argument("--private-key-path", help="the App's private key (PEM); default: a fresh one, printed")
     parser.add_argument("--repo", default="acme/churn", help="repository to install the App on")
     parser.add_argument("--no-validate", action="store_true", help="do not check requests against the OpenAPI description")
