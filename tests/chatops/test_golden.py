@@ -12,9 +12,11 @@ from bot import chatops, promotion
 from bot.chatops import render_reply, templates_dir
 from bot.commands import Command, Reply, check_model, parse_comment
 from bot.config import parse_config
+from bot.github_client import RunInfo
 from bot.promotion import MetricRow, Outcome, Release
 from bot.review_gate import ReviewIn, review_state
 from bot.store import LockInfo
+from bot.trust import uploader_problem
 
 GOLDEN = Path(__file__).parent / "golden"
 CONFIG = parse_config(
@@ -86,6 +88,11 @@ CASES: dict[str, Callable[[], str]] = {
     "undecided-retrying.md": lambda: render_reply(
         "undecided.md.j2", what="list the changed files", retrying=True,
         cause="listing the files of PR #7: GitHub answered 502 <b>(Bad Gateway)</b>"),
+    "untrusted_report.md": lambda: render_reply(  # issue #11: a PR's own workflow's report, path chosen by the PR
+        "untrusted_report.md.j2", run_url="https://github.com/acme/churn/actions/runs/4242",
+        why=uploader_problem(RunInfo(4242, ".github/workflows/`mlgate`<b>.yml", "pull_request", "pr-7", HEAD,
+                                     "acme/churn", "mallory/churn", "mallory", "success", None, ()),
+                             CONFIG.evaluation, "main", "acme/churn")),
     "no_config-invalid.md": lambda: render_reply("no_config.md.j2", line="/promote",
                                                  problem="mlgate.yml:3: models is required"),
     "evaluate-rerun.md": lambda: render_reply("evaluate.md.j2", line="/evaluate", head=HEAD, run_id=4242),
