@@ -61,11 +61,25 @@ class Predicate:
 
 @dataclass(frozen=True)
 class Feature:
-    """A column as predicates: every row's code, code k meaning predicates[k]."""
+    """A column as predicates over cells: every row's cell code, and which cells each predicate holds.
+
+    Cells partition the rows (a value, a quantile bin, missing), so grouped sums per cell are one
+    bincount; predicates may span cells ("tenure < 28" is the bins below 28), and their sums are
+    the cells' sums through `member`.
+    """
 
     column: str
-    codes: np.ndarray
+    codes: np.ndarray  # cell of every row
     predicates: list[Predicate]
+    member: np.ndarray  # float64 [predicates, cells]: 1 where the predicate holds on the cell
+
+    @property
+    def cells(self) -> int:
+        return int(self.member.shape[1])
+
+    def holds(self, k: int, codes: np.ndarray | None = None) -> np.ndarray:
+        """Rows (all, or the given codes) where predicate k holds."""
+        return self.member[k].astype(bool)[self.codes if codes is None else codes]
 
 
 @dataclass(frozen=True)
@@ -213,18 +227,30 @@ def _numeric(name: str, col: pd.Series) -> Feature:
     nb = len(edges) + 1
     codes[np.isnan(x)] = nb
     preds: list[Predicate] = []
-    for i in range(nb):
+    rows: list[np.ndarray] = []
+
+    def add(pred: Predicate, cells: range) -> None:
+        m = np.zeros(nb + 1)
+        m[list(cells)] = 1.0
+        preds.append(pred)
+        rows.append(m)
+
+    for i in range(nb):  # the bins
         if nb == 1:
-            preds.append(Predicate(name, "range", "all", f"{name} is present"))
+            add(Predicate(name, "range", "all", f"{name} is present"), range(0, 1))
         elif i == 0:
-            preds.append(Predicate(name, "<", _fmt(edges[0]), f"{name} < {_fmt(edges[0])}"))
+            add(Predicate(name, "<", _fmt(edges[0]), f"{name} < {_fmt(edges[0])}"), range(0, 1))
         elif i == nb - 1:
-            preds.append(Predicate(name, ">=", _fmt(edges[-1]), f"{name} ≥ {_fmt(edges[-1])}"))
+            add(Predicate(name, ">=", _fmt(edges[-1]), f"{name} ≥ {_fmt(edges[-1])}"), range(i, i + 1))
         else:
             lo, hi = _fmt(edges[i - 1]), _fmt(edges[i])
-            preds.append(Predicate(name, "range", f"[{lo}, {hi})", f"{lo} ≤ {name} < {hi}"))
-    preds.append(Predicate(name, "missing", "", f"{name} is missing"))
-    return Feature(name, codes, preds)
+            add(Predicate(name, "range", f"[{lo}, {hi})", f"{lo} ≤ {name} < {hi}"), range(i, i + 1))
+    for i in range(1, len(edges)):  # thresholds that span bins
+        add(Predicate(name, "<", _fmt(edges[i]), f"{name} < {_fmt(edges[i])}"), range(0, i + 1))
+    for i in range(len(edges) - 1):
+        add(Predicate(name, ">=", _fmt(edges[i]), f"{name} ≥ {_fmt(edges[i])}"), range(i + 1, nb))
+    add(Predicate(name, "missing", "", f"{name} is missing"), range(nb, nb + 1))
+    return Feature(name, codes, preds, np.array(rows))
 
 
 def _categorical(name: str, col: pd.Series, min_rows: int) -> Feature:
@@ -244,7 +270,7 @@ def _categorical(name: str, col: pd.Series, min_rows: int) -> Feature:
     shown = ", ".join(rare[:3]) + (", …" if len(rare) > 3 else "")
     preds.append(Predicate(name, "in", shown, f"{name} is one of {len(rare)} rare values ({shown})"))
     preds.append(Predicate(name, "missing", "", f"{name} is missing"))
-    return Feature(name, remap[codes], preds)
+    return Feature(name, remap[codes], preds, np.eye(len(preds)))
 
 
 # ---------------------------------------------------------------- search
@@ -282,10 +308,10 @@ def search(features: list[Feature], d: np.ndarray, min_rows: int, max_depth: int
     z1: list[np.ndarray] = []
     valid1: list[tuple[np.ndarray, np.ndarray]] = []
     for fi, f in enumerate(features):
-        k = len(f.predicates)
-        cnt = np.bincount(f.codes, minlength=k)
-        s = np.bincount(f.codes, weights=d, minlength=k)
-        pos = np.bincount(f.codes, weights=dpos, minlength=k)
+        M = f.member
+        cnt = M @ np.bincount(f.codes, minlength=f.cells)
+        s = M @ np.bincount(f.codes, weights=d, minlength=f.cells)
+        pos = M @ np.bincount(f.codes, weights=dpos, minlength=f.cells)
         with np.errstate(invalid="ignore", divide="ignore"):
             z = np.where(cnt > 0, s / (sigma * np.sqrt(cnt)), -np.inf)
         ok = cnt >= min_rows
@@ -308,10 +334,16 @@ def search(features: list[Feature], d: np.ndarray, min_rows: int, max_depth: int
             if not open1[gi].any():
                 continue
             kg = len(g.predicates)
-            k = len(f.predicates) * kg
-            code = f.codes.astype(np.int64) * kg + g.codes
-            cnt = np.bincount(code, minlength=k)
-            s = np.bincount(code, weights=d, minlength=k)
+            cells = f.cells * g.cells
+            code = f.codes.astype(np.int64) * g.cells + g.codes
+
+            def table(w: np.ndarray | None, f: Feature = f, g: Feature = g, code: np.ndarray = code,
+                      cells: int = cells) -> np.ndarray:
+                t = np.bincount(code, weights=w, minlength=cells).reshape(f.cells, g.cells)
+                return (f.member @ t @ g.member.T).ravel()  # [predicate of f, predicate of g]
+
+            cnt = np.rint(table(None))
+            s = table(d)
             allowed = (open1[fi][:, None] & open1[gi][None, :]).ravel() & (cnt >= min_rows)
             with np.errstate(invalid="ignore", divide="ignore"):
                 z = np.where(allowed, s / (sigma * np.sqrt(np.maximum(cnt, 1))), -np.inf)
@@ -320,8 +352,7 @@ def search(features: list[Feature], d: np.ndarray, min_rows: int, max_depth: int
             for c in np.flatnonzero(allowed & (z > parent) & (z > cut)):
                 offer(float(z[c]), int(cnt[c]), ((fi, int(c // kg)), (gi, int(c % kg))))
             if max_depth >= 3:
-                pos = np.bincount(code, weights=dpos, minlength=k)
-                pairs[(fi, gi)] = (z, cnt, bound(pos))
+                pairs[(fi, gi)] = (z, cnt, bound(table(dpos)))
     if max_depth < 3:
         return _ranked(best), scored
     # level 3: extend the open pairs whose bound can still reach the pool, best bound first
@@ -335,15 +366,15 @@ def search(features: list[Feature], d: np.ndarray, min_rows: int, max_depth: int
     for bnd_value, fi, a, gi, b in opened[:MAX_EXPAND]:
         if bnd_value <= floor():
             break
-        rows = np.flatnonzero((features[fi].codes == a) & (features[gi].codes == b))
+        rows = np.flatnonzero(features[fi].holds(a) & features[gi].holds(b))
         dr = d[rows]
         z_parent = pairs[(fi, gi)][0][a * len(features[gi].predicates) + b]
         for hi in range(gi + 1, len(features)):
             h = features[hi]
             kh = len(h.predicates)
             ch = h.codes[rows]
-            cnt = np.bincount(ch, minlength=kh)
-            s = np.bincount(ch, weights=dr, minlength=kh)
+            cnt = np.rint(h.member @ np.bincount(ch, minlength=h.cells))
+            s = h.member @ np.bincount(ch, weights=dr, minlength=h.cells)
             allowed = open1[hi] & (cnt >= min_rows)
             scored += int(allowed.sum())
             with np.errstate(invalid="ignore", divide="ignore"):
@@ -369,8 +400,7 @@ def mask_of(features: list[Feature], terms: tuple[tuple[int, int], ...], rows: n
     """Which rows (all, or the given row positions) the conjunction holds on."""
     m: np.ndarray | None = None
     for fi, c in terms:
-        codes = features[fi].codes if rows is None else features[fi].codes[rows]
-        hit = codes == c
+        hit = features[fi].holds(c, None if rows is None else features[fi].codes[rows])
         m = hit if m is None else (m & hit)
     assert m is not None
     return m
@@ -433,7 +463,7 @@ def discover(
     in_search = rng.random(n) < 0.5
     search_idx, confirm_idx = np.flatnonzero(in_search), np.flatnonzero(~in_search)
     half_min = max(2, min_rows // 2)
-    search_features = [Feature(f.column, f.codes[search_idx], f.predicates) for f in features]
+    search_features = [Feature(f.column, f.codes[search_idx], f.predicates, f.member) for f in features]
     pool, count = search(search_features, d[search_idx], half_min, max_depth)
 
     configured = build_partitions(frame, list(segments or [])) if segments else []
@@ -495,12 +525,14 @@ def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _is_configured(mask: np.ndarray, partitions: list[Any]) -> bool:
-    """Whether the rows are exactly one configured segment (then the segment table shows it)."""
+    """Whether the rows are mostly one configured segment (Jaccard overlap above OVERLAP): the
+    segment table shows that segment already, and the gate tests it."""
     size = int(mask.sum())
     for part in partitions:
-        inside = part.codes[mask]
-        first = int(inside[0]) if size else -1
-        if size and np.all(inside == first) and int(part.sizes[first]) == size:
+        inter = np.bincount(part.codes[mask], minlength=len(part.values))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            jaccard = inter / (size + part.sizes - inter)
+        if size and float(np.nanmax(jaccard)) > OVERLAP:
             return True
     return False
 

@@ -32,6 +32,8 @@ def test_demo_shows_the_segment_regression(tmp_path: Path) -> None:
     stdout = res.stdout
     assert "The gate FAILED, which is what this demo intends" in stdout
     assert "roc_auc on region=APAC dropped by more than 0.02" in stdout
+    # the hidden regression (issue #15): no configured segment covers it, discovery finds it
+    assert "mlgate found it anyway: payment_method = invoice and tenure_months < 28" in stdout
     assert "<!-- mlgate:report -->" in stdout  # the rendered comment is printed
     assert "INFO mlflow" not in res.stdout + res.stderr  # MLflow's chatter stays out of the story
 
@@ -52,6 +54,13 @@ def test_demo_shows_the_segment_regression(tmp_path: Path) -> None:
 
     comment = (out / "comment.md").read_text()
     assert comment.count("<!-- mlgate:report -->") == 1 and "region = APAC" in comment
+    assert "**Slices mlgate found**" in comment and "| payment\\_method = invoice and tenure\\_months &lt; 28 |" in comment
+    hidden = next(s for s in model["discovered_slices"]
+                  if {p["text"] for p in s["predicates"]} == {"payment_method = invoice", "tenure_months < 28"})
+    slice_auc = next(m for m in hidden["metrics"] if m["name"] == "roc_auc")
+    assert hidden["confirmed"] and slice_auc["ci_high"] < 0 and hidden["confirm_rows"] < hidden["rows"]
+    # a configured segment (region = APAC) is not reported again as a discovered slice
+    assert not any(s["text"] == "region = APAC" for s in model["discovered_slices"])
     assert "<svg" in (out / "report.html").read_text()
 
     # a real PR story: the base commit and a PR commit changing the features and a data file
@@ -114,3 +123,4 @@ def test_example_config_contract_and_data_are_valid(tmp_path: Path) -> None:
     assert set(limits) <= set(frame.columns)
     train = runpy.run_path(str(example / "train.py"))
     assert "support_calls" in train["FEATURES"]  # the feature the demo's PR removes
+    assert config.models[0].discovery is not None and "payment_method" in frame.columns

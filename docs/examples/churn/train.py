@@ -19,8 +19,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder
 
-FEATURES = ["region", "plan", "tenure_months", "monthly_charges", "support_calls"]
-CATEGORICAL = ["region", "plan"]
+FEATURES = ["region", "plan", "payment_method", "tenure_months", "monthly_charges", "support_calls"]
+CATEGORICAL = ["region", "plan", "payment_method"]
 LABEL = "churned"
 
 
