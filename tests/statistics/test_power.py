@@ -34,3 +34,28 @@ def test_the_example_tolerance_is_flagged_as_below_what_10k_rows_resolve() -> No
     segs = [a for a in advice if a.column is not None]
     assert segs and all(a.metric == "roc_auc" and a.rows >= 200 for a in segs)
     assert Advice(**{k: v for k, v in auc.to_dict().items() if k != "resolvable"}) == auc
+
+
+def test_comment_and_check_carry_the_advisor_note_the_promise_and_what_inconclusive_means() -> None:
+    """A report whose roc_auc tolerance is below the holdout's resolution: the comment and the
+    check summary say so, state the error rate, and say what to do about 'inconclusive'."""
+    from bot import render
+    from bot.gate import decide
+    from bot.power import advise
+    from bot.report import validate
+    from tests.render.cases import CHURN, REPORTS, load_report
+
+    report = load_report(REPORTS / "passing.json")
+    rm = report["models"][0]
+    policy = CHURN.model(rm["name"])
+    rm["power"] = [a.to_dict() for a in advise(rm, policy)]
+    validate(report)
+    auc = [p for p in rm["power"] if p["metric"] == "roc_auc" and p["column"] is None][0]
+    assert auc["resolvable"] is False  # 0.005 at 8,000 rows
+    decision = decide(report, CHURN)
+    comment = render.render_comment(report, decision)
+    _, summary = render.render_check_summary(report, decision)
+    for text in (comment, summary):
+        assert "with 8,000 rows a 0.005 drop in roc\\_auc cannot be told from noise; the smallest detectable is" in text
+        assert "Error rate: an equal-quality candidate fails this gate at most 5% of the time" in text
+        assert "Evaluate on more holdout rows (`mlgate power` says how many) or widen `max_drop`" in text
