@@ -379,6 +379,9 @@ class Config(_Strict):
         default_factory=list, max_length=50)
     """Globs of branches (e.g. `release/*`) whose own config applies to PRs into them while GitHub reports
     them protected; read only from the default branch's config."""
+    skip_drafts: bool = True
+    """A draft pull request gets neutral "draft, not evaluated yet" checks until it is marked ready for
+    review (a draft cannot be merged, so neutral never lets anything through)."""
 
     @model_validator(mode="after")
     def _unique_models(self) -> Config:

@@ -26,6 +26,7 @@ INVALID_CONFIG_TITLE = "Invalid .github/mlgate.yml"
 PENDING_TITLE = "Waiting for the evaluation workflow"
 FAILED_JOB_TITLE = "mlgate could not process this event"
 UNDECIDED_TITLE = "mlgate could not decide"
+DRAFT_TITLE = "Draft, not evaluated yet"
 CONFIG_CHANGED_NOTE = (
     "this pull request changes .github/mlgate.yml; the policy on {branch} applies, and the change takes "
     "effect once it is merged there"
@@ -139,6 +140,7 @@ def payload_labels(pr: dict[str, Any]) -> set[str] | None:
 # events whose failure the evaluation check reports: the ones that drive it
 _REPORTS_ON_EVALUATION = {
     "pull_request.opened", "pull_request.synchronize", "pull_request.reopened", "pull_request.ready_for_review",
+    "pull_request.converted_to_draft", "pull_request.edited",
     "workflow_run.completed", "check_run.rerequested", "check_suite.rerequested",
 }
 

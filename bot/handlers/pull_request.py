@@ -1,4 +1,6 @@
-"""pull_request opened/synchronize/reopened/ready_for_review: queue the evaluation, or pass.
+"""pull_request opened/synchronize/reopened/ready_for_review/converted_to_draft, and edited with a new
+base: queue the evaluation, or pass. A draft gets neutral checks while `skip_drafts` holds (GitHub
+never merges a draft); a new base re-applies that base's policy, to the head's report if it has one.
 
 The policy comes from the default branch (bot.policy: a PR cannot loosen its own gate). A PR
 that touches no data and no model code, by the App's own list of its files, gets neutral
@@ -15,10 +17,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.chatops import render_reply
 from bot.config import CONFIG_PATH
 from bot.context import Context, Handler
 from bot.handlers import (
     CONFIG_CHANGED_NOTE,
+    DRAFT_TITLE,
     EVALUATION,
     INVALID_CONFIG_TITLE,
     LABEL_DATA,
@@ -56,7 +60,9 @@ def on_change(ctx: Context) -> None:
     # and once a workflow_run completed this head's checks (settled) they are not reset to waiting
     current = claim_head(ctx, number, head, before=ctx.event.payload.get("before"), base_sha=base,
                          author=(pr.get("user") or {}).get("login"))
-    settled = phase(ctx, number, head) >= EVALUATED
+    # a new base brings another policy: this head's checks are decided again under it
+    base_changed = ctx.event.action == "edited"
+    settled = phase(ctx, number, head) >= EVALUATED and not base_changed
     if not settled:
         reach(ctx, number, head, PENDING)
     from bot.github_client import GitHubError
@@ -81,6 +87,12 @@ def on_change(ctx: Context) -> None:
                       summary=f"mlgate is installed but the default branch `{policy.default_branch}` has no "
                               f"`{CONFIG_PATH}`, so there is no policy to apply. Add one there to gate ML changes.")
         return
+    if pr.get("draft") and config.skip_drafts:
+        # neutral only because GitHub never merges a draft; ready_for_review evaluates it
+        for name in (EVALUATION, REVIEW) if not settled else ():
+            set_check(ctx, head, name, status="completed", conclusion="neutral", title=DRAFT_TITLE,
+                      summary=render_reply("draft_check.md.j2", workflow=config.evaluation.workflow))
+        return
     total = pr.get("changed_files")
     try:
         if not isinstance(total, int):
@@ -98,6 +110,12 @@ def on_change(ctx: Context) -> None:
         if current:
             sync_labels(ctx, number, set(), KIND_LABELS, current_labels)  # a later push may have dropped them
         return
+    if base_changed and ctx.store.latest_evaluation(repo, number, head) is not None:
+        rejudge(ctx, number, head, config, changes)  # this head's report, judged by the new base's policy
+        settled = True
+    if not settled and ctx.store.check_conclusion(repo, head, REVIEW) == "neutral":
+        set_check(ctx, head, REVIEW, status="in_progress", title="Waiting for the evaluation",
+                  summary="The review check is decided once this commit's evaluation is in.")
     if not settled:
         set_check(ctx, head, EVALUATION, status="queued", title=PENDING_TITLE,
                   summary=f"Waiting for the `{config.evaluation.workflow}` workflow to upload the "
@@ -119,6 +137,30 @@ def on_change(ctx: Context) -> None:
     upsert_comment(ctx, number, render_pending_comment([m.name for m in config.models], notes))
 
 
+def rejudge(ctx: Context, number: int, head: str, config: Any, changes: Any) -> None:
+    """The head's stored report under `config` (its new base's policy): both checks decided again."""
+    from bot.gate import decide
+    from bot.handlers.review import recompute
+    from bot.render import render_check_summary
+
+    evaluation = ctx.store.latest_evaluation(ctx.event.repo or "", number, head)
+    if evaluation is None:
+        return
+    decision = decide(evaluation["report"], config, changes)
+    title, summary = render_check_summary(evaluation["report"], decision)
+    set_check(ctx, head, EVALUATION, status="completed", conclusion="success" if decision.outcome == "pass" else
+              "failure", title=title, summary=summary)
+    recompute(ctx, number, config=config, changes=changes)
+
+
+def on_edited(ctx: Context) -> None:
+    """Only a new base matters (a title or body edit changes nothing mlgate decides)."""
+    if "base" in (ctx.event.payload.get("changes") or {}):
+        on_change(ctx)
+
+
 ROUTES: dict[str, Handler] = {
-    f"pull_request.{action}": on_change for action in ("opened", "synchronize", "reopened", "ready_for_review")
+    **{f"pull_request.{action}": on_change
+       for action in ("opened", "synchronize", "reopened", "ready_for_review", "converted_to_draft")},
+    "pull_request.edited": on_edited,
 }

@@ -156,8 +156,11 @@ def test_reopened_and_ready_for_review_are_handled_like_a_push(hub: Hub) -> None
     payload = {"action": "ready_for_review", "number": pr["number"], "pull_request": {**pr, "draft": False}}
     hub.github.send_webhook("pull_request", payload, REPO, "alice")
     hub.one()
-    payload = {"action": "reopened", "number": pr["number"], "pull_request": pr}
+    payload = {"action": "reopened", "number": pr["number"], "pull_request": {**pr, "draft": False}}
     hub.github.send_webhook("pull_request", payload, REPO, "alice")
     hub.one()
     assert len(hub.comments(pr["number"])) == 1
-    assert len(hub.github.check_runs(REPO, pr["head"]["sha"])) == 1
+    # the draft's neutral checks were replaced once it was ready (skip_drafts), never duplicated
+    checks = hub.checks(pr["head"]["sha"])
+    assert checks[EVALUATION]["status"] == "queued" and checks[REVIEW]["status"] == "in_progress"
+    assert len(hub.github.check_runs(REPO, pr["head"]["sha"])) == 4
