@@ -246,14 +246,14 @@ def evaluate(opts: EvaluateOptions) -> EvaluateResult:
     config = load_config(opts.config)
     root = (opts.root or _find_root(opts.config)).resolve()
     selected = _select_models(config, opts)
-    registry = _registry(opts.tracking_uri) if _needs_registry(opts) else None
+    registry = _registry(opts) if _needs_registry(opts) else None
 
     evaluated = [_evaluate_model(m, config, opts, root, registry) for m in selected]
     models = [body for body, _ in evaluated]
     for body, mc in zip(models, selected, strict=True):
         advice = power.advise(body, mc)  # the power advisor (docs/statistics.md)
         body["power"] = [a.to_dict() for a in advice]
-        for warning in filter(None, (a.warning() for a in advice)):
+        for warning in power.warnings(advice):
             print(f"mlgate: warning: {body['name']}: {warning}", file=sys.stderr)
     data = _data_section(config, root, opts)
     if opts.trusted_dirs:
@@ -287,7 +287,7 @@ def evaluate(opts: EvaluateOptions) -> EvaluateResult:
         raise InputError(f"internal error: the report does not match its schema: {exc}") from None
     decision = decide(report, config)
     written = _write_outputs(report, decision, opts)
-    if registry is not None:
+    if registry is not None and opts.tracking_uri is not None:  # never a store of our own making
         _log_to_mlflow(registry, report, opts)
     return EvaluateResult(report, decision, config, written)
 
@@ -325,11 +325,27 @@ def _needs_registry(opts: EvaluateOptions) -> bool:
     return bool(opts.candidates) or bool(opts.trusted_dirs) or opts.tracking_uri is not None
 
 
-def _registry(tracking_uri: str | None) -> Any:
+_STORE_URI = re.compile(r"^(runs|models):/")
+
+
+def _registry(opts: EvaluateOptions) -> Any:
+    """The MLflow store to read from; without a tracking URI, only local model directories load.
+
+    MLflow would otherwise fall back to a store of its own in the working directory (an
+    empty `mlflow.db`), and a `runs:/` candidate would then look like corrupt model files.
+    """
     from bot.registry import Registry, RegistryError
 
+    if opts.tracking_uri is None:
+        from_store = [u for u in opts.candidates.values() if _STORE_URI.match(u)]
+        if from_store or opts.trusted_dirs:
+            what = f"--candidate {from_store[0]}" if from_store else "--trusted-candidate-dir"
+            raise InputError(
+                f"{what} needs the MLflow tracking server (or store) that holds the models, and none is "
+                "set: export MLFLOW_TRACKING_URI=... or pass --tracking-uri (mlgate never creates a store)"
+            )
     try:
-        return Registry(tracking_uri)
+        return Registry(opts.tracking_uri)
     except RegistryError as exc:
         raise InputError(str(exc)) from None
 
@@ -563,7 +579,7 @@ def _baseline(
 
     alias = opts.baseline_alias or mc.baseline
     uri = f"models:/{mc.name}@{alias}"
-    if registry is None:
+    if registry is None or opts.tracking_uri is None:
         if opts.allow_missing_baseline:
             return None, None
         raise InputError(

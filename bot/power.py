@@ -96,3 +96,23 @@ def advise(report_model: dict[str, Any], policy: ModelConfig) -> list[Advice]:
                 if comp["name"] in seg_metrics:
                     out.append(one(comp, seg["column"], seg["value"], int(seg["rows"]), sp.max_drop))
     return out
+
+
+def warnings(advice: list[Advice]) -> list[str]:
+    """The advisor's sentences: one per overall metric, one per segment metric (its range)."""
+    out = [w for a in advice if a.column is None and (w := a.warning()) is not None]
+    by_metric: dict[str, list[Advice]] = {}
+    for a in advice:
+        if a.column is not None:
+            by_metric.setdefault(a.metric, []).append(a)
+    for metric, items in by_metric.items():
+        short = [a for a in items if a.resolvable is False]
+        if len(short) == 1:
+            out.append(short[0].warning() or "")
+        elif short:
+            lo = min(a.detectable_80 or 0.0 for a in short)
+            hi = max(a.detectable_80 or 0.0 for a in short)
+            out.append(f"in {len(short)} of {len(items)} gated segments ({min(a.rows for a in short):,} to "
+                       f"{max(a.rows for a in short):,} rows) a {short[0].max_drop:g} drop in {metric} cannot be "
+                       f"told from noise; the smallest detectable there is {lo:.3g} to {hi:.3g} (80% power)")
+    return out

@@ -372,15 +372,12 @@ def _slices_view(rm: dict[str, Any], esc: Escaper) -> dict[str, Any]:
 
 def _power_warnings(report: dict[str, Any]) -> list[str]:
     """The power advisor's warnings from the report's `power` entries (advisory: they gate nothing)."""
-    from bot.power import Advice
+    from bot.power import Advice, warnings
 
     out: list[str] = []
     for rm in report.get("models", []):
-        for entry in rm.get("power", []):
-            fields = {k: v for k, v in entry.items() if k != "resolvable"}
-            warning = Advice(**fields).warning()
-            if warning is not None:
-                out.append(f"{rm['name']}: {warning}")
+        advice = [Advice(**{k: v for k, v in entry.items() if k != "resolvable"}) for entry in rm.get("power", [])]
+        out.extend(f"{rm['name']}: {w}" for w in warnings(advice))
     return out
 
 

@@ -50,3 +50,21 @@ def test_bad_input_says_what_to_do(files: Path, capsys: pytest.CaptureFixture[st
     assert "is not a gating metric of churn; choose from roc_auc, f1" in capsys.readouterr().err
     assert main(_power(files, "--predictions", str(files / "nope.csv"), "--metric", "f1", "--drop", "0.02")) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_evaluate_reports_the_advisor_and_warns(files: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: equal candidates came out inconclusive most of the time and nothing said why."""
+    import json
+
+    (files / ".github").mkdir()
+    (files / ".github" / "mlgate.yml").write_text(CONFIG)
+    out = files / "report.json"
+    code = main(["evaluate", "--config", str(files / ".github" / "mlgate.yml"), "--predictions",
+                 str(files / "preds.csv"), "--out", str(out), "--no-progress"])
+    assert code in (0, 1)
+    power = json.loads(out.read_text())["models"][0]["power"]
+    assert [p["metric"] for p in power if p["column"] is None] == ["roc_auc", "f1"]
+    assert all(p["metric"] == "roc_auc" for p in power if p["column"] is not None)
+    err = capsys.readouterr().err
+    assert "mlgate: warning: churn: with 10,000 rows a 0.005 drop in roc_auc cannot be told from noise" in err
+    assert "gated segments" in err and err.count("drop in roc_auc on segment=") <= 1  # grouped, not one per segment
