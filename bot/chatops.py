@@ -402,12 +402,14 @@ def release_for(inv: Invocation, cmd: Command) -> promotion.Release:
     assert inv.config is not None
     model = inv.config.model(cmd.model)
     alias = cmd.to if cmd.name == "promote" and cmd.to else inv.config.promote.alias
+    if cmd.canary is not None:
+        alias = inv.config.monitor.challenger
     version = normalize_version(cmd.to) if cmd.name == "rollback" and cmd.to else None
     return promotion.Release(
         action="promote" if cmd.name == "promote" else "rollback", model=model.name, alias=alias,
         actor=inv.actor, delivery_id=inv.delivery_id, repo=inv.repo, pr=inv.number, head_sha=inv.pull.head_sha,
         version=version, dry_run=cmd.dry_run, via=inv.via, metrics=tuple(model.metrics),
-        trust=inv.config.evaluation.trust)
+        trust=inv.config.evaluation.trust, canary=cmd.canary)
 
 
 def run_promote(inv: Invocation, cmd: Command) -> Result:
@@ -479,5 +481,6 @@ def render_outcome(out: promotion.Outcome, line: str) -> str:
         before=out.from_version, after=out.to_version, registered=out.registered, rows=rows,
         reason=_safe(out.reason), fix=_safe(out.fix), alias_state=out.alias_state, lock=lock,
         warnings=[_safe(w) for w in out.warnings], audit_id=out.audit_id, deployment_id=out.deployment_id,
-        environment=escape_md(f"model/{r.model}@{r.alias}"), earlier=earlier, via=r.via, unverified=out.unverified,
+        environment=escape_md(f"model/{r.model}@{'canary' if r.canary is not None else r.alias}"), earlier=earlier,
+        via=r.via, unverified=out.unverified, canary=r.canary,
     )

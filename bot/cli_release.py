@@ -42,6 +42,16 @@ def _version_arg(text: str) -> str:
     return str(int(v))
 
 
+def _share_arg(text: str) -> float:
+    from bot.commands import parse_share
+
+    share = parse_share(text)
+    if share is None:
+        raise argparse.ArgumentTypeError(f"takes a share of traffic such as 10% (more than 0, less than 100), "
+                                         f"got {text!r}")
+    return share
+
+
 def _alias_arg(text: str) -> str:
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]{0,254}", text) or re.fullmatch(r"[vV]\d+", text) \
             or text.lower() == "latest":
@@ -67,6 +77,9 @@ def configure_promote(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--version", type=_version_arg, help="an existing version to promote (3 or v3)")
     what.add_argument("--pr", type=int, help="promote this PR's candidate; needs --repo; the PR gates apply")
     parser.add_argument("--repo", help="owner/name of the PR's repository (with --pr)")
+    parser.add_argument("--canary", type=_share_arg, default=None, metavar="N%",
+                        help="a canary: point the challenger alias (--alias, default challenger) at it with this "
+                             "share of traffic; production does not move")
 
 
 def configure_rollback(parser: argparse.ArgumentParser) -> None:
@@ -76,6 +89,8 @@ def configure_rollback(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pr", type=int, help="the PR this rollback answers (with --repo): its head is the "
                                                "GitHub Deployment's ref, as /rollback in that PR does")
     parser.add_argument("--repo", help="owner/name of the PR's repository (with --pr)")
+    parser.add_argument("--canary", action="store_const", const=0.0, default=None,
+                        help="stop the canary: clear the challenger alias (--alias, default challenger)")
 
 
 def configure_status(parser: argparse.ArgumentParser) -> None:
@@ -139,10 +154,12 @@ def _release(args: argparse.Namespace, action: str) -> Any:
     if pr is not None and not repo:
         print(f"mlgate {action}: --pr needs --repo OWNER/NAME", file=sys.stderr)
         raise SystemExit(2)
+    canary = getattr(args, "canary", None)
+    alias = "challenger" if canary is not None and args.alias == "production" else args.alias
     return promotion.Release(
-        action="promote" if action == "promote" else "rollback", model=args.model, alias=args.alias, actor=actor,
+        action="promote" if action == "promote" else "rollback", model=args.model, alias=alias, actor=actor,
         delivery_id=delivery, repo=repo, pr=pr, candidate_uri=getattr(args, "candidate", None),
-        version=args.version, dry_run=args.dry_run, via="cli", metrics=tuple(args.metric))
+        version=args.version, dry_run=args.dry_run, via="cli", metrics=tuple(args.metric), canary=canary)
 
 
 def _run_release(args: argparse.Namespace, action: str) -> int:

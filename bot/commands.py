@@ -78,12 +78,12 @@ SPECS: dict[str, Spec] = {
         Requirement(min_role="triage", author_ok=True),
     ),
     "promote": Spec(
-        "promote", "/promote [model] [--to ALIAS] [--dry-run]",
+        "promote", "/promote [model] [--to ALIAS] [--canary N%] [--dry-run]",
         "moves the alias (default production) to this PR's candidate",
         Requirement(min_role="write", config_key="promote"), takes_model=True, to_flag="ALIAS",
     ),
     "rollback": Spec(
-        "rollback", "/rollback [model] [--to VERSION] [--dry-run]",
+        "rollback", "/rollback [model] [--to VERSION] [--canary] [--dry-run]",
         "moves the alias back to the previous production version, or to VERSION",
         Requirement(min_role="maintain", config_key="rollback"), takes_model=True, to_flag="VERSION",
     ),
@@ -100,6 +100,8 @@ ProblemKind = Literal[
     "bad_alias",  # --to `word` of /promote is not an alias name
     "unknown_model",  # `word` is not in `choices` (the config's models)
     "which_model",  # several models configured (`choices`), none named
+    "bad_share",  # --canary `word` of /promote is not a share such as 10%
+    "canary_and_to",  # --canary with --to (a canary always uses the challenger alias)
 ]
 
 
@@ -124,6 +126,7 @@ class Command:
     line: str = ""
     extra: tuple[str, ...] = ()
     extra_count: int = 0
+    canary: float | None = None  # /promote --canary N%: N/100; /rollback --canary: 0.0 (clear the canary)
 
 
 @dataclass(frozen=True)
@@ -335,7 +338,7 @@ def parse_comment(body: str) -> Parsed | None:
 
 def _with_extra(found: Parsed, extra: tuple[str, ...], count: int) -> Parsed:
     if isinstance(found, Command):
-        return Command(found.name, found.model, found.to, found.dry_run, found.line, extra, count)
+        return Command(found.name, found.model, found.to, found.dry_run, found.line, extra, count, found.canary)
     return Reply(found.kind, found.line, found.name, found.problem, found.hint, extra, count)
 
 
@@ -378,6 +381,7 @@ def parse_line(line: str) -> Parsed:
 def _parse_release(spec: Spec, words: list[str], line: str) -> Parsed:
     model: str | None = None
     to: str | None = None
+    canary: float | None = None
     dry_run = False
     i = 0
     while i < len(words):
@@ -386,6 +390,24 @@ def _parse_release(spec: Spec, words: list[str], line: str) -> Parsed:
             if dry_run:
                 return _usage(spec, line, Problem("twice", "--dry-run"))
             dry_run = True
+        elif w == "--canary" or w.startswith("--canary="):
+            if canary is not None:
+                return _usage(spec, line, Problem("twice", "--canary"))
+            if spec.name == "rollback":
+                if w != "--canary":
+                    return _usage(spec, line, Problem("no_arguments", w))
+                canary = 0.0
+            else:
+                if w == "--canary":
+                    if i + 1 >= len(words) or words[i + 1].startswith("--"):
+                        return _usage(spec, line, Problem("needs_value", "--canary"))
+                    i += 1
+                    text = words[i]
+                else:
+                    text = w[len("--canary="):]
+                canary = parse_share(text)
+                if canary is None:
+                    return _usage(spec, line, Problem("bad_share", text))
         elif w == "--to" or w.startswith("--to="):
             if to is not None:
                 return _usage(spec, line, Problem("twice", "--to"))
@@ -400,7 +422,8 @@ def _parse_release(spec: Spec, words: list[str], line: str) -> Parsed:
                     return _usage(spec, line, Problem("needs_value", "--to"))
         elif w.startswith("-"):
             flag = w.split("=", 1)[0]
-            return _usage(spec, line, Problem("unknown_option", flag), _closest(flag, ["--to", "--dry-run"]))
+            return _usage(spec, line, Problem("unknown_option", flag),
+                          _closest(flag, ["--to", "--dry-run", "--canary"]))
         elif model is None:
             model = w
         else:
@@ -408,7 +431,21 @@ def _parse_release(spec: Spec, words: list[str], line: str) -> Parsed:
         i += 1
     if to is not None and (problem := _check_to(spec, to)) is not None:
         return _usage(spec, line, problem)
-    return Command(spec.name, model=model, to=to, dry_run=dry_run, line=line)
+    if to is not None and canary is not None:
+        return _usage(spec, line, Problem("canary_and_to", to))
+    return Command(spec.name, model=model, to=to, dry_run=dry_run, line=line, canary=canary)
+
+
+_SHARE = re.compile(r"^(\d{1,2}(?:\.\d{1,2})?)%?$")
+
+
+def parse_share(text: str) -> float | None:
+    """`10%` or `10` -> 0.1; None unless strictly between 0 and 100 percent."""
+    m = _SHARE.match(text)
+    if m is None:
+        return None
+    value = float(m.group(1))
+    return value / 100 if 0 < value < 100 else None
 
 
 def check_model(cmd: Command, config: Config) -> Reply | None:

@@ -71,6 +71,9 @@ class Release:
     via: str = "comment"  # comment | merge | cli
     metrics: tuple[str, ...] = ()  # key metrics for the before/after table
     trust: str = "workflow_run"  # the policy's evaluation.trust: who built and logged the candidate
+    # a canary: promote points `alias` (the challenger alias) at the candidate with this traffic
+    # share (0-1, recorded in tags, audit and deployment); rollback (any value) clears that alias
+    canary: float | None = None
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,8 @@ class ReleaseError(RuntimeError):
 
 
 def _detail(release: Release, **extra: Any) -> str:
-    data = {"alias": release.alias, "via": release.via, "dry_run": release.dry_run, **extra}
+    data = {"alias": release.alias, "via": release.via, "dry_run": release.dry_run, "canary": release.canary,
+            **extra}
     return json.dumps({k: v for k, v in data.items() if v not in (None, "", [])}, sort_keys=True)
 
 
@@ -302,9 +306,10 @@ def promote(store: Any, registry: Callable[[], Registry], github: GitHub, releas
 
 
 def rollback(store: Any, registry: Callable[[], Registry], github: GitHub, release: Release) -> Outcome:
-    """Move `model@alias` back to the previous production version, or to --to VERSION."""
-    return _counted(_under_lock(store, registry, github, release,
-                                lambda reg: _rollback_locked(store, reg, github, release)))
+    """Move `model@alias` back to the previous production version, or to --to VERSION; for a
+    canary, clear the challenger alias (no traffic goes to a version no alias names)."""
+    locked = _clear_canary_locked if release.canary is not None else _rollback_locked
+    return _counted(_under_lock(store, registry, github, release, lambda reg: locked(store, reg, github, release)))
 
 
 def _promote(store: Any, registry: Callable[[], Registry], github: GitHub, release: Release) -> Outcome:
@@ -437,6 +442,9 @@ def _promote_locked(store: Any, reg: Registry, github: GitHub, release: Release,
             tags["mlgate.pr"] = f"{release.repo}#{release.pr}"
         if release.head_sha:
             tags["mlgate.sha"] = release.head_sha
+        if release.canary is not None:
+            tags["mlgate.canary.share"] = f"{release.canary:g}"
+            tags["mlgate.canary.champion"] = current_production(reg, name)
         for row in rows:
             if row.after is not None:
                 tags[f"{METRIC_PREFIX}{row.name}"] = repr(float(row.after))
@@ -566,6 +574,45 @@ def _rollback_locked(store: Any, reg: Registry, github: GitHub, release: Release
     return out
 
 
+def current_production(reg: Registry, name: str) -> str:
+    """The champion a canary runs against (recorded with the canary's tags; "" when none)."""
+    return str(reg.alias_version(name, "production") or "")
+
+
+def _clear_canary_locked(store: Any, reg: Registry, github: GitHub, release: Release) -> Outcome:
+    """Delete the challenger alias: the canary stops getting traffic; audited and deployed as inactive."""
+    name, alias = release.model, release.alias
+    try:
+        current = reg.alias_version(name, alias)
+    except Exception as exc:
+        return _failed(store, release, None, None, f"the model registry failed: {_first_line(exc)}", "unchanged")
+    if current is None:
+        return Outcome("unchanged", release, reason=f"{name} has no canary running ({alias} is not set)")
+    if release.dry_run:
+        return Outcome("dry_run", release, from_version=current, to_version=None)
+    try:
+        reg.set_version_tags(name, current, {"mlgate.canary.cleared_by": release.actor,
+                                             "mlgate.delivery_id": release.delivery_id})
+        reg.delete_alias(name, alias)
+    except Exception as exc:
+        state = _restore(reg, name, alias, current)
+        return _failed(store, release, current, None, f"clearing {alias} failed: {_first_line(exc)}", state)
+    out = Outcome("done", release, from_version=current, to_version=None,
+                  audit_id=audit(store, release, A_ROLLBACK, R_SUCCESS, from_version=current, to_version=None))
+    if github is not None and release.head_sha:
+        env = f"model/{name}@canary"
+        description = f"{name} canary v{current} cleared by {release.actor}"
+        try:
+            dep = github.create_deployment(release.head_sha, env, description, {
+                "model": name, "alias": alias, "version": None, "previous_version": current,
+                "action": A_ROLLBACK, "actor": release.actor, "delivery_id": release.delivery_id, "pr": release.pr})
+            github.create_deployment_status(dep, "inactive", description)
+            out.deployment_id = int(dep)
+        except Exception as exc:
+            out.warnings.append(f"the GitHub deployment record failed ({_first_line(exc)}); the canary was cleared")
+    return out
+
+
 def _not_found(store: Any, release: Release, reg: Registry, current: str | None) -> Outcome:
     why = f"{release.model} has no version {release.version}"
     out = Outcome("refused", release, from_version=current, to_version=release.version, reason=why,
@@ -646,13 +693,14 @@ def _deploy(github: GitHub, release: Release, action: str, current: str | None,
     ref = release.head_sha
     if not ref:
         return None, None
-    env = f"model/{release.model}@{release.alias}"
+    env = f"model/{release.model}@{'canary' if release.canary is not None else release.alias}"
     verb = "promoted" if action == A_PROMOTE else "rolled back"
     description = f"{release.model} v{target} {verb} by {release.actor}"
     try:
         dep = github.create_deployment(ref, env, description, {
             "model": release.model, "alias": release.alias, "version": target, "previous_version": current,
-            "action": action, "actor": release.actor, "delivery_id": release.delivery_id, "pr": release.pr})
+            "action": action, "actor": release.actor, "delivery_id": release.delivery_id, "pr": release.pr,
+            **({"traffic_share": release.canary} if release.canary is not None else {})})
         github.create_deployment_status(dep, "success", description)
         return int(dep), None
     except Exception as exc:
