@@ -283,7 +283,16 @@ class Registry:
             return ModelRef(uri, name, info.version, None, info.run_id, info.source)
         m = _RUNS.match(uri)
         if m:
-            return ModelRef(uri, run_id=m.group(1), source=uri)
+            run_id = m.group(1)
+            found = self._call(
+                f"reading run {run_id}", lambda: self.client.get_run(run_id), missing_ok=True
+            )
+            if found is None:  # not "corrupt model files": there is no such run in this store
+                raise RegistryError(
+                    f"run {run_id} does not exist in the MLflow store at {redact(self.tracking_uri)}; "
+                    "check the run id the training job printed and MLFLOW_TRACKING_URI"
+                )
+            return ModelRef(uri, run_id=run_id, source=uri)
         return ModelRef(uri, source=uri)
 
     def _exists(self, name: str) -> bool:
@@ -402,8 +411,8 @@ class Registry:
         """
         if task not in TASKS:
             raise RegistryError(f"unknown task {task!r}; use one of {', '.join(TASKS)}")
-        if uri.startswith("models:/"):
-            # clear errors for a missing model, alias or version, before MLflow's own
+        if uri.startswith(("models:/", "runs:/")):
+            # clear errors for a missing model, alias, version or run, before MLflow's own
             self.resolve(uri)
         elif not _SCHEME.match(uri) and not Path(uri).exists():
             raise RegistryError(

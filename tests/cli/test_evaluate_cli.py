@@ -190,3 +190,32 @@ def test_unreachable_registry_exits_2(project: dict[str, Any], tmp_path: Path) -
     )
     assert res.returncode == 2, res.stderr
     assert "127.0.0.1:9" in res.stderr and "s3cret" not in res.stderr
+
+
+def test_a_missing_run_is_named_as_missing(project: dict[str, Any], tmp_path: Path) -> None:
+    """A run id the store does not hold was reported as corrupt model files."""
+    res = _run(project, "--candidate", "runs:/0123456789abcdef/model", "--out", str(tmp_path / "r.json"),
+               tmp=tmp_path)
+    assert res.returncode == 2, res.stderr
+    assert "run 0123456789abcdef does not exist" in res.stderr
+    assert "corrupt" not in res.stderr
+
+
+@pytest.mark.parametrize("candidate", ["runs:/0123456789abcdef/model", "models:/churn@production"])
+def test_without_a_tracking_uri_no_store_is_created(
+    project: dict[str, Any], tmp_path: Path, candidate: str
+) -> None:
+    """Without MLFLOW_TRACKING_URI, MLflow fell back to ./mlflow.db: an empty store appeared in the
+    directory and the missing model was blamed on corrupt files."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_TRACKING")}
+    env["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    work = tmp_path / "work"
+    work.mkdir()
+    res = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "evaluate", "--config", str(project["root"] / ".github/mlgate.yml"),
+         "--candidate", candidate, "--out", str(work / "r.json")],
+        capture_output=True, text=True, env=env, timeout=180, cwd=work,
+    )
+    assert res.returncode == 2, res.stderr
+    assert "MLFLOW_TRACKING_URI" in res.stderr and "corrupt" not in res.stderr
+    assert list(work.iterdir()) == []  # no mlflow.db, no mlruns/
