@@ -29,6 +29,7 @@ from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
 
 from bot.config import Config
+from bot.html_scan import OpenElements, mentions_hiding_tag
 
 MAX_BODY = 65_536  # GitHub's limit for a comment; a longer body is not read at all
 SCAN_LINES = 500  # commands are read from the first lines only: bounds the block parse
@@ -155,10 +156,6 @@ _CANDIDATE = re.compile(r"^( {0,3})/[A-Za-z][A-Za-z0-9_-]*(?=[ \t]|$)", re.M)
 _COMMAND = re.compile(r"^/([A-Za-z][A-Za-z0-9_-]*)(?=\s|$)(.*)$", re.S)
 _INDENT = re.compile(r"^[ \t]+", re.M)
 _OPENER = re.compile(r"[`<\[]")  # code spans, raw HTML, links and images start with these
-_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)")
-_DETAILS = re.compile(r"<(/?)details(?=[\s/>]|$)", re.I)
-_VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
-                   "source", "track", "wbr"})
 
 
 def _mark_line_starts(rule: object) -> object:
@@ -192,9 +189,10 @@ def _inline(md: MarkdownIt, text: str) -> list[Token]:
     return md.inline.parse(text, md, {}, [])
 
 
-def _visible_starts(md: MarkdownIt, text: str) -> set[int]:
+def _visible_starts(md: MarkdownIt, text: str, html: OpenElements) -> set[int]:
     """Offsets in `text` (one paragraph) where a rendered line starts with a `/` in plain text
-    and holds no inline HTML or image (which may hide the rest of the line, or more)."""
+    and holds no inline HTML or image (which may hide the rest of the line, or more), and no
+    element opened before it (fed to `html`) hides it."""
     starts: set[int] = set()
     at: int | None = 0  # where the token after a line break starts
     line: int | None = None  # the current line's start, while it is a candidate
@@ -204,7 +202,9 @@ def _visible_starts(md: MarkdownIt, text: str) -> set[int]:
                 starts.add(line)
             at, line = (tok.meta or {}).get("next"), None
             continue
-        if at is not None and tok.type == "text" and tok.content.startswith("/"):
+        if tok.type == "html_inline":
+            html.inline(tok.content)
+        if at is not None and tok.type == "text" and tok.content.startswith("/") and not html.hiding:
             line = at
         elif tok.type in ("html_inline", "image"):
             line = None
@@ -218,25 +218,6 @@ def _visible_starts(md: MarkdownIt, text: str) -> set[int]:
 class _Scan:
     md: MarkdownIt
     inline_left: int = INLINE_BUDGET
-
-
-def _html_depth(content: str, depth: int) -> int:
-    """Open HTML elements after an HTML block: what follows them, up to the closing tag, is
-    inside HTML (e.g. a collapsed `<details>`). Comments are cut first so their tags count not."""
-    out, pos = [], 0
-    while (start := content.find("<!--", pos)) >= 0:
-        out.append(content[pos:start])
-        end = content.find("-->", start + 4)
-        if end < 0:
-            pos = len(content)
-            break
-        pos = end + 3
-    out.append(content[pos:])
-    for m in _TAG.finditer("".join(out)):
-        if m.group(2).lower() in _VOID:
-            continue
-        depth = max(0, depth - 1) if m.group(1) else depth + 1
-    return depth
 
 
 def command_lines(body: str) -> Iterator[str]:
@@ -260,47 +241,53 @@ def command_lines(body: str) -> Iterator[str]:
     lines = window.split("\n")
     scan = _Scan(_markdown())
     tokens = scan.md.parse(window)
-    depth = details = 0  # elements an HTML block left open; <details> opened anywhere (collapsed)
+    html = OpenElements()  # the raw HTML so far, as GitHub's HTML parser reads it (bot.html_scan)
     for i, tok in enumerate(tokens):
+        if html.swallowed:
+            return
         if tok.level != 0:
-            continue
-        if tok.type == "html_block":
-            depth = _html_depth(tok.content, depth)
+            if tok.type == "html_block":
+                html.nested_block(tok.content)
+            elif tok.type == "inline":
+                html.unparsed(tok.content, top_level=False)
+        elif tok.type == "html_block":
+            html.block(tok.content)
         elif tok.type == "paragraph_open" and tok.map and i + 1 < len(tokens):
             first, last = tok.map
             if first >= SCAN_LINES:
                 return
-            if depth == 0 and details == 0:
-                yield from _paragraph_lines(scan, lines[first:min(last, SCAN_LINES)],
-                                            cut=truncated and last >= len(lines) - 1)
-            for m in _DETAILS.finditer(tokens[i + 1].content):  # the HTML parser moves what follows inside
-                details = max(0, details - 1) if m.group(1) else details + 1
+            yield from _paragraph_lines(scan, lines[first:min(last, SCAN_LINES)], html,
+                                        cut=truncated and last >= len(lines) - 1)
+        elif tok.type == "inline" and tokens[i - 1].type != "paragraph_open":
+            html.unparsed(tok.content, top_level=False)  # a heading's or a table cell's text
 
 
-def _paragraph_lines(scan: _Scan, lines: list[str], *, cut: bool) -> Iterator[str]:
-    """The command lines of one top-level paragraph (`cut`: it goes on past the lines read)."""
+def _paragraph_lines(scan: _Scan, lines: list[str], html: OpenElements, *, cut: bool) -> Iterator[str]:
+    """The command lines of one top-level paragraph (`cut`: it goes on past the lines read);
+    its inline HTML goes into `html`, which may hide its later lines and later paragraphs."""
     lines = [lines[0].lstrip(" "), *lines[1:]]  # as markdown-it trims a paragraph's first line
     text = "\n".join(lines)
     offsets, pos = [], 0
     for line in lines:
         offsets.append(pos)
         pos += len(line) + 1
-    candidates = [(off, line) for off, line in zip(offsets, lines, strict=True) if _CANDIDATE.match(line)]
-    if not candidates:
-        return
+    hidden = html.hiding
+    candidates = [] if hidden else [(off, line) for off, line in zip(offsets, lines, strict=True)
+                                    if _CANDIDATE.match(line)]
     opener = _OPENER.search(text)
     first_open = opener.start() if opener else len(text)
-    starts: set[int] | None = None
-    for off, line in candidates:
+    early = [line for off, line in candidates if off + len(line) <= first_open]
+    yield from (line.strip() for line in early)  # nothing before them or on them can hide them
+    rest = candidates[len(early):]
+    if not rest and not (html.hiding or mentions_hiding_tag(text)):
+        return  # no inline HTML here can change what is open
+    if cut or len(text) > scan.inline_left:
+        html.unparsed(text, top_level=True)  # a tag might hide what follows and the parse would cost too much
+        return  # ... and a construct might hide the rest of this one: not a command
+    scan.inline_left -= len(text)
+    starts = _visible_starts(scan.md, text, html)
+    for off, line in rest:
         lead = len(line) - len(line.lstrip(" "))  # skipped by markdown-it on continuation lines
-        if off + len(line) <= first_open:
-            yield line.strip()  # nothing before it or on it can hide it
-            continue
-        if starts is None:
-            if cut or len(text) > scan.inline_left:
-                return  # a construct might hide it and the parse would cost too much: not a command
-            scan.inline_left -= len(text)
-            starts = _visible_starts(scan.md, text)
         if off + lead in starts:
             yield line.strip()
 
