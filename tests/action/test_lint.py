@@ -21,7 +21,7 @@ def _run(*argv: str | Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_example_workflows() -> None:
-    assert {p.name for p in TRUSTED} == {"mlgate-build.yml", "mlgate-evaluate.yml"}
+    assert {p.name for p in TRUSTED} == {"mlgate-build.yml", "mlgate-evaluate.yml", "mlgate-monitor.yml"}
     assert {p.name for p in WORKFLOWS} - {p.name for p in TRUSTED} == {
         "mlgate-app.yml", "mlgate-token.yml", "mlgate-train-evaluate.yml"}
 
