@@ -88,6 +88,9 @@ class RunInfo:
     conclusion: str | None
     html_url: str | None
     pull_requests: tuple[int, ...]  # PRs of this repository whose head branch is in this repository
+    # the run's title: the workflow file's `run-name:` when it sets one (the trusted evaluation's
+    # names the run that triggered it, from the default branch's file, so no PR chose it)
+    display_title: str = ""
 
 
 
@@ -733,7 +736,7 @@ class GitHubClient:
                            str(d.get("head_branch") or ""), str(d.get("head_sha") or ""),
                            str(repo.get("full_name") or ""), str(head.get("full_name") or ""),
                            str((head.get("owner") or {}).get("login") or ""), d.get("conclusion"),
-                           d.get("html_url"), prs)
+                           d.get("html_url"), prs, str(d.get("display_title") or "")[:1000])
         result: RunInfo | None = self._call(f"reading workflow run {run_id}", read)
         return result
 

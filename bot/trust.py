@@ -86,6 +86,18 @@ def head_problem(run: RunInfo, pr: PullInfo, repo: str) -> str | None:
     return None
 
 
+RUN_NAME_ID = re.compile(r"\(run (\d{1,20})\)")
+
+
+def trigger_in_title(run: RunInfo) -> int | None:
+    """The run that started the trusted evaluation, as its `run-name:` says (`... (run N) ...`,
+    set from github.event.workflow_run.id by the default branch's file, so GitHub wrote it and no
+    PR chose it). None when the title names no run, or more than one (a run-name that also quotes
+    a PR's title could carry a forged `(run N)`: ambiguous is not an answer)."""
+    found = RUN_NAME_ID.findall(run.display_title)
+    return int(found[0]) if len(found) == 1 else None
+
+
 def pulls_of(run: RunInfo, repo: str, fork_pulls: Sequence[PullInfo]) -> list[int]:
     """Numbers of the PRs `run` built a head of: the run's own list for a branch of this
     repository; for a fork (GitHub lists none), the open PRs from `head_owner:head_branch`

@@ -23,7 +23,7 @@ from bot.artifacts import MAX_ZIP_BYTES, ArtifactError, extract_report
 from bot.config import CONFIG_PATH, Config
 from bot.context import Context, Handler
 from bot.gate import Changes, Decision, decide
-from bot.github_client import PullInfo
+from bot.github_client import PullInfo, RunInfo
 from bot.handlers import (
     EVALUATION,
     LABEL_REGRESSION,
@@ -34,7 +34,15 @@ from bot.handlers import (
     upsert_comment,
 )
 from bot.handlers.ordering import EVALUATED, claim_head, pr_lock, reach
-from bot.trust import NOT_TRUSTED_TITLE, Origin, expected, head_problem, pulls_of, uploader_problem
+from bot.trust import (
+    NOT_TRUSTED_TITLE,
+    Origin,
+    expected,
+    head_problem,
+    pulls_of,
+    trigger_in_title,
+    uploader_problem,
+)
 
 MISSING_ARTIFACT_TITLE = "No mlgate report"
 INVALID_ARTIFACT_TITLE = "Invalid mlgate report"
@@ -88,7 +96,8 @@ def _pull_requests(ctx: Context, run: dict[str, Any]) -> list[tuple[int, str]]:
 
 def _evaluate(ctx: Context, run: dict[str, Any], number: int, base_sha: str, *, head: str | None = None,
               report: dict[str, Any] | None = None, origin: Origin | None = None,
-              known_pull: PullInfo | None = None, report_error: ArtifactError | None = None) -> None:
+              known_pull: PullInfo | None = None, report_error: ArtifactError | None = None,
+              report_missing: bool = False) -> None:
     """Gate PR `number` on the report of `run`: the PR's own run (its report counts only when
     bot.trust says so), or the trusted evaluation with its `report` and verified `origin`."""
     repo, head, run_id = ctx.event.repo or "", head or str(run["head_sha"]), int(run["id"])
@@ -122,7 +131,7 @@ def _evaluate(ctx: Context, run: dict[str, Any], number: int, base_sha: str, *, 
     current = ctx.store.pr_head(repo, number)
     from bot.github_client import ArtifactUnavailable
 
-    missing = False
+    missing = report_missing
     try:
         if report_error is not None:  # the trusted evaluation's report, unusable: said on the check
             raise report_error
@@ -351,25 +360,48 @@ def _on_evaluation_run(ctx: Context, run: dict[str, Any]) -> None:
     if why is not None:
         ctx.log.warning("workflow run %s: %s; ignored", run_id, why)
         return
+    named = trigger_in_title(info)  # from the default branch's `run-name:`, when it has one
     problem_report: ArtifactError | None = None
+    no_report = False  # nothing usable arrived: said on the PR only when the run-name names the trigger
+    report: dict[str, Any] = {}
     try:
         data = ctx.github.download_artifact(run_id, ev.artifact, MAX_ZIP_BYTES)
         if data is None:
             raise ArtifactError(_missing_reason(run, ev.artifact))
         report = extract_report(data)
     except (ArtifactError, ArtifactUnavailable) as exc:
-        if not isinstance(exc, ArtifactError) or exc.provenance is None:
+        provenance = exc.provenance if isinstance(exc, ArtifactError) else None
+        if provenance is None and named is None:
             ctx.log.error("trusted evaluation run %s: %s; without a report mlgate cannot tell which pull request "
-                          "it was for", run_id, exc)
+                          "it was for (set `run-name:` with the triggering run's id, see docs/action.md)", run_id, exc)
             return
-        report, problem_report = {"provenance": exc.provenance}, exc  # still names the run it evaluated
-    trigger_id = (report.get("provenance") or {}).get("triggering_run_id")
+        if provenance is not None:
+            report, problem_report = {"provenance": provenance}, ArtifactError(str(exc))  # still names its run
+        else:
+            no_report = True
+    claimed = (report.get("provenance") or {}).get("triggering_run_id")
+    made_by = (report.get("provenance") or {}).get("trusted_run_id")
+    if problem_report is not None:
+        pass  # the first reason stands
+    elif made_by is not None and int(made_by) != run_id:  # another run's report, uploaded again
+        problem_report = ArtifactError(f"the report says the evaluation run {int(made_by)} made it, but run "
+                                       f"{run_id} uploaded it")
+    elif named is not None and claimed is not None and int(claimed) != named:
+        problem_report = ArtifactError(
+            f"the report's provenance names run {int(claimed)} as the run it evaluated, but the trusted evaluation "
+            f"run {run_id} was started by run {named} (its run-name, set by the default branch's workflow file)")
+    elif named is not None and claimed is None and not no_report:
+        problem_report = ArtifactError("the report has no `provenance`: run `mlgate evaluate` in the action's "
+                                       "trusted mode (`--provenance-from-env`)")
+    trigger_id = named if named is not None else claimed
     trigger = ctx.github.run_info(int(trigger_id)) if trigger_id else None
     if trigger is None:
-        ctx.log.error("trusted evaluation run %s: its report names no run of this repository that triggered it "
-                      "(provenance.triggering_run_id %s); run `mlgate evaluate` with the action's trusted mode",
-                      run_id, trigger_id)
+        ctx.log.error("trusted evaluation run %s: no run of this repository triggered it (run-name %r, "
+                      "provenance.triggering_run_id %s); run `mlgate evaluate` with the action's trusted mode",
+                      run_id, info.display_title[:200] if info else "", claimed)
         return
+    if no_report:
+        problem_report = ArtifactError(_no_report_reason(run_id, info, trigger, ev.artifact))
     fork = trigger.head_repository != repo and trigger.head_owner and trigger.head_branch
     fork_pulls = ctx.github.pulls_for_branch(trigger.head_owner, trigger.head_branch) if fork else []
     numbers = pulls_of(trigger, repo, fork_pulls)
@@ -383,9 +415,22 @@ def _on_evaluation_run(ctx: Context, run: dict[str, Any]) -> None:
             if why is not None:
                 _refuse(ctx, number, trigger.head_sha, why, run)
                 continue
+            if no_report and ctx.store.latest_evaluation(repo, number, pull.head_sha) is not None:
+                ctx.log.info("trusted evaluation run %s uploaded no report; the accepted evaluation of %s stands",
+                             run_id, pull.head_sha[:12])
+                continue
             _evaluate(ctx, run, number, pull.base_sha, head=pull.head_sha, report=report,
                       origin=Origin("workflow_run", run_id, pull.head_sha, trigger.id), known_pull=pull,
-                      report_error=problem_report)
+                      report_error=problem_report, report_missing=no_report)
+
+
+def _no_report_reason(run_id: int, run: RunInfo, trigger: RunInfo, artifact: str) -> str:
+    """Why a PR's check fails when its trusted evaluation ended without a report, and what to do."""
+    built = (f" (the run {trigger.id} that built the candidate ended `{trigger.conclusion}`)"
+             if trigger.conclusion not in (None, "success") else "")
+    return (f"the trusted evaluation run {run_id} completed with `{run.conclusion or 'no conclusion'}` and "
+            f"uploaded no `{artifact}` artifact{built}; fix the cause in its log, then re-run it from its page "
+            "(or push a new commit)")
 
 
 ROUTES: dict[str, Handler] = {"workflow_run.completed": on_completed}

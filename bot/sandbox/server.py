@@ -59,6 +59,15 @@ _ROLES = ("read", "triage", "write", "maintain", "admin")
 _INSTALLATION_IDS = itertools.count(1000)
 
 
+# the example trusted workflow's `run-name:` (docs/examples/churn/.github/workflows/mlgate-evaluate.yml)
+EXAMPLE_RUN_NAME = "mlgate evaluate (run {id})"
+
+
+def _titled(run_name: str | None, triggered_by: int) -> dict[str, str]:
+    """The `display_title` GitHub gives a workflow_run-triggered run whose file sets `run-name:`."""
+    return {} if run_name is None else {"display_title": run_name.replace("{id}", str(triggered_by))}
+
+
 def generate_private_key() -> str:
     """A fresh RSA private key (PEM, PKCS#8) for a test App."""
     from cryptography.hazmat.primitives import serialization
@@ -523,12 +532,16 @@ class Sandbox:
         self, repo: str, *, triggered_by: int, artifact: bytes | None = None, name: str = "mlgate-evaluate",
         artifact_name: str = "mlgate-report", conclusion: str = "success",
         path: str = ".github/workflows/mlgate-evaluate.yml", event: str = "workflow_run",
+        run_name: str | None = EXAMPLE_RUN_NAME, run_id: int | None = None,
     ) -> int:
         """A workflow that `triggered_by`'s completion started finished (sends workflow_run completed).
 
         GitHub runs a `workflow_run` workflow from the default branch's file: its head branch and
         SHA are the default branch's, it names no pull request, and the REST API does not say which
-        run triggered it (the workflow reads that from its event, github.event.workflow_run)."""
+        run triggered it (the workflow reads that from its event, github.event.workflow_run).
+        `run_name` is the file's `run-name:` with `{id}` for github.event.workflow_run.id (the
+        example workflow's by default; None: the file sets none), shown as `display_title`.
+        `run_id`: one from reserve_run_id (a report names its own run, GITHUB_RUN_ID)."""
         r = self._repo(repo)
         if triggered_by not in r.runs:
             raise SandboxError(f"no workflow run {triggered_by} in {repo}")
@@ -536,13 +549,21 @@ class Sandbox:
         return self._complete_run(r, {"name": name, "head_sha": r.branches[r.default_branch],
                                       "head_branch": r.default_branch, "event": event, "path": path, "number": None,
                                       "author": trigger["author"], "head_repo": r.full_name,
-                                      "triggered_by": triggered_by},
-                                  conclusion, {artifact_name: artifact} if artifact is not None else {})
+                                      "triggered_by": triggered_by,
+                                      **_titled(run_name, triggered_by)},
+                                  conclusion, {artifact_name: artifact} if artifact is not None else {},
+                                  run_id=run_id)
+
+    def reserve_run_id(self) -> int:
+        """The id of a run that has started but not yet completed: its job knows it (GITHUB_RUN_ID)
+        and writes it into what it uploads; pass it to complete_evaluation_run."""
+        with self.lock:
+            return next(self.ids)
 
     def complete_trusted_evaluation(
         self, repo: str, number: int, report: bytes | None, *, head_sha: str | None = None,
         build_path: str = ".github/workflows/mlgate-build.yml", evaluate_path: str = ".github/workflows/mlgate-evaluate.yml",
-        conclusion: str = "success",
+        conclusion: str = "success", run_name: str | None = EXAMPLE_RUN_NAME,
     ) -> dict[str, int]:
         """The two-workflow pattern of a PR, both runs (two workflow_run completed deliveries).
 
@@ -551,7 +572,7 @@ class Sandbox:
         (`evaluate_path`, event workflow_run) uploads `report` as `mlgate-report`, with the
         `provenance` that `mlgate evaluate` writes there from GitHub's event (both run ids, the
         built head SHA, the head repository, the PR). No report: the evaluation uploaded none.
-        Returns {"build": run id, "evaluate": run id}.
+        `run_name`: as for complete_evaluation_run. Returns {"build": run id, "evaluate": run id}.
         """
         build = self.complete_workflow_run(repo, number, name="mlgate-build", path=build_path, head_sha=head_sha,
                                            artifact=make_artifact_zip({"candidate/MLmodel": b"flavors: {}\n"}),
@@ -560,8 +581,7 @@ class Sandbox:
         trigger = r.runs[build]
         if report is not None:
             data = json.loads(report)
-            with self.lock:
-                evaluate_id = next(self.ids)  # the id the evaluation run gets below
+            evaluate_id = self.reserve_run_id()  # the id the evaluation run gets below
             data["provenance"] = {"trusted_run_id": evaluate_id, "triggering_run_id": build,
                                   "head_sha": trigger["head_sha"], "repository": trigger["head_repo"], "pr": number}
             report = json.dumps(data).encode()
@@ -570,7 +590,7 @@ class Sandbox:
         evaluate = self._complete_run(
             r, {"name": "mlgate-evaluate", "head_sha": r.branches[r.default_branch], "head_branch": r.default_branch,
                 "event": "workflow_run", "path": evaluate_path, "number": None, "author": trigger["author"],
-                "head_repo": r.full_name, "triggered_by": build},
+                "head_repo": r.full_name, "triggered_by": build, **_titled(run_name, build)},
             conclusion, {"mlgate-report": make_artifact_zip({"mlgate-report.json": report})} if report is not None else {},
             run_id=evaluate_id)
         return {"build": build, "evaluate": evaluate}
@@ -1150,7 +1170,8 @@ class Sandbox:
                        "committer": {"name": run["author"], "email": f"{run['author']}@users.noreply.github.com"}}
         return webhooks.overlay(data, {
             "id": rid, "name": run["name"], "node_id": f"WFR_kwDO{rid}", "head_branch": run["head_branch"],
-            "head_sha": run["head_sha"], "path": run["path"], "display_title": pr["title"] if pr else run["name"],
+            "head_sha": run["head_sha"], "path": run["path"],
+            "display_title": run.get("display_title") or (pr["title"] if pr else run["name"]),
             "run_number": run["run_number"], "run_attempt": run["run_attempt"], "event": run["event"],
             "status": run["status"], "conclusion": run["conclusion"], "workflow_id": run["workflow_id"],
             "url": f"{api}/actions/runs/{rid}", "html_url": f"https://github.com/{r.full_name}/actions/runs/{rid}",

@@ -36,12 +36,12 @@ def _build(hub: Hub, n: int, head_sha: str | None = None) -> int:
 
 def _complete_evaluation(hub: Hub, build: int, report: bytes | None) -> int:
     """The trusted evaluation of `build` uploads `report` with the provenance mlgate evaluate writes."""
-    artifact = None
+    artifact, run_id = None, hub.github.reserve_run_id()
     if report is not None:
         data = json.loads(report)
-        data["provenance"] = {"trusted_run_id": 1, "triggering_run_id": build}
+        data["provenance"] = {"trusted_run_id": run_id, "triggering_run_id": build}
         artifact = _zip(json.dumps(data).encode())
-    return int(hub.github.complete_evaluation_run(REPO, triggered_by=build, artifact=artifact))
+    return int(hub.github.complete_evaluation_run(REPO, triggered_by=build, artifact=artifact, run_id=run_id))
 
 
 def _evaluated(hub: Hub, n: int, report: bytes, head_sha: str | None = None) -> int:
