@@ -43,7 +43,11 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=2000)
     ap.add_argument("--power-reps", type=int, default=1000)
     ap.add_argument("--coverage-reps", type=int, default=1000)
+    ap.add_argument("--only-other-tasks", action="store_true", help="only the multiclass/regression coverage")
     args = ap.parse_args()
+    if args.only_other_tasks:
+        other_tasks(args.coverage_reps)
+        return
     zero = policy("roc_auc: {max_drop: 0}, f1: {max_drop: 0}",
                   "{min_rows: 200, max_drop: 0, fdr: 0.05, metrics: [roc_auc, f1]}")
     cases = [
@@ -80,6 +84,51 @@ def main() -> None:
           f"[{time.perf_counter() - t:.0f} s]")
     for (name, where), (k, n, na) in sorted(covered.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         print(f"  {name:18s} {where:22s} {_rate(k, n)}" + (f"  n/a {na}" if na else ""))
+    other_tasks(args.coverage_reps)
+
+
+def other_tasks(reps: int) -> None:
+    """Coverage of the multiclass and regression default metrics (A/A, 10,000 rows, 20 segments)."""
+    from tests.statistics.simulate import segment_sizes
+
+    rng = np.random.default_rng(300)
+    sizes = segment_sizes()
+    seg = np.repeat(np.arange(20), sizes)
+    frame_seg = np.array([f"s{i:02d}" for i in range(20)])[seg]
+    n = len(seg)
+    covered: dict[tuple[str, str], list[int]] = {}
+    t = time.perf_counter()
+    for _ in range(reps):
+        # multiclass: 4 classes, two softmax scorers sharing noise
+        y = rng.integers(0, 4, n)
+        shared = rng.normal(0, 0.6, (n, 4))
+        def soft(z: np.ndarray) -> np.ndarray:
+            e = np.exp(z - z.max(axis=1, keepdims=True))
+            return e / e.sum(axis=1, keepdims=True)
+        onehot = np.eye(4)[y] * 1.2
+        c, b = (soft(onehot + shared + rng.normal(0, 0.7, (n, 4))) for _ in range(2))
+        import pandas as pd
+        frame = pd.DataFrame({"y": y, "segment": frame_seg})
+        mc = compare_models(frame, task="multiclass", label="y", candidate=c, baseline=b,
+                            metrics=["macro_f1", "accuracy"], segments=["segment"], classes=[0, 1, 2, 3]).to_report()
+        yr = rng.normal(0, 1, n)
+        sh = rng.normal(0, 0.5, n)
+        rc, rb = (yr + sh + rng.normal(0, 0.5, n) for _ in range(2))
+        rframe = pd.DataFrame({"y": yr, "segment": frame_seg})
+        rr = compare_models(rframe, task="regression", label="y", candidate=rc, baseline=rb,
+                            metrics=["rmse", "mae", "r2"], segments=["segment"]).to_report()
+        for task, rep in (("multiclass", mc), ("regression", rr)):
+            parts = [("overall", rep["metrics"])] + [("segments >= 200 rows", x["metrics"])
+                                                      for x in rep["segments"] if x["rows"] >= 200]
+            for where, stats in parts:
+                for m in stats:
+                    cell = covered.setdefault((f"{task} {m['name']}", where), [0, 0])
+                    if m["ci_low"] is not None:
+                        cell[0] += m["ci_low"] <= 0 <= m["ci_high"]
+                        cell[1] += 1
+    print(f"coverage, multiclass and regression ({reps} A/A holdouts) [{time.perf_counter() - t:.0f} s]")
+    for (name, where), (k, m) in sorted(covered.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        print(f"  {name:22s} {where:22s} {_rate(k, m)}")
 
 
 if __name__ == "__main__":
