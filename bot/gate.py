@@ -148,6 +148,11 @@ class Decision:
         )
 
 
+def worse_verb(comparison: dict[str, Any]) -> str:
+    """How a metric gets worse: a score 'dropped', a loss (RMSE, log loss) 'rose'."""
+    return "dropped" if comparison.get("higher_is_better", True) else "rose"
+
+
 def _improvement(value: float | None, higher_is_better: bool) -> float | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
@@ -258,7 +263,7 @@ def model_budget(report_model: dict[str, Any], policy: ModelConfig) -> ErrorBudg
     by_name = {m["name"]: m for m in report_model.get("metrics", [])}
     for name in policy.gating_metrics:
         comp = by_name.get(name)
-        st = drop_statistic(comp, policy.metrics[name].max_drop) if comp is not None else None
+        st = drop_statistic(comp, policy.metrics[name].tolerance(comp.get("baseline"))) if comp is not None else None
         if st is not None:
             ratios.append(st[1])
     sp = policy.segment_policy
@@ -267,7 +272,7 @@ def model_budget(report_model: dict[str, Any], policy: ModelConfig) -> ErrorBudg
         if seg["rows"] < sp.min_rows:
             continue
         for comp in seg.get("metrics", []):
-            st = drop_statistic(comp, sp.max_drop) if comp["name"] in seg_metrics else None
+            st = drop_statistic(comp, sp.tolerance(comp.get("baseline"))) if comp["name"] in seg_metrics else None
             if st is not None:
                 ratios.append(st[1])
     return error_budget(policy.alpha, ratios)
@@ -299,7 +304,7 @@ def decide_model(report_model: dict[str, Any], policy: ModelConfig) -> ModelDeci
     sp = policy.segment_policy
     seg_metrics = set(policy.segment_metrics)
     findings: list[SegmentFinding] = []
-    tested: list[tuple[int, float]] = []
+    tested: list[tuple[int, float, dict[str, Any]]] = []
     gating = set(policy.gating_metrics)
     for seg in report_model.get("segments", []):
         for comp in seg.get("metrics", []):
@@ -308,8 +313,9 @@ def decide_model(report_model: dict[str, Any], policy: ModelConfig) -> ModelDeci
             gated = seg["rows"] >= sp.min_rows and comp["name"] in seg_metrics
             where = f"{comp['name']} on {seg['column']}={seg['value']} ({seg['rows']} rows)"
             why = undefined_reason(comp, has_baseline) if gated else None
-            st = drop_statistic(comp, sp.max_drop) if gated and why is None else None
-            if gated and why is None and st is None and has_baseline and drop_p_value(comp, sp.max_drop) is None:
+            seg_drop = sp.tolerance(comp.get("baseline"))
+            st = drop_statistic(comp, seg_drop) if gated and why is None else None
+            if gated and why is None and st is None and has_baseline and drop_p_value(comp, seg_drop) is None:
                 why = NO_INTERVAL
             if why is not None:
                 undefined.append(f"{name_}: {where} is {why}; a reviewer must approve")
@@ -329,7 +335,7 @@ def decide_model(report_model: dict[str, Any], policy: ModelConfig) -> ModelDeci
                 )
             )
             if st is not None:
-                tested.append((len(findings) - 1, st[0]))
+                tested.append((len(findings) - 1, st[0], comp))
     budget = model_budget(report_model, policy)
 
     metrics: list[MetricResult] = []
@@ -338,10 +344,10 @@ def decide_model(report_model: dict[str, Any], policy: ModelConfig) -> ModelDeci
         comp = by_name.get(name)
         if comp is None or pol.informational or undefined_reason(comp, has_baseline) is not None:
             continue
-        st = drop_statistic(comp, pol.max_drop)
+        st = drop_statistic(comp, pol.tolerance(comp.get("baseline")))
         if st is not None:
             rejected[name] = st[0] < -budget.critical
-        elif drop_p_value(comp, pol.max_drop) == 1.0:
+        elif drop_p_value(comp, pol.tolerance(comp.get("baseline"))) == 1.0:
             rejected[name] = False  # the models agree on every row: no drop at all
     for name, pol in policy.metrics.items():
         comp = by_name.get(name)
@@ -357,24 +363,24 @@ def decide_model(report_model: dict[str, Any], policy: ModelConfig) -> ModelDeci
             metrics.append(MetricResult(name, "inconclusive", True))
             undefined.append(f"{name_}: {name} is {why}; a reviewer must approve")
             continue
-        verdict = metric_verdict(comp, pol.max_drop, pol.informational,
+        verdict = metric_verdict(comp, pol.tolerance(comp.get("baseline")), pol.informational,
                                  rejected.get(name, False) if has_baseline else None)
         metrics.append(MetricResult(name, verdict, not pol.informational))
         if verdict == "regressed":
             reasons.append(
-                f"{name_}: {name} dropped by more than {pol.max_drop:g} "
+                f"{name_}: {name} {worse_verb(comp)} by more than {pol.tolerance_text(comp.get('baseline'))} "
                 f"({_fmt(comp['baseline'])} → {_fmt(comp['candidate'])})"
             )
 
-    for i, t in tested:
+    for i, t, seg_comp in tested:
         f = findings[i]
         q = budget.family_p(t)
         regressed = t < -budget.critical
         findings[i] = SegmentFinding(**{**f.__dict__, "q_value": q, "regressed": regressed})
         if regressed:
             reasons.append(
-                f"{name_}: {f.metric} on {f.column}={f.value} dropped by more than "
-                f"{sp.max_drop:g} ({f.rows} rows, q={q:.3g})"
+                f"{name_}: {f.metric} on {f.column}={f.value} {worse_verb(seg_comp)} by more than "
+                f"{sp.tolerance_text(seg_comp.get('baseline'))} ({f.rows} rows, q={q:.3g})"
             )
     hib = {c["name"]: bool(c["higher_is_better"]) for seg in report_model.get("segments", []) for c in seg["metrics"]}
 

@@ -89,12 +89,14 @@ def advise(report_model: dict[str, Any], policy: ModelConfig) -> list[Advice]:
     for name in policy.gating_metrics:
         comp = by_name.get(name)
         if comp is not None:
-            out.append(one(comp, None, None, int(comp.get("rows", 0)), policy.metrics[name].max_drop))
+            out.append(one(comp, None, None, int(comp.get("rows", 0)),
+                           policy.metrics[name].tolerance(comp.get("baseline"))))
     for seg in report_model.get("segments", []):
         if seg["rows"] >= sp.min_rows:
             for comp in seg.get("metrics", []):
                 if comp["name"] in seg_metrics:
-                    out.append(one(comp, seg["column"], seg["value"], int(seg["rows"]), sp.max_drop))
+                    out.append(one(comp, seg["column"], seg["value"], int(seg["rows"]),
+                                   sp.tolerance(comp.get("baseline"))))
     return out
 
 
