@@ -24,6 +24,7 @@ from __future__ import annotations
 import heapq
 import math
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,7 @@ from bot.evaluation.paired import Groups, Scored, Stat, compare_partition, z_qua
 from bot.evaluation.segments import build_partitions
 
 NUMERIC_BINS = 5  # quantile bins per numeric column
+QUANTILE_SAMPLE = 100_000  # rows the quantiles are taken from (every k-th present value)
 MAX_VALUES = 50  # most frequent categorical values kept as their own predicate; the rest are pooled
 MAX_COLUMNS = 200
 MAX_EXPAND = 3000  # depth-3 parents expanded at most (best bound first)
@@ -179,9 +181,11 @@ def _id_like(name: str, col: pd.Series) -> bool:
     low = name.lower()
     if low == "id" or low.endswith("_id") or low.endswith(" id"):
         return True
-    if pd.api.types.is_float_dtype(col):
+    if pd.api.types.is_float_dtype(col) or len(col) <= 100:
         return False
-    return len(col) > 100 and col.nunique(dropna=True) == len(col)
+    if col.iloc[:1000].nunique(dropna=True) < min(1000, len(col)):
+        return False  # repeats among the first rows: not an id (and no pass over a million rows)
+    return bool(col.nunique(dropna=True) == len(col))
 
 
 def feature_columns(frame: pd.DataFrame, label: str, columns: list[str] | None, exclude: list[str]) -> list[str]:
@@ -208,7 +212,7 @@ def build_features(frame: pd.DataFrame, columns: list[str], min_rows: int) -> li
     for name in columns:
         col = frame[name]
         numeric = (pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col))
-        if numeric and col.nunique(dropna=True) > 12:
+        if numeric and _distinct_above(col, 12):
             out.append(_numeric(name, col))
         elif numeric or pd.api.types.is_bool_dtype(col) or pd.api.types.is_object_dtype(col) \
                 or isinstance(col.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(col):
@@ -217,10 +221,16 @@ def build_features(frame: pd.DataFrame, columns: list[str], min_rows: int) -> li
     return out
 
 
+def _distinct_above(col: pd.Series, k: int) -> bool:
+    """Whether the column has more than k distinct values (a sample usually answers)."""
+    return bool(col.iloc[:10_000].nunique(dropna=True) > k or col.nunique(dropna=True) > k)
+
+
 def _numeric(name: str, col: pd.Series) -> Feature:
     x = col.to_numpy(dtype=np.float64, na_value=np.nan)
     present = x[~np.isnan(x)]
-    qs = np.quantile(present, np.linspace(0, 1, NUMERIC_BINS + 1)[1:-1]) if len(present) else np.array([])
+    sample = present[:: max(1, len(present) // QUANTILE_SAMPLE)]  # edges are rounded to 2 digits anyway
+    qs = np.quantile(sample, np.linspace(0, 1, NUMERIC_BINS + 1)[1:-1]) if len(present) else np.array([])
     edges = np.unique([_nice(float(q)) for q in qs])
     edges = edges[(edges > present.min()) & (edges <= present.max())] if len(present) else edges
     codes = np.searchsorted(edges, x, side="right").astype(np.int32)
@@ -483,6 +493,8 @@ def discover(
         picked.append((cand, m_search))
 
     d_conf = d[confirm_idx]
+    conf_scored = Scored(scored.task, scored.y[confirm_idx], scored.cand[confirm_idx], scored.base[confirm_idx],
+                         scored.n_classes)
     total = float(d_conf.sum())
     zc = z_quantile(confidence)
     found: list[Found] = []
@@ -502,7 +514,7 @@ def discover(
         k_own = len(own)
         se_own = float(own.std(ddof=1) / math.sqrt(k_own)) if k_own > 1 else float("nan")
         p = 0.5 * math.erfc(float(own.mean()) / se_own / math.sqrt(2)) if k_own > 1 and se_own > 0 else 1.0
-        stats = _slice_metrics(scored, confirm_idx[rows_c], metrics or [], confidence) if k > 1 else []
+        stats = _slice_metrics(conf_scored, m, metrics or [], confidence) if k > 1 else []
         found.append(Found(
             predicates=[features[fi].predicates[c] for fi, c in cand.terms],
             rows=int(mask_of(features, cand.terms).sum()), search_rows=cand.rows, confirm_rows=k,
@@ -537,12 +549,21 @@ def _is_configured(mask: np.ndarray, partitions: list[Any]) -> bool:
     return False
 
 
-def _slice_metrics(scored: Scored, rows: np.ndarray, metrics: list[str], confidence: float) -> list[Stat]:
-    """The model's metrics on the slice's confirmation rows, paired as everywhere else."""
+def _slice_metrics(scored: Scored, mask: np.ndarray, metrics: list[str], confidence: float) -> list[Stat]:
+    """The model's metrics on the slice's confirmation rows, paired as everywhere else.
+
+    The slice's rows in score order are the half's score order filtered by the mask (linear),
+    so each slice costs no sort of its own."""
     if not metrics:
         return []
     assert scored.base is not None
+    rows = np.flatnonzero(mask)
     sub = Scored(scored.task, scored.y[rows], scored.cand[rows], scored.base[rows], scored.n_classes)
+    if scored.task == "binary":
+        position = np.cumsum(mask) - 1  # a slice row's index in `rows`
+        for who in ("candidate", "baseline"):
+            order = scored.order(who)
+            sub._cached(("order", who), partial(np.asarray, position[order[mask[order]]]))
     groups = Groups(np.zeros(len(rows), dtype=np.int64), 1, [""])
     return compare_partition(sub, groups, list(metrics), confidence)[0]
 
