@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -122,6 +123,39 @@ def _quiet_libraries() -> None:
     warnings.filterwarnings("ignore", module="mlflow")
 
 
+@contextmanager
+def step(msg: str, quiet: bool, *, ticker: bool = True, every: float | None = None) -> Iterator[None]:
+    """One demo step: its line, a seconds counter while it runs, and how long it took.
+
+    On a terminal the counter updates in place every second; in a log, a line every 5 s.
+    `ticker=False` for a step that prints its own progress (mlgate evaluate's bar).
+    """
+    if quiet:
+        yield
+        return
+    print(f"==> {msg}", flush=True)
+    started = time.monotonic()
+    done = threading.Event()
+    tty = sys.stdout.isatty()
+
+    def tick() -> None:
+        while not done.wait(every or (1.0 if tty else 5.0)):
+            seconds = time.monotonic() - started
+            print(f"\r    ... {seconds:.0f} s" if tty else f"    ... {seconds:.0f} s", end="" if tty else "\n",
+                  flush=True)
+
+    thread = threading.Thread(target=tick, daemon=True) if ticker else None
+    if thread is not None:
+        thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        if thread is not None:
+            thread.join()
+        print(f"{chr(13) if tty and ticker else ''}    done in {time.monotonic() - started:.1f} s", flush=True)
+
+
 def train_model(root: Path, run_name: str) -> str:
     """Run the project's own train.py, as it is in the working tree now."""
     from threadpoolctl import threadpool_limits
@@ -208,21 +242,20 @@ def _run(root: Path, out: Path, quiet: bool, say: Any, started: float, kept: boo
     from bot.render import render_terminal
 
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")  # read when mlflow is first imported
-    say(f"building the example project in {root}")
-    base = build_project(root)
+    with step(f"building the example project and its data in {root}", quiet):
+        base = build_project(root)
     tracking = f"sqlite:///{root / 'mlflow.db'}"
     env = {"MLFLOW_TRACKING_URI": tracking, "MLFLOW_DISABLE_TELEMETRY": "true"}
     with _environment(env), _in_directory(root):
-        say(
-            f"training the production model; registering it as {MODEL}@production (MLflow store {tracking})"
-        )
         try:
-            registry = Registry(tracking)
-            _quiet_libraries()  # after mlflow's import, which configures its loggers
-            version = registry.register(
-                train_model(root, "production"), MODEL, {"mlgate.demo": "baseline"}
-            )
-            registry.set_alias(MODEL, "production", version)
+            with step(f"training the production model; registering it as {MODEL}@production "
+                      f"(MLflow store {tracking})", quiet):
+                registry = Registry(tracking)
+                _quiet_libraries()  # after mlflow's import, which configures its loggers
+                version = registry.register(
+                    train_model(root, "production"), MODEL, {"mlgate.demo": "baseline"}
+                )
+                registry.set_alias(MODEL, "production", version)
         except RegistryError as exc:
             raise DemoError(str(exc)) from None
 
@@ -230,8 +263,8 @@ def _run(root: Path, out: Path, quiet: bool, say: Any, started: float, kept: boo
             "opening a PR: train.py drops support_calls for contract_months_left; data/train.parquet refreshed"
         )
         head = open_pull_request(root)
-        say("CI trains the candidate on the PR's head commit")
-        candidate = train_model(root, "candidate")
+        with step("CI trains the candidate on the PR's head commit", quiet):
+            candidate = train_model(root, "candidate")
 
         out.mkdir(parents=True, exist_ok=True)
         argv = [
@@ -251,10 +284,11 @@ def _run(root: Path, out: Path, quiet: bool, say: Any, started: float, kept: boo
         ]
         if quiet:
             argv.append("--no-progress")
-        say(
-            f"running: mlgate evaluate --config .github/mlgate.yml --candidate {candidate} --base-rev {base[:12]} …"
-        )
-        with threadpool_limits(1, user_api="openmp"):  # scoring: see _train
+        with (
+            step(f"running: mlgate evaluate --config .github/mlgate.yml --candidate {candidate} "
+                 f"--base-rev {base[:12]} …", quiet, ticker=False),
+            threadpool_limits(1, user_api="openmp"),  # scoring: see _train
+        ):
             code = mlgate(argv)
         if code == 2:
             raise DemoError("mlgate evaluate could not run (see the error above)")

@@ -31,6 +31,7 @@ def test_demo_shows_the_segment_regression(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     stdout = res.stdout
     assert "The gate FAILED, which is what this demo intends" in stdout
+    assert stdout.count("    done in ") >= 4  # every step longer than a second says how long it took
     assert "roc_auc on region=APAC dropped by more than 0.02" in stdout
     # the hidden regression (issue #15): no configured segment covers it, discovery finds it
     assert "mlgate found it anyway: payment_method = invoice and tenure_months < 28" in stdout
@@ -124,3 +125,20 @@ def test_example_config_contract_and_data_are_valid(tmp_path: Path) -> None:
     train = runpy.run_path(str(example / "train.py"))
     assert "support_calls" in train["FEATURES"]  # the feature the demo's PR removes
     assert config.models[0].discovery is not None and "payment_method" in frame.columns
+
+
+def test_a_step_shows_it_is_alive_and_how_long_it_took(capsys: pytest.CaptureFixture[str]) -> None:
+    """The training steps ran for 12 s without a word (issue #14)."""
+    import time
+
+    from bot.demo import step
+
+    with step("training", quiet=False, every=0.05):
+        time.sleep(0.3)
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "==> training"
+    assert any(line.startswith("    ... ") and line.endswith(" s") for line in out[1:-1])
+    assert out[-1].startswith("    done in ") and out[-1].endswith(" s")
+    with step("quiet", quiet=True, every=0.05):
+        time.sleep(0.1)
+    assert capsys.readouterr().out == ""
