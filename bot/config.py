@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -52,8 +53,47 @@ METRICS_BY_TASK: dict[str, tuple[str, ...]] = {
 DEFAULT_METRICS: dict[str, dict[str, Any]] = {
     "binary": {"roc_auc": {"max_drop": 0.005}, "f1": {"max_drop": 0.01}},
     "multiclass": {"macro_f1": {"max_drop": 0.01}, "accuracy": {"max_drop": 0.01}},
-    "regression": {"rmse": {"max_drop": 0.0}, "mae": {"max_drop": 0.0}},
+    # losses in the target's own units (dollars, minutes): a fixed number cannot fit every target
+    "regression": {"rmse": {"max_drop": "1%"}, "mae": {"max_drop": "1%"}},
 }
+REGRESSION_SEGMENT_DROP = "5%"  # segment_policy.max_drop of a regression model unless the config says
+_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+
+
+class _Tolerance(BaseModel):
+    """`max_drop` as a number (the metric's units) or a percentage of the baseline's value."""
+
+    max_drop: float = Field(default=0.0, ge=0)
+    max_drop_relative: float | None = Field(default=None, ge=0, le=1)
+    """Written by mlgate from `max_drop: 5%` (0.05); the tolerated drop is this share of |baseline|."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _percent(cls, data: object) -> object:
+        if not isinstance(data, dict) or not isinstance(data.get("max_drop"), str):
+            return data
+        m = _PERCENT.match(data["max_drop"])
+        if m is None:
+            return data  # not a percentage: pydantic's own error names the line and the expected number
+        if data.get("max_drop_relative") is not None:
+            raise ValueError("give max_drop as a number or a percentage, not with max_drop_relative")
+        return {**data, "max_drop": 0.0, "max_drop_relative": float(m.group(1)) / 100}
+
+    def tolerance(self, baseline: object) -> float:
+        """The tolerated drop in the metric's units; a relative one without a finite baseline is 0."""
+        if self.max_drop_relative is None:
+            return self.max_drop
+        if not isinstance(baseline, int | float) or not math.isfinite(baseline):
+            return 0.0  # nothing to take a share of: the strictest tolerance
+        return self.max_drop_relative * abs(float(baseline))
+
+    def tolerance_text(self, baseline: object) -> str:
+        """'0.02', or '5% (0.0123)': the configured tolerance as the user wrote it."""
+        if self.max_drop_relative is None:
+            return f"{self.max_drop:g}"
+        value = self.tolerance(baseline)
+        shown = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+        return f"{self.max_drop_relative * 100:g}% ({shown})"
 
 
 class ConfigError(ValueError):
@@ -88,9 +128,10 @@ class Paths(_Strict):
     """Globs of model code: a change to one triggers an evaluation."""
 
 
-class MetricPolicy(_Strict):
+class MetricPolicy(_Tolerance, _Strict):
     max_drop: float = Field(default=0.0, ge=0)
-    """Tolerated drop; the gate fails when the whole confidence interval lies below -max_drop."""
+    """Tolerated drop (a number, or `5%` of the baseline's value); the gate fails when the whole
+    confidence interval lies below -max_drop."""
     informational: bool = False
     """Reported, never gates."""
 
@@ -136,11 +177,12 @@ SegmentSpec = Annotated[
 ]
 
 
-class SegmentPolicy(_Strict):
+class SegmentPolicy(_Tolerance, _Strict):
     min_rows: int = Field(default=200, ge=1)
     """Segments with fewer rows are reported but never gate."""
     max_drop: float = Field(default=0.02, ge=0)
-    """Tolerated drop of a gating metric within a segment."""
+    """Tolerated drop of a gating metric within a segment (a number, or `5%` of the segment's
+    baseline value; regression models default to 5%)."""
     fdr: float = Field(default=0.05, gt=0, lt=1)
     """No longer used: the model's `alpha` covers segments and overall metrics together (kept so configs load)."""
     metrics: list[str] | None = None
@@ -221,6 +263,10 @@ class ModelConfig(_Strict):
                 "metrics",
                 {k: MetricPolicy(**v) for k, v in DEFAULT_METRICS[self.task].items()},
             )
+        sp = self.segment_policy
+        if self.task == "regression" and not {"max_drop", "max_drop_relative"} & sp.model_fields_set:
+            object.__setattr__(self, "segment_policy", SegmentPolicy.model_validate(
+                {**sp.model_dump(exclude_unset=True), "max_drop": REGRESSION_SEGMENT_DROP}))
         if self.discovery is not None and self.label in (self.discovery.columns or []):
             raise ValueError(f"discovery.columns lists the label {self.label!r}; slices are cut by features, "
                              "so remove it")
