@@ -47,6 +47,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.only_other_tasks:
         other_tasks(args.coverage_reps)
+        multiclass_aa(300)
         return
     zero = policy("roc_auc: {max_drop: 0}, f1: {max_drop: 0}",
                   "{min_rows: 200, max_drop: 0, fdr: 0.05, metrics: [roc_auc, f1]}")
@@ -85,6 +86,7 @@ def main() -> None:
     for (name, where), (k, n, na) in sorted(covered.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         print(f"  {name:18s} {where:22s} {_rate(k, n)}" + (f"  n/a {na}" if na else ""))
     other_tasks(args.coverage_reps)
+    multiclass_aa(300)
 
 
 def other_tasks(reps: int) -> None:
@@ -129,6 +131,46 @@ def other_tasks(reps: int) -> None:
     print(f"coverage, multiclass and regression ({reps} A/A holdouts) [{time.perf_counter() - t:.0f} s]")
     for (name, where), (k, m) in sorted(covered.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         print(f"  {name:22s} {where:22s} {_rate(k, m)}")
+
+
+def multiclass_aa(reps: int) -> None:
+    """The gate's false-fail rate on a 4-class A/A pair, macro_f1 and accuracy at max_drop 0 everywhere."""
+    import pandas as pd
+
+    from bot.config import parse_config
+    from bot.gate import decide_model
+    from tests.statistics.simulate import segment_sizes
+
+    pol = parse_config("""
+version: 1
+models:
+  - name: m
+    task: multiclass
+    holdout: h
+    label: y
+    segments: [segment]
+    metrics: {macro_f1: {max_drop: 0}, accuracy: {max_drop: 0}}
+    segment_policy: {min_rows: 200, max_drop: 0, metrics: [macro_f1, accuracy]}
+""").models[0]
+    rng = np.random.default_rng(1)
+    seg = np.repeat(np.arange(20), segment_sizes())
+    names = np.array([f"s{i:02d}" for i in range(20)])[seg]
+
+    def soft(z: np.ndarray) -> np.ndarray:
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    failed = 0
+    for _ in range(reps):
+        y = rng.integers(0, 4, len(seg))
+        shared, onehot = rng.normal(0, 0.6, (len(seg), 4)), np.eye(4)[y] * 1.2
+        c, b = (soft(onehot + shared + rng.normal(0, 0.7, (len(seg), 4))) for _ in range(2))
+        rep = compare_models(pd.DataFrame({"y": y, "segment": names}), task="multiclass", label="y", candidate=c,
+                             baseline=b, metrics=["macro_f1", "accuracy"], segments=["segment"],
+                             classes=[0, 1, 2, 3]).to_report()
+        md = decide_model({"name": "m", "baseline": {"uri": "b"}, **rep}, pol)
+        failed += md.regressed or bool(md.undefined)
+    print(f"A/A false-fail, multiclass, every max_drop 0: {_rate(failed, reps)}")
 
 
 if __name__ == "__main__":
