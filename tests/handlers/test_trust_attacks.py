@@ -174,3 +174,20 @@ def test_a_trigger_that_is_no_run_of_this_repository_is_not_followed(hub: Hub) -
     hub.run()
     assert hub.store.latest_evaluation(REPO, n) is None
     assert _check(hub, head).get("conclusion") != "success"
+
+
+# ---------------------------------------------------------------- GitHub does not answer cleanly
+
+
+def test_a_5xx_reading_the_authors_permission_never_waives_the_review(hub: Hub) -> None:
+    # single-workflow mode: a writer's PR needs no review; when the permission cannot be read, it does
+    pr_workflow = ".github/workflows/mlgate.yml"
+    hub.github.push(REPO, "main", {".github/mlgate.yml": CONFIG + (
+        f"evaluation: {{trust: pull_request, workflow: {pr_workflow}}}\n")})
+    hub.github.set_permission(REPO, "wendy", "write")
+    n, head = _open(hub, author="wendy")
+    hub.github.inject_fault("GET", r"/collaborators/[^/]+/permission", "502", times=500)
+    hub.github.complete_workflow_run(REPO, n, artifact=make_artifact_zip({"mlgate-report.json": PASSING}),
+                                     path=pr_workflow)
+    hub.run()
+    assert hub.checks(head).get("mlgate/review", {}).get("conclusion") != "success"
