@@ -19,13 +19,13 @@ from scipy import stats
 
 from bot.config import ModelConfig, Monitor
 from bot.drift import BINS, psi
-from bot.evaluation.paired import Groups, z_quantile
+from bot.evaluation.paired import Groups, Scored, z_quantile
 from bot.evaluation.segments import build_partitions
 from bot.gate import metric_verdict
 from bot.monitor import stats as S
 from bot.monitor.logs import LogError
 
-KS_SAMPLE = 1_000_000  # KS on at most this many rows per side (seeded sample); PSI uses every row
+KS_SAMPLE = 250_000  # KS on at most this many rows per side (seeded sample); PSI uses every row
 State = Literal["ok", "alert", "unknown"]
 
 
@@ -81,59 +81,93 @@ def _sample(rng: np.random.Generator, x: np.ndarray) -> np.ndarray:
 def _drift_numeric(ref: np.ndarray, cur: np.ndarray, rng: np.random.Generator) -> tuple[float, float]:
     """bot.drift's numeric drift: PSI over the reference's deciles on every row; the KS p-value
     on a seeded sample of at most KS_SAMPLE rows per side (at millions of rows it is ~0 anyway)."""
-    edges = np.unique(np.quantile(ref, np.linspace(0, 1, BINS + 1)))
-    if len(edges) < 2:
-        edges = np.array([ref.min() - 0.5, ref.min() + 0.5])
-    inner = edges[1:-1]
-    e = np.bincount(np.searchsorted(inner, ref, side="right"), minlength=len(edges) - 1)
-    a = np.bincount(np.searchsorted(inner, cur, side="right"), minlength=len(edges) - 1)
+    inner = _inner_edges(ref)
+    nb = len(inner) + 1
+    e = np.bincount(np.searchsorted(inner, ref, side="right"), minlength=nb)
+    a = np.bincount(np.searchsorted(inner, cur, side="right"), minlength=nb)
     ks = stats.ks_2samp(_sample(rng, ref), _sample(rng, cur))
     return psi(e.astype(float), a.astype(float)), float(ks.pvalue)
 
 
-def _drift_categorical(ref: pd.Series, cur: pd.Series) -> tuple[float, float | None]:
-    r = ref.value_counts()
-    c = cur.value_counts()
-    r.index, c.index = r.index.astype(str), c.index.astype(str)
-    cats = sorted(set(r.index) | set(c.index))
-    e = r.reindex(cats, fill_value=0).to_numpy(dtype=float)
-    a = c.reindex(cats, fill_value=0).to_numpy(dtype=float)
-    keep = (e + a) > 0
-    e, a = e[keep], a[keep]
-    p = None
-    if len(e) >= 2:
-        p = float(stats.chi2_contingency(np.vstack([e, a]))[1])
-    return psi(e, a), p
+def _inner_edges(ref: np.ndarray) -> np.ndarray:
+    edges = np.unique(np.quantile(ref, np.linspace(0, 1, BINS + 1)))
+    if len(edges) < 2:
+        edges = np.array([ref.min() - 0.5, ref.min() + 0.5])
+    return edges[1:-1]
 
 
-def feature_drift(reference: pd.DataFrame, current: pd.DataFrame, features: list[str], segment: str,
-                  cfg: Monitor, rng: np.random.Generator) -> list[DriftRow]:
+@dataclass(frozen=True)
+class _Split:
+    """Segment codes of the reference and current rows, aligned by segment name (-1: none)."""
+
+    names: list[str]
+    ref: np.ndarray
+    cur: np.ndarray
+
+
+def _splits(reference: pd.DataFrame, current: pd.DataFrame, model: ModelConfig) -> list[_Split]:
+    """One split per configured segment spec; a segment missing from the reference gets no code."""
+    if not model.segments or len(current) == 0:
+        return []
     out = []
-    for col in features:
-        ref, cur = reference[col].dropna(), current[col].dropna()
-        if len(ref) == 0 or len(cur) == 0:
-            continue
-        numeric = pd.api.types.is_numeric_dtype(ref) and not pd.api.types.is_bool_dtype(ref)
-        p: float | None
-        if numeric and pd.api.types.is_numeric_dtype(cur):
-            value, p = _drift_numeric(ref.to_numpy(dtype=float), cur.to_numpy(dtype=float), rng)
-            kind = "numeric"
-        else:
-            value, p = _drift_categorical(ref, cur)
-            kind = "categorical"
-        drifted = bool(value > cfg.drift["psi"] or (p is not None and p < cfg.drift["p_value"]))
-        out.append(DriftRow(col, segment, kind, value, p, len(cur), drifted))
+    for rp, cp in zip(build_partitions(reference, model.segments), build_partitions(current, model.segments),
+                      strict=True):
+        index = {v: i for i, v in enumerate(rp.values)}
+        remap = np.array([index.get(v, -1) for v in cp.values], dtype=np.int64)
+        out.append(_Split([f"{rp.column}={v}" for v in rp.values], rp.codes, remap[cp.codes]))
     return out
 
 
-def _segments(frame: pd.DataFrame, model: ModelConfig) -> list[tuple[str, pd.Series]]:
-    """(segment name "column=value", row mask) for every configured segment of `frame`."""
-    out: list[tuple[str, pd.Series]] = []
-    if len(frame) == 0:
-        return out
-    for part in build_partitions(frame, model.segments):
-        for code, value in enumerate(part.values):
-            out.append((f"{part.column}={value}", pd.Series(part.codes == code, index=frame.index)))
+def feature_drift(reference: pd.DataFrame, current: pd.DataFrame, features: list[str], splits: list[_Split],
+                  cfg: Monitor, rng: np.random.Generator) -> list[DriftRow]:
+    """Every feature overall and in every segment: PSI over bins fixed by the whole reference
+    (so each segment costs one bincount, not another pass), KS or chi-square per segment."""
+    out = []
+    for col in features:
+        r, c = reference[col], current[col]
+        numeric = (pd.api.types.is_numeric_dtype(r) and not pd.api.types.is_bool_dtype(r)
+                   and pd.api.types.is_numeric_dtype(c))
+        if numeric:
+            rv, cv = r.to_numpy(dtype=float), c.to_numpy(dtype=float)
+            rok, cok = ~np.isnan(rv), ~np.isnan(cv)
+            if not rok.any() or not cok.any():
+                continue
+            inner = _inner_edges(rv[rok])
+            nb = len(inner) + 1
+            rbin = np.where(rok, np.searchsorted(inner, rv, side="right"), -1)
+            cbin = np.where(cok, np.searchsorted(inner, cv, side="right"), -1)
+        else:
+            cats = pd.Index(sorted(set(map(str, r.dropna().unique())) | set(map(str, c.dropna().unique()))))
+            if len(cats) == 0:
+                continue
+            nb = len(cats)
+            rbin = cats.get_indexer(r.astype("string").to_numpy(dtype=object, na_value=None))
+            cbin = cats.get_indexer(c.astype("string").to_numpy(dtype=object, na_value=None))
+            rv, cv = rbin.astype(float), cbin.astype(float)
+        groups = [("all", np.zeros(len(rbin), dtype=np.int64), np.zeros(len(cbin), dtype=np.int64), ["all"])]
+        groups += [("seg", sp.ref, sp.cur, sp.names) for sp in splits]
+        for _, rcode, ccode, names in groups:
+            G = len(names)
+            rk, ck = (rbin >= 0) & (rcode >= 0), (cbin >= 0) & (ccode >= 0)
+            e = np.bincount(rcode[rk] * nb + rbin[rk], minlength=G * nb).reshape(G, nb).astype(float)
+            a = np.bincount(ccode[ck] * nb + cbin[ck], minlength=G * nb).reshape(G, nb).astype(float)
+            for g in range(G):
+                n_ref, n_cur = int(e[g].sum()), int(a[g].sum())
+                if n_cur == 0 or n_ref == 0 or (names[g] != "all" and min(n_ref, n_cur) < cfg.min_rows):
+                    continue
+                value = psi(e[g], a[g])
+                p: float | None
+                if numeric:
+                    rsel = rv[rk & (rcode == g)] if names[g] != "all" else rv[rk]
+                    csel = cv[ck & (ccode == g)] if names[g] != "all" else cv[ck]
+                    p = float(stats.ks_2samp(_sample(rng, rsel), _sample(rng, csel)).pvalue)
+                else:
+                    keep = (e[g] + a[g]) > 0
+                    p = float(stats.chi2_contingency(np.vstack([e[g][keep], a[g][keep]]))[1]) \
+                        if keep.sum() >= 2 else None
+                drifted = bool(value > cfg.drift["psi"] or (p is not None and p < cfg.drift["p_value"]))
+                out.append(DriftRow(col, names[g], "numeric" if numeric else "categorical", value, p, n_cur,
+                                    drifted))
     return out
 
 
@@ -169,13 +203,8 @@ def check_model(
                     + (f" version {version}" if version else "") + f" in {window}")
         return health
     features = [c for c in reference.columns if c != model.label and c in answered.columns]
-    health.drift = feature_drift(reference, answered, features, "all", cfg, rng)
-    ref_segments = dict(_segments(reference, model))
-    for name, mask in _segments(answered, model):
-        ref_mask = ref_segments.get(name)
-        if ref_mask is None or int(mask.sum()) < cfg.min_rows or int(ref_mask.sum()) < cfg.min_rows:
-            continue
-        health.drift += feature_drift(reference[ref_mask], answered[mask], features, name, cfg, rng)
+    answered = answered.reset_index(drop=True)
+    health.drift = feature_drift(reference, answered, features, _splits(reference, answered, model), cfg, rng)
     drifted = [d for d in health.drift if d.drifted]
     if drifted:
         health.flag("alert", f"input drift in {len(drifted)} feature/segment pair(s): "
@@ -215,8 +244,9 @@ def _live_quality(model: ModelConfig, cfg: Monitor, answered: pd.DataFrame, figu
     partitions: list[tuple[str, Groups]] = [("all", Groups(np.zeros(len(y), dtype=np.int64), 1, ["all"]))]
     for part in build_partitions(labelled.reset_index(drop=True), model.segments):
         partitions.append((part.column, Groups(part.codes, len(part.values), part.values)))
+    scored = Scored(model.task, y, scores, None)
     for column, groups in partitions:
-        values = S.one_model(model.task, y, scores, groups, names)
+        values = S.one_model(model.task, y, scores, groups, names, scored)
         for g in range(groups.count):
             segment = "all" if column == "all" else f"{column}={groups.keys[g]}"
             rows = int(groups.sizes[g])

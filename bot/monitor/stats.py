@@ -29,10 +29,11 @@ from bot.evaluation.paired import (
 SUPPORTED_TASKS = ("binary", "regression")
 
 
-def one_model(task: str, y: np.ndarray, scores: np.ndarray, groups: Groups,
-              names: list[str]) -> dict[str, list[tuple[float | None, float | None]]]:
-    """(value, standard error) of every metric in every group, for one model's rows."""
-    s = Scored(task, y, scores, None)
+def one_model(task: str, y: np.ndarray, scores: np.ndarray, groups: Groups, names: list[str],
+              scored: Scored | None = None) -> dict[str, list[tuple[float | None, float | None]]]:
+    """(value, standard error) of every metric in every group, for one model's rows. Pass the
+    same `scored` for several partitions of the same rows: the score sort is then done once."""
+    s = scored if scored is not None else Scored(task, y, scores, None)
     specs = M.SPECS[task]
     n = groups.sizes
     out: dict[str, list[tuple[float | None, float | None]]] = {}
