@@ -245,7 +245,9 @@ def run_comment(inv: Invocation, item: Parsed) -> bool:
     if isinstance(item, Command):
         auth = authorize(inv, TABLE[item.name].spec, inv.actor)
     trusted = auth is not None and auth.allowed and auth.by in ("list", "role")
-    if not trusted and not within_budget(inv.ctx, inv.repo, inv.number, inv.actor, item):
+    if trusted:
+        release_budget(inv.ctx, inv.repo, inv.number, inv.actor)  # the handler may have taken slots
+    elif not within_budget(inv.ctx, inv.repo, inv.number, inv.actor, item):
         if isinstance(item, Command) and auth is not None and not auth.allowed:
             _record_denied(inv, item, auth)
         return False
@@ -267,7 +269,7 @@ def always_limited(item: Parsed) -> bool:
     return isinstance(item, Reply) or SPECS[item.name].requirement.min_role is None
 
 
-def within_budget(ctx: Context, repo: str, number: int, actor: str, item: Parsed) -> bool:
+def within_budget(ctx: Context, repo: str, number: int, actor: str, item: Parsed, *, report: bool = True) -> bool:
     """Take a reply slot of the commenter and one of the PR for this delivery; False (logged and
     counted) when either has none left. Asking again for the same delivery takes nothing more,
     so the handler may ask before any API call and `run_comment` again after."""
@@ -280,6 +282,8 @@ def within_budget(ctx: Context, repo: str, number: int, actor: str, item: Parsed
         if slot is None:
             for name in taken:
                 ctx.store.release(name, holder)
+            if not report:  # the caller decides whether the answer is suppressed (a role may exempt it)
+                return False
             from bot.metrics import metrics
 
             ctx.log.warning("chat-ops reply to @%s on %s#%s not posted: the %s reply budget is spent (%s)",
@@ -288,6 +292,23 @@ def within_budget(ctx: Context, repo: str, number: int, actor: str, item: Parsed
             return False
         taken.append(slot)
     return True
+
+
+OVER_BUDGET = "@{} lacks the role and has no replies left in the budget"
+
+
+def has_role(ctx: Context, user: str, cmd: Command) -> bool:
+    """Whether `user`'s repository role alone lets them run `cmd` (one API call)."""
+    return _rank(str(ctx.github.permission(user))) >= _rank(SPECS[cmd.name].requirement.min_role)
+
+
+def release_budget(ctx: Context, repo: str, number: int, actor: str) -> None:
+    """Give back the reply slots this delivery took: an answer nobody limits spends none."""
+    holder = f"reply to delivery {ctx.delivery_id}"
+    keys = {"user": f"reply:user:{repo}:{actor.lower()}", "pr": f"reply:pr:{repo}#{number}"}
+    for scope, key in keys.items():
+        for k in range(BUDGETS[scope][0]):
+            ctx.store.release(f"{key}:{k}", holder)
 
 
 def _take_slot(store: Any, key: str, size: int, window: float, holder: str) -> str | None:

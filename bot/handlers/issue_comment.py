@@ -37,6 +37,15 @@ def on_created(ctx: Context) -> None:
         return  # an ordinary comment costs no API call
     if chatops.always_limited(parsed) and not chatops.within_budget(ctx, repo, number, login, parsed):
         return  # over the reply budget: nothing is posted, and no API call is spent on it
+    if isinstance(parsed, Command) and not chatops.within_budget(ctx, repo, number, login, parsed, report=False) \
+            and not chatops.has_role(ctx, login, parsed):
+        chatops.within_budget(ctx, repo, number, login, parsed)  # logs and counts the suppressed reply
+        # over the budget, only a role can still let a release command run: that one question
+        # (one call) is asked before the pull request and the policy, so a flood costs one call each
+        promotion.record_denied(ctx.store, actor=login, command=parsed.name, why=chatops.OVER_BUDGET.format(login),
+                                repo=repo, pr=number, sha=None, model=parsed.model, delivery_id=ctx.delivery_id,
+                                line=parsed.line)
+        return
     pull = ctx.github.pull(number)
     # the default branch's policy as it is now (a tightened `commands:` list applies at once), never
     # the PR's base: its author may have created that branch, and the config on it, themself
