@@ -230,11 +230,12 @@ def _released(store: Store) -> list[dict[str, Any]]:
             alias = str(detail_of(row).get("alias") or "production")
             latest[(row["model"], alias)] = {
                 "name": row["model"], "alias": alias, "version": row["to_version"], "at": row["at"],
-                "actor": row["actor"], "pr": row["pr"], "repo": row["repo"], "action": row["action"]}
+                "actor": row["actor"], "pr": row["pr"], "repo": row["repo"], "action": row["action"],
+                "canary": detail_of(row).get("canary") if row["to_version"] else None}
     for name, repo in seen.items():
         if not any(model == name for model, _ in latest):
             latest[(name, "production")] = {"name": name, "alias": "production", "version": None, "at": None,
-                                            "actor": None, "pr": None, "repo": repo, "action": None}
+                                            "actor": None, "pr": None, "repo": repo, "action": None, "canary": None}
     return sorted(latest.values(), key=lambda m: (m["name"], m["alias"] != "production", m["alias"]))
 
 
