@@ -35,6 +35,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "monitor": ("bot.cli_monitor", "production drift and live quality from logged predictions; one issue per model"),
     "compare-live": ("bot.cli_monitor", "champion against challenger on logged traffic (shadow or split)"),
     "prune": ("bot.prune", "delete finished webhook deliveries older than N days (the audit log is kept)"),
+    "setup": ("bot.setup_flow", "create the GitHub App from its manifest in one click and save its credentials"),
 }
 
 
