@@ -218,10 +218,11 @@ class ErrorBudget:
     floor: float  # z_(1-alpha): no test is looser than one-sided level alpha
     ratios: tuple[float, ...]  # max_drop / se of every test of the model
     critical: float  # z: a test rejects when (improvement + max_drop) / se < -z
+    promised: float | None = None  # the model's alpha when these tests have only part of it
 
     def statement(self) -> str:
-        return (f"an equal-quality candidate fails this gate at most {self.alpha:.0%} of the time, "
-                "overall metrics and segments together")
+        return (f"an equal-quality candidate fails this gate at most {self.promised or self.alpha:.0%} of the "
+                "time, overall metrics and segments together")
 
     def spent(self, z: float) -> float:
         """The bound on P(an equal candidate crosses any line) at critical value z."""
@@ -275,7 +276,14 @@ def model_budget(report_model: dict[str, Any], policy: ModelConfig) -> ErrorBudg
             st = drop_statistic(comp, sp.tolerance(comp.get("baseline"))) if comp["name"] in seg_metrics else None
             if st is not None:
                 ratios.append(st[1])
+    if _discovery_fails(policy):
+        # confirmed discovered slices fail the gate too: they and these tests get alpha/2 each
+        return replace(error_budget(policy.alpha / 2, ratios), promised=policy.alpha)
     return error_budget(policy.alpha, ratios)
+
+
+def _discovery_fails(policy: ModelConfig) -> bool:
+    return policy.discovery is not None and policy.discovery.gate == "fail"
 
 
 def _missing(v: object) -> bool:
@@ -400,7 +408,8 @@ def discovered_slices(report_model: dict[str, Any], policy: ModelConfig) -> list
     out: list[str] = []
     for s in report_model.get("discovered_slices", []):
         q, delta = s.get("q_value"), s["loss"].get("delta")
-        if isinstance(q, int | float) and q <= policy.alpha and isinstance(delta, int | float) and delta > 0:
+        level = policy.alpha / 2 if _discovery_fails(policy) else policy.alpha  # see model_budget
+        if isinstance(q, int | float) and q <= level and isinstance(delta, int | float) and delta > 0:
             out.append(f"{report_model['name']}: mlgate found the candidate worse on {s['text']} "
                        f"({s['rows']} rows, {s['loss']['name']} +{delta:.3g}, q={q:.3g})")
     return out

@@ -116,3 +116,21 @@ def test_the_critical_value_spends_alpha_only_where_an_equal_candidate_could_cro
     assert abs(error_budget(0.05, []).critical - 1.6449) < 1e-3
     # the family-wise p of a test at the critical value is alpha
     assert abs(b.family_p(-b.critical) - 0.05) < 1e-9 and b.family_p(0.0) == 1.0
+
+
+def test_discovery_that_fails_the_gate_shares_alpha_with_the_other_tests() -> None:
+    """`discovery.gate: fail` adds a family that can fail an equal candidate: it and the metric and
+    segment tests get alpha/2 each, so the promise stays alpha (before: up to 2 alpha)."""
+    from bot.gate import discovered_slices, model_budget
+
+    plain = policy()
+    failing = policy(extra="    discovery: {gate: fail}")
+    rep, _ = evaluate(holdout(np.random.default_rng(2)), plain)
+    b_plain, b_fail = model_budget(rep, plain), model_budget(rep, failing)
+    assert b_fail.alpha == 0.025 and b_fail.critical > b_plain.critical
+    assert b_fail.statement() == b_plain.statement()  # still promises 5% in all
+    slice_at = {"text": "x = 1", "rows": 300, "q_value": 0.03, "loss": {"name": "log_loss", "delta": 0.1}}
+    rep["discovered_slices"] = [slice_at]
+    assert discovered_slices(rep, failing) == []  # q 0.03 > 0.025
+    review = policy(extra="    discovery: {gate: review}")
+    assert len(discovered_slices(rep, review)) == 1  # review does not fail the gate: full alpha
