@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "action": ("bot.action", "run inside GitHub Actions: evaluate, write outputs and summary, post in token mode"),
     "render": ("bot.cli_render", "re-render a report as a PR comment, check summary or HTML"),
     "power": ("bot.cli_power", "how many holdout rows the gate needs to catch a drop of X in a metric"),
+    "init": ("bot.cli_init", "write a starter .github/mlgate.yml and the two workflows from your holdout"),
     "demo": ("bot.demo", "run the offline demo: train, register, evaluate, print the PR comment"),
     "serve": ("bot.serve", "run the App's web server (development; use gunicorn in production)"),
     "worker": ("bot.worker", "run a queue worker"),
