@@ -156,6 +156,7 @@ _CANDIDATE = re.compile(r"^( {0,3})/[A-Za-z][A-Za-z0-9_-]*(?=[ \t]|$)", re.M)
 _COMMAND = re.compile(r"^/([A-Za-z][A-Za-z0-9_-]*)(?=\s|$)(.*)$", re.S)
 _INDENT = re.compile(r"^[ \t]+", re.M)
 _OPENER = re.compile(r"[`<\[]")  # code spans, raw HTML, links and images start with these
+_DOLLARS = re.compile(r"(?<!\\)\$+")  # GitHub's math: $inline$, $$display$$ (\$ is a dollar sign)
 
 
 def _mark_line_starts(rule: object) -> object:
@@ -218,6 +219,30 @@ def _visible_starts(md: MarkdownIt, text: str, html: OpenElements) -> set[int]:
 class _Scan:
     md: MarkdownIt
     inline_left: int = INLINE_BUDGET
+    display_math: bool = False  # a $$ block is open (it may go on past a paragraph)
+
+
+def _outside_math(scan: _Scan, text: str, candidates: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """The candidate lines that no math expression holds: GitHub renders `$...$` and `$$...$$`
+    as math, where `\\phantom{...}` or a colour makes a line invisible. A `$` left open hides
+    the rest of its paragraph, a `$$` the rest of the comment (fail closed: "costs $5" hides
+    what follows it in its paragraph)."""
+    kept: list[tuple[int, str]] = []
+    inline, runs = False, list(_DOLLARS.finditer(text))
+    j = 0
+    for off, line in candidates:
+        while j < len(runs) and runs[j].start() < off:
+            if len(runs[j].group()) >= 2:
+                scan.display_math = not scan.display_math
+            else:
+                inline = not inline
+            j += 1
+        if not (inline or scan.display_math):
+            kept.append((off, line))
+    for run in runs[j:]:
+        if len(run.group()) >= 2:
+            scan.display_math = not scan.display_math
+    return kept
 
 
 def command_lines(body: str) -> Iterator[str]:
@@ -274,6 +299,7 @@ def _paragraph_lines(scan: _Scan, lines: list[str], html: OpenElements, *, cut: 
     hidden = html.hiding
     candidates = [] if hidden else [(off, line) for off, line in zip(offsets, lines, strict=True)
                                     if _CANDIDATE.match(line)]
+    candidates = _outside_math(scan, text, candidates)
     opener = _OPENER.search(text)
     first_open = opener.start() if opener else len(text)
     early = [line for off, line in candidates if off + len(line) <= first_open]

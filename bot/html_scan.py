@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
                   "source", "track", "wbr"})
@@ -26,81 +27,61 @@ RAW_TEXT = frozenset({"script", "style", "textarea", "title", "xmp", "iframe", "
 HIDING = frozenset({"details", "template"}) | RAW_TEXT
 _HIDING_TAG = re.compile(r"</?(?:" + "|".join(sorted(HIDING)) + r")(?=[\s/>]|$)", re.I)
 _SWALLOWING_TAG = re.compile(r"<(?:template|" + "|".join(sorted(RAW_TEXT)) + r")(?=[\s/>]|$)", re.I)
+MAX_TAGS = 1_000  # tags read per comment (a few microseconds each); a real comment has a few dozen
 _RAW_TEXT_END = {name: re.compile("</" + name, re.I) for name in RAW_TEXT}
 _COMMENT_END = re.compile(r"--!?>")
-_WS = " \t\n\f\r"
-# A tag's attributes up to its `>`, as the tokenizer reads them: whitespace and `/`, or a name
-# (which may start with `=`) and, after `=`, a quoted or unquoted value (or none before `>`).
-# Atomic groups and possessive repeats (Python 3.11): one way to match, linear even when nothing ends it.
-_TAG_REST = re.compile(
-    r"""(?>[W/]++|[^W/>][^W/>=]*+(?>[W]*+=[W]*+(?>"[^"]*+"|'[^']*+'|[^W>"'][^W>]*+|(?=>))|(?![W]*+=)))*+>"""
+# One piece of markup at a `<`: a comment's start, a declaration or bogus comment (`<!x`, `<?`,
+# `</` and no letter), the dropped `</>`, or a tag: its name, then its attributes as the
+# tokenizer reads them (whitespace and `/`, or a name, which may start with `=`, and after `=`
+# a quoted or unquoted value, or none before `>`), then `>` unless nothing ends it. Atomic
+# groups and possessive repeats (Python 3.11): one way to match, linear even when nothing ends it.
+_MARKUP = re.compile(
+    r"""<(?:(?P<comment>!--)|(?P<bogus>[!?]|/(?![A-Za-z>]))|(?P<empty>/>)|(?P<close>/)?(?P<name>[A-Za-z][^W/>]*+)"""
+    r"""(?>[W/]++|[^W/>][^W/>=]*+(?>[W]*+=[W]*+(?>"[^"]*+"|'[^']*+'|[^W>"'][^W>]*+|(?=>))|(?![W]*+=)))*+(?P<end>>)?)"""
     .replace("W", r" \t\n\f\r"))  # HTML's whitespace, not Unicode's
 
 
-@dataclass(frozen=True)
-class Tag:
+class Tag(NamedTuple):
     name: str  # lower case
     closing: bool
 
 
-def scan(html: str) -> tuple[list[Tag], bool]:
-    """The tags in `html`, in order, and whether it ends inside a tag, comment or raw-text element."""
-    n = len(html)
+def scan(html: str, limit: int = MAX_TAGS) -> tuple[list[Tag], bool]:
+    """The tags in `html`, in order, and whether it ends inside a tag, comment or raw-text element
+    (or goes on past `limit` tags: what is not read is taken to hide the rest)."""
     tags: list[Tag] = []
-    i = 0
-    while (i := html.find("<", i)) >= 0:
-        if html.startswith("<!--", i):
-            if html.startswith("<!-->", i) or html.startswith("<!--->", i):
-                i += 5 if html.startswith("<!-->", i) else 6
+    pos = 0
+    while (m := _MARKUP.search(html, pos)) is not None:
+        if len(tags) >= limit:
+            return tags, True
+        if m["comment"]:
+            i = m.start()
+            if html.startswith("<!-->", i) or html.startswith("<!--->", i):  # an empty comment
+                pos = i + (5 if html.startswith("<!-->", i) else 6)
                 continue
-            m = _COMMENT_END.search(html, i + 4)
-            if m is None:
+            c = _COMMENT_END.search(html, i + 4)
+            if c is None:
                 return tags, True
-            i = m.end()
-            continue
-        nxt = html[i + 1:i + 2]
-        after = html[i + 2:i + 3]
-        if nxt == "/" and after == ">":  # `</>` is dropped
-            i += 3
-            continue
-        if nxt in ("!", "?") or (nxt == "/" and after and not _letter(after)):
-            end = html.find(">", i + 2)  # a declaration or bogus comment, to the next `>`
+            pos = c.end()
+        elif m["bogus"]:
+            end = html.find(">", m.end())  # to the next `>`
             if end < 0:
                 return tags, True
-            i = end + 1
-            continue
-        closing = nxt == "/" and _letter(after)
-        if not closing and not _letter(nxt):
-            i += 1  # `<` as text
-            continue
-        start = i + 2 if closing else i + 1
-        k = start
-        while k < n and html[k] not in _WS and html[k] not in "/>":
-            k += 1
-        name = html[start:k].lower()
-        k = _tag_end(html, k)
-        if k < 0:
+            pos = end + 1
+        elif m["empty"]:
+            pos = m.end()
+        elif m["end"] is None:
             return tags, True
-        tags.append(Tag(name, closing))
-        i = k
-        if not closing and name in RAW_TEXT:
-            if name == "plaintext":
-                return tags, True
-            m = _RAW_TEXT_END[name].search(html, i)
-            if m is None:
-                return tags, True
-            i = m.start()
+        else:
+            name = m["name"].lower()
+            tags.append(Tag(name, m["close"] is not None))
+            pos = m.end()
+            if m["close"] is None and name in RAW_TEXT:
+                raw_end = _RAW_TEXT_END[name].search(html, pos) if name != "plaintext" else None
+                if raw_end is None:
+                    return tags, True
+                pos = raw_end.start()
     return tags, False
-
-
-def _letter(c: str) -> bool:
-    return c.isascii() and c.isalpha()
-
-
-def _tag_end(html: str, k: int) -> int:
-    """Past the `>` that ends the tag whose attributes start at `k`, or -1 if nothing ends it."""
-    m = _TAG_REST.match(html, k)
-    return m.end() if m else -1
 
 
 @dataclass
@@ -110,6 +91,13 @@ class OpenElements:
 
     stack: list[str] = field(default_factory=list)
     swallowed: bool = False
+    tags_left: int = MAX_TAGS
+
+    def _scan(self, html: str) -> list[Tag]:
+        tags, unended = scan(html, self.tags_left)
+        self.tags_left -= len(tags)
+        self.swallowed = self.swallowed or unended
+        return tags
 
     @property
     def hiding(self) -> bool:
@@ -121,30 +109,26 @@ class OpenElements:
 
     def block(self, html: str) -> None:
         """A top-level HTML block: every element it leaves open holds what follows."""
-        tags, unended = scan(html)
-        for tag in tags:
+        for tag in self._scan(html):
             if tag.name in VOID:
                 continue
             if tag.closing:
                 self._close(tag.name)
             else:
                 self.stack.append(tag.name)
-        self.swallowed = self.swallowed or unended
 
     def nested_block(self, html: str) -> None:
         """An HTML block inside a quote or list: its container's end tag closes its elements, but
         an unended tag or raw-text element still swallows the rest."""
-        self.swallowed = self.swallowed or scan(html)[1]
+        self._scan(html)
 
     def inline(self, html: str) -> None:
         """One inline HTML token of a top-level paragraph (a tag or a comment)."""
-        tags, unended = scan(html)
-        for tag in tags:
+        for tag in self._scan(html):
             if tag.closing:
                 self._close(tag.name)
             elif tag.name in HIDING:
                 self.stack.append(tag.name)
-        self.swallowed = self.swallowed or unended
 
     def unparsed(self, text: str, *, top_level: bool) -> None:
         """Inline text that is not parsed (too costly, or outside a top-level paragraph): any tag

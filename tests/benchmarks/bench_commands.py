@@ -60,6 +60,11 @@ def cases() -> dict[str, str]:
         "/a <b> lines": fill("/a <b>" + "![" * 100 + "\n"),
         "spaces": fill(" "),
         "indented lines": fill(" " * 60 + "x\n"),
+        # raw HTML read as the HTML tokenizer reads it (bot/html_scan.py), and math
+        "HTML block of tags with attributes, then /status": fill("<div a=b c='d' e=\"f\">", after="\n\n/status"),
+        "<details> paragraphs": fill("x <details> </details>\n", before="hi\n", after="\n\n/status"),
+        "/status <details> paragraphs": fill("/status <details>\n\n"),
+        "$ lines with /status": fill("$\n/status\n"),
     }
 
 

@@ -1,10 +1,11 @@
-"""Raw HTML that hides a command on GitHub never lets it run (issue #12, second look).
+"""Raw HTML (and math) that hides a command on GitHub never lets it run (issue #12, second look).
 
 Each body below showed nothing on GitHub where the command is, yet parsed as /rollback on the
 code before bot/html_scan.py: the parser counted `</details>` and other tags with a regex over
 the text (so a code span, an escape, a comment or an attribute value closed a collapsed
 <details>), let any end tag close any element, never noticed a tag or raw-text element that
-swallows the rest, and did not hide the later lines of the paragraph that opened <details>.
+swallows the rest, and did not hide the later lines of the paragraph that opened <details>;
+nor did it know GitHub's math, where `\\phantom{...}` around a line makes it invisible.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ HIDDEN = {
     "a template opened in a paragraph": "x <template>\n\n/rollback --to 1",
     "a textarea opened in a list item": "- x <textarea>\n\n/rollback --to 1",
     "a script opened in a heading": "# x <script>\n\n/rollback --to 1",
+    # GitHub renders $...$ and $$...$$ as math, where \\phantom makes a line invisible
+    "display math": "$$\n\\phantom{\n/rollback --to 1\n}\n$$",
+    "inline math": "$\\phantom{x\n/rollback --to 1\n}$",
+    "display math across paragraphs": "$$\n\\phantom{\n\n/rollback --to 1\n\n}\n$$",
 }
 
 
@@ -51,6 +56,10 @@ def test_what_raw_html_hides_never_runs(name: str) -> None:
     "<img alt='a > b'>\n\n/status",  # a void element, its `>` inside quotes
     "Fix the `<script>` tag\n/status",  # a code span's tag name on an earlier line hides nothing
     "<div align=center>\n<img src=x.png>\n</div>\n\n/status",
+    "costs $5 and $10\n/status",  # math closed before the line
+    "costs $5\n\n/status",  # an open $ ends with its paragraph
+    "$$x^2$$\n/status",
+    "a \\$ sign\n/status",
 ])
 def test_closed_html_hides_nothing(body: str) -> None:
     assert parse_comment(body) == Command("status", line="/status")
@@ -83,3 +92,12 @@ def test_nothing_after_an_open_details_runs(filler: str) -> None:
         filler = filler.replace("</details", "")
     body = OPEN + filler + "\n\n/rollback --to 1"
     assert parse_comment(body) is None
+
+
+def test_past_the_tags_it_reads_the_parser_takes_the_rest_as_hidden() -> None:
+    """Reading a tag costs microseconds; past MAX_TAGS in one comment, what follows is not a
+    command (fail closed), so 65,536 characters of tags cost what 1,000 do."""
+    from bot.html_scan import MAX_TAGS
+
+    assert parse_comment("<div></div>" * (MAX_TAGS // 2 - 1) + "\n\n/status") == Command("status", line="/status")
+    assert parse_comment("<div></div>" * (MAX_TAGS // 2 + 1) + "\n\n/status") is None
