@@ -21,7 +21,8 @@ def _run(*argv: str | Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_example_workflows() -> None:
-    assert {p.name for p in TRUSTED} == {"mlgate-build.yml", "mlgate-evaluate.yml", "mlgate-monitor.yml"}
+    assert {p.name for p in TRUSTED} == {"mlgate-build.yml", "mlgate-deploy.yml", "mlgate-evaluate.yml",
+                                         "mlgate-monitor.yml"}
     assert {p.name for p in WORKFLOWS} - {p.name for p in TRUSTED} == {
         "mlgate-app.yml", "mlgate-token.yml", "mlgate-train-evaluate.yml"}
 
@@ -32,9 +33,10 @@ def test_the_trusted_pattern_keeps_secrets_away_from_pr_code() -> None:
     evaluates the artifact of the run that triggered it."""
     import yaml
 
-    build = yaml.safe_load(TRUSTED[0].read_text())
-    evaluate = yaml.safe_load(TRUSTED[1].read_text())
-    assert "${{ secrets." not in TRUSTED[0].read_text() and build["permissions"] == {"contents": "read"}
+    named = {p.name: p for p in TRUSTED}
+    build = yaml.safe_load(named["mlgate-build.yml"].read_text())
+    evaluate = yaml.safe_load(named["mlgate-evaluate.yml"].read_text())
+    assert "${{ secrets." not in named["mlgate-build.yml"].read_text() and build["permissions"] == {"contents": "read"}
     assert set(build[True]) == {"pull_request"}  # PyYAML reads the key `on` as True
     assert evaluate[True]["workflow_run"]["workflows"] == [build["name"]]
     steps = evaluate["jobs"]["evaluate"]["steps"]
@@ -77,3 +79,14 @@ def test_actionlint_catches_a_real_mistake(tmp_path: Path) -> None:
     )
     res = _actionlint(bad)
     assert res.returncode != 0 and "potentially untrusted" in res.stdout
+
+
+def test_the_deploy_workflow_waits_for_mlgates_protection_rule() -> None:
+    """The deploy job targets the environment mlgate protects, runs only on the deployment /promote
+    records, and holds no write permission."""
+    import yaml
+
+    deploy = yaml.safe_load((TRUSTED[0].parent / "mlgate-deploy.yml").read_text())
+    assert set(deploy[True]) == {"deployment"} and deploy["permissions"] == {"contents": "read"}
+    job = deploy["jobs"]["deploy"]
+    assert job["environment"] == "production" and "model/churn-classifier@production" in job["if"]
