@@ -13,7 +13,8 @@ is high, and confirms them honestly:
    cannot reach the current top scores. A conjunction is a candidate only when it concentrates
    the regression more than each of its parents (otherwise its parent says it better);
 3. the best non-overlapping candidates are tested on the other half, which the search never
-   saw: a one-sided paired test of mean(d) > 0 per slice, Benjamini-Hochberg across them.
+   saw: a one-sided paired t-test of mean(d) > 0 per slice, Holm across them (the chance that
+   two equal models give any confirmed slice is at most the level, whatever the overlaps).
    Metric deltas and their intervals come from the engine's paired machinery on those rows.
 
 Pure functions over numpy and pandas; no I/O. docs/statistics.md explains the guarantees.
@@ -419,13 +420,13 @@ def mask_of(features: list[Feature], terms: tuple[tuple[int, int], ...], rows: n
 # ---------------------------------------------------------------- confirmation
 
 
-def benjamini_hochberg(p: list[float]) -> list[float]:
-    """BH-adjusted q-values in input order (step-up)."""
+def holm(p: list[float]) -> list[float]:
+    """Holm-adjusted p-values in input order (step-down; family-wise error at any dependence)."""
     m = len(p)
     q = [1.0] * m
-    running = 1.0
-    for rank, i in enumerate(sorted(range(m), key=p.__getitem__, reverse=True)):
-        running = min(running, p[i] * m / (m - rank))
+    running = 0.0
+    for rank, i in enumerate(sorted(range(m), key=p.__getitem__)):
+        running = max(running, min(1.0, p[i] * (m - rank)))
         q[i] = running
     return q
 
@@ -459,7 +460,7 @@ def discover(
 
     `scored` holds validated labels and both models' scores, row-aligned with `frame`.
     `min_rows` counts rows of the whole holdout (each half needs about half of them).
-    `2 * top_k` slices go to confirmation; Benjamini-Hochberg at `level` decides which hold.
+    `2 * top_k` slices go to confirmation; Holm at `level` decides which hold.
     """
     if scored.base is None:
         raise DiscoveryError("discovery compares the candidate with a baseline; there is none")
@@ -492,6 +493,9 @@ def discover(
             continue
         picked.append((cand, m_search))
 
+    # scipy only when discovery runs (the CLI's import time counts)
+    from scipy.stats import t as student_t
+
     d_conf = d[confirm_idx]
     conf_scored = Scored(scored.task, scored.y[confirm_idx], scored.cand[confirm_idx], scored.base[confirm_idx],
                          scored.n_classes)
@@ -513,7 +517,7 @@ def discover(
         explained |= m
         k_own = len(own)
         se_own = float(own.std(ddof=1) / math.sqrt(k_own)) if k_own > 1 else float("nan")
-        p = 0.5 * math.erfc(float(own.mean()) / se_own / math.sqrt(2)) if k_own > 1 and se_own > 0 else 1.0
+        p = float(student_t.sf(float(own.mean()) / se_own, k_own - 1)) if k_own > 1 and se_own > 0 else 1.0
         stats = _slice_metrics(conf_scored, m, metrics or [], confidence) if k > 1 else []
         found.append(Found(
             predicates=[features[fi].predicates[c] for fi, c in cand.terms],
@@ -521,7 +525,7 @@ def discover(
             score=cand.score, loss_delta=mean, loss_ci=ci, p_value=p,
             share=(float(dc.sum()) / total) if total > 0 else None, metrics=stats,
         ))
-    qs = benjamini_hochberg([f.p_value if f.p_value is not None else 1.0 for f in found])
+    qs = holm([f.p_value if f.p_value is not None else 1.0 for f in found])
     for f, q in zip(found, qs, strict=True):
         f.q_value = q
         f.confirmed = q <= level

@@ -1,7 +1,7 @@
 """Benchmark: slice discovery's speed at 1M rows and its soundness in seeded simulations.
 
     .venv/bin/python tests/benchmarks/bench_discovery.py speed [--rows 1000000] [--depth 2] [--sliceline]
-    .venv/bin/python tests/benchmarks/bench_discovery.py soundness [--runs 1000]
+    .venv/bin/python tests/benchmarks/bench_discovery.py soundness [--runs 1000] [--planted-runs 1000]
 
 speed: a holdout of `--rows` rows and 20 feature columns (10 categorical with 3 to 50 values,
 10 numeric, 5% missing in two), a binary label and two scorers, the candidate worse on a
@@ -107,10 +107,17 @@ def speed(args: argparse.Namespace) -> None:
     whats = ["anchor", "discover"] + (["sliceline"] if args.sliceline else [])
     results = []
     for what in whats:
-        res = subprocess.run([sys.executable, __file__, "one", what, str(args.rows), str(args.depth)],
-                             capture_output=True, text=True, timeout=args.timeout)
+        t = time.perf_counter()
+        try:
+            res = subprocess.run([sys.executable, __file__, "one", what, str(args.rows), str(args.depth)],
+                                 capture_output=True, text=True, timeout=args.timeout)
+        except subprocess.TimeoutExpired:
+            results.append({"what": what, "error": f"no answer within {args.timeout} s"})
+            continue
         if res.returncode != 0:
-            results.append({"what": what, "error": (res.stderr.strip().splitlines() or ["?"])[-1][:200]})
+            last = (res.stderr.strip().splitlines() or [""])[-1][:200]
+            results.append({"what": what, "error": f"exit {res.returncode} after {time.perf_counter() - t:.0f} s "
+                                                   f"(-9: killed, e.g. out of memory) {last}"})
             continue
         results.append(json.loads(res.stdout.strip().splitlines()[-1]))
     anchor = next((r for r in results if r["what"] == "anchor" and "seconds" in r), None)
@@ -135,16 +142,20 @@ def soundness(args: argparse.Namespace) -> None:
 
     t = time.perf_counter()
     false_alarms = hits = 0
-    for r in range(args.runs):
-        frame, y, cand, base, _ = sim(100_000 + r, planted=False)
-        found = discover(frame, Scored("binary", y, cand, base), label="y", seed=r)
-        false_alarms += any(s.confirmed for s in found.slices)
+    for r in range(max(args.runs, args.planted_runs)):
+        if r < args.runs:
+            frame, y, cand, base, _ = sim(100_000 + r, planted=False)
+            found = discover(frame, Scored("binary", y, cand, base), label="y", seed=r)
+            false_alarms += any(s.confirmed for s in found.slices)
+        if r >= args.planted_runs:
+            continue
         frame, y, cand, base, _ = sim(200_000 + r, planted=True)
         found = discover(frame, Scored("binary", y, cand, base), label="y", seed=r)
         hits += any(s.confirmed and {p.text for p in s.predicates} == PLANTED for s in found.slices)
-    for name, k in (("A/A runs with a confirmed slice", false_alarms), ("planted slice found and confirmed", hits)):
-        ci = binomtest(k, args.runs).proportion_ci(0.95)
-        print(f"{name}: {k}/{args.runs} = {k / args.runs:.1%} [{ci.low:.1%}, {ci.high:.1%}]")
+    for name, k, n in (("A/A runs with a confirmed slice", false_alarms, args.runs),
+                       ("planted slice found and confirmed", hits, args.planted_runs)):
+        ci = binomtest(k, n).proportion_ci(0.95)
+        print(f"{name}: {k}/{n} = {k / n:.1%} [{ci.low:.1%}, {ci.high:.1%}]")
     print(f"({time.perf_counter() - t:.0f} s)")
 
 
@@ -160,7 +171,8 @@ def main() -> None:
     sp.add_argument("--sliceline", action="store_true")
     sp.add_argument("--timeout", type=int, default=900)
     so = sub.add_parser("soundness")
-    so.add_argument("--runs", type=int, default=1000)
+    so.add_argument("--runs", type=int, default=1000, help="A/A runs")
+    so.add_argument("--planted-runs", type=int, default=1000)
     args = parser.parse_args()
     speed(args) if args.cmd == "speed" else soundness(args)
 
