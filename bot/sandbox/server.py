@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import logging
 import re
 import secrets
 import threading
@@ -811,7 +812,13 @@ class Sandbox:
                   "headers": headers, "status": None}
         with self.lock:
             self.deliveries.append(record)
-        record["status"] = self._send(headers, body)
+        try:
+            record["status"] = self._send(headers, body)
+        except requests.RequestException as exc:
+            # as on GitHub: an unreachable webhook URL fails this delivery (redeliver it later), nothing more
+            record["error"] = f"{type(exc).__name__}: {self.webhook_url} could not be reached"
+            logging.getLogger(__name__).warning(
+                "webhook %s: %s; start the App, then POST /_sandbox/redeliver", event, record["error"])
         return record["status"]
 
     def _send(self, headers: dict[str, str], body: bytes) -> int | None:
