@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass, field
 
 from bot.context import Context, Handler
@@ -107,11 +108,23 @@ def on_requested(ctx: Context) -> None:
     comment = render_reply("deployment_review.md.j2", approved=decision.approved, reasons=decision.reasons,
                            environment=environment, sha=sha)
     ctx.github.review_deployment(run_id, environment, state, comment)
-    ctx.store.record_audit(actor=str((ctx.event.sender or {}).get("login") or "github"), action=A_DEPLOYMENT,
-                           result=state, repo=repo, model=decision.model, to_version=decision.version,
-                           pr=decision.pr, sha=sha or None, delivery_id=ctx.delivery_id,
-                           detail=json.dumps({"environment": environment, "run_id": run_id,
-                                              "reasons": decision.reasons}, sort_keys=True))
+    actor = str((ctx.event.sender or {}).get("login") or "github")
+    row = ctx.store.record_audit(actor=actor, action=A_DEPLOYMENT, result=state, repo=repo, model=decision.model,
+                                 to_version=decision.version, pr=decision.pr, sha=sha or None,
+                                 delivery_id=ctx.delivery_id,
+                                 detail=json.dumps({"environment": environment, "run_id": run_id,
+                                                    "reasons": decision.reasons}, sort_keys=True))
+    if decision.model and decision.version and ctx.registry_factory is not None:
+        # mirrored on the model version like a promotion (best effort: the store's row is the record)
+        from bot.promotion import HISTORY_PREFIX, mirror
+
+        key = f"{HISTORY_PREFIX}{int(time.time() * 1000):013d}"
+        value = json.dumps({"audit_id": row, "action": A_DEPLOYMENT, "result": state, "actor": actor,
+                            "environment": environment, "run_id": run_id, "repo": repo, "pr": decision.pr,
+                            "sha": sha, "delivery": ctx.delivery_id}, sort_keys=True)
+        warning = mirror(ctx.registry(), decision.model, decision.version, (key, value))
+        if warning:
+            ctx.log.warning("deployment review %s: %s", row, warning)
 
 
 ROUTES: dict[str, Handler] = {"deployment_protection_rule.requested": on_requested}

@@ -44,6 +44,11 @@ def test_rejected_before_review_approved_after_review_and_promote(world: World) 
     assert [r["result"] for r in rows] == ["rejected", "rejected", "approved"]
     assert rows[-1]["sha"] == head and rows[-1]["pr"] == n and rows[-1]["to_version"] == "2"
     assert json.loads(rows[-1]["detail"])["environment"] == "production"
+    # mirrored on the model version like a promotion
+    tags = world.registry.version_tags("churn-classifier", "2")
+    mirrored = [json.loads(v) for k, v in tags.items() if k.startswith("mlgate.history.")]
+    assert any(m["action"] == "deployment_review" and m["result"] == "approved" and m["audit_id"] == rows[-1]["id"]
+               for m in mirrored), mirrored
 
     # a rollback means this commit's model is no longer what production serves
     c = world.comment(n, "/rollback", user="max")
