@@ -64,6 +64,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="then play the PR through the App, with the local GitHub stand-in as GitHub",
     )
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="with --app: keep the stand-in, the App and its dashboard running and print the URLs (Ctrl-C ends)",
+    )
 
 
 class DemoError(RuntimeError):
@@ -220,7 +225,10 @@ def run(args: argparse.Namespace) -> int:
     root = (Path(tempfile.mkdtemp(prefix="mlgate-demo-")) if temporary else args.dir).resolve()
     out = args.out.resolve()
     try:
-        return _run(root, out, quiet, say, started, kept=not temporary or args.keep, app=args.app)
+        if args.serve and not args.app:
+            raise DemoError("--serve keeps the App running: use it with --app (mlgate demo --app --serve)")
+        return _run(root, out, quiet, say, started, kept=not temporary or args.keep, app=args.app,
+                    serve=args.serve)
     except DemoError as exc:
         print(f"mlgate demo: {exc}", file=sys.stderr)
         return DEMO_ERROR
@@ -231,7 +239,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"The example project is kept in {root} (git log, mlflow.db).")
 
 
-def _run(root: Path, out: Path, quiet: bool, say: Any, started: float, kept: bool, app: bool = False) -> int:
+def _run(root: Path, out: Path, quiet: bool, say: Any, started: float, kept: bool, app: bool = False,
+         serve: bool = False) -> int:
     from threadpoolctl import threadpool_limits
 
     from bot import report as report_io
@@ -321,8 +330,8 @@ def _run(root: Path, out: Path, quiet: bool, say: Any, started: float, kept: boo
         changed: dict[str, str | bytes] = {"train.py": (root / "train.py").read_bytes(),
                                            "data/train.parquet": b"(binary)"}
         view = play_pr_loop(out / "report.json", (root / ".github" / "mlgate.yml").read_text("utf-8"), changed,
-                            quiet=quiet)
-        if not quiet:
+                            quiet=quiet, serve_until=threading.Event() if serve else None)
+        if not quiet and not serve:  # a served loop printed it before serving
             print_pr(view)
     hidden = [
         s for m in report["models"] for s in m.get("discovered_slices", [])

@@ -7,15 +7,22 @@ artifact, and prints what the PR would show: the checks, the labels and the stic
 
 from __future__ import annotations
 
+import secrets
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
 REPO = "acme/churn"
 
 
-def play_pr_loop(report_path: Path, config_text: str, files: dict[str, str | bytes], *, quiet: bool = False) -> dict[str, Any]:
-    """Run the loop; returns what the PR shows (comment, checks, labels, API calls)."""
+def play_pr_loop(report_path: Path, config_text: str, files: dict[str, str | bytes], *, quiet: bool = False,
+                 serve_until: threading.Event | None = None) -> dict[str, Any]:
+    """Run the loop; returns what the PR shows (comment, checks, labels, API calls).
+
+    With `serve_until`, it then serves the App and its dashboard over HTTP beside the stand-in,
+    prints the URLs to open, and works the App's queue until the event is set or Ctrl-C.
+    """
     from bot.app import create_app
     from bot.queue import huey_for
     from bot.sandbox import Sandbox
@@ -32,7 +39,9 @@ def play_pr_loop(report_path: Path, config_text: str, files: dict[str, str | byt
         github.create_installation("acme", [REPO])
         settings = Settings(webhook_secret="demo-secret", app_id=int(github.app_id or 0), private_key=key,
                             github_api_url=github.base_url, database_url=f"sqlite:///{tmp}/mlgate.db",
-                            queue_url=f"sqlite:///{tmp}/queue.db")
+                            queue_url=f"sqlite:///{tmp}/queue.db",
+                            dashboard_token=secrets.token_urlsafe(16) if serve_until else None,
+                            dashboard_plain_http=True)  # loopback only
         store = Store(settings.database_url)
         queued: list[str] = []
         app = create_app(settings, store=store, queue=(huey_for(settings.queue_url), queued.append))
@@ -55,7 +64,7 @@ def play_pr_loop(report_path: Path, config_text: str, files: dict[str, str | byt
         github.assert_no_invalid_requests()
         calls = [c for c in github.calls if "/access_tokens" not in c[1]]
         comment = github.comments(REPO, pr["number"])
-        return {
+        view = {
             "pr": pr["number"],
             "comments": [c["body"] for c in comment],
             "checks": {c["name"]: (c["status"], c["conclusion"], c["output"]["title"])
@@ -63,6 +72,37 @@ def play_pr_loop(report_path: Path, config_text: str, files: dict[str, str | byt
             "labels": github.labels(REPO, pr["number"]),
             "calls": len(calls),
         }
+        if serve_until is not None:
+            if not quiet:
+                print_pr(view)
+            _serve(app, github.base_url, settings.dashboard_token or "", pr, work, serve_until)
+        return view
+
+
+def _serve(app: Any, github_url: str, token: str, pr: dict[str, Any], work: Any,
+           stop: threading.Event) -> None:
+    """Serve the App on a free loopback port; print where to look; work its queue until `stop` or Ctrl-C."""
+    import jinja2
+    from werkzeug.serving import make_server
+
+    from bot.render import templates_dir
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="mlgate-demo-app", daemon=True)
+    thread.start()
+    text = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir() / "demo")),
+                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+    print(text.get_template("serving.txt.j2").render(
+        app=f"http://127.0.0.1:{server.server_port}", github=github_url, token=token, repo=REPO,
+        pr=pr["number"], head=pr["head"]["sha"]), end="", flush=True)
+    try:
+        while not stop.wait(0.5):
+            work()  # deliveries from comments, reviews and merges made through the stand-in's admin API
+    except KeyboardInterrupt:
+        print("\nmlgate demo: stopped", flush=True)
+    finally:
+        server.shutdown()
+        thread.join()
 
 
 def print_pr(view: dict[str, Any]) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bot.demo_app import play_pr_loop
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "reports"
@@ -19,3 +21,51 @@ def test_pr_loop_shows_comment_checks_and_labels() -> None:
     assert "mlgate/review" in view["checks"]
     assert set(view["labels"]) == {"mlgate:data-change", "mlgate:model-change", "mlgate:regression"}
     assert view["calls"] <= 15  # both runs of the trusted pattern (bot.handlers.workflow_run's docstring)
+
+
+def test_serve_keeps_the_app_and_the_stand_in_running_and_prints_the_urls(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`mlgate demo --app --serve` (issue #14): the dashboard, the App and the stand-in stay up; a
+    comment made through the stand-in's admin API is answered by the App while it serves."""
+    import re
+    import threading
+    import time
+
+    import requests
+
+    stop = threading.Event()
+    views: list[dict[str, object]] = []
+    worker = threading.Thread(target=lambda: views.append(play_pr_loop(
+        FIXTURES / "failing.json", (FIXTURES / "mlgate.yml").read_text(),
+        {"data/train.parquet": b"x", "train.py": b"y"}, quiet=True, serve_until=stop)))
+    worker.start()
+    printed = ""
+    try:
+        deadline = time.monotonic() + 120
+        while "Ctrl-C" not in printed or "Comment on the PR" not in printed:
+            assert time.monotonic() < deadline and worker.is_alive(), printed
+            time.sleep(0.2)
+            printed += capsys.readouterr().out
+        app = re.search(r"The App:\s+(http://127\.0\.0\.1:\d+)/healthz", printed)
+        token = re.search(r"token: (\S+)", printed)
+        github = re.search(r"The PR:\s+(http://\S+)/repos/", printed)
+        assert app and token and github, printed
+        assert requests.get(f"{app.group(1)}/healthz", timeout=10).status_code == 200
+        dash = requests.get(f"{app.group(1)}/dashboard", headers={"Authorization": f"Bearer {token.group(1)}"},
+                            timeout=10)
+        assert dash.status_code == 200 and "acme/churn" in dash.text
+        # a comment through the stand-in's admin API, answered by the App while it serves
+        def calls() -> list[dict[str, object]]:
+            return list(requests.get(f"{github.group(1)}/_sandbox/calls", timeout=10).json()["calls"])
+
+        before = len(calls())
+        requests.post(f"{github.group(1)}/_sandbox/comment", timeout=30,
+                      json={"repo": "acme/churn", "number": 1, "body": "/status", "user": "alice"}).raise_for_status()
+        while not any(c["method"] == "POST" and str(c["path"]).endswith("/comments") for c in calls()[before:]):
+            assert time.monotonic() < deadline
+            time.sleep(0.3)
+    finally:
+        stop.set()
+        worker.join(timeout=60)
+    assert not worker.is_alive() and views and views[0]["pr"] == 1
