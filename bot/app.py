@@ -15,7 +15,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from bot import spool
-from bot.events import EventError, delivery_id_or_none, parse_event
+from bot.events import EventError, delivery_id_or_none, json_body, parse_event
 from bot.settings import Settings
 from bot.signature import SignatureError, verify_signature
 from bot.store import MAX_BODY, Store, StoreError
@@ -95,6 +95,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
             metrics.count_delivery(event_name, "bad_request")
             return jsonify(error=str(exc)), 400
         extra = {"delivery_id": event.delivery_id, "event": event.key}
+        body = json_body(headers, body).encode("utf-8")  # a form's payload: what the worker parses again
         if event.name == "ping":
             metrics.count_delivery("ping", "ping")
             return jsonify(status="pong"), 200

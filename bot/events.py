@@ -55,16 +55,8 @@ def parse_event(headers: Mapping[str, str], body: bytes) -> Event:
         raise EventError("malformed X-GitHub-Event header: expected a GitHub event name such as pull_request")
     if not delivery or not _DELIVERY.fullmatch(delivery):
         raise EventError("missing or malformed X-GitHub-Delivery header")
-    ctype = (_header(headers, "Content-Type") or "").split(";")[0].strip().lower()
     try:
-        if ctype == "application/json":
-            payload = json.loads(body)
-        elif ctype == "application/x-www-form-urlencoded":
-            form = parse_qs(body.decode("utf-8"), strict_parsing=True)
-            payload = json.loads(form["payload"][0])
-        else:
-            shown = ctype[:40] or "(none)"
-            raise EventError(f"unsupported content type {shown}; use application/json")
+        payload = json.loads(json_body(headers, body))
     except RecursionError:
         raise EventError(f"body nests JSON deeper than {MAX_DEPTH} levels; GitHub payloads nest far less") from None
     except (ValueError, KeyError, UnicodeDecodeError) as exc:
@@ -81,6 +73,28 @@ def parse_event(headers: Mapping[str, str], body: bytes) -> Event:
     _check_ids(payload)
     return Event(name=name, action=action if isinstance(action, str) else None, delivery_id=delivery,
                  payload=payload)
+
+
+def json_body(headers: Mapping[str, str], body: bytes) -> str:
+    """The delivery's JSON text: the body, or a form delivery's `payload` field. The store keeps
+    it (as UTF-8), so the worker parses exactly what the door did. GitHub sends UTF-8 without
+    a byte-order mark; anything else is refused here rather than guessed (json.loads would
+    accept UTF-16 and a BOM at the door, and the worker's parse would then fail)."""
+    ctype = (_header(headers, "Content-Type") or "").split(";")[0].strip().lower()
+    if ctype not in ("application/json", "application/x-www-form-urlencoded"):
+        shown = ctype[:40] or "(none)"
+        raise EventError(f"unsupported content type {shown}; use application/json")
+    try:
+        text = body.decode("utf-8")
+        if ctype == "application/x-www-form-urlencoded":
+            text = parse_qs(text, strict_parsing=True, errors="strict")["payload"][0]
+    except UnicodeDecodeError:
+        raise EventError("body is not UTF-8; GitHub sends JSON in UTF-8") from None
+    except (ValueError, KeyError) as exc:
+        raise EventError(f"body is not a form with a payload field: {type(exc).__name__}") from None
+    if text.startswith("\ufeff"):
+        raise EventError("body starts with a byte-order mark; GitHub sends JSON in UTF-8 without one")
+    return text
 
 
 def _depth_exceeds(value: Any, limit: int) -> bool:
