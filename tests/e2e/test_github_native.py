@@ -6,6 +6,8 @@ the stand-in as GitHub.
   0600, and gunicorn plus a worker started from the written files serve a PR.
 - A merge queue of two PRs, one red: the group's checks fail naming the red PR; the queue of
   two green PRs passes.
+- A deployment to an environment mlgate protects: rejected before the review, approved after the
+  review and /promote, both answers in the audit log.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 import requests
 
 from bot.handlers import EVALUATION, NO_ML_TITLE, REVIEW
+from tests.chatops.conftest import make_world, mlflow_template  # noqa: F401
 from tests.processes import app_processes, free_port, stop, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -145,3 +148,35 @@ def test_merge_queues_through_the_processes(github: Any, tmp_path: Path) -> None
         wait_for("the green group's checks", lambda: _finished(github, good), timeout=180)
         assert {n: github.check_runs(REPO, good, n)[-1]["conclusion"] for n in (EVALUATION, REVIEW)} == {
             EVALUATION: "success", REVIEW: "success"}
+
+
+def test_a_protected_deployment_through_the_processes(github: Any, tmp_path: Path, mlflow_template: Path) -> None:  # noqa: F811
+    """Rejected before the review, approved after the review and /promote, each answer audited; the
+    worker answers through the run's callback, with the store and MLflow the in-process world shares."""
+    world = make_world(github, tmp_path, mlflow_template)  # same store and MLflow files as the processes
+
+    def answer(sha: str) -> dict[str, Any]:
+        run = github.request_deployment(REPO, sha, environment="production")
+        wait_for("mlgate's answer", lambda: github.protection_answer(REPO, run)["state"] != "waiting", timeout=180)
+        return dict(github.protection_answer(REPO, run))
+
+    with app_processes(github, tmp_path, worker_threads=2):
+        pr = world.open_pr()
+        n = int(pr["number"])
+        head = world.head(n)
+        world.evaluate(n, kind="failing")
+        wait_for("the evaluation", lambda: (world.check(head, EVALUATION) or {}).get("conclusion") == "failure",
+                 timeout=180)
+        before = answer(head)
+        assert before["state"] == "rejected" and f"#{n}: mlgate/review is not finished" in before["comment"]
+
+        github.review(REPO, n, user="rita")
+        wait_for("the approval", lambda: (world.check(head, REVIEW) or {}).get("conclusion") == "success",
+                 timeout=180)
+        github.comment(REPO, n, "/promote", user="wes")
+        wait_for("the promotion", lambda: bool(world.audit(action="promote", result="success")), timeout=180)
+        after = answer(head)
+        assert after["state"] == "approved", after
+    rows = world.audit(action="deployment_review")
+    assert [(r["result"], r["sha"], r["pr"]) for r in rows] == [("rejected", head, n), ("approved", head, n)]
+    assert rows[-1]["to_version"] == world.alias() == "2"
