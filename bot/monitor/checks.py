@@ -196,7 +196,11 @@ def check_model(
         raise LogError(f"{model.name}: monitoring supports binary and regression models; "
                        f"{model.task} is not supported yet")
     rng = np.random.default_rng(seed)
-    answered = current[current["version"].isin(_names_for(version, model.baseline))] if version else current
+    answered = current
+    if version:
+        mine = current["version"].isin(_names_for(version, model.baseline)).to_numpy()
+        if not mine.all():
+            answered = current[mine]
     health = ModelHealth(model.name, version, window, len(answered), 0)
     if len(answered) == 0:
         health.flag("unknown", f"no logged predictions of {model.name}"
@@ -223,6 +227,17 @@ def check_model(
     return health
 
 
+def _spec_columns(spec: object) -> list[str]:
+    """The columns a segment spec reads (a name, {column, bins} or {cross: [a, b]})."""
+    if isinstance(spec, str):
+        return [spec]
+    cross = getattr(spec, "cross", None)
+    if cross:
+        return [str(c) for c in cross]
+    column = getattr(spec, "column", None)
+    return [str(column)] if column else []
+
+
 def _names_for(version: str | None, alias: str) -> list[str]:
     return [v for v in (version, alias) if v]
 
@@ -232,7 +247,10 @@ def _live_quality(model: ModelConfig, cfg: Monitor, answered: pd.DataFrame, figu
     if model.label not in answered.columns:
         health.notes.append("live quality not measured: the log has no label column")
         return
-    labelled = answered[answered[model.label].notna()]
+    segment_columns = [c for c in answered.columns if any(c in _spec_columns(s) for s in model.segments)]
+    has_label = answered[model.label].notna().to_numpy()
+    labelled = answered.loc[has_label, [model.label, "score", *segment_columns]] if not has_label.all() \
+        else answered[[model.label, "score", *segment_columns]]
     health.labelled = len(labelled)
     if len(labelled) < cfg.min_rows:
         health.notes.append(f"live quality not measured: {len(labelled):,} labelled rows (fewer than "

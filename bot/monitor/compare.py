@@ -22,7 +22,7 @@ from bot.evaluation.paired import Groups, Stat
 from bot.evaluation.segments import build_partitions
 from bot.gate import metric_verdict
 from bot.monitor import stats as S
-from bot.monitor.checks import labels_of
+from bot.monitor.checks import _spec_columns, labels_of
 from bot.monitor.logs import Window, join_labels, read_logs
 from bot.monitor.run import VersionSource
 from bot.render import escape_md, templates_dir
@@ -84,7 +84,7 @@ def compare_live(config: Config, model: ModelConfig, *, root: Path, registry: Ve
         out.problems.append(f"the alias {missing} of {model.name} does not exist; start a canary with "
                             "/promote --canary N% first")
         return out
-    seg_cols = sorted({c for s in model.segments for c in _columns(s)})
+    seg_cols = sorted({c for s in model.segments for c in _spec_columns(s)})
     frame = read_logs(root / cfg.logs, window, model=model.name, features=seg_cols, label=model.label)
     if cfg.labels:
         frame = join_labels(frame, root / cfg.labels, model.label)
@@ -130,16 +130,6 @@ def compare_live(config: Config, model: ModelConfig, *, root: Path, registry: Ve
                 stat = S.two_sample(m, arms[0][m][g], arms[1][m][g], int(sizes[g]), model.confidence)
                 out.rows.append(_row(model, cfg.min_rows, column, groups.keys[g], stat))
     return out
-
-
-def _columns(spec: object) -> list[str]:
-    if isinstance(spec, str):
-        return [spec]
-    cross = getattr(spec, "cross", None)
-    if cross:
-        return [str(c) for c in cross]
-    column = getattr(spec, "column", None)
-    return [str(column)] if column else []
 
 
 def _partitions(frame: pd.DataFrame, model: ModelConfig) -> list[tuple[str, Groups]]:

@@ -138,7 +138,10 @@ def read_logs(
                     pc.less(ts, pa.scalar(window.end, pa.timestamp("us", tz="UTC")))),
             pc.equal(table.column("model").cast(pa.string()), model),
         )
-        table = table.filter(keep)
+        # the model name is known now, and the version has a handful of values: keep memory small
+        table = table.filter(keep).drop_columns(["model"])
+        version = table.column("version").cast(pa.string()).dictionary_encode()
+        table = table.set_column(table.schema.get_field_index("version"), "version", version)
         total += table.num_rows
         if total > max_rows:
             raise LogError(f"{root}: more than {max_rows:,} rows for {model} in {window.label()}; "
@@ -147,10 +150,12 @@ def read_logs(
             tables.append(table)
     if not tables:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in want})
-    table = pa.concat_tables(tables, promote_options="permissive")
-    frame = table.to_pandas(types_mapper=None, strings_to_categorical=False, self_destruct=True)
+    table = pa.concat_tables(tables, promote_options="permissive").unify_dictionaries()
+    del tables
+    frame = table.to_pandas(self_destruct=True, split_blocks=True)
+    del table
     _check_values(str(root), frame, label)
-    frame["version"] = frame["version"].astype(str)
+    frame["version"] = frame["version"].astype(str).astype("category")
     return frame
 
 

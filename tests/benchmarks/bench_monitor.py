@@ -17,7 +17,6 @@ Each reports wall time and peak RSS (ru_maxrss of the child).
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
@@ -53,7 +52,7 @@ class Prod:
     def version_tags(self, name, version): return {{"mlgate.metric.roc_auc": "0.6979"}}
 root = Path({repo!r})
 h = run_monitor(load_config(root / "mlgate.yml"), root=root, registry=Prod(), until=datetime.fromisoformat({end!r}))[0]
-print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, h.rows, h.state, len(h.drift))
+ru = resource.getrusage(resource.RUSAGE_SELF); print(time.perf_counter() - t, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024, h.rows, h.state, len(h.drift))
 """
 
 ANCHOR = """
@@ -62,7 +61,7 @@ t = time.perf_counter()
 import pyarrow.dataset as ds
 cols = ["request_id", "timestamp", "model", "version", "score", "tenure_months", "monthly_charges", "region", "plan", "churned"]
 f = ds.dataset({logs!r}, format="parquet", partitioning="hive").to_table(columns=cols).to_pandas()
-print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, len(f), "-", 0)
+ru = resource.getrusage(resource.RUSAGE_SELF); print(time.perf_counter() - t, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024, len(f), "-", 0)
 """
 
 EVIDENTLY = """
@@ -82,7 +81,7 @@ except ImportError:
     from evidently.report import Report
     from evidently.metric_preset import DataDriftPreset
     r = Report(metrics=[DataDriftPreset()]); r.run(reference_data=ref, current_data=cur)
-print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, len(cur), "-", 0)
+ru = resource.getrusage(resource.RUSAGE_SELF); print(time.perf_counter() - t, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024, len(cur), "-", 0)
 """
 
 
@@ -94,9 +93,9 @@ def _child(python: str, code: str, timeout: float) -> str:
         return f"did not finish in {timeout:.0f} s"
     if res.returncode != 0:
         return f"failed ({res.returncode}): {res.stderr.strip().splitlines()[-1] if res.stderr.strip() else ''}"
-    secs, rss, rows, state, ndrift = res.stdout.split()[-5:]
-    return (f"{float(secs):6.1f} s, peak RSS {float(rss) / 1024:5.2f} GB ({int(rows):,} rows; "
-            f"state {state}; {ndrift} drift rows; wall {time.perf_counter() - t:.1f} s)")
+    secs, cpu, rss, rows, state, ndrift = res.stdout.split()[-6:]
+    return (f"{float(secs):6.1f} s ({float(cpu):.1f} s CPU), peak RSS {float(rss) / 1024:5.2f} GB "
+            f"({int(rows):,} rows; state {state}; {ndrift} drift rows; wall {time.perf_counter() - t:.1f} s)")
 
 
 def main() -> None:
@@ -104,26 +103,20 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=10_000_000)
     ap.add_argument("--previous", type=int, default=2_000_000)
     ap.add_argument("--evidently", default=None, help="python of a venv with evidently installed")
-    ap.add_argument("--keep", default=None, help="write the data here (default: a temporary directory)")
+    ap.add_argument("--keep", default=None, help="write the data here and keep it (default: a temporary directory)")
+    ap.add_argument("--reuse", action="store_true", help="with --keep: the data is already there")
     args = ap.parse_args()
-    from bot.monitor import simulate
-
     with tempfile.TemporaryDirectory() as tmp:
         repo = Path(args.keep or tmp)
         (repo / "data").mkdir(parents=True, exist_ok=True)
         (repo / "mlgate.yml").write_text(CONFIG)
         t = time.perf_counter()
-        simulate.reference(0, 100_000).to_parquet(repo / "data" / "reference.parquet")
-        week = END - timedelta(days=7)
-        for seed, rows, start in ((1, args.previous, week - timedelta(days=7)), (2, args.rows, week)):
-            per_day = rows // 7
-            for day in range(7):  # a day at a time: the generator's own memory stays small
-                frame = simulate.window(simulate.Traffic(shift=0.3), seed=seed * 100 + day,
-                                        start=start + timedelta(days=day), days=1, rows_per_day=per_day)
-                simulate.write_partitioned(frame, repo / "logs")
+        if not args.reuse:
+            _write(repo, args.rows, args.previous)
         size = sum(p.stat().st_size for p in (repo / "logs").rglob("*.parquet"))
         print(f"data: {args.rows:,} rows this week + {args.previous:,} the week before, "
               f"{size / 1e6:.0f} MB Parquet, written in {time.perf_counter() - t:.0f} s")
+        week = END - timedelta(days=7)
         this_week = [str(f) for p in sorted((repo / "logs").glob("date=*")) if p.name >= f"date={week:%Y-%m-%d}"
                      for f in sorted(p.glob("*.parquet"))]
         print("anchor (pyarrow read of the week into pandas):",
@@ -134,7 +127,18 @@ def main() -> None:
             print("Evidently DataDriftPreset:",
                   _child(args.evidently, EVIDENTLY.format(ref=str(repo / "data" / "reference.parquet"),
                                                           logs=this_week), 1200))
-        print(json.dumps({"rows": args.rows}))
+
+
+def _write(repo: Path, rows: int, previous: int) -> None:
+    from bot.monitor import simulate
+
+    simulate.reference(0, 100_000).to_parquet(repo / "data" / "reference.parquet")
+    week = END - timedelta(days=7)
+    for seed, n, start in ((1, previous, week - timedelta(days=7)), (2, rows, week)):
+        for day in range(7):  # a day at a time: the generator's own memory stays small
+            frame = simulate.window(simulate.Traffic(shift=0.3), seed=seed * 100 + day,
+                                    start=start + timedelta(days=day), days=1, rows_per_day=n // 7)
+            simulate.write_partitioned(frame, repo / "logs")
 
 
 if __name__ == "__main__":
