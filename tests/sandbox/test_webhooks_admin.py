@@ -235,16 +235,19 @@ def test_unknown_endpoints_are_404_and_recorded(github: Any) -> None:
 def test_fixtures_cover_the_handled_events_and_derived_ones_say_so() -> None:
     events = {e for e, _, _ in load_all()}
     assert events == {"ping", "pull_request", "pull_request_review", "issue_comment", "workflow_run", "check_run",
-                      "check_suite", "installation", "installation_repositories"}
+                      "check_suite", "installation", "installation_repositories", "merge_group",
+                      "deployment_protection_rule"}
     actions = {(e, p.get("action")) for e, _, p in load_all()}
     for needed in [("pull_request", a) for a in ("opened", "synchronize", "reopened", "ready_for_review", "closed")] + [
             ("pull_request_review", "submitted"), ("pull_request_review", "dismissed"),
             ("issue_comment", "created"), ("issue_comment", "edited"), ("issue_comment", "deleted"),
             ("workflow_run", "completed"), ("check_run", "rerequested"), ("check_suite", "requested"),
-            ("check_suite", "rerequested")]:
+            ("check_suite", "rerequested"), ("merge_group", "checks_requested"),
+            ("pull_request", "converted_to_draft")]:
         assert needed in actions, needed
     derived = {(e, n) for e, n, p in load_all() if "_mlgate_fixture_note" in p}
-    assert derived == {("issue_comment", "created-on-pr.json"), ("workflow_run", "completed-with-installation.json")}
+    assert derived == {("issue_comment", "created-on-pr.json"), ("workflow_run", "completed-with-installation.json"),
+                       ("deployment_protection_rule", "requested-from-schema.json")}
     on_pr = load("issue_comment", "created-on-pr")
     assert on_pr["issue"]["pull_request"] and on_pr["installation"]["id"]
     assert load("workflow_run", "completed-with-installation")["installation"]["id"]
