@@ -123,6 +123,9 @@ def run_delivery(delivery_id: str, attempt: int = 1, *, settings: Settings | Non
     attempt = max(attempt, int(delivery.get("attempts") or 0) + 1)
     started = time.monotonic()
     key = f"{delivery['event']}.{delivery['action']}" if delivery["action"] else delivery["event"]
+    from bot.events import KNOWN_EVENTS
+
+    label = key if delivery["event"] in KNOWN_EVENTS else "other"  # metric labels stay a closed set
     jlog = job_logger(delivery_id, key, job_id)
     try:
         event = _event(delivery)
@@ -142,14 +145,14 @@ def run_delivery(delivery_id: str, attempt: int = 1, *, settings: Settings | Non
                        extra={"outcome": "failed" if gave_up else "deferred"})
             if not gave_up:
                 raise
-            metrics.metrics().jobs.labels(event=key, outcome="failed").inc()
+            metrics.metrics().jobs.labels(event=label, outcome="failed").inc()
             return "failed"
         delay = retry_delay(exc, attempt)
         try:
             store.defer_delivery(delivery_id, time.time() + delay, str(exc)[:500])
         except Exception as store_exc:  # the queue still holds the delayed job; the sweep is the fallback
             jlog.warning("could not record delivery %s as deferred: %s", delivery_id, describe(store_exc))
-        metrics.metrics().jobs.labels(event=key, outcome="retry").inc()
+        metrics.metrics().jobs.labels(event=label, outcome="retry").inc()
         jlog.warning("job deferred for %.0f s (attempt %d of %d): %s", delay, attempt, RETRIES + 1, exc,
                      extra={"outcome": "retry", "attempt": attempt, "delay": round(delay, 1),
                             "rate_limit": exc.rate_limit})
@@ -162,16 +165,16 @@ def run_delivery(delivery_id: str, attempt: int = 1, *, settings: Settings | Non
         jlog.error("job failed (attempt %d)%s", attempt,
                    "" if gave_up else DEFERRED if final else "; it will be retried",
                    exc_info=True, extra={"outcome": outcome, "attempt": attempt})
-        metrics.metrics().jobs.labels(event=key, outcome="failed" if gave_up else "retry").inc()
+        metrics.metrics().jobs.labels(event=label, outcome="failed" if gave_up else "retry").inc()
         raise
     finally:
-        metrics.metrics().job_seconds.labels(event=key).observe(time.monotonic() - started)
+        metrics.metrics().job_seconds.labels(event=label).observe(time.monotonic() - started)
     outcome = "done" if handled else "ignored"
     if not _record(store, jlog, delivery_id, outcome, None):
         jlog.warning("job %s, but the store did not take its outcome: a sweep will run it again", outcome,
                      extra={"outcome": "deferred"})
         return outcome
-    metrics.metrics().jobs.labels(event=key, outcome="ok" if handled else "ignored").inc()
+    metrics.metrics().jobs.labels(event=label, outcome="ok" if handled else "ignored").inc()
     jlog.info("job %s", outcome, extra={"outcome": outcome, "seconds": round(time.monotonic() - started, 3)})
     return outcome
 
