@@ -8,6 +8,8 @@ the stand-in as GitHub.
   two green PRs passes.
 - A deployment to an environment mlgate protects: rejected before the review, approved after the
   review and /promote, both answers in the audit log.
+- A draft (neutral) turned ready (evaluated), then moved to a release branch whose policy asks
+  for a review of every change.
 """
 
 from __future__ import annotations
@@ -180,3 +182,34 @@ def test_a_protected_deployment_through_the_processes(github: Any, tmp_path: Pat
     rows = world.audit(action="deployment_review")
     assert [(r["result"], r["sha"], r["pr"]) for r in rows] == [("rejected", head, n), ("approved", head, n)]
     assert rows[-1]["to_version"] == world.alias() == "2"
+
+
+def test_a_draft_turned_ready_and_a_base_change_through_the_processes(github: Any, tmp_path: Path) -> None:
+    config = (FIXTURES / "reports" / "mlgate.yml").read_text()
+    github.push(REPO, "main", {".github/mlgate.yml": config + "release_branches: ['release/*']\n"})
+    github.push(REPO, "release/2", {".github/mlgate.yml": config.replace(
+        "required_when: [regression, data_change]", "required_when: [always]")})
+    github.protect_branch(REPO, "release/2")
+
+    def newest(sha: str, name: str) -> dict[str, Any]:
+        runs = sorted(github.check_runs(REPO, sha, name), key=lambda r: r["id"])
+        return runs[-1] if runs else {}
+
+    with app_processes(github, tmp_path, worker_threads=2):
+        draft = github.open_pull_request(REPO, {"train.py": "x = 1\n"}, draft=True)
+        n, head = int(draft["number"]), str(draft["head"]["sha"])
+        wait_for("the draft's neutral checks", lambda: newest(head, EVALUATION).get("conclusion") == "neutral",
+                 timeout=180)
+        assert newest(head, EVALUATION)["output"]["title"] == "Draft, not evaluated yet"
+        github.ready_for_review(REPO, n)
+        wait_for("the evaluation to be queued", lambda: newest(head, EVALUATION).get("status") == "queued",
+                 timeout=180)
+        github.complete_trusted_evaluation(REPO, n, (FIXTURES / "reports" / "passing.json").read_bytes())
+        wait_for("both checks green", lambda: (newest(head, EVALUATION).get("conclusion"),
+                                               newest(head, REVIEW).get("conclusion")) == ("success", "success"),
+                 timeout=180)
+
+        github.change_base(REPO, n, "release/2")  # its policy asks for a review of every change
+        wait_for("the review to wait for an approval", lambda: newest(head, REVIEW).get("status") == "in_progress",
+                 timeout=180)
+        assert newest(head, REVIEW)["conclusion"] is None
