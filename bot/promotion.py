@@ -400,11 +400,33 @@ def _failed(store: Any, release: Release, from_version: str | None, to_version: 
     return out
 
 
+def _other_repository(reg: Registry, store: Any, release: Release, current: str | None) -> Outcome | None:
+    """A refusal when `release` comes from a pull request of another repository than the one the
+    registry says releases this model: with one App on many repositories sharing a registry,
+    whoever controls another repository's config must not move this model's aliases. The
+    operator CLI (who holds the registry's credentials anyway) is not bound."""
+    if not release.repo or release.via == "cli":
+        return None
+    owner = reg.model_repository(release.model)
+    if owner is None or owner == release.repo:
+        return None
+    why = (f"{release.model} is released from another repository (its registered model's `mlgate.repository` "
+           f"tag), not {release.repo}")
+    out = Outcome("refused", release, from_version=current, reason=why,
+                  fix="release it from the pull requests of that repository, or have an MLflow admin change the tag")
+    if not release.dry_run:
+        out.audit_id = audit(store, release, release.action, R_REFUSED, from_version=current, reason=why)
+    return out
+
+
 def _promote_locked(store: Any, reg: Registry, github: GitHub, release: Release,
                     candidate: Candidate | None) -> Outcome:
     name, alias = release.model, release.alias
     try:
         current = reg.alias_version(name, alias)
+        other = _other_repository(reg, store, release, current)
+        if other is not None:
+            return other
         if candidate is not None:
             refusal = verify_provenance(reg, release, candidate)
             if refusal is not None:
@@ -449,6 +471,8 @@ def _promote_locked(store: Any, reg: Registry, github: GitHub, release: Release,
             if row.after is not None:
                 tags[f"{METRIC_PREFIX}{row.name}"] = repr(float(row.after))
         reg.set_version_tags(name, version, tags)
+        if release.repo and candidate is not None and reg.model_repository(name) is None:
+            reg.bind_repository(name, release.repo)  # the first promotion of a PR's candidate binds the model
     except Exception as exc:
         return _failed(store, release, current, version, f"the model registry failed: {_first_line(exc)}",
                        "unchanged")
@@ -539,6 +563,9 @@ def _rollback_locked(store: Any, reg: Registry, github: GitHub, release: Release
     name, alias = release.model, release.alias
     try:
         current = reg.alias_version(name, alias)
+        other = _other_repository(reg, store, release, current)
+        if other is not None:
+            return other
         if release.version is not None:
             if reg.get_version(name, release.version) is None:
                 return _not_found(store, release, reg, current)
@@ -584,8 +611,11 @@ def _clear_canary_locked(store: Any, reg: Registry, github: GitHub, release: Rel
     name, alias = release.model, release.alias
     try:
         current = reg.alias_version(name, alias)
+        other = _other_repository(reg, store, release, current)
     except Exception as exc:
         return _failed(store, release, None, None, f"the model registry failed: {_first_line(exc)}", "unchanged")
+    if other is not None:
+        return other
     if current is None:
         return Outcome("unchanged", release, reason=f"{name} has no canary running ({alias} is not set)")
     if release.dry_run:

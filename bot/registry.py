@@ -64,6 +64,9 @@ class UnsafeModel(RegistryError):
 
 
 # The tags the trusted evaluation writes on each candidate it logs; /promote reads them back.
+# registered-model tag: the one repository whose /promote, /rollback and merges may move the model's
+# aliases (one App installation may cover many repositories sharing one registry)
+RELEASED_FROM = "mlgate.repository"
 PROVENANCE_TAGS = (
     "mlgate.repository",  # the repository whose trusted workflow logged it (GITHUB_REPOSITORY)
     "mlgate.pr",
@@ -669,6 +672,16 @@ class Registry:
             f"deleting {name}@{alias}",
             lambda: self.client.delete_registered_model_alias(name, alias),
         )
+
+    def model_repository(self, name: str) -> str | None:
+        """The repository that releases `name` (its registered-model tag `mlgate.repository`, set by
+        the first promotion from a pull request); None when the model or the tag does not exist."""
+        rm = self._call(f"reading model {name}", lambda: self.client.get_registered_model(name), missing_ok=True)
+        return None if rm is None else (dict(rm.tags or {}).get(RELEASED_FROM) or None)
+
+    def bind_repository(self, name: str, repo: str) -> None:
+        """Record that only `repo`'s pull requests release `name` (see model_repository)."""
+        self._call(f"tagging model {name}", lambda: self.client.set_registered_model_tag(name, RELEASED_FROM, repo))
 
     def set_version_tags(self, name: str, version: str, tags: dict[str, str]) -> None:
         """Set (overwrite) tags on one version; the audit trail mirrors itself here."""

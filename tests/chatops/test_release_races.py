@@ -53,3 +53,32 @@ def test_a_push_after_the_evaluation_leaves_nothing_to_promote(world: World) -> 
     assert "was refused" in world.reply(c["id"])
     assert world.alias() == "1"
     assert [v.version for v in world.registry.list_versions(MODEL)] == ["1"]
+
+
+# ---------------------------------------------------------------- one registry, many repositories
+
+
+def test_another_repository_may_not_move_a_model_bound_to_this_one(world: World) -> None:
+    # one App installation on several repositories of an organisation, one registry: whoever controls
+    # another repository's config could list themself in commands.promote/rollback and move this
+    # model's production alias (old code: promoted). The model's registry tag says who releases it.
+    n = int(world.open_pr(files={"train.py": "FEATURES = ['region', 'plan']\n"})["number"])
+    world.evaluate(n, kind="passing")
+    world.registry.client.set_registered_model_tag(MODEL, "mlgate.repository", "acme/other")
+    c = world.comment(n, "/promote", user="wes")
+    reply = world.reply(c["id"])
+    assert "was refused" in reply and "released from another repository" in reply, reply
+    r = world.comment(n, "/rollback --to 1", user="max")
+    assert "released from another repository" in world.reply(r["id"])
+    assert world.alias() == "1"
+    assert [v.version for v in world.registry.list_versions(MODEL)] == ["1"]
+    assert {row["result"] for row in world.audit(action="promote")} == {"refused"}
+
+
+def test_the_first_promotion_of_a_prs_candidate_binds_the_model_to_its_repository(world: World) -> None:
+    assert world.registry.model_repository(MODEL) is None
+    n = int(world.open_pr(files={"train.py": "FEATURES = ['region', 'plan']\n"})["number"])
+    world.evaluate(n, kind="passing")
+    c = world.comment(n, "/promote", user="wes")
+    assert "promoted" in world.reply(c["id"])
+    assert world.registry.model_repository(MODEL) == REPO
