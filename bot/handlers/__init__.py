@@ -110,6 +110,9 @@ def pr_and_sha(event_payload: dict[str, Any]) -> tuple[int | None, str | None]:
     if run:
         prs = run.get("pull_requests") or []
         return (prs[0].get("number") if prs else None), run.get("head_sha")
+    group = event_payload.get("merge_group") or {}
+    if group.get("head_sha"):
+        return None, str(group["head_sha"])
     check = event_payload.get("check_run") or event_payload.get("check_suite") or {}
     if check:
         prs = check.get("pull_requests") or []
@@ -140,7 +143,7 @@ def payload_labels(pr: dict[str, Any]) -> set[str] | None:
 # events whose failure the evaluation check reports: the ones that drive it
 _REPORTS_ON_EVALUATION = {
     "pull_request.opened", "pull_request.synchronize", "pull_request.reopened", "pull_request.ready_for_review",
-    "pull_request.converted_to_draft", "pull_request.edited",
+    "pull_request.converted_to_draft", "pull_request.edited", "merge_group.checks_requested",
     "workflow_run.completed", "check_run.rerequested", "check_suite.rerequested",
 }
 

@@ -69,3 +69,15 @@ def test_a_pull_request_without_a_finished_evaluation_fails_the_group(hub: Hub) 
 def test_queue_branch_names_its_pull_request() -> None:
     assert queued_pr("refs/heads/gh-readonly-queue/main/pr-104-929f8209d40f77f4abc622a499c93a83babdbe64") == 104
     assert queued_pr("refs/heads/feature") is None
+
+
+def test_a_group_job_that_keeps_failing_fails_the_groups_check(hub: Hub) -> None:
+    from bot.events import parse_event
+    from bot.handlers import FAILED_JOB_TITLE, on_job_failed
+
+    n, _ = _green_or_red(hub, {"train.py": "x = 1\n"}, PASSING)
+    (group,) = hub.github.merge_queue(REPO, [n])
+    headers, body = hub.inbox.pop()
+    on_job_failed(hub.context(parse_event(headers, body)), RuntimeError("GitHub kept failing"))
+    check = hub.checks(group)[EVALUATION]
+    assert (check["conclusion"], check["output"]["title"]) == ("failure", FAILED_JOB_TITLE)
