@@ -157,6 +157,11 @@ def on_job_failed(ctx: Context, exc: BaseException) -> None:
     """
     reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
     ctx.log.error("gave up on %s delivery %s: %s", ctx.event.key, ctx.delivery_id, reason)
+    if ctx.event.key == "deployment_protection_rule.requested" and ctx.github is not None:
+        from bot.handlers.deployment_protection import reject_undecided
+
+        reject_undecided(ctx, reason)  # the job waiting on the environment gets an answer, never silence
+        return
     pr, sha = pr_and_sha(ctx.event.payload)
     if not sha or ctx.github is None or ctx.event.key not in _REPORTS_ON_EVALUATION:
         return

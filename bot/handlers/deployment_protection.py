@@ -90,6 +90,15 @@ def decide_deployment(ctx: Context, sha: str) -> DeploymentDecision:
 
 
 def on_requested(ctx: Context) -> None:
+    _answer(ctx, None)
+
+
+def reject_undecided(ctx: Context, reason: str) -> None:
+    """After the last retry: reject, saying mlgate could not decide and why."""
+    _answer(ctx, DeploymentDecision(False, [f"mlgate could not decide: {reason}"]))
+
+
+def _answer(ctx: Context, given: DeploymentDecision | None) -> None:
     from bot.chatops import render_reply
 
     payload = ctx.event.payload
@@ -102,8 +111,12 @@ def on_requested(ctx: Context) -> None:
         # no way to answer: GitHub keeps the job waiting (it times out there), which is closed
         ctx.log.error("deployment_protection_rule without a callback for this repository's run or an environment")
         return
-    decision = decide_deployment(ctx, sha) if re.fullmatch(r"[0-9a-f]{40}", sha) else DeploymentDecision(
-        False, ["the deployment names no commit SHA"])
+    if given is not None:
+        decision = given
+    elif re.fullmatch(r"[0-9a-f]{40}", sha):
+        decision = decide_deployment(ctx, sha)
+    else:
+        decision = DeploymentDecision(False, ["the deployment names no commit SHA"])
     state = "approved" if decision.approved else "rejected"
     comment = render_reply("deployment_review.md.j2", approved=decision.approved, reasons=decision.reasons,
                            environment=environment, sha=sha)

@@ -68,3 +68,14 @@ def test_the_callback_must_name_this_repositorys_run() -> None:
     assert callback_run(url, "acme/churn") == 77
     assert callback_run(url, "other/repo") is None
     assert callback_run("https://evil.example/x", "acme/churn") is None
+
+
+def test_a_job_that_keeps_failing_rejects_with_the_reason(world: World) -> None:  # noqa: F811
+    from bot.handlers import on_job_failed
+
+    sha = world.github.push(REPO, "main", {"README.md": "hi\n"})
+    run = world.github.request_deployment(REPO, sha)
+    event = world.pending.pop()
+    on_job_failed(world.ctx(event), RuntimeError("the store was down"))
+    answer = world.github.protection_answer(REPO, run)
+    assert answer["state"] == "rejected" and "mlgate could not decide: the store was down" in str(answer["comment"])
