@@ -415,7 +415,10 @@ def _on_evaluation_run(ctx: Context, run: dict[str, Any]) -> None:
             if why is not None:
                 _refuse(ctx, number, trigger.head_sha, why, run)
                 continue
-            if no_report and ctx.store.latest_evaluation(repo, number, pull.head_sha) is not None:
+            if (no_report and ctx.store.latest_evaluation(repo, number, pull.head_sha) is not None
+                    and ctx.store.check_conclusion(repo, pull.head_sha, EVALUATION) is not None):
+                # a report-less run (another event's, a cancelled duplicate) does not undo a completed result;
+                # a check waiting for this re-run is told why nothing came
                 ctx.log.info("trusted evaluation run %s uploaded no report; the accepted evaluation of %s stands",
                              run_id, pull.head_sha[:12])
                 continue

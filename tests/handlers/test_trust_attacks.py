@@ -191,3 +191,19 @@ def test_a_5xx_reading_the_authors_permission_never_waives_the_review(hub: Hub) 
                                      path=pr_workflow)
     hub.run()
     assert hub.checks(head).get("mlgate/review", {}).get("conclusion") != "success"
+
+
+def test_a_rerun_that_uploads_no_report_does_not_leave_the_check_waiting(hub: Hub) -> None:
+    # "Re-run" on an accepted evaluation queues the check; a re-run that ends without a report said
+    # nothing before (the check stayed "Re-running the evaluation workflow" for ever)
+    n, head = _open(hub)
+    runs = hub.github.complete_trusted_evaluation(REPO, n, PASSING)
+    hub.run()
+    hub.github.rerequest_check_run(REPO, int(_check(hub, head)["id"]))  # type: ignore[call-overload]
+    hub.run()
+    assert _check(hub, head)["status"] == "queued"
+    hub.github.complete_evaluation_run(REPO, triggered_by=runs["build"], conclusion="cancelled")
+    hub.run()
+    check = _check(hub, head)
+    assert (check["status"], check["conclusion"]) == ("completed", "failure"), check
+    assert "completed with `cancelled`" in str(check["output"]["summary"])  # type: ignore[index]
