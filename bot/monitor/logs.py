@@ -114,13 +114,15 @@ def _timestamps(path: Path, col: pa.ChunkedArray) -> pa.ChunkedArray:
 
 def read_logs(
     root: str | Path, window: Window, *, model: str, features: list[str], label: str | None,
-    max_rows: int = 50_000_000,
+    max_rows: int = 50_000_000, keep: tuple[str, ...] = ("request_id", "timestamp"),
 ) -> pd.DataFrame:
-    """The window's rows for one model: the contract's columns, the features and the label.
+    """The window's rows for one model: version, score, the features, the label and `keep`.
 
-    Columns the model does not use are never read from Parquet. `max_rows` bounds memory.
+    Columns the model does not use are never read from Parquet; the contract's other columns
+    are checked and dropped before pandas sees them. `max_rows` bounds memory.
     """
     want = [*REQUIRED, *features, *([label] if label else [])]
+    keep_columns = keep
     tables: list[pa.Table] = []
     total = 0
     for path in _files(Path(root), window):
@@ -139,7 +141,11 @@ def read_logs(
             pc.equal(table.column("model").cast(pa.string()), model),
         )
         # the model name is known now, and the version has a handful of values: keep memory small
-        table = table.filter(keep).drop_columns(["model"])
+        if table.column("request_id").null_count:
+            raise LogError(f"{path}: request_id is empty on some rows; every prediction needs the id its "
+                           "label will be joined by")
+        table = table.filter(keep).drop_columns(["model", *(c for c in ("request_id", "timestamp")
+                                                             if c not in keep_columns)])
         version = table.column("version").cast(pa.string()).dictionary_encode()
         table = table.set_column(table.schema.get_field_index("version"), "version", version)
         total += table.num_rows
@@ -179,9 +185,6 @@ def _check_values(where: str, frame: pd.DataFrame, label: str | None) -> None:
     if bad:
         raise LogError(f"{where}: {bad:,} row(s) have an empty or non-finite score; log the score the "
                        "model returned for every request")
-    if frame["request_id"].isna().any():
-        raise LogError(f"{where}: request_id is empty on some rows; every prediction needs the id its "
-                       "label will be joined by")
 
 
 def join_labels(frame: pd.DataFrame, labels_path: str | Path, label: str) -> pd.DataFrame:

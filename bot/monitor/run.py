@@ -80,10 +80,11 @@ def run_monitor(config: Config, *, root: Path, registry: VersionSource | None,
                            "set monitor.reference") from None
         features = [c for c in reference.columns if c != model.label]
         prod = production(registry, model)
-        current = read_logs(logs, window, model=model.name, features=features, label=model.label)
+        current = read_logs(logs, window, model=model.name, features=features, label=model.label,
+                            keep=("request_id",) if cfg.labels else ())
         if cfg.labels:
             current = join_labels(current, root / cfg.labels, model.label)
-        previous = read_logs(logs, window.previous(), model=model.name, features=[], label=None)
+        previous = read_logs(logs, window.previous(), model=model.name, features=[], label=None, keep=())
         names = {v for v in (prod.version, model.baseline) if v}
         prev_scores = previous.loc[previous["version"].isin(names), "score"].to_numpy(dtype=np.float64) \
             if prod.version else None
