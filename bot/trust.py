@@ -86,16 +86,16 @@ def head_problem(run: RunInfo, pr: PullInfo, repo: str) -> str | None:
     return None
 
 
-RUN_NAME_ID = re.compile(r"\(run (\d{1,20})\)")
+RUN_NAME = re.compile(r"mlgate evaluate \(run ([1-9][0-9]{0,19})\)")
 
 
 def trigger_in_title(run: RunInfo) -> int | None:
-    """The run that started the trusted evaluation, as its `run-name:` says (`... (run N) ...`,
-    set from github.event.workflow_run.id by the default branch's file, so GitHub wrote it and no
-    PR chose it). None when the title names no run, or more than one (a run-name that also quotes
-    a PR's title could carry a forged `(run N)`: ambiguous is not an answer)."""
-    found = RUN_NAME_ID.findall(run.display_title)
-    return int(found[0]) if len(found) == 1 else None
+    """The run that started the trusted evaluation, as its title says: exactly `mlgate evaluate
+    (run N)`, the `run-name:` the default branch's file sets from github.event.workflow_run.id, so
+    GitHub wrote it and no PR chose it. Any other title names nothing: a run-name that also quoted
+    something a PR chooses (its title, its branch) could carry a forged `(run N)`."""
+    found = RUN_NAME.fullmatch(run.display_title)
+    return int(found.group(1)) if found else None
 
 
 def pulls_of(run: RunInfo, repo: str, fork_pulls: Sequence[PullInfo]) -> list[int]:

@@ -145,8 +145,10 @@ def test_the_run_name_decides_the_pr_not_the_title_a_pr_chose() -> None:
 
     assert trigger_in_title(run("mlgate evaluate (run 1234)")) == 1234
     assert trigger_in_title(run("mlgate-evaluate")) is None
-    # a run-name that also quotes the PR's title, which says "(run 99)": two ids, no answer
+    # a run-name that also quotes the PR's title (which says "(run 99)") names nothing: only the exact title counts
     assert trigger_in_title(run("mlgate evaluate (run 1234) for fix (run 99)")) is None
+    assert trigger_in_title(run("fix (run 99)")) is None
+    assert trigger_in_title(run("mlgate evaluate (run 99) ")) is None
 
 
 # ---------------------------------------------------------------- runs that only look trusted
