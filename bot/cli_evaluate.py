@@ -468,7 +468,9 @@ def _discover(mc: ModelConfig, frame: pd.DataFrame, candidate: np.ndarray, basel
         found = discover_models(
             frame, task=mc.task, label=mc.label, candidate=candidate, baseline=baseline, classes=classes,
             columns=d.columns, exclude=list(d.exclude), max_depth=d.max_depth, min_rows=d.min_rows,
-            top_k=d.top_k, level=mc.alpha, metrics=mc.segment_metrics, confidence=mc.confidence,
+            # gate: fail shares alpha with the metric tests (bot.gate.model_budget): confirm at alpha/2
+            top_k=d.top_k, level=mc.alpha / 2 if d.gate == "fail" else mc.alpha,
+            metrics=mc.segment_metrics, confidence=mc.confidence,
             seed=seed, segments=list(mc.segments),
         )
     except (DiscoveryError, EvaluationError) as exc:

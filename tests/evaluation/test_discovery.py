@@ -246,6 +246,7 @@ def test_gate_fail_fails_and_gate_off_only_reports(tmp_path) -> None:  # type: i
 
     code, report = _evaluate(tmp_path, "    discovery: {gate: fail}")
     assert code == 1
+    assert report["models"][0]["discovery"]["level"] == 0.025  # fail shares alpha with the metric tests
     text = (tmp_path / ".github" / "mlgate.yml").read_text()
     failing = decide(report, parse_config(text))
     found = [r for r in failing.reasons if "mlgate found the candidate worse on" in r]
