@@ -100,6 +100,14 @@ def _inner_edges(ref: np.ndarray) -> np.ndarray:
     return edges[1:-1]
 
 
+def _category_codes(col: pd.Series, cats: pd.Index) -> np.ndarray:
+    """The position of each row's value (as text) in `cats`; -1 for a missing value. Factorizing
+    first keeps it to one string per distinct value, not one per row (millions of rows)."""
+    codes, uniques = pd.factorize(col, use_na_sentinel=True)
+    lut = np.append(cats.get_indexer(pd.Index([str(u) for u in uniques])), -1)
+    return lut[codes]
+
+
 @dataclass(frozen=True)
 class _Split:
     """Segment codes of the reference and current rows, aligned by segment name (-1: none)."""
@@ -145,8 +153,7 @@ def feature_drift(reference: pd.DataFrame, current: pd.DataFrame, features: list
             if len(cats) == 0:
                 continue
             nb = len(cats)
-            rbin = cats.get_indexer(r.astype("string").to_numpy(dtype=object, na_value=None))
-            cbin = cats.get_indexer(c.astype("string").to_numpy(dtype=object, na_value=None))
+            rbin, cbin = _category_codes(r, cats), _category_codes(c, cats)
             rv, cv = rbin.astype(float), cbin.astype(float)
         groups = [("all", np.zeros(len(rbin), dtype=np.int64), np.zeros(len(cbin), dtype=np.int64), ["all"])]
         groups += [("seg", sp.ref, sp.cur, sp.names) for sp in splits]
