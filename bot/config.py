@@ -353,6 +353,9 @@ class Evaluation(_Strict):
     """Path of the workflow file whose run uploads the report; its name is not checked (a PR can add a workflow with any name)."""
     artifact: str = Field(default="mlgate-report", pattern=r"^[A-Za-z0-9._-]{1,100}$")
     """Artifact holding mlgate-report.json."""
+    merge_group: bool = False
+    """The build workflow also runs `on: merge_group`: a merge group's `mlgate/evaluation` then also waits for the
+    trusted evaluation of the group's own commit (besides each PR's checks)."""
     allow_pickle: Literal["never", "writers"] = "never"
     """Whether the trusted evaluation may load a pickle-based candidate (cloudpickle sklearn, pyfunc), which runs the PR's code: `never`, or `writers` (only candidates built from a branch of this repository, which only people with write permission can push)."""
     skops_trusted_types: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(

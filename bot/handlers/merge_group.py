@@ -35,6 +35,7 @@ from bot.handlers import (
 _QUEUE_REF = re.compile(r"gh-readonly-queue/.+/pr-(\d{1,9})-[0-9a-f]{40}$")
 _GREEN = ("success", "neutral")  # neutral: "no ML changes" (a draft, also neutral, cannot be queued)
 MAX_PRS = 100
+GROUPS = 0  # the store keeps a group commit's own evaluation under this PR number
 
 
 def queued_pr(head_ref: str) -> int | None:
@@ -77,14 +78,28 @@ def on_checks_requested(ctx: Context) -> None:
         undecided(ctx, head, names, "read the merge group's commits and pull requests", exc)
         return
     from bot.chatops import render_reply
+    from bot.handlers.ordering import pr_lock
 
-    for name, (prs, problems) in verdicts.items():
-        title = (f"Merge group of {_numbers(prs)}: {problems[0]}" if problems else
-                 f"Every pull request in the group passed ({_numbers(prs)})")
-        summary = render_reply("merge_group_check.md.j2", head=head, base_branch=base_branch, prs=prs,
-                               problems=problems, check=name, check_evaluation=name == EVALUATION)
-        set_check(ctx, head, name, status="completed", conclusion="failure" if problems else "success",
-                  title=title, summary=summary)
+    with pr_lock(ctx, GROUPS):  # a group commit's own report may arrive meanwhile (on_group_report)
+        own = ctx.store.latest_evaluation(ctx.event.repo or "", GROUPS, head)
+        for name, (prs, problems) in verdicts.items():
+            waiting = False
+            if name == EVALUATION and policy.config.evaluation.merge_group and not problems:
+                if own is None:
+                    waiting = True
+                elif own["outcome"] != "pass":
+                    problems.append(f"the evaluation of the merge group commit itself: {own['outcome']}")
+            title = (f"Merge group of {_numbers(prs)}: {problems[0]}" if problems else
+                     "Waiting for the evaluation of the merge group commit" if waiting else
+                     f"Every pull request in the group passed ({_numbers(prs)})")
+            summary = render_reply("merge_group_check.md.j2", head=head, base_branch=base_branch, prs=prs,
+                                   problems=problems, check=name, check_evaluation=name == EVALUATION,
+                                   waiting=waiting, group_evaluated=own is not None)
+            if waiting:
+                set_check(ctx, head, name, status="queued", title=title, summary=summary)
+            else:
+                set_check(ctx, head, name, status="completed", conclusion="failure" if problems else "success",
+                          title=title, summary=summary)
 
 
 def judge(ctx: Context, config: Config, head: str, base: str,
@@ -129,6 +144,47 @@ def judge(ctx: Context, config: Config, head: str, base: str,
         problems[EVALUATION].append(f"the group changes {shown}, which no pull request in it changes, so it "
                                     "was never evaluated")
     return {name: (numbers, p) for name, p in problems.items()}
+
+
+def on_group_report(ctx: Context, trigger: Any, report: dict[str, Any], problem: Exception | None) -> None:
+    """The trusted evaluation of a merge group's own commit (`evaluation.merge_group`): the run that
+    built it ran `on: merge_group` on a queue branch of this repository; the report's provenance
+    must name that commit. Recorded for the group's head (PR number GROUPS); a group check that
+    waits for it is completed now, else the merge_group job reads it when it runs."""
+    from bot.gate import Changes, decide
+    from bot.github_client import GitHubError
+    from bot.handlers.ordering import pr_lock
+    from bot.policy import resolve_policy
+
+    repo, head = ctx.event.repo or "", str(trigger.head_sha)
+    m = re.fullmatch(r"gh-readonly-queue/(.+)/pr-\d{1,9}-[0-9a-f]{40}", str(trigger.head_branch))
+    if m is None or trigger.repository != repo or trigger.head_repository != repo:
+        ctx.log.warning("merge_group run %s is not on a merge queue branch of %s; ignored", trigger.id, repo)
+        return
+    claimed = (report.get("provenance") or {}).get("head_sha")
+    try:
+        policy = resolve_policy(ctx, m.group(1))
+    except GitHubError as exc:
+        undecided(ctx, head, (EVALUATION,), "read the policy", exc)
+        return
+    if policy.config is None:
+        return
+    if problem is not None or claimed != head:
+        outcome, why = "error", str(problem or f"the report evaluated {str(claimed)[:12]}, not the group {head[:12]}")
+    else:
+        # the App cannot list a group's files cheaply here: it counts as a data and a model change
+        decision = decide(report, policy.config, Changes(data=True, model=True, complete=False))
+        outcome, why = decision.outcome, "; ".join(decision.reasons[:3])
+    with pr_lock(ctx, GROUPS):
+        ctx.store.record_evaluation(repo, GROUPS, head, int(trigger.id), outcome, report)
+        if ctx.store.check_id(repo, head, EVALUATION) is None or ctx.store.check_conclusion(repo, head, EVALUATION):
+            return  # the merge_group job has not run yet (it reads this), or it already failed the group
+        passed = outcome == "pass"
+        set_check(ctx, head, EVALUATION, status="completed", conclusion="success" if passed else "failure",
+                  title=("The merge group commit's own evaluation passed" if passed else
+                         f"The merge group commit's own evaluation: {outcome}"),
+                  summary=(why or "Every pull request in the group passed, and so did the group commit's own "
+                           "evaluation.")[:2000])
 
 
 def on_destroyed(ctx: Context) -> None:

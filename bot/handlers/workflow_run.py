@@ -402,6 +402,11 @@ def _on_evaluation_run(ctx: Context, run: dict[str, Any]) -> None:
         return
     if no_report:
         problem_report = ArtifactError(_no_report_reason(run_id, info, trigger, ev.artifact))
+    if trigger.event == "merge_group":  # the evaluation of a merge queue's commit (bot.handlers.merge_group)
+        from bot.handlers.merge_group import on_group_report
+
+        on_group_report(ctx, trigger, report, problem_report)
+        return
     fork = trigger.head_repository != repo and trigger.head_owner and trigger.head_branch
     fork_pulls = ctx.github.pulls_for_branch(trigger.head_owner, trigger.head_branch) if fork else []
     numbers = pulls_of(trigger, repo, fork_pulls)

@@ -67,9 +67,11 @@ def build_merge_groups(box: Sandbox, r: Repo, numbers: list[int], base: str, bat
             r.commits[sha] = Commit(sha, [parent, pr["head_sha"]], f"Merge pull request #{n}", "github", now(), tree)
             if not batch:
                 out.append((n, parent, sha))
+                r.branches[f"gh-readonly-queue/{base}/pr-{n}-{parent}"] = sha
             parent = sha
         if batch and numbers:
             out.append((numbers[-1], start, parent))
+            r.branches[f"gh-readonly-queue/{base}/pr-{numbers[-1]}-{start}"] = parent
     return out
 
 

@@ -427,6 +427,29 @@ class Sandbox:
                           r, user)
         return [head for _, _, head in entries]
 
+    def complete_merge_group_evaluation(self, repo: str, group: str, report: bytes, *,
+                                        build_path: str = ".github/workflows/mlgate-build.yml",
+                                        evaluate_path: str = ".github/workflows/mlgate-evaluate.yml") -> dict[str, int]:
+        """The build workflow ran `on: merge_group` for the group commit `group` (its queue branch), then the
+        default branch's evaluation workflow evaluated it (two workflow_run completed deliveries)."""
+        r = self._repo(repo)
+        branch = next(b for b, s in r.branches.items() if s == group and b.startswith("gh-readonly-queue/"))
+        build = self._complete_run(r, {"name": "mlgate-build", "head_sha": group, "head_branch": branch,
+                                       "event": "merge_group", "path": build_path, "number": None, "author": "github",
+                                       "head_repo": r.full_name},
+                                   "success", {"mlgate-candidate": make_artifact_zip({"candidate/MLmodel": b"{}\n"})})
+        data = json.loads(report)
+        evaluate_id = self.reserve_run_id()
+        data["provenance"] = {"trusted_run_id": evaluate_id, "triggering_run_id": build, "head_sha": group,
+                              "repository": r.full_name}
+        evaluate = self._complete_run(
+            r, {"name": "mlgate-evaluate", "head_sha": r.branches[r.default_branch], "head_branch": r.default_branch,
+                "event": "workflow_run", "path": evaluate_path, "number": None, "author": "github",
+                "head_repo": r.full_name, "triggered_by": build, **_titled(EXAMPLE_RUN_NAME, build)},
+            "success", {"mlgate-report": make_artifact_zip({"mlgate-report.json": json.dumps(data).encode()})},
+            run_id=evaluate_id)
+        return {"build": build, "evaluate": evaluate}
+
     def destroy_merge_group(self, repo: str, head: str, *, reason: str = "merged", base: str = "main") -> None:
         """GitHub removed the group (merged, dequeued or invalidated): merge_group destroyed."""
         from bot.sandbox import gates

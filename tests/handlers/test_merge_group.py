@@ -81,3 +81,29 @@ def test_a_group_job_that_keeps_failing_fails_the_groups_check(hub: Hub) -> None
     on_job_failed(hub.context(parse_event(headers, body)), RuntimeError("GitHub kept failing"))
     check = hub.checks(group)[EVALUATION]
     assert (check["conclusion"], check["output"]["title"]) == ("failure", FAILED_JOB_TITLE)
+
+
+def test_with_evaluation_merge_group_the_group_commit_is_evaluated_too(hub: Hub) -> None:
+    from tests.handlers.conftest import CONFIG
+
+    hub.github.push(REPO, "main", {".github/mlgate.yml": CONFIG + "evaluation:\n  merge_group: true\n"})
+    n, _ = _green_or_red(hub, {"train.py": "x = 1\n"}, PASSING)
+    (group,) = hub.github.merge_queue(REPO, [n])
+    hub.run()
+    waiting = hub.checks(group)[EVALUATION]
+    assert (waiting["status"], waiting["output"]["title"]) == ("queued",
+                                                               "Waiting for the evaluation of the merge group commit")
+    assert hub.checks(group)[REVIEW]["conclusion"] == "success"
+    hub.github.complete_merge_group_evaluation(REPO, group, FAILING)
+    hub.run()
+    failed = hub.checks(group)[EVALUATION]
+    assert failed["conclusion"] == "failure" and "own evaluation" in failed["output"]["title"]
+
+    (second,) = hub.github.merge_queue(REPO, [n])  # queued again: a new group commit, evaluated first this time
+    hub.inbox, held = [], hub.inbox
+    hub.github.complete_merge_group_evaluation(REPO, second, PASSING)
+    hub.run()
+    assert hub.checks(second) == {}  # nothing waits on it yet: the merge_group job reads the stored report
+    hub.inbox = held
+    hub.run()
+    assert hub.checks(second)[EVALUATION]["conclusion"] == "success"
