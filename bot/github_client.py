@@ -849,7 +849,8 @@ class GitHubClient:
         return result
 
     def create_issue(self, title: str, body: str, labels: list[str]) -> int:
-        """Open an issue (not retried on 5xx: the caller lists again before trying twice)."""
+        """Open an issue (not retried on 5xx: a blind retry could open two; the monitor's next run
+        lists the issues first and finds one that was opened anyway)."""
         data = self._post(f"{self.repo_url}/issues", {"title": title, "body": body, "labels": labels},
                           "opening an issue")
         return int(data["number"])
