@@ -60,10 +60,17 @@ REGRESSION_SEGMENT_DROP = "5%"  # segment_policy.max_drop of a regression model 
 _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 
 
+def _number_or_percent(schema: dict[str, Any]) -> None:
+    """The JSON schema (editors, the config reference) of a `max_drop`: what the YAML may say."""
+    low = schema.pop("minimum", 0)
+    schema.pop("type", None)
+    schema["anyOf"] = [{"type": "number", "minimum": low}, {"type": "string", "pattern": _PERCENT.pattern}]
+
+
 class _Tolerance(BaseModel):
     """`max_drop` as a number (the metric's units) or a percentage of the baseline's value."""
 
-    max_drop: float = Field(default=0.0, ge=0)
+    max_drop: float = Field(default=0.0, ge=0, json_schema_extra=_number_or_percent)
     max_drop_relative: float | None = Field(default=None, ge=0, le=1)
     """Written by mlgate from `max_drop: 5%` (0.05); the tolerated drop is this share of |baseline|."""
 
@@ -129,7 +136,7 @@ class Paths(_Strict):
 
 
 class MetricPolicy(_Tolerance, _Strict):
-    max_drop: float = Field(default=0.0, ge=0)
+    max_drop: float = Field(default=0.0, ge=0, json_schema_extra=_number_or_percent)
     """Tolerated drop (a number, or `5%` of the baseline's value); the gate fails when the whole
     confidence interval lies below -max_drop."""
     informational: bool = False
@@ -180,7 +187,7 @@ SegmentSpec = Annotated[
 class SegmentPolicy(_Tolerance, _Strict):
     min_rows: int = Field(default=200, ge=1)
     """Segments with fewer rows are reported but never gate."""
-    max_drop: float = Field(default=0.02, ge=0)
+    max_drop: float = Field(default=0.02, ge=0, json_schema_extra=_number_or_percent)
     """Tolerated drop of a gating metric within a segment (a number, or `5%` of the segment's
     baseline value; regression models default to 5%)."""
     fdr: float = Field(default=0.05, gt=0, lt=1)
