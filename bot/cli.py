@@ -87,13 +87,28 @@ class SuggestingParser(argparse.ArgumentParser):
         return None
 
     def parse_args(self, args: list[str] | None = None, namespace: None = None) -> argparse.Namespace:  # type: ignore[override]
-        parsed, extras = self.parse_known_args(args)
+        argv = sys.argv[1:] if args is None else list(args)
+        self._unknown_long_flags(argv)  # before argparse's "required" errors, which would hide a typo
+        parsed, extras = self.parse_known_args(argv)
         if extras:
             owner = self.subparser(getattr(parsed, "command", None)) or self
             hints = "".join(_did_you_mean(e.split("=", 1)[0], owner.option_strings())
                             for e in extras if e.startswith("-"))
             owner.error(f"unrecognized arguments: {' '.join(extras)}{hints}")
         return parsed
+
+    def _unknown_long_flags(self, argv: list[str]) -> None:
+        """Name a mistyped --flag (with the closest one) even when a required option is also missing."""
+        owner = self.subparser(argv[0]) if argv else None
+        if owner is None:
+            return
+        known = owner.option_strings()
+        for arg in argv[1:]:
+            if arg == "--":
+                return
+            flag = arg.split("=", 1)[0]
+            if flag.startswith("--") and not any(k.startswith(flag) for k in known):  # argparse allows prefixes
+                owner.error(f"unrecognized arguments: {arg}{_did_you_mean(flag, known)}")
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)

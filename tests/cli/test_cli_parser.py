@@ -31,6 +31,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         (["render", "r.json", "--formt", "html"], "did you mean --format?"),
         (["render", "r.json", "--format", "termnal"], "did you mean terminal?"),
         (["demo", "--kep"], "did you mean --keep?"),
+        (["evaluate", "--outt", "r.json"], "did you mean --out?"),  # --out is required: the typo comes first
     ],
 )
 def test_a_typo_gets_the_closest_name(argv: list[str], hint: str, capsys: pytest.CaptureFixture[str]) -> None:
