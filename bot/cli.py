@@ -100,8 +100,8 @@ class SuggestingParser(argparse.ArgumentParser):
     def _unknown_long_flags(self, argv: list[str]) -> None:
         """Name a mistyped --flag (with the closest one) even when a required option is also missing."""
         owner = self.subparser(argv[0]) if argv else None
-        if owner is None:
-            return
+        if owner is None or any(isinstance(a, argparse._SubParsersAction) for a in owner._actions):
+            return  # nested subcommands: argparse's own check, after parsing
         known = owner.option_strings()
         for arg in argv[1:]:
             if arg == "--":
