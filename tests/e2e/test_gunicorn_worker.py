@@ -26,7 +26,7 @@ import requests
 
 from tests.backends import mlflow_server, postgres_database, redis_queue
 from tests.mlflow_state import mlflow_uris
-from tests.processes import free_port, stop, wait_for
+from tests.processes import app_processes, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -51,40 +51,8 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str
 
 @pytest.fixture
 def processes(github: Any, tmp_path: Path, backend: dict[str, str]) -> Iterator[dict[str, Any]]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "MLGATE_WEBHOOK_SECRET": github.webhook_secret,
-        "MLGATE_APP_ID": str(github.app_id),
-        "MLGATE_PRIVATE_KEY": github.private_key,
-        "MLGATE_GITHUB_API_URL": github.base_url,
-        **backend,
-        "MLGATE_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom"),
-    }
-    (tmp_path / "prom").mkdir()
-    logs = {name: open(tmp_path / f"{name}.log", "w") for name in ("web", "worker")}  # noqa: SIM115
-    web = subprocess.Popen([str(BIN / "gunicorn"), "--workers", "2", "--bind", f"127.0.0.1:{port}",
-                            "bot.app:create_app()"], cwd=ROOT, env=env, stdout=logs["web"], stderr=subprocess.STDOUT)
-    worker = subprocess.Popen([str(BIN / "mlgate"), "worker", "--workers", "2"], cwd=ROOT, env=env,
-                              stdout=logs["worker"], stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for("gunicorn", lambda: _healthy(url))
-        github.set_webhook(url=f"{url}/webhook")
-        yield {"url": url, "tmp": tmp_path, "web": web, "worker": worker, "env": env}
-    finally:
-        for p in (web, worker):
-            stop(p)
-        for f in logs.values():
-            f.close()
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return requests.get(f"{url}/healthz", timeout=1).status_code == 200
-    except requests.RequestException:
-        return False
+    with app_processes(github, tmp_path, backend) as procs:
+        yield procs
 
 
 def _report(tmp: Path) -> bytes:
@@ -189,9 +157,11 @@ def test_release_loop_against_the_layouts_registry(github: Any, processes: dict[
         runpy.run_path(str(root / "train.py"), run_name="churn_train")["save"](root / "data",
                                                                               processes["tmp"] / "candidate")
     out = processes["tmp"] / "mlgate-report.json"
+    # the stand-in's commit SHAs are not git objects of the local example project: the PR's files are
+    # read from the local commit that holds them (a runner would fetch the head SHA instead)
     res = subprocess.run([str(BIN / "mlgate"), "evaluate", "--config", ".github/mlgate.yml",
                           "--trusted-candidate-dir", str(processes["tmp"] / "candidate"), "--provenance-from-env",
-                          "--base-rev", base, "--out", str(out), "--resamples", "200", "--no-progress"],
+                          "--base-rev", base, "--head-rev", "HEAD", "--out", str(out), "--resamples", "200", "--no-progress"],
                          cwd=root, capture_output=True, text=True, timeout=300,
                          env={**env, **runner_env(processes["tmp"], repo, head, n)})
     assert res.returncode == 1, res.stderr  # APAC regressed
