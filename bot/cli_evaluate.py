@@ -90,6 +90,7 @@ class EvaluateOptions:
     allow_missing_baseline: bool = False
     models: list[str] = field(default_factory=list)
     base_rev: str | None = None
+    head_rev: str | None = None
     root: Path | None = None
     markdown: Path | None = None
     html: Path | None = None
@@ -139,6 +140,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--model", action="append", default=[], help="evaluate only this model (repeatable)")
     parser.add_argument("--base-rev", metavar="REV", help="git revision to diff data files against")
+    parser.add_argument("--head-rev", metavar="REV",
+                        help="git revision holding the PR's files (default: HEAD, or the PR's head commit "
+                             "with --provenance-from-env)")
     parser.add_argument("--root", metavar="DIR", help="repository root (default: found from --config)")
     parser.add_argument("--out", required=True, metavar="report.json",
                         help="write the report (JSON) here; it appears only when complete")
@@ -194,6 +198,7 @@ def options_from_args(args: argparse.Namespace) -> EvaluateOptions:
         allow_missing_baseline=args.allow_missing_baseline,
         models=list(args.model),
         base_rev=args.base_rev,
+        head_rev=args.head_rev,
         root=Path(args.root) if args.root else None,
         markdown=Path(args.markdown) if args.markdown else None,
         html=Path(args.html) if args.html else None,
@@ -644,7 +649,7 @@ def _data_section(config: Config, root: Path, opts: EvaluateOptions) -> dict[str
         try:
             # trusted mode: this checkout is the default branch; the PR's files are read from its head
             # commit's git objects (fetched, never checked out or run)
-            head = opts.provenance.head_sha if opts.provenance is not None else "HEAD"
+            head = opts.head_rev or (opts.provenance.head_sha if opts.provenance is not None else "HEAD")
             data["changes"] = data_changes(root, opts.base_rev, head, config.paths.data)
         except DataChangeError as exc:
             raise InputError(str(exc)) from None
