@@ -17,7 +17,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 $(RUNTIME_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "==> installing mlgate and its runtime dependencies into $(VENV) (no dev tools)"
-	@echo "    (about a minute on an idle machine with a warm pip cache; pip prints nothing until it is done)"
+	@echo "    (a minute or two with a warm pip cache; pip prints nothing until it is done)"
 	$(PIP) install --quiet --progress-bar off --no-compile -e .
 	touch $(RUNTIME_STAMP)
 
