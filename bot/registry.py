@@ -78,6 +78,9 @@ CANDIDATE_EXPERIMENT = "mlgate-candidates"
 MAX_CANDIDATE_BYTES = 2 * 1024**3  # a model directory larger than this is refused before reading it
 MAX_CANDIDATE_FILES = 10_000
 MAX_MLMODEL_BYTES = 256 * 1024
+MAX_ONNX_BYTES = 1024**3  # an ONNX graph file larger than this is refused before it is parsed
+# operator domains onnxruntime implements itself; any other domain is a custom op (native code to load)
+ONNX_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml"})
 
 
 @dataclass(frozen=True)
@@ -95,10 +98,10 @@ class LoadedCandidate:
     """A candidate model directory loaded for scoring, and how it was loaded (kept for logging it)."""
 
     path: Path
-    kind: str  # "skops" (loaded without running its code) | "pickle" (allowed by the config)
+    kind: str  # "skops" | "onnx" (loaded without running its code) | "pickle" (allowed by the config)
     scorer: Callable[[pd.DataFrame], np.ndarray]
     trusted_types: tuple[str, ...] = ()  # skops types outside skops' defaults that it needed
-    estimator: object = None  # the skops-loaded estimator, re-saved when logged
+    estimator: object = None  # the skops-loaded estimator or the checked ONNX graph, re-saved when logged
 
 
 @dataclass(frozen=True)
@@ -455,6 +458,7 @@ class Registry:
 
         sklearn saved with skops (MLflow 3's default) is loaded with skops' allowlist plus
         `policy.trusted_types`, never the list in the candidate's own MLmodel file. Every
+        ONNX runs in onnxruntime (a graph of built-in operators, no Python). Every
         other flavour unpickles code, so it loads only when `policy.allow_pickle`.
         """
         if task not in TASKS:
@@ -465,12 +469,16 @@ class Registry:
         sk = flavors.get("sklearn")
         if isinstance(sk, dict) and sk.get("serialization_format") == "skops":
             return self._load_skops(path, sk, task, policy)
+        onnx_flavour = flavors.get("onnx")
+        if isinstance(onnx_flavour, dict):
+            return _load_onnx(path, onnx_flavour, mlmodel, task)
         what = _flavour_words(flavors)
         if not policy.allow_pickle:
             raise UnsafeModel(
                 f"the candidate in {path} is {what}, which runs code from the pull request when it is "
                 f"loaded, and {policy.pickle_refusal}; save it with mlflow.sklearn.save_model(..., "
-                "serialization_format='skops') (MLflow 3's default), or set `evaluation.allow_pickle: writers` "
+                "serialization_format='skops') (MLflow 3's default) or mlflow.onnx.save_model, "
+                "or set `evaluation.allow_pickle: writers` "
                 "in the default branch's .github/mlgate.yml to load pickles built from this repository's own branches"
             )
         return LoadedCandidate(path, "pickle", self.load_scorer(str(path), task))
@@ -515,7 +523,8 @@ class Registry:
 
         The run and the model carry `tags` (the provenance /promote checks). A skops model is
         saved again by mlgate, so its MLmodel file lists only the types mlgate trusted and no
-        code paths; a pickle model (allowed by the config) is uploaded as it was scored.
+        code paths; an ONNX graph is saved again with mlflow.onnx (so no loader or code path of the
+        PR's MLmodel survives); a pickle model (allowed by the config) is uploaded as it was scored.
         """
         from mlflow.entities import LoggedModelStatus
 
@@ -543,6 +552,18 @@ class Registry:
                             # pinned, so MLflow does not spend seconds inferring requirements
                             pip_requirements=[f"scikit-learn=={sklearn.__version__}",
                                               f"skops=={skops.__version__}"],
+                        )
+                elif candidate.kind == "onnx":
+                    import onnx
+                    import onnxruntime
+
+                    local = str(Path(tmp) / "model")
+                    with self._global_uris():
+                        self._mlflow.onnx.save_model(
+                            candidate.estimator, local, save_as_external_data=False,
+                            onnx_execution_providers=["CPUExecutionProvider"],
+                            pip_requirements=[f"onnx=={onnx.__version__}",
+                                              f"onnxruntime=={onnxruntime.__version__}"],
                         )
                 self.client.log_model_artifacts(lm.model_id, local)
             self.client.finalize_logged_model(lm.model_id, LoggedModelStatus.READY)
@@ -882,6 +903,144 @@ def _flavour_words(flavors: dict[str, Any]) -> str:
         return f"an sklearn model saved with {str(sk.get('serialization_format') or 'pickle')[:40]}"
     names = ", ".join(sorted(str(k)[:40] for k in flavors)[:5]) or "no flavour"
     return f"a model of flavour {names}"
+
+
+_ONNX_DTYPES: dict[str, Any] = {
+    "tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(int64)": np.int64,
+    "tensor(int32)": np.int32, "tensor(bool)": np.bool_, "tensor(string)": np.object_,
+}
+
+
+def _load_onnx(path: Path, flavour: dict[str, Any], mlmodel: dict[str, Any], task: str) -> LoadedCandidate:
+    """An ONNX candidate run by onnxruntime: its graph is data, so no code of the pull request runs.
+
+    Checked before onnxruntime sees it: the graph file's size, its operator domains (a custom
+    domain means a native library to load) and every external-data file (inside the directory).
+    """
+    try:
+        import onnx
+        import onnxruntime
+        from onnx.external_data_helper import _get_all_tensors, uses_external_data
+    except ImportError:
+        raise RegistryError(f"the candidate in {path} is an ONNX model and onnxruntime is not installed; "
+                            "pip install 'mlgate[onnx]'") from None
+    root = path.resolve()
+    name = str(flavour.get("data") or "model.onnx")
+    file = (path / name).resolve()
+    if file.parent != root or not file.is_file():
+        raise RegistryError(f"the candidate in {path} names its ONNX file {name[:100]!r}, which is not a file in "
+                            "that directory; save the model again with mlflow.onnx.save_model")
+    if file.stat().st_size > MAX_ONNX_BYTES:
+        raise RegistryError(f"the ONNX file of the candidate in {path} is over {MAX_ONNX_BYTES // 1024**2} MiB; "
+                            "store large weights as external data files in the model directory")
+    try:
+        model = onnx.load(str(file), load_external_data=False)
+    except Exception as exc:
+        raise RegistryError(f"cannot read the ONNX file of the candidate in {path}: {type(exc).__name__}; "
+                            "save the model again with mlflow.onnx.save_model") from None
+    custom = sorted({str(o.domain)[:60] for o in model.opset_import} - ONNX_DOMAINS)
+    if custom:
+        raise UnsafeModel(f"the ONNX candidate in {path} uses operators of domain {', '.join(custom[:5])}, which "
+                          "onnxruntime does not implement itself (custom operators are native code); export it "
+                          "with the standard ai.onnx and ai.onnx.ml operators only")
+    for tensor in _get_all_tensors(model):
+        if not uses_external_data(tensor):
+            continue
+        location = next((str(e.value) for e in tensor.external_data if e.key == "location"), "")
+        target = (root / location).resolve()
+        if not location or not target.is_relative_to(root) or not target.is_file():
+            raise UnsafeModel(f"the ONNX candidate in {path} reads external data from {location[:100]!r}, which is "
+                              "not a file in its model directory; save the model again with mlflow.onnx.save_model")
+    try:
+        onnx.load_external_data_for_model(model, str(root))
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 1
+        session = onnxruntime.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise RegistryError(
+            f"onnxruntime cannot load the candidate in {path}: {type(exc).__name__}: "
+            f"{textwrap.shorten(str(exc), 200, placeholder=' …')}; save the model again with mlflow.onnx.save_model"
+        ) from None
+    return LoadedCandidate(path, "onnx", _onnx_scorer(session, mlmodel, task, str(path)), estimator=model)
+
+
+def _signature_columns(mlmodel: dict[str, Any]) -> list[str]:
+    """The column names of the MLmodel's input signature (just a list of names; nothing runs)."""
+    sig = mlmodel.get("signature")
+    raw = sig.get("inputs") if isinstance(sig, dict) else None
+    try:
+        cols = json.loads(raw) if isinstance(raw, str) else []
+    except ValueError:
+        return []
+    return [str(c["name"]) for c in cols if isinstance(c, dict) and c.get("name")] if isinstance(cols, list) else []
+
+
+def _onnx_scorer(session: Any, mlmodel: dict[str, Any], task: str, shown: str) -> Callable[[pd.DataFrame], np.ndarray]:
+    inputs = list(session.get_inputs())
+    outputs = list(session.get_outputs())
+    for i in inputs:
+        if i.type not in _ONNX_DTYPES:
+            raise RegistryError(f"the ONNX candidate in {shown} has input {i.name!r} of type {i.type}; mlgate feeds "
+                                f"{', '.join(_ONNX_DTYPES)}")
+    pick = _onnx_output(outputs, task, shown)
+    signature = _signature_columns(mlmodel)
+
+    def feeds(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        if all(i.name in frame.columns for i in inputs):  # one input per column (skl2onnx with named columns)
+            return {i.name: frame[i.name].to_numpy().astype(_ONNX_DTYPES[i.type]).reshape(
+                (-1, 1) if len(i.shape) == 2 else (-1,)) for i in inputs}
+        if len(inputs) == 1 and len(inputs[0].shape) == 2:  # one matrix: the signature's columns, else all
+            columns = signature if signature and all(c in frame.columns for c in signature) else list(frame.columns)
+            width = inputs[0].shape[1]
+            if isinstance(width, int) and width != len(columns):
+                raise RegistryError(f"the ONNX candidate in {shown} takes {width} features and the holdout has "
+                                    f"{len(columns)} ({', '.join(map(str, columns[:10]))}); save it with a "
+                                    "signature naming its columns, or one input per column")
+            return {inputs[0].name: frame[columns].to_numpy().astype(_ONNX_DTYPES[inputs[0].type])}
+        missing = [i.name for i in inputs if i.name not in frame.columns]
+        raise RegistryError(f"the ONNX candidate in {shown} has inputs {', '.join(missing[:10])} that are not "
+                            "holdout columns; name its inputs after the columns")
+
+    def score(frame: pd.DataFrame) -> np.ndarray:
+        return pick(session.run(None, feeds(frame)))
+
+    return score
+
+
+def _onnx_output(outputs: list[Any], task: str, shown: str) -> Callable[[list[Any]], np.ndarray]:
+    """Which output holds the scores: the probabilities (a tensor, or sklearn-onnx's ZipMap list of
+    dicts keyed by class, ordered like sklearn's sorted `classes_`) or a regressor's single value."""
+    floats = {"tensor(float)", "tensor(double)"}
+    if task == "regression":
+        found = outputs if len(outputs) == 1 else [o for o in outputs if o.type in floats]
+    else:
+        found = [o for o in outputs if o.type.startswith("seq(map(") or (o.type in floats and len(o.shape) == 2)]
+        named = [o for o in found if o.name in ("output_probability", "probabilities")]
+        found = named or found
+    if len(found) != 1:
+        listed = ", ".join(f"{o.name}: {o.type}" for o in outputs[:10])
+        want = "one value per row" if task == "regression" else "class probabilities"
+        raise RegistryError(f"cannot tell which output of the ONNX candidate in {shown} ({listed}) holds {want}; "
+                            "export a classifier with its probability output (skl2onnx's output_probability) "
+                            "or a regressor with a single output")
+    index, out = outputs.index(found[0]), found[0]
+
+    def pick(results: list[Any]) -> np.ndarray:
+        value = results[index]
+        if isinstance(value, list):  # ZipMap: [{class: probability}, ...]
+            keys = sorted(value[0]) if value else []
+            value = [[row[k] for k in keys] for row in value]
+        arr = np.asarray(value, dtype=np.float64)
+        if task == "regression" and arr.ndim == 2 and arr.shape[1] == 1:
+            return arr[:, 0]
+        if task == "binary" and arr.ndim == 2 and arr.shape[1] == 2:
+            return arr[:, 1]
+        if (task == "regression" and arr.ndim == 1) or (task == "multiclass" and arr.ndim == 2):
+            return arr
+        raise RegistryError(f"output {out.name} of the ONNX candidate in {shown} has shape {arr.shape}, not "
+                            f"{'(rows,)' if task == 'regression' else '(rows, 2)' if task == 'binary' else '(rows, classes)'}")
+
+    return pick
 
 
 def _sklearn_scorer(model: Any, task: str, shown: str) -> Callable[[pd.DataFrame], np.ndarray]:
