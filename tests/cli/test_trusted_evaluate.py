@@ -248,3 +248,38 @@ def test_data_changes_are_read_from_the_pr_head_commit_without_checking_it_out(
         run=provenance_run(provenance), provenance=provenance))
     assert [(c["path"], c["status"], c["rows_after"]) for c in result.report["data"]["changes"]] == [
         ("data/extra.csv", "added", 2)]
+
+
+def test_an_onnx_candidate_is_scored_by_onnxruntime_and_logged_with_provenance(
+        project: dict[str, Any], tmp_path: Path) -> None:
+    """`mlgate evaluate --trusted-candidate-dir` on an ONNX export of the PR's pipeline (one input per column)."""
+    pytest.importorskip("onnxruntime")
+    skl2onnx = pytest.importorskip("skl2onnx")
+    import mlflow.onnx
+    from skl2onnx.common.data_types import FloatTensorType
+
+    pipe = _fit("linear")
+    graph = skl2onnx.to_onnx(pipe, initial_types=[("x1", FloatTensorType([None, 1])),
+                                                  ("x2", FloatTensorType([None, 1]))])
+    directory = tmp_path / "onnx"
+    mlflow.onnx.save_model(graph, str(directory), pip_requirements=["onnx"])
+    env = {**os.environ, **_env(tmp_path), "MLFLOW_TRACKING_URI": project["tracking"],
+           "MLFLOW_DISABLE_TELEMETRY": "true"}
+    res = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "evaluate", "--config", str(project["root"] / ".github/mlgate.yml"),
+         "--trusted-candidate-dir", str(directory), "--provenance-from-env",
+         "--out", str(tmp_path / "report.json"), "--no-progress"],
+        capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    assert res.returncode in (0, 1), res.stderr
+    report = report_io.load(tmp_path / "report.json")
+    assert report["provenance"]["trusted_run_id"] == TRUSTED_RUN and report["provenance"]["head_sha"] == HEAD
+    (model,) = report["models"]
+    tags = project["registry"].candidate_provenance(model["candidate"]["uri"])
+    assert tags is not None and tags["mlgate.loaded_as"] == "onnx" and tags["mlgate.head_sha"] == HEAD
+    # the report's AUC is the sklearn pipeline's own (onnxruntime scored it like sklearn does)
+    from sklearn.metrics import roc_auc_score
+
+    holdout = pd.read_parquet(project["root"] / "data" / "holdout.parquet")
+    auc = [m for m in model["metrics"] if m["name"] == "roc_auc"][0]["candidate"]
+    expected = roc_auc_score(holdout["churned"], pipe.predict_proba(holdout.drop(columns=["churned"]))[:, 1])
+    assert auc == pytest.approx(expected, abs=1e-6)
