@@ -448,6 +448,11 @@ class Registry:
                         "or corrupt, or were saved with another library version; re-log the model with "
                         "mlflow.sklearn.log_model or mlflow.pyfunc.log_model"
                     ) from None
+                if "onnx" in (pyfunc.metadata.flavors or {}):  # pyfunc's predict gives every output: pick ours
+                    signature = pyfunc.metadata.signature
+                    session = _onnx_session(partial(mlflow.onnx.load_model, uri), shown)
+                    return _onnx_scorer(session, {"signature": signature.to_dict() if signature else None},
+                                        task, shown)
                 return _pyfunc_scorer(pyfunc, task)
         return _sklearn_scorer(model, task, shown)
 
@@ -556,11 +561,15 @@ class Registry:
                 elif candidate.kind == "onnx":
                     import onnx
                     import onnxruntime
+                    from mlflow.models.signature import ModelSignature
 
                     local = str(Path(tmp) / "model")
+                    # the columns it was scored with (a single-matrix input is fed the signature's columns)
+                    sig = _read_candidate_dir(candidate.path).get("signature")
                     with self._global_uris():
                         self._mlflow.onnx.save_model(
                             candidate.estimator, local, save_as_external_data=False,
+                            signature=ModelSignature.from_dict(sig) if isinstance(sig, dict) else None,
                             onnx_execution_providers=["CPUExecutionProvider"],
                             pip_requirements=[f"onnx=={onnx.__version__}",
                                               f"onnxruntime=={onnxruntime.__version__}"],
@@ -962,6 +971,20 @@ def _load_onnx(path: Path, flavour: dict[str, Any], mlmodel: dict[str, Any], tas
             f"{textwrap.shorten(str(exc), 200, placeholder=' …')}; save the model again with mlflow.onnx.save_model"
         ) from None
     return LoadedCandidate(path, "onnx", _onnx_scorer(session, mlmodel, task, str(path)), estimator=model)
+
+
+def _onnx_session(load: Callable[[], Any], shown: str) -> Any:
+    """An onnxruntime session for a registered ONNX model (one mlgate logged, or a reviewed version)."""
+    try:
+        import onnxruntime
+
+        model = load()
+    except ImportError:
+        raise RegistryError(f"model {shown} is an ONNX model and onnxruntime is not installed; "
+                            "pip install 'mlgate[onnx]'") from None
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    return onnxruntime.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
 
 
 def _signature_columns(mlmodel: dict[str, Any]) -> list[str]:

@@ -43,8 +43,10 @@ def dirs(store: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dic
     root = tmp_path_factory.mktemp("onnx-candidates")
     x, z = frame()
     binary = store["models"]["binary"]  # LogisticRegression on columns a, b
-    mlflow.onnx.save_model(_export(binary), str(root / "zipmap"), pip_requirements=["onnx"])
-    mlflow.onnx.save_model(_export(binary, zipmap=False), str(root / "tensor"), pip_requirements=["onnx"])
+    signature = mlflow.models.infer_signature(x)  # names the columns of the single matrix input: a, b
+    mlflow.onnx.save_model(_export(binary), str(root / "zipmap"), pip_requirements=["onnx"], signature=signature)
+    mlflow.onnx.save_model(_export(binary, zipmap=False), str(root / "tensor"), pip_requirements=["onnx"],
+                           signature=signature)
     gbr = GradientBoostingRegressor(n_estimators=20, max_depth=2, random_state=0).fit(x, z)
     mlflow.onnx.save_model(_export(gbr), str(root / "regressor"), pip_requirements=["onnx"])
     return {"zipmap": root / "zipmap", "tensor": root / "tensor", "regressor": root / "regressor", "gbr": gbr}
@@ -56,7 +58,9 @@ def test_an_onnx_classifier_scores_like_the_sklearn_model_it_came_from(
     loaded = reg.load_candidate(dirs[variant], "binary", LoadPolicy())
     x, _ = frame()
     assert loaded.kind == "onnx"
-    np.testing.assert_allclose(loaded.scorer(x), store["models"]["binary"].predict_proba(x)[:, 1], atol=1e-6)
+    # the holdout has a column the model does not take: the signature says which columns feed the matrix
+    scores = loaded.scorer(x.assign(region="EU")[["region", "b", "a"]])
+    np.testing.assert_allclose(scores, store["models"]["binary"].predict_proba(x)[:, 1], atol=1e-6)
 
 
 def test_an_onnx_regressor_scores_like_the_sklearn_model(reg: Registry, dirs: dict[str, Any]) -> None:
@@ -146,8 +150,12 @@ def test_logged_onnx_candidate_is_saved_again_with_provenance(reg: Registry, dir
     assert flavours["python_function"]["loader_module"] == "mlflow.onnx" and "code" not in flavours["python_function"]
     # and the logged directory loads as an ONNX candidate again, with the same scores
     x, _ = frame()
-    np.testing.assert_allclose(reg.load_candidate(logged, "binary", LoadPolicy()).scorer(x),
-                               reg.load_candidate(dirs["zipmap"], "binary", LoadPolicy()).scorer(x))
+    expected = reg.load_candidate(dirs["zipmap"], "binary", LoadPolicy()).scorer(x)
+    np.testing.assert_allclose(reg.load_candidate(logged, "binary", LoadPolicy()).scorer(x), expected)
+    # registered, it is a baseline like any other: the probability output, with the signature it was scored with
+    version = reg.register(ref.uri, "churn-onnx")
+    np.testing.assert_allclose(reg.load_scorer(f"models:/churn-onnx/{version}", "binary")(x.assign(region="EU")),
+                               expected)
 
 
 def test_without_onnxruntime_the_error_says_what_to_install(reg: Registry, dirs: dict[str, Any],
