@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -716,3 +717,12 @@ class Store:
     def release(self, name: str, holder: str) -> None:
         with self.engine.begin() as c:
             c.execute(delete(locks).where(locks.c.name == name, locks.c.holder == holder))
+
+    def release_held_by(self, holders: Sequence[str], *, name_prefix: str) -> int:
+        """Free the locks named `name_prefix…` that `holders` hold (jobs the sweep found dead)."""
+        if not holders:
+            return 0
+        with self.engine.begin() as c:
+            res = c.execute(delete(locks).where(locks.c.name.startswith(name_prefix, autoescape=True),
+                                                locks.c.holder.in_(list(holders))))
+            return int(res.rowcount or 0)

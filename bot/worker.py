@@ -214,7 +214,11 @@ def sweep(store: Store, enqueue: Any, stale_after: float = STALE_AFTER) -> list[
 
     Handlers are idempotent, so running a delivery twice is safe; losing one is not.
     """
+    from bot.handlers.ordering import PR_LOCK_PREFIX, pr_lock_holder
+
     ids = store.stale_deliveries(time.time() - stale_after)
+    # a dead job's PR locks die with it, or the PR's next jobs would wait out the lock's TTL
+    store.release_held_by([pr_lock_holder(i) for i in ids], name_prefix=PR_LOCK_PREFIX)
     for delivery_id in ids:
         store.touch_delivery(delivery_id)
         enqueue(delivery_id)

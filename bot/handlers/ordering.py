@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -32,11 +31,17 @@ LOCK_TTL = 300.0  # a job holds its PR this long at most (a dead worker's lock e
 LOCK_WAIT = 30.0  # how long a job waits in its thread for another job of the same PR
 RETRY_AFTER = 60.0  # then it goes back to the queue for this long, freeing the thread
 
+PR_LOCK_PREFIX = "pr:"
+
 _HELD: ContextVar[frozenset[str]] = ContextVar("mlgate_pr_locks", default=frozenset())
 
 
 def lock_name(repo: str, number: int) -> str:
-    return f"pr:{repo}#{number}"
+    return f"{PR_LOCK_PREFIX}{repo}#{number}"
+
+
+def pr_lock_holder(delivery_id: str) -> str:
+    return f"delivery {delivery_id}"
 
 
 @contextmanager
@@ -52,9 +57,11 @@ def pr_lock(ctx: Context, number: int) -> Iterator[None]:
     if name in _HELD.get():
         yield
         return
-    holder = f"{ctx.delivery_id}/{uuid.uuid4().hex[:8]}"
+    # the delivery holds the lock, not the attempt: a retry of a job that died holding it takes it back,
+    # and the sweep that re-enqueues a dead job frees its locks (Store.release_pr_locks)
+    holder = pr_lock_holder(ctx.delivery_id)
     deadline, pause = time.monotonic() + LOCK_WAIT, 0.01
-    while (held := ctx.store.acquire(name, holder, LOCK_TTL)) is not None:
+    while (held := ctx.store.acquire(name, holder, LOCK_TTL)) is not None and held.holder != holder:
         if time.monotonic() > deadline:
             raise RetryLater(f"pull request #{number} is being updated by another job ({held.holder})", RETRY_AFTER)
         time.sleep(pause)

@@ -53,7 +53,11 @@ def test_sigkill_mid_job_twenty_times_loses_nothing(github: Any, tmp_path: Path)
         for f in github.faults:
             f.remaining = 0
     deliveries = app.store.recent_deliveries(100)
-    assert len(deliveries) == KILLS and all(d["status"] in ("queued", "running") for d in deliveries)
+    # each kill left its job open; a later worker's sweep may already have finished the jobs of heads
+    # a newer push replaced (they only settle their own commit), but none failed and the last is open
+    statuses = [d["status"] for d in deliveries]  # newest first
+    assert len(deliveries) == KILLS and statuses[0] in ("queued", "running")
+    assert set(statuses) <= {"queued", "running", "done"}
     worker = start()  # the survivor: its sweep finds every delivery the dead workers left behind
     try:
         deadline = time.monotonic() + 120

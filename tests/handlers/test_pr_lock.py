@@ -62,3 +62,35 @@ def test_a_job_that_waits_too_long_goes_back_to_the_queue(store: Store, monkeypa
     with pytest.raises(RetryLater) as raised, ordering.pr_lock(_ctx(store, "d2"), 1):
         pass
     assert raised.value.seconds == ordering.RETRY_AFTER and "another-job" in str(raised.value)
+
+
+def test_a_retry_of_a_job_that_died_holding_the_lock_takes_it_back(store: Store) -> None:
+    """A job killed (or cut off from the store) inside the lock never released it; its next
+    attempt is the same delivery and must not wait out the lock's TTL behind itself."""
+    name = ordering.lock_name("acme/churn", 1)
+    assert store.acquire(name, ordering.pr_lock_holder("d1"), ordering.LOCK_TTL) is None  # the dead attempt
+    entered = []
+    with ordering.pr_lock(_ctx(store, "d1"), 1):  # would wait LOCK_WAIT, then RetryLater, for 300 s
+        entered.append(True)
+    assert entered and store.acquire(name, "probe", 1.0) is None
+
+
+def test_the_sweep_frees_the_pr_locks_of_the_jobs_it_finds_dead(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker killed mid-job: the sweep re-enqueues the delivery and frees the PR for the PR's
+    other jobs at once, instead of after the lock's TTL."""
+    from bot import worker
+
+    monkeypatch.setattr(ordering, "LOCK_WAIT", 0.2)
+    store.record_delivery("dead", "pull_request", "opened", "acme/churn", 1, b"{}")
+    store.mark_running("dead")
+    name = ordering.lock_name("acme/churn", 1)
+    assert store.acquire(name, ordering.pr_lock_holder("dead"), ordering.LOCK_TTL) is None
+    assert store.acquire("model:churn", ordering.pr_lock_holder("dead"), 60) is None  # not a PR lock: kept
+    with pytest.raises(RetryLater), ordering.pr_lock(_ctx(store, "next"), 1):
+        pass
+    enqueued: list[str] = []
+    assert worker.sweep(store, enqueued.append, stale_after=0.0) == ["dead"] == enqueued
+    with ordering.pr_lock(_ctx(store, "next"), 1):
+        pass
+    held = store.acquire("model:churn", "probe", 1.0)
+    assert held is not None and held.holder == ordering.pr_lock_holder("dead")
