@@ -140,7 +140,11 @@ def judge(ctx: Context, config: Config, head: str, base: str,
     kinds = classify(diff.files, config.paths)
     unevaluated = sorted((set(kinds["data"]) | set(kinds["model"])) - covered)
     if numbers and unevaluated:
-        shown = ", ".join(unevaluated[:5]) + (f" and {len(unevaluated) - 5} more" if len(unevaluated) > 5 else "")
+        from bot.chatops import inline_code
+
+        # paths are the PR authors' text: shown as code spans, which nothing inside can close
+        shown = ", ".join(inline_code(p) for p in unevaluated[:5]) + (
+            f" and {len(unevaluated) - 5} more" if len(unevaluated) > 5 else "")
         problems[EVALUATION].append(f"the group changes {shown}, which no pull request in it changes, so it "
                                     "was never evaluated")
     return {name: (numbers, p) for name, p in problems.items()}

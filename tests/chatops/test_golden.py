@@ -93,6 +93,26 @@ CASES: dict[str, Callable[[], str]] = {
         why=uploader_problem(RunInfo(4242, ".github/workflows/`mlgate`<b>.yml", "pull_request", "pr-7", HEAD,
                                      "acme/churn", "mallory/churn", "mallory", "success", None, ()),
                              CONFIG.evaluation, "main", "acme/churn")),
+    "draft_check.md": lambda: render_reply("draft_check.md.j2", workflow=CONFIG.evaluation.workflow),
+    "merge_group_check-failing.md": lambda: render_reply(  # issue #16: the reasons merge_group.judge writes
+        "merge_group_check.md.j2", head=HEAD, base_branch="main", prs=[7, 9], check="mlgate/evaluation",
+        check_evaluation=True, waiting=False, group_evaluated=False,
+        problems=[f"#9: mlgate/evaluation is failure on its head {HEAD[:12]}",
+                  f"the group changes {chatops.inline_code('data/`x`<b>.csv')}, which no pull request in it "
+                  "changes, so it was never evaluated"]),
+    "merge_group_check-waiting.md": lambda: render_reply(
+        "merge_group_check.md.j2", head=HEAD, base_branch="main", prs=[7], check="mlgate/evaluation",
+        check_evaluation=True, waiting=True, group_evaluated=False, problems=[]),
+    "merge_group_check-passing.md": lambda: render_reply(
+        "merge_group_check.md.j2", head=HEAD, base_branch="main", prs=[7, 9], check="mlgate/review",
+        check_evaluation=False, waiting=False, group_evaluated=False, problems=[]),
+    "deployment_review-rejected.md": lambda: render_reply(
+        "deployment_review.md.j2", approved=False, environment="production",
+        reasons=[f"no model was promoted from {HEAD[:12]}: a release owner runs /promote on #7 first"]),
+    "deployment_review-approved.md": lambda: render_reply(
+        "deployment_review.md.j2", approved=True, environment="production",
+        reasons=[f"#7: mlgate/evaluation and mlgate/review are green on {HEAD[:12]}",
+                 "churn-classifier version 3 was promoted from it by wes and is churn-classifier@production"]),
     "no_config-invalid.md": lambda: render_reply("no_config.md.j2", line="/promote",
                                                  problem="mlgate.yml:3: models is required"),
     "evaluate-rerun.md": lambda: render_reply("evaluate.md.j2", line="/evaluate", head=HEAD, run_id=4242),
