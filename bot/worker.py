@@ -123,9 +123,11 @@ def run_delivery(delivery_id: str, attempt: int = 1, *, settings: Settings | Non
     attempt = max(attempt, int(delivery.get("attempts") or 0) + 1)
     started = time.monotonic()
     key = f"{delivery['event']}.{delivery['action']}" if delivery["action"] else delivery["event"]
-    from bot.events import KNOWN_EVENTS
+    from bot.events import event_label
+    from bot.routing import routes
 
-    label = key if delivery["event"] in KNOWN_EVENTS else "other"  # metric labels stay a closed set
+    # metric labels stay a closed set: a routed key, else the event's closed label (actions are the sender's)
+    label = key if key in routes() else event_label(delivery["event"])
     jlog = job_logger(delivery_id, key, job_id)
     try:
         event = _event(delivery)

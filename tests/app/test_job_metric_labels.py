@@ -27,3 +27,14 @@ def test_signed_events_outside_the_subscriptions_add_no_job_series(app_harness: 
     app_harness.drain()
     assert not {e for e in _job_events() if e.startswith("made_up")}, _job_events()
     assert "other" in _job_events()
+
+
+def test_signed_actions_no_handler_takes_add_no_job_series(app_harness: AppHarness) -> None:
+    """A known event with actions nobody routes (the sender's words) is counted under the event alone."""
+    for i in range(20):
+        body = json.dumps({"action": f"made_up_{i}", "repository": {"full_name": "acme/churn"}}).encode()
+        headers = signed_headers(app_harness, body, event="pull_request")
+        assert app_harness.client.post("/webhook", data=body, headers=headers).status_code == 202
+    app_harness.drain()
+    assert not {e for e in _job_events() if "made_up" in e}, _job_events()
+    assert "pull_request" in _job_events()
