@@ -103,6 +103,14 @@ class _Tolerance(BaseModel):
         return f"{self.max_drop_relative * 100:g}% ({shown})"
 
 
+def drift_thresholds(given: dict[str, float], *, p_value: float) -> dict[str, float]:
+    """Drift thresholds with defaults filled in; the PR-time and the monitor's blocks share the keys."""
+    for k in given:
+        if k not in ("psi", "p_value"):
+            raise ValueError(f"unknown drift threshold {k!r}; use psi and/or p_value")
+    return {"psi": 0.2, "p_value": p_value, **given}
+
+
 class ConfigError(ValueError):
     """A config that cannot be used. `str()` is one line per problem: `file:line: message`."""
 
@@ -317,10 +325,7 @@ class DataChecks(_Strict):
     @field_validator("drift")
     @classmethod
     def _drift_keys(cls, v: dict[str, float]) -> dict[str, float]:
-        for k in v:
-            if k not in ("psi", "p_value"):
-                raise ValueError(f"unknown drift threshold {k!r}; use psi and/or p_value")
-        return {"psi": 0.2, "p_value": 0.01, **v}
+        return drift_thresholds(v, p_value=0.01)
 
 
 ReviewTrigger = Literal["regression", "data_change", "always", "inconclusive"]
@@ -413,10 +418,7 @@ class Monitor(_Strict):
     @field_validator("drift")
     @classmethod
     def _drift_keys(cls, v: dict[str, float]) -> dict[str, float]:
-        for k in v:
-            if k not in ("psi", "p_value"):
-                raise ValueError(f"unknown drift threshold {k!r}; use psi and/or p_value")
-        return {"psi": 0.2, "p_value": 0.001, **v}
+        return drift_thresholds(v, p_value=0.001)  # a week of traffic: many rows, a stricter test
 
 
 class Config(_Strict):
