@@ -374,6 +374,15 @@ class GitHubClient:
         self._use_token(renew(self._token))
         return self._send(verb, url, parameters, body)
 
+
+    def _get_or_none(self, url: str, *, parameters: dict[str, Any] | None = None) -> Any | None:
+        """GET that answers None for GitHub's clean 404 ("no such thing"); any other error raises."""
+        try:
+            return self._request("GET", url, parameters=parameters)
+        except GithubException as exc:
+            if exc.status == 404:
+                return None
+            raise
     def _use_token(self, token: str) -> None:
         self._token = token
         self.gh = _github(token, self.api_url)
@@ -472,13 +481,8 @@ class GitHubClient:
                 return value
 
         def read() -> bytes | None:
-            try:
-                content = self._request("GET", f"{self.repo_url}/contents/{quote(path, safe='/')}",
+            content = self._get_or_none(f"{self.repo_url}/contents/{quote(path, safe='/')}",
                                         parameters={"ref": ref})
-            except GithubException as exc:
-                if exc.status == 404:
-                    return None
-                raise
             if not isinstance(content, dict) or content.get("type") != "file":
                 return None
             return base64.b64decode(content.get("content") or "")
@@ -495,25 +499,17 @@ class GitHubClient:
     def permission(self, login: str) -> str:
         """admin, maintain, write, triage, read or none."""
         def perm() -> str:
-            try:
-                data = self._request("GET", f"{self.repo_url}/collaborators/{login}/permission")
-            except GithubException as exc:
-                if exc.status == 404:
-                    return "none"
-                raise
+            data = self._get_or_none(f"{self.repo_url}/collaborators/{login}/permission")
+            if data is None:
+                return "none"
             return str(data.get("role_name") or data.get("permission") or "none")
         return str(self._call(f"reading {login}'s permission", perm))
 
     def team_member(self, org: str, team_slug: str, login: str) -> bool:
         """An active member of @org/team_slug (pending invitations do not count)."""
         def member() -> bool:
-            try:
-                data = self._request("GET", f"{self.api_url}/orgs/{org}/teams/{team_slug}/memberships/{login}")
-            except GithubException as exc:
-                if exc.status == 404:
-                    return False
-                raise
-            return data.get("state") == "active"
+            data = self._get_or_none(f"{self.api_url}/orgs/{org}/teams/{team_slug}/memberships/{login}")
+            return data is not None and data.get("state") == "active"
         return bool(self._call(f"checking {login} in {org}/{team_slug}", member))
 
     def reviews(self, number: int) -> list[dict[str, Any]]:
@@ -712,21 +708,13 @@ class GitHubClient:
 
     # ------------------------------------------------------------ actions
 
-    def workflow_run(self, run_id: int) -> dict[str, Any]:
-        """The workflow run as GitHub's REST API returns it."""
-        return dict(self._call(f"reading workflow run {run_id}",
-                               lambda: self._request("GET", f"{self.repo_url}/actions/runs/{run_id}")))
-
     def run_info(self, run_id: int) -> RunInfo | None:
         """A workflow run of this repository from the Actions API (never from a payload); None when
         the repository has no such run."""
         def read() -> RunInfo | None:
-            try:
-                d = self._request("GET", f"{self.repo_url}/actions/runs/{int(run_id)}")
-            except GithubException as exc:
-                if exc.status == 404:
-                    return None
-                raise
+            d = self._get_or_none(f"{self.repo_url}/actions/runs/{int(run_id)}")
+            if d is None:
+                return None
             repo, head = d.get("repository") or {}, d.get("head_repository") or {}
             own = repo.get("id")
             prs = tuple(int(p["number"]) for p in d.get("pull_requests") or []
