@@ -16,6 +16,7 @@ import zlib
 from typing import Any
 
 from bot import report as report_io
+from bot.errors import InvalidInput
 
 REPORT_NAME = "mlgate-report.json"
 MAX_ZIP_BYTES = 10 * 1024 * 1024  # the artifact as downloaded
@@ -26,7 +27,7 @@ MAX_RATIO = 200  # JSON compresses well, but not this well unless it is a bomb
 _CHUNK = 64 * 1024
 
 
-class ArtifactError(ValueError):
+class ArtifactError(InvalidInput):
     """An artifact mlgate will not read; the message is the reason, fit for a check run.
 
     `provenance`: when the report is valid JSON but not a valid report, its `provenance` object

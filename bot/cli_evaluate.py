@@ -28,6 +28,7 @@ import pandas as pd
 from bot import power
 from bot import report as report_io
 from bot.config import CONFIG_PATH, Config, ConfigError, ModelConfig, load_config
+from bot.errors import InvalidInput
 from bot.gate import Decision, decide
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ EXIT_PASS, EXIT_FAIL, EXIT_INPUT = 0, 1, 2
 PACKAGES = ("mlgate", "numpy", "pandas", "scipy", "scikit-learn", "mlflow", "pandera", "pyarrow")
 
 
-class InputError(ValueError):
+class InputError(InvalidInput):
     """Bad input the user can fix: the message names the cause and the fix."""
 
 

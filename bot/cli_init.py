@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.errors import InvalidInput
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -39,7 +41,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="overwrite existing files")
 
 
-class InitError(ValueError):
+class InitError(InvalidInput):
     """Something the user must fix before init can write anything."""
 
 

@@ -25,6 +25,8 @@ from pydantic import (
     model_validator,
 )
 
+from bot.errors import InvalidInput
+
 CONFIG_PATH = ".github/mlgate.yml"
 WORKFLOW_PATH = re.compile(r"\.github/workflows/[A-Za-z0-9._-]{1,100}\.ya?ml")
 MAX_CONFIG_BYTES = 64 * 1024  # a real policy is a few hundred bytes; refused before any parsing
@@ -111,7 +113,7 @@ def drift_thresholds(given: dict[str, float], *, p_value: float) -> dict[str, fl
     return {"psi": 0.2, "p_value": p_value, **given}
 
 
-class ConfigError(ValueError):
+class ConfigError(InvalidInput):
     """A config that cannot be used. `str()` is one line per problem: `file:line: message`."""
 
     def __init__(self, problems: list[tuple[str, int | None, str]], more: int = 0):

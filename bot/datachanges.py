@@ -15,11 +15,12 @@ from typing import Any
 
 from bot.config import Paths
 from bot.datafiles import DataFileError, is_tabular, read_table_bytes, sha256_bytes
+from bot.errors import InvalidInput
 
 MAX_ROWS_BYTES = 200 * 1024 * 1024  # do not load larger files just to count rows
 
 
-class DataChangeError(ValueError):
+class DataChangeError(InvalidInput):
     """The revisions cannot be compared: names the cause."""
 
 

@@ -20,10 +20,12 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from bot.errors import InvalidInput
+
 MAX_EXAMPLES = 5
 
 
-class DataCheckError(ValueError):
+class DataCheckError(InvalidInput):
     """A data contract that cannot be used: names the file and the problem."""
 
 

@@ -7,13 +7,15 @@ import io
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.errors import InvalidInput
+
 if TYPE_CHECKING:
     import pandas as pd  # imported when a table is read: the App's workers classify paths without it
 
 READERS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".json": "json"}
 
 
-class DataFileError(ValueError):
+class DataFileError(InvalidInput):
     """A data file that cannot be read as a table."""
 
 

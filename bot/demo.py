@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import bot
+from bot.errors import MlgateError
 
 MODEL = "churn-classifier"
 SEGMENT = ("region", "APAC")
@@ -71,7 +72,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-class DemoError(RuntimeError):
+class DemoError(MlgateError, RuntimeError):
     """The demo could not run as intended; the message says why."""
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from bot.context import Event
+from bot.errors import InvalidInput
 from bot.signature import _header
 
 # The events the App subscribes to (docs/app-manifest.json and the ones GitHub sends every
@@ -32,7 +33,7 @@ _REPO = re.compile(r"[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}")  # GitHub's o
 _MAX_INSTALLATION_ID = 2**63 - 1  # the store's BIGINT
 
 
-class EventError(ValueError):
+class EventError(InvalidInput):
     """A delivery that is not a well-formed GitHub webhook."""
 
 

@@ -29,6 +29,8 @@ from github import Auth, Github, GithubException, GithubIntegration, RateLimitEx
 from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
+from bot.errors import AdapterError
+
 DEFAULT_API = "https://api.github.com"
 TOKEN_MARGIN = 300  # refresh installation tokens five minutes before they expire
 MAX_WAIT = 10  # urllib3 sleeps at most this long on a 5xx's Retry-After; longer waits go to the queue
@@ -40,7 +42,7 @@ MAX_FILES = 3000  # GitHub lists at most 3000 files of a pull request
 SHA = re.compile(r"^[0-9a-f]{40}$")
 
 
-class GitHubError(RuntimeError):
+class GitHubError(AdapterError):
     """A GitHub call that failed; the message never contains a token."""
 
     def __init__(self, message: str, status: int | None = None):

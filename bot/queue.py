@@ -16,6 +16,8 @@ from huey import RedisHuey, SqliteHuey
 from huey.api import Huey
 from huey.exceptions import RetryTask
 
+from bot.errors import AdapterError
+
 RETRIES = 5
 RETRY_DELAY = 2
 
@@ -35,7 +37,7 @@ def huey_for(queue_url: str, name: str = "mlgate", immediate: bool = False) -> H
     return SqliteHuey(name, filename=path, immediate=immediate, fsync=False)
 
 
-class QueueError(RuntimeError):
+class QueueError(AdapterError):
     """The queue cannot be reached; names it without credentials."""
 
 

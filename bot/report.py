@@ -16,11 +16,13 @@ from typing import Any
 
 import jsonschema
 
+from bot.errors import InvalidInput
+
 SCHEMA_VERSION = 1
 MAX_REPORT_BYTES = 20 * 1024 * 1024
 
 
-class ReportError(ValueError):
+class ReportError(InvalidInput):
     """A report that is not valid: the message names the field and the problem."""
 
 

@@ -11,8 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.errors import InvalidInput
 
-class SettingsError(ValueError):
+
+class SettingsError(InvalidInput):
     """Settings that cannot work; the message names the variables to set."""
 
 

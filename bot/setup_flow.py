@@ -25,12 +25,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from bot.errors import MlgateError
+
 MANIFEST = Path(__file__).resolve().parents[1] / "docs" / "app-manifest.json"
 MAX_ANSWER = 1_000_000  # bytes of the conversion's answer read at most
 ENV_FILE, KEY_FILE, SECRET_FILE = "mlgate.env", "private-key.pem", "webhook-secret"
 
 
-class SetupError(RuntimeError):
+class SetupError(MlgateError, RuntimeError):
     """The App could not be set up; the message says what to do."""
 
 

@@ -7,12 +7,14 @@ import hmac
 import re
 from collections.abc import Mapping
 
+from bot.errors import InvalidInput
+
 # GitHub sends `sha256=` and 64 lowercase hex digits; anything else (also non-ASCII, which
 # hmac.compare_digest refuses with a TypeError on str) is turned away before comparing.
 _SIGNATURE = re.compile(r"sha256=([0-9a-f]{64})")
 
 
-class SignatureError(ValueError):
+class SignatureError(InvalidInput):
     """The delivery is not signed with our secret."""
 
 

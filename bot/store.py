@@ -41,6 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError, ProgrammingError
 
+from bot.errors import AdapterError
 from bot.redact import redact_url, scrub, url_secrets
 
 # GitHub caps webhook payloads at 25 MB; the web door refuses more (413) with this same limit,
@@ -152,7 +153,7 @@ pr_heads = Table(
 )
 
 
-class StoreError(RuntimeError):
+class StoreError(AdapterError):
     """The database cannot be reached or used; names the URL without credentials."""
 
 

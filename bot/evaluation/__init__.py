@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from bot.errors import InvalidInput
+
 if TYPE_CHECKING:  # the engine does not need pydantic at run time (import time counts in CI)
     from bot.config import SegmentSpec
 
@@ -26,7 +28,7 @@ __all__ = ["ComparisonResult", "EvaluationError", "compare_models"]
 PROBABILITY_SUM_TOLERANCE = 1e-3
 
 
-class EvaluationError(ValueError):
+class EvaluationError(InvalidInput):
     """Inputs the engine cannot score: the message names the cause and the fix."""
 
 

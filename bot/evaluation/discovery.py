@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bot.errors import InvalidInput
 from bot.evaluation import metrics as M
 from bot.evaluation.paired import Groups, Scored, Stat, compare_partition, z_quantile
 from bot.evaluation.segments import build_partitions
@@ -45,7 +46,7 @@ OVERLAP = 0.5  # Jaccard overlap above which a slice repeats one already picked
 MAX_TEXT = 200
 
 
-class DiscoveryError(ValueError):
+class DiscoveryError(InvalidInput):
     """A discovery setting that does not fit the holdout: the message says what to change."""
 
 

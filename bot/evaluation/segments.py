@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from bot.errors import InvalidInput
+
 if TYPE_CHECKING:  # specs are read by attribute, so the engine does not import pydantic
     from bot.config import SegmentSpec
 
@@ -27,7 +29,7 @@ OUT_OF_RANGE = "(out of range)"
 CROSS = " × "
 
 
-class SegmentError(ValueError):
+class SegmentError(InvalidInput):
     """A segment spec that does not fit the data."""
 
 

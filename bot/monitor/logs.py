@@ -22,12 +22,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
+from bot.errors import InvalidInput
+
 REQUIRED = ("request_id", "timestamp", "model", "version", "score")
 MAX_FILES = 10_000  # a log directory with more files is refused rather than listed for minutes
 _DATE_DIR = re.compile(r"^(?:date|dt|day)=(\d{4}-\d{2}-\d{2})$")
 
 
-class LogError(ValueError):
+class LogError(InvalidInput):
     """A log that breaks the contract; the message is one line."""
 
 
