@@ -152,6 +152,19 @@ pr_heads = Table(
     Column("updated_at", Float, nullable=False),
 )
 
+monitor_runs = Table(  # bot.monitor.state: one row per repository, model and window (0005)
+    "monitor_runs", metadata,
+    Column("repo", String(200), primary_key=True),
+    Column("model", String(256), primary_key=True),
+    Column("window_label", String(40), primary_key=True),
+    Column("at", Float, nullable=False),
+    Column("state", String(16), nullable=False),  # ok | alert | unknown
+    Column("issue", Integer),
+    Column("summary", Text, nullable=False),  # JSON
+    Column("comparison", Text),  # JSON: a running canary's live comparison
+)
+Index("ix_monitor_runs_at", monitor_runs.c.repo, monitor_runs.c.model, monitor_runs.c.at)
+
 
 class StoreError(AdapterError):
     """The database cannot be reached or used; names the URL without credentials."""
@@ -159,7 +172,7 @@ class StoreError(AdapterError):
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 BASELINE = "0001"  # the schema that create_all made before bot/migrations existed
-SCHEMA_HEAD = "0004"  # the newest revision in bot/migrations/versions (tests keep the two equal)
+SCHEMA_HEAD = "0005"  # the newest revision in bot/migrations/versions (tests keep the two equal)
 MIGRATION_LOCK = 0x6D6C67617465  # "mlgate": the advisory lock that serialises migrations on PostgreSQL
 
 
@@ -694,6 +707,28 @@ class Store:
             q = q.where(audit.c.model == model)
         if limit:
             q = q.limit(limit)
+        with self.engine.connect() as c:
+            return [dict(r) for r in c.execute(q).mappings()]
+
+    # ------------------------------------------------------------ monitor runs (bot.monitor.state)
+
+    def record_monitor_run(self, *, repo: str, model: str, window: str, state: str, issue: int | None,
+                           summary: str, comparison: str | None) -> None:
+        """What a monitor run found; a re-run over the same window replaces its row."""
+        key = (monitor_runs.c.repo == repo, monitor_runs.c.model == model, monitor_runs.c.window_label == window)
+        with self.engine.begin() as c:
+            c.execute(delete(monitor_runs).where(*key))
+            c.execute(insert(monitor_runs).values(repo=repo, model=model, window_label=window, at=time.time(),
+                                                  state=state, issue=issue, summary=summary, comparison=comparison))
+
+    def monitor_runs(self, *, repo: str | None = None, model: str | None = None,
+                     limit: int = 500) -> list[dict[str, Any]]:
+        """Monitor runs, newest first."""
+        q = select(monitor_runs).order_by(monitor_runs.c.at.desc()).limit(limit)
+        if repo is not None:
+            q = q.where(monitor_runs.c.repo == repo)
+        if model is not None:
+            q = q.where(monitor_runs.c.model == model)
         with self.engine.connect() as c:
             return [dict(r) for r in c.execute(q).mappings()]
 
