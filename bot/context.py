@@ -2,7 +2,7 @@
 
 A handler is `def handle(ctx: Context) -> None`. It reads `ctx.event`, talks to GitHub only
 through `ctx.github` (bot.github_client) and to MLflow only through `ctx.registry`
-(bot.registry), and records state in `ctx.store`. Tests build a Context around the shared
+(bot.mlflow), and records state in `ctx.store`. Tests build a Context around the shared
 GitHub stand-in and a real SQLite store; nothing here depends on Flask or Huey.
 """
 
@@ -10,8 +10,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bot.errors import MlgateError
+
+if TYPE_CHECKING:
+    from bot.ports import GitHub, Registry, Store
+    from bot.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -44,25 +50,52 @@ class Event:
         return f"{self.name}.{self.action}" if self.action else self.name
 
 
-@dataclass
-class Context:
-    """Everything a handler may touch. The worker builds one per job."""
+class NoRepository(MlgateError):
+    """A handler asked for GitHub on an event that names no repository or installation."""
 
-    event: Event
-    github: Any  # bot.github_client.GitHubClient bound to the event's installation + repo
-    store: Any  # bot.store.Store
-    registry_factory: Callable[[], Any] | None = None  # -> bot.registry.Registry (lazy: MLflow is slow to import)
-    log: logging.LoggerAdapter[logging.Logger] | logging.Logger = field(
-        default_factory=lambda: logging.getLogger("mlgate")
-    )
-    settings: Any = None  # bot.settings.Settings
-    job_id: str | None = None
+
+class Context:
+    """Everything a handler may touch. The worker builds one per job.
+
+    `github` is the repository-bound client; an event without a repository or an installation
+    (installation events, a delivery built for a benchmark) has none, and asking for it raises
+    NoRepository instead of handing a None to code typed against the port.
+    """
+
+    def __init__(
+        self,
+        event: Event,
+        github: GitHub | None,
+        store: Store,
+        registry_factory: Callable[[], Registry] | None = None,
+        log: logging.LoggerAdapter[logging.Logger] | logging.Logger | None = None,
+        settings: Settings | None = None,
+        job_id: str | None = None,
+    ) -> None:
+        self.event = event
+        self._github = github
+        self.store = store
+        self.registry_factory = registry_factory  # lazy: MLflow is slow to import
+        self.log: logging.LoggerAdapter[logging.Logger] | logging.Logger = log or logging.getLogger("mlgate")
+        self.settings = settings
+        self.job_id = job_id
+
+    @property
+    def github(self) -> GitHub:
+        if self._github is None:
+            raise NoRepository(f"the {self.event.key} event names no repository mlgate is installed on")
+        return self._github
+
+    @property
+    def has_repository(self) -> bool:
+        """Whether the event came with a repository-bound GitHub client."""
+        return self._github is not None
 
     @property
     def delivery_id(self) -> str:
         return self.event.delivery_id
 
-    def registry(self) -> Any:
+    def registry(self) -> Registry:
         if self.registry_factory is None:
             raise RuntimeError("no model registry is configured (set MLFLOW_TRACKING_URI)")
         return self.registry_factory()

@@ -30,6 +30,7 @@ from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
 from bot.errors import AdapterError
+from bot.ports import JSONObject, Review
 
 DEFAULT_API = "https://api.github.com"
 TOKEN_MARGIN = 300  # refresh installation tokens five minutes before they expire
@@ -514,16 +515,16 @@ class GitHubClient:
             return data is not None and data.get("state") == "active"
         return bool(self._call(f"checking {login} in {org}/{team_slug}", member))
 
-    def reviews(self, number: int) -> list[dict[str, Any]]:
+    def reviews(self, number: int) -> list[Review]:
         """Every review of the PR: user, state, commit_id, id (oldest first)."""
-        def reviews() -> list[dict[str, Any]]:
-            out: list[dict[str, Any]] = []
+        def reviews() -> list[Review]:
+            out: list[Review] = []
             page = 1
             while True:
                 data = self._request("GET", f"{self.repo_url}/pulls/{number}/reviews",
                                      parameters={"per_page": 100, "page": page})
-                out += [{"user": (r.get("user") or {}).get("login"), "state": r.get("state"),
-                         "commit_id": r.get("commit_id"), "id": r.get("id")} for r in data]
+                out += [Review(user=(r.get("user") or {}).get("login"), state=r.get("state"),
+                               commit_id=r.get("commit_id"), id=r.get("id")) for r in data]
                 if len(data) < 100:
                     return out
                 page += 1
@@ -783,7 +784,7 @@ class GitHubClient:
 
     # ------------------------------------------------------------ deployments
 
-    def create_deployment(self, ref: str, environment: str, description: str, payload: dict[str, Any]) -> int:
+    def create_deployment(self, ref: str, environment: str, description: str, payload: JSONObject) -> int:
         """Record a GitHub Deployment (not retried on 5xx: a duplicate would be a second record)."""
         data = self._post(
             f"{self.repo_url}/deployments",

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -38,10 +38,11 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, RowMapping
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError, ProgrammingError
 
 from bot.errors import AdapterError
+from bot.ports import AuditRow, EvaluationRow, InstallationRow
 from bot.redact import redact_url, scrub, url_secrets
 
 # GitHub caps webhook payloads at 25 MB; the web door refuses more (413) with this same limit,
@@ -100,6 +101,7 @@ checks = Table(
     Column("name", String(100), primary_key=True),
     Column("check_id", BigInteger, nullable=False),
     Column("conclusion", String(32)),
+    Column("digest", String(64)),  # SHA-256 of what was last written (bot.apply): the same check costs no call
 )
 comments = Table(
     "comments", metadata,
@@ -141,6 +143,18 @@ files = Table(
 )
 
 
+pr_states = Table(
+    "pr_states",  # what the living comment shows (bot.plan.PRState as JSON), its main section and body hash
+    metadata,
+    Column("repo", String(200), primary_key=True),
+    Column("pr", Integer, primary_key=True),
+    Column("state", Text, nullable=False),
+    Column("section", Text, nullable=False),
+    Column("comment_sha256", String(64)),
+    Column("updated_at", Float, nullable=False),
+)
+
+
 pr_heads = Table(
     "pr_heads",  # each head SHA a PR has had: how far its jobs got, and whether a newer head replaced it
     metadata,
@@ -166,13 +180,22 @@ monitor_runs = Table(  # bot.monitor.state: one row per repository, model and wi
 Index("ix_monitor_runs_at", monitor_runs.c.repo, monitor_runs.c.model, monitor_runs.c.at)
 
 
+def _evaluation_row(row: RowMapping) -> EvaluationRow:
+    report = json.loads(row["report"])
+    if not isinstance(report, dict):  # the App only ever stores objects: this row was written by someone else
+        raise StoreError(f"stored evaluation {row['id']} holds no report object; delete the row and re-run the evaluation")
+    return EvaluationRow(id=int(row["id"]), repo=row["repo"], pr=int(row["pr"]), head_sha=row["head_sha"],
+                         run_id=row["run_id"], outcome=row["outcome"], report=report,
+                         created_at=float(row["created_at"]))
+
+
 class StoreError(AdapterError):
     """The database cannot be reached or used; names the URL without credentials."""
 
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 BASELINE = "0001"  # the schema that create_all made before bot/migrations existed
-SCHEMA_HEAD = "0005"  # the newest revision in bot/migrations/versions (tests keep the two equal)
+SCHEMA_HEAD = "0006"  # the newest revision in bot/migrations/versions (tests keep the two equal)
 MIGRATION_LOCK = 0x6D6C67617465  # "mlgate": the advisory lock that serialises migrations on PostgreSQL
 
 
@@ -469,12 +492,13 @@ class Store:
             c.execute(insert(installations).values(id=inst_id, account=account, repos=json.dumps(sorted(set(repos))),
                                                    active=1 if active else 0, updated_at=time.time()))
 
-    def installation(self, inst_id: int) -> dict[str, Any] | None:
+    def installation(self, inst_id: int) -> InstallationRow | None:
         with self.engine.connect() as c:
             row = c.execute(select(installations).where(installations.c.id == inst_id)).mappings().first()
         if not row:
             return None
-        return {**dict(row), "repos": json.loads(row["repos"])}
+        return InstallationRow(id=int(row["id"]), account=row["account"], repos=list(json.loads(row["repos"])),
+                               active=int(row["active"]), updated_at=float(row["updated_at"]))
 
     # ------------------------------------------------------------ PRs and evaluations
 
@@ -627,18 +651,18 @@ class Store:
                                                        created_at=time.time()))
             return int(res.inserted_primary_key[0])  # type: ignore[index]
 
-    def latest_evaluation(self, repo: str, pr: int, head_sha: str | None = None) -> dict[str, Any] | None:
+    def latest_evaluation(self, repo: str, pr: int, head_sha: str | None = None) -> EvaluationRow | None:
         q = select(evaluations).where(evaluations.c.repo == repo, evaluations.c.pr == pr)
         if head_sha:
             q = q.where(evaluations.c.head_sha == head_sha)
         with self.engine.connect() as c:
             row = c.execute(q.order_by(evaluations.c.id.desc()).limit(1)).mappings().first()
-        return {**dict(row), "report": json.loads(row["report"])} if row else None
+        return _evaluation_row(row) if row else None
 
-    def evaluation(self, eval_id: int) -> dict[str, Any] | None:
+    def evaluation(self, eval_id: int) -> EvaluationRow | None:
         with self.engine.connect() as c:
             row = c.execute(select(evaluations).where(evaluations.c.id == eval_id)).mappings().first()
-        return {**dict(row), "report": json.loads(row["report"])} if row else None
+        return _evaluation_row(row) if row else None
 
     def recent_evaluations(self, limit: int = 50) -> list[dict[str, Any]]:
         with self.engine.connect() as c:
@@ -654,10 +678,31 @@ class Store:
             return c.execute(select(checks.c.check_id).where(
                 checks.c.repo == repo, checks.c.sha == sha, checks.c.name == name)).scalar()
 
-    def set_check(self, repo: str, sha: str, name: str, check_id: int, conclusion: str | None) -> None:
+    def set_check(self, repo: str, sha: str, name: str, check_id: int, conclusion: str | None,
+                  digest: str | None = None) -> None:
         with self.engine.begin() as c:
             c.execute(delete(checks).where(checks.c.repo == repo, checks.c.sha == sha, checks.c.name == name))
-            c.execute(insert(checks).values(repo=repo, sha=sha, name=name, check_id=check_id, conclusion=conclusion))
+            c.execute(insert(checks).values(repo=repo, sha=sha, name=name, check_id=check_id, conclusion=conclusion,
+                                            digest=digest))
+
+    def check_digest(self, repo: str, sha: str, name: str) -> str | None:
+        """The SHA-256 of the check run last written (bot.apply), or None."""
+        with self.engine.connect() as c:
+            return c.execute(select(checks.c.digest).where(
+                checks.c.repo == repo, checks.c.sha == sha, checks.c.name == name)).scalar()
+
+    def pr_state(self, repo: str, pr: int) -> tuple[str, str, str | None] | None:
+        """(state JSON, section, comment body SHA-256) of the PR's living comment, or None."""
+        with self.engine.connect() as c:
+            row = c.execute(select(pr_states.c.state, pr_states.c.section, pr_states.c.comment_sha256).where(
+                pr_states.c.repo == repo, pr_states.c.pr == pr)).first()
+        return (str(row[0]), str(row[1]), row[2]) if row else None
+
+    def set_pr_state(self, repo: str, pr: int, state: str, section: str, comment_sha256: str | None) -> None:
+        with self.engine.begin() as c:
+            c.execute(delete(pr_states).where(pr_states.c.repo == repo, pr_states.c.pr == pr))
+            c.execute(insert(pr_states).values(repo=repo, pr=pr, state=state, section=section,
+                                               comment_sha256=comment_sha256, updated_at=time.time()))
 
     def check_conclusion(self, repo: str, sha: str, name: str) -> str | None:
         with self.engine.connect() as c:
@@ -701,14 +746,14 @@ class Store:
                                                  pr=pr, sha=sha, delivery_id=delivery_id, detail=detail))
             return int(res.inserted_primary_key[0])  # type: ignore[index]
 
-    def audit_records(self, model: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    def audit_records(self, model: str | None = None, limit: int | None = None) -> list[AuditRow]:
         q = select(audit).order_by(audit.c.id)
         if model:
             q = q.where(audit.c.model == model)
         if limit:
             q = q.limit(limit)
         with self.engine.connect() as c:
-            return [dict(r) for r in c.execute(q).mappings()]
+            return [cast(AuditRow, dict(r)) for r in c.execute(q).mappings()]
 
     # ------------------------------------------------------------ monitor runs (bot.monitor.state)
 

@@ -1,4 +1,4 @@
-"""Event handlers, one module per event family; `bot.routing` merges their ROUTES.
+"""Event handlers, one module per event family; `bot.dispatch` composes their routers.
 
 Shared helpers live here: the App's own view of a PR's changes, the "could not decide"
 check, and setting checks and the sticky comment through the store, so a redelivered event
@@ -157,13 +157,13 @@ def on_job_failed(ctx: Context, exc: BaseException) -> None:
     """
     reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
     ctx.log.error("gave up on %s delivery %s: %s", ctx.event.key, ctx.delivery_id, reason)
-    if ctx.event.key == "deployment_protection_rule.requested" and ctx.github is not None:
+    if ctx.event.key == "deployment_protection_rule.requested" and ctx.has_repository:
         from bot.handlers.deployment_protection import reject_undecided
 
         reject_undecided(ctx, reason)  # the job waiting on the environment gets an answer, never silence
         return
     pr, sha = pr_and_sha(ctx.event.payload)
-    if not sha or ctx.github is None or ctx.event.key not in _REPORTS_ON_EVALUATION:
+    if not sha or not ctx.has_repository or ctx.event.key not in _REPORTS_ON_EVALUATION:
         return
     if ctx.event.name != "pull_request" and ctx.store.check_conclusion(
             ctx.event.repo or "", sha, EVALUATION) in ("success", "neutral"):
