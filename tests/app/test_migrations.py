@@ -54,9 +54,10 @@ def test_a_store_from_before_migrations_is_upgraded_in_place(store_url: str) -> 
     with store.engine.begin() as conn:
         # what mlgate 0.1's create_all made: its eight tables (unchanged since) without the later
         # index, and no version table
-        later = ("files", "pr_heads", "monitor_runs")
+        later = ("files", "pr_heads", "monitor_runs", "pr_states")
         metadata.create_all(conn, tables=[t for t in metadata.sorted_tables if t.name not in later])
         conn.execute(text("DROP INDEX ix_deliveries_repo_received"))
+        conn.execute(text("ALTER TABLE checks DROP COLUMN digest"))  # added by 0006
         conn.execute(text("INSERT INTO audit (at, actor, action, result) VALUES (1.0, 'wes', 'promote', 'success')"))
     assert store.record_delivery("d-1", "ping", None, None, None, b"{}")
     assert not inspect(store.engine).has_table("files")
