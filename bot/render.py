@@ -559,16 +559,18 @@ def render_comment(
     notes: Sequence[str] = (),
     commands: bool = True,
     computed_by_pr: bool = False,
+    limit: int = MAX_COMMENT_CHARS,
 ) -> str:
     """The sticky PR comment (GitHub Markdown), always under GitHub's size limit.
 
     `computed_by_pr`: the report came from the PR's own workflow (`evaluation.trust:
-    pull_request`), which the comment says right under the verdict."""
+    pull_request`), which the comment says right under the verdict. `limit`: fewer characters,
+    when the comment shares GitHub's limit with more (bot.plan's state block)."""
     view = build_view(report, decision, report_url=report_url, notes=notes)
     view["show_commands"] = commands
     view["computed_by_pr"] = computed_by_pr
     view["too_large"] = False
-    return _fit(view, "comment.md.j2", MAX_COMMENT_CHARS)
+    return _fit(view, "comment.md.j2", limit)
 
 
 def check_title(decision: Decision) -> str:
