@@ -478,6 +478,20 @@ class Config(_Strict):
             + f"; configured: {', '.join(m.name for m in self.models)}"
         )
 
+    def unused_settings(self) -> list[str]:
+        """Keys this file sets that no longer do anything, each with what replaced it. They still
+        load, so an old config keeps working, but a user who tunes them must hear that nothing
+        changes (intervals became analytic; one `alpha` covers segments and overall metrics)."""
+        out: list[str] = []
+        for i, m in enumerate(self.models):
+            if "fdr" in m.segment_policy.model_fields_set:
+                out.append(f"models[{i}].segment_policy.fdr is no longer used: the model's alpha "
+                           f"({m.alpha}) bounds the false-fail rate of segments and overall metrics together; "
+                           "remove the key")
+            if "resamples" in m.model_fields_set:
+                out.append(f"models[{i}].resamples is no longer used: every interval is analytic; remove the key")
+        return out
+
     def to_policy(self) -> dict[str, Any]:
         """The config as plain JSON data (embedded in reports): the evaluation policy, without
         `release_branches`, which says where a policy comes from rather than what it is."""
