@@ -151,7 +151,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--html", metavar="report.html", help="also write the full HTML report here")
     parser.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI)")
     parser.add_argument("--seed", type=int, help="override the config's bootstrap seed")
-    parser.add_argument("--resamples", type=int, help="override the config's bootstrap resamples")
+    parser.add_argument("--resamples", type=int,
+                        help="no longer used: every interval is analytic (accepted so older workflows still run)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument(
         "--provenance-from-env",
@@ -226,6 +227,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"mlgate: error: {exc}", file=sys.stderr)
         return EXIT_INPUT
     decision = result.decision
+    if args.resamples is not None:
+        print("mlgate: warning: --resamples is no longer used: every interval is analytic; remove the flag",
+              file=sys.stderr)
+    for unused in result.config.unused_settings():
+        print(f"mlgate: warning: {unused}", file=sys.stderr)
     for path in result.written:
         print(f"mlgate: wrote {path}", file=sys.stderr)
     if decision.outcome == "fail":
