@@ -11,9 +11,42 @@ import secrets
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+    from bot.store import Store
 
 REPO = "acme/churn"
+
+
+class LocalApp:
+    """The App in this process: the real Flask app behind its webhook door, its queue captured in
+    a list, and the worker's job (`bot.worker.run_delivery`, through `bot.dispatch`) run on what
+    it queued. The demo's App, and the tests' App harness."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        from bot.app import create_app
+        from bot.queue import huey_for
+
+        self.settings, self.store = settings, store
+        store.migrate()  # a process migrates at start (idempotent, under the store's lock)
+        self.queued: list[str] = []
+        self.app = create_app(settings, store=store, queue=(huey_for(settings.queue_url), self.queued.append))
+        self.client = self.app.test_client()
+
+    def receive(self, headers: dict[str, str], body: bytes) -> int:
+        """The webhook sink: a signed delivery posted to the door; its HTTP status."""
+        return int(self.client.post("/webhook", data=body, headers=headers).status_code)
+
+    def work(self) -> list[str]:
+        """Run the queued deliveries in order until none is left (a job may queue more); their outcomes."""
+        from bot.worker import run_delivery
+
+        outcomes = []
+        while self.queued:
+            outcomes.append(run_delivery(self.queued.pop(0), settings=self.settings, store=self.store))
+        return outcomes
 
 
 def play_pr_loop(report_path: Path, config_text: str, files: dict[str, str | bytes], *, quiet: bool = False,
@@ -23,12 +56,9 @@ def play_pr_loop(report_path: Path, config_text: str, files: dict[str, str | byt
     With `serve_until`, it then serves the App and its dashboard over HTTP beside the stand-in,
     prints the URLs to open, and works the App's queue until the event is set or Ctrl-C.
     """
-    from bot.app import create_app
-    from bot.queue import huey_for
     from bot.sandbox import Sandbox
     from bot.settings import Settings
     from bot.store import Store
-    from bot.worker import run_delivery
 
     def say(msg: str) -> None:
         if not quiet:
@@ -42,15 +72,9 @@ def play_pr_loop(report_path: Path, config_text: str, files: dict[str, str | byt
                             queue_url=f"sqlite:///{tmp}/queue.db",
                             dashboard_token=secrets.token_urlsafe(16) if serve_until else None,
                             dashboard_plain_http=True)  # loopback only
-        store = Store(settings.database_url)
-        queued: list[str] = []
-        app = create_app(settings, store=store, queue=(huey_for(settings.queue_url), queued.append))
-        client = app.test_client()
-        github.set_webhook(sink=lambda headers, body: client.post("/webhook", data=body, headers=headers).status_code)
-
-        def work() -> None:
-            while queued:
-                run_delivery(queued.pop(0), settings=settings, store=store)
+        app = LocalApp(settings, Store(settings.database_url))
+        github.set_webhook(sink=app.receive)
+        work = app.work
 
         github.push(REPO, "main", {".github/mlgate.yml": config_text})
         say("opening the PR on the GitHub stand-in; the App gets a signed pull_request webhook")
@@ -75,7 +99,7 @@ def play_pr_loop(report_path: Path, config_text: str, files: dict[str, str | byt
         if serve_until is not None:
             if not quiet:
                 print_pr(view)
-            _serve(app, github.base_url, settings.dashboard_token or "", pr, work, serve_until)
+            _serve(app.app, github.base_url, settings.dashboard_token or "", pr, work, serve_until)
         return view
 
 

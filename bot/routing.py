@@ -1,59 +1,49 @@
-"""One table from event keys to handlers, merged from every handler module (bedevere style)."""
+"""A feature module's routes: event keys to handlers (bedevere's `gidgethub.routing.Router`).
+
+Each handler module builds one `router = Router({...})`; `bot.dispatch` composes them, by
+name, into the one table the worker, the demo and the tests dispatch through. A key taken
+by two modules is an error when they are composed, never a silent override.
+"""
 
 from __future__ import annotations
 
-import importlib
-from functools import cache
+from collections.abc import Iterator, Mapping
 
-from bot.context import Context, Event, Handler
-
-HANDLER_MODULES = [
-    "bot.handlers.pull_request",
-    "bot.handlers.workflow_run",
-    "bot.handlers.check_run",
-    "bot.handlers.check_suite",
-    "bot.handlers.installation",
-    "bot.handlers.issue_comment",
-    "bot.handlers.review",
-    "bot.handlers.merge",
-    "bot.handlers.merge_group",
-    "bot.handlers.deployment_protection",
-]
+from bot.context import Handler
 
 
-@cache
-def routes() -> dict[str, Handler]:
-    table: dict[str, Handler] = {}
-    for name in HANDLER_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue  # a feature not built into this version
-            raise
-        for key, handler in module.ROUTES.items():
-            if key in table:
-                raise RuntimeError(f"two handlers for {key}: {table[key].__module__} and {name}")
-            table[key] = handler
-    return table
+class Router:
+    """Event keys (`"pull_request.opened"`, or just the name when it has no action) to handlers."""
+
+    def __init__(self, routes: Mapping[str, Handler] | None = None, *, name: str = "") -> None:
+        self.name = name
+        self._routes: dict[str, Handler] = dict(routes or {})
+
+    def handler(self, key: str) -> Handler | None:
+        return self._routes.get(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._routes
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._routes)
+
+    def __len__(self) -> int:
+        return len(self._routes)
+
+    @classmethod
+    def compose(cls, *routers: Router) -> Router:
+        """One router holding every route of `routers`; a key two of them take raises ValueError."""
+        table: dict[str, Handler] = {}
+        owner: dict[str, Router] = {}
+        for router in routers:
+            for key, handler in router._routes.items():
+                if key in table:
+                    raise ValueError(f"two handlers for {key}: {_named(owner[key], table[key])} "
+                                     f"and {_named(router, handler)}")
+                table[key], owner[key] = handler, router
+        return cls(table, name="+".join(r.name for r in routers))
 
 
-def wanted(event: Event) -> bool:
-    """Whether a handler acts on the event, decided from the event alone: the worker asks this
-    before it gets an installation token, so an event nobody handles costs no GitHub call and
-    cannot fail for want of a token. The same rule as `route`."""
-    if event.key not in routes():
-        return False
-    return bool(event.installation_id and event.repo) or event.name.startswith("installation")
-
-
-def route(ctx: Context) -> bool:
-    """Run the handler for the event; False when no handler wants it."""
-    handler = routes().get(ctx.event.key)
-    if handler is None:
-        return False
-    if ctx.github is None and not ctx.event.name.startswith("installation"):
-        ctx.log.info("event without an installation or repository: nothing mlgate can act on")
-        return False
-    handler(ctx)
-    return True
+def _named(router: Router, handler: Handler) -> str:
+    return router.name or getattr(handler, "__module__", "?")

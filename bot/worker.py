@@ -1,8 +1,8 @@
-"""`mlgate worker`: runs queued deliveries through the handlers.
+"""`mlgate worker`: runs queued deliveries through `bot.dispatch.dispatch`.
 
-Each job re-reads its delivery from the store, decides from the routing table whether any
-handler wants it (an unwanted event ends `ignored` without a GitHub call), builds a Context
-(a GitHub client with a fresh installation token, the store, a lazy registry), routes it, and
+Each job re-reads its delivery from the store and dispatches it: an event no handler wants
+ends `ignored` without a GitHub call; otherwise dispatch builds a Context (a GitHub client
+with a fresh installation token, the store, a lazy registry) and runs the handler. The job
 records the outcome. Transient failures are retried with backoff; when GitHub asks mlgate to
 wait (rate limits) the job goes back to the queue with a delay instead of sleeping in a worker
 thread (see `retry_delay` and docs/operations.md); after the last attempt the PR's check says
@@ -60,7 +60,7 @@ def build_context(settings: Settings, store: Store, delivery: dict[str, Any], jo
         github = GitHubClient.for_installation(settings, event.installation_id, event.repo)
 
     def registry() -> Any:
-        from bot.registry import Registry
+        from bot.mlflow import Registry
 
         return Registry(settings.tracking_uri)
 
@@ -85,7 +85,7 @@ def retry_delay(exc: RetryLater, attempt: int, rand: Callable[[], float] = rando
         base = max(exc.seconds, 1.0)
     else:
         return float(min(max(exc.seconds, 1.0), 300.0))
-    return min(base * (1 + JITTER * rand()), MAX_DEFER)
+    return float(min(base * (1 + JITTER * rand()), MAX_DEFER))
 
 
 def run_delivery(delivery_id: str, attempt: int = 1, *, settings: Settings | None = None,
@@ -97,10 +97,10 @@ def run_delivery(delivery_id: str, attempt: int = 1, *, settings: Settings | Non
     because a delayed retry (RetryTask) does not use up one of Huey's retries: without it a
     rate limit that never lifts would be retried forever."""
     from bot import metrics
+    from bot.dispatch import ROUTER, dispatch
     from bot.github_client import RetryLater
     from bot.handlers import on_job_failed
     from bot.queue import RETRIES, RetryTask
-    from bot.routing import route, wanted
 
     if settings is None or store is None:
         settings, store = _runtime()
@@ -124,15 +124,13 @@ def run_delivery(delivery_id: str, attempt: int = 1, *, settings: Settings | Non
     started = time.monotonic()
     key = f"{delivery['event']}.{delivery['action']}" if delivery["action"] else delivery["event"]
     from bot.events import event_label
-    from bot.routing import routes
 
     # metric labels stay a closed set: a routed key, else the event's closed label (actions are the sender's)
-    label = key if key in routes() else event_label(delivery["event"])
+    label = key if key in ROUTER else event_label(delivery["event"])
     jlog = job_logger(delivery_id, key, job_id)
     try:
-        event = _event(delivery)
         # no token is asked for (no GitHub call made) before a handler is known to want the event
-        handled = wanted(event) and route(build_context(settings, store, delivery, job_id, event))
+        handled = dispatch(_event(delivery), lambda event: build_context(settings, store, delivery, job_id, event))
     except EventError as exc:
         _record(store, jlog, delivery_id, "failed", str(exc))
         jlog.error("job failed: the delivery cannot be parsed: %s", exc, extra={"outcome": "failed"})

@@ -13,9 +13,10 @@ from __future__ import annotations
 from contextlib import ExitStack
 from typing import Any
 
-from bot.context import Context, Handler
+from bot.context import Context
 from bot.handlers import EVALUATION, REVIEW, set_check
 from bot.handlers.ordering import pr_lock
+from bot.routing import Router
 
 RERUN_TITLE = "Re-running the evaluation workflow"
 NO_RUN_TITLE = "Waiting for the evaluation workflow"
@@ -90,4 +91,4 @@ def _rerun(ctx: Context, head: str, prs: list[int]) -> None:
               summary=f"Workflow run {run_id} was started again; this check completes when it uploads its report.")
 
 
-ROUTES: dict[str, Handler] = {"check_run.rerequested": on_rerequested}
+router = Router({"check_run.rerequested": on_rerequested})

@@ -16,10 +16,11 @@ from __future__ import annotations
 from contextlib import ExitStack
 from typing import Any
 
-from bot.context import Context, Handler
+from bot.context import Context
 from bot.handlers import EVALUATION, REVIEW, set_check
 from bot.handlers.check_run import prs_at, rerun_evaluation
 from bot.handlers.ordering import pr_lock
+from bot.routing import Router
 
 WAITING_TITLE = "Waiting for mlgate"
 WAITING_SUMMARY = ("mlgate has not decided on this commit yet: it evaluates the head of a pull request once the "
@@ -62,7 +63,7 @@ def on_requested(ctx: Context) -> None:
                 set_check(ctx, head, name, status="queued", title=WAITING_TITLE, summary=WAITING_SUMMARY)
 
 
-ROUTES: dict[str, Handler] = {
+router = Router({
     "check_suite.requested": on_requested,
     "check_suite.rerequested": on_rerequested,
-}
+})

@@ -23,8 +23,9 @@ import re
 import time
 from dataclasses import dataclass, field
 
-from bot.context import Context, Handler
+from bot.context import Context
 from bot.handlers import EVALUATION, REVIEW
+from bot.routing import Router
 
 A_DEPLOYMENT = "deployment_review"
 _CALLBACK = re.compile(r"/repos/([^/]+/[^/]+)/actions/runs/(\d{1,19})/deployment_protection_rule$")
@@ -140,4 +141,4 @@ def _answer(ctx: Context, given: DeploymentDecision | None) -> None:
             ctx.log.warning("deployment review %s: %s", row, warning)
 
 
-ROUTES: dict[str, Handler] = {"deployment_protection_rule.requested": on_requested}
+router = Router({"deployment_protection_rule.requested": on_requested})

@@ -6,7 +6,8 @@ events seem to be ignored; these events carry no repository to act on, so no Git
 
 from __future__ import annotations
 
-from bot.context import Context, Handler
+from bot.context import Context
+from bot.routing import Router
 
 
 def on_installation(ctx: Context) -> None:
@@ -29,7 +30,7 @@ def on_repositories(ctx: Context) -> None:
     ctx.store.set_installation(int(inst["id"]), (inst.get("account") or {}).get("login"), sorted(repos))
 
 
-ROUTES: dict[str, Handler] = {
+router = Router({
     **{f"installation.{a}": on_installation for a in ("created", "deleted", "suspend", "unsuspend", "new_permissions_accepted")},
     **{f"installation_repositories.{a}": on_repositories for a in ("added", "removed")},
-}
+})

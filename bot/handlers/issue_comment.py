@@ -12,7 +12,8 @@ from typing import Any
 
 from bot import chatops, promotion
 from bot.commands import Command, parse_comment
-from bot.context import Context, Handler
+from bot.context import Context
+from bot.routing import Router
 
 
 def is_bot(user: dict[str, Any]) -> bool:
@@ -75,4 +76,4 @@ def _audit_bot(ctx: Context, login: str, body: str, repo: str, number: int) -> N
                                 delivery_id=ctx.delivery_id, line=item.line)
 
 
-ROUTES: dict[str, Handler] = {"issue_comment.created": on_created}
+router = Router({"issue_comment.created": on_created})

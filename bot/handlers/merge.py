@@ -9,7 +9,8 @@ from __future__ import annotations
 from bot import chatops, promotion
 from bot.chatops import render_reply
 from bot.commands import SPECS
-from bot.context import Context, Handler
+from bot.context import Context
+from bot.routing import Router
 
 MERGE_MARKER = "<!-- mlgate:merge-promotion {model} -->"
 
@@ -62,4 +63,4 @@ def on_closed(ctx: Context) -> None:
         ctx.github.upsert_sticky_comment(number, f"{text.rstrip()}\n\n{marker}\n", marker)
 
 
-ROUTES: dict[str, Handler] = {"pull_request.closed": on_closed}
+router = Router({"pull_request.closed": on_closed})

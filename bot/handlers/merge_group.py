@@ -21,7 +21,7 @@ import re
 from typing import Any
 
 from bot.config import CONFIG_PATH, Config
-from bot.context import Context, Handler
+from bot.context import Context
 from bot.handlers import (
     EVALUATION,
     INVALID_CONFIG_TITLE,
@@ -30,6 +30,7 @@ from bot.handlers import (
     set_check,
     undecided,
 )
+from bot.routing import Router
 
 # GitHub's queue branches: gh-readonly-queue/<base branch>/pr-<number>-<sha of the entry's base>
 _QUEUE_REF = re.compile(r"gh-readonly-queue/.+/pr-(\d{1,9})-[0-9a-f]{40}$")
@@ -202,7 +203,7 @@ def _numbers(prs: list[int]) -> str:
     return ", ".join(f"#{n}" for n in prs) or "no known pull request"
 
 
-ROUTES: dict[str, Handler] = {
+router = Router({
     "merge_group.checks_requested": on_checks_requested,
     "merge_group.destroyed": on_destroyed,
-}
+})

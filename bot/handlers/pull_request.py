@@ -19,7 +19,7 @@ from typing import Any
 
 from bot.chatops import render_reply
 from bot.config import CONFIG_PATH
-from bot.context import Context, Handler
+from bot.context import Context
 from bot.handlers import (
     CONFIG_CHANGED_NOTE,
     DRAFT_TITLE,
@@ -46,6 +46,7 @@ from bot.handlers.ordering import (
     phase,
     reach,
 )
+from bot.routing import Router
 
 KIND_LABELS = {LABEL_DATA, LABEL_MODEL}
 
@@ -159,8 +160,8 @@ def on_edited(ctx: Context) -> None:
         on_change(ctx)
 
 
-ROUTES: dict[str, Handler] = {
+router = Router({
     **{f"pull_request.{action}": on_change
        for action in ("opened", "synchronize", "reopened", "ready_for_review", "converted_to_draft")},
     "pull_request.edited": on_edited,
-}
+})

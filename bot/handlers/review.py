@@ -11,11 +11,12 @@ from typing import Any
 from bot import chatops, promotion
 from bot.chatops import render_reply
 from bot.config import Config
-from bot.context import Context, Handler
+from bot.context import Context
 from bot.gate import Changes
 from bot.handlers import EVALUATION, REVIEW, pr_changes, set_check, undecided
 from bot.handlers.ordering import one_job_per_pull_request
 from bot.review_gate import ReviewIn, ReviewState, review_state
+from bot.routing import Router
 
 
 @one_job_per_pull_request  # a review's recount never lands after (and undoes) a newer evaluation's
@@ -136,7 +137,7 @@ def _role(ctx: Context, user: str) -> str:
     return role if role in chatops.ROLES else "none"
 
 
-ROUTES: dict[str, Handler] = {
+router = Router({
     "pull_request_review.submitted": on_review,
     "pull_request_review.dismissed": on_review,
-}
+})

@@ -21,7 +21,7 @@ from typing import Any
 
 from bot.artifacts import MAX_ZIP_BYTES, ArtifactError, extract_report
 from bot.config import CONFIG_PATH, Config
-from bot.context import Context, Handler
+from bot.context import Context
 from bot.gate import Changes, Decision, decide
 from bot.github_client import PullInfo, RunInfo
 from bot.handlers import (
@@ -34,6 +34,7 @@ from bot.handlers import (
     upsert_comment,
 )
 from bot.handlers.ordering import EVALUATED, claim_head, pr_lock, reach
+from bot.routing import Router
 from bot.trust import (
     NOT_TRUSTED_TITLE,
     Origin,
@@ -441,4 +442,4 @@ def _no_report_reason(run_id: int, run: RunInfo, trigger: RunInfo, artifact: str
             "(or push a new commit)")
 
 
-ROUTES: dict[str, Handler] = {"workflow_run.completed": on_completed}
+router = Router({"workflow_run.completed": on_completed})

@@ -1,6 +1,6 @@
 """A whole repository for chat-ops tests: the shared GitHub stand-in, a real store and a real
-MLflow registry (SQLite, or a tracking server), with every webhook the stand-in sends routed
-through bot.routing."""
+MLflow registry (SQLite, or a tracking server), with every webhook the stand-in sends run
+through the production dispatch (tests/harness.py)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ import json
 import shutil
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.context import Context, Event
+from tests.harness import Harness
 
 REPO = "acme/churn"
 MODEL = "churn-classifier"
@@ -63,31 +64,25 @@ def mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @dataclass
-class World:
-    github: Any  # bot.sandbox.Sandbox
+class World(Harness):
+    """The harness with a token client on the repository, the store and the registry."""
+
     client: Any  # bot.github_client.GitHubClient
     store: Any
     registry: Any
     tracking_uri: str
     artifacts: Path
-    pending: list[Event] = field(default_factory=list)
-    handled: list[Event] = field(default_factory=list)
     experiment: str | None = None
 
-    def ctx(self, event: Event) -> Context:
+    def context(self, event: Event) -> Context:
         return Context(event=event, github=self.client, store=self.store, registry_factory=lambda: self.registry)
 
-    def deliver(self) -> list[Event]:
-        """Route every webhook the stand-in has sent since the last call, in order."""
-        from bot.routing import route
-
-        done = []
-        while self.pending:
-            event = self.pending.pop(0)
-            route(self.ctx(event))
-            done.append(event)
-        self.handled.extend(done)
-        return done
+    def deliver(self) -> None:
+        """Run every webhook the stand-in has sent since the last call, in order; a job that still
+        asks to be retried after the harness's attempts fails the test."""
+        for outcome in self.run():
+            if outcome.error is not None:
+                raise outcome.error
 
     # ------------------------------------------------------------ registry
 
@@ -100,7 +95,7 @@ class World:
         return f"runs:/{run.info.run_id}/model"
 
     def trusted_candidate(self, number: int, head: str, **tags: str) -> str:
-        """What the trusted evaluation logs for a PR head (bot.registry's own code): a skops model and its
+        """What the trusted evaluation logs for a PR head (bot.mlflow's own code): a skops model and its
         provenance tags. `tags` overrides some, e.g. `**{"mlgate.repository": "other/repo"}`."""
         from bot.registry import LoadPolicy
 
@@ -188,7 +183,6 @@ class World:
 
 def make_world(github: Any, tmp_path: Path, template: Path, config: str = BASE_CONFIG,
                store_url: str | None = None, tracking_uri: str | None = None) -> World:
-    from bot.events import parse_event
     from bot.github_client import GitHubClient
     from bot.registry import Registry
     from bot.store import Store
@@ -201,7 +195,7 @@ def make_world(github: Any, tmp_path: Path, template: Path, config: str = BASE_C
     store.migrate()
     client = GitHubClient.from_token(github.create_token(REPO), REPO, github.base_url)
     world = World(github, client, store, Registry(uri), uri, tmp_path / "artifacts")
-    github.set_webhook(sink=lambda headers, body: world.pending.append(parse_event(headers, body)) or 202)
+    github.set_webhook(sink=world.receive)
     for user, role in USERS.items():
         github.set_permission(REPO, user, role)
     github.add_team_member("acme", "ml-reviewers", "rita")

@@ -18,18 +18,17 @@ _WORLD: dict[str, Any] = {}
 def _handle(event: Event) -> str:
     """One worker process: its own store, registry and GitHub client, as `mlgate worker` has."""
     from bot.context import Context
+    from bot.dispatch import dispatch
     from bot.github_client import GitHubClient
     from bot.registry import Registry
-    from bot.routing import route
     from bot.store import Store
 
     if "store" not in _WORLD:
         _WORLD["store"] = Store(_WORLD["db"])
         _WORLD["registry"] = Registry(_WORLD["tracking_uri"])
         _WORLD["client"] = GitHubClient.from_token(_WORLD["token"], REPO, _WORLD["api"])
-    ctx = Context(event=event, github=_WORLD["client"], store=_WORLD["store"],
-                  registry_factory=lambda: _WORLD["registry"])
-    route(ctx)
+    assert dispatch(event, lambda e: Context(event=e, github=_WORLD["client"], store=_WORLD["store"],
+                                             registry_factory=lambda: _WORLD["registry"]))
     return event.delivery_id
 
 
@@ -42,8 +41,7 @@ def test_twenty_concurrent_promotions_agree_with_mlflow(world_on_each_store: Wor
         world.evaluate(n, kind="passing")
         prs.append(n)
     comments = [world.github.comment(REPO, prs[i % 4], "/promote", user="wes") for i in range(20)]
-    events = list(world.pending)
-    world.pending.clear()
+    events = world.take()
     assert len(events) == 20 and all(e.key == "issue_comment.created" for e in events)
     _WORLD.clear()
     _WORLD.update(db=world.store.url, tracking_uri=world.tracking_uri, api=world.github.base_url,

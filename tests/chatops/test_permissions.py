@@ -85,12 +85,12 @@ def test_bots_are_ignored_and_their_attempts_audited(world: World) -> None:
 
 def test_edited_comments_and_plain_issues_run_nothing(world: World) -> None:
     from bot.context import Event
-    from bot.routing import routes
+    from bot.dispatch import ROUTER, dispatch
 
-    assert "issue_comment.edited" not in routes() and "issue_comment.deleted" not in routes()
+    assert "issue_comment.edited" not in ROUTER and "issue_comment.deleted" not in ROUTER
     n = world.open_pr()["number"]
     c = world.comment(n, "/help", user="wes")
     payload = world.handled[-1].payload
     issue_only = {**payload, "issue": {k: v for k, v in payload["issue"].items() if k != "pull_request"}}
-    routes()["issue_comment.created"](world.ctx(Event("issue_comment", "created", "d-plain", issue_only)))
+    assert dispatch(Event("issue_comment", "created", "d-plain", issue_only), world.context)
     assert len(world.replies_to(c["id"])) == 1

@@ -1,23 +1,22 @@
 """Handlers run against the shared GitHub stand-in and a real SQLite store, without Flask or
-the queue: webhooks the stand-in sends are parsed and routed like the worker does, and a job
-that raises RetryLater is run again, as the queue would after its backoff."""
+the queue: webhooks the stand-in sends go through the production dispatch (tests/harness.py),
+and a job that raises RetryLater is run again, as the queue would after its backoff."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.context import Context, Event
-from bot.events import parse_event
-from bot.github_client import CONTENTS, GitHubClient, RetryLater
-from bot.routing import route
+from bot.github_client import CONTENTS, GitHubClient
 from bot.settings import Settings
 from bot.store import Store
+from tests.harness import Harness, Outcome
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 CONFIG = (FIXTURES / "reports" / "mlgate.yml").read_text()
@@ -25,54 +24,20 @@ FAILING = (FIXTURES / "reports" / "failing.json").read_bytes()
 PASSING = (FIXTURES / "reports" / "passing.json").read_bytes()
 REPO = "acme/churn"
 
-
-@dataclass
-class Outcome:
-    """What one delivery did: its GitHub calls (token minting excluded) and attempts."""
-
-    event: str
-    calls: list[tuple[str, str, int]]
-    attempts: int
-    error: BaseException | None = None
+__all__ = ["CONFIG", "FAILING", "PASSING", "REPO", "Hub", "Outcome"]
 
 
 @dataclass
-class Hub:
-    github: Any
+class Hub(Harness):
+    """The harness with the worker's context: a client on the App's installation, the store."""
+
     store: Store
     settings: Settings
-    inbox: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-    outcomes: list[Outcome] = field(default_factory=list)
-
-    def receive(self, headers: dict[str, str], body: bytes) -> int:
-        self.inbox.append((headers, body))
-        return 202
 
     def context(self, event: Event) -> Context:
         client = GitHubClient.for_installation(self.settings, int(event.installation_id or 0), event.repo or "")
         return Context(event=event, github=client, store=self.store, settings=self.settings,
                        log=logging.getLogger("mlgate.test"), job_id=event.delivery_id)
-
-    def run(self, attempts: int = 5) -> list[Outcome]:
-        """Route every webhook received so far; returns one Outcome per delivery."""
-        done = []
-        while self.inbox:
-            headers, body = self.inbox.pop(0)
-            event = parse_event(headers, body)
-            start = len(self.github.calls)
-            error: BaseException | None = None
-            n = 0
-            for n in range(1, attempts + 1):  # noqa: B007 - n is read after the loop
-                try:
-                    route(self.context(event))
-                    error = None
-                    break
-                except RetryLater as exc:  # the queue would wait exc.seconds and run the job again
-                    error = exc
-            calls = [c for c in self.github.calls[start:] if "/access_tokens" not in c[1]]
-            done.append(Outcome(event.key, calls, n, error))
-        self.outcomes += done
-        return done
 
     def one(self) -> Outcome:
         """Run the pending deliveries; the last one's outcome, which must have succeeded."""

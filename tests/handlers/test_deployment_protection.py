@@ -75,7 +75,7 @@ def test_a_job_that_keeps_failing_rejects_with_the_reason(world: World) -> None:
 
     sha = world.github.push(REPO, "main", {"README.md": "hi\n"})
     run = world.github.request_deployment(REPO, sha)
-    event = world.pending.pop()
-    on_job_failed(world.ctx(event), RuntimeError("the store was down"))
+    [event] = world.take()
+    on_job_failed(world.context(event), RuntimeError("the store was down"))
     answer = world.github.protection_answer(REPO, run)
     assert answer["state"] == "rejected" and "mlgate could not decide: the store was down" in str(answer["comment"])

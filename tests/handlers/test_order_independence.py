@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 
 from bot.context import Event
+from bot.dispatch import dispatch
 from bot.events import parse_event
 from bot.github_client import RetryLater
 from bot.handlers import EVALUATION, REVIEW
-from bot.routing import route
 from bot.sandbox.server import make_artifact_zip
 from bot.store import Store
 from tests.handlers.conftest import FAILING, PASSING, REPO, Hub
@@ -59,11 +59,11 @@ def _fresh(hub: Hub, tmp_path: Path, n: int, tag: str) -> None:
 
 
 def _run(hub: Hub, delivery: Delivery) -> None:
-    """One job as the worker runs it: routed, and run again when it asks to be retried."""
+    """One job as the worker runs it: dispatched, and run again when it asks to be retried."""
     event: Event = parse_event(*delivery)
     for _ in range(20):
         try:
-            route(hub.context(event))
+            dispatch(event, hub.context)
             return
         except RetryLater:
             continue

@@ -21,7 +21,7 @@ def _loaded_after(code: str) -> list[str]:
 
 
 def test_the_worker_and_every_handler_load_no_data_stack() -> None:
-    assert _loaded_after("import bot.worker, bot.routing\nbot.routing.routes()") == []
+    assert _loaded_after("import bot.worker, bot.dispatch") == []
 
 
 def test_the_web_app_loads_no_data_stack() -> None:
