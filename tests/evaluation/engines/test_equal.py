@@ -1,0 +1,98 @@
+"""The SQL engines equal the numpy engine to 1e-9 (issue #18): points, deltas, intervals, p-values."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bot.evaluation import EvaluationError, compare_table
+from bot.evaluation.engines import Request, TableSource
+from bot.evaluation.metrics import SPECS
+
+pytest.importorskip("duckdb")
+
+FIELDS = ("baseline", "candidate", "delta", "ci_low", "ci_high", "se", "p_value")
+
+
+def assert_same(a: object, b: object) -> None:
+    ra, rb = a.to_report(), b.to_report()  # type: ignore[attr-defined]
+    assert [(s["column"], s["value"], s["rows"]) for s in ra["segments"]] == \
+        [(s["column"], s["value"], s["rows"]) for s in rb["segments"]]
+    pairs = [(ra["metrics"], rb["metrics"])] + [(x["metrics"], y["metrics"])
+                                                for x, y in zip(ra["segments"], rb["segments"], strict=True)]
+    for ma, mb in pairs:
+        for sa, sb in zip(ma, mb, strict=True):
+            assert sa["name"] == sb["name"] and sa["rows"] == sb["rows"] and sa["method"] == sb["method"]
+            for f in FIELDS:
+                x, y = sa[f], sb[f]
+                assert (x is None) == (y is None), (sa["name"], f, x, y)
+                if x is not None:
+                    assert math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-12), (sa["name"], f, x, y)
+
+
+def frame(task: str, n: int, seed: int, ties: bool = False, k: int = 3) -> tuple[pd.DataFrame, Request]:
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({
+        "region": rng.choice(["north", "south", "east", None], n),
+        "tenure": np.where(rng.random(n) < 0.05, np.nan, rng.integers(0, 80, n).astype(float)),
+        "plan": rng.integers(0, 4, n),
+    })
+    segs = ("region", {"column": "tenure", "bins": [0, 6, 24, 60]}, {"cross": ["region", "plan"]})
+    if task == "binary":
+        y = (rng.random(n) < 0.35).astype(int)
+        c = np.clip(0.3 * y + rng.random(n) * 0.7, 0, 1)
+        b = np.clip(0.25 * y + rng.random(n) * 0.75, 0, 1)
+        if ties:
+            c, b = np.round(c, 1), np.round(b, 2)
+        df["label"], df["cand"], df["base"] = y, c, b
+        cand, base = ("cand",), ("base",)
+    elif task == "multiclass":
+        y = rng.integers(0, k, n)
+        for who in ("c", "b"):
+            p = rng.dirichlet(np.ones(k), n) + np.eye(k)[y] * 0.5
+            p = p / p.sum(axis=1, keepdims=True)
+            if ties:
+                p = np.round(p, 1)
+                p[:, -1] = 1 - p[:, :-1].sum(axis=1)
+                p = np.clip(p, 0, 1)
+            for i in range(k):
+                df[f"{who}:{i}"] = p[:, i]
+        df["label"] = y
+        cand, base = tuple(f"c:{i}" for i in range(k)), tuple(f"b:{i}" for i in range(k))
+    else:
+        y = rng.normal(size=n)
+        df["label"] = np.round(y, 1) if ties else y
+        df["cand"] = y + rng.normal(scale=0.5, size=n)
+        df["base"] = y + rng.normal(scale=0.6, size=n)
+        cand, base = ("cand",), ("base",)
+    req = Request(task=task, label="label", candidate=cand, baseline=base, metrics=tuple(SPECS[task]),
+                  segments=segs)  # type: ignore[arg-type]
+    return df, req
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+@pytest.mark.parametrize("n,ties", [(40, False), (700, True), (3000, False)])
+def test_duckdb_equals_numpy(task: str, n: int, ties: bool) -> None:
+    df, req = frame(task, n, seed=n, ties=ties)
+    src = TableSource.of_frame(df)
+    assert_same(compare_table(src, req, "duckdb"), compare_table(src, req, "numpy"))
+
+
+def test_without_baseline_and_from_parquet(tmp_path: object) -> None:
+    df, req = frame("binary", 500, seed=3, ties=True)
+    path = f"{tmp_path}/h.parquet"
+    df.to_parquet(path)
+    req = Request(task="binary", label="label", candidate=("cand",), baseline=None, metrics=req.metrics,
+                  segments=req.segments)
+    assert_same(compare_table(TableSource.of_parquet(path), req, "duckdb"),
+                compare_table(TableSource.of_frame(pd.read_parquet(path)), req, "numpy"))
+
+
+def test_missing_label_is_one_line_error() -> None:
+    df, req = frame("binary", 50, seed=1)
+    df.loc[3, "label"] = None
+    with pytest.raises(EvaluationError, match="missing value"):
+        compare_table(TableSource.of_frame(df), req, "duckdb")
