@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from bot.errors import InvalidInput
+from bot.numbers import plain_number
 
 CONFIG_PATH = ".github/mlgate.yml"
 WORKFLOW_PATH = re.compile(r"\.github/workflows/[A-Za-z0-9._-]{1,100}\.ya?ml")
@@ -99,10 +100,8 @@ class _Tolerance(BaseModel):
     def tolerance_text(self, baseline: object) -> str:
         """'0.02', or '5% (0.0123)': the configured tolerance as the user wrote it."""
         if self.max_drop_relative is None:
-            return f"{self.max_drop:g}"
-        value = self.tolerance(baseline)
-        shown = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
-        return f"{self.max_drop_relative * 100:g}% ({shown})"
+            return plain_number(self.max_drop)
+        return f"{self.max_drop_relative * 100:g}% ({plain_number(self.tolerance(baseline))})"
 
 
 def drift_thresholds(given: dict[str, float], *, p_value: float) -> dict[str, float]:
@@ -127,12 +126,6 @@ class ConfigError(InvalidInput):
         self.problems = shown
         lines = [f"{f}:{ln}: {msg}" if ln else f"{f}: {msg}" for f, ln, msg in shown]
         super().__init__("\n".join(lines))
-
-    @property
-    def first_line(self) -> int | None:
-        """The line of the first problem, for annotations that point at the config."""
-        return self.problems[0][1] if self.problems else None
-
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)

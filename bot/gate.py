@@ -36,6 +36,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from bot import numbers
 from bot.config import Config, ModelConfig
 
 MetricVerdict = Literal["improved", "regressed", "unchanged", "inconclusive", "informational", "n/a"]
@@ -319,7 +320,7 @@ def decide_model(report_model: dict[str, Any], policy: ModelConfig) -> ModelDeci
             if comp["name"] not in gating:
                 continue
             gated = seg["rows"] >= sp.min_rows and comp["name"] in seg_metrics
-            where = f"{comp['name']} on {seg['column']}={seg['value']} ({seg['rows']} rows)"
+            where = f"{comp['name']} on {seg['column']}={seg['value']} ({seg['rows']:,} rows)"
             why = undefined_reason(comp, has_baseline) if gated else None
             seg_drop = sp.tolerance(comp.get("baseline"))
             st = drop_statistic(comp, seg_drop) if gated and why is None else None
@@ -377,7 +378,7 @@ def decide_model(report_model: dict[str, Any], policy: ModelConfig) -> ModelDeci
         if verdict == "regressed":
             reasons.append(
                 f"{name_}: {name} {worse_verb(comp)} by more than {pol.tolerance_text(comp.get('baseline'))} "
-                f"({_fmt(comp['baseline'])} → {_fmt(comp['candidate'])})"
+                f"({_fmt(comp, 'baseline')} → {_fmt(comp, 'candidate')})"
             )
 
     for i, t, seg_comp in tested:
@@ -388,7 +389,7 @@ def decide_model(report_model: dict[str, Any], policy: ModelConfig) -> ModelDeci
         if regressed:
             reasons.append(
                 f"{name_}: {f.metric} on {f.column}={f.value} {worse_verb(seg_comp)} by more than "
-                f"{sp.tolerance_text(seg_comp.get('baseline'))} ({f.rows} rows, q={q:.3g})"
+                f"{sp.tolerance_text(seg_comp.get('baseline'))} ({f.rows:,} rows, q{numbers.p_equals(q)})"
             )
     hib = {c["name"]: bool(c["higher_is_better"]) for seg in report_model.get("segments", []) for c in seg["metrics"]}
 
@@ -411,7 +412,8 @@ def discovered_slices(report_model: dict[str, Any], policy: ModelConfig) -> list
         level = policy.alpha / 2 if _discovery_fails(policy) else policy.alpha  # see model_budget
         if isinstance(q, int | float) and q <= level and isinstance(delta, int | float) and delta > 0:
             out.append(f"{report_model['name']}: mlgate found the candidate worse on {s['text']} "
-                       f"({s['rows']} rows, {s['loss']['name']} +{delta:.3g}, q={q:.3g})")
+                       f"({s['rows']:,} rows, {s['loss']['name']} "
+                       f"{numbers.metric_format(s['loss']['name'], delta).delta(delta)}, q{numbers.p_equals(q)})")
     return out
 
 
@@ -472,5 +474,7 @@ def decide(report: dict[str, Any], config: Config, changes: Changes | None = Non
     )
 
 
-def _fmt(v: float | None) -> str:
-    return "n/a" if v is None else f"{v:.4g}"
+def _fmt(comp: dict[str, Any], key: str) -> str:
+    """A metric's value as every table writes it (bot/numbers.py: the metric's decimals)."""
+    v = comp.get(key)
+    return "n/a" if v is None else numbers.metric_format(comp["name"], comp.get("baseline"), comp.get("candidate")).value(v)

@@ -59,7 +59,7 @@ def test_an_absolute_tolerance_on_a_loss_says_rose() -> None:
     cfg = _cfg("      rmse: {max_drop: 5000}")
     d = decide(_report([_rmse(40_000, 50_000, 500)]), cfg)
     assert d.outcome == "fail"
-    assert "rmse rose by more than 5000" in d.reasons[0]
+    assert "rmse rose by more than 5,000 (40,000 → 50,000)" in d.reasons[0]
 
 
 def test_the_percentage_survives_the_reports_policy() -> None:

@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from bot import render
+from bot import numbers, render
 from bot.config import Config
 from bot.gate import Decision, decide
+from bot.numbers import metric_format
 from bot.report import validate
 from tests.render.cases import CASES, CHURN, GOLDEN, REPORT_URL, REPORTS, huge_report, load_report
 
@@ -109,9 +110,10 @@ def test_failing_comment_facts() -> None:
     text = render.render_comment(report, decision)
     assert text.count(render.MARKER) == 1 and text.startswith(render.MARKER)
     assert text.splitlines()[1] == "## " + render.HEADLINE["fail"]
-    assert "- churn-classifier: roc\\_auc on region=APAC dropped by more than 0.02" in text
-    # the metric table: formatted numbers, signed deltas, CI, verdict
-    assert "| roc\\_auc | 0.7842 | 0.7782 | -0.005981 | [-0.02006, +0.008095] | ⚠️ inconclusive |" in text
+    assert "- churn-classifier: roc\\_auc on region=APAC dropped by more than 0.02 \\(1,572 rows, q &lt; 0.0001\\)" in text
+    # the metric table: the metric's decimals (3, deltas 4), signed deltas, CI, verdict
+    assert "| roc\\_auc | 0.784 | 0.778 | -0.0060 | [-0.0201, +0.0081] | ⚠️ inconclusive |" in text
+    assert "| log\\_loss ↓ | 0.5883 | 0.5975 | +0.00915 | [-0.01309, +0.03139] | ℹ️ info |" in text
     assert "| log\\_loss ↓ |" in text
     # regressions first, at the top and in the full table
     for anchor in ("**Segments that regressed**", "<details><summary>All 10 segments"):
@@ -119,8 +121,10 @@ def test_failing_comment_facts() -> None:
         regressed = [i for i, r in enumerate(rows) if render.SEGMENT_REGRESSED in r]
         assert regressed == [0] and all("region = APAC" in rows[i] for i in regressed)
     assert len(_table_rows(text, "<details><summary>All 10 segments")) == 20
-    assert "```mermaid\nxychart-beta\n" in text and "bar [-0.1713, " in text
-    assert '"region=APAC"' in text
+    chart = re.search(r"```text\n(.*?)```", text, re.S)
+    assert chart and "**Δ roc\\_auc by segment**, bars from zero; ❌ marks a regression" in text
+    apac = next(line for line in chart.group(1).splitlines() if line.startswith("region=APAC"))
+    assert apac.endswith("-0.1713 ❌ regressed") and "█│ " in apac  # drawn left of the zero axis
     assert "✅ 3 of 3 data checks passed." in text
     assert "| data/train.parquet | modified | 40,000 → 42,113 | dddddddd → eeeeeeee |" in text
     assert "seed 0 · 500 resamples · 95% confidence" in text
@@ -147,7 +151,8 @@ def test_inconclusive_headline_lists_the_undecided_metrics() -> None:
     assert render.check_title(decision).startswith(render.CHECK_TITLE["inconclusive"])
     # both models, the regression model's lower-is-better chart and the drift warning
     assert "### plan-recommender" in text and "### ltv-forecaster" in text
-    assert 'title "Δ rmse by segment (lower is better)"' in text
+    assert "**Δ rmse by segment**, bars from zero (lower is better, so a rise points left)" in text
+    assert "| rmse ↓ | 60.40 | 51.71 | -8.68 | [-10.02, -7.35] | ✅ improved |" in text  # units: 4 digits
     assert "⚠️ Drift: 1 of 3 columns drifted" in text
     assert "| data/legacy\\_accounts.csv | deleted | 12,000 → – | b2b2b2b2 → – |" in text
 
@@ -166,7 +171,7 @@ def test_first_model_without_baseline() -> None:
     text = render.render_comment(report, decision)
     assert "There is no baseline for this model yet" in text
     assert "| roc\\_auc | – | " in text and render.NO_BASELINE in text
-    assert "mermaid" not in text  # no deltas, no chart
+    assert "```text" not in text  # no deltas, no chart
     assert "| segment | rows | metric | candidate |" in text
     assert render.render_terminal(report, decision)
     assert "(no baseline yet)" in render.render_html(report, decision)
@@ -228,7 +233,7 @@ def test_hostile_strings_are_inert_in_markdown(kind: str) -> None:
     assert text.count("<details>") == text.count("</details>")
     assert text.count("<pre>") == text.count("</pre>")
     fences = [line for line in text.splitlines() if line.startswith("```")]
-    assert fences in ([], ["```mermaid", "```"], ["```mermaid", "```"] * 2)
+    assert fences in ([], ["```text", "```"], ["```text", "```"] * 2)
     # every table row has as many cells as its header: nothing broke out of a cell
     width = None
     for line in text.splitlines():
@@ -237,10 +242,9 @@ def test_hostile_strings_are_inert_in_markdown(kind: str) -> None:
             assert _cells(line) == width, line
         else:
             width = None
-    # the mermaid block holds nothing but the chart
-    for block in re.findall(r"```mermaid\n(.*?)```", text, re.S):
-        assert all(q.count('"') % 2 == 0 for q in block.splitlines())
-        assert "<" not in block and "`" not in block
+    # the chart's fence holds nothing that could close it, and no tag
+    for block in re.findall(r"```text\n(.*?)```", text, re.S):
+        assert "<" not in block.replace("< worse", "") and "`" not in block and "~" not in block
 
 
 def test_hostile_strings_in_terminal_are_one_line_and_control_free() -> None:
@@ -292,31 +296,28 @@ def test_escape_md_line_defuses_list_markers() -> None:
     assert render.escape_md_line("v1.2 - ok") == "v1.2 - ok"
 
 
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
-        ('a"b', "ab"),
-        ("```\nx", "x"),
-        ("tenure=[0, 6)", "tenure=[0, 6)"),
-        ("%%{init: {}}%%", "init"),
-        ("<b>", "‹b›"),
-        ("", "?"),
-        ("Zürich", "Zürich"),
-    ],
-)
-def test_escape_mermaid(raw: str, expected: str) -> None:
-    assert render.escape_mermaid(raw) == expected
-
-
 def test_number_formatting() -> None:
-    assert render.fmt_num(0.784213) == "0.7842"
-    assert render.fmt_num(152.34) == "152.3"
-    assert render.fmt_num(123456.7) == "123,457"
-    assert render.fmt_num(None) == "–" and render.fmt_num(float("nan")) == "–"
-    assert render.fmt_signed(0.0012345) == "+0.001234" and render.fmt_signed(-2.5) == "-2.5"
-    assert render.fmt_signed(0.0) == "±0"
-    assert render.fmt_ci(-0.02, 0.0081) == "[-0.02, +0.0081]"
-    assert render.fmt_q(3e-9) == "< 0.0001" and render.fmt_q(0.0412) == "0.041"
+    auc, loss, dollars = metric_format("roc_auc"), metric_format("log_loss"), metric_format("rmse", 159_312.4)
+    assert auc.value(0.784213) == "0.784" and auc.value(0.7) == "0.700"  # fixed decimals, never ragged
+    assert auc.delta(0.0012345) == "+0.0012" and auc.delta(-0.05591) == "-0.0559" and auc.delta(0.0) == "±0.0000"
+    assert auc.ci(-0.02, 0.0081) == "[-0.0200, +0.0081]"
+    assert loss.value(0.58834) == "0.5883" and loss.delta(0.009148) == "+0.00915"
+    assert dollars.value(159_312.4) == "159,312" and dollars.delta(-5234.6) == "-5,235"  # not 1.593e+05
+    assert metric_format("rmse", 60.4).value(51.712) == "51.71" and metric_format("mae", 0.0123).value(0.01) == "0.01000"
+    assert auc.value(None) == "–" and auc.value(float("nan")) == "–"
+    assert numbers.p_value(1.39e-25) == "< 0.0001" and numbers.p_value(0.0412) == "0.0412"
+    assert numbers.p_equals(1.39e-25) == " < 0.0001" and numbers.p_equals(0.5) == "=0.5000"
+    assert numbers.count(2487) == "2,487" and numbers.plain_number(5000.0) == "5,000"
+    assert numbers.plain_number(1e-5) == "0.00001" and numbers.plain_number(0.02) == "0.02"
+    for value in (1.39e-25, 1e-7, 1.593e5, 3.2e9):
+        for text in (numbers.p_value(value), numbers.plain_number(value), dollars.value(value), auc.delta(value)):
+            assert "e" not in text.lower(), text
+
+
+def test_every_metric_the_engine_knows_has_its_decimals() -> None:
+    from bot.evaluation.metrics import SPECS
+
+    assert {name for task in SPECS.values() for name in task} <= set(numbers.METRIC_DECIMALS)
 
 
 # ---------------------------------------------------------------- size

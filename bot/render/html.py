@@ -1,0 +1,35 @@
+"""report.html: every table, the segment chart with its intervals, and the curves of both models, as one static file."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from markupsafe import Markup
+
+from bot.render import plots
+from bot.render.fit import cap
+from bot.render.text import html_text, render_template
+from bot.render.view import build_view
+
+if TYPE_CHECKING:
+    from bot.gate import Decision
+
+
+def render_html(report: dict[str, Any], decision: Decision) -> str:
+    """A standalone HTML report: no external assets, no script (its CSP forbids both)."""
+    view = build_view(report, decision, esc=html_text)
+    ctx = cap(view, None)
+    ctx["reasons"], ctx["reasons_hidden"] = view["reasons"], 0
+    available = plots.plots_available()
+    ctx["plots_missing"] = None
+    for i, (m, rm) in enumerate(zip(ctx["models"], report.get("models", []), strict=True)):
+        curves = rm.get("curves")
+        m["plots"] = []
+        if not curves:
+            continue
+        if not available:
+            ctx["plots_missing"] = plots.PLOTS_MISSING
+            continue
+        # matplotlib's SVG, from schema-checked numbers and clipped labels: the one unescaped insert
+        m["plots"] = [{"title": p["title"], "svg": Markup(p["svg"])} for p in plots.render_plots(curves, f"m{i}")]
+    return render_template("report.html.j2", **ctx)
