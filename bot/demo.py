@@ -248,7 +248,7 @@ def _run(root: Path, out: Path, quiet: bool, say: Any, started: float, kept: boo
     from bot.cli import main as mlgate
     from bot.config import load_config
     from bot.gate import decide
-    from bot.registry import Registry, RegistryError
+    from bot.mlflow import Registry, RegistryError
     from bot.render import render_terminal
 
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")  # read when mlflow is first imported

@@ -12,13 +12,15 @@ See docs/sandbox.md.
 from __future__ import annotations
 
 import argparse
+import sys
 import threading
 
-from bot.sandbox.server import Sandbox, Sink, generate_private_key
-from bot.sandbox.state import Call, SandboxError, make_artifact_zip
+from bot.sandbox.openapi import ExtraMissing
+from bot.sandbox.server import Sandbox
+from bot.sandbox.state import Call, SandboxError, Sink, generate_private_key, make_artifact_zip
 
-__all__ = ["Call", "Sandbox", "SandboxError", "Sink", "configure", "generate_private_key", "make_artifact_zip",
-           "run"]
+__all__ = ["Call", "ExtraMissing", "Sandbox", "SandboxError", "Sink", "configure", "generate_private_key",
+           "make_artifact_zip", "run"]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -39,7 +41,11 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     box = Sandbox(port=args.port, validate=not args.no_validate, host=args.host)
-    url = box.start()
+    try:
+        url = box.start()
+    except ExtraMissing as exc:
+        print(f"mlgate sandbox: {exc}", file=sys.stderr)
+        return 2
     key = Path(args.private_key_path).read_text() if args.private_key_path else None
     pem = box.register_app(webhook_url=args.webhook_url, webhook_secret=args.webhook_secret,
                            app_id=args.app_id, private_key=key)

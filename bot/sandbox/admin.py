@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import base64
 import inspect
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
+from bot.sandbox.scenario import Scenario
 from bot.sandbox.state import SandboxError
-
-if TYPE_CHECKING:
-    from bot.sandbox.server import Sandbox
 
 ADMIN_METHODS = (
     "register_app", "create_installation", "add_repositories", "create_repo", "create_token", "set_permission",
@@ -52,7 +50,7 @@ def _encode(value: Any) -> Any:
     return value
 
 
-def register(box: Sandbox, app: Flask) -> None:
+def register(app: Flask, box: Scenario) -> None:
     """Attach the admin endpoints to `app`."""
 
     @app.get("/_sandbox/calls")

@@ -20,17 +20,16 @@ from __future__ import annotations
 
 import json
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask, Response, redirect, request
 
-from bot.sandbox.state import Commit, Repo, new_sha, now
+from bot.sandbox.responses import error
+from bot.sandbox.shapes import Shapes
+from bot.sandbox.state import Commit, Repo, World, generate_private_key, new_sha, now
 
-if TYPE_CHECKING:
-    from bot.sandbox.server import Sandbox
-
-# manifests pending conversion: code -> manifest (one per Sandbox, in its `manifests` attribute)
+# manifests pending conversion: code -> manifest (one per stand-in, in World.manifests)
 
 
 def ancestors(r: Repo, sha: str, limit: int = 10_000) -> list[str]:
@@ -47,14 +46,14 @@ def ancestors(r: Repo, sha: str, limit: int = 10_000) -> list[str]:
     return seen
 
 
-def build_merge_groups(box: Sandbox, r: Repo, numbers: list[int], base: str, batch: bool) -> list[tuple[int, str, str]]:
+def build_merge_groups(world: World, r: Repo, numbers: list[int], base: str, batch: bool) -> list[tuple[int, str, str]]:
     """Commit the queue entries; (PR named by the entry's branch, entry base, group head) each."""
     out: list[tuple[int, str, str]] = []
-    with box.lock:
+    with world.lock:
         parent = r.branches[base]
         start = parent
         for n in numbers:
-            pr = box._pull(r, n)
+            pr = world.lookup_pull(r, n)
             head_tree = r.trees[pr["head_sha"]]
             tree = dict(r.trees[parent])
             for path in pr["changed"]:
@@ -84,21 +83,21 @@ def merge_group_payload(r: Repo, n: int, base: str, entry_base: str, head: str) 
                             "author": person, "committer": person}}
 
 
-def register(box: Sandbox, app: Flask) -> None:
-    from bot.sandbox.server import _error
+def register(app: Flask, world: World, shapes: Shapes) -> None:
+    """Attach the merge-queue compare, the deployment protection callback and the manifest flow."""
 
     @app.get("/repos/<owner>/<name>/compare/<path:basehead>")
     def compare(owner: str, name: str, basehead: str) -> Any:
-        r = box._repo(f"{owner}/{name}")
+        r = world.lookup_repo(f"{owner}/{name}")
         base_ref, sep, head_ref = basehead.partition("...")
         base, head = r.resolve(base_ref), r.resolve(head_ref)
         if not sep or base is None or head is None:
-            return _error(404, "Not Found")
+            return error(404, "Not Found")
         behind = set(ancestors(r, base))
         added = [s for s in ancestors(r, head) if s not in behind]
         added.reverse()
         old, new = r.trees[base], r.trees[head]
-        api = box._api(r)
+        api = shapes.api(r)
         files = [{"sha": new_sha(), "filename": p,
                   "status": "added" if p not in old else "removed" if p not in new else "modified",
                   "additions": 1, "deletions": 0, "changes": 1,
@@ -112,38 +111,36 @@ def register(box: Sandbox, app: Flask) -> None:
                 "permalink_url": f"https://github.com/{r.full_name}/compare/{basehead}",
                 "diff_url": f"https://github.com/{r.full_name}/compare/{basehead}.diff",
                 "patch_url": f"https://github.com/{r.full_name}/compare/{basehead}.patch",
-                "base_commit": box._commit_json(r, r.commits[base]),
-                "merge_base_commit": box._commit_json(r, r.commits[base]),
+                "base_commit": shapes.commit_json(r, r.commits[base]),
+                "merge_base_commit": shapes.commit_json(r, r.commits[base]),
                 "status": "ahead" if not behind_by else "diverged", "ahead_by": len(added), "behind_by": behind_by,
-                "total_commits": len(added), "commits": [box._commit_json(r, r.commits[s]) for s in added[:250]],
+                "total_commits": len(added), "commits": [shapes.commit_json(r, r.commits[s]) for s in added[:250]],
                 "files": files[:300]}
 
     @app.post("/repos/<owner>/<name>/actions/runs/<int:run_id>/deployment_protection_rule")
     def review_custom_gate(owner: str, name: str, run_id: int) -> Any:
-        r = box._repo(f"{owner}/{name}")
+        r = world.lookup_repo(f"{owner}/{name}")
         data = request.get_json(silent=True) or {}
-        gate = box.protection_requests.get((r.full_name, run_id, str(data.get("environment_name"))))
+        gate = world.protection_requests.get((r.full_name, run_id, str(data.get("environment_name"))))
         if gate is None:
-            return _error(404, "Not Found")
+            return error(404, "Not Found")
         if gate["state"] != "waiting":
-            return _error(422, "This deployment protection rule has already been reviewed.")
+            return error(422, "This deployment protection rule has already been reviewed.")
         gate.update(state=str(data.get("state")), comment=str(data.get("comment") or ""), at=now())
         return Response(status=204)
 
     @app.post("/app-manifests/<code>/conversions")
     def manifest_conversion(code: str) -> Any:
-        manifest = box.manifests.pop(code, None)
+        manifest = world.manifests.pop(code, None)
         if manifest is None:
-            return _error(404, "Not Found")
-        from bot.sandbox.server import generate_private_key
-
+            return error(404, "Not Found")
         pem = generate_private_key()
         secret = secrets.token_hex(20)
-        box.register_app(webhook_secret=secret, private_key=pem, app_id=next(box.ids),
+        world.register_app(webhook_secret=secret, private_key=pem, app_id=next(world.ids),
                          slug=str(manifest.get("name") or "mlgate").lower())
         hook = manifest.get("hook_attributes") or {}
-        box.set_webhook(url=hook.get("url"))
-        app_json = box._app_json()
+        world.set_webhook(url=hook.get("url"))
+        app_json = shapes.app_json()
         app_json.update(name=manifest.get("name"), description=manifest.get("description") or "",
                         external_url=manifest.get("url"), permissions=manifest.get("default_permissions") or {},
                         events=manifest.get("default_events") or [])
@@ -161,6 +158,6 @@ def register(box: Sandbox, app: Flask) -> None:
         if not isinstance(manifest, dict) or not manifest.get("url") or not manifest.get("redirect_url"):
             return Response("Invalid manifest: url and redirect_url are required", status=422)
         code = secrets.token_hex(10)
-        box.manifests[code] = manifest
+        world.manifests[code] = manifest
         query = {"code": code, **({"state": request.args["state"]} if "state" in request.args else {})}
         return redirect(f"{manifest['redirect_url']}?{urlencode(query)}", code=302)

@@ -16,6 +16,8 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from bot.sandbox.state import SandboxError
+
 _PACKAGED_SPEC = Path(__file__).with_name("github-subset.json")
 SPEC_PATH = _PACKAGED_SPEC if _PACKAGED_SPEC.exists() else (
     Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "openapi" / "github-subset.json"
@@ -32,6 +34,19 @@ def spec() -> dict[str, Any]:
     """The parsed subset (read once per process)."""
     data: dict[str, Any] = json.loads(SPEC_PATH.read_text())
     return data
+
+
+class ExtraMissing(SandboxError):
+    """The request checks need openapi-core, which only the `sandbox` extra installs."""
+
+
+def require() -> None:
+    """Raise ExtraMissing (one line saying what to install) unless openapi-core is installed."""
+    try:
+        import openapi_core  # noqa: F401 - warm() builds the validator with it right after
+    except ImportError:
+        raise ExtraMissing("the GitHub stand-in checks every request with openapi-core, which is not installed: "
+                           "pip install 'mlgate[sandbox]'") from None
 
 
 @cache

@@ -192,7 +192,7 @@ def test_a_force_push_back_to_an_earlier_commit_makes_it_the_head_again(hub: Hub
     pull = hub.github.repos[REPO].pulls[n]
     with hub.github.lock:
         pull["head_sha"] = first
-    hub.github._pr_event(hub.github.repos[REPO], pull, "synchronize", pull["author"], before=second, after=first)
+    hub.github.pr_event(hub.github.repos[REPO], pull, "synchronize", pull["author"], before=second, after=first)
     hub.one()
     assert hub.store.pr_head(REPO, n) == first
 

@@ -141,7 +141,7 @@ def test_a_suite_of_another_app_is_none_of_mlgates_business(hub: Hub) -> None:
     hub.one()
     _evaluated(hub, n)
     r = hub.github.repos[REPO]
-    suite = hub.github._suite_json(r, head)
+    suite = hub.github.shapes.suite_json(r, head)
     suite["app"] = {**suite["app"], "id": 15368, "slug": "github-actions", "name": "GitHub Actions"}
     hub.github.send_webhook("check_suite", {"action": "rerequested", "check_suite": suite}, REPO, "alice")
     out = hub.one()

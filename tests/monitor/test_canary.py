@@ -76,7 +76,7 @@ def test_canary_records_a_deployment_to_model_at_canary(github: Sandbox, checkou
     store = Store(f"sqlite:///{tmp_path / 'mlgate.db'}")
     store.migrate()
     gh = GitHubClient.from_token(github.create_token("acme/churn"), "acme/churn", github.base_url)
-    sha = github._repo("acme/churn").branches["main"]
+    sha = github.lookup_repo("acme/churn").branches["main"]
     release = promotion.Release(action="promote", model=MODEL, alias="challenger", actor="rel-owner",
                                 delivery_id="d-1", repo="acme/churn", head_sha=sha, version="2", via="cli",
                                 canary=0.25)

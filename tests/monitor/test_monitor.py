@@ -134,7 +134,7 @@ def test_a_humans_issue_with_the_marker_is_not_taken_over(
     from bot.monitor.issues import marker
 
     checkout.week(simulate.Traffic(shift=0.6), seed=2)
-    r = github._repo(REPO)
+    r = github.lookup_repo(REPO)
     r.issues[50] = {"number": 50, "id": 99, "title": "quoting", "body": marker(MODEL), "author": "mallory",
                     "state": "open", "state_reason": None, "created_at": "2026-11-01T00:00:00Z",
                     "updated_at": "2026-11-01T00:00:00Z", "closed_at": None}

@@ -59,5 +59,5 @@ def test_the_trusted_report_carries_the_provenance_mlgate_evaluate_writes(github
     assert report["provenance"] == {"trusted_run_id": runs["evaluate"], "triggering_run_id": runs["build"],
                                     "head_sha": pr["head"]["sha"], "repository": REPO, "pr": pr["number"]}
     # a same-repository PR's run lists its PR
-    build = github._run_json(github.repos[REPO], github.repos[REPO].runs[runs["build"]])
+    build = github.shapes.run_json(github.repos[REPO], github.repos[REPO].runs[runs["build"]])
     assert [p["number"] for p in build["pull_requests"]] == [pr["number"]]
