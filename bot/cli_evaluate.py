@@ -34,7 +34,7 @@ from bot.gate import Decision, decide
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from bot.registry import LoadedCandidate
+    from bot.mlflow import LoadedCandidate
 
 EXIT_PASS, EXIT_FAIL, EXIT_INPUT = 0, 1, 2
 PACKAGES = ("mlgate", "numpy", "pandas", "scipy", "scikit-learn", "mlflow", "pandera", "pyarrow")
@@ -346,7 +346,7 @@ def _registry(opts: EvaluateOptions) -> Any:
     MLflow would otherwise fall back to a store of its own in the working directory (an
     empty `mlflow.db`), and a `runs:/` candidate would then look like corrupt model files.
     """
-    from bot.registry import Registry, RegistryError
+    from bot.mlflow import Registry, RegistryError
 
     if opts.tracking_uri is None:
         from_store = [u for u in opts.candidates.values() if _STORE_URI.match(u)]
@@ -493,7 +493,7 @@ def _discover(mc: ModelConfig, frame: pd.DataFrame, candidate: np.ndarray, basel
 def _load_trusted(registry: Any, directory: Path, mc: ModelConfig, config: Config,
                   opts: EvaluateOptions) -> LoadedCandidate:
     """Load a PR-built model directory under the default branch's policy (see Registry.load_candidate)."""
-    from bot.registry import LoadPolicy, RegistryError
+    from bot.mlflow import LoadPolicy, RegistryError
 
     ev = config.evaluation
     if ev.allow_pickle == "never":
@@ -517,7 +517,7 @@ def _load_trusted(registry: Any, directory: Path, mc: ModelConfig, config: Confi
 def _log_candidates(registry: Any, loaded: list[tuple[dict[str, Any], LoadedCandidate]],
                     opts: EvaluateOptions) -> None:
     """Log each trusted-mode candidate with its provenance tags; the report then names the logged model."""
-    from bot.registry import RegistryError
+    from bot.mlflow import RegistryError
 
     for body, candidate in loaded:
         tags = {**(opts.provenance.tags() if opts.provenance else {}), "mlgate.model": body["name"],
@@ -553,7 +553,7 @@ def _pred_columns(
 
 
 def _score(registry: Any, uri: str, mc: ModelConfig, features: pd.DataFrame, role: str) -> np.ndarray:
-    from bot.registry import RegistryError
+    from bot.mlflow import RegistryError
 
     try:
         scorer = registry.load_scorer(uri, mc.task)
@@ -575,7 +575,7 @@ def _run_scorer(scorer: Callable[[pd.DataFrame], np.ndarray], uri: str, mc: Mode
 
 
 def _ref(registry: Any, uri: str) -> dict[str, Any]:
-    from bot.registry import RegistryError
+    from bot.mlflow import RegistryError
 
     try:
         ref = registry.resolve(uri)
@@ -589,7 +589,7 @@ def _ref(registry: Any, uri: str) -> dict[str, Any]:
 def _baseline(
     mc: ModelConfig, opts: EvaluateOptions, registry: Any, features: pd.DataFrame
 ) -> tuple[dict[str, Any] | None, np.ndarray | None]:
-    from bot.registry import RegistryError
+    from bot.mlflow import RegistryError
 
     alias = opts.baseline_alias or mc.baseline
     uri = f"models:/{mc.name}@{alias}"
@@ -701,7 +701,7 @@ def _write_outputs(report: dict[str, Any], decision: Decision, opts: EvaluateOpt
 
 def _log_to_mlflow(registry: Any, report: dict[str, Any], opts: EvaluateOptions) -> None:
     from bot import render
-    from bot.registry import RegistryError
+    from bot.mlflow import RegistryError
 
     run = report.get("run", {})
     tags = {

@@ -49,7 +49,7 @@ def configure_compare_live(parser: argparse.ArgumentParser) -> None:
 
 
 def _registry(uri: str | None) -> Any:
-    from bot.registry import Registry
+    from bot.mlflow import Registry
 
     uri = uri or os.environ.get("MLFLOW_TRACKING_URI")
     return Registry(uri) if uri else None

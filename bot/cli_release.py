@@ -121,7 +121,7 @@ def _store(url: str) -> Any:
 
 
 def _registry(uri: str | None) -> Any:
-    from bot.registry import Registry
+    from bot.mlflow import Registry
 
     if not uri:  # MLflow would quietly start an empty local store here
         print("mlgate: no model registry given: set MLFLOW_TRACKING_URI or pass --tracking-uri (the one the App "
@@ -133,7 +133,7 @@ def _registry(uri: str | None) -> Any:
 def _unknown_model(reg: Any, name: str) -> str | None:
     """Why `name` cannot be released: it is not a registered model. None also when MLflow
     cannot say: then the use case reports (and audits) that failure, as /promote does."""
-    from bot.registry import ModelNotFound, RegistryError
+    from bot.mlflow import ModelNotFound, RegistryError
 
     try:
         reg.require_model(name)
@@ -165,7 +165,7 @@ def _release(args: argparse.Namespace, action: str) -> Any:
 def _run_release(args: argparse.Namespace, action: str) -> int:
     from bot import promotion
     from bot.chatops import render_outcome
-    from bot.registry import RegistryError
+    from bot.mlflow import RegistryError
 
     store = _store(args.database_url)
     release = _release(args, action)

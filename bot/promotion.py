@@ -42,7 +42,7 @@ HISTORY_PREFIX = "mlgate.history."
 METRIC_PREFIX = "mlgate.metric."
 KEY_METRICS = 6
 
-Registry = Any  # bot.registry.Registry (duck-typed so tests may wrap a real one)
+Registry = Any  # bot.mlflow.Registry (duck-typed so tests may wrap a real one)
 GitHub = Any  # bot.github_client.GitHubClient, or None for the CLI
 Action = Literal["promote", "rollback"]
 Status = Literal["done", "dry_run", "unchanged", "already_done", "refused", "lock_held", "failed"]

@@ -18,7 +18,7 @@ METRIC_TAG = "mlgate.metric."  # written by /promote on the version it moves pro
 
 
 class VersionSource(Protocol):
-    """The registry calls the monitor makes (bot.registry.Registry satisfies it)."""
+    """The registry calls the monitor makes (bot.mlflow.Registry satisfies it)."""
 
     def alias_version(self, name: str, alias: str) -> str | None: ...
 
@@ -34,7 +34,7 @@ class Production:
 
 def production(registry: VersionSource | None, model: ModelConfig) -> Production:
     """The version behind the model's baseline alias and the figures it was promoted on."""
-    from bot.registry import RegistryError
+    from bot.mlflow import RegistryError
 
     if registry is None:
         return Production(None, {}, "no model registry configured (set MLFLOW_TRACKING_URI)")

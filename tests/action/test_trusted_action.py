@@ -49,7 +49,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     import mlflow
     from sklearn.linear_model import LogisticRegression
 
-    from bot.registry import Registry
+    from bot.mlflow import Registry
 
     root = tmp_path_factory.mktemp("trusted")
     ws = root / "workspace"

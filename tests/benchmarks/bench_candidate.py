@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
-from bot.registry import LoadPolicy, Registry  # noqa: E402
+from bot.mlflow import LoadPolicy, Registry  # noqa: E402
 
 
 def median(fn: Callable[[int], object], repeat: int) -> float:

@@ -56,7 +56,7 @@ def skops_model_dir() -> Path:
 @pytest.fixture(scope="session")
 def mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An MLflow SQLite store with its schema migrated once (migrating costs seconds)."""
-    from bot.registry import Registry
+    from bot.mlflow import Registry
 
     root = tmp_path_factory.mktemp("mlflow-template")
     Registry(f"sqlite:///{root / 'mlflow.db'}")
@@ -97,7 +97,7 @@ class World(Harness):
     def trusted_candidate(self, number: int, head: str, **tags: str) -> str:
         """What the trusted evaluation logs for a PR head (bot.mlflow's own code): a skops model and its
         provenance tags. `tags` overrides some, e.g. `**{"mlgate.repository": "other/repo"}`."""
-        from bot.registry import LoadPolicy
+        from bot.mlflow import LoadPolicy
 
         loaded = self.registry.load_candidate(skops_model_dir(), "binary", LoadPolicy())
         ref = self.registry.log_candidate(loaded, {
@@ -184,7 +184,7 @@ class World(Harness):
 def make_world(github: Any, tmp_path: Path, template: Path, config: str = BASE_CONFIG,
                store_url: str | None = None, tracking_uri: str | None = None) -> World:
     from bot.github_client import GitHubClient
-    from bot.registry import Registry
+    from bot.mlflow import Registry
     from bot.store import Store
 
     uri = tracking_uri

@@ -20,7 +20,7 @@ def _handle(event: Event) -> str:
     from bot.context import Context
     from bot.dispatch import dispatch
     from bot.github_client import GitHubClient
-    from bot.registry import Registry
+    from bot.mlflow import Registry
     from bot.store import Store
 
     if "store" not in _WORLD:

@@ -38,7 +38,7 @@ def test_redelivered_comment_promotes_once_and_edits_its_reply(world: World) -> 
 
 
 def dead_registry() -> Any:
-    from bot.registry import Registry
+    from bot.mlflow import Registry
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

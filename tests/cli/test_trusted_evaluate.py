@@ -72,7 +72,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A default-branch checkout with a holdout and @production, and candidate directories as a PR builds them."""
     import mlflow
 
-    from bot.registry import Registry
+    from bot.mlflow import Registry
 
     root = tmp_path_factory.mktemp("repo")
     (root / ".github").mkdir()

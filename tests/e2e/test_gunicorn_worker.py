@@ -120,7 +120,7 @@ def test_pr_loop_through_gunicorn_and_a_worker_process(github: Any, processes: d
 def test_release_loop_against_the_layouts_registry(github: Any, processes: dict[str, Any]) -> None:
 
     from bot import demo
-    from bot.registry import Registry
+    from bot.mlflow import Registry
     from bot.store import Store
 
     repo, env = "acme/churn", processes["env"]

@@ -76,7 +76,7 @@ def checkout(tmp_path: Path, mlflow_models: dict[str, Any]) -> Checkout:
     """acme/churn's checkout: config, reference, and production = version 1 promoted on its known AUC."""
     import shutil
 
-    from bot.registry import Registry
+    from bot.mlflow import Registry
 
     db = tmp_path / "mlflow.db"
     shutil.copy(mlflow_models["root"] / "mlflow.db", db)

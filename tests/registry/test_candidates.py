@@ -1,4 +1,4 @@
-"""Untrusted candidates in bot.registry: loading a PR-built model directory without running its code,
+"""Untrusted candidates in bot.mlflow: loading a PR-built model directory without running its code,
 logging it with provenance, and reading that provenance back. Real skops, cloudpickle and MLflow."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
-from bot.registry import LoadPolicy, Registry, UnsafeModel
+from bot.mlflow import LoadPolicy, Registry, UnsafeModel
 from tests.registry.conftest import frame
 
 

@@ -1,4 +1,4 @@
-"""ONNX candidates in bot.registry: a PR-built MLflow ONNX model directory is scored by onnxruntime
+"""ONNX candidates in bot.mlflow: a PR-built MLflow ONNX model directory is scored by onnxruntime
 (no Python from the PR runs), its graph file and external data are bounded to the directory, and it is
 logged with provenance. Real skl2onnx exports of real sklearn models, real onnxruntime and MLflow."""
 
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import yaml
 
-from bot import registry as registry_module
-from bot.registry import LoadPolicy, Registry, RegistryError, UnsafeModel
+from bot.mlflow import scoring as registry_module
+from bot.mlflow import LoadPolicy, Registry, RegistryError, UnsafeModel
 from tests.registry.conftest import frame
 
 onnx = pytest.importorskip("onnx")

@@ -1,4 +1,4 @@
-"""bot.registry against a real MLflow SQLite registry: the calls mlgate makes and every failure it explains."""
+"""bot.mlflow against a real MLflow SQLite registry: the calls mlgate makes and every failure it explains."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bot.registry import ModelRef, Registry, RegistryError, evaluation_metrics, redact
+from bot.mlflow import ModelRef, Registry, RegistryError, evaluation_metrics
+from bot.redact import redact
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "reports"
 
@@ -28,7 +29,7 @@ def reg(store: dict[str, Any], tmp_path: Path) -> Registry:
 
 
 def test_import_is_cheap_and_does_not_load_mlflow() -> None:
-    code = "import sys, bot.registry; assert 'mlflow' not in sys.modules, 'mlflow imported eagerly'"
+    code = "import sys, bot.mlflow; assert 'mlflow' not in sys.modules, 'mlflow imported eagerly'"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 

@@ -29,7 +29,7 @@ def test_registry_adapter_against_a_tracking_server_on_postgresql(server: str) -
     import mlflow
     from sklearn.linear_model import LogisticRegression
 
-    from bot.registry import Registry
+    from bot.mlflow import Registry
 
     rng = np.random.default_rng(0)
     x = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200)})
