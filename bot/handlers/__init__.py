@@ -1,102 +1,38 @@
 """Event handlers, one module per event family; `bot.dispatch` composes their routers.
 
-Shared helpers live here: the App's own view of a PR's changes, the "could not decide"
-check, and setting checks and the sticky comment through the store, so a redelivered event
-edits instead of duplicating. Which policy applies is bot.policy's business.
+Handlers gather what bot.plan needs and hand its PRUpdate to bot.apply. What they share (the
+check names and titles, setting checks, the App's view of a PR's changes, "could not decide")
+lives in bot.plan and bot.apply; the names below are re-exported only for older imports
+(tests); new code imports them from there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
-from bot.config import Paths
+from bot.apply import payload_labels, pr_changes, set_check, sync_labels, undecided, upsert_comment
 from bot.context import Context
-from bot.gate import Changes
-
-EVALUATION = "mlgate/evaluation"
-REVIEW = "mlgate/review"
-LABEL_DATA = "mlgate:data-change"
-LABEL_MODEL = "mlgate:model-change"
-LABEL_REGRESSION = "mlgate:regression"
-
-NO_CONFIG_TITLE = "No .github/mlgate.yml on the default branch"
-NO_ML_TITLE = "No ML changes"
-INVALID_CONFIG_TITLE = "Invalid .github/mlgate.yml"
-PENDING_TITLE = "Waiting for the evaluation workflow"
-FAILED_JOB_TITLE = "mlgate could not process this event"
-UNDECIDED_TITLE = "mlgate could not decide"
-DRAFT_TITLE = "Draft, not evaluated yet"
-CONFIG_CHANGED_NOTE = (
-    "this pull request changes .github/mlgate.yml; the policy on {branch} applies, and the change takes "
-    "effect once it is merged there"
+from bot.plan import (
+    CONFIG_CHANGED_NOTE,
+    DRAFT_TITLE,
+    EVALUATION,
+    FAILED_JOB_TITLE,
+    INVALID_CONFIG_TITLE,
+    LABEL_DATA,
+    LABEL_MODEL,
+    LABEL_REGRESSION,
+    NO_CONFIG_TITLE,
+    NO_ML_TITLE,
+    PENDING_TITLE,
+    REVIEW,
+    UNDECIDED_TITLE,
+    failed_job_check,
 )
 
-
-def undecided(ctx: Context, sha: str, names: Iterable[str], what: str, exc: BaseException) -> None:
-    """GitHub did not answer cleanly while mlgate needed `what`: the checks say mlgate could not
-    decide, with the cause and how to try again (never success or neutral). A transient error
-    is raised again afterwards, so the queue retries the job."""
-    from bot.chatops import render_reply
-    from bot.github_client import RetryLater
-
-    retrying = isinstance(exc, RetryLater)
-    ctx.log.warning("could not %s for %s: %s", what, sha[:12], exc)
-    summary = render_reply("undecided.md.j2", what=what, cause=str(exc).splitlines()[0] if str(exc) else
-                           type(exc).__name__, retrying=retrying)
-    for name in names:
-        set_check(ctx, sha, name, status="completed", conclusion="failure", title=UNDECIDED_TITLE, summary=summary)
-    if retrying:
-        raise exc
-
-
-def pr_changes(ctx: Context, number: int, total: int | None, paths: Paths) -> tuple[list[str], Changes]:
-    """What the PR changes, from the App's own list of its files, classified by the policy's globs.
-
-    GitHub lists at most 3,000 files; `total` is the PR's `changed_files` as GitHub reports it.
-    When the list is shorter, or the total is unknown, the PR counts as both a data and a model
-    change (`complete` False), so nothing hides behind file 3,001.
-    """
-    from bot.datachanges import classify
-
-    files = ctx.github.changed_files(number)
-    kinds = classify(files, paths)
-    return files, Changes(data=bool(kinds["data"]), model=bool(kinds["model"]),
-                          complete=total is not None and len(files) >= total)
-
-
-def set_check(ctx: Context, sha: str, name: str, *, status: str, conclusion: str | None = None,
-              title: str = "", summary: str = "", details_url: str | None = None) -> int:
-    """Create or update a check run, remembering its id so later updates cost one call.
-
-    A completed run stays completed on GitHub: when the check has to wait again on the same
-    commit (an approval dismissed, an evaluation re-run), a new run replaces it, since
-    GitHub and branch protection read the newest run of each name.
-    """
-    repo = ctx.event.repo or ""
-    known = ctx.store.check_id(repo, sha, name)
-    replacing = None
-    if known is not None and conclusion is None and ctx.store.check_conclusion(repo, sha, name) is not None:
-        known, replacing = None, known
-        # a retry of a job whose new run was created but not yet remembered: adopt that run
-        newest = ctx.github.find_check(sha, name)
-        if newest is not None and newest != replacing:
-            known, replacing = newest, None
-    check_id = ctx.github.set_check(sha, name, status=status, conclusion=conclusion, title=title,
-                                    summary=summary or title, details_url=details_url, known_id=known,
-                                    lookup=False, replacing=replacing)
-    ctx.store.set_check(repo, sha, name, int(check_id), conclusion)
-    return int(check_id)
-
-
-def upsert_comment(ctx: Context, pr: int, body: str) -> int:
-    """Edit the PR's sticky comment in place (one call when the store knows its id), or post it."""
-    from bot.render import MARKER
-
-    repo = ctx.event.repo or ""
-    comment_id = ctx.github.upsert_sticky_comment(pr, body, MARKER, known_id=ctx.store.comment_id(repo, pr))
-    ctx.store.set_comment_id(repo, pr, int(comment_id))
-    return int(comment_id)
+__all__ = ["CONFIG_CHANGED_NOTE", "DRAFT_TITLE", "EVALUATION", "FAILED_JOB_TITLE", "INVALID_CONFIG_TITLE",
+           "LABEL_DATA", "LABEL_MODEL", "LABEL_REGRESSION", "NO_CONFIG_TITLE", "NO_ML_TITLE", "PENDING_TITLE",
+           "REVIEW", "UNDECIDED_TITLE", "on_job_failed", "payload_labels", "pr_and_sha", "pr_changes", "set_check",
+           "sync_labels", "undecided", "upsert_comment"]
 
 
 def pr_and_sha(event_payload: dict[str, Any]) -> tuple[int | None, str | None]:
@@ -118,26 +54,6 @@ def pr_and_sha(event_payload: dict[str, Any]) -> tuple[int | None, str | None]:
         prs = check.get("pull_requests") or []
         return (prs[0].get("number") if prs else None), check.get("head_sha")
     return None, None
-
-
-def sync_labels(ctx: Context, number: int, want: set[str], managed: set[str], current: set[str] | None) -> None:
-    """Make mlgate's own labels (`managed`) on the PR equal `want`; others' labels are untouched.
-
-    With `current` (the labels the event's payload shows) only the differences cost calls.
-    """
-    add = sorted(want - current) if current is not None else sorted(want)
-    remove = sorted((managed - want) & current) if current is not None else sorted(managed - want)
-    if add:
-        ctx.github.add_labels(number, add)
-    for label in remove:
-        ctx.github.remove_label(number, label)
-
-
-def payload_labels(pr: dict[str, Any]) -> set[str] | None:
-    labels = pr.get("labels")
-    if not isinstance(labels, list):
-        return None
-    return {str(x.get("name")) for x in labels if isinstance(x, dict) and x.get("name")}
 
 
 # events whose failure the evaluation check reports: the ones that drive it
@@ -172,6 +88,6 @@ def on_job_failed(ctx: Context, exc: BaseException) -> None:
 
     if ctx.event.name == "pull_request" and pr is not None and phase(ctx, int(pr), sha) >= EVALUATED:
         return  # a late pull_request job never overwrites the result of this head's evaluation
-    set_check(ctx, sha, EVALUATION, status="completed", conclusion="failure", title=FAILED_JOB_TITLE,
-              summary=f"mlgate gave up on delivery `{ctx.delivery_id}` after retrying: {reason}\n\n"
-                      "Comment `/evaluate` or re-run this check to try again.")
+    from bot.apply import write_check
+
+    write_check(ctx.github, ctx.store, ctx.event.repo or "", failed_job_check(sha, ctx.delivery_id, reason))

@@ -13,13 +13,14 @@ from __future__ import annotations
 from contextlib import ExitStack
 from typing import Any
 
+from bot.apply import write_check
 from bot.context import Context
-from bot.handlers import EVALUATION, REVIEW, set_check
+from bot.handlers.inputs import replan_head
 from bot.handlers.ordering import pr_lock
+from bot.plan import EVALUATION, NO_RUN_TITLE, RERUN_TITLE, REVIEW, rerun_check
 from bot.routing import Router
 
-RERUN_TITLE = "Re-running the evaluation workflow"
-NO_RUN_TITLE = "Waiting for the evaluation workflow"
+__all__ = ["NO_RUN_TITLE", "RERUN_TITLE", "on_rerequested", "prs_at", "rerun_evaluation", "router"]
 
 
 def prs_at(ctx: Context, sha: str, listed: list[dict[str, Any]]) -> list[int]:
@@ -44,10 +45,8 @@ def on_rerequested(ctx: Context) -> None:
     prs = prs_at(ctx, head, check.get("pull_requests") or [])
     if name == REVIEW:
         if prs:
-            from bot.handlers.review import recompute
-
             with pr_lock(ctx, prs[0]):
-                recompute(ctx, prs[0])
+                replan_head(ctx, prs[0])
         return
     rerun_evaluation(ctx, head, prs)
 
@@ -64,31 +63,21 @@ def rerun_evaluation(ctx: Context, head: str, prs: list[int]) -> None:
 def _rerun(ctx: Context, head: str, prs: list[int]) -> None:
     repo = ctx.event.repo or ""
     latest = next((e for e in (ctx.store.latest_evaluation(repo, n, head) for n in prs) if e), None)
-    if not latest or not latest.get("run_id"):
-        why = ("mlgate knows no evaluation workflow run for this commit, so there is nothing to re-run. "
-               "Re-run the evaluation workflow from the Actions tab, or push a commit.")
-        before = ctx.store.check_conclusion(repo, head, EVALUATION)
-        if before:  # e.g. neutral "no ML changes": a re-run click must not turn it into a wait for nothing
-            set_check(ctx, head, EVALUATION, status="completed", conclusion=before, title=NO_RUN_TITLE,
-                      summary=f"{why}\n\nThe earlier result (`{before}`) stands.")
-        else:
-            set_check(ctx, head, EVALUATION, status="queued", title=NO_RUN_TITLE, summary=why)
+    before = ctx.store.check_conclusion(repo, head, EVALUATION)
+    run_id = latest["run_id"] if latest else None
+    if not run_id:
+        write_check(ctx.github, ctx.store, repo, rerun_check(head, run_id=None, before=before))
         return
     from bot.github_client import GitHubError, RetryLater
 
-    run_id = int(latest["run_id"])
     try:
         ctx.github.rerun_workflow(run_id)
     except RetryLater:
         raise
     except GitHubError as exc:  # e.g. still running, or too old to re-run: say so, keep the verdict
-        before = ctx.store.check_conclusion(repo, head, EVALUATION) or "failure"
-        set_check(ctx, head, EVALUATION, status="completed", conclusion=before, title="Could not re-run",
-                  summary=f"GitHub refused to re-run workflow run {run_id}: {exc}\n\nThe earlier result "
-                          f"(`{before}`) stands. Re-run the workflow from the Actions tab, or push a commit.")
+        write_check(ctx.github, ctx.store, repo, rerun_check(head, run_id=run_id, before=before, refused=str(exc)))
         return
-    set_check(ctx, head, EVALUATION, status="queued", title=RERUN_TITLE,
-              summary=f"Workflow run {run_id} was started again; this check completes when it uploads its report.")
+    write_check(ctx.github, ctx.store, repo, rerun_check(head, run_id=run_id, before=before))
 
 
 router = Router({"check_run.rerequested": on_rerequested})

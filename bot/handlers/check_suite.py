@@ -16,15 +16,14 @@ from __future__ import annotations
 from contextlib import ExitStack
 from typing import Any
 
+from bot.apply import write_check
 from bot.context import Context
-from bot.handlers import EVALUATION, REVIEW, set_check
 from bot.handlers.check_run import prs_at, rerun_evaluation
 from bot.handlers.ordering import pr_lock
+from bot.plan import EVALUATION, REVIEW, WAITING_TITLE, waiting_check
 from bot.routing import Router
 
-WAITING_TITLE = "Waiting for mlgate"
-WAITING_SUMMARY = ("mlgate has not decided on this commit yet: it evaluates the head of a pull request once the "
-                   "pull request's event is processed and the evaluation workflow uploads its report.")
+__all__ = ["WAITING_TITLE", "on_requested", "on_rerequested", "router"]
 
 
 def _ours(ctx: Context, suite: dict[str, Any]) -> bool:
@@ -60,7 +59,7 @@ def on_requested(ctx: Context) -> None:
             held.enter_context(pr_lock(ctx, number))
         for name in (EVALUATION, REVIEW):
             if ctx.store.check_id(repo, head, name) is None:  # set by an earlier event: its state stands
-                set_check(ctx, head, name, status="queued", title=WAITING_TITLE, summary=WAITING_SUMMARY)
+                write_check(ctx.github, ctx.store, repo, waiting_check(head, name))
 
 
 router = Router({

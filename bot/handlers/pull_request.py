@@ -17,27 +17,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.chatops import render_reply
-from bot.config import CONFIG_PATH
-from bot.context import Context
-from bot.handlers import (
-    CONFIG_CHANGED_NOTE,
-    DRAFT_TITLE,
-    EVALUATION,
-    INVALID_CONFIG_TITLE,
-    LABEL_DATA,
-    LABEL_MODEL,
-    NO_CONFIG_TITLE,
-    NO_ML_TITLE,
-    PENDING_TITLE,
-    REVIEW,
+from bot.apply import (
+    apply,
     payload_labels,
     pr_changes,
-    set_check,
+    remembered,
     sync_labels,
     undecided,
-    upsert_comment,
+    write_check,
 )
+from bot.config import CONFIG_PATH
+from bot.context import Context
+from bot.gate import Changes
 from bot.handlers.ordering import (
     EVALUATED,
     PENDING,
@@ -46,6 +37,22 @@ from bot.handlers.ordering import (
     phase,
     reach,
 )
+from bot.plan import (
+    CONFIG_CHANGED_NOTE,
+    EVALUATION,
+    LABEL_DATA,
+    LABEL_MODEL,
+    REVIEW,
+    PullView,
+    draft_check,
+    invalid_config_check,
+    no_config_check,
+    no_ml_check,
+    pending_check,
+    plan_pending,
+    review_waits_check,
+)
+from bot.policy import Policy
 from bot.routing import Router
 
 KIND_LABELS = {LABEL_DATA, LABEL_MODEL}
@@ -76,23 +83,17 @@ def on_change(ctx: Context) -> None:
         return
     config, problem = policy.config, policy.problem
     if problem and not settled:
-        set_check(ctx, head, EVALUATION, status="completed", conclusion="failure", title=INVALID_CONFIG_TITLE,
-                  summary=f"`{CONFIG_PATH}` on `{policy.branch}` is invalid, so mlgate cannot gate this pull "
-                          f"request:\n\n```\n{problem}\n```\n\nFix it on `{policy.branch}`; this pull request's "
-                          "own copy is never used for the gate.")
+        write_check(ctx.github, ctx.store, repo, invalid_config_check(head, policy.branch, problem))
         return
     if config is None:
         # a clean "no such file" at the default branch's head: the one case that is neutral
         for name in (EVALUATION, REVIEW) if not settled else ():
-            set_check(ctx, head, name, status="completed", conclusion="neutral", title=NO_CONFIG_TITLE,
-                      summary=f"mlgate is installed but the default branch `{policy.default_branch}` has no "
-                              f"`{CONFIG_PATH}`, so there is no policy to apply. Add one there to gate ML changes.")
+            write_check(ctx.github, ctx.store, repo, no_config_check(head, name, policy.default_branch))
         return
     if pr.get("draft") and config.skip_drafts:
         # neutral only because GitHub never merges a draft; ready_for_review evaluates it
         for name in (EVALUATION, REVIEW) if not settled else ():
-            set_check(ctx, head, name, status="completed", conclusion="neutral", title=DRAFT_TITLE,
-                      summary=render_reply("draft_check.md.j2", workflow=config.evaluation.workflow))
+            write_check(ctx.github, ctx.store, repo, draft_check(head, name, config.evaluation.workflow))
         return
     total = pr.get("changed_files")
     try:
@@ -105,53 +106,51 @@ def on_change(ctx: Context) -> None:
     current_labels = payload_labels(pr)
     if not changes.data_changed and not changes.model_changed:
         for name in (EVALUATION, REVIEW) if not settled else ():
-            set_check(ctx, head, name, status="completed", conclusion="neutral", title=NO_ML_TITLE,
-                      summary="No file of this pull request matches `paths.data` or `paths.model` in "
-                              f"`{CONFIG_PATH}` on `{policy.branch}`.")
+            write_check(ctx.github, ctx.store, repo, no_ml_check(head, name, policy.branch))
         if current:
             sync_labels(ctx, number, set(), KIND_LABELS, current_labels)  # a later push may have dropped them
         return
     if base_changed and ctx.store.latest_evaluation(repo, number, head) is not None:
-        rejudge(ctx, number, head, config, changes)  # this head's report, judged by the new base's policy
+        author = str((pr.get("user") or {}).get("login") or "")
+        rejudge(ctx, number, head, author, policy, changes)  # this head's report, judged by the new base's policy
         settled = True
     if not settled and ctx.store.check_conclusion(repo, head, REVIEW) == "neutral":
-        set_check(ctx, head, REVIEW, status="in_progress", title="Waiting for the evaluation",
-                  summary="The review check is decided once this commit's evaluation is in.")
+        write_check(ctx.github, ctx.store, repo, review_waits_check(head))
     if not settled:
-        set_check(ctx, head, EVALUATION, status="queued", title=PENDING_TITLE,
-                  summary=f"Waiting for the `{config.evaluation.workflow}` workflow to upload the "
-                          f"`{config.evaluation.artifact}` artifact for {head[:12]}.")
+        write_check(ctx.github, ctx.store, repo, pending_check(head, config.evaluation.workflow,
+                                                               config.evaluation.artifact))
     if not current:
         return
     want = ({LABEL_DATA} if changes.data_changed else set()) | ({LABEL_MODEL} if changes.model_changed else set())
     sync_labels(ctx, number, want, KIND_LABELS, current_labels)
     notes = [CONFIG_CHANGED_NOTE.format(branch=policy.branch)] if CONFIG_PATH in files else []
-    if policy.releases_refused:
-        notes.append(f"/promote and /rollback are not available for this pull request: {policy.releases_refused}")
     if not changes.complete:
         notes.append(f"GitHub lists only {len(files):,} of this pull request's {total or 0:,} changed files, so "
                      "mlgate treats it as a data and a model change, and a reviewer must approve it")
-    from bot.render import render_pending_comment
-
     if ctx.store.latest_evaluation(repo, number, head) is not None:
         return  # this head's report is in the comment already: "pending" never replaces it
-    upsert_comment(ctx, number, render_pending_comment([m.name for m in config.models], notes))
+    # the comment says the evaluation is pending; the report it showed is kept, collapsed, below
+    apply(plan_pending(config, remembered(ctx.store, repo, number),
+                       PullView(number, head, str((pr.get("user") or {}).get("login") or ""),
+                                policy.releases_refused), notes),
+          ctx.github, ctx.store, repo)
 
 
-def rejudge(ctx: Context, number: int, head: str, config: Any, changes: Any) -> None:
-    """The head's stored report under `config` (its new base's policy): both checks decided again."""
+def rejudge(ctx: Context, number: int, head: str, author: str, policy: Policy, changes: Changes) -> None:
+    """The head's stored report under its new base's policy: decided once, both checks and the
+    comment planned again."""
     from bot.gate import decide
-    from bot.handlers.review import recompute
-    from bot.render import render_check_summary
+    from bot.handlers.inputs import plan_head, stored_origin_reasons
 
+    config = policy.config
     evaluation = ctx.store.latest_evaluation(ctx.event.repo or "", number, head)
-    if evaluation is None:
+    if evaluation is None or config is None:
         return
     decision = decide(evaluation["report"], config, changes)
-    title, summary = render_check_summary(evaluation["report"], decision)
-    set_check(ctx, head, EVALUATION, status="completed", conclusion="success" if decision.outcome == "pass" else
-              "failure", title=title, summary=summary)
-    recompute(ctx, number, config=config, changes=changes)
+    plan_head(ctx, number=number, head=head, author=author, config=config, releases_refused=policy.releases_refused,
+              report=evaluation["report"], decision=decision, run_id=evaluation["run_id"], eval_id=evaluation["id"],
+              computed_by_pr=config.evaluation.trust == "pull_request",
+              extra=stored_origin_reasons(ctx, config, evaluation["run_id"], author))
 
 
 def on_edited(ctx: Context) -> None:

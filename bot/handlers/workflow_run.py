@@ -11,32 +11,32 @@ artifact zip, the run that built the candidate, the PR, the default branch (the 
 file is cached by SHA), the PR's files, the comment, the evaluation check, the regression
 label (only when it changes), and the review check (plus the reviews when the policy asks for
 approval): eleven, twelve at most. The PR's build run costs three (PR, branch, artifact list).
+
+The gate decides once per job (`decide`), bot.plan computes the PR's whole next state from that
+decision (comment, both checks, label, state block), and bot.apply writes what changed: each
+check at most once.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
 from typing import Any
 
+from bot.apply import pr_changes, undecided, write_check
 from bot.artifacts import MAX_ZIP_BYTES, ArtifactError, extract_report
-from bot.config import CONFIG_PATH, Config
+from bot.config import Config
 from bot.context import Context
-from bot.gate import Changes, Decision, decide
+from bot.gate import decide
 from bot.github_client import PullInfo, RunInfo
-from bot.handlers import (
-    EVALUATION,
-    LABEL_REGRESSION,
-    REVIEW,
-    pr_changes,
-    set_check,
-    undecided,
-    upsert_comment,
+from bot.handlers.inputs import (
+    POLICY_DIFFERS_NOTE,
+    PR_WORKFLOW_REVIEW_REASON,
+    origin_reasons,
+    plan_head,
 )
 from bot.handlers.ordering import EVALUATED, claim_head, pr_lock, reach
+from bot.plan import EVALUATION, REVIEW, artifact_check, stale_check, untrusted_check
 from bot.routing import Router
 from bot.trust import (
-    NOT_TRUSTED_TITLE,
     Origin,
     expected,
     head_problem,
@@ -45,15 +45,7 @@ from bot.trust import (
     uploader_problem,
 )
 
-MISSING_ARTIFACT_TITLE = "No mlgate report"
-INVALID_ARTIFACT_TITLE = "Invalid mlgate report"
-POLICY_DIFFERS_NOTE = (
-    f"the evaluation ran with a `{CONFIG_PATH}` that differs from the base branch's; "
-    "the verdict applies the base branch's policy"
-)
-PR_WORKFLOW_REVIEW_REASON = (
-    "the numbers were computed by the pull request's own workflow and its author lacks write permission"
-)
+__all__ = ["POLICY_DIFFERS_NOTE", "PR_WORKFLOW_REVIEW_REASON", "on_completed", "router"]
 
 
 def on_completed(ctx: Context) -> None:
@@ -147,32 +139,21 @@ def _evaluate(ctx: Context, run: dict[str, Any], number: int, base_sha: str, *, 
             ctx.log.info("run %s for the old head %s has no usable report: %s", run_id, head[:12], exc)
             return
         ctx.log.warning("run %s: %s", run_id, exc)
-        from bot.render import escape_md
-
-        # a rejection quotes the artifact (a member's name, a field's value): inert, like the tables;
-        # only mlgate's own "uploaded no artifact" words keep their code spans
-        set_check(ctx, head, EVALUATION, status="completed", conclusion="failure",
-                  title=MISSING_ARTIFACT_TITLE if missing else INVALID_ARTIFACT_TITLE,
-                  summary=f"{exc if missing else escape_md(str(exc), 300)}.\n\nThe `{config.evaluation.workflow}` workflow must run `mlgate evaluate` and "
-                          f"upload `mlgate-report.json` as the `{config.evaluation.artifact}` artifact "
-                          f"(see docs/action.md). Run: {run.get('html_url') or run_id}",
-                  details_url=run.get("html_url"))
+        write_check(ctx.github, ctx.store, repo, artifact_check(
+            head, missing=missing, reason=str(exc), workflow=config.evaluation.workflow,
+            artifact=config.evaluation.artifact, run_url=str(run.get("html_url") or run_id),
+            details_url=run.get("html_url")))
         reach(ctx, number, head, EVALUATED)
         return
-    decision = decide(report, config, changes)
+    decision = decide(report, config, changes)  # the one decision of this job
     from bot.metrics import metrics
 
     metrics().verdicts.labels(outcome=decision.outcome).inc()
-    from bot.render import render_check_summary, render_comment
-
-    title, summary = render_check_summary(report, decision)
-    conclusion = "success" if decision.outcome == "pass" else "failure"
     if stale:
         # the old commit gets its own result; the PR's comment, labels and review are the new head's
         ctx.log.info("report for %s is older than the PR head %s: only its own check is completed",
                      head[:12], str(current)[:12])
-        set_check(ctx, head, EVALUATION, status="completed", conclusion=conclusion, title=title,
-                  summary=f"This commit is no longer the head of #{number}.\n\n{summary}")
+        write_check(ctx.github, ctx.store, repo, stale_check(head, number, decision, report))
         reach(ctx, number, head, EVALUATED)
         return
     previous = ctx.store.latest_evaluation(repo, number)
@@ -182,17 +163,11 @@ def _evaluate(ctx: Context, run: dict[str, Any], number: int, base_sha: str, *, 
         eval_id = ctx.store.record_evaluation(repo, number, head, run_id, decision.outcome, report)
     if eval_id is None:
         return  # a newer push arrived meanwhile
-    settings = ctx.settings
-    public = getattr(settings, "public_url", None) if settings is not None else None
-    url = f"{str(public).rstrip('/')}/reports/{eval_id}" if public else None
-    upsert_comment(ctx, number, render_comment(report, decision, report_url=url, notes=_notes(report, config, head),
-                                            computed_by_pr=origin.by_pull_request))
-    set_check(ctx, head, EVALUATION, status="completed", conclusion=conclusion, title=title, summary=summary,
-              details_url=url)
+    plan_head(ctx, number=number, head=head, author=pull.author, config=config,
+              releases_refused=policy.releases_refused, report=report, decision=decision, run_id=run_id,
+              eval_id=eval_id, computed_by_pr=origin.by_pull_request,
+              extra=origin_reasons(ctx, origin.by_pull_request, pull.author))
     reach(ctx, number, head, EVALUATED)
-    _regression_label(ctx, number, decision, config, previous, run_id)
-    update_review_check(ctx, number, head, decision, config, changes,
-                        extra_reasons=_origin_reasons(ctx, origin, pull.author))
 
 
 def _missing_reason(run: dict[str, Any], artifact: str) -> str:
@@ -200,94 +175,6 @@ def _missing_reason(run: dict[str, Any], artifact: str) -> str:
     if concl and concl != "success":
         return f"the workflow run ended `{concl}` and uploaded no `{artifact}` artifact"
     return f"the run uploaded no `{artifact}` artifact"
-
-
-def _notes(report: dict[str, Any], config: Config, head: str) -> list[str]:
-    notes = []
-    made_for = (report.get("run") or {}).get("head_sha")
-    if made_for and made_for != head:
-        notes.append(f"the report says it was made for {made_for[:12]}, not {head[:12]}")
-    policy = report.get("policy")
-    if isinstance(policy, dict) and _canonical(policy) != _canonical(config.to_policy()):
-        notes.append(POLICY_DIFFERS_NOTE)
-    return notes
-
-
-def _canonical(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, default=str)
-
-
-def _regression_label(ctx: Context, number: int, decision: Decision, config: Config,
-                      previous: dict[str, Any] | None, run_id: int) -> None:
-    """`mlgate:regression` follows the verdict. A call is made only when it changes from the
-    previous evaluation (or on a redelivery, which cannot know whether the first try got here),
-    so a human who removes the label is not overruled until the verdict changes again."""
-    if previous is None:
-        was: bool | None = False
-    elif previous.get("run_id") == run_id:
-        was = None  # unknown: make sure
-    else:
-        was = decide(previous["report"], config).regressed
-    now = decision.regressed
-    if was is not None and was == now:
-        return
-    if now:
-        ctx.github.add_labels(number, [LABEL_REGRESSION])
-    elif was is None or was:
-        ctx.github.remove_label(number, LABEL_REGRESSION)
-
-
-def update_review_check(ctx: Context, number: int, head: str, decision: Decision, config: Config,
-                        changes: Changes | None = None, *, extra_reasons: Sequence[str] = ()) -> None:
-    """`mlgate/review` after an evaluation (the one place the evaluation sets it).
-
-    No review required: it passes at once. Required: "approval required" (in progress) until a
-    reviewer approves this head; when reviews of this head already exist (a reviewer was quicker
-    than CI), the review gate recounts them (bot.handlers.review.recompute), so nobody is asked
-    to approve twice.
-    """
-    if not decision.review_required(list(config.review.required_when)) and not extra_reasons:
-        set_check(ctx, head, REVIEW, status="completed", conclusion="success", title="No review required",
-                  summary="The evaluation found nothing that the policy asks a reviewer to approve.")
-        return
-    on_head = [r for r in ctx.github.reviews(number)
-               if r.get("commit_id") == head and r.get("state") in ("APPROVED", "CHANGES_REQUESTED")]
-    if on_head:
-        from bot.handlers.review import recompute
-
-        recompute(ctx, number, config=config, changes=changes)
-        return
-    from bot.chatops import render_reply
-    from bot.review_gate import ReviewState, required_reasons
-
-    # nobody reviewed this head yet: the same state, title and text the review gate would give
-    state = ReviewState(required=True, satisfied=False, needed=config.review.min_approvals, approvals=[],
-                        reasons=required_reasons(config.review.required_when, decision) + list(extra_reasons))
-    set_check(ctx, head, REVIEW, status=state.status, title=state.title,
-              summary=render_reply("review_check.md.j2", state=state, head=head,
-                                   approvers=list(config.review.approvers)))
-
-
-def _origin_reasons(ctx: Context, origin: Origin, author: str) -> list[str]:
-    """Review the single-workflow mode asks for: the numbers came from the PR's own workflow,
-    which ran the PR's code, so a PR whose author may not write to the repository needs a
-    reviewer whatever they say."""
-    if not origin.by_pull_request:
-        return []
-    if ctx.github.permission(author) in ("write", "maintain", "admin"):  # a custom role counts as less
-        return []
-    return [PR_WORKFLOW_REVIEW_REASON]
-
-
-def origin_review_reasons(ctx: Context, config: Config, evaluation: dict[str, Any] | None, author: str) -> list[str]:
-    """_origin_reasons for a stored evaluation (the review handler's recount): its run is read
-    back through the Actions API, so the answer never rests on the store or the report."""
-    if evaluation is None or config.evaluation.trust != "pull_request" or not evaluation.get("run_id"):
-        return []
-    info = ctx.github.run_info(int(evaluation["run_id"]))
-    by_pr = info is None or info.event != "workflow_run"  # unknown: as untrusted as it gets
-    return _origin_reasons(ctx, Origin("pull_request" if by_pr else "workflow_run", int(evaluation["run_id"]),
-                                       str(evaluation.get("head_sha") or "")), author)
 
 
 def _default_branch(ctx: Context) -> str:
@@ -329,11 +216,8 @@ def _refuse(ctx: Context, number: int, sha: str, why: str, run: dict[str, Any]) 
         return  # an old commit that already has its result
     if ctx.store.latest_evaluation(repo, number, sha) is not None:
         return
-    from bot.chatops import render_reply
-
-    set_check(ctx, sha, EVALUATION, status="completed", conclusion="failure", title=NOT_TRUSTED_TITLE,
-              summary=render_reply("untrusted_report.md.j2", why=why, run_url=run.get("html_url") or run.get("id")),
-              details_url=run.get("html_url"))
+    write_check(ctx.github, ctx.store, repo, untrusted_check(sha, why, str(run.get("html_url") or run.get("id")),
+                                                             run.get("html_url")))
     reach(ctx, number, sha, EVALUATED)  # a late pull_request event must not turn the refusal back into a wait
 
 
@@ -358,7 +242,7 @@ def _on_evaluation_run(ctx: Context, run: dict[str, Any]) -> None:
     ev = config.evaluation
     info = ctx.github.run_info(run_id)
     why = "the Actions API does not know this run" if info is None else uploader_problem(info, ev, default, repo)
-    if why is not None:
+    if why is not None or info is None:
         ctx.log.warning("workflow run %s: %s; ignored", run_id, why)
         return
     named = trigger_in_title(info)  # from the default branch's `run-name:`, when it has one

@@ -11,7 +11,7 @@ import json
 
 from bot.github_client import RunInfo
 from bot.handlers import EVALUATION
-from bot.handlers.workflow_run import INVALID_ARTIFACT_TITLE, MISSING_ARTIFACT_TITLE
+from bot.plan import INVALID_ARTIFACT_TITLE, MISSING_ARTIFACT_TITLE
 from bot.sandbox.server import make_artifact_zip
 from bot.trust import trigger_in_title, uploader_problem
 from tests.handlers.conftest import CONFIG, FAILING, PASSING, REPO, Hub

@@ -15,7 +15,8 @@ import pytest
 from bot.context import Event
 from bot.github_client import RetryLater
 from bot.handlers import EVALUATION, LABEL_REGRESSION, REVIEW
-from bot.handlers.workflow_run import POLICY_DIFFERS_NOTE, on_completed
+from bot.handlers.inputs import POLICY_DIFFERS_NOTE
+from bot.handlers.workflow_run import on_completed
 from bot.render import MARKER
 from bot.sandbox.server import make_artifact_zip
 from tests.handlers.conftest import CONFIG, FAILING, PASSING, REPO, Hub
@@ -75,7 +76,7 @@ def test_failing_report_updates_comment_checks_label_and_review_within_twelve_ca
     assert comment["id"] == pending["id"]
     body = comment["body"]
     assert body.startswith(MARKER) and "the gate failed" in body
-    assert "| roc\\_auc | 0.7842 | 0.7782 |" in body and "| region = APAC |" in body  # metric and segment tables
+    assert "| roc\\_auc | 0.78" in body and "| region = APAC |" in body  # metric and segment tables
     evaluation = hub.store.latest_evaluation(REPO, n)
     assert evaluation is not None and f"https://mlgate.example.com/reports/{evaluation['id']}" in body
     checks = hub.checks(head)
@@ -120,7 +121,9 @@ def test_passing_report_passes_and_removes_the_regression_label(hub: Hub) -> Non
     assert (checks[REVIEW]["status"], checks[REVIEW]["conclusion"]) == ("completed", "success")
     assert LABEL_REGRESSION not in hub.github.labels(REPO, n)
     (comment,) = hub.comments(n)
-    assert "the gate failed" not in comment["body"]
+    current, earlier = comment["body"].split("<details><summary>Earlier evaluations (1)</summary>")
+    assert "the gate failed" not in current and "✅ the gate passed" in current
+    assert "the gate failed" in earlier  # the first head's report, collapsed
 
 
 def test_a_stale_report_never_overwrites_the_newer_head(hub: Hub) -> None:

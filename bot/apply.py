@@ -1,0 +1,238 @@
+"""Write a PRUpdate (bot.plan) to GitHub: only what differs from what the store remembers.
+
+- A check run is written when its digest (status, conclusion, title, summary, details URL)
+  differs from the one the store remembers for that commit and name; its id is remembered so
+  an update costs one call, and a completed run that must wait again gets a new run.
+- The sticky comment is written when its body's SHA-256 differs from the one remembered.
+- Labels: the calls the plan asks for (it compared with its memory of the verdict).
+- The state the comment shows is remembered (pr_states), so a later event (a review, a
+  release) plans from it.
+
+The helpers every handler shares live here too (the App's own view of a PR's changes, the
+"could not decide" check, labels from the payload), so nothing imports bot.handlers except the
+dispatcher. The Action's token mode applies through `apply` with `NoMemory` (it keeps no store).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
+
+from bot.config import Paths
+from bot.context import Context
+from bot.gate import Changes
+from bot.plan import (
+    EVALUATION,
+    REVIEW,
+    UNDECIDED_TITLE,
+    CheckUpdate,
+    PRState,
+    PRUpdate,
+    PullView,
+    ReleaseNote,
+    Remembered,
+    comment_digest,
+    restate,
+)
+from bot.ports import GitHub
+
+
+class Memory(Protocol):
+    """What apply reads and records (bot.store.Store; NoMemory for the Action)."""
+
+    def check_id(self, repo: str, sha: str, name: str) -> int | None: ...
+    def check_conclusion(self, repo: str, sha: str, name: str) -> str | None: ...
+    def check_digest(self, repo: str, sha: str, name: str) -> str | None: ...
+    def set_check(self, repo: str, sha: str, name: str, check_id: int, conclusion: str | None,
+                  digest: str | None = None) -> None: ...
+    def comment_id(self, repo: str, pr: int) -> int | None: ...
+    def set_comment_id(self, repo: str, pr: int, comment_id: int) -> None: ...
+    def pr_state(self, repo: str, pr: int) -> tuple[str, str, str | None] | None: ...
+    def set_pr_state(self, repo: str, pr: int, state: str, section: str, comment_sha256: str | None) -> None: ...
+
+
+class NoMemory:
+    """A store that remembers nothing (the Action's token mode): every write is made, and GitHub
+    is searched for the check run and the sticky comment to edit."""
+
+    def check_id(self, repo: str, sha: str, name: str) -> int | None:
+        return None
+
+    def check_conclusion(self, repo: str, sha: str, name: str) -> str | None:
+        return None
+
+    def check_digest(self, repo: str, sha: str, name: str) -> str | None:
+        return None
+
+    def set_check(self, repo: str, sha: str, name: str, check_id: int, conclusion: str | None,
+                  digest: str | None = None) -> None:
+        return None
+
+    def comment_id(self, repo: str, pr: int) -> int | None:
+        return None
+
+    def set_comment_id(self, repo: str, pr: int, comment_id: int) -> None:
+        return None
+
+    def pr_state(self, repo: str, pr: int) -> tuple[str, str, str | None] | None:
+        return None
+
+    def set_pr_state(self, repo: str, pr: int, state: str, section: str, comment_sha256: str | None) -> None:
+        return None
+
+
+# ---------------------------------------------------------------- apply
+
+
+def remembered(memory: Memory, repo: str, number: int) -> Remembered:
+    """What the store remembers of the PR's living comment."""
+    row = memory.pr_state(repo, number)
+    if row is None:
+        return Remembered()
+    state = PRState.from_json(row[0])
+    return Remembered(state, row[1] if state is not None else "")
+
+
+def write_check(github: GitHub, memory: Memory, repo: str, check: CheckUpdate, *, lookup: bool = False) -> int | None:
+    """Create or update a check run, unless the store remembers writing this very run; its id
+    (None when skipped)."""
+    digest = check.digest
+    if memory.check_digest(repo, check.sha, check.name) == digest:
+        return None
+    known = memory.check_id(repo, check.sha, check.name)
+    replacing = None
+    if known is not None and check.conclusion is None and memory.check_conclusion(repo, check.sha, check.name):
+        # a completed run stays completed on GitHub: a check that must wait again gets a new run
+        known, replacing = None, known
+        # a retry of a job whose new run was created but not yet remembered: adopt that run
+        newest = github.find_check(check.sha, check.name)
+        if newest is not None and newest != replacing:
+            known, replacing = newest, None
+    check_id = int(github.set_check(check.sha, check.name, status=check.status, conclusion=check.conclusion,
+                                    title=check.title, summary=check.summary or check.title,
+                                    details_url=check.details_url, known_id=known, lookup=lookup and known is None,
+                                    replacing=replacing))
+    memory.set_check(repo, check.sha, check.name, check_id, check.conclusion, digest)
+    return check_id
+
+
+def apply(update: PRUpdate, github: GitHub, memory: Memory, repo: str, *, lookup: bool = False) -> int | None:
+    """Write what `update` changes; the sticky comment's id (None when it was not written)."""
+    from bot.render import MARKER
+
+    for check in update.checks:
+        write_check(github, memory, repo, check, lookup=lookup)
+    if update.labels_add:
+        github.add_labels(update.number, list(update.labels_add))
+    for label in update.labels_remove:
+        github.remove_label(update.number, label)
+    comment_id = None
+    if update.comment is not None:
+        digest = comment_digest(update.comment)
+        row = memory.pr_state(repo, update.number)
+        known = memory.comment_id(repo, update.number)
+        if row is None or row[2] != digest or known is None:
+            comment_id = int(github.upsert_sticky_comment(update.number, update.comment, MARKER, known_id=known))
+            memory.set_comment_id(repo, update.number, comment_id)
+        if update.state is not None:
+            memory.set_pr_state(repo, update.number, update.state.to_json(), update.section, digest)
+    return comment_id
+
+
+def apply_update(ctx: Context, update: PRUpdate) -> None:
+    """`apply` for a handler: its repository, store, and the audit records of accepted regressions."""
+    from bot import promotion
+
+    repo = ctx.event.repo or ""
+    apply(update, ctx.github, ctx.store, repo)
+    for a in update.accepted:
+        promotion.record_accepted_regression(ctx.store, repo=repo, pr=update.number, sha=update.head_sha,
+                                             model=a.model, approvers=list(a.approvers), reasons=list(a.reasons),
+                                             delivery_id=ctx.delivery_id)
+
+
+def refresh_pr_state(ctx: Context, number: int, releases: Sequence[ReleaseNote]) -> None:
+    """After a release from PR `number` (chat-ops, or on merge): the comment's state block says
+    so. Nothing is decided or rendered again but the state block; a PR without a comment yet
+    gets none."""
+    repo = ctx.event.repo or ""
+    before = remembered(ctx.store, repo, number)
+    if before.state is None or not releases:
+        return
+    apply(restate(before, PullView(number, before.state.head_sha), releases), ctx.github, ctx.store, repo)
+
+
+# ---------------------------------------------------------------- the helpers handlers share
+
+
+def set_check(ctx: Context, sha: str, name: str, *, status: str, conclusion: str | None = None,
+              title: str = "", summary: str = "", details_url: str | None = None) -> int | None:
+    """One check run through `write_check` (remembered, written only when it changed)."""
+    check = CheckUpdate(name, sha, status, conclusion, title, summary, details_url)  # type: ignore[arg-type]
+    return write_check(ctx.github, ctx.store, ctx.event.repo or "", check)
+
+
+def upsert_comment(ctx: Context, pr: int, body: str) -> int:
+    """Edit the PR's sticky comment in place (one call when the store knows its id), or post it."""
+    from bot.render import MARKER
+
+    repo = ctx.event.repo or ""
+    comment_id = ctx.github.upsert_sticky_comment(pr, body, MARKER, known_id=ctx.store.comment_id(repo, pr))
+    ctx.store.set_comment_id(repo, pr, int(comment_id))
+    return int(comment_id)
+
+
+def undecided(ctx: Context, sha: str, names: Iterable[str], what: str, exc: BaseException) -> None:
+    """GitHub did not answer cleanly while mlgate needed `what`: the checks say mlgate could not
+    decide, with the cause and how to try again (never success or neutral). A transient error
+    is raised again afterwards, so the queue retries the job."""
+    from bot.github_client import RetryLater
+    from bot.plan import undecided_check
+
+    retrying = isinstance(exc, RetryLater)
+    ctx.log.warning("could not %s for %s: %s", what, sha[:12], exc)
+    cause = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    for name in names:
+        write_check(ctx.github, ctx.store, ctx.event.repo or "", undecided_check(sha, name, what, cause, retrying))
+    if retrying:
+        raise exc
+
+
+def pr_changes(ctx: Context, number: int, total: int | None, paths: Paths) -> tuple[list[str], Changes]:
+    """What the PR changes, from the App's own list of its files, classified by the policy's globs.
+
+    GitHub lists at most 3,000 files; `total` is the PR's `changed_files` as GitHub reports it.
+    When the list is shorter, or the total is unknown, the PR counts as both a data and a model
+    change (`complete` False), so nothing hides behind file 3,001.
+    """
+    from bot.datachanges import classify
+
+    files = ctx.github.changed_files(number)
+    kinds = classify(files, paths)
+    return files, Changes(data=bool(kinds["data"]), model=bool(kinds["model"]),
+                          complete=total is not None and len(files) >= total)
+
+
+def sync_labels(ctx: Context, number: int, want: set[str], managed: set[str], current: set[str] | None) -> None:
+    """Make mlgate's own labels (`managed`) on the PR equal `want`; others' labels are untouched.
+
+    With `current` (the labels the event's payload shows) only the differences cost calls.
+    """
+    add = sorted(want - current) if current is not None else sorted(want)
+    remove = sorted((managed - want) & current) if current is not None else sorted(managed - want)
+    if add:
+        ctx.github.add_labels(number, add)
+    for label in remove:
+        ctx.github.remove_label(number, label)
+
+
+def payload_labels(pr: dict[str, Any]) -> set[str] | None:
+    labels = pr.get("labels")
+    if not isinstance(labels, list):
+        return None
+    return {str(x.get("name")) for x in labels if isinstance(x, dict) and x.get("name")}
+
+
+__all__ = ["EVALUATION", "REVIEW", "UNDECIDED_TITLE", "Memory", "NoMemory", "apply", "apply_update",
+           "payload_labels", "pr_changes", "refresh_pr_state", "remembered", "set_check", "sync_labels",
+           "undecided", "upsert_comment", "write_check"]
