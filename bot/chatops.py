@@ -434,10 +434,15 @@ def release_for(inv: Invocation, cmd: Command) -> promotion.Release:
 
 
 def run_promote(inv: Invocation, cmd: Command) -> Result:
+    from bot.monitor.state import release_note
+
     if (missing := _need_config(inv, cmd)) is not None:
         return missing
-    out = promotion.promote(inv.ctx.store, inv.ctx.registry, inv.ctx.github, release_for(inv, cmd))
-    return Result(out.ok, render_outcome(out, cmd.line))
+    release = release_for(inv, cmd)
+    live = None if cmd.canary is not None else release_note(inv.ctx.store, inv.repo, release.model)
+    out = promotion.promote(inv.ctx.store, inv.ctx.registry, inv.ctx.github, release)
+    text = render_outcome(out, cmd.line)
+    return Result(out.ok, f"{live}\n{text}" if live else text)  # #17: a canary's live comparison first
 
 
 def run_rollback(inv: Invocation, cmd: Command) -> Result:

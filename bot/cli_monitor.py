@@ -39,7 +39,13 @@ def _when(text: str) -> datetime:
 def configure_monitor(parser: argparse.ArgumentParser) -> None:
     _common(parser)
     parser.add_argument("--dry-run", action="store_true", help="say what would change on GitHub; change nothing")
-    parser.add_argument("--no-issues", action="store_true", help="only print the result (no GitHub token needed)")
+    parser.add_argument("--no-issues", action="store_true",
+                        help="only print the result (no GitHub token needed; no canary comment either)")
+    parser.add_argument("--database-url", default=None,
+                        help="the App's store, to record each model's state for the dashboard and /promote "
+                             "(default: $MLGATE_DATABASE_URL; nothing is recorded without one)")
+    parser.add_argument("--repo", default=None, help="owner/name the runs are recorded under "
+                        "(default: $GITHUB_REPOSITORY)")
 
 
 def configure_compare_live(parser: argparse.ArgumentParser) -> None:
@@ -73,6 +79,10 @@ def run_monitor(args: argparse.Namespace) -> int:
     config = _load(args)
     if config is None:
         return 2
+    repo_name = args.repo or os.environ.get("GITHUB_REPOSITORY", "")
+    store = _store(args.database_url or os.environ.get("MLGATE_DATABASE_URL"), repo_name)
+    if store is False:
+        return 2
     gh = None
     if not args.no_issues:
         token, repo = os.environ.get("GITHUB_TOKEN", ""), os.environ.get("GITHUB_REPOSITORY", "")
@@ -82,29 +92,98 @@ def run_monitor(args: argparse.Namespace) -> int:
                   "or pass --no-issues", file=sys.stderr)
             return 2
         gh = GitHubClient.from_token(token, repo, os.environ.get("GITHUB_API_URL") or DEFAULT_API)
+    registry = _registry(args.tracking_uri)
     try:
-        results = run(config, root=Path(args.root), registry=_registry(args.tracking_uri), until=args.until)
+        results = run(config, root=Path(args.root), registry=registry, until=args.until)
     except LogError as exc:
         print(f"mlgate: {exc}", file=sys.stderr)
         return 2
-    outcomes = []
-    for health in results:
+    web = (os.environ.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/")
+    outcomes, canaries = [], []
+    for health, model in zip(results, config.models, strict=True):
         line = f"{health.model}: {health.state} ({health.window}, {health.rows:,} predictions)"
         print(line + "".join(f"\n  - {r}" for r in health.reasons))
-        if gh is not None:
-            try:
+        outcome = None
+        try:
+            if gh is not None:
                 outcome = sync_issue(gh, health, config.monitor, dry_run=args.dry_run)
-            except GitHubError as exc:
-                print(f"mlgate: could not update the monitor issue of {health.model}: {exc}", file=sys.stderr)
-                return 2
-            outcomes.append(outcome)
-            what = f"would be {outcome.action}" if args.dry_run else outcome.action
-            print(f"  issue: {what}" + (f" (#{outcome.number})" if outcome.number else "")
-                  + (f"; retrain: {outcome.retrain}" if outcome.retrain else ""))
+                outcomes.append(outcome)
+                what = f"would be {outcome.action}" if args.dry_run else outcome.action
+                print(f"  issue: {what}" + (f" (#{outcome.number})" if outcome.number else "")
+                      + (f"; retrain: {outcome.retrain}" if outcome.retrain else ""))
+            posted = _canary(args, config, model, registry, gh, repo_name)
+        except GitHubError as exc:
+            print(f"mlgate: could not update GitHub for {health.model}: {exc}", file=sys.stderr)
+            return 2
+        except LogError as exc:
+            print(f"mlgate: {exc}", file=sys.stderr)
+            return 2
+        if posted is not None:
+            canaries.append(posted)
+        if store is not None and not args.dry_run:
+            from bot.monitor.state import record
+
+            record(store, repo_name, health, outcome, posted, web=web)
     if args.json_out:
-        Path(args.json_out).write_text(json.dumps({"models": [asdict(h) for h in results],
-                                                   "issues": [asdict(o) for o in outcomes]}, indent=1, default=str))
+        Path(args.json_out).write_text(json.dumps({
+            "models": [asdict(h) for h in results], "issues": [asdict(o) for o in outcomes],
+            "canaries": [{"canary": asdict(p.canary), "comparison": asdict(p.result), "comment_id": p.comment_id,
+                          "note": p.note} for p in canaries]}, indent=1, default=str))
     return 0 if all(h.state == "ok" for h in results) else 1
+
+
+def _store(url: str | None, repo: str) -> Any:
+    """The App's store to record into (never created here), None without a URL, False on a problem."""
+    if not url:
+        return None
+    from bot.store import StoreError, open_existing
+
+    if not repo:
+        print("mlgate: recording into the store needs the repository: pass --repo or set GITHUB_REPOSITORY",
+              file=sys.stderr)
+        return False
+    try:
+        return open_existing(url)
+    except StoreError as exc:
+        print(f"mlgate: {exc}", file=sys.stderr)
+        return False
+
+
+def _canary(args: argparse.Namespace, config: Any, model: Any, registry: Any, gh: Any, repo: str) -> Any:
+    """A running canary of `model`: compared live and, with a token for its PR's repository, posted there."""
+    from bot.mlflow import RegistryError
+    from bot.monitor.canary import post_comparison, running_canary
+    from bot.monitor.compare import compare_live
+    from bot.monitor.state import Posted
+
+    if registry is None:
+        return None
+    try:
+        canary = running_canary(registry, model.name, config.monitor.challenger)
+    except RegistryError as exc:
+        print(f"  canary: cannot read the {config.monitor.challenger} alias ({str(exc).splitlines()[0][:200]})")
+        return None
+    if canary is None:
+        return None
+    result = compare_live(config, model, root=Path(args.root), registry=registry, until=args.until,
+                          challenger=canary.version)
+    where = f"{canary.repo}#{canary.pr}" if canary.pr else None
+    note = None
+    if where is None:
+        note = "the challenger version has no mlgate.pr tag (not started by /promote --canary on a PR)"
+    elif canary.repo != repo:
+        note = f"the canary was started on {where}, not in {repo or 'this repository'}"
+    elif gh is None:
+        note = "--no-issues: not posted"
+    elif args.dry_run:
+        note = f"dry run: would be posted on {where}"
+    comment = None
+    if note is None:
+        comment = post_comparison(gh, canary, result)
+    print(f"  canary: version {canary.version} against {result.champion}, {result.mode} traffic: "
+          + ("worse" if result.worse else "undecided" if result.undecided else "not worse")
+          + (f"; posted on {where}" if comment else f"; {note}"))
+    return Posted(canary, result, comment, note)
 
 
 def run_compare_live(args: argparse.Namespace) -> int:

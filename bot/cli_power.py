@@ -73,14 +73,16 @@ def run(args: argparse.Namespace) -> int:
     se_here = se * (measured_rows / rows) ** 0.5
     # the critical value of all the model's tests (segments included), as measured
     z = model_budget(measured, mc).critical
-    max_drop = mc.metrics[args.metric].max_drop
+    # the gate's tolerance: `max_drop: 5%` is 5% of the measured baseline value, in the metric's units
+    policy = mc.metrics[args.metric]
+    max_drop, said = policy.tolerance(comp.get("baseline")), policy.tolerance_text(comp.get("baseline"))
     need = rows_needed(se_here, rows, args.drop, z, args.power, max_drop)
     smallest = detectable(se_here, z, args.power)
     print(f"{mc.name} {args.metric}: with {rows:,} holdout rows the smallest drop told from noise at "
           f"{args.power:.0%} power is {smallest:.3g} (se {se_here:.3g}, critical value {z:.3g}); "
           f"the gate catches a drop of max_drop + that = {max_drop + smallest:.3g} with that power.")
     if need is None:
-        print(f"A drop of {args.drop:g} is within max_drop ({max_drop:g}): the gate tolerates it by design; "
+        print(f"A drop of {args.drop:g} is within max_drop ({said}): the gate tolerates it by design; "
               "lower max_drop to catch it.")
         return 0
     print(f"To catch a true drop of {args.drop:g} with {args.power:.0%} power the holdout needs about "

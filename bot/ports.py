@@ -53,6 +53,19 @@ class InstallationRow(TypedDict):
     updated_at: float
 
 
+class MonitorRunRow(TypedDict):
+    """What one `mlgate monitor` run found for one model and window (bot.monitor.state writes it)."""
+
+    repo: str
+    model: str
+    window_label: str
+    at: float
+    state: str
+    issue: int | None
+    summary: str  # JSON
+    comparison: str | None  # JSON: a running canary's live comparison
+
+
 class AuditRow(TypedDict):
     """One line of the append-only audit log."""
 
@@ -155,6 +168,10 @@ class Store(Protocol):
     def acquire(self, name: str, holder: str, ttl: float) -> LockInfo | None: ...
     def release(self, name: str, holder: str) -> None: ...
     def release_held_by(self, holders: Sequence[str], *, name_prefix: str) -> int: ...
+
+    # what mlgate monitor recorded (bot.monitor.state): /promote quotes a canary's live comparison
+    def monitor_runs(self, *, repo: str | None = None, model: str | None = None,
+                     limit: int = 500) -> list[MonitorRunRow]: ...
 
 
 class Registry(Protocol):

@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    and_,
     create_engine,
     delete,
     event,
@@ -42,7 +43,7 @@ from sqlalchemy.engine import Engine, RowMapping
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError, ProgrammingError
 
 from bot.errors import AdapterError
-from bot.ports import AuditRow, EvaluationRow, InstallationRow
+from bot.ports import AuditRow, EvaluationRow, InstallationRow, MonitorRunRow
 from bot.redact import redact_url, scrub, url_secrets
 
 # GitHub caps webhook payloads at 25 MB; the web door refuses more (413) with this same limit,
@@ -124,7 +125,12 @@ audit = Table(
     Column("delivery_id", String(64)),
     Column("result", String(32), nullable=False),
     Column("detail", Text),
+    Column("alias", String(255)),  # the alias a promotion or rollback moved (migration 0007)
 )
+# release history (bot.promotion): an alias's releases, an earlier release by the same delivery or PR head
+Index("ix_audit_release", audit.c.model, audit.c.alias, audit.c.id)
+Index("ix_audit_delivery", audit.c.delivery_id)
+Index("ix_audit_head", audit.c.repo, audit.c.sha)
 locks = Table(
     "locks", metadata,
     Column("name", String(300), primary_key=True),
@@ -195,7 +201,7 @@ class StoreError(AdapterError):
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 BASELINE = "0001"  # the schema that create_all made before bot/migrations existed
-SCHEMA_HEAD = "0006"  # the newest revision in bot/migrations/versions (tests keep the two equal)
+SCHEMA_HEAD = "0007"  # the newest revision in bot/migrations/versions (tests keep the two equal)
 MIGRATION_LOCK = 0x6D6C67617465  # "mlgate": the advisory lock that serialises migrations on PostgreSQL
 
 
@@ -235,6 +241,39 @@ def _upgrade(conn: Any) -> None:
     command.upgrade(cfg, "head")
     logging.getLogger("mlgate.store").info("store schema %s", f"upgraded from {current} to {head}" if current
                                            else f"created at {head}")
+
+
+RELEASE_ACTIONS = ("promote", "rollback")  # bot.promotion's audit actions and success result
+RELEASE_SUCCESS = "success"
+_SUCCESSFUL_RELEASE = and_(audit.c.action.in_(RELEASE_ACTIONS), audit.c.result == RELEASE_SUCCESS)
+
+
+@dataclass(frozen=True)
+class ReleaseRow:
+    """One successful promotion or rollback from the audit log (bot.promotion wrote it)."""
+
+    id: int
+    at: float
+    actor: str
+    action: str
+    model: str
+    alias: str
+    from_version: str | None
+    to_version: str | None  # None: a canary's alias was cleared
+    repo: str | None
+    pr: int | None
+    sha: str | None
+    delivery_id: str | None
+    detail: str | None
+
+    @classmethod
+    def of(cls, row: RowMapping) -> ReleaseRow:
+        return cls(**{f: row[f] for f in _RELEASE_FIELDS})
+
+
+_RELEASE_FIELDS = ("id", "at", "actor", "action", "model", "alias", "from_version", "to_version", "repo", "pr",
+                   "sha", "delivery_id", "detail")
+_RELEASE_COLUMNS = [audit.c[f] for f in _RELEASE_FIELDS]
 
 
 @dataclass(frozen=True)
@@ -739,11 +778,12 @@ class Store:
     def record_audit(self, *, actor: str, action: str, result: str, repo: str | None = None,
                      model: str | None = None, from_version: str | None = None, to_version: str | None = None,
                      pr: int | None = None, sha: str | None = None, delivery_id: str | None = None,
-                     detail: str | None = None) -> int:
+                     detail: str | None = None, alias: str | None = None) -> int:
         with self.engine.begin() as c:
             res = c.execute(insert(audit).values(at=time.time(), actor=actor, action=action, result=result, repo=repo,
                                                  model=model, from_version=from_version, to_version=to_version,
-                                                 pr=pr, sha=sha, delivery_id=delivery_id, detail=detail))
+                                                 pr=pr, sha=sha, delivery_id=delivery_id, detail=detail,
+                                                 alias=alias))
             return int(res.inserted_primary_key[0])  # type: ignore[index]
 
     def audit_records(self, model: str | None = None, limit: int | None = None) -> list[AuditRow]:
@@ -754,6 +794,54 @@ class Store:
             q = q.limit(limit)
         with self.engine.connect() as c:
             return [cast(AuditRow, dict(r)) for r in c.execute(q).mappings()]
+
+    # release history: successful promotions and rollbacks, found by index (never a scan of the log)
+
+    def _releases(self, q: Any) -> list[ReleaseRow]:
+        with self.engine.connect() as c:
+            return [ReleaseRow.of(r) for r in c.execute(q).mappings()]
+
+    def releases(self, model: str, alias: str, limit: int | None = None) -> list[ReleaseRow]:
+        """The successful promotions and rollbacks of `model@alias`, newest first."""
+        q = (select(*_RELEASE_COLUMNS).where(audit.c.model == model, audit.c.alias == alias, _SUCCESSFUL_RELEASE)
+             .order_by(audit.c.id.desc()))
+        return self._releases(q.limit(limit) if limit else q)
+
+    def last_release(self, model: str, alias: str) -> ReleaseRow | None:
+        """The newest successful promotion or rollback of `model@alias`: where mlgate last put the alias."""
+        found = self.releases(model, alias, limit=1)
+        return found[0] if found else None
+
+    def previous_version(self, model: str, alias: str, current: str | None) -> str | None:
+        """The version `model@alias` pointed at before its newest successful move to `current`."""
+        q = (select(*_RELEASE_COLUMNS).where(audit.c.model == model, audit.c.alias == alias, _SUCCESSFUL_RELEASE,
+                                             audit.c.to_version.is_(None) if current is None
+                                             else audit.c.to_version == current)
+             .order_by(audit.c.id.desc()).limit(1))
+        found = self._releases(q)
+        return found[0].from_version if found else None
+
+    def earlier_release(self, *, model: str, action: str, delivery_id: str,
+                        head: tuple[str, str, str] | None = None) -> ReleaseRow | None:
+        """The newest successful `action` of `model` by this delivery, or (`head` = repo, sha, alias)
+        of that pull-request head to that alias: a release that must not run twice."""
+        same = audit.c.delivery_id == delivery_id
+        if head is not None:
+            repo, sha, alias = head
+            same = or_(same, and_(audit.c.repo == repo, audit.c.sha == sha, audit.c.alias == alias))
+        q = (select(*_RELEASE_COLUMNS).where(audit.c.model == model, audit.c.action == action,
+                                             audit.c.result == RELEASE_SUCCESS, same)
+             .order_by(audit.c.id.desc()).limit(1))
+        found = self._releases(q)
+        return found[0] if found else None
+
+    def release_of_head(self, repo: str, sha: str) -> ReleaseRow | None:
+        """The newest successful promotion of a pull-request head of `repo`."""
+        q = (select(*_RELEASE_COLUMNS).where(audit.c.repo == repo, audit.c.sha == sha,
+                                             audit.c.action == RELEASE_ACTIONS[0], audit.c.result == RELEASE_SUCCESS)
+             .order_by(audit.c.id.desc()).limit(1))
+        found = self._releases(q)
+        return found[0] if found else None
 
     # ------------------------------------------------------------ monitor runs (bot.monitor.state)
 
@@ -767,7 +855,7 @@ class Store:
                                                   state=state, issue=issue, summary=summary, comparison=comparison))
 
     def monitor_runs(self, *, repo: str | None = None, model: str | None = None,
-                     limit: int = 500) -> list[dict[str, Any]]:
+                     limit: int = 500) -> list[MonitorRunRow]:
         """Monitor runs, newest first."""
         q = select(monitor_runs).order_by(monitor_runs.c.at.desc()).limit(limit)
         if repo is not None:
@@ -775,7 +863,7 @@ class Store:
         if model is not None:
             q = q.where(monitor_runs.c.model == model)
         with self.engine.connect() as c:
-            return [dict(r) for r in c.execute(q).mappings()]
+            return [cast(MonitorRunRow, dict(r)) for r in c.execute(q).mappings()]
 
     # ------------------------------------------------------------ locks
 

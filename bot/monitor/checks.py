@@ -105,7 +105,7 @@ def _category_codes(col: pd.Series, cats: pd.Index) -> np.ndarray:
     first keeps it to one string per distinct value, not one per row (millions of rows)."""
     codes, uniques = pd.factorize(col, use_na_sentinel=True)
     lut = np.append(cats.get_indexer(pd.Index([str(u) for u in uniques])), -1)
-    return lut[codes]
+    return np.asarray(lut[codes])
 
 
 @dataclass(frozen=True)
@@ -187,11 +187,11 @@ def labels_of(frame: pd.DataFrame, task: str, label: str, where: str) -> np.ndar
     y = frame[label]
     if task == "binary":
         values = pd.to_numeric(y, errors="coerce") if not pd.api.types.is_bool_dtype(y) else y.astype(int)
-        arr = values.to_numpy(dtype=np.float64)
+        arr: np.ndarray = values.to_numpy(dtype=np.float64)
         if not np.isin(arr, (0.0, 1.0)).all():
             raise LogError(f"{where}: the label {label} must be 0 or 1 for a binary model")
         return arr.astype(np.int64)
-    arr = pd.to_numeric(y, errors="coerce").to_numpy(dtype=np.float64)
+    arr = np.asarray(pd.to_numeric(y, errors="coerce").to_numpy(dtype=np.float64))
     if not np.isfinite(arr).all():
         raise LogError(f"{where}: the label {label} must be numeric for a regression model")
     return arr
@@ -249,6 +249,16 @@ def _spec_columns(spec: object) -> list[str]:
     return [str(column)] if column else []
 
 
+def tolerance_for(model: ModelConfig, column: str, metric: str, baseline: float | None) -> float:
+    """The tolerated drop in the metric's units, as the gate reads it: `max_drop: 5%` is 5% of
+    |baseline| (the evaluation-time figure, or the champion's live value); overall metrics use
+    their own policy, segments the segment policy."""
+    if column != "all":
+        return model.segment_policy.tolerance(baseline)
+    policy = model.metrics.get(metric)
+    return policy.tolerance(baseline) if policy else 0.0
+
+
 def _names_for(version: str | None, alias: str) -> list[str]:
     return [v for v in (version, alias) if v]
 
@@ -281,13 +291,13 @@ def _live_quality(model: ModelConfig, cfg: Monitor, answered: pd.DataFrame, figu
             rows = int(groups.sizes[g])
             for m in names:
                 policy = model.metrics.get(m)
-                max_drop = model.segment_policy.max_drop if column != "all" else (policy.max_drop if policy else 0.0)
                 informational = bool(policy and policy.informational)
                 gates = not informational and rows >= cfg.min_rows
                 # a segment is judged only against its own figure (tag mlgate.metric.<m>[<segment>])
                 figure = figures.get(m) if column == "all" else figures.get(f"{m}[{segment}]")
                 stat = S.against_figure(m, figure, values[m][g], rows, model.confidence)
-                verdict = metric_verdict(stat.to_dict(), max_drop, informational=informational)
+                verdict = metric_verdict(stat.to_dict(), tolerance_for(model, column, m, figure),
+                                         informational=informational)
                 value, se = values[m][g]
                 z = z_quantile(model.confidence)
                 low, high = (value - z * se, value + z * se) if value is not None and se is not None else (None, None)

@@ -3,17 +3,16 @@
 Shadow traffic (the challenger scored the same requests as the champion) is compared row by
 row with the gate's paired statistics. A traffic split (each request answered by one of
 them) is compared as two independent samples. Verdicts are the gate's (bot.gate.metric_verdict):
-a challenger is `regressed` only when the whole interval lies below -max_drop.
+a challenger is `regressed` only when the whole interval lies below -max_drop (a `5%` max_drop
+is 5% of the champion's live value, as the gate takes it of the baseline's).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
 from pathlib import Path
 
-import jinja2
 import numpy as np
 import pandas as pd
 
@@ -22,10 +21,10 @@ from bot.evaluation.paired import Groups, Stat
 from bot.evaluation.segments import build_partitions
 from bot.gate import metric_verdict
 from bot.monitor import stats as S
-from bot.monitor.checks import _spec_columns, labels_of
+from bot.monitor.checks import _spec_columns, labels_of, tolerance_for
 from bot.monitor.logs import Window, join_labels, read_logs
 from bot.monitor.run import VersionSource
-from bot.render import escape_md, templates_dir
+from bot.monitor.templates import env
 
 SHADOW_OVERLAP = 0.5  # share of the challenger's requests the champion also scored to call it shadow traffic
 
@@ -142,26 +141,15 @@ def _partitions(frame: pd.DataFrame, model: ModelConfig) -> list[tuple[str, Grou
 def _row(model: ModelConfig, min_rows: int, column: str, key: str, stat: Stat) -> ComparisonRow:
     policy = model.metrics.get(stat.name)
     informational = bool(policy and policy.informational)
-    max_drop = (policy.max_drop if policy else 0.0) if column == "all" else model.segment_policy.max_drop
-    verdict = metric_verdict(stat.to_dict(), max_drop, informational=informational)
+    verdict = metric_verdict(stat.to_dict(), tolerance_for(model, column, stat.name, stat.baseline),
+                             informational=informational)
     segment = "all" if column == "all" else f"{column}={key}"
     return ComparisonRow(stat.name, segment, stat.rows, stat.baseline, stat.candidate, stat.delta,
                          stat.ci_low, stat.ci_high, verdict, not informational and stat.rows >= min_rows)
 
 
-@cache
-def _env() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir() / "monitor")), autoescape=False,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                             keep_trailing_newline=True)
-    env.filters["md"] = escape_md
-    env.filters["num"] = lambda v, d=4: "–" if v is None else f"{v:.{d}f}"
-    env.filters["signed"] = lambda v, d=4: "–" if v is None else f"{v:+.{d}f}"
-    return env
-
-
 def render_comparison(result: LiveComparison) -> str:
     """The comparison as Markdown (the CLI prints it; a PR comment could carry it)."""
-    return _env().get_template("compare.md.j2").render(
+    return env().get_template("compare.md.j2").render(
         c=result, overall=[r for r in result.rows if r.segment == "all"],
         segments=[r for r in result.rows if r.segment != "all"]).strip() + "\n"

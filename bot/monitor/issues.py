@@ -11,14 +11,11 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import cache
 from typing import Any, Protocol
-
-import jinja2
 
 from bot.config import Monitor
 from bot.monitor.checks import ModelHealth
-from bot.render import escape_md, templates_dir
+from bot.monitor.templates import env
 
 TREND_LENGTH = 12
 _TREND = re.compile(r"<!-- mlgate:monitor-trend (\[[^<>]{0,20000}\]) -->")
@@ -89,22 +86,9 @@ def _with(trend: list[dict[str, Any]], entry: dict[str, Any]) -> list[dict[str, 
     return [*kept, entry][-TREND_LENGTH:]
 
 
-@cache
-def _env() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir() / "monitor")),
-        autoescape=False,  # Markdown; every string from data goes through `md`
-        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-    )
-    env.filters["md"] = escape_md
-    env.filters["num"] = lambda v, d=4: "–" if v is None else f"{v:.{d}f}"
-    env.filters["signed"] = lambda v, d=4: "–" if v is None else f"{v:+.{d}f}"
-    return env
-
-
 def render_issue(health: ModelHealth, trend: list[dict[str, Any]], max_rows: int = 60) -> str:
-    drifted = sorted((d for d in health.drift if d.drifted), key=lambda d: -d.psi)
-    return _env().get_template("issue.md.j2").render(
+    drifted = sorted((d for d in health.drift if d.drifted and d.segment != "all"), key=lambda d: -d.psi)
+    return env().get_template("issue.md.j2").render(
         h=health, marker=marker(health.model), drifted=drifted[:max_rows], more_drift=max(len(drifted) - max_rows, 0),
         overall=[d for d in health.drift if d.segment == "all"],
         live=[r for r in health.live if r.segment == "all"], live_segments=[r for r in health.live if r.segment != "all"][:max_rows],

@@ -51,12 +51,12 @@ def features(rng: np.random.Generator, n: int, shift: float = 0.0) -> pd.DataFra
 
 def _logit(f: pd.DataFrame) -> np.ndarray:
     plan = f["plan"].cat.codes.to_numpy()
-    return (0.5 - 0.06 * f["tenure_months"].to_numpy() + 0.02 * (f["monthly_charges"].to_numpy() - 60)
-            - 0.6 * plan + 0.4 * (f["region"].cat.codes.to_numpy() == 2))
+    return np.asarray(0.5 - 0.06 * f["tenure_months"].to_numpy() + 0.02 * (f["monthly_charges"].to_numpy() - 60)
+                      - 0.6 * plan + 0.4 * (f["region"].cat.codes.to_numpy() == 2))
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+    return np.asarray(1.0 / (1.0 + np.exp(-x)))
 
 
 def reference(seed: int = 0, rows: int = 20_000) -> pd.DataFrame:

@@ -63,7 +63,8 @@ def test_cli_canary_points_the_challenger_and_rollback_clears_it(
     rows = Store(db).audit_records(model=MODEL)
     assert [(r["action"], r["result"], r["to_version"]) for r in rows] == [
         ("promote", "success", "2"), ("rollback", "success", None)]
-    assert json.loads(rows[0]["detail"])["canary"] == 0.1 and json.loads(rows[0]["detail"])["alias"] == "challenger"
+    detail = json.loads(rows[0]["detail"] or "{}")
+    assert detail["canary"] == 0.1 and detail["alias"] == "challenger"
     # nothing left to clear: said so, nothing changed
     assert _cli(checkout, db, "rollback", MODEL, "--canary") == 0
     assert "no canary running" in capsys.readouterr().out

@@ -44,3 +44,46 @@ def test_promote_canary_needs_the_gates(world: World) -> None:  # noqa: F811
     c = world.comment(n, "/promote --canary 10%", user="wes")
     assert "was refused" in world.reply(c["id"])
     assert world.alias("challenger") is None
+
+
+def _monitored(world: World, worse: bool) -> None:  # noqa: F811
+    """What `mlgate monitor` records for a running canary (bot.monitor.state.record, real types)."""
+    from bot.monitor.canary import running_canary
+    from bot.monitor.checks import ModelHealth
+    from bot.monitor.compare import ComparisonRow, LiveComparison
+    from bot.monitor.state import Posted, record
+
+    canary = running_canary(world.registry, MODEL, "challenger")
+    assert canary is not None and canary.pr is not None
+    delta, low, high = (-0.05, -0.07, -0.03) if worse else (0.001, -0.004, 0.006)
+    result = LiveComparison(MODEL, "1", canary.version, "shadow", "2026-11-23 to 2026-11-29", 9000, 2700, rows=[
+        ComparisonRow("roc_auc", "all", 2700, 0.80, 0.80 + delta, delta, low, high,
+                      "regressed" if worse else "unchanged", True)])
+    health = ModelHealth(MODEL, "1", "2026-11-23 to 2026-11-29", 12000, 12000)
+    record(world.store, "acme/churn", health, None, Posted(canary, result, 7), web="https://github.com")
+
+
+def test_a_later_promote_quotes_the_canarys_live_comparison(world: World) -> None:  # noqa: F811
+    n = _green(world)
+    c = world.comment(n, "/promote --canary 10%", user="wes")
+    assert "10% of traffic goes to" in world.reply(c["id"])
+    _monitored(world, worse=True)
+    c = world.comment(n, "/promote --dry-run", user="wes")
+    reply = world.reply(c["id"])
+    assert reply.index("Live comparison of the canary (version 2 against production)") < reply.index("Dry run")
+    assert "The challenger is worse" in reply and "<details open>" in reply
+    assert world.alias() == "1"
+    _monitored(world, worse=False)
+    c = world.comment(n, "/promote", user="wes")
+    reply = world.reply(c["id"])
+    assert "The challenger is not worse" in reply and "<details>" in reply
+    assert "promoted: version 1 → **version 2**" in reply and world.alias() == "2"
+    # a canary's own /promote --canary does not quote it
+    c = world.comment(n, "/promote --canary 20%", user="wes")
+    assert "Live comparison" not in world.reply(c["id"])
+
+
+def test_no_monitor_run_no_quote(world: World) -> None:  # noqa: F811
+    n = _green(world)
+    c = world.comment(n, "/promote", user="wes")
+    assert "Live comparison" not in world.reply(c["id"]) and world.alias() == "2"
