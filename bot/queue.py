@@ -1,7 +1,8 @@
 """The job queue (Huey): SQLite by default, Redis for scale-out. Jobs carry ids only.
 
-`make_queue(settings)` builds the Huey instance and registers the one task,
-`process_delivery(delivery_id)`; the web process enqueues it, `mlgate worker` consumes it.
+`make_queue(settings, job)` builds the Huey instance and registers the one task,
+`process_delivery(delivery_id)`; the web process enqueues it, `mlgate worker` consumes it
+with `job` (bot.worker.run_delivery; this module imports nothing of the worker's).
 The delivery's body waits in the store, so a job re-reads it and nothing is lost if a
 worker dies mid-job (Huey re-runs unacknowledged Redis jobs; SQLite jobs are retried).
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from huey import RedisHuey, SqliteHuey
 from huey.api import Huey
@@ -56,15 +57,23 @@ def check_queue(huey: Huey, queue_url: str) -> None:
                          "start it, or fix MLGATE_QUEUE_URL") from None
 
 
-def make_queue(settings: Any) -> tuple[Huey, Any]:
-    """The Huey instance and the `process_delivery` task bound to it."""
+class Job(Protocol):
+    """What runs one delivery: `bot.worker.run_delivery`, given by the worker (the queue does
+    not import it, so the web process never loads the job code)."""
+
+    def __call__(self, delivery_id: str, attempt: int = 1, *, job_id: str | None = None) -> object: ...
+
+
+def make_queue(settings: Any, job: Job | None = None) -> tuple[Huey, Any]:
+    """The Huey instance and the `process_delivery` task bound to it. A process that only
+    enqueues (the web) gives no `job`: its task refuses to run there."""
     huey = huey_for(settings.queue_url, settings.queue_name)
 
     def process_delivery(delivery_id: str, task: Any = None) -> None:
-        from bot.worker import run_delivery
-
+        if job is None:
+            raise QueueError("this process only enqueues deliveries; `mlgate worker` runs them")
         attempt = RETRIES - (task.retries if task is not None else RETRIES) + 1
-        run_delivery(delivery_id, attempt, job_id=task.id if task is not None else None)
+        job(delivery_id, attempt, job_id=task.id if task is not None else None)
 
     task = huey.task(retries=RETRIES, retry_delay=RETRY_DELAY, context=True, name="process_delivery")(process_delivery)
     return huey, task
@@ -77,4 +86,4 @@ def queue_depth(huey: Huey) -> int | None:
         return None
 
 
-__all__ = ["RETRIES", "RETRY_DELAY", "RetryTask", "huey_for", "make_queue", "queue_depth"]
+__all__ = ["RETRIES", "RETRY_DELAY", "Job", "RetryTask", "huey_for", "make_queue", "queue_depth"]

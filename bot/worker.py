@@ -264,7 +264,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     from bot.queue import QueueError, check_queue, make_queue
 
-    huey, task = make_queue(settings)
+    huey, task = make_queue(settings, run_delivery)
     try:
         check_queue(huey, settings.queue_url)
     except QueueError as exc:

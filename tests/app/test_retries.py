@@ -199,7 +199,7 @@ def test_a_deferred_job_waits_in_the_queues_schedule_not_in_a_worker_thread(
     from bot.queue import make_queue
 
     monkeypatch.setattr(bot.worker, "_runtime", lambda: (app_harness.settings, app_harness.store))
-    huey, task = make_queue(app_harness.settings)
+    huey, task = make_queue(app_harness.settings, bot.worker.run_delivery)
     gh = app_harness.github
     gh.inject_fault("GET", r"/pulls/\d+/files$", "secondary", times=1)
     gh.open_pull_request("acme/churn", {"data/a.csv": "a\n"})
