@@ -424,7 +424,7 @@ def _state_view(state: PRState) -> dict[str, Any]:
     from bot.render import escape_md
 
     def who(users: Sequence[str]) -> str:
-        return ", ".join("@" + escape_md(u.lstrip("@"), 60) for u in users)
+        return ", ".join(escape_md("@" + u.lstrip("@"), 60) for u in users)  # named, not notified
 
     review = state.review
     return {
