@@ -23,7 +23,6 @@ from datetime import datetime
 from typing import Any, Self
 from urllib.parse import quote
 
-import jwt
 import requests
 from github import Auth, Github, GithubException, GithubIntegration, RateLimitExceededException
 from urllib3.exceptions import MaxRetryError, ResponseError
@@ -544,8 +543,6 @@ class GitHubClient:
         result: list[str] | None = self._call(f"reading branch protection of {branch}", checks)
         return result
 
-    branch_protection_required_checks = required_checks
-
     def pulls_for_branch(self, head_owner: str, branch: str) -> list[PullInfo]:
         """Open PRs whose head is `head_owner:branch` (how a fork's workflow run finds its PR:
         GitHub leaves `workflow_run.pull_requests` empty for forks)."""
@@ -895,8 +892,3 @@ def _read_capped(resp: requests.Response, name: str, max_bytes: int) -> bytes:
         chunks.append(chunk)
     return b"".join(chunks)
 
-
-def app_jwt(app_id: int, private_key: str) -> str:
-    """A short-lived App JWT (for diagnostics such as `mlgate doctor`)."""
-    now = int(time.time())
-    return jwt.encode({"iat": now - 60, "exp": now + 540, "iss": str(app_id)}, private_key, algorithm="RS256")

@@ -157,21 +157,6 @@ def multiclass_log_loss_rows(y_idx: np.ndarray, proba: np.ndarray) -> np.ndarray
 # ---------------------------------------------------------------- regression
 
 
-def regression_point(y: np.ndarray, pred: np.ndarray) -> dict[str, float | None]:
-    y = np.asarray(y, dtype=np.float64)
-    pred = np.asarray(pred, dtype=np.float64)
-    if len(y) == 0:
-        return {"rmse": None, "mae": None, "r2": None}
-    err = y - pred
-    sse = float(np.sum(err**2))
-    sst = float(np.sum((y - y.mean()) ** 2))
-    return {
-        "rmse": float(np.sqrt(sse / len(y))),
-        "mae": float(np.mean(np.abs(err))),
-        "r2": r2_from_sums(sse, sst),
-    }
-
-
 def r2_from_sums(sse: float, sst: float) -> float | None:
     """sklearn's r2_score with force_finite=True: 1.0 for a perfect fit of constant y, else 0.0."""
     if sst == 0:

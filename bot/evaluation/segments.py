@@ -46,13 +46,6 @@ class Partition:
         return np.bincount(self.codes, minlength=len(self.values))
 
 
-@dataclass(frozen=True)
-class Segment:
-    column: str
-    value: str
-    index: np.ndarray  # row positions
-
-
 def _fmt_edge(x: float) -> str:
     return f"{x:g}"
 
@@ -155,15 +148,4 @@ def build_partitions(frame: pd.DataFrame, specs: list[SegmentSpec]) -> list[Part
         remap = np.full(len(labels), -1, dtype=np.int64)
         remap[used] = np.arange(len(used))
         out.append(Partition(title, [labels[i] for i in used], remap[codes]))
-    return out
-
-
-def build_segments(frame: pd.DataFrame, specs: list[SegmentSpec]) -> list[Segment]:
-    """All non-empty segments with their row positions (for callers that want row lists)."""
-    out: list[Segment] = []
-    for part in build_partitions(frame, specs):
-        order = np.argsort(part.codes, kind="stable")
-        bounds = np.searchsorted(part.codes[order], np.arange(len(part.values) + 1))
-        for i, value in enumerate(part.values):
-            out.append(Segment(part.column, value, order[bounds[i]: bounds[i + 1]]))
     return out

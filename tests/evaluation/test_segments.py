@@ -8,7 +8,7 @@ import pytest
 
 from bot.config import BinnedSegment, CrossSegment
 from bot.evaluation import EvaluationError, compare_models
-from bot.evaluation.segments import MISSING, OUT_OF_RANGE, build_partitions, build_segments
+from bot.evaluation.segments import MISSING, OUT_OF_RANGE, build_partitions
 
 
 def _frame() -> pd.DataFrame:
@@ -45,8 +45,8 @@ def test_every_spec_partitions_all_rows() -> None:
                                      {"cross": ["plan", "code"]}])
     for p in parts:
         assert p.sizes.sum() == len(frame) and (p.sizes > 0).all() and len(p.codes) == len(frame)
-    segs = build_segments(frame, ["code"])
-    assert [(s.value, list(s.index)) for s in segs] == [
+    (code,) = build_partitions(frame, ["code"])
+    assert [(v, np.flatnonzero(code.codes == i).tolist()) for i, v in enumerate(code.values)] == [
         ("10", [1, 4, 9]), ("2", [5, 6, 7, 11]), ("3", [0, 2, 3, 8, 10])]
 
 
