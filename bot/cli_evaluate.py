@@ -104,6 +104,12 @@ class EvaluateOptions:
     # trusted mode: candidate model directories built by the PR's code, loaded without running it
     trusted_dirs: dict[str | None, Path] = field(default_factory=dict)
     provenance: Provenance | None = None
+    engine: str = "auto"  # auto | numpy | duckdb | spark (bot.evaluation.engines)
+    engine_memory: str | None = None
+    id_column: str | None = None  # join --predictions by this key (else the config's `id`)
+
+
+AUTO_ENGINE_BYTES = 2 * 1024**3  # a single holdout file larger than this goes to duckdb (when installed)
 
 
 # ------------------------------------------------------------------ CLI wiring
@@ -154,6 +160,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resamples", type=int,
                         help="no longer used: every interval is analytic (accepted so older workflows still run)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--engine", choices=["auto", "numpy", "duckdb", "spark"], default="auto",
+                        help="evaluation engine (docs/scale.md): numpy in memory; duckdb out of core (Parquet "
+                             "files, globs, directories); spark in a Spark job. auto: duckdb for a holdout "
+                             "glob, directory, URL or file over 2 GB, else numpy")
+    parser.add_argument("--engine-memory", metavar="SIZE", help="memory limit of the duckdb/spark engine, e.g. 4GB")
+    parser.add_argument("--id", dest="id_column", metavar="COLUMN",
+                        help="join --predictions to the holdout by this key column (default: the config's `id`)")
     parser.add_argument(
         "--provenance-from-env",
         action="store_true",
@@ -212,6 +225,9 @@ def options_from_args(args: argparse.Namespace) -> EvaluateOptions:
         command=_command_line(sys.argv[1:]),
         trusted_dirs=_parse_dirs(args.trusted_candidate_dir),
         provenance=provenance,
+        engine=args.engine,
+        engine_memory=args.engine_memory,
+        id_column=args.id_column,
     )
 
 
@@ -381,7 +397,12 @@ def _evaluate_model(
     """The report's entry for one model, and the trusted-mode candidate to log (else None)."""
     from bot.datafiles import sha256_file
     from bot.evaluation import EvaluationError, compare_models
+    from bot.render.plots import curve_data
 
+    engine = _engine_for(mc, opts, root)
+    key = opts.id_column or mc.id
+    if engine != "numpy" or (key is not None and opts.predictions is not None):
+        return _evaluate_on_engine(mc, opts, root, engine, key), None
     holdout_path = root / mc.holdout
     frame = _read_table(holdout_path, "holdout")
     if len(frame) == 0:
@@ -465,7 +486,148 @@ def _evaluate_model(
         out["classes"] = [c if isinstance(c, str | int | float | bool) else str(c) for c in classes]
     if "discovered_slices" in body:
         out["discovery"], out["discovered_slices"] = body["discovery"], body["discovered_slices"]
+    out["curves"] = curve_data(mc.task, frame[mc.label].to_numpy(), candidate_scores, baseline_scores, classes)
     return out, loaded
+
+
+def _is_remote(path: str) -> bool:
+    return "://" in path
+
+
+def _holdout_location(mc: ModelConfig, root: Path) -> str:
+    return mc.holdout if _is_remote(mc.holdout) else str(root / mc.holdout)
+
+
+def _engine_for(mc: ModelConfig, opts: EvaluateOptions, root: Path) -> str:
+    """The engine for this model: the flag, or (auto) duckdb for data numpy should not load."""
+    if opts.engine != "auto":
+        return opts.engine
+    loc = _holdout_location(mc, root)
+    single = not _is_remote(loc) and not any(ch in loc for ch in "*?[") and Path(loc).is_file()
+    if single and Path(loc).stat().st_size <= AUTO_ENGINE_BYTES:
+        return "numpy"
+    try:
+        import duckdb  # noqa: F401
+    except ImportError:
+        if single:
+            return "numpy"
+        raise InputError(f"holdout {mc.holdout} is a glob, directory or URL: it needs the duckdb engine "
+                         "(pip install 'mlgate[duckdb]')") from None
+    return "duckdb"
+
+
+def _holdout_hash(loc: str) -> str | None:
+    """sha256 of a file; for a glob or directory, of the sorted (name, sha256) lines; None when remote."""
+    from bot.datafiles import sha256_bytes, sha256_file
+
+    if _is_remote(loc):
+        return None
+    p = Path(loc)
+    if p.is_file():
+        return sha256_file(p)
+    files = sorted(f for f in (p.rglob("*.parquet") if p.is_dir() else Path("/").glob(loc.lstrip("/")))
+                   if f.is_file())
+    return sha256_bytes("".join(f"{f.name} {sha256_file(f)}\n" for f in files).encode())
+
+
+def _evaluate_on_engine(mc: ModelConfig, opts: EvaluateOptions, root: Path, engine: str,
+                        key: str | None) -> dict[str, Any]:
+    """One model through an engine of bot.evaluation.engines: scores come from --predictions
+    (by key, or row-aligned in the holdout itself), never from loading a model."""
+    from bot.evaluation import EvaluationError, compare_table
+    from bot.evaluation.engines import EngineUnavailable, Request, TableSource
+
+    if opts.predictions is None:
+        raise InputError(f"--engine {engine} evaluates precomputed scores: pass --predictions FILE with an id "
+                         "column (`id:` in the config or --id), scored by your batch job")
+    if mc.discovery is not None:
+        raise InputError(f"model {mc.name}: slice discovery runs on the numpy engine only; remove `discovery` "
+                         "or use --engine numpy")
+    loc = _holdout_location(mc, root)
+    pred = str(opts.predictions)
+    numpy_engine = engine == "numpy"
+    holdout = (TableSource.of_frame(_read_table(Path(loc), "holdout")) if numpy_engine
+               else TableSource.of_parquet(loc, name=mc.holdout))
+    predictions = (TableSource.of_frame(_read_table(opts.predictions, "predictions"), "predictions")
+                   if numpy_engine else TableSource.of_parquet(pred, name=pred))
+    if key is None:
+        raise InputError(f"--engine {engine} joins --predictions to the holdout by key: set `id:` for model "
+                         f"{mc.name} in the config, or pass --id COLUMN")
+    try:
+        classes = _engine_classes(engine, holdout, mc, opts) if mc.task == "multiclass" else None
+
+        def cols(prefix: str) -> tuple[str, ...]:
+            return tuple(f"{prefix}:{c}" for c in classes) if classes is not None else (prefix,)
+
+        has_base = _engine_has_baseline(engine, predictions, opts)
+        request = Request(task=mc.task, label=mc.label, candidate=cols("candidate"),
+                          baseline=cols("baseline") if has_base else None, metrics=tuple(mc.metrics),
+                          segments=tuple(mc.segments), confidence=mc.confidence,
+                          classes=tuple(classes) if classes is not None else None, key=key,
+                          predictions=predictions, resamples=opts.resamples or mc.resamples,
+                          seed=opts.seed if opts.seed is not None else mc.seed)
+        if not has_base and not opts.allow_missing_baseline:
+            raise InputError(f"predictions {pred} has no `baseline` column; add the baseline's scores, or pass "
+                             "--allow-missing-baseline")
+        result = compare_table(holdout, request, engine, memory=opts.engine_memory,
+                               progress=_progress_bar() if opts.progress else None)
+    except (EvaluationError, EngineUnavailable) as exc:
+        raise InputError(f"model {mc.name}: {exc}") from None
+    body = result.to_report()
+    out: dict[str, Any] = {
+        "name": mc.name, "task": mc.task, "label": mc.label,
+        "candidate": {"uri": f"predictions:{opts.predictions.name}", "version": None},
+        "baseline": {"uri": f"predictions:{opts.predictions.name}#baseline", "version": None} if has_base else None,
+        "holdout": {"path": mc.holdout, "rows": int(result.metrics[0].rows) if result.metrics else 0,
+                    "sha256": _holdout_hash(loc)},
+        "metrics": body["metrics"], "segments": body["segments"],
+    }
+    if classes is not None:
+        out["classes"] = [c if isinstance(c, str | int | float | bool) else str(c) for c in classes]
+    return out
+
+
+def _engine_classes(engine: str, holdout: Any, mc: ModelConfig, opts: EvaluateOptions) -> list[Any]:
+    """Multiclass: the holdout's sorted labels, as the numpy path finds them."""
+    if holdout.frame is not None:
+        return sorted(pd.unique(holdout.frame[mc.label].dropna()).tolist())
+    from bot.evaluation import get_engine
+
+    eng = get_engine(engine, opts.engine_memory)
+    try:
+        eng.register("mlgate_holdout", holdout)
+        return list(eng.distinct("mlgate_holdout", mc.label))
+    finally:
+        eng.close()
+
+
+def _engine_has_baseline(engine: str, predictions: Any, opts: EvaluateOptions) -> bool:
+    if predictions.frame is not None:
+        return _has_pred(predictions.frame, "baseline")
+    from bot.evaluation import get_engine
+
+    eng = get_engine(engine, opts.engine_memory)
+    try:
+        eng.register("mlgate_predictions", predictions)
+        cols = list(eng.columns("mlgate_predictions"))
+    finally:
+        eng.close()
+    return "baseline" in cols or any(c.startswith("baseline:") for c in cols)
+
+
+def _progress_bar() -> Callable[[str, float], None]:
+    from tqdm import tqdm
+
+    bar = tqdm(total=100, desc="evaluation", unit="%", leave=False, file=sys.stderr)
+
+    def update(step: str, fraction: float) -> None:
+        bar.set_description(step[:40])
+        bar.n = round(100 * fraction)
+        bar.refresh()
+        if fraction >= 1:
+            bar.close()
+
+    return update
 
 
 def _discover(mc: ModelConfig, frame: pd.DataFrame, candidate: np.ndarray, baseline: np.ndarray,

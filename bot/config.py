@@ -247,6 +247,8 @@ class ModelConfig(_Strict):
     segment_policy: SegmentPolicy = Field(default_factory=SegmentPolicy)
     discovery: Discovery | None = None
     """Search for slices where the candidate is worse than the baseline (off when absent)."""
+    id: str | None = Field(default=None, min_length=1)
+    """Id column: `--predictions` are joined to the holdout by this key instead of by row position."""
     confidence: float = Field(default=0.95, gt=0.5, lt=1)
     """Level of the confidence intervals."""
     alpha: float = Field(default=0.05, gt=0, lt=0.5)

@@ -41,7 +41,7 @@ class DuckDBEngine(SqlEngine):
 
         self._duckdb = duckdb
         self.con: duckdb.DuckDBPyConnection = duckdb.connect(":memory:")
-        settings = {"preserve_insertion_order": "false"}
+        settings = {"preserve_insertion_order": "false", "enable_progress_bar": "false"}
         if memory:
             settings["memory_limit"] = memory
         if threads:
@@ -58,7 +58,7 @@ class DuckDBEngine(SqlEngine):
     def register(self, view: str, source: TableSource) -> None:
         if source.frame is not None:
             self.con.register(f"{view}_frame", source.frame)
-            self.con.execute(f"CREATE OR REPLACE TEMPORARY VIEW {view} AS SELECT * FROM {view}_frame")
+            self._run(f"CREATE OR REPLACE TEMPORARY VIEW {view} AS SELECT * FROM {view}_frame")
             return
         paths = []
         for p in source.parquet:
@@ -67,11 +67,11 @@ class DuckDBEngine(SqlEngine):
             elif "://" not in p and not any(ch in p for ch in "*?[") and not Path(p).exists():
                 raise EvaluationError(f"{source.name or p}: {p} does not exist; check the path")
             paths.append("'" + p.replace("'", "''") + "'")
-        self.con.execute(f"CREATE OR REPLACE TEMPORARY VIEW {view} AS SELECT * FROM read_parquet([{', '.join(paths)}], "
-                         "hive_partitioning = true, union_by_name = true)")
+        self._run(f"CREATE OR REPLACE TEMPORARY VIEW {view} AS SELECT * FROM read_parquet([{', '.join(paths)}], "
+                  "hive_partitioning = true, union_by_name = true)")
 
     def columns(self, view: str) -> dict[str, Kind]:
-        rows = self.con.execute(f"DESCRIBE SELECT * FROM {view}").fetchall()
+        rows = self._run(f"DESCRIBE SELECT * FROM {view}")
         out: dict[str, Kind] = {}
         for row in rows:
             t = str(row[1]).upper()
@@ -79,7 +79,14 @@ class DuckDBEngine(SqlEngine):
         return out
 
     def query(self, sql: str) -> list[Row]:
-        return [tuple(r) for r in self.con.execute(sql).fetchall()]
+        return self._run(sql)
+
+    def _run(self, sql: str) -> list[Row]:
+        """Run SQL; DuckDB's errors become one-line EvaluationErrors."""
+        try:
+            return [tuple(r) for r in self.con.execute(sql).fetchall()]
+        except self._duckdb.Error as exc:
+            raise self.translate(exc) or EvaluationError(str(exc)) from None
 
     def translate(self, exc: Exception) -> EvaluationError | None:
         d = self._duckdb

@@ -530,15 +530,30 @@ class SqlEngine(ABC):
         self.query(f"CREATE OR REPLACE TEMPORARY VIEW {view} AS {sql}")
 
     def _classes(self, plan: SqlPlan) -> list[object]:
-        lab = self.dialect.q(plan.request.label)
-        found = [row[0] for row in self.query(
-            f"SELECT DISTINCT {lab} FROM {HOLDOUT} WHERE {lab} IS NOT NULL LIMIT {MAX_CLASSES + 1}")]
+        return self.distinct(HOLDOUT, plan.request.label)
+
+    def distinct(self, view: str, column: str) -> list[object]:
+        """The sorted distinct non-missing values of a column (multiclass labels), as numpy sorts them."""
+        q = self.dialect.q(column)
+        try:
+            found = [row[0] for row in self.query(
+                f"SELECT DISTINCT {q} FROM {view} WHERE {q} IS NOT NULL LIMIT {MAX_CLASSES + 1}")]
+        except EvaluationError:
+            raise
+        except Exception as exc:
+            err = self.translate(exc)
+            if err is None:
+                raise
+            raise err from None
         if len(found) > MAX_CLASSES:
-            raise EvaluationError(f"label column {plan.request.label!r} has more than {MAX_CLASSES} classes")
+            raise EvaluationError(f"label column {column!r} has more than {MAX_CLASSES} classes")
         try:
             return sorted(found)  # type: ignore[type-var]
         except TypeError:
             return sorted(found, key=str)
+
+    def close(self) -> None:  # noqa: B027 - optional: only engines that hold a connection override it
+        """Release the connection (a no-op unless the engine holds one)."""
 
     def _has_null(self, col: str) -> bool:
         c = self.dialect.q(col)
