@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import numpy as np
     from matplotlib.axes import Axes
 
-CURVE_POINTS = 200  # points kept of a ROC or precision-recall curve
+CURVE_POINTS = 101  # points kept of a ROC or precision-recall curve
 CALIBRATION_BINS = 10
 MAX_CLASSES = 20  # a confusion matrix larger than this is not drawn
 RESIDUAL_POINTS = 300
@@ -44,11 +44,14 @@ def curve_data(task: str, y: Any, candidate: Any, baseline: Any | None,
         if scores is None:
             continue
         s = np.asarray(scores, dtype=np.float64)
+        probabilities = bool(np.all((s >= 0) & (s <= 1)))  # else calibration and a 0.5 cut mean nothing
         if task == "binary":
             yy = labels.astype(np.int64)
-            out[role] = {"roc": _roc(yy, s), "pr": _pr(yy, s), "calibration": _calibration(yy, s),
-                         "confusion": _confusion(yy, (s >= 0.5).astype(np.int64), ["0", "1"])}
-        elif task == "multiclass" and classes is not None and len(classes) <= MAX_CLASSES:
+            out[role] = {"roc": _roc(yy, s), "pr": _pr(yy, s)}
+            if probabilities:
+                out[role]["calibration"] = _calibration(yy, s)
+                out[role]["confusion"] = _confusion(yy, (s >= 0.5).astype(np.int64), ["0", "1"])
+        elif task == "multiclass" and probabilities and classes is not None and len(classes) <= MAX_CLASSES:
             index = {c: i for i, c in enumerate(classes)}
             yy = np.array([index[v] for v in labels.tolist()], dtype=np.int64)
             top = s.argmax(axis=1)
@@ -208,16 +211,21 @@ def _draw_residuals(ax: Axes, role: str, c: dict[str, list[float]]) -> None:
 
 
 def _draw_confusion(ax: Axes, role: str, c: dict[str, Any]) -> None:
+    import numpy as np
+
     labels = [clip(v, 16) for v in c["labels"]]
     matrix = c["matrix"]
-    ax.imshow(matrix, cmap="Blues")
     k = len(labels)
+    ax.pcolormesh(np.arange(k + 1) - 0.5, np.arange(k + 1) - 0.5, np.array(matrix), cmap="Blues")  # vector, no raster
+    ax.invert_yaxis()
+    ax.set_aspect("equal")
     ax.set_xticks(range(k), labels, rotation=45 if k > 4 else 0, ha="right" if k > 4 else "center")
     ax.set_yticks(range(k), labels)
     ax.set(xlabel="predicted", ylabel="actual")
-    top = max((v for row in matrix for v in row), default=0) or 1
+    values = [v for row in matrix for v in row]
+    lo, span = min(values, default=0), (max(values, default=0) - min(values, default=0)) or 1
     if k <= 10:
         for i, row in enumerate(matrix):
-            for j, v in enumerate(row):
+            for j, v in enumerate(row):  # white on the dark half of the colour map
                 ax.text(j, i, f"{v:,}", ha="center", va="center", fontsize=8,
-                        color="white" if v > top / 2 else "#1f2328")
+                        color="white" if (v - lo) / span > 0.5 else "#1f2328")
