@@ -16,6 +16,7 @@ from typing import Any
 
 from bot.config import ModelConfig
 from bot.gate import model_budget
+from bot.numbers import plain_number
 
 POWERS = (0.80, 0.90)
 _N = NormalDist()
@@ -67,8 +68,8 @@ class Advice:
         if self.resolvable is not False:
             return None
         where = "" if self.column is None else f" on {self.column}={self.value}"
-        return (f"with {self.rows:,} rows a {self.max_drop:g} drop in {self.metric}{where} cannot be told "
-                f"from noise; the smallest detectable is {self.detectable_80:.3g} (80% power)")
+        return (f"with {self.rows:,} rows a {plain_number(self.max_drop)} drop in {self.metric}{where} cannot be "
+                f"told from noise; the smallest detectable is {plain_number(self.detectable_80 or 0.0)} (80% power)")
 
 
 def advise(report_model: dict[str, Any], policy: ModelConfig) -> list[Advice]:
@@ -114,7 +115,8 @@ def warnings(advice: list[Advice]) -> list[str]:
         elif short:
             lo = min(a.detectable_80 or 0.0 for a in short)
             hi = max(a.detectable_80 or 0.0 for a in short)
-            out.append(f"in {len(short)} of {len(items)} gated segments ({min(a.rows for a in short):,} to "
-                       f"{max(a.rows for a in short):,} rows) a {short[0].max_drop:g} drop in {metric} cannot be "
-                       f"told from noise; the smallest detectable there is {lo:.3g} to {hi:.3g} (80% power)")
+            out.append(f"in {len(short):,} of {len(items):,} gated segments ({min(a.rows for a in short):,} to "
+                       f"{max(a.rows for a in short):,} rows) a {plain_number(short[0].max_drop)} drop in {metric} "
+                       f"cannot be told from noise; the smallest detectable there is {plain_number(lo)} to "
+                       f"{plain_number(hi)} (80% power)")
     return out
