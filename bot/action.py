@@ -14,13 +14,15 @@ import os
 import sys
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.config import ConfigError
+from bot.config import Config, ConfigError
+from bot.gate import Decision
+from bot.plan import EVALUATION, Evaluated, PRUpdate, PullView, Remembered, plan
 
-CHECK_NAME = "mlgate/evaluation"
+CHECK_NAME = EVALUATION
 FORK_NOTE = (
     "This pull request comes from a fork, so the workflow's token is read-only: mlgate did not "
     "post a comment or check run. The full result is in this job summary; install the mlgate App "
@@ -121,7 +123,6 @@ def run(args: argparse.Namespace) -> int:
 
 def execute(env: Mapping[str, str], log: TextIO = sys.stdout) -> int:
     """Evaluate, write outputs and the summary, post in token mode. Exit 2 on input errors."""
-    from bot import render
     from bot.cli_evaluate import (
         EvaluateOptions,
         InputError,
@@ -196,13 +197,15 @@ def execute(env: Mapping[str, str], log: TextIO = sys.stdout) -> int:
     decision = result.decision
     runner.output("verdict", decision.outcome)
     runner.output("report-path", str(report_path))
-    title, summary = render.render_check_summary(result.report, decision)
-    runner.summary(summary)
-    print(f"mlgate: {title}", file=log)
+    update = _plan(result.report, decision, result.config, event)  # the App's plan, so both say the same
+    check = update.check(EVALUATION)
+    assert check is not None  # a plan after an evaluation always completes the evaluation check
+    runner.summary(check.summary)
+    print(f"mlgate: {check.title}", file=log)
 
     if inputs.mode == "token":
         try:
-            url = _post_with_token(result.report, decision, inputs, env, event, runner, title, summary)
+            url = _post_with_token(update, inputs, env, event, runner)
         except Exception as exc:
             from bot.github_client import GitHubError  # only token mode needs the client
 
@@ -283,17 +286,23 @@ def _event(env: Mapping[str, str]) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def _plan(report: dict[str, Any], decision: Decision, config: Config, event: dict[str, Any]) -> PRUpdate:
+    """bot.plan as the App would plan the head, for the Action's token mode: no review gate (the
+    workflow's token cannot read team membership), no labels, no commands, nothing remembered."""
+    pr = event.get("pull_request") or {}
+    view = PullView(int(pr.get("number") or 0), str((pr.get("head") or {}).get("sha") or ""),
+                    str((pr.get("user") or {}).get("login") or ""), app=False)
+    return plan(Evaluated(report, decision), config, None, Remembered(), view)
+
+
 def _post_with_token(
-    report: dict[str, Any],
-    decision: Any,
+    update: PRUpdate,
     inputs: ActionInputs,
     env: Mapping[str, str],
     event: dict[str, Any],
     runner: Runner,
-    title: str,
-    summary: str,
 ) -> str | None:
-    from bot import render
+    from bot.apply import NoMemory, apply
 
     pr = event.get("pull_request") or {}
     repo = env.get("GITHUB_REPOSITORY", "")
@@ -313,15 +322,9 @@ def _post_with_token(
 
     api_url = env.get("GITHUB_API_URL", "https://api.github.com")
     gh = GitHubClient.from_token(inputs.token, repo, api_url)
-    body = render.render_comment(report, decision)
-    comment_id = gh.upsert_sticky_comment(int(pr["number"]), body, render.MARKER)
-    gh.set_check(
-        (pr.get("head") or {}).get("sha") or env.get("GITHUB_SHA", ""),
-        CHECK_NAME,
-        status="completed",
-        conclusion="success" if decision.outcome == "pass" else "failure",
-        title=title,
-        summary=summary,
-    )
+    if not update.head_sha:  # an event without the head: the commit the workflow runs on
+        update = replace(update, head_sha=env.get("GITHUB_SHA", ""),
+                         checks=tuple(replace(c, sha=env.get("GITHUB_SHA", "")) for c in update.checks))
+    comment_id = apply(update, gh, NoMemory(), repo, lookup=True)
     html_base = env.get("GITHUB_SERVER_URL", "https://github.com")
     return f"{html_base}/{repo}/pull/{pr['number']}#issuecomment-{comment_id}"
