@@ -29,7 +29,8 @@ body{font:14px/1.5 -apple-system,"Segoe UI","Noto Sans",Helvetica,Arial,sans-ser
      margin:16px auto;padding:0 16px}
 pre{background:#f6f8fa;border-radius:6px;padding:16px;overflow:auto;line-height:1.45}
 code,pre{font-family:ui-monospace,SFMono-Regular,"SF Mono",Menlo,Consolas,"Liberation Mono",monospace;font-size:85%}
-table{border-collapse:collapse}th,td{border:1px solid #d0d7de;padding:6px 13px}
+table{border-collapse:collapse;display:block;width:max-content;max-width:100%;overflow:auto}
+th,td{border:1px solid #d0d7de;padding:6px 13px}
 """
 
 playwright = pytest.importorskip("playwright.sync_api")
@@ -106,6 +107,10 @@ def test_comment_chart_draws_regressions_left_of_zero(page: Any, case: str, char
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.locator("pre").filter(has_text="│").first.screenshot(path=str(SHOTS / f"comment-chart-{case}.png"))
     page.screenshot(path=str(SHOTS / f"comment-{case}.png"), full_page=True)
+    bottom = page.evaluate("() => [...document.querySelectorAll('pre')].find(p => p.textContent.includes('│'))"
+                           ".getBoundingClientRect().bottom + window.scrollY")
+    page.screenshot(path=str(SHOTS / f"comment-top-{case}.png"), full_page=True,
+                    clip={"x": 0, "y": 0, "width": 900, "height": bottom + 16})
 
 
 def test_report_html_chart_bars_start_at_zero(page: Any) -> None:
