@@ -162,6 +162,16 @@ def refresh_pr_state(ctx: Context, number: int, releases: Sequence[ReleaseNote])
     apply(restate(before, PullView(number, before.state.head_sha), releases), ctx.github, ctx.store, repo)
 
 
+def after_release(ctx: Context, number: int, outcome: Any) -> None:
+    """`refresh_pr_state` after a release use case (bot.promotion.Outcome): only a release that
+    moved an alias is a new state; a dry run, a refusal or a failure changes nothing shown."""
+    release = outcome.release
+    if outcome.status != "done" or release.dry_run:
+        return
+    refresh_pr_state(ctx, number, [ReleaseNote(release.action, release.model, release.alias, outcome.to_version,
+                                               release.actor, outcome.from_version, release.canary)])
+
+
 # ---------------------------------------------------------------- the helpers handlers share
 
 
@@ -233,6 +243,6 @@ def payload_labels(pr: dict[str, Any]) -> set[str] | None:
     return {str(x.get("name")) for x in labels if isinstance(x, dict) and x.get("name")}
 
 
-__all__ = ["EVALUATION", "REVIEW", "UNDECIDED_TITLE", "Memory", "NoMemory", "apply", "apply_update",
+__all__ = ["EVALUATION", "REVIEW", "UNDECIDED_TITLE", "Memory", "NoMemory", "after_release", "apply", "apply_update",
            "payload_labels", "pr_changes", "refresh_pr_state", "remembered", "set_check", "sync_labels",
            "undecided", "upsert_comment", "write_check"]

@@ -412,10 +412,11 @@ def run_evaluate(inv: Invocation, cmd: Command) -> Result:
     if not latest or not latest.get("run_id"):
         return Result(False, render_reply("evaluate.md.j2", line=cmd.line, head=head, run_id=None))
     inv.ctx.github.rerun_workflow(int(latest["run_id"]))
-    from bot.handlers import EVALUATION, set_check
+    from bot.apply import write_check
+    from bot.plan import rerun_check
 
-    set_check(inv.ctx, head, EVALUATION, status="queued", title="Re-running the evaluation workflow",
-              summary=f"@{inv.actor} asked for a new evaluation with /evaluate.")
+    write_check(inv.ctx.github, inv.ctx.store, inv.repo,
+                rerun_check(head, run_id=int(latest["run_id"]), before=None, by=f"@{inv.actor}"))
     return Result(True, render_reply("evaluate.md.j2", line=cmd.line, head=head, run_id=latest["run_id"]))
 
 
@@ -434,6 +435,7 @@ def release_for(inv: Invocation, cmd: Command) -> promotion.Release:
 
 
 def run_promote(inv: Invocation, cmd: Command) -> Result:
+    from bot.apply import after_release
     from bot.monitor.state import release_note
 
     if (missing := _need_config(inv, cmd)) is not None:
@@ -441,14 +443,18 @@ def run_promote(inv: Invocation, cmd: Command) -> Result:
     release = release_for(inv, cmd)
     live = None if cmd.canary is not None else release_note(inv.ctx.store, inv.repo, release.model)
     out = promotion.promote(inv.ctx.store, inv.ctx.registry, inv.ctx.github, release)
+    after_release(inv.ctx, inv.number, out)  # the living comment's state block says so (bot.apply)
     text = render_outcome(out, cmd.line)
     return Result(out.ok, f"{live}\n{text}" if live else text)  # #17: a canary's live comparison first
 
 
 def run_rollback(inv: Invocation, cmd: Command) -> Result:
+    from bot.apply import after_release
+
     if (missing := _need_config(inv, cmd)) is not None:
         return missing
     out = promotion.rollback(inv.ctx.store, inv.ctx.registry, inv.ctx.github, release_for(inv, cmd))
+    after_release(inv.ctx, inv.number, out)  # the living comment's state block says so (bot.apply)
     return Result(out.ok, render_outcome(out, cmd.line))
 
 

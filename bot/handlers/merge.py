@@ -7,6 +7,7 @@ merger must be allowed to /promote, and the result is recorded and replied on th
 from __future__ import annotations
 
 from bot import chatops, promotion
+from bot.apply import after_release
 from bot.chatops import render_reply
 from bot.commands import SPECS
 from bot.context import Context
@@ -59,6 +60,7 @@ def on_closed(ctx: Context) -> None:
                 delivery_id=ctx.delivery_id, repo=repo, pr=number, head_sha=pull.head_sha, via="merge",
                 metrics=tuple(model.metrics), trust=config.evaluation.trust)
             out = promotion.promote(ctx.store, ctx.registry, ctx.github, release)
+            after_release(ctx, number, out)  # the living comment's state block says so
             text = chatops.render_outcome(out, "")
         ctx.github.upsert_sticky_comment(number, f"{text.rstrip()}\n\n{marker}\n", marker)
 
