@@ -7,12 +7,16 @@ DuckDB spills to `temp_directory`.
 
 from __future__ import annotations
 
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from bot.evaluation import EvaluationError
 from bot.evaluation.engines import EngineUnavailable, TableSource
-from bot.evaluation.engines.sql import Dialect, Kind, Row, SqlEngine
+from bot.evaluation.engines.sql import ROWS, Dialect, Kind, RankSums, Row, SqlEngine, SqlPlan
 
 if TYPE_CHECKING:
     import duckdb
@@ -30,9 +34,18 @@ def connect_module() -> object:
     return duckdb
 
 
+RANKED = "mlgate_ranked"
+CHUNK_ROWS = 1 << 20
+
+
 class DuckDBEngine(SqlEngine):
+    """`stream_ranks` (default): AUC and AP from DuckDB's out-of-core sort streamed through numpy
+    (one sort per model and segment column; DuckDB's window operator needs four and is far
+    slower). False: the portable window SQL that the Spark engine runs. Both are exact."""
+
     name = "duckdb"
     dialect = Dialect('"')
+    stream_ranks = True
 
     def __init__(self, memory: str | None = None, threads: int | None = None,
                  temp_directory: str | None = None) -> None:
@@ -41,19 +54,18 @@ class DuckDBEngine(SqlEngine):
 
         self._duckdb = duckdb
         self.con: duckdb.DuckDBPyConnection = duckdb.connect(":memory:")
-        settings = {"preserve_insertion_order": "false", "enable_progress_bar": "false"}
+        settings = {"preserve_insertion_order": "false", "enable_progress_bar": "false",
+                    "temp_directory": temp_directory or str(Path(tempfile.gettempdir()) / "mlgate-duckdb")}
         if memory:
             settings["memory_limit"] = memory
         if threads:
             settings["threads"] = str(int(threads))
-        if temp_directory:
-            settings["temp_directory"] = temp_directory
         for k, v in settings.items():
             try:
                 self.con.execute(f"SET {k} = '{v.replace(chr(39), '')}'")
             except duckdb.Error as exc:
                 raise EvaluationError(f"invalid duckdb setting {k}={v!r}: {str(exc).splitlines()[0]}") from None
-        self._frames: list[object] = []
+        self._ranked: str | None = None  # the rows view RANKED was materialised from
 
     def register(self, view: str, source: TableSource) -> None:
         if source.frame is not None:
@@ -102,3 +114,188 @@ class DuckDBEngine(SqlEngine):
 
     def close(self) -> None:
         self.con.close()
+
+    # ------------------------------------------------------------ AUC and AP by a streamed sort
+
+    def _rank_sums(self, plan: SqlPlan, pi: int, index: dict[Row, int], G: int, want_auc: bool,
+                   want_ap: bool) -> RankSums:
+        if not self.stream_ranks:
+            return super()._rank_sums(plan, pi, index, G, want_auc, want_ap)
+        keys = plan._keys(pi)
+        if self._ranked != plan.rows_sql():
+            # a row id that both models' sorts share: the rows are materialised once (DuckDB spills)
+            cols = ["y", "c0"] + (["b0"] if plan.paired else []) + [k for i in range(len(plan.partitions))
+                                                                   for k in plan._keys(i)]
+            self._run(f"CREATE OR REPLACE TEMPORARY TABLE {RANKED} AS SELECT CAST(ROW_NUMBER() OVER () - 1 "
+                      f"AS BIGINT) AS rid, {', '.join(cols)} FROM {ROWS}")
+            self._ranked = plan.rows_sql()
+        if keys:
+            kl = ", ".join(keys)
+            gk = (f"SELECT {kl}, CAST(ROW_NUMBER() OVER (ORDER BY {kl}) - 1 AS INTEGER) AS g "
+                  f"FROM (SELECT DISTINCT {kl} FROM {RANKED}) d")
+            groups = self._run(gk)
+            on = " AND ".join(f"r.{k} IS NOT DISTINCT FROM gk.{k}" for k in keys)
+            src, gexpr = f"{RANKED} r JOIN ({gk}) gk ON {on}", "gk.g"
+        else:
+            groups, src, gexpr = [(0,)], f"{RANKED} r", "0"
+        remap = np.empty(len(groups), dtype=np.int64)
+        for row in groups:
+            remap[int(row[-1])] = index[tuple(row[:-1])]  # type: ignore[call-overload]
+        totals = np.zeros((len(groups), 2))
+        for g, m, p in self._run(f"SELECT {gexpr} AS g, COUNT(*), SUM(r.y) FROM {src} GROUP BY 1"):
+            totals[int(g)] = (float(m), float(p))  # type: ignore[call-overload, arg-type]
+        n = int(totals[:, 0].sum())
+        acc = _RankAcc(len(groups), totals, want_auc, want_ap)
+        whos = ("c", "b") if plan.paired else ("c",)
+        for w in whos:
+            sql = f"SELECT r.rid, r.y, {gexpr} AS g, r.{w}0 AS s FROM {src} ORDER BY g, s"
+            try:
+                reader = self.con.sql(sql).to_arrow_reader(CHUNK_ROWS)
+                acc.run(reader, w == "c", plan.paired, n)
+            except self._duckdb.Error as exc:
+                raise self.translate(exc) or EvaluationError(str(exc)) from None
+        return acc.sums(G, remap, plan.paired)
+
+
+@dataclass
+class _State:
+    """Running sums of the current group while its rows stream by in score order."""
+
+    g: int = -1
+    cnt: float = 0.0
+    pos: float = 0.0
+    cx: float = 0.0
+    cc: float = 0.0
+
+
+@dataclass
+class _RankAcc:
+    """AUC placements and AP influences per row, from rows sorted by (group, score), in chunks.
+
+    The same block arithmetic as `bot.evaluation.paired._ranked`, with the running sums of a
+    group carried across chunks; a tie block is never split (the chunk's last block waits for
+    the next chunk). The first model's per-row values are kept by row id; the second model's
+    are paired with them and only their per-(group, class) mean and squared deviations kept.
+    """
+
+    G: int
+    totals: np.ndarray  # [G, (rows, positives)]
+    want_auc: bool
+    want_ap: bool
+    pos_v: np.ndarray = field(init=False)  # [G, model] sum of placements over positives
+    prec: np.ndarray = field(init=False)  # [G, model] sum of precision over positives
+    stats: dict[str, np.ndarray] = field(init=False)  # "d"/"e" -> [3, G, 2]: count, mean, M2
+    first_v: np.ndarray = field(init=False)
+    first_i: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pos_v = np.zeros((self.G, 2))
+        self.prec = np.zeros((self.G, 2))
+        self.stats = {k: np.zeros((3, self.G, 2)) for k in ("d", "e")}
+
+    def run(self, reader: object, first: bool, paired: bool, n: int) -> None:
+        if first and paired:
+            self.first_v = np.full(n, np.nan) if self.want_auc else np.empty(0)
+            self.first_i = np.full(n, np.nan) if self.want_ap else np.empty(0)
+        st = _State()
+        carry: list[np.ndarray] | None = None
+        for batch in reader:  # type: ignore[attr-defined]
+            cols = [batch.column(i).to_numpy(zero_copy_only=False) for i in range(4)]
+            if carry is not None:
+                cols = [np.concatenate((a, b)) for a, b in zip(carry, cols, strict=True)]
+            g, s = cols[2], cols[3]
+            other = np.flatnonzero((g != g[-1]) | (s != s[-1]))
+            cut = int(other[-1]) + 1 if len(other) else 0
+            carry = [c[cut:] for c in cols]
+            if cut:
+                self._chunk([c[:cut] for c in cols], st, first, paired)
+        if carry is not None and len(carry[0]):
+            self._chunk(carry, st, first, paired)
+
+    def _chunk(self, cols: list[np.ndarray], st: _State, first: bool, paired: bool) -> None:
+        rid, y_raw, g_all, s_all = cols
+        bounds = np.flatnonzero(g_all[1:] != g_all[:-1]) + 1
+        for lo, hi in zip(np.concatenate(([0], bounds)), np.concatenate((bounds, [len(g_all)])), strict=True):
+            gg = int(g_all[lo])
+            if gg != st.g:
+                st.g, st.cnt, st.pos, st.cx, st.cc = gg, 0.0, 0.0, 0.0, 0.0
+            self._group(rid[lo:hi], y_raw[lo:hi].astype(np.float64), s_all[lo:hi], gg, st, first, paired)
+
+    def _group(self, rid: np.ndarray, y: np.ndarray, s: np.ndarray, gg: int, st: _State, first: bool,
+               paired: bool) -> None:
+        m, P = self.totals[gg]
+        k = 0 if first else 1
+        rows = len(s)
+        new = np.empty(rows, dtype=bool)
+        new[0] = True
+        np.not_equal(s[1:], s[:-1], out=new[1:])
+        starts = np.flatnonzero(new)
+        bid = np.cumsum(new) - 1
+        bcnt = np.diff(np.append(starts, rows)).astype(np.float64)
+        bpos = np.add.reduceat(y, starts)
+        cnt_below = st.cnt + (np.cumsum(bcnt) - bcnt)
+        pos_below = st.pos + (np.cumsum(bpos) - bpos)
+        st.cnt += float(bcnt.sum())
+        st.pos += float(bpos.sum())
+        pos = y > 0
+        v = np.full(rows, np.nan)
+        if self.want_auc and P > 0 and m > P:
+            v10 = (cnt_below - pos_below + 0.5 * (bcnt - bpos)) / (m - P)
+            v01 = (P - pos_below - 0.5 * bpos) / P
+            v = np.where(pos, v10[bid], v01[bid])
+            self.pos_v[gg, k] += float(np.dot(bpos, v10))
+        part = np.full(rows, np.nan)
+        if self.want_ap and P > 0:
+            prec = (P - pos_below) / (m - cnt_below)
+            self.prec[gg, k] += float(np.dot(bpos, prec))
+            x = bpos / (m - cnt_below)
+            cx = st.cx + np.cumsum(x)
+            cc = st.cc + np.cumsum(x * prec)
+            st.cx, st.cc = float(cx[-1]), float(cc[-1])
+            part = (y * (cx + prec)[bid] - cc[bid]) / P
+        if not paired:
+            return
+        if first:
+            if self.want_auc:
+                self.first_v[rid] = v
+            if self.want_ap:
+                self.first_i[rid] = part
+            return
+        for key, other, mine, want in (("d", self.first_v, v, self.want_auc), ("e", self.first_i, part, self.want_ap)):
+            if want:
+                diff = other[rid] - mine
+                for cls, mask in ((0, ~pos), (1, pos)):
+                    _merge(self.stats[key][:, gg, cls], diff[mask])
+
+    def sums(self, G: int, remap: np.ndarray, paired: bool) -> RankSums:
+        out = RankSums.empty(G)
+        m, P = self.totals[:, 0], self.totals[:, 1]
+        cnt = np.stack((m - P, P), axis=1)
+        out.cnt[remap] = cnt
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out.auc[remap, 1, 0] = self.pos_v[:, 0] / P
+            out.prec[remap, 0] = self.prec[:, 0]
+            if paired:
+                out.auc[remap, 1, 1] = self.pos_v[:, 1] / P
+                out.prec[remap, 1] = self.prec[:, 1]
+                d, e = self.stats["d"], self.stats["e"]
+                out.dvar[remap] = np.where(d[0] > 1, d[2] / np.maximum(d[0] - 1, 1), np.nan)
+                shift = (self.prec[:, 0] - self.prec[:, 1]) / P / P  # (AP_c - AP_b) / P, positives only
+                out.ap_mean[remap] = e[1] - np.stack((np.zeros_like(shift), shift), axis=1)
+                out.ap_m2[remap] = e[2]
+        return out
+
+
+def _merge(acc: np.ndarray, x: np.ndarray) -> None:
+    """Fold values into a running (count, mean, M2) (Chan et al.), in place."""
+    nb = len(x)
+    if nb == 0:
+        return
+    mb = float(x.mean())
+    m2b = float(((x - mb) ** 2).sum())
+    na, ma, m2a = acc
+    n = na + nb
+    delta = mb - ma
+    acc[0] = n
+    acc[1] = ma + delta * nb / n
+    acc[2] = m2a + m2b + delta * delta * na * nb / n

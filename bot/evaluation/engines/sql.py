@@ -704,60 +704,36 @@ class SqlEngine(ABC):
 
     def _ranks(self, plan: SqlPlan, pi: int, index: dict[Row, int], sizes: list[int], want_auc: bool,
                want_ap: bool, z: float) -> dict[str, list[Stat]]:
+        sums = self._rank_sums(plan, pi, index, len(sizes), want_auc, want_ap)
+        return rank_stats(sums, sizes, plan.paired, want_auc, want_ap, z)
+
+    def _rank_sums(self, plan: SqlPlan, pi: int, index: dict[Row, int], G: int, want_auc: bool,
+                   want_ap: bool) -> RankSums:
+        """The per-(group, class) sums of placements and influences, from `SqlPlan.ranks_sql`."""
         nk = len(plan.partitions[pi].keys)
-        G = len(sizes)
         paired = plan.paired
-        cnt = np.zeros((G, 2))
-        auc = np.full((G, 2, 2), np.nan)  # [g, class, model]
-        dvar = np.full((G, 2), np.nan)
-        prec = np.zeros((G, 2))  # sum of precision over positives, per model
-        ap_mean = np.zeros((G, 2))
-        ap_m2 = np.zeros((G, 2))
+        sums = RankSums.empty(G)
         for row in self.query(plan.ranks_sql(pi, want_auc, want_ap)):
             g = index[tuple(row[:nk])]
             y = int(_num(row[nk]))
             vals = [_num(v) for v in row[nk + 1:]]
-            cnt[g, y] = vals[0]
+            sums.cnt[g, y] = vals[0]
             i = 1
             if want_auc:
-                auc[g, y, 0] = vals[i]
+                sums.auc[g, y, 0] = vals[i]
                 i += 1
                 if paired:
-                    auc[g, y, 1], dvar[g, y] = vals[i], vals[i + 1]
+                    sums.auc[g, y, 1], sums.dvar[g, y] = vals[i], vals[i + 1]
                     i += 2
             if want_ap:
                 if y == 1:
-                    prec[g, 0] = vals[i]
+                    sums.prec[g, 0] = vals[i]
                     if paired:
-                        prec[g, 1] = vals[i + 1]
+                        sums.prec[g, 1] = vals[i + 1]
                 i += 1
                 if paired:
-                    ap_mean[g, y], ap_m2[g, y] = vals[i + 1], vals[i + 2] * cnt[g, y]
-        out: dict[str, list[Stat]] = {}
-        P, N = cnt[:, 1], cnt[:, 0]
-        if want_auc:
-            defined = (P > 0) & (N > 0)
-            a_c = np.where(defined, auc[:, 1, 0], np.nan)
-            a_b = np.where(defined, auc[:, 1, 1], np.nan)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                var = (dvar / cnt).sum(axis=1)
-            var[(cnt < 2).any(axis=1) | ~np.isfinite(var)] = np.nan
-            out["roc_auc"] = [
-                make_stat("roc_auc", True, a_b[g] if paired else None, a_c[g], sizes[g], "delong",
-                          se=math.sqrt(var[g]) if paired and np.isfinite(var[g]) else None, z=z)
-                for g in range(G)]
-        if want_ap:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                ap = np.where(P[:, None] > 0, prec / P[:, None], np.nan)
-                n = cnt.sum(axis=1)
-                mean = (ap_mean * cnt).sum(axis=1) / n
-                ss = ap_m2.sum(axis=1) + (cnt * (ap_mean - mean[:, None]) ** 2).sum(axis=1)
-                var = np.where(n > 1, ss * n / (n - 1), np.nan)
-            out["average_precision"] = [
-                make_stat("average_precision", True, ap[g, 1] if paired else None, ap[g, 0], sizes[g], "influence",
-                          se=math.sqrt(var[g]) if paired and np.isfinite(var[g]) and P[g] > 0 else None, z=z)
-                for g in range(G)]
-        return out
+                    sums.ap_mean[g, y], sums.ap_m2[g, y] = vals[i + 1], vals[i + 2] * sums.cnt[g, y]
+        return sums
 
     def _regression(self, plan: SqlPlan, pi: int, index: dict[Row, int], sizes: list[int], names: list[str],
                     z: float) -> dict[str, list[Stat]]:
@@ -778,6 +754,55 @@ class SqlEngine(ABC):
                 out[m][g] = make_stat(m, m == "r2", base, _regression_value(m, sse_c, sst, n), int(n), "delta",
                                       se=math.sqrt(var) if math.isfinite(var) else None, z=z)
         return out
+
+
+@dataclass
+class RankSums:
+    """Per group g and class y (0/1) of one partition: what AUC, AP and their paired variances need."""
+
+    cnt: np.ndarray  # [G, 2] rows
+    auc: np.ndarray  # [G, 2, 2] mean placement [g, y, model (0 candidate, 1 baseline)]
+    dvar: np.ndarray  # [G, 2] sample variance of the paired placement differences
+    prec: np.ndarray  # [G, 2] sum over positives of the precision at the row's threshold, per model
+    ap_mean: np.ndarray  # [G, 2] mean of the paired AP influence differences
+    ap_m2: np.ndarray  # [G, 2] their sum of squared deviations from ap_mean
+
+    @classmethod
+    def empty(cls, G: int) -> RankSums:
+        return cls(np.zeros((G, 2)), np.full((G, 2, 2), np.nan), np.full((G, 2), np.nan), np.zeros((G, 2)),
+                   np.zeros((G, 2)), np.zeros((G, 2)))
+
+
+def rank_stats(sums: RankSums, sizes: list[int], paired: bool, want_auc: bool, want_ap: bool,
+               z: float) -> dict[str, list[Stat]]:
+    """roc_auc (DeLong) and average_precision (influence) comparisons from `RankSums`."""
+    G = len(sizes)
+    cnt = sums.cnt
+    out: dict[str, list[Stat]] = {}
+    P, N = cnt[:, 1], cnt[:, 0]
+    if want_auc:
+        defined = (P > 0) & (N > 0)
+        a_c = np.where(defined, sums.auc[:, 1, 0], np.nan)
+        a_b = np.where(defined, sums.auc[:, 1, 1], np.nan)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            var = (sums.dvar / cnt).sum(axis=1)
+        var[(cnt < 2).any(axis=1) | ~np.isfinite(var)] = np.nan
+        out["roc_auc"] = [
+            make_stat("roc_auc", True, a_b[g] if paired else None, a_c[g], sizes[g], "delong",
+                      se=math.sqrt(var[g]) if paired and np.isfinite(var[g]) else None, z=z)
+            for g in range(G)]
+    if want_ap:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ap = np.where(P[:, None] > 0, sums.prec / P[:, None], np.nan)
+            n = cnt.sum(axis=1)
+            mean = (sums.ap_mean * cnt).sum(axis=1) / n
+            ss = sums.ap_m2.sum(axis=1) + (cnt * (sums.ap_mean - mean[:, None]) ** 2).sum(axis=1)
+            var = np.where(n > 1, ss * n / (n - 1), np.nan)
+        out["average_precision"] = [
+            make_stat("average_precision", True, ap[g, 1] if paired else None, ap[g, 0], sizes[g], "influence",
+                      se=math.sqrt(var[g]) if paired and np.isfinite(var[g]) and P[g] > 0 else None, z=z)
+            for g in range(G)]
+    return out
 
 
 def _regression_value(metric: str, sse: float, sst: float, n: float) -> float | None:

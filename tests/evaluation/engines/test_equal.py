@@ -81,6 +81,28 @@ def test_duckdb_equals_numpy(task: str, n: int, ties: bool) -> None:
     assert_same(compare_table(src, req, "duckdb"), compare_table(src, req, "numpy"))
 
 
+@pytest.mark.parametrize("n,ties", [(60, True), (2500, False), (2500, True)])
+def test_portable_window_sql_equals_numpy(n: int, ties: bool) -> None:
+    """The window-function SQL that the Spark engine runs, here on DuckDB (stream_ranks off)."""
+    from bot.evaluation.engines.duckdb_engine import DuckDBEngine
+
+    df, req = frame("binary", n, seed=n + 1, ties=ties)
+    src = TableSource.of_frame(df)
+    engine = DuckDBEngine()
+    engine.stream_ranks = False
+    assert_same(engine.compare(src, req), compare_table(src, req, "numpy"))
+
+
+def test_streamed_sort_carries_groups_and_ties_across_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks far smaller than a group, with tie blocks that straddle chunk boundaries."""
+    from bot.evaluation.engines import duckdb_engine
+
+    monkeypatch.setattr(duckdb_engine, "CHUNK_ROWS", 64)
+    df, req = frame("binary", 3000, seed=11, ties=True)
+    src = TableSource.of_frame(df)
+    assert_same(compare_table(src, req, "duckdb"), compare_table(src, req, "numpy"))
+
+
 def test_without_baseline_and_from_parquet(tmp_path: object) -> None:
     df, req = frame("binary", 500, seed=3, ties=True)
     path = f"{tmp_path}/h.parquet"
