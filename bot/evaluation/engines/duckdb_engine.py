@@ -230,9 +230,17 @@ class _RankAcc:
         new[0] = True
         np.not_equal(s[1:], s[:-1], out=new[1:])
         starts = np.flatnonzero(new)
-        bid = np.cumsum(new) - 1
-        bcnt = np.diff(np.append(starts, rows)).astype(np.float64)
-        bpos = np.add.reduceat(y, starts)
+        bid: np.ndarray | None = None
+        if len(starts) < rows:  # ties: rows aggregate into blocks of equal score
+            bid = np.cumsum(new) - 1
+            bcnt = np.diff(np.append(starts, rows)).astype(np.float64)
+            bpos = np.add.reduceat(y, starts)
+        else:  # no ties: every row is its own block
+            bcnt, bpos = np.ones(rows), y
+
+        def per_row(block: np.ndarray) -> np.ndarray:
+            return block if bid is None else block[bid]
+
         cnt_below = st.cnt + (np.cumsum(bcnt) - bcnt)
         pos_below = st.pos + (np.cumsum(bpos) - bpos)
         st.cnt += float(bcnt.sum())
@@ -242,7 +250,7 @@ class _RankAcc:
         if self.want_auc and P > 0 and m > P:
             v10 = (cnt_below - pos_below + 0.5 * (bcnt - bpos)) / (m - P)
             v01 = (P - pos_below - 0.5 * bpos) / P
-            v = np.where(pos, v10[bid], v01[bid])
+            v = np.where(pos, per_row(v10), per_row(v01))
             self.pos_v[gg, k] += float(np.dot(bpos, v10))
         part = np.full(rows, np.nan)
         if self.want_ap and P > 0:
@@ -252,7 +260,7 @@ class _RankAcc:
             cx = st.cx + np.cumsum(x)
             cc = st.cc + np.cumsum(x * prec)
             st.cx, st.cc = float(cx[-1]), float(cc[-1])
-            part = (y * (cx + prec)[bid] - cc[bid]) / P
+            part = (y * per_row(cx + prec) - per_row(cc)) / P
         if not paired:
             return
         if first:
