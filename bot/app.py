@@ -2,14 +2,21 @@
 
 POST /webhook refuses a body over GitHub's 25 MiB payload cap unread (413), verifies the
 signature before anything else (401), parses and bounds the event (400), stores the delivery
-(deduplicated by its id) and enqueues its id; it never calls GitHub or MLflow.
+(deduplicated by its id) and enqueues its id; it never calls GitHub or MLflow, and does no
+other work: while the store is down it spools the delivery to disk and leaves moving it back
+to a background thread (bot/spool.py).
 GET /healthz says whether the store and the queue answer; GET /metrics serves Prometheus.
+
+Starting the process is a separate, explicit step, `start_web`: gunicorn's
+`bot.app:create_app()` (no arguments) and `mlgate serve` run it; an app built around a store
+the caller gives (the tests, the demo) takes that store as it is.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import IO, Any
+from collections.abc import Callable
+from typing import IO, TYPE_CHECKING, Any
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -19,6 +26,9 @@ from bot.events import EventError, delivery_id_or_none, json_body, parse_event
 from bot.settings import Settings
 from bot.signature import SignatureError, verify_signature
 from bot.store import MAX_BODY, Store, StoreError
+
+if TYPE_CHECKING:
+    from huey.api import Huey
 
 log = logging.getLogger("mlgate.web")
 READ_CHUNK = 64 * 1024
@@ -43,24 +53,44 @@ def read_body(stream: IO[bytes]) -> bytes:
     return b"".join(chunks)
 
 
-def create_app(settings: Settings | None = None, *, store: Store | None = None, queue: Any = None) -> Flask:
-    """The Flask app. Without arguments it reads the environment once, here, not at import."""
-    from bot import metrics
+def start_web(settings: Settings | None = None) -> tuple[Settings, Store]:
+    """The web process's start: logging, the settings (read from the environment once, here),
+    and the store migrated to this release's schema (every process migrates when it starts,
+    under the store's lock). Raises SettingsError or StoreError for the caller to report."""
     from bot.logging_setup import configure_logging
 
     configure_logging()
     settings = settings or Settings.from_env()
-    store = store or Store(settings.database_url)
+    store = Store(settings.database_url)
     store.migrate()
+    return settings, store
+
+
+def create_app(settings: Settings | None = None, *, store: Store | None = None,
+               queue: tuple[Huey, Callable[[str], object]] | None = None) -> Flask:
+    """The Flask app around `store` and `queue` (a Huey instance and its enqueue function).
+
+    Without a store, this is the web process starting (gunicorn 'bot.app:create_app()'):
+    `start_web`, then the app, then a background replay of what an earlier run spooled."""
+    from bot import metrics
+
+    starting = store is None
+    if store is None:
+        settings, store = start_web(settings)
+    settings = settings or Settings.from_env()
     if queue is None:
         from bot.queue import make_queue
 
-        huey, task = make_queue(settings)
+        huey, task = make_queue(settings)  # this process only enqueues
     else:
         huey, task = queue
+    drainer = spool.Drainer(settings.spool_dir, store, task)
+    if starting and spool.pending(settings.spool_dir):
+        drainer.kick()
     app = Flask("mlgate")
     app.config["MLGATE_SETTINGS"] = settings
     app.config["MLGATE_STORE"] = store
+    app.extensions["mlgate.spool"] = drainer
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY  # no body over GitHub's payload cap is read
     if settings.proxy_hops:  # behind a TLS-ending proxy: believe its X-Forwarded-Proto (and -For), no one else's
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -112,9 +142,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
                 return jsonify(error="store unavailable"), 503
             log.error("store unavailable, delivery spooled: %s", exc, extra=extra)
             metrics.count_delivery(event.name, "spooled")
+            drainer.kick()  # moves it into the store once the store is back, outside any request
             return jsonify(status="spooled", delivery=event.delivery_id), 202
-        if spool.pending(settings.spool_dir):
-            spool.replay(settings.spool_dir, store, task, limit=20)
         if not fresh:
             metrics.count_delivery(event.name, "duplicate")
             log.info("duplicate delivery ignored", extra=extra)

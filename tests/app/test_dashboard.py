@@ -32,6 +32,7 @@ def _app(tmp: Path, token: str | None, **settings_kw: Any) -> tuple[Any, Store]:
                         database_url=f"sqlite:///{tmp / 'db.sqlite'}", queue_url=f"sqlite:///{tmp / 'q.db'}",
                         dashboard_token=token, **settings_kw)
     store = Store(settings.database_url)
+    store.migrate()  # the process's start; create_app takes the store as it is
     app = create_app(settings, store=store, queue=(huey_for(settings.queue_url), lambda _id: None))
     return app, store
 

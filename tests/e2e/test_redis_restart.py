@@ -74,6 +74,7 @@ def test_redis_restart_loses_no_delivery(github: Any, tmp_path: Path, private_re
                         github_api_url=github.base_url, database_url=f"sqlite:///{tmp_path / 'mlgate.db'}",
                         queue_url=queue_url)
     store = Store(settings.database_url)
+    store.migrate()  # the process's start; create_app takes the store as it is
     app = create_app(settings, store=store)
     client = app.test_client()
     codes: list[int] = []
