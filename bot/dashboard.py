@@ -13,8 +13,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
+import json
+import math
 import posixpath
 import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -77,7 +81,7 @@ def _valid_session(token: str, cookie: str) -> bool:
         data = _sessions(token).loads(cookie, max_age=SESSION_SECONDS)
     except BadData:  # bad signature, expired, or not ours at all
         return False
-    return data == {"v": 1}
+    return bool(data == {"v": 1})
 
 
 def blueprint(settings: Settings, store: Store) -> Blueprint:
@@ -86,9 +90,9 @@ def blueprint(settings: Settings, store: Store) -> Blueprint:
     secure_cookie = not settings.dashboard_plain_http
 
     def page(template: str, status: int = 200, **ctx: Any) -> Response:
-        from bot.render import _env
+        from bot.render import environment
 
-        html = _env(True).get_template(f"dashboard/{template}").render(fmt_time=_fmt_time, **ctx)
+        html = environment().get_template(f"dashboard/{template}").render(fmt_time=_fmt_time, **ctx)
         resp = make_response(html, status)
         resp.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
         resp.headers["X-Frame-Options"] = "DENY"
@@ -137,29 +141,47 @@ def blueprint(settings: Settings, store: Store) -> Blueprint:
         resp.delete_cookie(COOKIE, path="/", httponly=True, samesite="Strict", secure=secure_cookie)
         return resp  # type: ignore[return-value]
 
+    web = github_web(settings.github_api_url)
+
     @bp.get("/dashboard")
     def home() -> Response:
-        models = _released(store)
+        f = Filters.of(request.args)
+        history = _history(store, f)
+        models = [m for m in _released(store) if f.keeps(m["repo"], m["name"], _latest_outcome(history, m["name"]))]
         for m in models:
             m["metrics"] = _key_metrics(store, m)
-        return page("home.html.j2", models=models, evaluations=store.recent_evaluations(20), jobs=_job_health(store))
+            m["spark"] = sparkline(history.get(m["name"], []))
+        monitor = [v for v in monitor_latest(store) if f.keeps(v.repo, v.model)]
+        evaluations = _evaluations(store, f, history, 20)
+        return page("home.html.j2", models=models, evaluations=evaluations, jobs=_job_health(store),
+                    monitor=monitor, f=f, choices=_choices(store), web=web)
 
     @bp.get("/dashboard/models/<name>")
     def model(name: str) -> Response:
-        rows = [r for r in store.audit_records(model=name)]
-        if not rows:
+        rows = list(store.audit_records(model=name))
+        monitor = monitor_latest(store, model=name)
+        points = _history(store, Filters(model=name)).get(name, [])
+        if not rows and not monitor and not points:
             return page("not_found.html.j2", 404, what=f"model {name}")
-        evals = {}
-        for r in rows:
-            if r["repo"] and r["pr"]:
-                e = store.latest_evaluation(r["repo"], r["pr"])
-                if e:
-                    evals[(r["repo"], r["pr"])] = e["id"]
-        return page("model.html.j2", name=name, rows=list(reversed(rows)), evals=evals)
+        return page("model.html.j2", name=name, rows=[_audit_view(r, web) for r in reversed(rows)],
+                    evals=_report_links(store, rows), monitor=monitor, points=points,
+                    chart=line_chart(points), metric=points[0].metric if points else None, web=web)
+
+    @bp.get("/dashboard/audit")
+    def audit_log() -> Response:
+        f = Filters.of(request.args)
+        action = request.args.get("action") or None
+        rows = [r for r in reversed(store.audit_records())
+                if f.keeps(r["repo"], r["model"]) and (action is None or r["action"] == action)][:AUDIT_PAGE]
+        return page("audit.html.j2", rows=[_audit_view(r, web) for r in rows], evals=_report_links(store, rows),
+                    f=f, action=action, actions=sorted({r["action"] for r in store.audit_records()}),
+                    choices=_choices(store), web=web, limit=AUDIT_PAGE)
 
     @bp.get("/dashboard/evaluations")
     def evaluations() -> Response:
-        return page("evaluations.html.j2", evaluations=store.recent_evaluations(200))
+        f = Filters.of(request.args)
+        rows = _evaluations(store, f, _history(store, f) if f.model else {}, 200)
+        return page("evaluations.html.j2", evaluations=rows, f=f, choices=_choices(store), web=web)
 
     @bp.get("/dashboard/jobs")
     def jobs() -> Response:
@@ -180,7 +202,7 @@ def blueprint(settings: Settings, store: Store) -> Blueprint:
     return bp
 
 
-def stored_decision(row: dict[str, Any]) -> Decision:
+def stored_decision(row: Mapping[str, Any]) -> Decision:
     """The gate's decision to show for a stored evaluation: the verdict the App stored.
 
     The App decided under the base branch's policy, which the store does not keep; the report
@@ -203,9 +225,9 @@ def stored_decision(row: dict[str, Any]) -> Decision:
         recomputed = None
     if recomputed is not None and recomputed.outcome == row["outcome"]:
         return recomputed
-    from bot.render import _env
+    from bot.render import environment
 
-    differs = _env(False).get_template("dashboard/stored_verdict_note.txt.j2").render(
+    differs = environment().get_template("dashboard/stored_verdict_note.txt.j2").render(
         recomputed=recomputed.outcome if recomputed is not None else None).strip()
     base = recomputed or Decision(outcome="neutral", models=[], data_failures=0, drifted=0, data_changed=False,
                                   reasons=[])
@@ -241,15 +263,16 @@ def _released(store: Store) -> list[dict[str, Any]]:
 
 def _key_metrics(store: Store, model: dict[str, Any]) -> str:
     """The promoted candidate's headline metrics, from the evaluation of the PR that promoted it."""
+    from bot.numbers import metric_format
+
     if not (model.get("repo") and model.get("pr")) or model.get("action") != "promote":
         return "–"
     ev = store.latest_evaluation(model["repo"], model["pr"])
-    if not ev:
-        return "–"
-    for rm in ev["report"].get("models", []):
-        if rm.get("name") == model["name"]:
-            shown = [f"{c['name']} {c['candidate']:.4g}" for c in rm.get("metrics", [])[:3]
-                     if isinstance(c.get("candidate"), int | float) and not isinstance(c.get("candidate"), bool)]
+    models = ev["report"].get("models") if ev else None
+    for rm in models if isinstance(models, list) else []:
+        if isinstance(rm, dict) and rm.get("name") == model["name"] and isinstance(rm.get("metrics"), list):
+            shown = [f"{c['name']} {metric_format(str(c['name']), v).value(v)}" for c in rm["metrics"][:3]
+                     if isinstance(c, dict) and (v := _number(c.get("candidate"))) is not None]
             return ", ".join(shown) or "–"
     return "–"
 
@@ -259,3 +282,220 @@ def _job_health(store: Store) -> dict[str, int]:
     for d in store.recent_deliveries(500):
         counts[d["status"]] = counts.get(d["status"], 0) + 1
     return counts
+
+
+# ---------------------------------------------------------------- views: filters, history, monitor, audit
+
+AUDIT_PAGE = 500  # newest audit rows on the audit page
+HISTORY_EVALUATIONS = 60  # newest evaluations read for the metric history (each one's stored report)
+VERDICTS = ("pass", "fail", "neutral")
+_MAX_FILTER = 256
+
+
+def github_web(api_url: str) -> str:
+    """GitHub's web address for the API the App talks to (github.com, or a GHES host)."""
+    api = api_url.rstrip("/")
+    if api == "https://api.github.com":
+        return "https://github.com"
+    return api.removesuffix("/api/v3")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The home, evaluations and audit pages' filters (query parameters); empty: everything."""
+
+    repo: str | None = None
+    model: str | None = None
+    verdict: str | None = None
+
+    @classmethod
+    def of(cls, args: Mapping[str, str]) -> Filters:
+        def one(key: str) -> str | None:
+            value = (args.get(key) or "").strip()
+            return value[:_MAX_FILTER] or None
+
+        return cls(one("repo"), one("model"), one("verdict"))
+
+    def keeps(self, repo: str | None, model: str | None, outcome: str | None = None) -> bool:
+        if self.repo is not None and repo != self.repo:
+            return False
+        if self.model is not None and model is not None and model != self.model:
+            return False
+        return not (self.verdict is not None and outcome is not None and outcome != self.verdict)
+
+    @property
+    def active(self) -> bool:
+        return any((self.repo, self.model, self.verdict))
+
+
+def _choices(store: Store) -> dict[str, list[str]]:
+    """What the filters' drop-downs offer: the repositories and models the store knows."""
+    repos: set[str] = set()
+    models: set[str] = set()
+    for row in store.audit_records():
+        if row["repo"]:
+            repos.add(row["repo"])
+        if row["model"]:
+            models.add(row["model"])
+    for e in store.recent_evaluations(500):
+        repos.add(e["repo"])
+    for run in store.monitor_runs(limit=1000):
+        repos.add(run["repo"])
+        models.add(run["model"])
+    return {"repo": sorted(repos), "model": sorted(models), "verdict": list(VERDICTS)}
+
+
+@dataclass(frozen=True)
+class Point:
+    """One evaluation of one model: its headline (first gated) metric, candidate against production."""
+
+    eval_id: int
+    at: float
+    repo: str
+    pr: int
+    sha: str
+    metric: str
+    candidate: float
+    baseline: float | None
+    outcome: str
+    promoted: bool  # this PR head was promoted afterwards (an audit row says so)
+
+
+def _number(v: object) -> float | None:
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) else None
+
+
+def _history(store: Store, f: Filters) -> dict[str, list[Point]]:
+    """Each model's headline metric over the newest evaluations, oldest first."""
+    from bot.promotion import A_PROMOTE, R_SUCCESS
+
+    promoted = {(r["repo"], r["sha"]) for r in store.audit_records()
+                if r["action"] == A_PROMOTE and r["result"] == R_SUCCESS and r["sha"]}
+    out: dict[str, list[Point]] = {}
+    for e in store.recent_evaluations(HISTORY_EVALUATIONS):
+        if f.repo is not None and e["repo"] != f.repo:
+            continue
+        row = store.evaluation(int(e["id"]))
+        models = row["report"].get("models") if row else None
+        for rm in models if isinstance(models, list) else []:
+            if not isinstance(rm, dict) or not isinstance(rm.get("name"), str):
+                continue
+            if f.model is not None and rm["name"] != f.model:
+                continue
+            first = next((c for c in rm.get("metrics") or [] if isinstance(c, dict)
+                          and isinstance(c.get("name"), str) and _number(c.get("candidate")) is not None), None)
+            if first is None:
+                continue
+            candidate = _number(first.get("candidate"))
+            assert candidate is not None
+            out.setdefault(rm["name"], []).append(Point(
+                int(e["id"]), float(e["created_at"]), e["repo"], int(e["pr"]), e["head_sha"], first["name"],
+                candidate, _number(first.get("baseline")), str(e["outcome"]),
+                (e["repo"], e["head_sha"]) in promoted))
+    return {name: sorted(points, key=lambda p: (p.at, p.eval_id)) for name, points in out.items()}
+
+
+def _latest_outcome(history: dict[str, list[Point]], model: str) -> str:
+    """The verdict of the model's newest evaluation ('none': never evaluated, so no verdict matches)."""
+    points = history.get(model)
+    return points[-1].outcome if points else "none"
+
+
+def _evaluations(store: Store, f: Filters, history: dict[str, list[Point]], limit: int) -> list[Any]:
+    """The newest evaluations the filters keep; a model filter keeps those whose report has that
+    model (among the HISTORY_EVALUATIONS newest, whose reports are read)."""
+    ids = {p.eval_id for p in history.get(f.model, [])} if f.model is not None else None
+    return [e for e in store.recent_evaluations(500)
+            if f.keeps(e["repo"], None, e["outcome"]) and (ids is None or e["id"] in ids)][:limit]
+
+
+@dataclass(frozen=True)
+class Chart:
+    """Coordinates for an inline SVG line chart (the template draws it; no script, CSP-safe)."""
+
+    width: int
+    height: int
+    candidate: str  # polyline points "x,y x,y"
+    baseline: str
+    marks: list[tuple[float, float, Point]]
+    low: float
+    high: float
+
+
+def _chart(points: list[Point], width: int, height: int, pad: int) -> Chart | None:
+    if not points:
+        return None
+    values = [p.candidate for p in points] + [p.baseline for p in points if p.baseline is not None]
+    low, high = min(values), max(values)
+    span = (high - low) or max(abs(high) * 0.01, 1e-6)
+    step = (width - 2 * pad) / max(len(points) - 1, 1)
+
+    def x(i: int) -> float:
+        return round(pad + (step * i if len(points) > 1 else (width - 2 * pad) / 2), 1)
+
+    def y(v: float) -> float:
+        return round(height - pad - (v - low) / span * (height - 2 * pad), 1)
+
+    marks = [(x(i), y(p.candidate), p) for i, p in enumerate(points)]
+    line = " ".join(f"{a},{b}" for a, b, _ in marks)
+    base = " ".join(f"{x(i)},{y(p.baseline)}" for i, p in enumerate(points) if p.baseline is not None)
+    return Chart(width, height, line, base, marks, low, high)
+
+
+def sparkline(points: list[Point]) -> Chart | None:
+    return _chart(points[-20:], 160, 34, 4)
+
+
+def line_chart(points: list[Point]) -> Chart | None:
+    return _chart(points, 760, 240, 36)
+
+
+def monitor_latest(store: Store, *, model: str | None = None) -> list[Any]:
+    """The newest monitor run per repository and model (bot.monitor.state.MonitorView)."""
+    from bot.monitor.state import latest
+
+    return list(latest(store, model=model))
+
+
+def _words(value: object) -> str:
+    """A detail value as text: lists joined, nested objects as `key: value` pairs, never JSON."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list):
+        return ", ".join(_words(v) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_words(v)}" for k, v in value.items())
+    return "" if value is None else str(value)
+
+
+def detail_items(detail: str | None) -> list[tuple[str, str]]:
+    """An audit row's detail as (label, text) pairs for a definition list; text that is not a
+    JSON object is shown as one item, as written."""
+    if not detail:
+        return []
+    try:
+        data = json.loads(detail)
+    except ValueError:
+        return [("note", detail)]
+    if not isinstance(data, dict):
+        return [("note", _words(data))]
+    return [(str(k).replace("_", " "), _words(v)) for k, v in data.items() if v not in (None, "", [], {})]
+
+
+def _audit_view(row: Mapping[str, Any], web: str) -> dict[str, Any]:
+    pr_url = f"{web}/{row['repo']}/pull/{row['pr']}" if row.get("repo") and row.get("pr") else None
+    return {**row, "items": detail_items(row.get("detail")), "pr_url": pr_url}
+
+
+def _report_links(store: Store, rows: Iterable[Mapping[str, Any]]) -> dict[tuple[str, int], int]:
+    """The newest stored evaluation of each PR the rows name: (repo, pr) -> evaluation id."""
+    out: dict[tuple[str, int], int] = {}
+    for r in rows:
+        key = (r.get("repo"), r.get("pr"))
+        if key[0] and key[1] and key not in out:
+            e = store.latest_evaluation(str(key[0]), int(key[1]))
+            if e:
+                out[(str(key[0]), int(key[1]))] = int(e["id"])
+    return out

@@ -58,6 +58,39 @@ def _seed(store: Store) -> int:
     return eid
 
 
+def _seed_history(store: Store) -> None:
+    """Four evaluations of churn-classifier over three PRs (the first promoted, one failing), a
+    release, a denied command, and two windows of mlgate monitor with a canary, all written by
+    the functions the App and the monitor write them with."""
+    from bot.monitor.canary import Canary
+    from bot.monitor.checks import DriftRow, LiveRow, ModelHealth
+    from bot.monitor.compare import ComparisonRow, LiveComparison
+    from bot.monitor.issues import IssueOutcome
+    from bot.monitor.state import Posted, record
+
+    base = json.loads((FIXTURES / "reports" / "failing.json").read_text())
+    for pr, sha, auc, outcome in ((11, "1" * 40, 0.7912, "pass"), (12, "2" * 40, 0.7655, "fail"),
+                                  (12, "3" * 40, 0.7958, "pass"), (13, "4" * 40, 0.8011, "neutral")):
+        report = json.loads(json.dumps(base))
+        report["models"][0]["metrics"][0]["candidate"] = auc
+        store.set_pr_head("acme/churn", pr, sha, "b" * 40, "alice")
+        store.record_evaluation("acme/churn", pr, sha, 100 + pr, outcome, report)
+    release = promotion.Release(action="promote", model="churn-classifier", alias="production", actor="bob",
+                                delivery_id="d-11", repo="acme/churn", pr=11, head_sha="1" * 40)
+    promotion.audit(store, release, promotion.A_PROMOTE, promotion.R_SUCCESS, from_version="3", to_version="4")
+    h = ModelHealth("churn-classifier", "4", "2026-11-16 to 2026-11-22", 1_400_000, 1_200_000)
+    record(store, "acme/churn", h, None, None, web="https://github.com")
+    h = ModelHealth("churn-classifier", "4", "2026-11-23 to 2026-11-29", 1_410_000, 1_210_000)
+    h.drift = [DriftRow("tenure_months", "all", "numeric", 0.41, 1e-30, 1_410_000, True)]
+    h.live = [LiveRow("roc_auc", "all", 1_210_000, 0.7912, 0.7801, 0.7790, 0.7812, -0.0111, "unchanged", True)]
+    h.flag("alert", "input drift in 1 feature/segment pair(s): tenure_months")
+    canary = Canary("churn-classifier", "challenger", "5", 0.1, "4", "acme/churn", 13)
+    result = LiveComparison("churn-classifier", "4", "5", "shadow", h.window, 900_000, 90_000, rows=[
+        ComparisonRow("roc_auc", "all", 90_000, 0.7801, 0.7712, -0.0089, -0.0121, -0.0057, "regressed", True)])
+    record(store, "acme/churn", h, IssueOutcome("churn-classifier", "opened", 21), Posted(canary, result, 99),
+           web="https://github.com")
+
+
 def _with_cookie(app: Any, value: str) -> Any:
     """A new browser that holds `value` as the dashboard cookie."""
     client = app.test_client()
@@ -87,7 +120,7 @@ def test_token_is_required_and_checked(tmp_path: Path) -> None:
     assert ok.status_code == 200
     html = ok.get_data(as_text=True)
     assert "churn-classifier" in html and ">4<" in html and "bob" in html
-    assert "roc_auc 0.7782" in html  # the promoted candidate's metrics from its PR's evaluation
+    assert "roc_auc 0.778," in html  # the promoted candidate's metrics from its PR's evaluation (3 decimals)
     assert TOKEN not in html
     # log in with the form: a cookie that is not the token
     resp = _login(c, next_="/dashboard/models/churn-classifier")
@@ -125,6 +158,7 @@ def served(tmp_path: Path) -> Iterator[str]:
 
     app, store = _app(tmp_path, TOKEN, dashboard_plain_http=True)  # a local server on plain HTTP, on purpose
     _seed(store)
+    _seed_history(store)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -132,28 +166,60 @@ def served(tmp_path: Path) -> Iterator[str]:
     server.shutdown()
 
 
+DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+
+
 @pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="Debian chromium is not installed (.ci/run installs it)")
 def test_browser_clicks_from_models_to_a_promotion_to_its_report(served: str) -> None:
+    """Chromium signs in, reads the home page (production version, history, monitor, canary),
+    opens the model, the audit log and a report. The screenshots are kept in test-artifacts/;
+    UPDATE_SCREENSHOTS=1 also copies them to docs/img for docs/dashboard.md."""
+    import os
+
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
+    shots: list[Path] = []
+
+    def shot(page: Any, name: str) -> None:
+        path = ARTIFACTS / name
+        page.screenshot(path=str(path), full_page=True)
+        shots.append(path)
+
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", "--no-first-run"])
-        page = browser.new_page()
+        page = browser.new_page(viewport={"width": 1180, "height": 900})
         page.goto(f"{served}/dashboard")
         page.fill("input[name=token]", TOKEN)
         page.click("button[type=submit]")
-        page.click("text=churn-classifier")
-        assert page.locator("text=promote").first.is_visible()
-        page.click("text=acme/churn#7 >> nth=0")
+        page.wait_for_selector("svg.spark circle")
+        assert page.locator("svg.spark circle").count() == 5
+        assert page.locator("text=threshold crossed").first.is_visible()
+        shot(page, "dashboard-home.png")
+        page.select_option("select[name=verdict]", "fail")
+        page.click("text=Filter")
+        assert "verdict=fail" in page.url and page.locator("text=No promotions or rollbacks match").is_visible()
+        page.click("text=clear")
+        page.click("table a:text-is('churn-classifier') >> nth=0")
+        page.wait_for_selector("svg.chart")
+        shot(page, "dashboard-model.png")
+        page.click("text=Audit log")
+        page.wait_for_selector("dl")
+        assert page.locator("dt:text-is('reason')").first.is_visible()
+        shot(page, "dashboard-audit.png")
+        page.click("text=report >> nth=-1")
         page.wait_for_selector("svg")
         assert "the gate failed" in page.content()
-        page.screenshot(path=str(ARTIFACTS / "dashboard-report.png"), full_page=True)
+        shot(page, "dashboard-report.png")
         browser.close()
-    assert (ARTIFACTS / "dashboard-report.png").stat().st_size > 10_000
+    for path in shots:
+        assert path.stat().st_size > 10_000
     shutil.copy(ARTIFACTS / "dashboard-report.png", ARTIFACTS / "dashboard-report-latest.png")
+    if os.environ.get("UPDATE_SCREENSHOTS"):
+        for path in shots[:3]:
+            shutil.copy(path, DOCS_IMG / path.name)
 
 
 # ---------------------------------------------------------------- sessions
@@ -402,3 +468,122 @@ def test_a_report_from_another_mlgate_version_keeps_its_per_metric_verdicts(tmp_
     html = r.get_data(as_text=True)
     assert r.status_code == 200 and "the gate failed" in html
     assert "cannot be read" not in html and "not in the base branch" not in html and "regressed" in html
+
+
+# ---------------------------------------------------------------- history, filters, audit page, monitor (#14, #17)
+
+
+def _home(app: Any, query: str = "") -> str:
+    return str(app.test_client().get(f"/dashboard{query}", headers=BEARER).get_data(as_text=True))
+
+
+def test_home_links_the_pr_and_draws_each_models_metric_history(tmp_path: Path) -> None:
+    app, store = _app(tmp_path, TOKEN)
+    _seed(store)
+    _seed_history(store)
+    html = _home(app)
+    row = next(r for r in html.split("<tr>") if "churn-classifier</a></td><td>production" in r)
+    assert "<td>4</td>" in row and "bob" in row
+    assert '<a href="https://github.com/acme/churn/pull/11">acme/churn#11</a>' in row
+    # one dot per evaluation of the model, oldest first, coloured by verdict; promoted heads ringed
+    dots = row.split("<circle")[1:]
+    assert len(dots) == 5
+    assert [d.split('class="')[1].split('"')[0] for d in dots] == [
+        "fail promoted", "pass promoted", "fail", "pass", "neutral"]
+    assert "acme/churn#12: roc_auc 0.7655 (fail)" in row
+
+
+def test_github_web_address_follows_the_api() -> None:
+    from bot.dashboard import github_web
+
+    assert github_web("https://api.github.com") == "https://github.com"
+    assert github_web("https://ghe.example.com/api/v3/") == "https://ghe.example.com"
+
+
+@pytest.mark.parametrize(("query", "shown", "hidden"), [
+    ("?repo=acme/other", [], ["churn-classifier</a></td><td>production", "/reports/1\""]),
+    ("?verdict=pass", ['href="/reports/2"', 'href="/reports/4"'], ['href="/reports/3"', 'href="/reports/5"']),
+    ("?verdict=neutral", ["churn-classifier</a></td><td>production", 'href="/reports/5"'], ['href="/reports/2"']),
+    ("?verdict=fail", ['href="/reports/3"'], ["churn-classifier</a></td><td>production"]),
+    ("?model=another", [], ["churn-classifier</a></td><td>production", 'href="/reports/']),
+    ("?model=churn-classifier&repo=acme/churn", ["churn-classifier</a></td><td>production", 'href="/reports/5"'], []),
+])
+def test_home_filters_by_repository_model_and_verdict(tmp_path: Path, query: str, shown: list[str],
+                                                     hidden: list[str]) -> None:
+    app, store = _app(tmp_path, TOKEN)
+    _seed(store)
+    _seed_history(store)
+    html = _home(app, query)
+    for text in shown:
+        assert text in html, text
+    for text in hidden:
+        assert text not in html, text
+
+
+def test_a_filter_value_is_escaped_and_kept_in_the_form(tmp_path: Path) -> None:
+    app, store = _app(tmp_path, TOKEN)
+    _seed(store)
+    html = _home(app, "?repo=%3Cscript%3Ex%3C/script%3E")
+    assert "<script>x" not in html and "No promotions or rollbacks match these filters" in html
+
+
+def test_the_audit_page_lists_every_record_with_readable_details(tmp_path: Path) -> None:
+    app, store = _app(tmp_path, TOKEN)
+    _seed(store)
+    _seed_history(store)
+    c = app.test_client()
+    html = c.get("/dashboard/audit", headers=BEARER).get_data(as_text=True)
+    assert html.count("<tr><td>") == 3  # two promotions and a denied command, newest first
+    assert html.index("acme/churn#11") < html.index("needs maintain permission") < html.rindex(">bob<")
+    # the detail column is a definition list, never the stored JSON
+    assert '{"' not in html and "&#34;" not in html
+    assert "<dt>reason</dt><dd>needs maintain permission</dd>" in html
+    assert "<dt>line</dt><dd>/rollback &lt;img src=x onerror=alert(1)&gt;</dd>" in html
+    assert "<dt>alias</dt><dd>production</dd>" in html and "<dt>dry run</dt><dd>no</dd>" in html
+    assert '<a href="https://github.com/acme/churn/pull/7">acme/churn#7</a> · <a href="/reports/1">report</a>' in html
+    denied = c.get("/dashboard/audit?action=denied", headers=BEARER).get_data(as_text=True)
+    assert denied.count("<tr><td>") == 1 and "eve" in denied
+    assert c.get("/dashboard/audit?repo=acme/other", headers=BEARER).get_data(as_text=True).count("<tr><td>") == 0
+
+
+def test_detail_items_never_show_json() -> None:
+    from bot.dashboard import detail_items
+
+    assert detail_items('{"approvers": ["carol", "dan"], "reasons": ["APAC dropped"], "x": {"a": 1, "b": true}}') == [
+        ("approvers", "carol, dan"), ("reasons", "APAC dropped"), ("x", "a: 1; b: yes")]
+    assert detail_items("not json") == [("note", "not json")]
+    assert detail_items(None) == []
+
+
+def test_home_and_model_page_show_the_monitors_latest_state_and_the_canary(tmp_path: Path) -> None:
+    app, store = _app(tmp_path, TOKEN)
+    _seed(store)
+    _seed_history(store)
+    html = _home(app)
+    section = html.split("<h2>Production monitor</h2>")[1].split("<h2>")[0]
+    assert '<td class="alert">threshold crossed</td><td>2026-11-23 to 2026-11-29</td>' in section
+    assert "input drift in 1 feature/segment pair(s): tenure_months" in section
+    assert '<a href="https://github.com/acme/churn/issues/21">#21</a>' in section
+    assert 'version 5 (10%): <span class="worse">worse</span>' in section
+    assert '<a href="https://github.com/acme/churn/pull/13">acme/churn#13</a>' in section
+    assert "2026-11-16 to 2026-11-22" not in section  # only the newest window per model
+    page = app.test_client().get("/dashboard/models/churn-classifier", headers=BEARER).get_data(as_text=True)
+    assert "threshold crossed" in page and '<span class="ok">2026-11-16 to 2026-11-22 ok</span>' in page
+    # the metric history: a chart and a table, newest first, with the PR and its report
+    assert page.count("<circle") == 5 and "roc_auc of each evaluated candidate" in page
+    table = page.split("<th>promoted</th>")[1]
+    assert table.index("acme/churn#13") < table.index("acme/churn#11")
+    assert '<td class="n">0.7912</td><td class="n">0.7842</td><td class="n">+0.0070</td>' in table
+
+
+def test_a_model_known_only_to_the_monitor_has_a_page(tmp_path: Path) -> None:
+    from bot.monitor.checks import ModelHealth
+    from bot.monitor.state import record
+
+    app, store = _app(tmp_path, TOKEN)
+    h = ModelHealth("fraud", None, "2026-11-23 to 2026-11-29", 0, 0)
+    h.flag("unknown", "no logged predictions of fraud in 2026-11-23 to 2026-11-29")
+    record(store, "acme/fraud", h, None, None, web="https://github.com")
+    r = app.test_client().get("/dashboard/models/fraud", headers=BEARER)
+    assert r.status_code == 200 and "could not be checked" in r.get_data(as_text=True)
+    assert "could not be checked" in _home(app) and "No promotions or rollbacks yet" in _home(app)
