@@ -59,14 +59,17 @@ def generate(path: Path, rows: int) -> None:
         TO '{path}' (FORMAT parquet)""")
 
 
-def run(path: Path, engine: str, memory: str, out: Path) -> tuple[float, float]:
+def run(path: Path, engine: str, memory: str, out: Path) -> tuple[float, float, float]:
+    """Wall time, CPU time (user + system) and peak RSS (MB) of one child process."""
     t = time.perf_counter()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run([sys.executable, "-c", CHILD, str(path), engine, memory, str(out), json.dumps(METRICS)],
                    check=True, cwd=Path(__file__).resolve().parents[2])
     wall = time.perf_counter() - t
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, max(peak, before) / 1024  # MB (ru_maxrss is the largest child so far: run big last)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    # ru_maxrss is the largest child so far: run the engines smallest-first, or one per invocation
+    return wall, cpu, after.ru_maxrss / 1024
 
 
 def same(a: dict[str, object], b: dict[str, object]) -> bool:
@@ -87,6 +90,8 @@ def main() -> None:
     ap.add_argument("--engines", nargs="+", default=["numpy", "duckdb"])
     ap.add_argument("--memory", default="4GB")
     ap.add_argument("--dir", default="/tmp/mlgate-bench")
+    ap.add_argument("--compare-with", nargs="*", default=[], metavar="ENGINE",
+                    help="also compare with the saved result of an earlier run of this engine")
     args = ap.parse_args()
     d = Path(args.dir)
     d.mkdir(parents=True, exist_ok=True)
@@ -96,12 +101,13 @@ def main() -> None:
         generate(path, rows)
         print(f"rows={rows:,} data ready in {time.perf_counter() - t:.1f} s ({path.stat().st_size / 1e6:.0f} MB)",
               flush=True)
-        results = {}
+        results = {e: json.loads((d / f"result-{rows}-{e}.json").read_text()) for e in args.compare_with}
         for engine in args.engines:
             out = d / f"result-{rows}-{engine}.json"
-            wall, rss = run(path, engine, args.memory, out)
+            wall, cpu, rss = run(path, engine, args.memory, out)
             results[engine] = json.loads(out.read_text())
-            print(f"rows={rows:,} engine={engine} wall={wall:.1f} s peak_rss<={rss:.0f} MB", flush=True)
+            print(f"rows={rows:,} engine={engine} wall={wall:.1f} s cpu={cpu:.1f} s peak_rss<={rss:.0f} MB",
+                  flush=True)
         if len(results) > 1:
             first, *rest = results.values()
             print(f"rows={rows:,} identical to 1e-9: {all(same(first, r) for r in rest)}", flush=True)

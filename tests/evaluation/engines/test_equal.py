@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -118,3 +119,25 @@ def test_missing_label_is_one_line_error() -> None:
     df.loc[3, "label"] = None
     with pytest.raises(EvaluationError, match="missing value"):
         compare_table(TableSource.of_frame(df), req, "duckdb")
+
+
+def test_hive_directory_and_int_column_with_nulls(tmp_path: object) -> None:
+    """A partitioned directory read by DuckDB; an integer segment column with nulls is labelled as
+    pandas labels it (a float column: "1.0"), so both engines report the same segments."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    df, req = frame("binary", 1200, seed=5, ties=True)
+    plan = pa.array([None if i % 17 == 0 else int(v) for i, v in enumerate(df["plan"])], type=pa.int64())
+    table = pa.Table.from_pandas(df.drop(columns=["plan"]), preserve_index=False).append_column("plan", plan)
+    root = f"{tmp_path}/holdout"
+    for part in ("a", "b"):
+        half = table.slice(0, 600) if part == "a" else table.slice(600)
+        Path(f"{root}/batch={part}").mkdir(parents=True)
+        pq.write_table(half, f"{root}/batch={part}/data.parquet")
+    req = Request(task="binary", label="label", candidate=("cand",), baseline=("base",), metrics=req.metrics,
+                  segments=("plan", "region"))
+    expected = compare_table(TableSource.of_frame(table.to_pandas()), req, "numpy")
+    got = compare_table(TableSource.of_parquet(root), req, "duckdb")
+    assert_same(got, expected)
+    assert "1.0" in [v for c, v, _, _ in got.segments if c == "plan"]
