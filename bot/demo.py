@@ -228,6 +228,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.serve and not args.app:
             raise DemoError("--serve keeps the App running: use it with --app (mlgate demo --app --serve)")
+        if args.app:
+            _require_sandbox()  # before the minute of training, not after
         return _run(root, out, quiet, say, started, kept=not temporary or args.keep, app=args.app,
                     serve=args.serve)
     except DemoError as exc:
@@ -238,6 +240,16 @@ def run(args: argparse.Namespace) -> int:
             shutil.rmtree(root, ignore_errors=True)
         elif not quiet:
             print(f"The example project is kept in {root} (git log, mlflow.db).")
+
+
+def _require_sandbox() -> None:
+    """--app plays the PR on the GitHub stand-in, which needs the `sandbox` extra."""
+    from bot.sandbox.openapi import ExtraMissing, require
+
+    try:
+        require()
+    except ExtraMissing as exc:
+        raise DemoError(f"--app: {exc}") from None
 
 
 def _run(root: Path, out: Path, quiet: bool, say: Any, started: float, kept: bool, app: bool = False,
