@@ -56,6 +56,13 @@ Conclusion = Literal["success", "failure", "neutral"]
 Phase = Literal["pending", "evaluated"]
 
 
+def _reply(template: str, **values: Any) -> str:
+    """`templates/replies/<template>` in the one Jinja environment (bot.render.text)."""
+    from bot.render.text import render_template
+
+    return render_template(f"replies/{template}", **values).strip() + "\n"
+
+
 # ---------------------------------------------------------------- what apply writes
 
 
@@ -270,17 +277,14 @@ def _review(report: Evaluated, policy: Config, reviews: Reviews | None, pr: Pull
 
 
 def review_check(sha: str, state: ReviewState, policy: Config) -> CheckUpdate:
-    from bot.chatops import render_reply
-
     return CheckUpdate(REVIEW, sha, state.status, state.conclusion, state.title,
-                       render_reply("review_check.md.j2", state=state, head=sha,
+                       _reply("review_check.md.j2", state=state, head=sha,
                                     approvers=list(policy.review.approvers)))
 
 
 def plan(report: Evaluated, policy: Config, reviews: Reviews | None, previous: Remembered,
          pr: PullView) -> PRUpdate:
     """The PR's whole next state after the head's evaluation (or a review of it)."""
-    from bot.chatops import render_reply
     from bot.render import render_check_summary
 
     decision, head = report.decision, pr.head_sha
@@ -294,7 +298,7 @@ def plan(report: Evaluated, policy: Config, reviews: Reviews | None, previous: R
     if review is not None and can_accept and review.required and review.satisfied:
         accepted_by = tuple(review.approvals)
         conclusion, title = "success", f"Regression accepted by {', '.join(accepted_by)}"
-        summary = render_reply("accepted_check.md.j2", who=list(accepted_by), head=head) + "\n" + summary
+        summary = _reply("accepted_check.md.j2", who=list(accepted_by), head=head) + "\n" + summary
         accepted = tuple(Acceptance(m.name, accepted_by, tuple(m.regressions)) for m in decision.models if m.regressed)
     checks = [CheckUpdate(EVALUATION, head, "completed", conclusion, title, summary, report.report_url)]
     if review is not None:
@@ -446,25 +450,20 @@ def _state_view(state: PRState) -> dict[str, Any]:
 
 
 def _state_block(state: PRState) -> str:
-    from bot.chatops import render_reply
-
-    return render_reply("comment_state.md.j2", **_state_view(state))
+    return _reply("comment_state.md.j2", **_state_view(state))
 
 
 def _commands_block(state: PRState) -> str:
-    from bot.chatops import render_reply
-
     names = commands_for(state)
-    return render_reply("comment_commands.md.j2", commands=[(c, COMMANDS[c]) for c in names]) if names else ""
+    return _reply("comment_commands.md.j2", commands=[(c, COMMANDS[c]) for c in names]) if names else ""
 
 
 def _earlier_block(shown: Sequence[EarlierEvaluation], dropped: int) -> str:
-    from bot.chatops import render_reply
     from bot.render import HEADLINE
 
     rows = [{"head": e.head_sha[:7], "headline": HEADLINE.get(e.outcome, "❔ mlgate: unknown").replace("mlgate: ", ""),
              "section": e.section.strip()} for e in shown]
-    return render_reply("comment_earlier.md.j2", earlier=rows, dropped=dropped)
+    return _reply("comment_earlier.md.j2", earlier=rows, dropped=dropped)
 
 
 def compose_comment(state: PRState, section: str) -> str:
@@ -496,9 +495,7 @@ def comment_digest(body: str) -> str:
 
 def _check(name: str, sha: str, status: Status, conclusion: Conclusion | None, title: str, template: str,
            details_url: str | None = None, **values: Any) -> CheckUpdate:
-    from bot.chatops import render_reply
-
-    return CheckUpdate(name, sha, status, conclusion, title, render_reply(template, **values), details_url)
+    return CheckUpdate(name, sha, status, conclusion, title, _reply(template, **values), details_url)
 
 
 def undecided_check(sha: str, name: str, what: str, cause: str, retrying: bool) -> CheckUpdate:

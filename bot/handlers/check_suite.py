@@ -18,7 +18,7 @@ from typing import Any
 
 from bot.apply import write_check
 from bot.context import Context
-from bot.handlers.check_run import prs_at, rerun_evaluation
+from bot.handlers.inputs import prs_at, rerun_evaluation
 from bot.handlers.ordering import pr_lock
 from bot.plan import EVALUATION, REVIEW, WAITING_TITLE, waiting_check
 from bot.routing import Router

@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 
 from bot.context import Context
-from bot.handlers import EVALUATION, REVIEW
+from bot.plan import EVALUATION, REVIEW
 from bot.routing import Router
 
 A_DEPLOYMENT = "deployment_review"

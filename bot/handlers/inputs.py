@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import replace
 from typing import Any
 
@@ -17,6 +18,7 @@ from bot.apply import apply_update, pr_changes, remembered, undecided, write_che
 from bot.config import CONFIG_PATH, Config
 from bot.context import Context
 from bot.gate import Decision
+from bot.handlers.ordering import pr_lock
 from bot.plan import (
     EVALUATION,
     REVIEW,
@@ -25,6 +27,7 @@ from bot.plan import (
     PullView,
     Reviews,
     plan,
+    rerun_check,
     review_check,
     review_reasons,
     users_to_resolve,
@@ -170,3 +173,46 @@ def replan_head(ctx: Context, number: int) -> None:
               releases_refused=policy.releases_refused, report=evaluation["report"], decision=decision,
               run_id=evaluation["run_id"], eval_id=evaluation["id"],
               computed_by_pr=config.evaluation.trust == "pull_request", extra=extra)
+
+
+def prs_at(ctx: Context, sha: str, listed: list[dict[str, Any]]) -> list[int]:
+    """The PRs whose head is (or was) `sha`: as the event lists them; for a fork's head, which
+    GitHub never lists, from the store, else from the open PRs (one call)."""
+    repo_id = (ctx.event.payload.get("repository") or {}).get("id")
+    found = sorted({int(p["number"]) for p in listed if isinstance(p, dict) and p.get("number")
+                    and (repo_id is None or ((p.get("base") or {}).get("repo") or {}).get("id") in (None, repo_id))})
+    if found:
+        return found
+    stored = ctx.store.prs_with_head(ctx.event.repo or "", sha)
+    if stored:
+        return stored
+    return sorted(p.number for p in ctx.github.open_pulls_at(sha))
+
+
+def rerun_evaluation(ctx: Context, head: str, prs: list[int]) -> None:
+    """Re-run the workflow run that evaluated `head` (never another head's run), holding the
+    PRs' locks so a job about the same PRs cannot interleave; the check waits for its report."""
+    with ExitStack() as held:
+        for number in sorted(prs):
+            held.enter_context(pr_lock(ctx, number))
+        _rerun(ctx, head, prs)
+
+
+def _rerun(ctx: Context, head: str, prs: list[int]) -> None:
+    repo = ctx.event.repo or ""
+    latest = next((e for e in (ctx.store.latest_evaluation(repo, n, head) for n in prs) if e), None)
+    before = ctx.store.check_conclusion(repo, head, EVALUATION)
+    run_id = latest["run_id"] if latest else None
+    if not run_id:
+        write_check(ctx.github, ctx.store, repo, rerun_check(head, run_id=None, before=before))
+        return
+    from bot.github_client import GitHubError, RetryLater
+
+    try:
+        ctx.github.rerun_workflow(run_id)
+    except RetryLater:
+        raise
+    except GitHubError as exc:  # e.g. still running, or too old to re-run: say so, keep the verdict
+        write_check(ctx.github, ctx.store, repo, rerun_check(head, run_id=run_id, before=before, refused=str(exc)))
+        return
+    write_check(ctx.github, ctx.store, repo, rerun_check(head, run_id=run_id, before=before))

@@ -20,16 +20,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from bot.apply import set_check, undecided
 from bot.config import CONFIG_PATH, Config
 from bot.context import Context
-from bot.handlers import (
-    EVALUATION,
-    INVALID_CONFIG_TITLE,
-    NO_CONFIG_TITLE,
-    REVIEW,
-    set_check,
-    undecided,
-)
+from bot.plan import EVALUATION, INVALID_CONFIG_TITLE, NO_CONFIG_TITLE, REVIEW
 from bot.routing import Router
 
 # GitHub's queue branches: gh-readonly-queue/<base branch>/pr-<number>-<sha of the entry's base>
@@ -106,8 +100,8 @@ def on_checks_requested(ctx: Context) -> None:
 def judge(ctx: Context, config: Config, head: str, base: str,
           named: int | None) -> dict[str, tuple[list[int], list[str]]]:
     """For each check: (the group's PRs, why the check does not pass on the group; empty: it passes)."""
+    from bot.apply import pr_changes
     from bot.datachanges import classify
-    from bot.handlers import pr_changes
 
     repo = ctx.event.repo or ""
     diff = ctx.github.compare(base, head)
