@@ -1,40 +1,40 @@
-"""Running chat-ops commands: the table of runners and permissions, reactions and replies.
+"""Running chat-ops commands: the table of runners, reactions and replies.
 
 `TABLE` maps each command to its runner and its requirement (from `bot.commands.SPECS`).
-Permission is checked when the command runs, from GitHub's collaborator permission API
-and team membership, combined with the policy's `commands:` lists (bot.policy: the default branch's). Each comment with
-commands gets 👀 on receipt and 🚀 (all succeeded) or 😕 at the end; each command gets one
-reply, identified by a hidden marker (comment id + position), so a redelivered webhook
-edits the same reply instead of posting a second one.
+Permission is checked when the command runs, by `bot.permissions` (GitHub's collaborator
+permission API and team membership, combined with the policy's `commands:` lists; bot.policy:
+the default branch's). Each comment with commands gets 👀 on receipt and 🚀 (all succeeded)
+or 😕 at the end; each command gets one reply, identified by a hidden marker (comment id +
+position), so a redelivered webhook edits the same reply instead of posting a second one.
+Outcomes are data (a `Denial` code, a status, a gate's state) and `templates/replies/` words them.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import jinja2
 
 import bot
 from bot import promotion
 from bot.commands import (
-    ROLES,
     SPECS,
     Command,
     Parsed,
     Reply,
-    Requirement,
     Spec,
     check_model,
     normalize_version,
 )
 from bot.config import Config
 from bot.context import Context
+from bot.permissions import Authorization, Denial, Permissions, Requirement, refused
 
 EYES, ROCKET, CONFUSED = "eyes", "rocket", "confused"
 REPLY_MARKER = "<!-- mlgate:reply {comment}.{index} -->"
@@ -58,7 +58,7 @@ def templates_dir() -> Path:
 @cache
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir() / "replies")),
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
         autoescape=False,  # Markdown; every untrusted value goes through the `md` or `code` filter
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -72,7 +72,7 @@ def _env() -> jinja2.Environment:
 
 def render_reply(template: str, **ctx: Any) -> str:
     """Render `templates/replies/<template>`; all of mlgate's reply wording lives there."""
-    return _env().get_template(template).render(**ctx).strip() + "\n"
+    return _env().get_template(f"replies/{template}").render(**ctx).strip() + "\n"
 
 
 def escape_md(text: object, limit: int = 200) -> str:
@@ -93,27 +93,22 @@ def inline_code(text: object, limit: int = 200) -> str:
     return f"{fence}{pad}{s}{pad}{fence}"
 
 
-def who_may(spec: Spec, config: Config | None) -> str:
-    """Plain words for who may run a command under `config` (for /help and denials)."""
-    req = spec.requirement
-    listed = _listed(req, config)
-    if listed:
-        return "listed in `commands." + str(req.config_key) + "`: " + ", ".join(listed)
-    if req.min_role is None:
-        return "anyone"
-    role = f"{req.min_role} permission or higher"
-    return f"the PR author, or {role}" if req.author_ok else role
-
-
-def _listed(req: Requirement, config: Config | None) -> list[str]:
+def listed_for(req: Requirement, config: Config | None) -> tuple[str, ...]:
+    """The policy's `commands:` list that replaces `req`'s role rule (empty: the role rule applies)."""
     if config is None or req.config_key is None:
-        return []
-    return list(getattr(config.commands, req.config_key, []) or [])
+        return ()
+    return tuple(getattr(config.commands, req.config_key, []) or [])
 
 
 def help_text(config: Config | None) -> str:
-    rows = [{"usage": s.usage, "summary": s.summary, "who": who_may(s, config)} for s in SPECS.values()]
+    rows = [{"usage": s.usage, "summary": s.summary, "requirement": s.requirement,
+             "listed": listed_for(s.requirement, config)} for s in SPECS.values()]
     return render_reply("help.md.j2", rows=rows)
+
+
+def denial_reason(auth: Authorization) -> str:
+    """Why `auth` was refused, in the words the reply uses (kept in the audit record too)."""
+    return render_reply("denial_reason.md.j2", auth=auth).strip()
 
 
 def reply_text(reply: Reply, config: Config | None) -> str:
@@ -155,7 +150,11 @@ class Invocation:
     config_problem: str | None = None
     releases_refused: str | None = None  # bot.policy: why /promote and /rollback may not run for this PR
     via: str = "comment"
-    role_cache: dict[str, str] = field(default_factory=dict)
+    permissions: Permissions | None = None  # the job's (one question per user); a fresh one when None
+
+    def __post_init__(self) -> None:
+        if self.permissions is None:
+            self.permissions = Permissions(self.ctx.github)
 
     @property
     def delivery_id(self) -> str:
@@ -178,55 +177,11 @@ class Entry:
 # ---------------------------------------------------------------- permission
 
 
-@dataclass(frozen=True)
-class Authorization:
-    allowed: bool
-    why: str = ""  # when denied: what the user has
-    needs: str = ""  # when denied: what would make it pass
-    by: Literal["list", "role", "author", "anyone", ""] = ""  # when allowed: what allowed it
-
-
-def role_of(inv: Invocation, user: str) -> str:
-    if user not in inv.role_cache:
-        inv.role_cache[user] = str(inv.ctx.github.permission(user))
-    return inv.role_cache[user]
-
-
-def _rank(role: str | None) -> int:
-    return ROLES.index(role) if role in ROLES else 0  # type: ignore[arg-type]
-
-
-def in_list(github: Any, entries: Iterable[str], user: str) -> bool:
-    """Is `user` named in a config list of users and `@org/team`s?"""
-    for entry in entries:
-        e = entry.strip()
-        if e.startswith("@") and "/" in e:
-            org, team = e[1:].split("/", 1)
-            if github.team_member(org, team, user):
-                return True
-        elif e.lstrip("@").lower() == user.lower():
-            return True
-    return False
-
-
 def authorize(inv: Invocation, spec: Spec, user: str) -> Authorization:
-    """May `user` run `spec` now? Lists in the config replace the default role rule."""
-    req = spec.requirement
-    listed = list(getattr(inv.config.commands, req.config_key, []) or []) if inv.config and req.config_key else []
-    if listed:
-        if in_list(inv.ctx.github, listed, user):
-            return Authorization(True, by="list")
-        return Authorization(False, f"@{user} is not listed in `commands.{req.config_key}`",
-                             f"be added to {', '.join(listed)} (`commands.{req.config_key}` of the policy on the default branch)")
-    if req.min_role is None:
-        return Authorization(True, by="anyone")
-    if req.author_ok and inv.pull is not None and user.lower() == str(inv.pull.author).lower():
-        return Authorization(True, by="author")
-    role = role_of(inv, user)
-    if _rank(role) >= _rank(req.min_role):
-        return Authorization(True, by="role")
-    have = f"@{user} has {role} permission" if role != "none" else f"@{user} is not a collaborator"
-    return Authorization(False, have, who_may(spec, inv.config))
+    """May `user` run `spec` now? The policy's list replaces the default role rule."""
+    assert inv.permissions is not None
+    return inv.permissions.authorize(spec.requirement, user, listed=listed_for(spec.requirement, inv.config),
+                                     author=inv.pull.author if inv.pull is not None else None)
 
 
 # ---------------------------------------------------------------- the comment loop
@@ -244,12 +199,11 @@ def run_comment(inv: Invocation, item: Parsed) -> bool:
     auth: Authorization | None = None
     if isinstance(item, Command):
         auth = authorize(inv, TABLE[item.name].spec, inv.actor)
-    trusted = auth is not None and auth.allowed and auth.by in ("list", "role")
-    if trusted:
+    if auth is not None and auth.trusted:
         release_budget(inv.ctx, inv.repo, inv.number, inv.actor)  # the handler may have taken slots
     elif not within_budget(inv.ctx, inv.repo, inv.number, inv.actor, item):
         if isinstance(item, Command) and auth is not None and not auth.allowed:
-            _record_denied(inv, item, auth)
+            _denied(inv, item, auth)
         return False
     gh = inv.ctx.github
     gh.add_reaction(inv.comment_id, EYES)
@@ -294,12 +248,24 @@ def within_budget(ctx: Context, repo: str, number: int, actor: str, item: Parsed
     return True
 
 
-OVER_BUDGET = "@{} lacks the role and has no replies left in the budget"
+def over_budget(ctx: Context, user: str, cmd: Command, permissions: Permissions, *, repo: str,
+                number: int) -> bool:
+    """Over the reply budget only a role still lets a command run: True (the refusal audited) when
+    `user`'s role alone does not let them run `cmd` (one API call, before the PR and the policy)."""
+    req = SPECS[cmd.name].requirement
+    if permissions.has_role(user, req.min_role):
+        return False
+    record_denied(ctx, refused(user, req, Denial.OVER_BUDGET), command=cmd.name, model=cmd.model, line=cmd.line,
+                  repo=repo, number=number, sha=None)
+    return True
 
 
-def has_role(ctx: Context, user: str, cmd: Command) -> bool:
-    """Whether `user`'s repository role alone lets them run `cmd` (one API call)."""
-    return _rank(str(ctx.github.permission(user))) >= _rank(SPECS[cmd.name].requirement.min_role)
+def refuse_bot(ctx: Context, user: str, cmd: Command, *, repo: str, number: int) -> None:
+    """Bots never run commands; a command that needs a role, tried by one, is audited."""
+    req = SPECS[cmd.name].requirement
+    if req.min_role is not None:
+        record_denied(ctx, refused(user, req, Denial.BOT), command=cmd.name, model=cmd.model, line=cmd.line,
+                      repo=repo, number=number, sha=None)
 
 
 def release_budget(ctx: Context, repo: str, number: int, actor: str) -> None:
@@ -320,10 +286,16 @@ def _take_slot(store: Any, key: str, size: int, window: float, holder: str) -> s
     return None
 
 
-def _record_denied(inv: Invocation, cmd: Command, auth: Authorization) -> None:
-    promotion.record_denied(inv.ctx.store, actor=inv.actor, command=cmd.name, why=auth.why, repo=inv.repo,
-                            pr=inv.number, sha=inv.pull.head_sha if inv.pull else None, model=cmd.model,
-                            delivery_id=inv.delivery_id, line=cmd.line)
+def record_denied(ctx: Context, auth: Authorization, *, command: str, model: str | None, line: str, repo: str,
+                  number: int, sha: str | None) -> None:
+    """Keep a refused command (or promotion on merge) in the audit log, with the reply's reason."""
+    promotion.record_denied(ctx.store, actor=auth.user, command=command, why=denial_reason(auth), repo=repo,
+                            pr=number, sha=sha, model=model, delivery_id=ctx.delivery_id, line=line)
+
+
+def _denied(inv: Invocation, cmd: Command, auth: Authorization) -> None:
+    record_denied(inv.ctx, auth, command=cmd.name, model=cmd.model, line=cmd.line, repo=inv.repo, number=inv.number,
+                  sha=inv.pull.head_sha if inv.pull is not None else None)
 
 
 def run_command(inv: Invocation, cmd: Command, auth: Authorization | None = None) -> Result:
@@ -331,8 +303,8 @@ def run_command(inv: Invocation, cmd: Command, auth: Authorization | None = None
     entry = TABLE[cmd.name]
     auth = auth or authorize(inv, entry.spec, inv.actor)
     if not auth.allowed:
-        _record_denied(inv, cmd, auth)
-        return Result(False, render_reply("denied.md.j2", line=cmd.line, why=auth.why, needs=auth.needs))
+        _denied(inv, cmd, auth)
+        return Result(False, render_reply("denied.md.j2", line=cmd.line, auth=auth))
     if inv.config is not None and (usage := check_model(cmd, inv.config)) is not None:
         return Result(False, reply_text(usage, inv.config))
     try:
@@ -377,14 +349,9 @@ def run_status(inv: Invocation, cmd: Command) -> Result:
     gates = [{"name": n, "state": store.check_conclusion(inv.repo, head, n) or "not reported"}
              for n in (promotion.EVALUATION, promotion.REVIEW)]
     required = gh.required_checks(inv.pull.base_ref)
-    warnings = []
-    if required is None:
-        warnings.append(f"the base branch {inv.pull.base_ref} is not protected: failed checks do not block merge")
-    else:
-        missing = [n for n in (promotion.EVALUATION, promotion.REVIEW) if n not in required]
-        if missing:
-            warnings.append(f"branch protection of {inv.pull.base_ref} does not require "
-                            + " and ".join(f"`{m}`" for m in missing))
+    # None: the base branch is not protected; else the mlgate checks its protection does not require
+    unrequired = None if required is None else [n for n in (promotion.EVALUATION, promotion.REVIEW)
+                                                if n not in required]
     models, registry_problem = [], None
     if inv.config is not None:
         try:
@@ -400,7 +367,8 @@ def run_status(inv: Invocation, cmd: Command) -> Result:
                                "last": history[-1] if history else None})
         except Exception as exc:
             registry_problem = _first_line(exc)
-    return Result(True, render_reply("status.md.j2", head=head, gates=gates, warnings=warnings, models=models,
+    return Result(True, render_reply("status.md.j2", head=head, gates=gates, base=inv.pull.base_ref,
+                                     unrequired=unrequired, models=models,
                                      registry_problem=registry_problem, config_problem=inv.config_problem,
                                      has_config=inv.config is not None))
 
@@ -409,15 +377,16 @@ def run_evaluate(inv: Invocation, cmd: Command) -> Result:
     """Re-run the evaluation workflow of the PR's current head."""
     head = inv.pull.head_sha
     latest = inv.ctx.store.latest_evaluation(inv.repo, inv.number, head)
-    if not latest or not latest.get("run_id"):
+    run_id = latest.get("run_id") if latest else None
+    if not run_id:
         return Result(False, render_reply("evaluate.md.j2", line=cmd.line, head=head, run_id=None))
-    inv.ctx.github.rerun_workflow(int(latest["run_id"]))
+    inv.ctx.github.rerun_workflow(int(run_id))
     from bot.apply import write_check
     from bot.plan import rerun_check
 
     write_check(inv.ctx.github, inv.ctx.store, inv.repo,
-                rerun_check(head, run_id=int(latest["run_id"]), before=None, by=f"@{inv.actor}"))
-    return Result(True, render_reply("evaluate.md.j2", line=cmd.line, head=head, run_id=latest["run_id"]))
+                rerun_check(head, run_id=int(run_id), before=None, by=f"@{inv.actor}"))
+    return Result(True, render_reply("evaluate.md.j2", line=cmd.line, head=head, run_id=run_id))
 
 
 def release_for(inv: Invocation, cmd: Command) -> promotion.Release:

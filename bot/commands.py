@@ -30,6 +30,7 @@ from markdown_it.token import Token
 
 from bot.config import Config
 from bot.html_scan import OpenElements, mentions_hiding_tag
+from bot.permissions import Requirement
 
 MAX_BODY = 65_536  # GitHub's limit for a comment; a longer body is not read at all
 SCAN_LINES = 500  # commands are read from the first lines only: bounds the block parse
@@ -38,24 +39,6 @@ INLINE_BUDGET = 256  # characters of paragraphs markdown-it's inline parser may 
 MAX_LINE = 256  # a longer command line is not read as a command
 LINE_PARSES = 4  # candidate lines parsed on their own before giving up (each held inline HTML)
 MAX_EXTRA = 3  # extra command lines named in the reply (the rest are counted)
-
-Role = Literal["none", "read", "triage", "write", "maintain", "admin"]
-ROLES: tuple[Role, ...] = ("none", "read", "triage", "write", "maintain", "admin")
-
-
-@dataclass(frozen=True)
-class Requirement:
-    """Who may run a command when the config names nobody.
-
-    `min_role` is the lowest repository role (collaborator permission API) that may run it;
-    `author_ok` lets the PR's author run it regardless of role; `config_key` names the
-    `commands:` list in the base branch's config that, when non-empty, replaces the role
-    rule by its users and `@org/team`s.
-    """
-
-    min_role: Role | None = None  # None: anyone
-    author_ok: bool = False
-    config_key: str | None = None
 
 
 @dataclass(frozen=True)

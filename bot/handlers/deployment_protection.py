@@ -69,7 +69,7 @@ def decide_deployment(ctx: Context, sha: str) -> DeploymentDecision:
                                           f"on #{pr} first"], pr=pr)
     row = promoted[-1]
     model, version = str(row["model"]), str(row["to_version"])
-    alias = str(detail_of(row).get("alias", "production"))
+    alias = str(detail_of(dict(row)).get("alias", "production"))
     history = alias_history(ctx.store, model, alias)
     current = str(history[-1]["to_version"]) if history else None
     if current != version:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot import chatops, promotion
+from bot import chatops
 from bot.commands import Command, parse_comment
 from bot.context import Context
+from bot.permissions import Permissions
 from bot.routing import Router
 
 
@@ -38,14 +39,12 @@ def on_created(ctx: Context) -> None:
         return  # an ordinary comment costs no API call
     if chatops.always_limited(parsed) and not chatops.within_budget(ctx, repo, number, login, parsed):
         return  # over the reply budget: nothing is posted, and no API call is spent on it
+    permissions = Permissions(ctx.github)  # each user's role asked once in this job
     if isinstance(parsed, Command) and not chatops.within_budget(ctx, repo, number, login, parsed, report=False) \
-            and not chatops.has_role(ctx, login, parsed):
+            and chatops.over_budget(ctx, login, parsed, permissions, repo=repo, number=number):
         chatops.within_budget(ctx, repo, number, login, parsed)  # logs and counts the suppressed reply
         # over the budget, only a role can still let a release command run: that one question
         # (one call) is asked before the pull request and the policy, so a flood costs one call each
-        promotion.record_denied(ctx.store, actor=login, command=parsed.name, why=chatops.OVER_BUDGET.format(login),
-                                repo=repo, pr=number, sha=None, model=parsed.model, delivery_id=ctx.delivery_id,
-                                line=parsed.line)
         return
     pull = ctx.github.pull(number)
     # the default branch's policy as it is now (a tightened `commands:` list applies at once), never
@@ -62,7 +61,8 @@ def on_created(ctx: Context) -> None:
         config, problem = None, None
         refused = f"mlgate could not read the policy from GitHub ({str(exc).splitlines()[0]}); try again later"
     inv = chatops.Invocation(ctx=ctx, repo=repo, number=number, actor=login, comment_id=int(comment["id"]),
-                             pull=pull, config=config, config_problem=problem, releases_refused=refused)
+                             pull=pull, config=config, config_problem=problem, releases_refused=refused,
+                             permissions=permissions)
     chatops.run_comment(inv, parsed)
 
 
@@ -70,10 +70,8 @@ def _audit_bot(ctx: Context, login: str, body: str, repo: str, number: int) -> N
     if chatops.REPLY_MARKER.split(" ")[1] in body or "<!-- mlgate:" in body:
         return  # our own reply or report
     item = parse_comment(body)
-    if isinstance(item, Command) and chatops.TABLE[item.name].requirement.min_role is not None:
-        promotion.record_denied(ctx.store, actor=login, command=item.name, why="bots may not run commands",
-                                repo=repo, pr=number, sha=None, model=item.model,
-                                delivery_id=ctx.delivery_id, line=item.line)
+    if isinstance(item, Command):
+        chatops.refuse_bot(ctx, login, item, repo=repo, number=number)
 
 
 router = Router({"issue_comment.created": on_created})

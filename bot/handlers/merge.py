@@ -11,6 +11,7 @@ from bot.apply import after_release
 from bot.chatops import render_reply
 from bot.commands import SPECS
 from bot.context import Context
+from bot.permissions import Permissions
 from bot.routing import Router
 
 MERGE_MARKER = "<!-- mlgate:merge-promotion {model} -->"
@@ -38,26 +39,20 @@ def on_closed(ctx: Context) -> None:
     if policy.releases_refused:
         ctx.log.info("no promotion on merge of #%s: %s", number, policy.releases_refused)
         return
-    from bot.github_client import PullInfo
-
-    pull = PullInfo(number, pr["head"]["sha"], pr["head"]["ref"], pr["base"]["ref"], pr["base"]["sha"],
-                    (pr.get("user") or {}).get("login") or "", pr.get("state") or "closed", True,
-                    bool(pr.get("draft")))
+    head = str(pr["head"]["sha"])  # the merged head, on which both gates must be green
     merger = str((pr.get("merged_by") or payload.get("sender") or {}).get("login") or "")
-    inv = chatops.Invocation(ctx=ctx, repo=repo, number=number, actor=merger, comment_id=0, pull=pull,
-                             config=config, via="merge")
-    auth = chatops.authorize(inv, SPECS["promote"], merger)
+    requirement = SPECS["promote"].requirement  # the merger must be allowed to /promote
+    auth = Permissions(ctx.github).authorize(requirement, merger, listed=chatops.listed_for(requirement, config))
     for model in config.models:
         marker = MERGE_MARKER.format(model=model.name)
         if not auth.allowed:
-            promotion.record_denied(ctx.store, actor=merger, command="promote", why=auth.why, repo=repo, pr=number,
-                                    sha=pull.head_sha, model=model.name, delivery_id=ctx.delivery_id,
-                                    line="promote on merge")
-            text = render_reply("merge_denied.md.j2", model=model.name, why=auth.why, needs=auth.needs)
+            chatops.record_denied(ctx, auth, command="promote", model=model.name, line="promote on merge",
+                                  repo=repo, number=number, sha=head)
+            text = render_reply("merge_denied.md.j2", model=model.name, auth=auth)
         else:
             release = promotion.Release(
                 action="promote", model=model.name, alias=config.promote.alias, actor=merger,
-                delivery_id=ctx.delivery_id, repo=repo, pr=number, head_sha=pull.head_sha, via="merge",
+                delivery_id=ctx.delivery_id, repo=repo, pr=number, head_sha=head, via="merge",
                 metrics=tuple(model.metrics), trust=config.evaluation.trust)
             out = promotion.promote(ctx.store, ctx.registry, ctx.github, release)
             after_release(ctx, number, out)  # the living comment's state block says so

@@ -10,9 +10,10 @@ import pytest
 
 from bot import chatops, promotion
 from bot.chatops import render_reply, templates_dir
-from bot.commands import Command, Reply, check_model, parse_comment
+from bot.commands import SPECS, Command, Reply, check_model, parse_comment
 from bot.config import parse_config
 from bot.github_client import RunInfo
+from bot.permissions import Authorization, Denial, Requirement
 from bot.promotion import MetricRow, Outcome, Release
 from bot.review_gate import ReviewIn, review_state
 from bot.store import LockInfo
@@ -67,6 +68,11 @@ class _Regressed:
     regressed, data_failures, data_changed, inconclusive = True, 0, False, False
 
 
+def _denial(denial: Denial) -> Authorization:
+    listed = ("@acme/ml-release", "ada") if denial == Denial.NOT_LISTED else ()
+    return Authorization("rel", SPECS["promote"].requirement, denial=denial, role="read", listed=listed)
+
+
 CASES: dict[str, Callable[[], str]] = {
     "help.md": lambda: _parsed("/help"),
     "usage.md": lambda: _parsed("/promote churn-clasifier"),
@@ -74,8 +80,11 @@ CASES: dict[str, Callable[[], str]] = {
     "unknown.md": lambda: _parsed("/promot"),
     "extra_commands.md": lambda: _extra("/status\n/promote --dry-run\n/rollback\n/help\n/evaluate"),
     "extra_commands-one.md": lambda: _extra("/status\nand\n/help"),
-    "denied.md": lambda: render_reply("denied.md.j2", line="/rollback", why="@wes has write permission",
-                                      needs="maintain permission or higher"),
+    "denied.md": lambda: render_reply("denied.md.j2", line="/rollback", auth=Authorization(
+        "wes", SPECS["rollback"].requirement, denial=Denial.ROLE_TOO_LOW, role="write")),
+    "denied-not_listed.md": lambda: render_reply("denied.md.j2", line="/promote", auth=_denial(Denial.NOT_LISTED)),
+    **{f"denial_reason-{d.value}.md": (lambda d=d: render_reply("denial_reason.md.j2", auth=_denial(d)))
+       for d in Denial},
     "error.md": lambda: render_reply("error.md.j2", line="/status", error="GitHub answered 500 <b>"),
     "no_config-missing.md": lambda: render_reply("no_config.md.j2", line="/promote", problem=None),
     "release_refused.md": lambda: render_reply(
@@ -120,7 +129,7 @@ CASES: dict[str, Callable[[], str]] = {
     "status.md": lambda: render_reply(
         "status.md.j2", head=HEAD, gates=[{"name": "mlgate/evaluation", "state": "success"},
                                           {"name": "mlgate/review", "state": "not reported"}],
-        warnings=["branch protection of main does not require `mlgate/review`"],
+        base="main", unrequired=["mlgate/review"],
         models=[{"name": "churn-classifier", "alias": "production", "version": "2",
                  "metrics": [("roc_auc", "0.79"), ("f1", "0.71")],
                  "last": {"action": "promote", "actor": "wes", "pr": 7}}],
@@ -128,7 +137,7 @@ CASES: dict[str, Callable[[], str]] = {
     "status-degraded.md": lambda: render_reply(
         "status.md.j2", head=HEAD, gates=[{"name": "mlgate/evaluation", "state": "failure"},
                                           {"name": "mlgate/review", "state": "failure"}],
-        warnings=["the base branch main is not protected: failed checks do not block merge"], models=[],
+        base="main", unrequired=None, models=[],
         registry_problem="the MLflow server at http://mlflow:5000 cannot be reached", config_problem="bad",
         has_config=False),
     "promote-done.md": _outcome("done", from_version="1", to_version="2", rows=ROWS, registered=True, audit_id=12,
@@ -178,8 +187,8 @@ CASES: dict[str, Callable[[], str]] = {
                                         ReviewIn("rita", "APPROVED", "f" * 40), ReviewIn("bob", "CHANGES_REQUESTED", HEAD)]),
     "review_check-approved.md": lambda: _review(decision=_Regressed(), reviews=[ReviewIn("rita", "APPROVED", HEAD)]),
     "accepted_check.md": lambda: render_reply("accepted_check.md.j2", who=["rita"], head=HEAD),
-    "merge_denied.md": lambda: render_reply("merge_denied.md.j2", model="churn-classifier",
-                                            why="@tom has triage permission", needs="write permission or higher"),
+    "merge_denied.md": lambda: render_reply("merge_denied.md.j2", model="churn-classifier", auth=Authorization(
+        "tom", Requirement(min_role="write"), denial=Denial.ROLE_TOO_LOW, role="triage")),
 }
 
 
@@ -197,7 +206,7 @@ def test_reply_matches_golden(name: str) -> None:
 
 
 def test_every_reply_template_has_a_golden() -> None:
-    templates = {p.name.removesuffix(".md.j2") for p in (templates_dir() / "replies").glob("*.md.j2")}
+    templates = {p.name.removesuffix(".md.j2") for p in (templates_dir() / "replies").glob("[!_]*.md.j2")}
     covered = {"release"} | {n.removesuffix(".md").split("-")[0] for n in CASES}
     assert templates <= covered, templates - covered
 
