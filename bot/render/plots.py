@@ -1,8 +1,9 @@
 """report.html's plots: the curves of both models, computed at evaluate time and drawn as static SVG.
 
 `curve_data` runs inside `mlgate evaluate`, where the scores exist, and condenses them into
-the report's `models[].curves` (a few kilobytes: downsampled ROC and precision-recall
-curves, a calibration table, a confusion matrix, a sample of regression residuals).
+the report's `models[].curves` (a few kilobytes: ROC and precision-recall curves at 101
+thresholds, a calibration table, a confusion matrix, a sample of regression residuals), in
+passes over the scores without sorting the holdout.
 `render_plots` draws them with matplotlib (the `plots` extra) as SVG for report.html: no
 script, no external reference, text escaped by matplotlib's SVG writer, math text off.
 A report is untrusted, so only schema-checked numbers and clipped labels reach matplotlib.
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     import numpy as np
     from matplotlib.axes import Axes
 
+GRID = 8192  # equal-width score bins the ROC and precision-recall thresholds are chosen from
 CURVE_POINTS = 101  # points kept of a ROC or precision-recall curve
 CALIBRATION_BINS = 10
 MAX_CLASSES = 20  # a confusion matrix larger than this is not drawn
@@ -47,7 +49,7 @@ def curve_data(task: str, y: Any, candidate: Any, baseline: Any | None,
         probabilities = bool(np.all((s >= 0) & (s <= 1)))  # else calibration and a 0.5 cut mean nothing
         if task == "binary":
             yy = labels.astype(np.int64)
-            out[role] = {"roc": _roc(yy, s), "pr": _pr(yy, s)}
+            out[role] = _roc_pr(yy, s)
             if probabilities:
                 out[role]["calibration"] = _calibration(yy, s)
                 out[role]["confusion"] = _confusion(yy, (s >= 0.5).astype(np.int64), ["0", "1"])
@@ -62,39 +64,35 @@ def curve_data(task: str, y: Any, candidate: Any, baseline: Any | None,
     return out
 
 
-def _thin(*arrays: np.ndarray) -> list[list[float]]:
-    import numpy as np
-
-    n = len(arrays[0])
-    keep = np.unique(np.linspace(0, n - 1, min(n, CURVE_POINTS)).round().astype(np.int64)) if n else np.array([], int)
-    return [[round(float(v), 5) for v in a[keep]] for a in arrays]
-
-
 def _ranked(y: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Cumulative true and false positives at each distinct threshold, highest score first."""
+    """Cumulative true and false positives at up to `CURVE_POINTS` thresholds, highest score first.
+
+    The scores fall into `GRID` equal-width bins (one pass, no sort of the holdout), and the
+    thresholds are the bin edges where the rows above them reach 0, 1/100, ... of the holdout,
+    so the points are spread along the curve wherever the scores are dense."""
     import numpy as np
 
-    order = np.argsort(-s, kind="mergesort")
-    ys, ss = y[order], s[order]
-    last = np.r_[np.flatnonzero(np.diff(ss)), len(ss) - 1]
-    tp = np.cumsum(ys)[last]
-    return tp, (last + 1) - tp
+    lo, hi = float(s.min()), float(s.max())
+    bins = np.minimum(((hi - s) * (GRID / ((hi - lo) or 1.0))).astype(np.int64), GRID - 1)  # 0: the highest
+    rows = np.cumsum(np.bincount(bins, minlength=GRID))
+    tp = np.cumsum(np.bincount(bins, weights=y, minlength=GRID))
+    picks = np.unique(np.searchsorted(rows, np.linspace(0, rows[-1], CURVE_POINTS)))
+    picks = picks[rows[picks] > 0]
+    return tp[picks], rows[picks] - tp[picks]
 
 
-def _roc(y: np.ndarray, s: np.ndarray) -> dict[str, list[float]]:
+def _points(*arrays: np.ndarray) -> list[list[float]]:
+    return [[round(float(v), 5) for v in a] for a in arrays]
+
+
+def _roc_pr(y: np.ndarray, s: np.ndarray) -> dict[str, dict[str, list[float]]]:
     import numpy as np
 
     tp, fp = _ranked(y, s)
     pos, neg = max(int(y.sum()), 1), max(len(y) - int(y.sum()), 1)
-    fpr, tpr = _thin(np.r_[0.0, fp / neg], np.r_[0.0, tp / pos])
-    return {"fpr": fpr, "tpr": tpr}
-
-
-def _pr(y: np.ndarray, s: np.ndarray) -> dict[str, list[float]]:
-    tp, fp = _ranked(y, s)
-    pos = max(int(y.sum()), 1)
-    recall, precision = _thin(tp / pos, tp / (tp + fp))
-    return {"recall": recall, "precision": precision}
+    fpr, tpr = _points(np.r_[0.0, fp / neg], np.r_[0.0, tp / pos])
+    recall, precision = _points(tp / pos, tp / (tp + fp))
+    return {"roc": {"fpr": fpr, "tpr": tpr}, "pr": {"recall": recall, "precision": precision}}
 
 
 def _calibration(y: np.ndarray, p: np.ndarray) -> dict[str, list[float] | list[int]]:
@@ -118,10 +116,11 @@ def _confusion(y: np.ndarray, pred: np.ndarray, labels: list[str]) -> dict[str, 
 
 
 def _residuals(y: np.ndarray, pred: np.ndarray) -> dict[str, list[float]]:
+    """Every (n / RESIDUAL_POINTS)-th row, in the order of their predictions."""
     import numpy as np
 
-    order = np.argsort(pred, kind="mergesort")
-    keep = order[np.unique(np.linspace(0, len(pred) - 1, min(len(pred), RESIDUAL_POINTS)).round().astype(np.int64))]
+    rows = np.unique(np.linspace(0, len(pred) - 1, min(len(pred), RESIDUAL_POINTS)).round().astype(np.int64))
+    keep = rows[np.argsort(pred[rows], kind="mergesort")]
     return {"predicted": [float(f"{v:.6g}") for v in pred[keep]],
             "residual": [float(f"{v:.6g}") for v in (y - pred)[keep]]}
 
