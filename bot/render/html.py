@@ -15,8 +15,11 @@ if TYPE_CHECKING:
     from bot.gate import Decision
 
 
-def render_html(report: dict[str, Any], decision: Decision) -> str:
-    """A standalone HTML report: no external assets, no script (its CSP forbids both)."""
+def render_html(report: dict[str, Any], decision: Decision, *, draw_plots: bool = True) -> str:
+    """A standalone HTML report: no external assets, no script (its CSP forbids both).
+
+    `draw_plots=False` leaves out the curves (matplotlib takes most of a second), for a page
+    served on request; the report's tables and segment chart are always there."""
     view = build_view(report, decision, esc=html_text)
     ctx = cap(view, None)
     ctx["reasons"], ctx["reasons_hidden"] = view["reasons"], 0
@@ -25,7 +28,7 @@ def render_html(report: dict[str, Any], decision: Decision) -> str:
     for i, (m, rm) in enumerate(zip(ctx["models"], report.get("models", []), strict=True)):
         curves = rm.get("curves")
         m["plots"] = []
-        if not curves:
+        if not curves or not draw_plots:
             continue
         if not available:
             ctx["plots_missing"] = plots.PLOTS_MISSING

@@ -88,6 +88,13 @@ def test_report_html_embeds_every_plot_as_inert_svg() -> None:
     assert "default-src 'none'" in html and plots.PLOTS_MISSING not in html
 
 
+def test_plots_can_be_left_out() -> None:
+    y, cand, base = _binary()
+    report, decision = _with_curves("failing", plots.curve_data("binary", y, cand, base, None))
+    html = render.render_html(report, decision, draw_plots=False)
+    assert "<figure>" not in html and "Plots need" not in html and 'class="chart"' in html
+
+
 def test_hostile_class_labels_are_text_in_the_svg() -> None:
     pytest.importorskip("matplotlib")
     classes = ["<script>alert(1)</script>", "$\\frac{a}{b}$", "a&b"]
