@@ -38,7 +38,7 @@ def render_terminal(report: dict[str, Any], decision: Decision) -> str:
                             colalign=("left", "right", "right", "right", "center", "left")))
         shown = m["flagged"] + m["worst"]
         if shown and not m["no_baseline"]:
-            out += ["", "Segments: regressions first, then the largest other drops"]
+            out += ["", "Segments: regressions first, then where the candidate is furthest behind"]
             out.append(tabulate([[r["segment"], r["rows"], r["metric"], r["delta"], r["ci"], r["q"], r["verdict"]]
                                  for r in shown], headers=TERMINAL_HEADERS["segments"], disable_numparse=True,
                                 colalign=("left", "right", "left", "right", "center", "right", "left")))

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 MARKER = "<!-- mlgate:report -->"
 MAX_NOTES = 10
-TOP_WORST = 3  # largest other drops listed above the fold
+TOP_WORST = 3  # other segments where the candidate is furthest behind, listed above the fold
 TOP_SLICES = 5  # confirmed discovered slices in the comment when the report does not say top_k
 
 VERDICT_ICON: dict[str, str] = {
