@@ -362,9 +362,8 @@ def run_status(inv: Invocation, cmd: Command) -> Result:
                 tags = reg.version_tags(m.name, version) if version else {}
                 metrics = [(k[len(promotion.METRIC_PREFIX):], v) for k, v in sorted(tags.items())
                            if k.startswith(promotion.METRIC_PREFIX)]
-                history = promotion.alias_history(store, m.name, alias)
                 models.append({"name": m.name, "alias": alias, "version": version, "metrics": metrics,
-                               "last": history[-1] if history else None})
+                               "last": store.last_release(m.name, alias)})
         except Exception as exc:
             registry_problem = _first_line(exc)
     return Result(True, render_reply("status.md.j2", head=head, gates=gates, base=inv.pull.base_ref,
@@ -474,14 +473,15 @@ def render_outcome(out: promotion.Outcome, line: str) -> str:
     if out.earlier is not None:
         from datetime import UTC, datetime
 
-        earlier = {"actor": escape_md(out.earlier["actor"]), "delivery": escape_md(out.earlier["delivery_id"]),
-                   "at": datetime.fromtimestamp(out.earlier["at"], UTC).strftime("%Y-%m-%d %H:%M:%S UTC")}
+        earlier = {"actor": escape_md(out.earlier.actor), "delivery": escape_md(out.earlier.delivery_id or ""),
+                   "at": datetime.fromtimestamp(out.earlier.at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")}
     return render_reply(
         "release.md.j2", status=out.status, action=r.action, line=inline_code(line) if line else "",
         model=escape_md(r.model), alias=escape_md(r.alias), actor=escape_md(r.actor), dry_run=r.dry_run,
         before=out.from_version, after=out.to_version, registered=out.registered, rows=rows,
-        reason=_safe(out.reason), fix=_safe(out.fix), alias_state=out.alias_state, lock=lock,
-        warnings=[_safe(w) for w in out.warnings], audit_id=out.audit_id, deployment_id=out.deployment_id,
+        reason=_safe(promotion.reason_text(out)), fix=_safe(promotion.fix_text(out)), alias_state=out.alias_state,
+        lock=lock, warnings=[_safe(promotion.note_text(w)) for w in out.warnings], audit_id=out.audit_id,
+        deployment_id=out.deployment_id,
         environment=escape_md(f"model/{r.model}@{'canary' if r.canary is not None else r.alias}"), earlier=earlier,
         via=r.via, unverified=out.unverified, canary=r.canary,
     )

@@ -238,18 +238,16 @@ def run_rollback(args: argparse.Namespace) -> int:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    from bot import promotion
-
     store = _store(args.database_url)
     models = args.models or sorted({r["model"] for r in store.audit_records() if r["model"]})
     if not models:
         print("no models in the audit log yet; name one: mlgate status MODEL")
         return 0
+    from bot.mlflow import RegistryError
+
     try:
         reg = _registry(args.tracking_uri)
-    except SystemExit:
-        raise
-    except Exception as exc:
+    except RegistryError as exc:
         print(f"mlgate: the model registry cannot be opened: {exc}", file=sys.stderr)
         return 1
     code = 0
@@ -257,7 +255,7 @@ def run_status(args: argparse.Namespace) -> int:
         try:
             version = reg.alias_version(name, args.alias)
             unknown = _unknown_model(reg, name) if version is None and args.models else None
-        except Exception as exc:
+        except RegistryError as exc:
             print(f"{name}@{args.alias}: the registry failed: {exc}", file=sys.stderr)
             code = 1
             continue
@@ -266,15 +264,15 @@ def run_status(args: argparse.Namespace) -> int:
             code = 2
             continue
         print(f"{name}@{args.alias}: version {version or 'none'}")
-        history = promotion.alias_history(store, name, args.alias)
-        audit_version = history[-1]["to_version"] if history else None
+        history = store.releases(name, args.alias, limit=max(args.limit, 1))  # newest first
+        audit_version = history[0].to_version if history else None
         if history and audit_version != version:
             print(f"  warning: the audit log says version {audit_version}; the alias was moved outside mlgate")
             code = 1
-        for row in history[-args.limit:][::-1]:
-            where = f" PR {row['repo']}#{row['pr']}" if row["pr"] else ""
-            print(f"  {_time(row['at'])}  {row['action']:<8} {row['from_version'] or '-'} -> {row['to_version']}"
-                  f"  by {row['actor']}{where}")
+        for row in history[:args.limit]:
+            where = f" PR {row.repo}#{row.pr}" if row.pr else ""
+            print(f"  {_time(row.at)}  {row.action:<8} {row.from_version or '-'} -> {row.to_version}"
+                  f"  by {row.actor}{where}")
     return code
 
 

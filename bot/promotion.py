@@ -13,11 +13,15 @@ Why it is shaped this way (DESIGN.md "Chat-ops", "Audit record", "Reliability"):
   crashed worker cannot hold it forever), so concurrent workers and machines serialise;
 - the same delivery id never promotes twice, and a PR head's candidate is promoted at most
   once (return to it later with `/rollback --to VERSION`);
-- MLflow steps run before the alias moves where possible; a failure after the alias moved
-  puts it back, and the outcome says what state the alias is in;
-- every promotion, rollback, refusal and failure is an audit row; successful changes are
-  mirrored as `mlgate.history.<time>` tags on the model version, so MLflow's own UI shows
-  the alias history that MLflow does not keep.
+- the registry is opened before the lock is taken (opening it may take MLflow's timeout);
+- MLflow steps run before the alias moves where possible; a failure while it moves puts it
+  back, and the outcome says what state the alias is in;
+- every promotion, rollback, refusal and failure is an audit row; a successful change is then
+  mirrored once as an `mlgate.history.<time>` tag (with the row's id) on the model version, so
+  MLflow's own UI shows the alias history that MLflow does not keep;
+- the release history is read with the store's indexed queries, never by scanning the log;
+- outcomes are reason codes (`Reason`, `Note`) with facts; templates/replies/release_reason.md.j2
+  words them, so no decision depends on a message's text.
 
 Nothing here imports MLflow or PyGithub: the registry and GitHub client come in as objects.
 """
@@ -28,12 +32,19 @@ import json
 import os
 import re
 import socket
+import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Literal
 
-from bot.store import LockInfo
+from bot.errors import AdapterError
+from bot.mlflow.connection import RegistryError
+from bot.store import LockInfo, ReleaseRow, StoreError
+
+if TYPE_CHECKING:
+    from bot.ports import GitHub, Registry, Store
 
 LOCK_TTL = 300.0  # seconds; a promotion takes a few seconds, a crashed worker's lock expires
 EVALUATION = "mlgate/evaluation"
@@ -41,16 +52,74 @@ REVIEW = "mlgate/review"
 HISTORY_PREFIX = "mlgate.history."
 METRIC_PREFIX = "mlgate.metric."
 KEY_METRICS = 6
+WORDS = "replies/release_reason.md.j2"  # the wording of every Reason and Note
 
-Registry = Any  # bot.mlflow.Registry (duck-typed so tests may wrap a real one)
-GitHub = Any  # bot.github_client.GitHubClient, or None for the CLI
 Action = Literal["promote", "rollback"]
 Status = Literal["done", "dry_run", "unchanged", "already_done", "refused", "lock_held", "failed"]
+AliasState = Literal["", "unchanged", "restored", "unknown"]  # after a failure: where the alias is
 
 # audit actions and results written by this module
 A_PROMOTE, A_ROLLBACK, A_DENIED, A_ACCEPT = "promote", "rollback", "denied", "accept_regression"
 R_SUCCESS, R_FAILED, R_REFUSED, R_LOCKED, R_DENIED, R_ACCEPTED = (
     "success", "failed", "refused", "lock_held", "denied", "accepted")
+
+
+class Reason(StrEnum):
+    """Why a release ended as it did. Code decides on these; templates/replies/release_reason.md.j2
+    words them (with the outcome's facts), and the audit row records both."""
+
+    NONE = "none"
+    NO_PULL_REQUEST = "no_pull_request"  # /promote without a PR head
+    GATES_NOT_GREEN = "gates_not_green"
+    NO_EVALUATION = "no_evaluation"
+    REPORT_OTHER_HEAD = "report_other_head"
+    REPORT_NO_MODEL = "report_no_model"
+    REPORT_NO_CANDIDATE = "report_no_candidate"
+    UNTRUSTED_MODE = "untrusted_mode"  # evaluation.trust: pull_request
+    NOT_LOGGED_BY_MLGATE = "not_logged_by_mlgate"
+    NO_PROVENANCE = "no_provenance"
+    MISSING_TAG = "missing_tag"
+    OTHER_REPOSITORY_TAG = "other_repository_tag"
+    OTHER_COMMIT = "other_commit"
+    OTHER_MODEL = "other_model"
+    OTHER_RUN = "other_run"
+    OTHER_PULL_REQUEST = "other_pull_request"
+    BOUND_ELSEWHERE = "bound_elsewhere"  # the model is released from another repository
+    VERSION_NOT_FOUND = "version_not_found"
+    NO_PREVIOUS_VERSION = "no_previous_version"
+    NO_ALIAS = "no_alias"
+    ALREADY_AT_VERSION = "already_at_version"
+    NO_CANARY = "no_canary"
+    SAME_DELIVERY = "same_delivery"
+    HEAD_ALREADY_PROMOTED = "head_already_promoted"
+    LOCK_HELD = "lock_held"
+    REGISTRY_FAILED = "registry_failed"
+    REGISTRY_UNAVAILABLE = "registry_unavailable"
+    MOVE_FAILED = "move_failed"
+    CLEAR_FAILED = "clear_failed"
+
+
+class Note(StrEnum):
+    """A warning that goes with an outcome (worded by the same template)."""
+
+    STALE_BASELINE = "stale_baseline"
+    NOT_MIRRORED = "not_mirrored"
+    DEPLOYMENT_FAILED = "deployment_failed"
+    CANARY_DEPLOYMENT_FAILED = "canary_deployment_failed"
+    LOCK_HELD_NOW = "lock_held_now"  # a dry run while someone holds the lock
+    FAILURE_NOT_AUDITED = "failure_not_audited"
+
+
+Facts = Mapping[str, str]  # what the wording of a Reason or Note names (versions, names, causes)
+PROVENANCE_CODES = frozenset({Reason.UNTRUSTED_MODE, Reason.NOT_LOGGED_BY_MLGATE, Reason.NO_PROVENANCE,
+                              Reason.MISSING_TAG, Reason.OTHER_REPOSITORY_TAG, Reason.OTHER_COMMIT,
+                              Reason.OTHER_MODEL, Reason.OTHER_RUN, Reason.OTHER_PULL_REQUEST})
+
+
+@dataclass(frozen=True)
+class Warned:
+    code: Note
+    facts: Facts = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -95,25 +164,51 @@ class Outcome:
     release: Release
     from_version: str | None = None
     to_version: str | None = None
-    reason: str = ""
-    fix: str = ""
+    reason: Reason = Reason.NONE
+    facts: Facts = field(default_factory=dict)  # what the reason's wording names
     lock: LockInfo | None = None
-    alias_state: str = ""  # after a failure: "unchanged" | "restored" | "unknown"
+    alias_state: AliasState = ""
     registered: bool = False  # the candidate became a new model version
     rows: list[MetricRow] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Warned] = field(default_factory=list)
     audit_id: int | None = None
     deployment_id: int | None = None
-    earlier: dict[str, Any] | None = None  # the audit row of an earlier identical release
-    unverified: bool = False  # refused because the registry does not show where the candidate came from
+    earlier: ReleaseRow | None = None  # the audit row of an earlier identical release
 
     @property
     def ok(self) -> bool:
         return self.status in ("done", "dry_run", "unchanged", "already_done")
 
+    @property
+    def unverified(self) -> bool:
+        """Refused because the registry does not show where the candidate came from."""
+        return self.status == "refused" and self.reason in PROVENANCE_CODES
 
-class ReleaseError(RuntimeError):
+
+class ReleaseError(AdapterError):
     """A release could not be carried out; the message says why (no secrets)."""
+
+
+# ---------------------------------------------------------------- wording (templates)
+
+
+def words(code: Reason | Note, facts: Facts, part: Literal["reason", "fix", "note"]) -> str:
+    """One sentence of templates/replies/release_reason.md.j2 (no trailing full stop)."""
+    from bot.render.text import render_template
+
+    return " ".join(render_template(WORDS, part=part, code=code.value, f=dict(facts)).split())
+
+
+def reason_text(out: Outcome) -> str:
+    return words(out.reason, out.facts, "reason") if out.reason is not Reason.NONE else ""
+
+
+def fix_text(out: Outcome) -> str:
+    return words(out.reason, out.facts, "fix") if out.reason is not Reason.NONE else ""
+
+
+def note_text(note: Warned) -> str:
+    return words(note.code, note.facts, "note")
 
 
 # ---------------------------------------------------------------- audit helpers
@@ -125,48 +220,32 @@ def _detail(release: Release, **extra: Any) -> str:
     return json.dumps({k: v for k, v in data.items() if v not in (None, "", [])}, sort_keys=True)
 
 
-def detail_of(row: dict[str, Any]) -> dict[str, Any]:
+def detail_of(row: Mapping[str, Any] | ReleaseRow) -> dict[str, Any]:
+    raw = row.detail if isinstance(row, ReleaseRow) else row.get("detail")
     try:
-        data = json.loads(row.get("detail") or "{}")
+        data = json.loads(raw or "{}")
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
 
 
-def audit(store: Any, release: Release, action: str, result: str, *, from_version: str | None = None,
+def audit(store: Store, release: Release, action: str, result: str, *, from_version: str | None = None,
           to_version: str | None = None, **extra: Any) -> int:
     return int(store.record_audit(
         actor=release.actor, action=action, result=result, repo=release.repo, model=release.model,
         from_version=from_version, to_version=to_version, pr=release.pr, sha=release.head_sha,
-        delivery_id=release.delivery_id, detail=_detail(release, **extra)))
+        delivery_id=release.delivery_id, alias=release.alias, detail=_detail(release, **extra)))
 
 
-def alias_history(store: Any, model: str, alias: str) -> list[dict[str, Any]]:
+def _audit_outcome(store: Store, out: Outcome, result: str, **extra: Any) -> int:
+    """The audit row of a refusal or failure: its reason code, and the reason in words."""
+    return audit(store, out.release, out.release.action, result, from_version=out.from_version,
+                 to_version=out.to_version, code=out.reason.value, reason=reason_text(out), **extra)
+
+
+def alias_history(store: Store, model: str, alias: str) -> list[ReleaseRow]:
     """Successful promotions and rollbacks of `model@alias`, oldest first (from the audit log)."""
-    return [r for r in store.audit_records(model=model)
-            if r["action"] in (A_PROMOTE, A_ROLLBACK) and r["result"] == R_SUCCESS
-            and detail_of(r).get("alias", "production") == alias]
-
-
-def previous_version(store: Any, model: str, alias: str, current: str | None) -> str | None:
-    """The version the alias pointed at before it moved to `current`, per the audit log."""
-    for row in reversed(alias_history(store, model, alias)):
-        if row["to_version"] == current:
-            return row["from_version"]
-    return None
-
-
-def _earlier(store: Any, release: Release) -> dict[str, Any] | None:
-    """A successful release by the same delivery, or (promote) of the same PR head."""
-    for row in reversed(store.audit_records(model=release.model)):
-        if row["action"] != release.action or row["result"] != R_SUCCESS:
-            continue
-        if row["delivery_id"] == release.delivery_id:
-            return row
-        if (release.action == A_PROMOTE and release.head_sha and row["sha"] == release.head_sha
-                and row["repo"] == release.repo and detail_of(row).get("alias", "production") == release.alias):
-            return row
-    return None
+    return store.releases(model, alias)[::-1]
 
 
 def history_tag(row_id: int, release: Release, action: str, result: str, from_version: str | None,
@@ -180,21 +259,19 @@ def history_tag(row_id: int, release: Release, action: str, result: str, from_ve
     return key, json.dumps({k: v for k, v in value.items() if v is not None}, sort_keys=True)
 
 
-def mirror(registry: Any, model: str, version: str | None, key_value: tuple[str, str]) -> str | None:
-    """Best-effort mirror of an audit row onto a model version; returns a warning on failure."""
+def mirror(registry: Registry, model: str, version: str | None, key_value: tuple[str, str]) -> str | None:
+    """Best-effort mirror of an audit row onto a model version; the cause of a failure, else None."""
     if not version:
         return None
     try:
         registry.set_version_tags(model, version, {key_value[0]: key_value[1]})
         return None
-    except Exception as exc:
-        return f"the audit record was not mirrored to MLflow ({_first_line(exc)})"
+    except RegistryError as exc:
+        return _first_line(exc)
 
 
 def _first_line(exc: BaseException) -> str:
     """The cause in one line, cut at a word (never mid-name) when it is long."""
-    import textwrap
-
     return textwrap.shorten((str(exc).splitlines() or [type(exc).__name__])[0], 400, placeholder=" …")
 
 
@@ -226,42 +303,47 @@ class Candidate:
     report: dict[str, Any]
 
 
-def check_gates(store: Any, release: Release) -> tuple[Candidate | None, str, str]:
-    """The PR's candidate when both gates are green on its current head; else (None, why, fix)."""
+@dataclass(frozen=True)
+class Refusal:
+    """Why a release may not go ahead, before anything changed."""
+
+    reason: Reason
+    facts: Facts = field(default_factory=dict)
+
+
+def check_gates(store: Store, release: Release) -> Candidate | Refusal:
+    """The PR's candidate when both gates are green on its current head; else why not."""
     repo, pr, head = release.repo, release.pr, release.head_sha
     if not repo or pr is None or not head:
-        return None, "no pull request head to promote from", "run /promote in a pull request comment"
+        return Refusal(Reason.NO_PULL_REQUEST)
     short = head[:7]
+
     def state(name: str) -> str | None:
         """The conclusion; "in progress" for a check that is set but waiting (e.g. for an approval)."""
         done = store.check_conclusion(repo, head, name)
         return done or ("in progress" if store.check_id(repo, head, name) is not None else None)
 
-    states = {name: state(name) for name in (EVALUATION, REVIEW)}
-    red = [f"`{n}` is {states[n] or 'not reported'}" for n in (EVALUATION, REVIEW) if states[n] != "success"]
-    if red:
-        fix = []
-        if states[EVALUATION] != "success":
-            fix.append("the evaluation must pass on this commit (push a fix, or comment /evaluate)")
-        if states[REVIEW] != "success":
-            fix.append("a configured reviewer must approve this commit")
-        return None, f"{' and '.join(red)} on the head commit {short}", "; ".join(fix)
+    evaluation, review = state(EVALUATION), state(REVIEW)
+    if evaluation != "success" or review != "success":
+        return Refusal(Reason.GATES_NOT_GREEN, {"evaluation": evaluation or "", "review": review or "",
+                                                "head": short})
     ev = store.latest_evaluation(repo, pr, head)
     if ev is None:
-        return None, f"no evaluation is stored for the head commit {short}", "comment /evaluate to run it again"
-    report = ev["report"]
-    made_for = (report.get("run") or {}).get("head_sha")
+        return Refusal(Reason.NO_EVALUATION, {"head": short})
+    report: dict[str, Any] = dict(ev["report"])
+    run = report.get("run")
+    made_for = run.get("head_sha") if isinstance(run, dict) else None
     if made_for and made_for != head:
-        return None, (f"the report's candidate was built from {made_for[:7]}, not the head commit {short}"), \
-            "comment /evaluate so the candidate is rebuilt from the head commit"
-    model = next((m for m in report.get("models", []) if m.get("name") == release.model), None)
+        return Refusal(Reason.REPORT_OTHER_HEAD, {"built_from": str(made_for)[:7], "head": short})
+    models = report.get("models")
+    model = next((m for m in (models if isinstance(models, list) else [])
+                  if isinstance(m, dict) and m.get("name") == release.model), None)
     if model is None:
-        return None, f"the report of {short} has no model `{release.model}`", "check `models:` in the config"
+        return Refusal(Reason.REPORT_NO_MODEL, {"head": short, "model": release.model})
     uri = (model.get("candidate") or {}).get("uri")
     if not uri:
-        return None, f"the report of {short} names no candidate model URI for `{release.model}`", \
-            "evaluate with `--candidate MODEL_URI` so mlgate knows what to register"
-    return Candidate(uri, model, report), "", ""
+        return Refusal(Reason.REPORT_NO_CANDIDATE, {"head": short, "model": release.model})
+    return Candidate(str(uri), model, report)
 
 
 def _report_rows(model: dict[str, Any], wanted: tuple[str, ...]) -> list[MetricRow]:
@@ -270,7 +352,7 @@ def _report_rows(model: dict[str, Any], wanted: tuple[str, ...]) -> list[MetricR
     return [MetricRow(n, metrics[n].get("baseline"), metrics[n].get("candidate")) for n in names]
 
 
-def _tag_rows(registry: Any, model: str, before: str | None, after: str | None,
+def _tag_rows(registry: Registry, model: str, before: str | None, after: str | None,
               wanted: tuple[str, ...]) -> list[MetricRow]:
     def metrics(version: str | None) -> dict[str, float]:
         if not version:
@@ -300,107 +382,118 @@ def _counted(outcome: Outcome) -> Outcome:
     return outcome
 
 
-def promote(store: Any, registry: Callable[[], Registry], github: GitHub, release: Release) -> Outcome:
+def promote(store: Store, registry: Callable[[], Registry], github: GitHub | None, release: Release) -> Outcome:
     """Move `model@alias` to the PR's candidate (or the CLI's --candidate/--version)."""
     return _counted(_promote(store, registry, github, release))
 
 
-def rollback(store: Any, registry: Callable[[], Registry], github: GitHub, release: Release) -> Outcome:
+def rollback(store: Store, registry: Callable[[], Registry], github: GitHub | None, release: Release) -> Outcome:
     """Move `model@alias` back to the previous production version, or to --to VERSION; for a
     canary, clear the challenger alias (no traffic goes to a version no alias names)."""
     locked = _clear_canary_locked if release.canary is not None else _rollback_locked
     return _counted(_under_lock(store, registry, github, release, lambda reg: locked(store, reg, github, release)))
 
 
-def _promote(store: Any, registry: Callable[[], Registry], github: GitHub, release: Release) -> Outcome:
+def _refused(store: Store, release: Release, reason: Reason, facts: Facts | None = None, *,
+             from_version: str | None = None, to_version: str | None = None, **extra: Any) -> Outcome:
+    """A refusal, audited unless it is a dry run."""
+    out = Outcome("refused", release, from_version=from_version, to_version=to_version, reason=reason,
+                  facts=dict(facts or {}))
+    if not release.dry_run:
+        out.audit_id = _audit_outcome(store, out, R_REFUSED, **extra)
+    return out
+
+
+def _promote(store: Store, registry: Callable[[], Registry], github: GitHub | None, release: Release) -> Outcome:
     candidate: Candidate | None = None
     if release.candidate_uri is None and release.version is None:
-        candidate, why, fix = check_gates(store, release)
-        if candidate is None:
-            out = Outcome("refused", release, reason=why, fix=fix)
-            if not release.dry_run:
-                out.audit_id = audit(store, release, A_PROMOTE, R_REFUSED, reason=why)
-            return out
+        gates = check_gates(store, release)
+        if isinstance(gates, Refusal):
+            return _refused(store, release, gates.reason, gates.facts)
+        candidate = gates
     return _under_lock(store, registry, github, release, lambda reg: _promote_locked(store, reg, github, release,
                                                                                       candidate))
 
 
-def _under_lock(store: Any, registry: Callable[[], Registry], github: GitHub, release: Release,
+def _earlier(store: Store, release: Release) -> ReleaseRow | None:
+    """A successful release by the same delivery, or (promote) of the same PR head to the same alias."""
+    head = ((release.repo or "", release.head_sha, release.alias)
+            if release.action == A_PROMOTE and release.head_sha and release.repo else None)
+    return store.earlier_release(model=release.model, action=release.action, delivery_id=release.delivery_id,
+                                 head=head)
+
+
+def _under_lock(store: Store, registry: Callable[[], Registry], github: GitHub | None, release: Release,
                 body: Callable[[Registry], Outcome]) -> Outcome:
-    action = release.action
     earlier = _earlier(store, release)
     if earlier is not None:
         return _already(release, earlier)
+    # the registry is opened before the lock is taken: opening it can take MLflow's whole
+    # timeout, and every other release of the model would wait for (or be refused by) the lock
+    try:
+        reg = registry()
+    except RegistryError as exc:
+        reason = Reason.REGISTRY_FAILED if release.dry_run else Reason.REGISTRY_UNAVAILABLE
+        return _failed(store, release, None, None, reason, {"cause": _first_line(exc)}, "unchanged")
     if release.dry_run:
         held = _peek_lock(store, release)
-        try:
-            out = body(registry())
-        except Exception as exc:
-            return Outcome("failed", release, reason=f"the model registry failed: {_first_line(exc)}",
-                           fix="check that MLflow is reachable (`mlgate status`) and try again",
-                           alias_state="unchanged")
+        out = body(reg)
         if held is not None and out.status == "dry_run":
-            out.warnings.append(f"{held.holder} holds the {release.model} lock since {held.since}; "
-                                "a real run now would be refused")
+            out.warnings.append(Warned(Note.LOCK_HELD_NOW, {"holder": held.holder, "model": release.model,
+                                                            "since": held.since}))
         return out
     holder = _holder(release)
     held = store.acquire(lock_name(release.model), holder, LOCK_TTL)
     if held is not None:
-        why = f"{held.holder} is changing {release.model} (lock held since {held.since})"
-        out = Outcome("lock_held", release, reason=why, lock=held,
-                      fix="wait until it finishes, then comment again")
-        out.audit_id = audit(store, release, action, R_LOCKED, reason=why)
+        out = Outcome("lock_held", release, reason=Reason.LOCK_HELD, lock=held,
+                      facts={"holder": held.holder, "model": release.model, "since": held.since})
+        out.audit_id = _audit_outcome(store, out, R_LOCKED)
         return out
     try:
         earlier = _earlier(store, release)  # again, now that we hold the lock
         if earlier is not None:
             return _already(release, earlier)
-        try:
-            reg = registry()
-        except Exception as exc:
-            return _failed(store, release, None, None, f"the model registry cannot be opened: {_first_line(exc)}",
-                           "unchanged")
         return body(reg)
     finally:
         store.release(lock_name(release.model), holder)
 
 
-def _peek_lock(store: Any, release: Release) -> LockInfo | None:
+def _peek_lock(store: Store, release: Release) -> LockInfo | None:
     """Who holds the lock, without taking it (dry runs change nothing, locks included)."""
     probe = f"dry-run probe {release.delivery_id}"
     held = store.acquire(lock_name(release.model), probe, 1.0)
     if held is None:
         store.release(lock_name(release.model), probe)
-    return held if isinstance(held, LockInfo) else None
+    return held
 
 
-def _already(release: Release, row: dict[str, Any]) -> Outcome:
-    same = row["delivery_id"] == release.delivery_id
-    why = ("this command was already carried out" if same
-           else f"this head commit's candidate was already promoted by {row['actor']}")
-    fix = "" if same else f"to return to it later, use /rollback --to {row['to_version']}"
-    return Outcome("already_done", release, from_version=row["from_version"], to_version=row["to_version"],
-                   reason=why, fix=fix, earlier=row)
+def _already(release: Release, row: ReleaseRow) -> Outcome:
+    same = row.delivery_id == release.delivery_id
+    return Outcome("already_done", release, from_version=row.from_version, to_version=row.to_version,
+                   reason=Reason.SAME_DELIVERY if same else Reason.HEAD_ALREADY_PROMOTED,
+                   facts={"actor": row.actor, "version": row.to_version or ""}, earlier=row)
 
 
-def _failed(store: Any, release: Release, from_version: str | None, to_version: str | None, why: str,
-            alias_state: str, warnings: list[str] | None = None) -> Outcome:
-    state_words = {"unchanged": "the alias was not moved", "restored": "the alias was put back",
-                   "unknown": "the alias may have moved; check it with `mlgate status`"}[alias_state]
-    out = Outcome("failed", release, from_version=from_version, to_version=to_version, reason=why,
-                  fix="check that MLflow is reachable (`mlgate status`) and try again", alias_state=alias_state,
-                  warnings=list(warnings or []))
+def _failed(store: Store, release: Release, from_version: str | None, to_version: str | None, reason: Reason,
+            facts: Facts, alias_state: AliasState) -> Outcome:
+    out = Outcome("failed", release, from_version=from_version, to_version=to_version, reason=reason,
+                  facts=dict(facts), alias_state=alias_state)
     if release.dry_run:
         return out  # a dry run writes no audit row, not even for a failure
     try:
-        out.audit_id = audit(store, release, release.action, R_FAILED, from_version=from_version,
-                             to_version=to_version, reason=f"{why}; {state_words}", alias_state=alias_state)
-    except Exception as exc:  # the store is down too: say so, never hide the first failure
-        out.warnings.append(f"the failure could not be written to the audit log ({_first_line(exc)})")
+        out.audit_id = _audit_outcome(store, out, R_FAILED, alias_state=alias_state)
+    except StoreError as exc:  # the store is down too: say so, never hide the first failure
+        out.warnings.append(Warned(Note.FAILURE_NOT_AUDITED, {"cause": _first_line(exc)}))
     return out
 
 
-def _other_repository(reg: Registry, store: Any, release: Release, current: str | None) -> Outcome | None:
+def _registry_failed(store: Store, release: Release, exc: RegistryError, from_version: str | None = None,
+                     to_version: str | None = None) -> Outcome:
+    return _failed(store, release, from_version, to_version, Reason.REGISTRY_FAILED, {"cause": _first_line(exc)},
+                   "unchanged")
+
+
+def _other_repository(reg: Registry, store: Store, release: Release, current: str | None) -> Outcome | None:
     """A refusal when `release` comes from a pull request of another repository than the one the
     registry says releases this model: with one App on many repositories sharing a registry,
     whoever controls another repository's config must not move this model's aliases. The
@@ -410,16 +503,11 @@ def _other_repository(reg: Registry, store: Any, release: Release, current: str 
     owner = reg.model_repository(release.model)
     if owner is None or owner == release.repo:
         return None
-    why = (f"{release.model} is released from another repository (its registered model's `mlgate.repository` "
-           f"tag), not {release.repo}")
-    out = Outcome("refused", release, from_version=current, reason=why,
-                  fix="release it from the pull requests of that repository, or have an MLflow admin change the tag")
-    if not release.dry_run:
-        out.audit_id = audit(store, release, release.action, R_REFUSED, from_version=current, reason=why)
-    return out
+    return _refused(store, release, Reason.BOUND_ELSEWHERE, {"model": release.model, "repo": release.repo},
+                    from_version=current)
 
 
-def _promote_locked(store: Any, reg: Registry, github: GitHub, release: Release,
+def _promote_locked(store: Store, reg: Registry, github: GitHub | None, release: Release,
                     candidate: Candidate | None) -> Outcome:
     name, alias = release.model, release.alias
     try:
@@ -430,7 +518,8 @@ def _promote_locked(store: Any, reg: Registry, github: GitHub, release: Release,
         if candidate is not None:
             refusal = verify_provenance(reg, release, candidate)
             if refusal is not None:
-                return _unverified(store, release, current, candidate, *refusal)
+                return _refused(store, release, refusal.reason, refusal.facts, from_version=current,
+                                provenance="unverified", candidate_uri=candidate.uri[:500])
         if release.version is not None:
             info = reg.get_version(name, release.version)
             if info is None:
@@ -440,12 +529,12 @@ def _promote_locked(store: Any, reg: Registry, github: GitHub, release: Release,
         else:
             uri = candidate.uri if candidate else str(release.candidate_uri)
             version = find_version(reg, name, uri)
-    except Exception as exc:
-        return _failed(store, release, None, None, f"the model registry failed: {_first_line(exc)}", "unchanged")
+    except RegistryError as exc:
+        return _registry_failed(store, release, exc)
     rows = (_report_rows(candidate.report_model, release.metrics) if candidate else [])
     if version is not None and version == current:
         return Outcome("unchanged", release, from_version=current, to_version=version, rows=rows,
-                       reason=f"{name}@{alias} already points at version {version}")
+                       reason=Reason.ALREADY_AT_VERSION, facts={"model": name, "alias": alias, "version": version})
     if release.dry_run:
         out = Outcome("dry_run", release, from_version=current, to_version=version, rows=rows,
                       registered=version is None)
@@ -473,9 +562,8 @@ def _promote_locked(store: Any, reg: Registry, github: GitHub, release: Release,
         reg.set_version_tags(name, version, tags)
         if release.repo and candidate is not None and reg.model_repository(name) is None:
             reg.bind_repository(name, release.repo)  # the first promotion of a PR's candidate binds the model
-    except Exception as exc:
-        return _failed(store, release, current, version, f"the model registry failed: {_first_line(exc)}",
-                       "unchanged")
+    except RegistryError as exc:
+        return _registry_failed(store, release, exc, current, version)
     out = _move(store, reg, github, release, A_PROMOTE, current, version)
     out.rows, out.registered = rows, registered
     _note_stale_baseline(out, candidate, current)
@@ -483,9 +571,6 @@ def _promote_locked(store: Any, reg: Registry, github: GitHub, release: Release,
 
 
 # ---------------------------------------------------------------- provenance
-
-TRUSTED_FIX = ("comment /evaluate so that the trusted evaluation (the `workflow_run` workflow on the default "
-               "branch) builds, scores and logs the candidate of the head commit, then /promote again")
 
 
 def candidate_kind(uri: str) -> str:
@@ -502,52 +587,35 @@ def candidate_kind(uri: str) -> str:
     return "a local path"
 
 
-def verify_provenance(reg: Registry, release: Release, candidate: Candidate) -> tuple[str, str] | None:
+def verify_provenance(reg: Registry, release: Release, candidate: Candidate) -> Refusal | None:
     """None when the registry shows the trusted evaluation of this repository, head and model logged
-    the candidate, by the run the report names; else (why, fix)."""
-    short = (release.head_sha or "")[:7]
+    the candidate, by the run the report names; else why not."""
     if release.trust != "workflow_run":
-        return ("this repository evaluates in the pull request's own workflow (`evaluation.trust: "
-                f"{release.trust}`), where the pull request's code builds and logs the candidate, so nothing shows "
-                "that the candidate is the model that was evaluated"), \
-            ("switch to the trusted evaluation (`evaluation.trust: workflow_run`, see docs/action.md), or have "
-             "an operator promote a reviewed version with `mlgate promote MODEL --version N`")
+        return Refusal(Reason.UNTRUSTED_MODE, {"trust": release.trust})
     uri = candidate.uri
     tags = reg.candidate_provenance(uri)
     if tags is None:
-        return (f"the report names {candidate_kind(uri)} as the candidate, not a model that mlgate's trusted "
-                "evaluation logged in this registry"), TRUSTED_FIX
+        return Refusal(Reason.NOT_LOGGED_BY_MLGATE, {"kind": candidate_kind(uri)})
     provenance = candidate.report.get("provenance")
     trusted_run = str(provenance.get("trusted_run_id")) if isinstance(provenance, dict) else None
     expected = [
-        ("mlgate.repository", release.repo, f"the candidate was logged for another repository, not {release.repo}"),
-        ("mlgate.head_sha", release.head_sha, f"the candidate was built from another commit, not the head commit "
-                                              f"{short}"),
-        ("mlgate.model", release.model, f"the candidate was logged for another model, not {release.model}"),
-        ("mlgate.trusted_run_id", trusted_run, "the candidate was not logged by the evaluation run that wrote "
-                                               "this report"),
+        ("mlgate.repository", release.repo, Refusal(Reason.OTHER_REPOSITORY_TAG, {"repo": release.repo or ""})),
+        ("mlgate.head_sha", release.head_sha, Refusal(Reason.OTHER_COMMIT, {"head": (release.head_sha or "")[:7]})),
+        ("mlgate.model", release.model, Refusal(Reason.OTHER_MODEL, {"model": release.model})),
+        ("mlgate.trusted_run_id", trusted_run, Refusal(Reason.OTHER_RUN)),
     ]
-    for key, want, why in expected:
+    for key, want, mismatch in expected:
         have = tags.get(key)
         if not want:
-            return "the report has no trusted-evaluation provenance (trusted_run_id)", TRUSTED_FIX
+            return Refusal(Reason.NO_PROVENANCE)
         if have is None:
-            return f"the candidate carries no `{key}` tag, so the trusted evaluation did not log it", TRUSTED_FIX
+            return Refusal(Reason.MISSING_TAG, {"key": key})
         if have != want:
-            return why, TRUSTED_FIX
+            return mismatch
     pr = tags.get("mlgate.pr")
     if pr and release.pr is not None and pr != str(release.pr):
-        return "the candidate was logged for another pull request", TRUSTED_FIX
+        return Refusal(Reason.OTHER_PULL_REQUEST)
     return None
-
-
-def _unverified(store: Any, release: Release, current: str | None, candidate: Candidate, why: str,
-                fix: str) -> Outcome:
-    out = Outcome("refused", release, from_version=current, reason=why, fix=fix, unverified=True)
-    if not release.dry_run:
-        out.audit_id = audit(store, release, A_PROMOTE, R_REFUSED, from_version=current, reason=why,
-                             provenance="unverified", candidate_uri=candidate.uri[:500])
-    return out
 
 
 def _note_stale_baseline(out: Outcome, candidate: Candidate | None, current: str | None) -> None:
@@ -555,11 +623,11 @@ def _note_stale_baseline(out: Outcome, candidate: Candidate | None, current: str
         return
     base = (candidate.report_model.get("baseline") or {}).get("version")
     if base and current and str(base) != str(current):
-        out.warnings.append(f"the evaluation compared against version {base}, but {out.release.alias} now points "
-                            f"at version {current}; the 'before' numbers are version {base}'s")
+        out.warnings.append(Warned(Note.STALE_BASELINE, {"base": str(base), "alias": out.release.alias,
+                                                         "current": current}))
 
 
-def _rollback_locked(store: Any, reg: Registry, github: GitHub, release: Release) -> Outcome:
+def _rollback_locked(store: Store, reg: Registry, github: GitHub | None, release: Release) -> Outcome:
     name, alias = release.model, release.alias
     try:
         current = reg.alias_version(name, alias)
@@ -571,31 +639,26 @@ def _rollback_locked(store: Any, reg: Registry, github: GitHub, release: Release
                 return _not_found(store, release, reg, current)
             target: str | None = release.version
         else:
-            target = previous_version(store, name, alias, current)
+            target = store.previous_version(name, alias, current)
             if target is None:
-                why = (f"the audit log has no version that {name}@{alias} pointed at before version {current}"
-                       if current else f"{name} has no alias {alias}")
-                out = Outcome("refused", release, from_version=current, reason=why,
-                              fix="name the version: /rollback --to VERSION" + _versions_hint(reg, name))
-                if not release.dry_run:
-                    out.audit_id = audit(store, release, A_ROLLBACK, R_REFUSED, from_version=current, reason=why)
-                return out
+                facts = {"model": name, "alias": alias, "current": current or "", **_versions_hint(reg, name)}
+                return _refused(store, release, Reason.NO_PREVIOUS_VERSION if current else Reason.NO_ALIAS, facts,
+                                from_version=current)
         rows = _tag_rows(reg, name, current, target, release.metrics)
-    except Exception as exc:
-        return _failed(store, release, None, release.version, f"the model registry failed: {_first_line(exc)}",
-                       "unchanged")
+    except RegistryError as exc:
+        return _registry_failed(store, release, exc, None, release.version)
     if target == current:
         return Outcome("unchanged", release, from_version=current, to_version=target, rows=rows,
-                       reason=f"{name}@{alias} already points at version {target}")
+                       reason=Reason.ALREADY_AT_VERSION,
+                       facts={"model": name, "alias": alias, "version": target or ""})
     if release.dry_run:
         return Outcome("dry_run", release, from_version=current, to_version=target, rows=rows)
     try:
         reg.set_version_tags(name, str(target), {
             "mlgate.rolled_back_by": release.actor, "mlgate.rolled_back_from": current or "",
             "mlgate.delivery_id": release.delivery_id, "mlgate.alias": alias})
-    except Exception as exc:
-        return _failed(store, release, current, target, f"the model registry failed: {_first_line(exc)}",
-                       "unchanged")
+    except RegistryError as exc:
+        return _registry_failed(store, release, exc, current, target)
     out = _move(store, reg, github, release, A_ROLLBACK, current, str(target))
     out.rows = rows
     return out
@@ -606,27 +669,28 @@ def current_production(reg: Registry, name: str) -> str:
     return str(reg.alias_version(name, "production") or "")
 
 
-def _clear_canary_locked(store: Any, reg: Registry, github: GitHub, release: Release) -> Outcome:
+def _clear_canary_locked(store: Store, reg: Registry, github: GitHub | None, release: Release) -> Outcome:
     """Delete the challenger alias: the canary stops getting traffic; audited and deployed as inactive."""
     name, alias = release.model, release.alias
     try:
         current = reg.alias_version(name, alias)
         other = _other_repository(reg, store, release, current)
-    except Exception as exc:
-        return _failed(store, release, None, None, f"the model registry failed: {_first_line(exc)}", "unchanged")
+    except RegistryError as exc:
+        return _registry_failed(store, release, exc)
     if other is not None:
         return other
     if current is None:
-        return Outcome("unchanged", release, reason=f"{name} has no canary running ({alias} is not set)")
+        return Outcome("unchanged", release, reason=Reason.NO_CANARY, facts={"model": name, "alias": alias})
     if release.dry_run:
         return Outcome("dry_run", release, from_version=current, to_version=None)
     try:
         reg.set_version_tags(name, current, {"mlgate.canary.cleared_by": release.actor,
                                              "mlgate.delivery_id": release.delivery_id})
         reg.delete_alias(name, alias)
-    except Exception as exc:
+    except RegistryError as exc:
         state = _restore(reg, name, alias, current)
-        return _failed(store, release, current, None, f"clearing {alias} failed: {_first_line(exc)}", state)
+        return _failed(store, release, current, None, Reason.CLEAR_FAILED,
+                       {"alias": alias, "cause": _first_line(exc)}, state)
     out = Outcome("done", release, from_version=current, to_version=None,
                   audit_id=audit(store, release, A_ROLLBACK, R_SUCCESS, from_version=current, to_version=None))
     if github is not None and release.head_sha:
@@ -638,71 +702,62 @@ def _clear_canary_locked(store: Any, reg: Registry, github: GitHub, release: Rel
                 "action": A_ROLLBACK, "actor": release.actor, "delivery_id": release.delivery_id, "pr": release.pr})
             github.create_deployment_status(dep, "inactive", description)
             out.deployment_id = int(dep)
-        except Exception as exc:
-            out.warnings.append(f"the GitHub deployment record failed ({_first_line(exc)}); the canary was cleared")
+        except AdapterError as exc:
+            out.warnings.append(Warned(Note.CANARY_DEPLOYMENT_FAILED, {"cause": _first_line(exc)}))
     return out
 
 
-def _not_found(store: Any, release: Release, reg: Registry, current: str | None) -> Outcome:
-    why = f"{release.model} has no version {release.version}"
-    out = Outcome("refused", release, from_version=current, to_version=release.version, reason=why,
-                  fix="name an existing version" + _versions_hint(reg, release.model, release.version))
-    if not release.dry_run:
-        out.audit_id = audit(store, release, release.action, R_REFUSED, from_version=current,
-                             to_version=release.version, reason=why)
-    return out
+def _not_found(store: Store, release: Release, reg: Registry, current: str | None) -> Outcome:
+    facts = {"model": release.model, "version": release.version or "",
+             **_versions_hint(reg, release.model, release.version)}
+    return _refused(store, release, Reason.VERSION_NOT_FOUND, facts, from_version=current,
+                    to_version=release.version)
 
 
-def _versions_hint(reg: Registry, name: str, near: str | None = None) -> str:
+def _versions_hint(reg: Registry, name: str, near: str | None = None) -> dict[str, str]:
+    """The model's newest versions (`existing`) and the one closest to `near` (`closest`); {} when unknown."""
     try:
         versions = [v.version for v in reg.list_versions(name)]
-    except Exception:
-        return ""
+    except RegistryError:
+        return {}
     if not versions:
-        return ""
+        return {}
+    hint = {"existing": ", ".join(versions[-10:])}
     if near is not None and near.isdigit():
-        closest = min(versions, key=lambda v: abs(int(v) - int(near)))
-        return f"; the closest is {closest} (existing: {', '.join(versions[-10:])})"
-    return f" (existing: {', '.join(versions[-10:])})"
+        hint["closest"] = min(versions, key=lambda v: abs(int(v) - int(near)))
+    return hint
 
 
-def _move(store: Any, reg: Registry, github: GitHub, release: Release, action: str, current: str | None,
+def _move(store: Store, reg: Registry, github: GitHub | None, release: Release, action: str, current: str | None,
           target: str) -> Outcome:
-    """Move the alias, mirror the history tag, write the audit row; undo the move on failure."""
+    """Move the alias, write the audit row, then mirror it as the history tag (once, with the row's
+    id); undo the move when the audit row cannot be written."""
     name, alias = release.model, release.alias
     try:
         reg.set_alias(name, alias, target)
-    except Exception as exc:
+    except RegistryError as exc:
         state = _restore(reg, name, alias, current)
-        return _failed(store, release, current, target, f"moving {alias} failed: {_first_line(exc)}", state)
+        return _failed(store, release, current, target, Reason.MOVE_FAILED, {"alias": alias, "cause": _first_line(exc)},
+                       state)
     at = time.time()
     try:
-        # the history tag is written before the audit row so that a registry failure can still undo the
-        # move; once the audit row exists the same tag is written again with its id
-        key, value = history_tag(0, release, action, R_SUCCESS, current, target, at)
-        reg.set_version_tags(name, target, {key: value})
-    except Exception as exc:
-        state = _restore(reg, name, alias, current)
-        return _failed(store, release, current, target, f"the model registry failed after moving {alias}: "
-                       f"{_first_line(exc)}", state)
-    try:
         audit_id = audit(store, release, action, R_SUCCESS, from_version=current, to_version=target)
-    except Exception as exc:
+    except StoreError as exc:
         state = _restore(reg, name, alias, current)
         raise ReleaseError(f"the audit log cannot be written ({_first_line(exc)}); the alias was "
                            f"{'put back' if state == 'restored' else 'left in an unknown state'}") from None
     out = Outcome("done", release, from_version=current, to_version=target, audit_id=audit_id)
-    warning = mirror(reg, name, target, history_tag(audit_id, release, action, R_SUCCESS, current, target, at))
-    if warning:
-        out.warnings.append(warning)
+    cause = mirror(reg, name, target, history_tag(audit_id, release, action, R_SUCCESS, current, target, at))
+    if cause is not None:
+        out.warnings.append(Warned(Note.NOT_MIRRORED, {"cause": cause}))
     if github is not None:
         out.deployment_id, dep_warning = _deploy(github, release, action, current, target)
-        if dep_warning:
+        if dep_warning is not None:
             out.warnings.append(dep_warning)
     return out
 
 
-def _restore(reg: Registry, name: str, alias: str, previous: str | None) -> str:
+def _restore(reg: Registry, name: str, alias: str, previous: str | None) -> AliasState:
     """Put the alias back where it was; "unchanged", "restored" or "unknown"."""
     try:
         now = reg.alias_version(name, alias)
@@ -713,12 +768,12 @@ def _restore(reg: Registry, name: str, alias: str, previous: str | None) -> str:
         else:
             reg.set_alias(name, alias, previous)
         return "restored" if reg.alias_version(name, alias) == previous else "unknown"
-    except Exception:
+    except RegistryError:
         return "unknown"
 
 
 def _deploy(github: GitHub, release: Release, action: str, current: str | None,
-            target: str) -> tuple[int | None, str | None]:
+            target: str) -> tuple[int | None, Warned | None]:
     """A GitHub Deployment `model/<name>@<alias>` with a success status; warnings, not failures."""
     ref = release.head_sha
     if not ref:
@@ -733,14 +788,14 @@ def _deploy(github: GitHub, release: Release, action: str, current: str | None,
             **({"traffic_share": release.canary} if release.canary is not None else {})})
         github.create_deployment_status(dep, "success", description)
         return int(dep), None
-    except Exception as exc:
-        return None, f"the GitHub deployment record failed ({_first_line(exc)}); the alias did move"
+    except AdapterError as exc:
+        return None, Warned(Note.DEPLOYMENT_FAILED, {"cause": _first_line(exc)})
 
 
 # ---------------------------------------------------------------- other audit events
 
 
-def record_denied(store: Any, *, actor: str, command: str, why: str, repo: str | None, pr: int | None,
+def record_denied(store: Store, *, actor: str, command: str, why: str, repo: str | None, pr: int | None,
                   sha: str | None, model: str | None, delivery_id: str, line: str = "") -> int:
     """A command refused for lack of permission: kept, so "who tried what" can be answered later."""
     return int(store.record_audit(actor=actor, action=A_DENIED, result=R_DENIED, repo=repo, model=model, pr=pr,
@@ -749,7 +804,7 @@ def record_denied(store: Any, *, actor: str, command: str, why: str, repo: str |
                                                     sort_keys=True)))
 
 
-def record_accepted_regression(store: Any, *, repo: str, pr: int, sha: str, model: str | None,
+def record_accepted_regression(store: Store, *, repo: str, pr: int, sha: str, model: str | None,
                                approvers: list[str], reasons: list[str], delivery_id: str) -> int | None:
     """Who accepted a regression by approving it; once per (PR, head SHA)."""
     for row in store.audit_records(model=model):

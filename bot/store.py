@@ -40,7 +40,13 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine, RowMapping
-from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import (
+    DatabaseError,
+    DBAPIError,
+    IntegrityError,
+    OperationalError,
+    ProgrammingError,
+)
 
 from bot.errors import AdapterError
 from bot.ports import AuditRow, EvaluationRow, InstallationRow, MonitorRunRow
@@ -779,12 +785,17 @@ class Store:
                      model: str | None = None, from_version: str | None = None, to_version: str | None = None,
                      pr: int | None = None, sha: str | None = None, delivery_id: str | None = None,
                      detail: str | None = None, alias: str | None = None) -> int:
-        with self.engine.begin() as c:
-            res = c.execute(insert(audit).values(at=time.time(), actor=actor, action=action, result=result, repo=repo,
-                                                 model=model, from_version=from_version, to_version=to_version,
-                                                 pr=pr, sha=sha, delivery_id=delivery_id, detail=detail,
-                                                 alias=alias))
-            return int(res.inserted_primary_key[0])  # type: ignore[index]
+        """Append one row; a StoreError when the database cannot take it (a release undoes its move)."""
+        try:
+            with self.engine.begin() as c:
+                res = c.execute(insert(audit).values(at=time.time(), actor=actor, action=action, result=result,
+                                                     repo=repo, model=model, from_version=from_version,
+                                                     to_version=to_version, pr=pr, sha=sha, delivery_id=delivery_id,
+                                                     detail=detail, alias=alias))
+                return int(res.inserted_primary_key[0])  # type: ignore[index]
+        except DBAPIError as exc:
+            raise StoreError(f"cannot write the audit log to {redact_url(self.url)}: "
+                             f"{self._say(str(exc.orig))}") from None
 
     def audit_records(self, model: str | None = None, limit: int | None = None) -> list[AuditRow]:
         q = select(audit).order_by(audit.c.id)

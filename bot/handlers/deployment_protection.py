@@ -49,8 +49,6 @@ def callback_run(url: str, repo: str) -> int | None:
 
 
 def decide_deployment(ctx: Context, sha: str) -> DeploymentDecision:
-    from bot.promotion import A_PROMOTE, R_SUCCESS, alias_history, detail_of
-
     repo = ctx.event.repo or ""
     prs = ctx.store.prs_with_head(repo, sha)
     if not prs:
@@ -62,16 +60,13 @@ def decide_deployment(ctx: Context, sha: str) -> DeploymentDecision:
     pr = prs[0]
     if not_green:
         return DeploymentDecision(False, [f"#{pr}: {w}" for w in not_green], pr=pr)
-    promoted = [r for r in ctx.store.audit_records() if r["action"] == A_PROMOTE and r["result"] == R_SUCCESS
-                and r["repo"] == repo and r["sha"] == sha]
-    if not promoted:
+    row = ctx.store.release_of_head(repo, sha)
+    if row is None:
         return DeploymentDecision(False, [f"no model was promoted from {sha[:12]}: a release owner runs /promote "
                                           f"on #{pr} first"], pr=pr)
-    row = promoted[-1]
-    model, version = str(row["model"]), str(row["to_version"])
-    alias = str(detail_of(dict(row)).get("alias", "production"))
-    history = alias_history(ctx.store, model, alias)
-    current = str(history[-1]["to_version"]) if history else None
+    model, version, alias = row.model, str(row.to_version), row.alias
+    last = ctx.store.last_release(model, alias)
+    current = str(last.to_version) if last is not None else None
     if current != version:
         return DeploymentDecision(False, [f"{model} version {version} was promoted from {sha[:12]}, but "
                                           f"{model}@{alias} has since moved to version {current}"], pr, model, version)
@@ -86,7 +81,7 @@ def decide_deployment(ctx: Context, sha: str) -> DeploymentDecision:
                                               f"version {version} that mlgate promoted from {sha[:12]}"],
                                       pr, model, version)
     return DeploymentDecision(True, [f"#{pr}: mlgate/evaluation and mlgate/review are green on {sha[:12]}",
-                                     f"{model} version {version} was promoted from it by {row['actor']} and is "
+                                     f"{model} version {version} was promoted from it by {row.actor} and is "
                                      f"{model}@{alias}"], pr, model, version)
 
 

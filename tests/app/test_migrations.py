@@ -58,6 +58,9 @@ def test_a_store_from_before_migrations_is_upgraded_in_place(store_url: str) -> 
         metadata.create_all(conn, tables=[t for t in metadata.sorted_tables if t.name not in later])
         conn.execute(text("DROP INDEX ix_deliveries_repo_received"))
         conn.execute(text("ALTER TABLE checks DROP COLUMN digest"))  # added by 0006
+        for index in ("ix_audit_release", "ix_audit_delivery", "ix_audit_head"):  # added by 0007
+            conn.execute(text(f"DROP INDEX {index}"))
+        conn.execute(text("ALTER TABLE audit DROP COLUMN alias"))
         conn.execute(text("INSERT INTO audit (at, actor, action, result) VALUES (1.0, 'wes', 'promote', 'success')"))
     assert store.record_delivery("d-1", "ping", None, None, None, b"{}")
     assert not inspect(store.engine).has_table("files")

@@ -14,9 +14,9 @@ from bot.commands import SPECS, Command, Reply, check_model, parse_comment
 from bot.config import parse_config
 from bot.github_client import RunInfo
 from bot.permissions import Authorization, Denial, Requirement
-from bot.promotion import MetricRow, Outcome, Release
+from bot.promotion import MetricRow, Note, Outcome, Reason, Release, Warned
 from bot.review_gate import ReviewIn, review_state
-from bot.store import LockInfo
+from bot.store import LockInfo, ReleaseRow
 from bot.trust import uploader_problem
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -32,7 +32,9 @@ PROMOTE = Release("promote", "churn-classifier", "production", "wes", "d-1", "ac
 ROLLBACK = Release("rollback", "churn-classifier", "production", "max", "d-2", "acme/churn", 7, HEAD)
 ROWS = [MetricRow("roc_auc", 0.7841, 0.7902), MetricRow("f1", 0.7167, None)]
 LOCK = LockInfo("model:churn-classifier", "bob (promote via acme/churn#9, delivery 1234)", AT, AT + 300)
-EARLIER = {"actor": "wes", "delivery_id": "d-0", "at": AT, "from_version": "1", "to_version": "2"}
+EARLIER = ReleaseRow(id=11, at=AT, actor="wes", action="promote", model="churn-classifier", alias="production",
+                     from_version="1", to_version="2", repo="acme/churn", pr=7, sha=HEAD, delivery_id="d-0",
+                     detail=None)
 
 
 def _parsed(body: str) -> str:
@@ -144,42 +146,40 @@ CASES: dict[str, Callable[[], str]] = {
                                 deployment_id=99),
     "promote-done-warnings.md": _outcome(
         "done", from_version=None, to_version="1", rows=ROWS, audit_id=3,
-        warnings=["the GitHub deployment record failed (GitHub answered 502); the alias did move"]),
+        warnings=[Warned(Note.DEPLOYMENT_FAILED, {"cause": "GitHub answered 502"})]),
     "promote-merge.md": _outcome("done", Release("promote", "churn-classifier", "production", "wes", "d-3",
                                                  "acme/churn", 7, HEAD, via="merge"),
                                  from_version="2", to_version="3", audit_id=4),
     "promote-dry_run.md": _outcome("dry_run", from_version="1", to_version=None, rows=ROWS, registered=True),
-    "promote-unchanged.md": _outcome("unchanged", from_version="2", to_version="2",
-                                     reason="churn-classifier@production already points at version 2"),
+    "promote-unchanged.md": _outcome("unchanged", from_version="2", to_version="2", reason=Reason.ALREADY_AT_VERSION,
+                                     facts={"model": "churn-classifier", "alias": "production", "version": "2"}),
     "promote-already-delivery.md": _outcome("already_done", from_version="1", to_version="2",
-                                            reason="this command was already carried out", earlier=EARLIER),
+                                            reason=Reason.SAME_DELIVERY, earlier=EARLIER),
     "promote-already-head.md": _outcome("already_done", from_version="1", to_version="2",
-                                        reason="this head commit's candidate was already promoted by wes",
-                                        fix="to return to it later, use /rollback --to 2", earlier=EARLIER),
+                                        reason=Reason.HEAD_ALREADY_PROMOTED, facts={"actor": "wes", "version": "2"},
+                                        earlier=EARLIER),
     "promote-refused.md": _outcome(
-        "refused", reason="`mlgate/evaluation` is failure and `mlgate/review` is not reported on the head commit 0123456",
-        fix="the evaluation must pass on this commit (push a fix, or comment /evaluate); "
-            "a configured reviewer must approve this commit"),
+        "refused", reason=Reason.GATES_NOT_GREEN, facts={"evaluation": "failure", "review": "", "head": "0123456"}),
     "promote-refused-provenance.md": _outcome(
-        "refused", from_version="1", unverified=True, fix=promotion.TRUSTED_FIX,
-        reason="the report names a bare s3: URI as the candidate, not a model that mlgate's trusted evaluation "
-               "logged in this registry"),
-    "promote-lock_held.md": _outcome("lock_held", lock=LOCK, reason="held"),
+        "refused", from_version="1", reason=Reason.NOT_LOGGED_BY_MLGATE,
+        facts={"kind": promotion.candidate_kind("s3://bucket/model")}),
+    "promote-lock_held.md": _outcome("lock_held", lock=LOCK, reason=Reason.LOCK_HELD,
+                                     facts={"holder": LOCK.holder, "model": "churn-classifier", "since": LOCK.since}),
     "promote-failed-unchanged.md": _outcome(
-        "failed", reason="the model registry failed: the MLflow server at http://mlflow:5000 cannot be reached",
-        fix="check that MLflow is reachable (`mlgate status`) and try again", alias_state="unchanged"),
+        "failed", reason=Reason.REGISTRY_FAILED, facts={"cause": "the MLflow server at http://mlflow:5000 cannot be "
+                                                                 "reached"}, alias_state="unchanged"),
     "promote-failed-restored.md": _outcome(
-        "failed", from_version="1", to_version="2", reason="the model registry failed after moving production: boom",
-        fix="check that MLflow is reachable (`mlgate status`) and try again", alias_state="restored"),
+        "failed", from_version="1", to_version="2", reason=Reason.MOVE_FAILED,
+        facts={"alias": "production", "cause": "boom"}, alias_state="restored"),
     "promote-failed-unknown.md": _outcome(
-        "failed", from_version="1", to_version="2", reason="moving production failed: timeout",
-        fix="check that MLflow is reachable (`mlgate status`) and try again", alias_state="unknown"),
+        "failed", from_version="1", to_version="2", reason=Reason.MOVE_FAILED,
+        facts={"alias": "production", "cause": "timeout"}, alias_state="unknown"),
     "rollback-done.md": _outcome("done", ROLLBACK, from_version="2", to_version="1", rows=ROWS, audit_id=13,
                                  deployment_id=100),
     "rollback-dry_run.md": _outcome("dry_run", ROLLBACK, from_version="2", to_version="1", rows=ROWS),
     "rollback-refused.md": _outcome(
-        "refused", ROLLBACK, from_version="1", to_version="7", reason="churn-classifier has no version 7",
-        fix="name an existing version; the closest is 2 (existing: 1, 2)"),
+        "refused", ROLLBACK, from_version="1", to_version="7", reason=Reason.VERSION_NOT_FOUND,
+        facts={"model": "churn-classifier", "version": "7", "existing": "1, 2", "closest": "2"}),
     "review_check-waiting.md": lambda: _review(evaluated=False),
     "review_check-not_required.md": lambda: _review(),
     "review_check-missing.md": lambda: _review(
@@ -207,7 +207,7 @@ def test_reply_matches_golden(name: str) -> None:
 
 def test_every_reply_template_has_a_golden() -> None:
     templates = {p.name.removesuffix(".md.j2") for p in (templates_dir() / "replies").glob("[!_]*.md.j2")}
-    covered = {"release"} | {n.removesuffix(".md").split("-")[0] for n in CASES}
+    covered = {"release", "release_reason"} | {n.removesuffix(".md").split("-")[0] for n in CASES}
     assert templates <= covered, templates - covered
 
 

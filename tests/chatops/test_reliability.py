@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from pathlib import Path
@@ -60,11 +61,13 @@ def test_mlflow_unreachable_moves_nothing_and_says_so(world: World) -> None:
     assert world.reactions(c["id"]) == ["eyes", "confused"]
     assert world.alias() == "1" and world.github.deployments(REPO) == []
     [row] = world.audit(action="promote")
-    assert row["result"] == "failed" and "the alias was not moved" in row["detail"]
+    detail = json.loads(row["detail"])
+    assert row["result"] == "failed" and detail["code"] == "registry_failed" and detail["alias_state"] == "unchanged"
+    assert "cannot be reached" in detail["reason"]
 
 
-class FailingAfterMove:
-    """The real adapter, except that MLflow fails right after the alias moved."""
+class FailingMove:
+    """The real adapter, except that MLflow fails while it moves the alias (after it moved it)."""
 
     def __init__(self, real: Any):
         self.real = real
@@ -72,16 +75,18 @@ class FailingAfterMove:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.real, name)
 
-    def set_version_tags(self, name: str, version: str, tags: dict[str, str]) -> None:
-        if any(k.startswith("mlgate.history.") for k in tags):
-            raise ConnectionError("MLflow went away")
-        self.real.set_version_tags(name, version, tags)
+    def set_alias(self, name: str, alias: str, version: str) -> None:
+        from bot.mlflow import RegistryError
+
+        self.real.set_alias(name, alias, version)
+        if version != "1":  # the move itself, not the undo
+            raise RegistryError("MLflow went away")
 
 
-def test_mlflow_failing_after_the_move_puts_the_alias_back(world: World) -> None:
+def test_mlflow_failing_while_moving_puts_the_alias_back(world: World) -> None:
     n = green_pr(world)
     real = world.registry
-    world.registry = FailingAfterMove(real)
+    world.registry = FailingMove(real)
     try:
         c = world.comment(n, "/promote", user="wes")
     finally:
@@ -90,10 +95,50 @@ def test_mlflow_failing_after_the_move_puts_the_alias_back(world: World) -> None
     assert "MLflow went away" in text and "was put back to version 1" in text
     assert world.alias() == "1" and world.github.deployments(REPO) == []
     [row] = world.audit(action="promote")
-    assert row["result"] == "failed" and '"alias_state": "restored"' in row["detail"]
+    detail = json.loads(row["detail"])
+    assert row["result"] == "failed" and detail["alias_state"] == "restored" and detail["code"] == "move_failed"
     # once MLflow is back, the same PR can be promoted (the failed attempt did not count)
     c = world.comment(n, "/promote", user="wes")
     assert "promoted: version 1 → **version 2**" in world.reply(c["id"])
+
+
+class HistoryTags:
+    """The real adapter, recording every history tag written; with `fail`, MLflow refuses them."""
+
+    def __init__(self, real: Any, fail: bool = False):
+        self.real, self.fail = real, fail
+        self.history_writes: list[tuple[str, dict[str, str]]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def set_version_tags(self, name: str, version: str, tags: dict[str, str]) -> None:
+        from bot.mlflow import RegistryError
+
+        if any(k.startswith("mlgate.history.") for k in tags):
+            self.history_writes.append((version, tags))
+            if self.fail:
+                raise RegistryError("MLflow went away")
+        self.real.set_version_tags(name, version, tags)
+
+
+def test_the_history_tag_failing_after_the_audit_row_keeps_the_release_and_warns(world: World) -> None:
+    # the audit row is the record: once it is written the alias stays where it moved, and the
+    # tag that mirrors it is written once (old code wrote it before the row and again after it,
+    # and put the alias back when the first write failed)
+    n = green_pr(world)
+    real = world.registry
+    world.registry = failing = HistoryTags(real, fail=True)
+    try:
+        c = world.comment(n, "/promote", user="wes")
+    finally:
+        world.registry = real
+    text = world.reply(c["id"])
+    assert "promoted: version 1 → **version 2**" in text
+    assert "the audit record was not mirrored to MLflow (MLflow went away)" in text
+    assert world.alias() == "2" and len(failing.history_writes) == 1
+    [row] = world.audit(action="promote")
+    assert row["result"] == "success"
 
 
 def test_held_lock_says_who_and_since_when(world: World) -> None:
@@ -169,3 +214,20 @@ def test_merge_by_someone_who_may_not_promote(on_merge: World) -> None:
     world.deliver()
     assert world.alias() == "1"
     assert [r["actor"] for r in world.audit(action="denied")] == ["tom"]
+
+
+def test_a_promotion_writes_its_history_tag_once_with_the_audit_rows_id(world: World) -> None:
+    # old code wrote the tag twice: with audit_id 0 before the audit row, and again after it
+    n = green_pr(world)
+    real = world.registry
+    world.registry = counting = HistoryTags(real)
+    try:
+        world.comment(n, "/promote", user="wes")
+    finally:
+        world.registry = real
+    [row] = world.audit(action="promote", result="success")
+    [(version, tags)] = counting.history_writes
+    [value] = tags.values()
+    assert version == "2" and json.loads(value)["audit_id"] == row["id"]
+    history = {k: v for k, v in real.version_tags(MODEL, "2").items() if k.startswith("mlgate.history.")}
+    assert [json.loads(v)["audit_id"] for v in history.values()] == [row["id"]]

@@ -142,8 +142,10 @@ def test_cli_input_errors_are_refused_before_the_registry_or_the_audit_log(world
     # v3 means 3, as in the chat command; a dry run that fails writes no audit row either
     code, out = _cli("promote", MODEL, "--version", "v1", "--dry-run", *db)
     assert code == 0 and "already points at version 1" in out
-    monkeypatch.setattr(world.registry.__class__, "alias_version",
-                        lambda *_: (_ for _ in ()).throw(RuntimeError("MLflow is down")))
+    from bot.mlflow import RegistryError
+
+    monkeypatch.setattr(world.registry.__class__, "alias_version",  # what the adapter raises for any failure
+                        lambda *_: (_ for _ in ()).throw(RegistryError("MLflow is down")))
     code, out = _cli("rollback", MODEL, "--to", "1", "--dry-run", *db)
     assert code == 1 and "MLflow is down" in out
     assert len(world.store.audit_records()) == before
