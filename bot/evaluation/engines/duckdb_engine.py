@@ -66,6 +66,7 @@ class DuckDBEngine(SqlEngine):
             except duckdb.Error as exc:
                 raise EvaluationError(f"invalid duckdb setting {k}={v!r}: {str(exc).splitlines()[0]}") from None
         self._ranked: str | None = None  # the rows view RANKED was materialised from
+        self._group_keys: dict[int, list[Row]] = {}  # partition -> (keys..., group code) rows
 
     def register(self, view: str, source: TableSource) -> None:
         if source.frame is not None:
@@ -121,40 +122,54 @@ class DuckDBEngine(SqlEngine):
                    want_ap: bool) -> RankSums:
         if not self.stream_ranks:
             return super()._rank_sums(plan, pi, index, G, want_auc, want_ap)
-        keys = plan._keys(pi)
         if self._ranked != plan.rows_sql():
-            # a row id that both models' sorts share: the rows are materialised once (DuckDB spills)
-            cols = ["y", "c0"] + (["b0"] if plan.paired else []) + [k for i in range(len(plan.partitions))
-                                                                   for k in plan._keys(i)]
-            self._run(f"CREATE OR REPLACE TEMPORARY TABLE {RANKED} AS SELECT CAST(ROW_NUMBER() OVER () - 1 "
-                      f"AS BIGINT) AS rid, {', '.join(cols)} FROM {ROWS}")
-            self._ranked = plan.rows_sql()
-        if keys:
-            kl = ", ".join(keys)
-            gk = (f"SELECT {kl}, CAST(ROW_NUMBER() OVER (ORDER BY {kl}) - 1 AS INTEGER) AS g "
-                  f"FROM (SELECT DISTINCT {kl} FROM {RANKED}) d")
-            groups = self._run(gk)
-            on = " AND ".join(f"r.{k} IS NOT DISTINCT FROM gk.{k}" for k in keys)
-            src, gexpr = f"{RANKED} r JOIN ({gk}) gk ON {on}", "gk.g"
+            self._materialize(plan)
+        if pi:
+            groups, gexpr = self._group_keys[pi], f"g{pi}"
         else:
-            groups, src, gexpr = [(0,)], f"{RANKED} r", "0"
+            groups, gexpr = [(0,)], "0"
         remap = np.empty(len(groups), dtype=np.int64)
         for row in groups:
             remap[int(row[-1])] = index[tuple(row[:-1])]  # type: ignore[call-overload]
         totals = np.zeros((len(groups), 2))
-        for g, m, p in self._run(f"SELECT {gexpr} AS g, COUNT(*), SUM(r.y) FROM {src} GROUP BY 1"):
+        for g, m, p in self._run(f"SELECT {gexpr} AS g, COUNT(*), SUM(y) FROM {RANKED} GROUP BY 1"):
             totals[int(g)] = (float(m), float(p))  # type: ignore[call-overload, arg-type]
-        n = int(totals[:, 0].sum())
+        n = int(_first(self._run(f"SELECT MAX(rowid) + 1 FROM {RANKED}")))
         acc = _RankAcc(len(groups), totals, want_auc, want_ap)
         whos = ("c", "b") if plan.paired else ("c",)
         for w in whos:
-            sql = f"SELECT r.rid, r.y, {gexpr} AS g, r.{w}0 AS s FROM {src} ORDER BY g, s"
+            sql = f"SELECT rowid, y, {gexpr} AS g, {w}0 AS s FROM {RANKED} ORDER BY {'g, ' if pi else ''}s"
             try:
                 reader = self.con.sql(sql).to_arrow_reader(CHUNK_ROWS)
                 acc.run(reader, w == "c", plan.paired, n)
             except self._duckdb.Error as exc:
                 raise self.translate(exc) or EvaluationError(str(exc)) from None
         return acc.sums(G, remap, plan.paired)
+
+    def _materialize(self, plan: SqlPlan) -> None:
+        """The rows both models' sorts share (their rowid pairs them): label, scores and a small
+        group code per segment column. DuckDB spills it to disk beyond its memory limit."""
+        joins, cols = [], ["CAST(r.y AS TINYINT) AS y", "r.c0"] + (["r.b0"] if plan.paired else [])
+        self._group_keys = {}
+        for i in range(1, len(plan.partitions)):
+            keys = plan._keys(i)
+            kl = ", ".join(keys)
+            self._run(f"CREATE OR REPLACE TEMPORARY TABLE mlgate_g{i} AS SELECT {kl}, CAST(ROW_NUMBER() OVER "
+                      f"(ORDER BY {kl}) - 1 AS INTEGER) AS g FROM (SELECT DISTINCT {kl} FROM {ROWS}) d")
+            self._group_keys[i] = self._run(f"SELECT * FROM mlgate_g{i}")
+            on = " AND ".join(f"r.{k} IS NOT DISTINCT FROM t{i}.{k}" for k in keys)
+            joins.append(f"JOIN mlgate_g{i} t{i} ON {on}")
+            cols.append(f"t{i}.g AS g{i}")
+        self._run(f"CREATE OR REPLACE TEMPORARY TABLE {RANKED} AS SELECT {', '.join(cols)} FROM {ROWS} r "
+                  + " ".join(joins))
+        self._ranked = plan.rows_sql()
+
+
+def _first(rows: list[Row]) -> int:
+    value = rows[0][0]
+    if not isinstance(value, int):
+        raise EvaluationError("duckdb returned no row count")
+    return value
 
 
 @dataclass
