@@ -33,6 +33,24 @@ def test_import_is_cheap_and_does_not_load_mlflow() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
+def test_the_error_classes_load_without_mlflow_numpy_or_pandas() -> None:
+    # bot.promotion and chat-ops catch RegistryError: importing it must not cost the scoring stack
+    code = ("import sys; from bot.mlflow import RegistryError, ModelNotFound; "
+            "assert not {'mlflow', 'numpy', 'pandas'} & set(sys.modules), sorted({'mlflow', 'numpy', 'pandas'} "
+            "& set(sys.modules)); from bot.errors import AdapterError; assert issubclass(ModelNotFound, AdapterError)")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_the_package_bot_mlflow_imports_the_real_mlflow(reg: Registry) -> None:
+    # inside bot/mlflow/, `import mlflow` is absolute: the MLflow distribution, never this package
+    import bot.mlflow
+
+    assert reg._mlflow.__name__ == "mlflow" and reg._mlflow is not bot.mlflow
+    assert hasattr(reg._mlflow, "MlflowClient") and "site-packages" in str(reg._mlflow.__file__)
+    with pytest.raises(AttributeError):
+        bot.mlflow.MlflowClient  # noqa: B018 - the package re-exports mlgate's names only
+
+
 def test_register_is_idempotent_across_uri_spellings(reg: Registry, store: dict[str, Any]) -> None:
     uri = store["uris"]["binary"]
     v1 = reg.register(uri, "churn", {"mlgate.pr": "7"})
