@@ -10,9 +10,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot import report as report_io
+
+if TYPE_CHECKING:
+    from bot.gate import Decision
 
 FORMATS = ("comment", "summary", "html", "terminal")
 
@@ -35,7 +38,6 @@ def run(args: argparse.Namespace) -> int:
     """Load and validate the report, decide with the chosen policy, render, write. 2 on bad input."""
     from pydantic import ValidationError
 
-    from bot import render
     from bot.config import Config, ConfigError, load_config
     from bot.gate import decide
 
@@ -57,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"the report's embedded policy is not a valid config ({where}: {first.get('msg')}); pass --config")
 
     decision = decide(report, config)
-    text = _render(render, args.format, report, decision, args.report_url)
+    text = _render(args.format, report, decision, args.report_url)
     if args.out:
         try:
             report_io.write_atomic(Path(args.out), text)
@@ -68,12 +70,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _render(render: Any, fmt: str, report: dict[str, Any], decision: Any, report_url: str | None) -> str:
+def _render(fmt: str, report: dict[str, Any], decision: Decision, report_url: str | None) -> str:
+    from bot import render
+
     if fmt == "comment":
-        return str(render.render_comment(report, decision, report_url=report_url))
+        return render.render_comment(report, decision, report_url=report_url)
     if fmt == "summary":
         title, body = render.render_check_summary(report, decision)
         return f"# {title}\n\n{body}"
     if fmt == "html":
-        return str(render.render_html(report, decision))
-    return str(render.render_terminal(report, decision))
+        return render.render_html(report, decision)
+    return render.render_terminal(report, decision)
