@@ -42,6 +42,11 @@ def render_terminal(report: dict[str, Any], decision: Decision) -> str:
             out.append(tabulate([[r["segment"], r["rows"], r["metric"], r["delta"], r["ci"], r["q"], r["verdict"]]
                                  for r in shown], headers=TERMINAL_HEADERS["segments"], disable_numparse=True,
                                 colalign=("left", "right", "left", "right", "center", "right", "left")))
+        if m["chart"] and not m["no_baseline"]:
+            c = m["chart"]
+            out += ["", f"Δ {c['metric']} by segment, bars from zero"
+                        f"{' (lower is better, so a rise points left)' if c['lower_is_better'] else ''}:"]
+            out += ["  " + line for line in c["lines"]]
     if view["checks_total"]:
         out += ["", f"Data checks: {view['checks_passed']:,} of {view['checks_total']:,} passed"]
         out += [f"  failed: {c['file']} {c['column']} {c['check']} ({c['failures']} rows; e.g. {c['examples']})"
