@@ -14,7 +14,14 @@ import sys
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.config import Config, ModelConfig
+    from bot.monitor.canary import CommentPort
+    from bot.monitor.run import VersionSource
+    from bot.monitor.state import Posted
+    from bot.store import Store
 
 from bot.config import ConfigError, load_config
 
@@ -80,8 +87,9 @@ def run_monitor(args: argparse.Namespace) -> int:
     if config is None:
         return 2
     repo_name = args.repo or os.environ.get("GITHUB_REPOSITORY", "")
-    store = _store(args.database_url or os.environ.get("MLGATE_DATABASE_URL"), repo_name)
-    if store is False:
+    try:
+        store = _store(args.database_url or os.environ.get("MLGATE_DATABASE_URL"), repo_name)
+    except _Unusable:
         return 2
     gh = None
     if not args.no_issues:
@@ -132,8 +140,12 @@ def run_monitor(args: argparse.Namespace) -> int:
     return 0 if all(h.state == "ok" for h in results) else 1
 
 
-def _store(url: str | None, repo: str) -> Any:
-    """The App's store to record into (never created here), None without a URL, False on a problem."""
+class _Unusable(Exception):
+    """The store cannot be recorded into (already said on standard error)."""
+
+
+def _store(url: str | None, repo: str) -> Store | None:
+    """The App's store to record into (never created here); None without a URL."""
     if not url:
         return None
     from bot.store import StoreError, open_existing
@@ -141,15 +153,16 @@ def _store(url: str | None, repo: str) -> Any:
     if not repo:
         print("mlgate: recording into the store needs the repository: pass --repo or set GITHUB_REPOSITORY",
               file=sys.stderr)
-        return False
+        raise _Unusable
     try:
         return open_existing(url)
     except StoreError as exc:
         print(f"mlgate: {exc}", file=sys.stderr)
-        return False
+        raise _Unusable from None
 
 
-def _canary(args: argparse.Namespace, config: Any, model: Any, registry: Any, gh: Any, repo: str) -> Any:
+def _canary(args: argparse.Namespace, config: Config, model: ModelConfig, registry: VersionSource | None,
+            gh: CommentPort | None, repo: str) -> Posted | None:
     """A running canary of `model`: compared live and, with a token for its PR's repository, posted there."""
     from bot.mlflow import RegistryError
     from bot.monitor.canary import post_comparison, running_canary
@@ -178,7 +191,7 @@ def _canary(args: argparse.Namespace, config: Any, model: Any, registry: Any, gh
     elif args.dry_run:
         note = f"dry run: would be posted on {where}"
     comment = None
-    if note is None:
+    if note is None and gh is not None:
         comment = post_comparison(gh, canary, result)
     print(f"  canary: version {canary.version} against {result.champion}, {result.mode} traffic: "
           + ("worse" if result.worse else "undecided" if result.undecided else "not worse")

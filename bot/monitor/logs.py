@@ -162,6 +162,7 @@ def read_logs(
     del tables
     frame = table.to_pandas(self_destruct=True, split_blocks=True)
     del table
+    pa.default_memory_pool().release_unused()  # the allocator keeps freed Arrow buffers otherwise: RSS
     _check_values(str(root), frame, label)
     frame["version"] = frame["version"].astype(str).astype("category")
     return frame
