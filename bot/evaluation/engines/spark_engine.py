@@ -39,6 +39,7 @@ def session(memory: str | None = None) -> SparkSession:
     mode); an existing session keeps the memory its cluster was given.
     """
     try:
+        from pyspark import SparkContext
         from pyspark.sql import SparkSession
     except ImportError:
         raise EngineUnavailable("the spark engine needs pyspark (and Java 17+): pip install 'mlgate[spark]', "
@@ -46,14 +47,19 @@ def session(memory: str | None = None) -> SparkSession:
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
-    builder = SparkSession.builder.appName("mlgate")
+    ours = SparkContext._active_spark_context is None  # else getOrCreate returns the job's session
+    # mlgate draws its own progress bar; Spark's console bars would cut through it
+    builder = SparkSession.builder.appName("mlgate").config("spark.ui.showConsoleProgress", "false")
     if memory:
         builder = builder.config("spark.driver.memory", memory)
     try:
-        return builder.getOrCreate()
+        created = builder.getOrCreate()
     except Exception as exc:  # pyspark raises a plain PySparkRuntimeError (JAVA_GATEWAY_EXITED) without Java
         raise EngineUnavailable(f"could not start a local Spark session ({_first_line(exc)}); the spark engine "
                                 "needs Java 17+ (java on PATH or JAVA_HOME) or an active SparkSession") from None
+    if ours:
+        created.sparkContext.setLogLevel("ERROR")  # no per-query warnings: errors come back as exceptions
+    return created
 
 
 class SparkEngine(SqlEngine):
@@ -65,38 +71,46 @@ class SparkEngine(SqlEngine):
         self._views: list[str] = []
 
     def register(self, view: str, source: TableSource) -> None:
-        with _quiet():
+        with self._call(source.name):
             self._read(source).createOrReplaceTempView(view)
         self._views.append(view)
 
     def _read(self, source: TableSource) -> DataFrame:
-        if source.frame is not None:
-            try:  # pyspark 4 takes Arrow directly: far faster than its pandas conversion
-                import pyarrow as pa
-
-                return self.spark.createDataFrame(pa.Table.from_pandas(source.frame, preserve_index=False))
-            except TypeError:  # pyspark 3.5
-                return self.spark.createDataFrame(source.frame)
-        try:
+        if source.frame is None:
             return self.spark.read.parquet(*source.parquet)
-        except Exception as exc:
-            err = self.translate(exc)
-            if err is None:
-                raise
-            raise EvaluationError(f"{source.name}: {err}") from None
+        import pyspark
+
+        if int(pyspark.__version__.split(".")[0]) >= 4:  # Arrow in directly: far faster than from pandas
+            import pyarrow as pa
+
+            return self.spark.createDataFrame(pa.Table.from_pandas(source.frame, preserve_index=False))
+        return self.spark.createDataFrame(source.frame)
 
     def register_sql(self, view: str, sql: str) -> None:
         super().register_sql(view, sql)
         self._views.append(view)
 
     def columns(self, view: str) -> dict[str, Kind]:
-        with _quiet():
+        with self._call():
             fields = self.spark.table(view).schema.fields
         return {f.name: _KINDS.get(type(f.dataType).__name__, "other") for f in fields}
 
     def query(self, sql: str) -> list[Row]:
-        with _quiet():
+        with self._call():
             return [tuple(r) for r in self.spark.sql(sql).collect()]
+
+    @contextmanager
+    def _call(self, what: str = "") -> Iterator[None]:
+        """Spark's exceptions as one-line EvaluationErrors, also for callers outside `compare`
+        (the CLI asks for columns and distinct labels first), without pyspark's JSON log."""
+        with _quiet():
+            try:
+                yield
+            except Exception as exc:
+                err = None if isinstance(exc, EvaluationError) else self.translate(exc)
+                if err is None:
+                    raise
+                raise EvaluationError(f"{what}: {err}" if what else str(err)) from None
 
     def translate(self, exc: Exception) -> EvaluationError | None:
         from py4j.protocol import Py4JError, Py4JJavaError

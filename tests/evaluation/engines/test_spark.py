@@ -6,6 +6,7 @@ One local[2] session for the module (a JVM start costs seconds). CI installs pys
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ import pytest
 
 from bot.evaluation import EvaluationError, compare_table
 from bot.evaluation.engines import Request, TableSource
+from tests.evaluation.engines.test_cli_engines import evaluate, project
 from tests.evaluation.engines.test_equal import assert_same, frame
 
 if TYPE_CHECKING:
@@ -119,3 +121,48 @@ def test_errors_are_one_line(engine: SparkEngine, tmp_path: Path) -> None:
     assert engine.query("SELECT 1")[0][0] == 1
     engine.close()
     assert not [t for t in engine.spark.catalog.listTables() if t.name.startswith("mlgate_")]
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_spark_errors_are_not_logged_as_json(engine: SparkEngine) -> None:
+    """pyspark 4 logs each failed query as a long JSON record; the engine's one-line error replaces it."""
+    logger = pytest.importorskip("pyspark.logger").PySparkLogger.getLogger("SQLQueryContextLogger")
+    handler = _Records()
+    logger.addHandler(handler)
+    try:
+        with pytest.raises(EvaluationError, match="spark: .*UNRESOLVED_COLUMN"):
+            engine.query("SELECT no_such_column FROM (SELECT 1 AS x) t")
+        assert handler.records == [] and not logger.disabled
+    finally:
+        logger.removeHandler(handler)
+
+
+def test_cli_engine_spark(spark: SparkSession, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`mlgate evaluate --engine spark` runs on the active session: the numpy engine's report; errors exit 2."""
+    root, preds = project(tmp_path)
+    preds.to_parquet(root / "scores.parquet")
+    code_s, rep_s = evaluate(root, root / "scores.parquet", "--engine", "spark")
+    code_n, rep_n = evaluate(root, root / "scores.parquet", "--engine", "numpy")
+    assert code_s == code_n == 0
+    ms, mn = rep_s["models"][0], rep_n["models"][0]  # type: ignore[index]
+    assert ms["holdout"]["rows"] == mn["holdout"]["rows"] == 400
+    for a, b in zip(ms["metrics"] + [m for s in ms["segments"] for m in s["metrics"]],
+                    mn["metrics"] + [m for s in mn["segments"] for m in s["metrics"]], strict=True):
+        for k in ("baseline", "candidate", "delta", "se", "ci_low", "ci_high", "p_value"):
+            assert a[k] == pytest.approx(b[k], rel=1e-9, abs=1e-12)
+    capsys.readouterr()
+    (root / "bad.parquet").write_bytes(b"not parquet at all")
+    preds.drop(columns=["user_id"]).to_parquet(root / "nokey.parquet")
+    for path, why in ((root / "bad.parquet", "cannot read the data"), (root / "nokey.parquet", "'user_id'")):
+        code, _ = evaluate(root, path, "--engine", "spark")
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(err) == 1 and err[0].startswith("mlgate: error:") and why in err[0], err
+    assert spark.sparkContext._jsc is not None  # the environment's session is still up
