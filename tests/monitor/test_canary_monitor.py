@@ -141,3 +141,29 @@ def test_recording_needs_an_existing_store(
     missing = tmp_path / "nowhere.db"
     assert _monitor(github, checkout, monkeypatch, f"sqlite:///{missing}") == 2
     assert "there is no store at" in capsys.readouterr().err and not missing.exists()
+
+
+def test_a_dry_run_posts_and_records_nothing(
+    github: Sandbox, checkout: Checkout, monkeypatch: pytest.MonkeyPatch, db: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    store = Store(db)
+    n = _start_canary(github, checkout, store)
+    checkout.week(simulate.Traffic(challenger="2", mode="shadow", share=0.3), seed=8, rows_per_day=3000)
+    _monitor(github, checkout, monkeypatch, db, "--dry-run")
+    assert f"dry run: would be posted on {REPO}#{n}" in capsys.readouterr().out
+    assert _ours(github, n) == [] and store.monitor_runs() == []
+
+
+def test_recording_needs_the_repository(
+    checkout: Checkout, monkeypatch: pytest.MonkeyPatch, db: str, capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.delenv("GITHUB_REPOSITORY", raising=False)
+    checkout.week(simulate.Traffic(), seed=9, rows_per_day=500)
+    code = main(["monitor", "--root", str(checkout.root), "--tracking-uri", checkout.uri, "--until", END.isoformat(),
+                 "--no-issues", "--database-url", db])
+    assert code == 2 and "pass --repo or set GITHUB_REPOSITORY" in capsys.readouterr().err
+    assert main(["monitor", "--root", str(checkout.root), "--tracking-uri", checkout.uri, "--until",
+                 END.isoformat(), "--no-issues", "--database-url", db, "--repo", REPO]) in (0, 1)
+    [run] = Store(db).monitor_runs()
+    assert run["repo"] == REPO and run["issue"] is None and run["comparison"] is None
