@@ -11,6 +11,7 @@ can read them, or an in-memory pandas frame. The views are dropped afterwards.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -77,6 +78,11 @@ class SparkEngine(SqlEngine):
 
     def _read(self, source: TableSource) -> DataFrame:
         if source.frame is None:
+            delta = [p for p in source.parquet if self._is_delta_table(p)]
+            if delta:
+                raise EvaluationError(f"{delta[0]} is a Delta table: read as Parquet it would include the files "
+                                      "of older versions; evaluate a Parquet snapshot of it "
+                                      "(df.write.parquet(...)) instead")
             return self.spark.read.parquet(*source.parquet)
         import pyspark
 
@@ -85,6 +91,19 @@ class SparkEngine(SqlEngine):
 
             return self.spark.createDataFrame(pa.Table.from_pandas(source.frame, preserve_index=False))
         return self.spark.createDataFrame(source.frame)
+
+    def _is_delta_table(self, path: str) -> bool:
+        """A directory with a `_delta_log`, asked through the session's Hadoop file system (any URL)."""
+        if any(ch in path for ch in "*?[{"):
+            return False
+        try:
+            sc = self.spark.sparkContext
+            jvm = sc._jvm
+            assert jvm is not None
+        except Exception:  # Spark Connect: no JVM on this side, so only a local path can be checked
+            return "://" not in path and os.path.isdir(os.path.join(path, "_delta_log"))
+        log = jvm.org.apache.hadoop.fs.Path(path.rstrip("/") + "/_delta_log")
+        return bool(log.getFileSystem(sc._jsc.hadoopConfiguration()).exists(log))
 
     def register_sql(self, view: str, sql: str) -> None:
         super().register_sql(view, sql)
