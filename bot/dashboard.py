@@ -165,7 +165,7 @@ def blueprint(settings: Settings, store: Store) -> Blueprint:
             return page("not_found.html.j2", 404, what=f"model {name}")
         return page("model.html.j2", name=name, rows=[_audit_view(r, web) for r in reversed(rows)],
                     evals=_report_links(store, rows), monitor=monitor, points=points,
-                    chart=line_chart(points), metric=points[0].metric if points else None, web=web)
+                    charts=metric_charts(points), web=web)
 
     @bp.get("/dashboard/audit")
     def audit_log() -> Response:
@@ -359,6 +359,13 @@ class Point:
     baseline: float | None
     outcome: str
     promoted: bool  # this PR head was promoted afterwards (an audit row says so)
+    gated: tuple[tuple[str, float, float | None], ...] = ()  # every gated metric: (name, candidate, baseline)
+
+    def of(self, metric: str) -> Point | None:
+        """This evaluation seen through another gated metric (None: not evaluated on it)."""
+        found = next((g for g in self.gated if g[0] == metric), None)
+        return None if found is None else dataclasses.replace(self, metric=metric, candidate=found[1],
+                                                              baseline=found[2])
 
 
 def _number(v: object) -> float | None:
@@ -382,17 +389,39 @@ def _history(store: Store, f: Filters) -> dict[str, list[Point]]:
                 continue
             if f.model is not None and rm["name"] != f.model:
                 continue
-            first = next((c for c in rm.get("metrics") or [] if isinstance(c, dict)
-                          and isinstance(c.get("name"), str) and _number(c.get("candidate")) is not None), None)
-            if first is None:
+            informational = _informational(row["report"] if row else {}, rm["name"])
+            gated = tuple((str(c["name"]), v, _number(c.get("baseline"))) for c in rm.get("metrics") or []
+                          if isinstance(c, dict) and isinstance(c.get("name"), str)
+                          and c["name"] not in informational and (v := _number(c.get("candidate"))) is not None)
+            if not gated:
                 continue
-            candidate = _number(first.get("candidate"))
-            assert candidate is not None
+            name, candidate, baseline = gated[0]
             out.setdefault(rm["name"], []).append(Point(
-                int(e["id"]), float(e["created_at"]), e["repo"], int(e["pr"]), e["head_sha"], first["name"],
-                candidate, _number(first.get("baseline")), str(e["outcome"]),
-                (e["repo"], e["head_sha"]) in promoted))
+                int(e["id"]), float(e["created_at"]), e["repo"], int(e["pr"]), e["head_sha"], name,
+                candidate, baseline, str(e["outcome"]), (e["repo"], e["head_sha"]) in promoted, gated))
     return {name: sorted(points, key=lambda p: (p.at, p.eval_id)) for name, points in out.items()}
+
+
+def _informational(report: Mapping[str, Any], model: str) -> set[str]:
+    """The metrics the report's own policy marks informational for `model` (display only: an
+    unreadable policy marks none)."""
+    policy = report.get("policy")
+    models = policy.get("models") if isinstance(policy, dict) else None
+    for m in models if isinstance(models, list) else []:
+        if isinstance(m, dict) and m.get("name") == model and isinstance(m.get("metrics"), dict):
+            return {str(k) for k, v in m["metrics"].items() if isinstance(v, dict) and v.get("informational") is True}
+    return set()
+
+
+def metric_charts(points: list[Point], most: int = 4) -> list[tuple[str, Chart]]:
+    """One chart per gated metric of the model's evaluations (the first `most`), in report order."""
+    names = list(dict.fromkeys(g[0] for p in points for g in p.gated))[:most]
+    out = []
+    for name in names:
+        chart = line_chart([q for p in points if (q := p.of(name)) is not None])
+        if chart is not None:
+            out.append((name, chart))
+    return out
 
 
 def _latest_outcome(history: dict[str, list[Point]], model: str) -> str:
@@ -447,7 +476,7 @@ def sparkline(points: list[Point]) -> Chart | None:
 
 
 def line_chart(points: list[Point]) -> Chart | None:
-    return _chart(points, 760, 240, 36)
+    return _chart(points, 760, 200, 32)
 
 
 def monitor_latest(store: Store, *, model: str | None = None) -> list[Any]:

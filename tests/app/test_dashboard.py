@@ -570,10 +570,12 @@ def test_home_and_model_page_show_the_monitors_latest_state_and_the_canary(tmp_p
     page = app.test_client().get("/dashboard/models/churn-classifier", headers=BEARER).get_data(as_text=True)
     assert "threshold crossed" in page and '<span class="ok">2026-11-16 to 2026-11-22 ok</span>' in page
     # the metric history: a chart and a table, newest first, with the PR and its report
-    assert page.count("<circle") == 5 and "roc_auc of each evaluated candidate" in page
+    # one chart per gated metric (roc_auc and f1; accuracy and log_loss are informational in its policy)
+    assert [h.split("</h3>")[0] for h in page.split("<h3>")[1:]] == ["roc_auc", "f1"]
+    assert page.count("<circle") == 10 and "Each gated metric of each evaluated candidate" in page
     table = page.split("<th>promoted</th>")[1]
     assert table.index("acme/churn#13") < table.index("acme/churn#11")
-    assert '<td class="n">0.7912</td><td class="n">0.7842</td><td class="n">+0.0070</td>' in table
+    assert '<td class="n">0.7912</td><td class="n">+0.0070</td><td class="n">0.7086</td><td class="n">-0.0081</td>' in table
 
 
 def test_a_model_known_only_to_the_monitor_has_a_page(tmp_path: Path) -> None:
