@@ -12,6 +12,7 @@ can read them, or an in-memory pandas frame. The views are dropped afterwards.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -52,7 +53,7 @@ def session(memory: str | None = None) -> SparkSession:
     # mlgate draws its own progress bar; Spark's console bars would cut through it
     builder = SparkSession.builder.appName("mlgate").config("spark.ui.showConsoleProgress", "false")
     if memory:
-        builder = builder.config("spark.driver.memory", memory)
+        builder = builder.config("spark.driver.memory", jvm_size(memory))
     try:
         created = builder.getOrCreate()
     except Exception as exc:  # pyspark raises a plain PySparkRuntimeError (JAVA_GATEWAY_EXITED) without Java
@@ -61,6 +62,12 @@ def session(memory: str | None = None) -> SparkSession:
     if ours:
         created.sparkContext.setLogLevel("ERROR")  # no per-query warnings: errors come back as exceptions
     return created
+
+
+def jvm_size(size: str) -> str:
+    """`4GB`, `4 GiB`, `512MB` (DuckDB's spelling, also --engine-memory's) as the JVM's `4g`, `512m`."""
+    m = re.fullmatch(r"\s*(\d+)\s*([kmgt])(?:i?b)?\s*", size, flags=re.IGNORECASE)
+    return f"{m.group(1)}{m.group(2).lower()}" if m else size
 
 
 class SparkEngine(SqlEngine):

@@ -28,6 +28,14 @@ if TYPE_CHECKING:
     from bot.evaluation.engines.spark_engine import SparkEngine
 
 
+def test_engine_memory_in_the_jvm_spelling() -> None:
+    """--engine-memory takes DuckDB's `4GB`; the JVM's -Xmx (spark.driver.memory) only `4g`."""
+    from bot.evaluation.engines.spark_engine import jvm_size
+
+    assert [jvm_size(s) for s in ("4GB", "4 GiB", "512mb", "4g", "2T", "lots")] == \
+        ["4g", "4g", "512m", "4g", "2t", "lots"]
+
+
 def _unavailable() -> str | None:
     try:
         import pyspark  # noqa: F401
