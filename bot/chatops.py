@@ -12,16 +12,10 @@ Outcomes are data (a `Denial` code, a status, a gate's state) and `templates/rep
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-import jinja2
-
-import bot
 from bot import promotion
 from bot.commands import (
     SPECS,
@@ -35,6 +29,8 @@ from bot.commands import (
 from bot.config import Config
 from bot.context import Context
 from bot.permissions import Authorization, Denial, Permissions, Requirement, refused
+from bot.render.text import environment, inline_code
+from bot.render.text import escape_md as escape
 
 EYES, ROCKET, CONFUSED = "eyes", "rocket", "confused"
 REPLY_MARKER = "<!-- mlgate:reply {comment}.{index} -->"
@@ -50,47 +46,15 @@ BUDGETS: dict[str, tuple[int, float]] = {"user": (5, 600.0), "pr": (10, 600.0)}
 # ---------------------------------------------------------------- reply wording
 
 
-def templates_dir() -> Path:
-    packaged = Path(bot.__file__).parent / "_templates"
-    return packaged if packaged.is_dir() else Path(bot.__file__).parent.parent / "templates"
-
-
-@cache
-def _env() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir())),
-        autoescape=False,  # Markdown; every untrusted value goes through the `md` or `code` filter
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters["md"] = escape_md
-    env.filters["code"] = inline_code
-    return env
-
-
 def render_reply(template: str, **ctx: Any) -> str:
-    """Render `templates/replies/<template>`; all of mlgate's reply wording lives there."""
-    return _env().get_template(f"replies/{template}").render(**ctx).strip() + "\n"
+    """Render `templates/replies/<template>` in the one Jinja environment (bot.render.text); all of
+    mlgate's reply wording lives there."""
+    return environment().get_template(f"replies/{template}").render(**ctx).strip() + "\n"
 
 
 def escape_md(text: object, limit: int = 200) -> str:
-    """Untrusted text made inert in Markdown (no tables broken, HTML, mentions, commands)."""
-    from bot.render import escape_md as _escape
-
-    return _escape(text, limit)
-
-
-def inline_code(text: object, limit: int = 200) -> str:
-    """Untrusted text shown as an inline code span that no backtick inside can close."""
-    s = re.sub(r"[\r\n\t\x00-\x1f\x7f]+", " ", "" if text is None else str(text))
-    if len(s) > limit:
-        s = s[: limit - 1] + "…"
-    run = max((len(m) for m in re.findall(r"`+", s)), default=0)
-    fence = "`" * (run + 1)
-    pad = " " if s.startswith("`") or s.endswith("`") or not s.strip() else ""
-    return f"{fence}{pad}{s}{pad}{fence}"
+    """Untrusted text made inert in Markdown (bot.render.text), up to a reply's 200 characters."""
+    return escape(text, limit)
 
 
 def listed_for(req: Requirement, config: Config | None) -> tuple[str, ...]:

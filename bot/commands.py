@@ -45,33 +45,44 @@ MAX_EXTRA = 3  # extra command lines named in the reply (the rest are counted)
 class Spec:
     name: str
     usage: str
-    summary: str
+    summary: str  # /help's line
+    hint: str  # the PR comment's line in its list of commands
     requirement: Requirement
     takes_model: bool = False
     to_flag: str | None = None  # metavar of --to, when the command has one
 
 
 SPECS: dict[str, Spec] = {
-    "help": Spec("help", "/help", "lists the commands and who may run each", Requirement()),
+    "help": Spec("help", "/help", "lists the commands and who may run each", "all commands and who may run them",
+                 Requirement()),
     "status": Spec(
         "status", "/status", "production version and metrics, this PR's gates, branch protection",
-        Requirement(),
+        "production version, gate state, branch protection", Requirement(),
     ),
     "evaluate": Spec(
-        "evaluate", "/evaluate", "runs the evaluation workflow again",
+        "evaluate", "/evaluate", "runs the evaluation workflow again", "run the evaluation again",
         Requirement(min_role="triage", author_ok=True),
     ),
     "promote": Spec(
         "promote", "/promote [model] [--to ALIAS] [--canary N%] [--dry-run]",
         "moves the alias (default production) to this PR's candidate",
+        "move the production alias to this PR's candidate",
         Requirement(min_role="write", config_key="promote"), takes_model=True, to_flag="ALIAS",
     ),
     "rollback": Spec(
         "rollback", "/rollback [model] [--to VERSION] [--canary] [--dry-run]",
         "moves the alias back to the previous production version, or to VERSION",
+        "move it back to the previous version",
         Requirement(min_role="maintain", config_key="rollback"), takes_model=True, to_flag="VERSION",
     ),
 }
+# the order in which a PR comment lists the commands (/help lists them in SPECS' order)
+COMMENT_ORDER = ("promote", "rollback", "evaluate", "status", "help")
+
+
+def comment_hints() -> list[tuple[str, str]]:
+    """("/name", hint) for each command, in the order a PR comment lists them."""
+    return [(f"/{name}", SPECS[name].hint) for name in COMMENT_ORDER]
 
 
 ProblemKind = Literal[

@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
+from bot.commands import comment_hints
 from bot.config import Config
 from bot.gate import Decision
 from bot.review_gate import ReviewIn, ReviewState, required_reasons, review_state
@@ -399,13 +400,7 @@ def _report_section(report: Evaluated, decision: Decision, reserve: int) -> str:
 # ---------------------------------------------------------------- the comment
 
 
-COMMANDS: dict[str, str] = {
-    "/promote": "move the production alias to this PR's candidate",
-    "/rollback": "move it back to the previous version",
-    "/evaluate": "run the evaluation again",
-    "/status": "production version, gate state, branch protection",
-    "/help": "all commands and who may run them",
-}
+COMMANDS: dict[str, str] = dict(comment_hints())  # one source: bot.commands.SPECS
 
 
 def commands_for(state: PRState) -> list[str]:

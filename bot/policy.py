@@ -77,7 +77,7 @@ def resolve_policy(ctx: Context, base_ref: str | None) -> Policy:
     policy = Policy(config, problem, default, head.sha, default)
     if base_ref is None or base_ref == default or config is None:
         return policy
-    from bot.chatops import inline_code
+    from bot.render.text import inline_code
 
     # a branch name is anyone's choice (backticks and <tags> included): code spans that nothing closes
     base, main = inline_code(base_ref, 100), inline_code(default, 100)

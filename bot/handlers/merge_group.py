@@ -135,7 +135,7 @@ def judge(ctx: Context, config: Config, head: str, base: str,
     kinds = classify(diff.files, config.paths)
     unevaluated = sorted((set(kinds["data"]) | set(kinds["model"])) - covered)
     if numbers and unevaluated:
-        from bot.chatops import inline_code
+        from bot.render.text import inline_code
 
         # paths are the PR authors' text: shown as code spans, which nothing inside can close
         shown = ", ".join(inline_code(p) for p in unevaluated[:5]) + (

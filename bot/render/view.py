@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bot import numbers
+from bot.commands import comment_hints
 from bot.numbers import MetricFormat, metric_format
 from bot.render import chart
 from bot.render.text import escape_md, escape_md_line, html_pre, safe_url
@@ -51,13 +52,7 @@ CHECK_TITLE: dict[str, str] = {
     "inconclusive": "Inconclusive",
     "neutral": "Nothing to gate",
 }
-COMMANDS: list[tuple[str, str]] = [
-    ("/promote", "move the production alias to this PR's candidate"),
-    ("/rollback", "move it back to the previous version"),
-    ("/evaluate", "run the evaluation again"),
-    ("/status", "production version, gate state, branch protection"),
-    ("/help", "all commands and who may run them"),
-]
+COMMANDS: list[tuple[str, str]] = comment_hints()  # one source: bot.commands.SPECS
 RERUN_HINT = "mlgate render REPORT --format html"
 DEFAULT_COMMAND = "mlgate evaluate --config .github/mlgate.yml --out mlgate-report.json"
 

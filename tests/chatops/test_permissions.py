@@ -94,3 +94,46 @@ def test_edited_comments_and_plain_issues_run_nothing(world: World) -> None:
     issue_only = {**payload, "issue": {k: v for k, v in payload["issue"].items() if k != "pull_request"}}
     assert dispatch(Event("issue_comment", "created", "d-plain", issue_only), world.context)
     assert len(world.replies_to(c["id"])) == 1
+
+
+class _Source:
+    """GitHub's permission and team answers, counting the questions asked."""
+
+    def __init__(self, roles: dict[str, str], teams: dict[str, set[str]]) -> None:
+        self.roles, self.teams = roles, teams
+        self.asked: list[str] = []
+
+    def permission(self, user: str) -> str:
+        self.asked.append(f"permission {user}")
+        return self.roles.get(user, "none")
+
+    def team_member(self, org: str, team: str, user: str) -> bool:
+        self.asked.append(f"team {org}/{team} {user}")
+        return user in self.teams.get(f"{org}/{team}", set())
+
+
+def test_each_question_is_asked_once_per_job() -> None:
+    from bot.commands import SPECS
+    from bot.permissions import Grant, Permissions
+
+    source = _Source({"wes": "write"}, {"acme/ml-release": {"rel"}})
+    who = Permissions(source)
+    for _ in range(3):
+        assert who.authorize(SPECS["promote"].requirement, "wes").grant == Grant.ROLE
+        assert who.has_role("WES", "triage")
+        assert who.in_list(["@acme/ml-release"], "rel") and not who.in_list(["@acme/ml-release"], "wes")
+    assert sorted(source.asked) == ["permission wes", "team acme/ml-release rel", "team acme/ml-release wes"]
+
+
+def test_an_unknown_role_counts_as_none_and_the_list_replaces_the_role_rule() -> None:
+    from bot.commands import SPECS
+    from bot.permissions import Denial, Grant, Permissions
+
+    who = Permissions(_Source({"cus": "custom-release-role", "ada": "admin"}, {"acme/ml-release": {"rel"}}))
+    auth = who.authorize(SPECS["rollback"].requirement, "cus")
+    assert not auth.allowed and auth.denial == Denial.NOT_COLLABORATOR  # fail closed, never a guess
+    listed = ("@acme/ml-release",)
+    assert who.authorize(SPECS["rollback"].requirement, "rel", listed=listed).grant == Grant.LIST
+    denied = who.authorize(SPECS["rollback"].requirement, "ada", listed=listed)  # an admin, but not listed
+    assert denied.denial == Denial.NOT_LISTED and denied.listed == listed
+    assert chatops.denial_reason(denied) == "@ada is not listed in `commands.rollback`"
