@@ -182,16 +182,6 @@ def set_check(ctx: Context, sha: str, name: str, *, status: str, conclusion: str
     return write_check(ctx.github, ctx.store, ctx.event.repo or "", check)
 
 
-def upsert_comment(ctx: Context, pr: int, body: str) -> int:
-    """Edit the PR's sticky comment in place (one call when the store knows its id), or post it."""
-    from bot.render import MARKER
-
-    repo = ctx.event.repo or ""
-    comment_id = ctx.github.upsert_sticky_comment(pr, body, MARKER, known_id=ctx.store.comment_id(repo, pr))
-    ctx.store.set_comment_id(repo, pr, int(comment_id))
-    return int(comment_id)
-
-
 def undecided(ctx: Context, sha: str, names: Iterable[str], what: str, exc: BaseException) -> None:
     """GitHub did not answer cleanly while mlgate needed `what`: the checks say mlgate could not
     decide, with the cause and how to try again (never success or neutral). A transient error
@@ -245,4 +235,4 @@ def payload_labels(pr: dict[str, Any]) -> set[str] | None:
 
 __all__ = ["EVALUATION", "REVIEW", "UNDECIDED_TITLE", "Memory", "NoMemory", "after_release", "apply", "apply_update",
            "payload_labels", "pr_changes", "refresh_pr_state", "remembered", "set_check", "sync_labels",
-           "undecided", "upsert_comment", "write_check"]
+           "undecided", "write_check"]

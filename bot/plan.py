@@ -7,7 +7,7 @@ the difference. The App (bot.handlers) and the Action's token mode (bot.action) 
 `plan`, so they agree by construction.
 
 The comment is composed of four parts, each from a template:
-- the state block (templates/replies/comment_state.md.j2): verdict, review, accepted by,
+- the state block (templates/comment/state.md.j2): verdict, review, accepted by,
   releases, what unblocks a red gate;
 - the main section: the current report (bot.render.render_comment) or "evaluation pending";
 - earlier evaluations, collapsed, newest first (the oldest are dropped to stay under
@@ -25,7 +25,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
-from bot.commands import comment_hints
 from bot.config import Config
 from bot.gate import Decision
 from bot.review_gate import ReviewIn, ReviewState, required_reasons, review_state
@@ -58,10 +57,11 @@ Phase = Literal["pending", "evaluated"]
 
 
 def _reply(template: str, **values: Any) -> str:
-    """`templates/replies/<template>` in the one Jinja environment (bot.render.text)."""
+    """`templates/<template>` in the one Jinja environment (bot.render.text): check summaries
+    in checks/, the living comment's parts in comment/, texts shared with replies in replies/."""
     from bot.render.text import render_template
 
-    return render_template(f"replies/{template}", **values).strip() + "\n"
+    return render_template(template, **values).strip() + "\n"
 
 
 # ---------------------------------------------------------------- what apply writes
@@ -279,7 +279,7 @@ def _review(report: Evaluated, policy: Config, reviews: Reviews | None, pr: Pull
 
 def review_check(sha: str, state: ReviewState, policy: Config) -> CheckUpdate:
     return CheckUpdate(REVIEW, sha, state.status, state.conclusion, state.title,
-                       _reply("review_check.md.j2", state=state, head=sha,
+                       _reply("replies/review_check.md.j2", state=state, head=sha,
                                     approvers=list(policy.review.approvers)))
 
 
@@ -299,7 +299,7 @@ def plan(report: Evaluated, policy: Config, reviews: Reviews | None, previous: R
     if review is not None and can_accept and review.required and review.satisfied:
         accepted_by = tuple(review.approvals)
         conclusion, title = "success", f"Regression accepted by {', '.join(accepted_by)}"
-        summary = _reply("accepted_check.md.j2", who=list(accepted_by), head=head) + "\n" + summary
+        summary = _reply("replies/accepted_check.md.j2", who=list(accepted_by), head=head) + "\n" + summary
         accepted = tuple(Acceptance(m.name, accepted_by, tuple(m.regressions)) for m in decision.models if m.regressed)
     checks = [CheckUpdate(EVALUATION, head, "completed", conclusion, title, summary, report.report_url)]
     if review is not None:
@@ -315,7 +315,7 @@ def plan(report: Evaluated, policy: Config, reviews: Reviews | None, previous: R
         earlier=_earlier(prev, previous.section, keep=redelivery),
         earlier_dropped=prev.earlier_dropped if prev else 0)
     state = _bounded(state)
-    add, remove = _regression_label(prev, decision.regressed, redelivery) if pr.app else ((), ())
+    add, remove = _regression_label(prev, decision.regressed) if pr.app else ((), ())
     section = _report_section(report, decision, reserve=len(_state_block(state)) + len(_commands_block(state)))
     return PRUpdate(pr.number, head, tuple(checks), compose_comment(state, section), section, state, add, remove,
                     accepted)
@@ -376,12 +376,13 @@ def _bounded(state: PRState) -> PRState:
     return replace(state, releases=state.releases[-MAX_RELEASES:], earlier=tuple(earlier), earlier_dropped=dropped)
 
 
-def _regression_label(prev: PRState | None, now: bool, redelivery: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _regression_label(prev: PRState | None, now: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """`mlgate:regression` follows the verdict. A call is made only when it changes from the
-    previous evaluation (or on a redelivery, which cannot know whether the first try got here),
-    so a human who removes the label is not overruled until the verdict changes again."""
-    was: bool | None = None if redelivery else (prev.regressed if prev is not None else False)
-    if was is not None and was == now:
+    state the store remembers, so a human who removes the label is not overruled until the
+    verdict changes again. bot.apply remembers the state only after the labels are written, so
+    a job that died in between plans the label again on its retry."""
+    was = prev.regressed if prev is not None else False
+    if was == now:
         return (), ()
     if now:
         return (LABEL_REGRESSION,), ()
@@ -400,7 +401,13 @@ def _report_section(report: Evaluated, decision: Decision, reserve: int) -> str:
 # ---------------------------------------------------------------- the comment
 
 
-COMMANDS: dict[str, str] = dict(comment_hints())  # one source: bot.commands.SPECS
+COMMANDS: dict[str, str] = {
+    "/promote": "move the production alias to this PR's candidate",
+    "/rollback": "move it back to the previous version",
+    "/evaluate": "run the evaluation again",
+    "/status": "production version, gate state, branch protection",
+    "/help": "all commands and who may run them",
+}
 
 
 def commands_for(state: PRState) -> list[str]:
@@ -445,12 +452,12 @@ def _state_view(state: PRState) -> dict[str, Any]:
 
 
 def _state_block(state: PRState) -> str:
-    return _reply("comment_state.md.j2", **_state_view(state))
+    return _reply("comment/state.md.j2", **_state_view(state))
 
 
 def _commands_block(state: PRState) -> str:
     names = commands_for(state)
-    return _reply("comment_commands.md.j2", commands=[(c, COMMANDS[c]) for c in names]) if names else ""
+    return _reply("comment/commands.md.j2", commands=[(c, COMMANDS[c]) for c in names]) if names else ""
 
 
 def _earlier_block(shown: Sequence[EarlierEvaluation], dropped: int) -> str:
@@ -458,7 +465,7 @@ def _earlier_block(shown: Sequence[EarlierEvaluation], dropped: int) -> str:
 
     rows = [{"head": e.head_sha[:7], "headline": HEADLINE.get(e.outcome, "❔ mlgate: unknown").replace("mlgate: ", ""),
              "section": e.section.strip()} for e in shown]
-    return _reply("comment_earlier.md.j2", earlier=rows, dropped=dropped)
+    return _reply("comment/earlier.md.j2", earlier=rows, dropped=dropped)
 
 
 def compose_comment(state: PRState, section: str) -> str:
@@ -495,47 +502,47 @@ def _check(name: str, sha: str, status: Status, conclusion: Conclusion | None, t
 
 def undecided_check(sha: str, name: str, what: str, cause: str, retrying: bool) -> CheckUpdate:
     """GitHub did not answer cleanly while mlgate needed `what`: never success or neutral."""
-    return _check(name, sha, "completed", "failure", UNDECIDED_TITLE, "undecided.md.j2", what=what, cause=cause,
+    return _check(name, sha, "completed", "failure", UNDECIDED_TITLE, "replies/undecided.md.j2", what=what, cause=cause,
                   retrying=retrying)
 
 
 def failed_job_check(sha: str, delivery_id: str, reason: str) -> CheckUpdate:
-    return _check(EVALUATION, sha, "completed", "failure", FAILED_JOB_TITLE, "failed_job_check.md.j2",
+    return _check(EVALUATION, sha, "completed", "failure", FAILED_JOB_TITLE, "checks/failed_job.md.j2",
                   delivery=delivery_id, reason=reason)
 
 
 def invalid_config_check(sha: str, branch: str, problem: str) -> CheckUpdate:
     from bot.config import CONFIG_PATH
 
-    return _check(EVALUATION, sha, "completed", "failure", INVALID_CONFIG_TITLE, "invalid_config_check.md.j2",
+    return _check(EVALUATION, sha, "completed", "failure", INVALID_CONFIG_TITLE, "checks/invalid_config.md.j2",
                   path=CONFIG_PATH, branch=branch, problem=problem)
 
 
 def no_config_check(sha: str, name: str, default_branch: str) -> CheckUpdate:
     from bot.config import CONFIG_PATH
 
-    return _check(name, sha, "completed", "neutral", NO_CONFIG_TITLE, "no_config_check.md.j2", path=CONFIG_PATH,
+    return _check(name, sha, "completed", "neutral", NO_CONFIG_TITLE, "checks/no_config.md.j2", path=CONFIG_PATH,
                   branch=default_branch)
 
 
 def draft_check(sha: str, name: str, workflow: str) -> CheckUpdate:
-    return _check(name, sha, "completed", "neutral", DRAFT_TITLE, "draft_check.md.j2", workflow=workflow)
+    return _check(name, sha, "completed", "neutral", DRAFT_TITLE, "replies/draft_check.md.j2", workflow=workflow)
 
 
 def no_ml_check(sha: str, name: str, branch: str) -> CheckUpdate:
     from bot.config import CONFIG_PATH
 
-    return _check(name, sha, "completed", "neutral", NO_ML_TITLE, "no_ml_check.md.j2", path=CONFIG_PATH,
+    return _check(name, sha, "completed", "neutral", NO_ML_TITLE, "checks/no_ml.md.j2", path=CONFIG_PATH,
                   branch=branch)
 
 
 def pending_check(sha: str, workflow: str, artifact: str) -> CheckUpdate:
-    return _check(EVALUATION, sha, "queued", None, PENDING_TITLE, "pending_check.md.j2", workflow=workflow,
+    return _check(EVALUATION, sha, "queued", None, PENDING_TITLE, "checks/pending.md.j2", workflow=workflow,
                   artifact=artifact, head=sha)
 
 
 def review_waits_check(sha: str) -> CheckUpdate:
-    return _check(REVIEW, sha, "in_progress", None, "Waiting for the evaluation", "review_waits_check.md.j2")
+    return _check(REVIEW, sha, "in_progress", None, "Waiting for the evaluation", "checks/review_waits.md.j2")
 
 
 MISSING_ARTIFACT_TITLE = "No mlgate report"
@@ -549,7 +556,7 @@ def artifact_check(sha: str, *, missing: bool, reason: str, workflow: str, artif
     from bot.render import escape_md
 
     return _check(EVALUATION, sha, "completed", "failure", MISSING_ARTIFACT_TITLE if missing else INVALID_ARTIFACT_TITLE,
-                  "artifact_check.md.j2", details_url, reason=reason if missing else escape_md(reason, 300),
+                  "checks/artifact.md.j2", details_url, reason=reason if missing else escape_md(reason, 300),
                   workflow=workflow, artifact=artifact, run=run_url)
 
 
@@ -559,7 +566,7 @@ def stale_check(sha: str, number: int, decision: Decision, report: Mapping[str, 
 
     title, summary = render_check_summary(dict(report), decision)
     return _check(EVALUATION, sha, "completed", "success" if decision.outcome == "pass" else "failure", title,
-                  "stale_check.md.j2", number=number, summary=summary)
+                  "checks/stale.md.j2", number=number, summary=summary)
 
 
 RERUN_TITLE = "Re-running the evaluation workflow"
@@ -573,14 +580,14 @@ def rerun_check(sha: str, *, run_id: int | None, before: str | None, refused: st
     the earlier result standing (no run to re-run, or GitHub refused) with why."""
     if run_id is None:
         if before:  # e.g. neutral "no ML changes": a re-run click must not turn it into a wait for nothing
-            return _check(EVALUATION, sha, "completed", before, NO_RUN_TITLE, "rerun_check.md.j2",  # type: ignore[arg-type]
+            return _check(EVALUATION, sha, "completed", before, NO_RUN_TITLE, "checks/rerun.md.j2",  # type: ignore[arg-type]
                           run_id=None, before=before, refused=None, by=None)
-        return _check(EVALUATION, sha, "queued", None, NO_RUN_TITLE, "rerun_check.md.j2", run_id=None, before=None,
+        return _check(EVALUATION, sha, "queued", None, NO_RUN_TITLE, "checks/rerun.md.j2", run_id=None, before=None,
                       refused=None, by=None)
     if refused is not None:
         return _check(EVALUATION, sha, "completed", before or "failure", RERUN_REFUSED_TITLE,  # type: ignore[arg-type]
-                      "rerun_check.md.j2", run_id=run_id, before=before or "failure", refused=refused, by=None)
-    return _check(EVALUATION, sha, "queued", None, RERUN_TITLE, "rerun_check.md.j2", run_id=run_id, before=None,
+                      "checks/rerun.md.j2", run_id=run_id, before=before or "failure", refused=refused, by=None)
+    return _check(EVALUATION, sha, "queued", None, RERUN_TITLE, "checks/rerun.md.j2", run_id=run_id, before=None,
                   refused=None, by=by)
 
 
@@ -589,12 +596,12 @@ WAITING_TITLE = "Waiting for mlgate"
 
 def waiting_check(sha: str, name: str) -> CheckUpdate:
     """A new commit of a PR, before mlgate decided anything on it (check_suite requested)."""
-    return _check(name, sha, "queued", None, WAITING_TITLE, "waiting_check.md.j2")
+    return _check(name, sha, "queued", None, WAITING_TITLE, "checks/waiting.md.j2")
 
 
 def untrusted_check(sha: str, why: str, run_url: str, details_url: str | None) -> CheckUpdate:
     """A report that does not count (bot.trust): the evaluation check says why, never green."""
     from bot.trust import NOT_TRUSTED_TITLE
 
-    return _check(EVALUATION, sha, "completed", "failure", NOT_TRUSTED_TITLE, "untrusted_report.md.j2", details_url,
+    return _check(EVALUATION, sha, "completed", "failure", NOT_TRUSTED_TITLE, "replies/untrusted_report.md.j2", details_url,
                   why=why, run_url=run_url)

@@ -1,38 +1,27 @@
 """Event handlers, one module per event family; `bot.dispatch` composes their routers.
 
-Handlers gather what bot.plan needs and hand its PRUpdate to bot.apply. What they share (the
-check names and titles, setting checks, the App's view of a PR's changes, "could not decide")
-lives in bot.plan and bot.apply; the names below are re-exported only for older imports
-(tests); new code imports them from there.
+Handlers gather what bot.plan needs (bot.handlers.inputs) and hand its PRUpdate to bot.apply;
+the check names, titles and the helpers they share live there. What remains here is the job
+failure hook the worker calls. The constants below are re-exported for older imports only
+(tests outside tests/handlers); new code imports them from bot.plan.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from bot.apply import payload_labels, pr_changes, set_check, sync_labels, undecided, upsert_comment
 from bot.context import Context
 from bot.plan import (
-    CONFIG_CHANGED_NOTE,
-    DRAFT_TITLE,
     EVALUATION,
     FAILED_JOB_TITLE,
     INVALID_CONFIG_TITLE,
-    LABEL_DATA,
-    LABEL_MODEL,
-    LABEL_REGRESSION,
-    NO_CONFIG_TITLE,
     NO_ML_TITLE,
-    PENDING_TITLE,
     REVIEW,
-    UNDECIDED_TITLE,
     failed_job_check,
 )
 
-__all__ = ["CONFIG_CHANGED_NOTE", "DRAFT_TITLE", "EVALUATION", "FAILED_JOB_TITLE", "INVALID_CONFIG_TITLE",
-           "LABEL_DATA", "LABEL_MODEL", "LABEL_REGRESSION", "NO_CONFIG_TITLE", "NO_ML_TITLE", "PENDING_TITLE",
-           "REVIEW", "UNDECIDED_TITLE", "on_job_failed", "payload_labels", "pr_and_sha", "pr_changes", "set_check",
-           "sync_labels", "undecided", "upsert_comment"]
+__all__ = ["EVALUATION", "FAILED_JOB_TITLE", "INVALID_CONFIG_TITLE", "NO_ML_TITLE", "REVIEW", "on_job_failed",
+           "pr_and_sha"]
 
 
 def pr_and_sha(event_payload: dict[str, Any]) -> tuple[int | None, str | None]:

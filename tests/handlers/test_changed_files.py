@@ -9,7 +9,7 @@ import zipfile
 from io import BytesIO
 
 from bot.github_client import GitHubClient
-from bot.handlers import EVALUATION, LABEL_DATA, LABEL_MODEL, NO_ML_TITLE, REVIEW
+from bot.plan import EVALUATION, LABEL_DATA, LABEL_MODEL, NO_ML_TITLE, REVIEW
 from tests.handlers.conftest import PASSING, REPO, Hub
 from tests.handlers.test_workflow_run import _evaluated, _single_workflow_mode
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.handlers import EVALUATION, REVIEW
 from bot.handlers.check_run import NO_RUN_TITLE, RERUN_TITLE
+from bot.plan import EVALUATION, REVIEW
 from tests.handlers.conftest import PASSING, REPO, Hub
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.github_client import MAX_WAIT, TOKENS, GitHubClient, GitHubError, RetryLater
-from bot.handlers import EVALUATION, INVALID_CONFIG_TITLE
+from bot.plan import EVALUATION, INVALID_CONFIG_TITLE
 from tests.handlers.conftest import REPO, Hub
 
 

@@ -5,7 +5,7 @@ pull_request.edited with a new base left the old base's policy in force."""
 
 from __future__ import annotations
 
-from bot.handlers import DRAFT_TITLE, EVALUATION, PENDING_TITLE, REVIEW
+from bot.plan import DRAFT_TITLE, EVALUATION, PENDING_TITLE, REVIEW
 from tests.handlers.conftest import CONFIG, PASSING, REPO, Hub
 
 

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from bot.github_client import ACCEPT, API_VERSION, TOKENS, GitHubClient, GitHubError, RetryLater
-from bot.handlers import EVALUATION, NO_CONFIG_TITLE
+from bot.plan import EVALUATION, NO_CONFIG_TITLE
 from tests.handlers.conftest import REPO, Hub
 
 

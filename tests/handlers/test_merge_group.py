@@ -5,8 +5,8 @@ mlgate/review waited forever on the group commit (no check ever appeared there).
 
 from __future__ import annotations
 
-from bot.handlers import EVALUATION, REVIEW
 from bot.handlers.merge_group import queued_pr
+from bot.plan import EVALUATION, REVIEW
 from tests.handlers.conftest import FAILING, PASSING, REPO, Hub
 
 
@@ -73,7 +73,8 @@ def test_queue_branch_names_its_pull_request() -> None:
 
 def test_a_group_job_that_keeps_failing_fails_the_groups_check(hub: Hub) -> None:
     from bot.events import parse_event
-    from bot.handlers import FAILED_JOB_TITLE, on_job_failed
+    from bot.handlers import on_job_failed
+    from bot.plan import FAILED_JOB_TITLE
 
     n, _ = _green_or_red(hub, {"train.py": "x = 1\n"}, PASSING)
     (group,) = hub.github.merge_queue(REPO, [n])

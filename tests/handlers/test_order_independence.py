@@ -21,7 +21,7 @@ from bot.context import Event
 from bot.dispatch import dispatch
 from bot.events import parse_event
 from bot.github_client import RetryLater
-from bot.handlers import EVALUATION, REVIEW
+from bot.plan import EVALUATION, REVIEW
 from bot.sandbox.server import make_artifact_zip
 from bot.store import Store
 from tests.handlers.conftest import FAILING, PASSING, REPO, Hub

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.handlers import EVALUATION, NO_CONFIG_TITLE, REVIEW, UNDECIDED_TITLE
+from bot.plan import EVALUATION, NO_CONFIG_TITLE, REVIEW, UNDECIDED_TITLE
 from tests.chatops.conftest import BASE_CONFIG, MODEL, World, make_world, mlflow_template  # noqa: F401
 from tests.handlers.conftest import CONFIG, REPO, Hub
 

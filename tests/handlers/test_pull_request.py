@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.handlers import (
+from bot.plan import (
     CONFIG_CHANGED_NOTE,
     EVALUATION,
     INVALID_CONFIG_TITLE,

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.handlers import EVALUATION, REVIEW
 from bot.handlers.check_run import NO_RUN_TITLE, RERUN_TITLE
 from bot.handlers.check_suite import WAITING_TITLE
+from bot.plan import EVALUATION, REVIEW
 from bot.sandbox.webhooks import load_fixture
 from tests.handlers.conftest import FAILING, PASSING, REPO, Hub
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 
-from bot.handlers import EVALUATION, REVIEW
 from bot.handlers.inputs import PR_WORKFLOW_REVIEW_REASON
+from bot.plan import EVALUATION, REVIEW
 from bot.sandbox.server import make_artifact_zip
 from bot.trust import NOT_TRUSTED_TITLE
 from tests.handlers.conftest import CONFIG, FAILING, PASSING, REPO, Hub

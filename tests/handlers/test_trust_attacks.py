@@ -10,8 +10,7 @@ from __future__ import annotations
 import json
 
 from bot.github_client import RunInfo
-from bot.handlers import EVALUATION
-from bot.plan import INVALID_ARTIFACT_TITLE, MISSING_ARTIFACT_TITLE
+from bot.plan import EVALUATION, INVALID_ARTIFACT_TITLE, MISSING_ARTIFACT_TITLE
 from bot.sandbox.server import make_artifact_zip
 from bot.trust import trigger_in_title, uploader_problem
 from tests.handlers.conftest import CONFIG, FAILING, PASSING, REPO, Hub

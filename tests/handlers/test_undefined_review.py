@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from bot.handlers import EVALUATION, REVIEW
+from bot.plan import EVALUATION, REVIEW
 from tests.handlers.conftest import PASSING, REPO, Hub
 from tests.handlers.test_workflow_run import _evaluated
 

@@ -14,9 +14,9 @@ import pytest
 
 from bot.context import Event
 from bot.github_client import RetryLater
-from bot.handlers import EVALUATION, LABEL_REGRESSION, REVIEW
 from bot.handlers.inputs import POLICY_DIFFERS_NOTE
 from bot.handlers.workflow_run import on_completed
+from bot.plan import EVALUATION, LABEL_REGRESSION, REVIEW
 from bot.render import MARKER
 from bot.sandbox.server import make_artifact_zip
 from tests.handlers.conftest import CONFIG, FAILING, PASSING, REPO, Hub
@@ -265,7 +265,8 @@ def test_rate_limited_check_update_waits_for_the_reset(hub: Hub) -> None:
 
 
 def test_job_failure_after_the_last_retry_is_visible_on_the_check(hub: Hub) -> None:
-    from bot.handlers import FAILED_JOB_TITLE, on_job_failed
+    from bot.handlers import on_job_failed
+    from bot.plan import FAILED_JOB_TITLE
 
     _single_workflow_mode(hub)
     n, head = _open(hub)
