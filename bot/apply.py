@@ -155,11 +155,19 @@ def refresh_pr_state(ctx: Context, number: int, releases: Sequence[ReleaseNote])
     """After a release from PR `number` (chat-ops, or on merge): the comment's state block says
     so. Nothing is decided or rendered again but the state block; a PR without a comment yet
     gets none."""
+    from bot.github_client import RetryLater
+    from bot.handlers.ordering import pr_lock
+
     repo = ctx.event.repo or ""
-    before = remembered(ctx.store, repo, number)
-    if before.state is None or not releases:
+    if not releases:
         return
-    apply(restate(before, PullView(number, before.state.head_sha), releases), ctx.github, ctx.store, repo)
+    try:
+        with pr_lock(ctx, number):  # a job planning the PR meanwhile would write over the release
+            before = remembered(ctx.store, repo, number)
+            if before.state is not None:
+                apply(restate(before, PullView(number, before.state.head_sha), releases), ctx.github, ctx.store, repo)
+    except RetryLater as exc:  # the release is done and replied to; only the comment's block misses it
+        ctx.log.warning("pull request #%s: the comment's state block does not show the release: %s", number, exc)
 
 
 def after_release(ctx: Context, number: int, outcome: Any) -> None:
