@@ -19,7 +19,7 @@ import pytest
 from bot import plan as p
 from bot.config import Config, parse_config
 from bot.gate import Decision, decide
-from bot.review_gate import ReviewIn
+from bot.review_gate import ReviewIn, review_state
 from tests.render.cases import CASES, CHURN, REPORT_URL
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -100,6 +100,9 @@ CHECKS: dict[str, Callable[[], p.CheckUpdate]] = {
     "review-changes-requested": lambda: _check(_failing_plan(_reviews(
         ("rita", "APPROVED", HEAD), ("sam", "CHANGES_REQUESTED", OLD), ("alice", "APPROVED", HEAD),
         ("eve", "APPROVED", HEAD))), p.REVIEW),
+    "review-waiting-for-evaluation": lambda: p.review_check(HEAD, review_state(
+        [ReviewIn("rita", "APPROVED", HEAD)], head_sha=HEAD, pr_author="alice", required_when=["regression"],
+        min_approvals=1, is_approver=lambda u: True, decision=None, evaluated=False), CHURN),
     "review-not-required": lambda: _check(p.plan(_evaluated("passing"), parse_config(
         "version: 1\nmodels:\n  - {name: churn-classifier, task: binary, holdout: h.parquet, label: y}\n"
         "review: {required_when: [regression]}\n"), None, p.Remembered(), PR), p.REVIEW),
@@ -149,6 +152,8 @@ COMMENTS: dict[str, Callable[[], p.PRUpdate]] = {
     "promoted": lambda: _restated([p.ReleaseNote("promote", "churn-classifier", "production", "3", "bob", "2")]),
     "rolled-back": lambda: _restated([p.ReleaseNote("promote", "churn-classifier", "production", "3", "bob", "2"),
                                       p.ReleaseNote("rollback", "churn-classifier", "production", "2", "max", "3")]),
+    "passing-waiting-for-review": lambda: p.plan(_evaluated("passing", extra_reasons=(
+        "the pull request changes data",)), CHURN, _reviews(("sam", "APPROVED", OLD)), p.Remembered(), PR),
     "action-token-mode": lambda: p.plan(_evaluated("failing"), CHURN, None, p.Remembered(),
                                         replace(PR, app=False)),
     "releases-refused": lambda: p.plan(_evaluated("passing"), CHURN, None, p.Remembered(),
