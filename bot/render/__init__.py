@@ -11,8 +11,6 @@ Numbers are written by `bot.numbers`. The names below are the package's public i
 
 from __future__ import annotations
 
-import jinja2
-
 from bot.numbers import metric_format
 from bot.render.fit import MAX_COMMENT_CHARS, MAX_SUMMARY_CHARS, SAFETY_MARGIN, TRUNCATION_STEPS
 from bot.render.html import render_html
@@ -52,15 +50,6 @@ from bot.render.view import (
     VERDICT_ICON,
     build_view,
 )
-
-
-def _env(autoescape: bool = True) -> jinja2.Environment:
-    """Deprecated: `environment()`, which autoescapes `*.html.j2` templates by their name.
-
-    Kept while bot/dashboard.py moves over; `autoescape` is ignored."""
-    del autoescape
-    return environment()
-
 
 __all__ = [
     "CHECK_TITLE", "COMMANDS", "DEFAULT_COMMAND", "HEADLINE", "MARKER", "MAX_CELL", "MAX_COMMENT_CHARS",
