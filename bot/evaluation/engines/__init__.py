@@ -20,7 +20,7 @@ map their own exceptions to `EvaluationError`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -96,7 +96,6 @@ class Request:
     predictions: TableSource | None = None
     resamples: int = 0  # recorded only: every interval is analytic
     seed: int = 0
-    extra: dict[str, str] = field(default_factory=dict)  # engine settings, e.g. {"memory": "4GB"}
 
 
 Progress = Callable[[str, float], None]
