@@ -119,14 +119,9 @@ METRICS = {
 
 
 def _render(template: str, **values: object) -> str:
-    import jinja2
+    from bot.render.text import environment
 
-    from bot.render import templates_dir
-
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir() / "init")),
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                             keep_trailing_newline=True, autoescape=False)
-    return env.get_template(template).render(**values)
+    return environment().get_template(f"init/{template}").render(**values)
 
 
 def _workflow_sources() -> dict[str, Path]:

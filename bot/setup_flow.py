@@ -122,9 +122,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import jinja2
     from flask import Flask, request
     from werkzeug.serving import make_server
+
+    from bot.render.text import environment
 
     github_url = str(args.github_url).rstrip("/")
     api_url = (args.api_url or api_url_for(github_url)).rstrip("/")
@@ -140,8 +141,7 @@ def run(args: argparse.Namespace) -> int:
     manifest = manifest_for(base, webhook_url=webhook_url, redirect_url=f"{local}/callback", name=args.name)
     where = f"/organizations/{quote(args.org, safe='')}/settings/apps/new" if args.org else "/settings/apps/new"
     action = f"{github_url}{where}?{urlencode({'state': state})}"
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).resolve().parents[1] / "templates"),
-                             autoescape=True)
+    env = environment()  # the one Jinja environment: *.html.j2 pages are autoescaped
     result: dict[str, Any] = {}
     done = threading.Event()
     app = Flask("mlgate-setup")
