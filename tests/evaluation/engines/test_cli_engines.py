@@ -82,3 +82,19 @@ def test_missing_column_and_unreadable_file_exit_2(tmp_path: Path, capsys: pytes
     code, _ = evaluate(root, root / "bad.parquet", "--engine", "duckdb")
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and err[0].startswith("mlgate: error:")
+
+
+def test_auto_engine_reads_a_glob_holdout(tmp_path: Path) -> None:
+    """A holdout glob is not a single file numpy can load: `--engine auto` takes duckdb."""
+    root, preds = project(tmp_path)
+    (root / "parts").mkdir()
+    frame = pd.read_parquet(root / "holdout.parquet")
+    frame.iloc[:200].to_parquet(root / "parts" / "a.parquet")
+    frame.iloc[200:].to_parquet(root / "parts" / "b.parquet")
+    config = root / ".github" / "mlgate.yml"
+    config.write_text(config.read_text().replace("holdout: holdout.parquet", "holdout: parts/*.parquet"))
+    preds.to_parquet(root / "scores.parquet")
+    code, rep = evaluate(root, root / "scores.parquet")
+    model = rep["models"][0]  # type: ignore[index]
+    assert code == 0 and model["holdout"]["rows"] == 400
+    assert len(model["holdout"]["sha256"]) == 64
