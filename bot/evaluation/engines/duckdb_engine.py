@@ -286,9 +286,7 @@ class _RankAcc:
             return
         for key, other, mine, want in (("d", self.first_v, v, self.want_auc), ("e", self.first_i, part, self.want_ap)):
             if want:
-                diff = other[rid] - mine
-                for cls, mask in ((0, ~pos), (1, pos)):
-                    _merge(self.stats[key][:, gg, cls], diff[mask])
+                _merge(self.stats[key][:, gg, :], other[rid] - mine, pos.astype(np.intp))
 
     def sums(self, G: int, remap: np.ndarray, paired: bool) -> RankSums:
         out = RankSums.empty(G)
@@ -309,16 +307,17 @@ class _RankAcc:
         return out
 
 
-def _merge(acc: np.ndarray, x: np.ndarray) -> None:
-    """Fold values into a running (count, mean, M2) (Chan et al.), in place."""
-    nb = len(x)
-    if nb == 0:
-        return
-    mb = float(x.mean())
-    m2b = float(((x - mb) ** 2).sum())
-    na, ma, m2a = acc
-    n = na + nb
-    delta = mb - ma
-    acc[0] = n
-    acc[1] = ma + delta * nb / n
-    acc[2] = m2a + m2b + delta * delta * na * nb / n
+def _merge(acc: np.ndarray, x: np.ndarray, cls: np.ndarray) -> None:
+    """Fold values into running (count, mean, M2) per class (Chan et al.), in place; acc is [3, 2]."""
+    nb = np.bincount(cls, minlength=2).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mb = np.bincount(cls, weights=x, minlength=2) / nb
+        dev = x - mb[cls]
+        m2b = np.bincount(cls, weights=dev * dev, minlength=2)
+        na, ma, m2a = acc[0].copy(), acc[1].copy(), acc[2].copy()
+        n = na + nb
+        delta = mb - ma
+        has = nb > 0
+        acc[0] = n
+        acc[1] = np.where(has, ma + delta * nb / np.where(n > 0, n, 1), ma)
+        acc[2] = np.where(has, m2a + m2b + delta * delta * na * nb / np.where(n > 0, n, 1), m2a)
