@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 AUDIT_FIELDS = ["id", "at", "time", "actor", "action", "result", "repo", "model", "from_version", "to_version",
-                "pr", "sha", "delivery_id", "detail"]
+                "pr", "sha", "delivery_id", "detail", "alias"]  # alias: added by migration 0007, so last
 
 
 def _common(parser: argparse.ArgumentParser, *, registry: bool = True) -> None:

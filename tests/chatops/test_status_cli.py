@@ -62,6 +62,8 @@ def test_operator_cli_promote_rollback_status_audit(world: World) -> None:
     assert [(r["action"], r["result"]) for r in rows] == [("promote", "success"), ("rollback", "success"),
                                                           ("rollback", "refused")]
     assert rows[0]["actor"] == "ops" and rows[0]["time"].endswith("+00:00")
+    assert [r["alias"] for r in rows] == ["production"] * 3
+    assert json.loads(rows[2]["detail"])["code"] == "version_not_found"
     code, out = _cli("audit", "--database-url", world.store.url)
     parsed = list(csv.DictReader(io.StringIO(out)))
     assert len(parsed) == 3 and parsed[1]["from_version"] == "2" and parsed[1]["to_version"] == "1"
