@@ -102,8 +102,12 @@ def _evaluate(ctx: Context, run: dict[str, Any], number: int, base_sha: str, *, 
         policy = resolve_policy(ctx, pull.base_ref)
     except GitHubError as exc:
         # which workflow is ours is in the policy; a check this run may not be about stays as it is
-        # when it already passed, and is otherwise never left waiting as if nothing had happened
-        settled = ctx.store.check_conclusion(repo, head, EVALUATION) in ("success", "neutral")
+        # when it already passed, and is otherwise never left waiting as if nothing had happened.
+        # The verified trusted evaluation of this head (`origin`), or the run whose report the head's
+        # stored evaluation is (a re-run), is about it: an earlier pass never stands for its new report
+        known = ctx.store.latest_evaluation(repo, number, head)
+        ours = origin is not None or (known is not None and known.get("run_id") == run_id)
+        settled = not ours and ctx.store.check_conclusion(repo, head, EVALUATION) in ("success", "neutral")
         undecided(ctx, head, () if settled else (EVALUATION,), "read the policy", exc)
         return
     config, problem = policy.config, policy.problem
