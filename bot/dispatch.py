@@ -11,7 +11,7 @@ GitHub call and cannot fail for want of a token.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from bot.context import Context, Event
 from bot.handlers import (
@@ -26,6 +26,9 @@ from bot.handlers import (
     review,
     workflow_run,
 )
+from bot.handlers import on_job_failed as _on_job_failed
+from bot.handlers.ordering import PR_LOCK_PREFIX, pr_lock_holder
+from bot.ports import Store
 from bot.routing import Router
 
 ROUTER = Router.compose(
@@ -60,3 +63,14 @@ def dispatch(event: Event, context: Callable[[Event], Context]) -> bool:
         return False
     handler(context(event))
     return True
+
+
+def report_failure(ctx: Context, exc: BaseException) -> None:
+    """After a job's last retry: the handlers say so where the event's job would have written (the
+    PR's evaluation check, the deployment waiting on mlgate), never silence."""
+    _on_job_failed(ctx, exc)
+
+
+def free_pr_locks(store: Store, delivery_ids: Iterable[str]) -> None:
+    """Free the per-PR locks held by these deliveries' jobs (dead workers' jobs, found by the sweep)."""
+    store.release_held_by([pr_lock_holder(i) for i in delivery_ids], name_prefix=PR_LOCK_PREFIX)

@@ -97,9 +97,8 @@ def run_delivery(delivery_id: str, attempt: int = 1, *, settings: Settings | Non
     because a delayed retry (RetryTask) does not use up one of Huey's retries: without it a
     rate limit that never lifts would be retried forever."""
     from bot import metrics
-    from bot.dispatch import ROUTER, dispatch
+    from bot.dispatch import ROUTER, dispatch, report_failure
     from bot.github_client import RetryLater
-    from bot.handlers import on_job_failed
     from bot.queue import RETRIES, RetryTask
 
     if settings is None or store is None:
@@ -140,7 +139,7 @@ def run_delivery(delivery_id: str, attempt: int = 1, *, settings: Settings | Non
             reason = exc if exc.rate_limit is None else RetryLater(
                 f"GitHub's {exc.rate_limit} rate limit did not lift in {attempt} attempts: {exc}", exc.seconds,
                 exc.status, rate_limit=exc.rate_limit)
-            gave_up = _give_up(settings, store, delivery, reason, on_job_failed)
+            gave_up = _give_up(settings, store, delivery, reason, report_failure)
             jlog.error("job failed after %d attempts: %s%s", attempt, reason, "" if gave_up else DEFERRED,
                        extra={"outcome": "failed" if gave_up else "deferred"})
             if not gave_up:
@@ -160,7 +159,7 @@ def run_delivery(delivery_id: str, attempt: int = 1, *, settings: Settings | Non
     except Exception as exc:
         final = attempt > RETRIES
         _record(store, jlog, delivery_id, "queued", describe(exc)[:500])
-        gave_up = final and _give_up(settings, store, delivery, exc, on_job_failed)
+        gave_up = final and _give_up(settings, store, delivery, exc, report_failure)
         outcome = "failed" if gave_up else "deferred" if final else "retry"
         jlog.error("job failed (attempt %d)%s", attempt,
                    "" if gave_up else DEFERRED if final else "; it will be retried",
@@ -192,7 +191,8 @@ def _record(store: Store, jlog: Any, delivery_id: str, status: str, error: str |
         return False
 
 
-def _give_up(settings: Settings, store: Store, delivery: dict[str, Any], exc: BaseException, hook: Any) -> bool:
+def _give_up(settings: Settings, store: Store, delivery: dict[str, Any], exc: BaseException,
+             hook: Callable[[Context, BaseException], None]) -> bool:
     """Mark the delivery failed and say so on the PR; False when the store could not take it."""
     try:
         store.mark_delivery(delivery["id"], "failed", describe(exc)[:500])
@@ -214,11 +214,11 @@ def sweep(store: Store, enqueue: Any, stale_after: float = STALE_AFTER) -> list[
 
     Handlers are idempotent, so running a delivery twice is safe; losing one is not.
     """
-    from bot.handlers.ordering import PR_LOCK_PREFIX, pr_lock_holder
+    from bot.dispatch import free_pr_locks
 
     ids = store.stale_deliveries(time.time() - stale_after)
     # a dead job's PR locks die with it, or the PR's next jobs would wait out the lock's TTL
-    store.release_held_by([pr_lock_holder(i) for i in ids], name_prefix=PR_LOCK_PREFIX)
+    free_pr_locks(store, ids)
     for delivery_id in ids:
         store.touch_delivery(delivery_id)
         enqueue(delivery_id)

@@ -58,3 +58,21 @@ def test_installation_events_need_no_repository() -> None:
     assert wanted(event)
     assert dispatch(event, lambda e: Context(event=e, github=None, store=Store()))  # type: ignore[arg-type]
     assert seen == ["recorded"]
+
+
+def test_only_the_dispatch_imports_the_handlers() -> None:
+    """Chat-ops, plan/apply, the worker and the rest reach handlers only through bot.dispatch."""
+    import ast
+    from pathlib import Path
+
+    root = Path(bot.handlers.__file__).parents[1]
+    importers = set()
+    for path in root.rglob("*.py"):
+        if path.is_relative_to(root / "handlers"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            if any(n == "bot.handlers" or n.startswith("bot.handlers.") for n in names):
+                importers.add(path.relative_to(root.parent).as_posix())
+    assert importers == {"bot/dispatch.py"}
