@@ -807,9 +807,8 @@ def record_denied(store: Store, *, actor: str, command: str, why: str, repo: str
 def record_accepted_regression(store: Store, *, repo: str, pr: int, sha: str, model: str | None,
                                approvers: list[str], reasons: list[str], delivery_id: str) -> int | None:
     """Who accepted a regression by approving it; once per (PR, head SHA)."""
-    for row in store.audit_records(model=model):
-        if row["action"] == A_ACCEPT and row["repo"] == repo and row["pr"] == pr and row["sha"] == sha:
-            return None
+    if store.has_audit(action=A_ACCEPT, repo=repo, pr=pr, sha=sha):
+        return None
     return int(store.record_audit(actor=", ".join(approvers), action=A_ACCEPT, result=R_ACCEPTED, repo=repo,
                                   model=model, pr=pr, sha=sha, delivery_id=delivery_id,
                                   detail=json.dumps({"approvers": approvers, "reasons": reasons}, sort_keys=True)))

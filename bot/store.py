@@ -846,6 +846,13 @@ class Store:
         found = self._releases(q)
         return found[0] if found else None
 
+    def has_audit(self, *, action: str, repo: str, pr: int, sha: str) -> bool:
+        """Whether the log has an `action` row for this pull request's head (an accepted regression)."""
+        q = select(exists().where(audit.c.repo == repo, audit.c.sha == sha, audit.c.pr == pr,
+                                  audit.c.action == action))
+        with self.engine.connect() as c:
+            return bool(c.execute(q).scalar())
+
     def release_of_head(self, repo: str, sha: str) -> ReleaseRow | None:
         """The newest successful promotion of a pull-request head of `repo`."""
         q = (select(*_RELEASE_COLUMNS).where(audit.c.repo == repo, audit.c.sha == sha,

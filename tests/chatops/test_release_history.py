@@ -144,3 +144,15 @@ def test_migration_0007_gives_release_rows_their_alias(tmp_path: Path) -> None:
     assert [(r["action"], r["alias"]) for r in store.audit_records()] == [
         ("promote", "production"), ("promote", "challenger"), ("rollback", "production"), ("denied", None)]
     assert [r.alias for r in store.releases("churn", "challenger")] == ["challenger"]
+
+
+def test_an_accepted_regression_is_recorded_once_per_pull_request_head(store: Store) -> None:
+    head = "c" * 40
+    kw = dict(repo=REPO, pr=7, model=MODEL, approvers=["ada"], reasons=["roc_auc dropped"], delivery_id="d1")
+    first = promotion.record_accepted_regression(store, sha=head, **kw)  # type: ignore[arg-type]
+    assert first is not None
+    assert promotion.record_accepted_regression(store, sha=head, **kw) is None  # type: ignore[arg-type]
+    assert promotion.record_accepted_regression(store, sha="d" * 40, **kw) is not None  # type: ignore[arg-type]
+    assert store.has_audit(action=promotion.A_ACCEPT, repo=REPO, pr=7, sha=head)
+    assert not store.has_audit(action=promotion.A_ACCEPT, repo=REPO, pr=8, sha=head)
+    assert [r["action"] for r in store.audit_records()] == ["accept_regression"] * 2
