@@ -9,9 +9,11 @@ report arrived are counted there (no handler calls another).
 
 from __future__ import annotations
 
+from bot.apply import undecided
 from bot.context import Context
 from bot.handlers.inputs import replan_head
 from bot.handlers.ordering import one_job_per_pull_request
+from bot.plan import REVIEW
 from bot.routing import Router
 
 
@@ -20,7 +22,17 @@ def on_review(ctx: Context) -> None:
     pr = ctx.event.payload.get("pull_request") or {}
     if not pr.get("number"):
         return
-    replan_head(ctx, int(pr["number"]))
+    from bot.github_client import GitHubError
+
+    try:
+        replan_head(ctx, int(pr["number"]))
+    except GitHubError as exc:
+        # the reviews changed (an approval may be gone) but mlgate could not recount them: the
+        # review check of the head the event names says so, never the count it showed before
+        head = str((pr.get("head") or {}).get("sha") or "")
+        if not head:
+            raise
+        undecided(ctx, head, (REVIEW,), "recount the approvals", exc)
 
 
 router = Router({

@@ -6,7 +6,7 @@ anything mlgate could not decide is never success or neutral.
 
 from __future__ import annotations
 
-from bot.plan import EVALUATION, UNDECIDED_TITLE
+from bot.plan import EVALUATION, REVIEW, UNDECIDED_TITLE
 from tests.handlers.conftest import FAILING, PASSING, REPO, Hub
 from tests.handlers.test_workflow_run import _build, _complete_evaluation, _open
 
@@ -25,3 +25,41 @@ def test_an_unreadable_policy_never_leaves_an_earlier_pass_standing_after_a_new_
     check = hub.checks(head)[EVALUATION]
     assert check["conclusion"] == "failure" and check["output"]["title"] == UNDECIDED_TITLE
     assert hub.store.check_conclusion(REPO, head, EVALUATION) == "failure"  # /promote reads this
+
+
+def _accepted_regression(hub: Hub) -> tuple[int, str, int]:
+    """A regression accepted by a configured approver's approval: both checks green."""
+    n, head = _open(hub)
+    _complete_evaluation(hub, _build(hub, n), FAILING)
+    hub.one()
+    hub.github.add_team_member("acme", "ml-reviewers", "rita")
+    review = hub.github.review(REPO, n, user="rita")
+    hub.one()
+    checks = hub.checks(head)
+    assert (checks[EVALUATION]["conclusion"], checks[REVIEW]["conclusion"]) == ("success", "success")
+    return n, head, review
+
+
+def _run_as_the_worker(hub: Hub) -> None:
+    """Run the pending deliveries; a job that fails for good is reported as the worker does."""
+    from bot.github_client import GitHubError
+    from bot.handlers import on_job_failed
+
+    for event in hub.take():
+        try:
+            hub.run_event(event)
+        except GitHubError as exc:
+            on_job_failed(hub.context(event), exc)
+
+
+def test_a_dismissed_approval_never_leaves_the_review_green_when_github_does_not_answer(hub: Hub) -> None:
+    """The approval that accepted a regression is dismissed, and GitHub does not answer for the PR
+    while mlgate recounts: the review check must not stay green (it would let /promote and the
+    merge through on an approval that no longer exists)."""
+    n, head, review = _accepted_regression(hub)
+    hub.github.inject_fault("GET", rf"/pulls/{n}$", "404", times=10)
+    hub.github.dismiss_review(REPO, n, review)
+    _run_as_the_worker(hub)
+    check = hub.checks(head)[REVIEW]
+    assert check["conclusion"] == "failure" and check["output"]["title"] == UNDECIDED_TITLE
+    assert hub.store.check_conclusion(REPO, head, REVIEW) == "failure"
