@@ -34,6 +34,8 @@ from bot.gate import Decision, decide
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from bot.evaluation.engines import TableSource
+    from bot.evaluation.engines.sql import SqlEngine
     from bot.mlflow import LoadedCandidate
 
 EXIT_PASS, EXIT_FAIL, EXIT_INPUT = 0, 1, 2
@@ -587,13 +589,11 @@ def _evaluate_on_engine(mc: ModelConfig, opts: EvaluateOptions, root: Path, engi
     return out
 
 
-def _engine_classes(engine: str, holdout: Any, mc: ModelConfig, opts: EvaluateOptions) -> list[Any]:
+def _engine_classes(engine: str, holdout: TableSource, mc: ModelConfig, opts: EvaluateOptions) -> list[Any]:
     """Multiclass: the holdout's sorted labels, as the numpy path finds them."""
     if holdout.frame is not None:
         return sorted(pd.unique(holdout.frame[mc.label].dropna()).tolist())
-    from bot.evaluation import get_engine
-
-    eng = get_engine(engine, opts.engine_memory)
+    eng = _sql_engine(engine, opts)
     try:
         eng.register("mlgate_holdout", holdout)
         return list(eng.distinct("mlgate_holdout", mc.label))
@@ -601,18 +601,28 @@ def _engine_classes(engine: str, holdout: Any, mc: ModelConfig, opts: EvaluateOp
         eng.close()
 
 
-def _engine_has_baseline(engine: str, predictions: Any, opts: EvaluateOptions) -> bool:
+def _engine_has_baseline(engine: str, predictions: TableSource, opts: EvaluateOptions) -> bool:
     if predictions.frame is not None:
         return _has_pred(predictions.frame, "baseline")
-    from bot.evaluation import get_engine
-
-    eng = get_engine(engine, opts.engine_memory)
+    eng = _sql_engine(engine, opts)
     try:
         eng.register("mlgate_predictions", predictions)
         cols = list(eng.columns("mlgate_predictions"))
     finally:
         eng.close()
     return "baseline" in cols or any(c.startswith("baseline:") for c in cols)
+
+
+def _sql_engine(engine: str, opts: EvaluateOptions) -> SqlEngine:
+    """The SQL engine behind `--engine` (never numpy here: its tables are frames already)."""
+    from bot.evaluation import get_engine
+    from bot.evaluation.engines import EngineUnavailable
+    from bot.evaluation.engines.sql import SqlEngine
+
+    eng = get_engine(engine, opts.engine_memory)
+    if not isinstance(eng, SqlEngine):
+        raise EngineUnavailable(f"--engine {engine} does not read tables by itself")
+    return eng
 
 
 def _progress_bar() -> Callable[[str, float], None]:

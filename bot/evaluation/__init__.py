@@ -18,7 +18,7 @@ from bot.errors import InvalidInput
 
 if TYPE_CHECKING:  # the engine does not need pydantic at run time (import time counts in CI)
     from bot.config import SegmentSpec
-    from bot.evaluation.engines import Progress, Request, TableSource
+    from bot.evaluation.engines import Engine, Progress, Request, TableSource
 
 from bot.evaluation.metrics import SPECS
 from bot.evaluation.paired import PARALLEL_ROWS, Groups, Scored, Stat, compare_partition
@@ -137,7 +137,7 @@ def compare_models(
     return ComparisonResult(results[0][0], seg_out)
 
 
-def get_engine(name: str, memory: str | None = None) -> Any:
+def get_engine(name: str, memory: str | None = None) -> Engine:
     """The engine called `name` (numpy, duckdb; spark when its module is installed), ready to `compare`.
 
     Raises `EngineUnavailable` (one line: what to install) when the engine cannot run here.
@@ -166,12 +166,9 @@ def compare_table(holdout: TableSource, request: Request, engine: str = "numpy",
     """`compare_models` on a table source through the named engine (bot.evaluation.engines)."""
     eng = get_engine(engine, memory)
     try:
-        result: ComparisonResult = eng.compare(holdout, request, progress)
+        return eng.compare(holdout, request, progress)
     finally:
-        close = getattr(eng, "close", None)
-        if close is not None:
-            close()
-    return result
+        eng.close()
 
 
 def _labels(col: pd.Series, task: str, classes: list[Any] | None) -> tuple[np.ndarray, list[Any] | None]:

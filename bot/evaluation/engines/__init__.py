@@ -114,3 +114,7 @@ class Engine(Protocol):
         one-line cause and fix for anything the user must change (missing column,
         unreadable file, out of memory, duplicate or missing keys)."""
         ...
+
+    def close(self) -> None:
+        """Release what the engine holds (a connection); the engine is not used afterwards."""
+        ...

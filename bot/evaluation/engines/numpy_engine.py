@@ -52,6 +52,9 @@ def join_by_key(holdout: pd.DataFrame, predictions: pd.DataFrame, key: str, colu
 class NumpyEngine:
     name = "numpy"
 
+    def close(self) -> None:
+        """Nothing to release."""
+
     def compare(self, holdout: TableSource, request: Request,
                 progress: Progress | None = None) -> ComparisonResult:
         r = request
