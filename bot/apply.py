@@ -156,7 +156,7 @@ def refresh_pr_state(ctx: Context, number: int, releases: Sequence[ReleaseNote])
     so. Nothing is decided or rendered again but the state block; a PR without a comment yet
     gets none."""
     from bot.github_client import RetryLater
-    from bot.handlers.ordering import pr_lock
+    from bot.prlock import pr_lock
 
     repo = ctx.event.repo or ""
     if not releases:

@@ -27,8 +27,8 @@ from bot.handlers import (
     workflow_run,
 )
 from bot.handlers import on_job_failed as _on_job_failed
-from bot.handlers.ordering import PR_LOCK_PREFIX, pr_lock_holder
 from bot.ports import Store
+from bot.prlock import PR_LOCK_PREFIX, pr_lock_holder
 from bot.routing import Router
 
 ROUTER = Router.compose(

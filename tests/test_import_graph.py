@@ -148,3 +148,12 @@ def test_no_new_import_cycle_in_bot() -> None:
     " / ".join(prefixes) for prefixes in KNOWN_CYCLES))
 def test_the_known_cycles_are_gone() -> None:
     assert cycles(import_graph()) == []
+
+
+def test_only_the_dispatcher_imports_the_handlers() -> None:
+    """#10: nothing imports bot.handlers except the router (bot.dispatch); a handler module may
+    import its siblings. bot.apply took the PR lock from bot.handlers.ordering (now bot.prlock)."""
+    importers = {mod for mod, deps in import_graph().items()
+                 if not (mod == "bot.handlers" or mod.startswith("bot.handlers."))
+                 and any(d == "bot.handlers" or d.startswith("bot.handlers.") for d in deps)}
+    assert importers == {"bot.dispatch"}

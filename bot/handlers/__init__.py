@@ -2,8 +2,8 @@
 
 Handlers gather what bot.plan needs (bot.handlers.inputs) and hand its PRUpdate to bot.apply;
 the check names, titles and the helpers they share live there. What remains here is the job
-failure hook the worker calls. The constants below are re-exported for older imports only
-(tests outside tests/handlers); new code imports them from bot.plan.
+failure hook, which only bot.dispatch calls (`report_failure`, for the worker): nothing but the
+dispatcher imports bot.handlers (tests/chatops/test_dispatch.py, tests/test_import_graph.py).
 """
 
 from __future__ import annotations
@@ -11,17 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from bot.context import Context
-from bot.plan import (
-    EVALUATION,
-    FAILED_JOB_TITLE,
-    INVALID_CONFIG_TITLE,
-    NO_ML_TITLE,
-    REVIEW,
-    failed_job_check,
-)
+from bot.plan import EVALUATION, failed_job_check
 
-__all__ = ["EVALUATION", "FAILED_JOB_TITLE", "INVALID_CONFIG_TITLE", "NO_ML_TITLE", "REVIEW", "on_job_failed",
-           "pr_and_sha"]
+__all__ = ["on_job_failed", "pr_and_sha"]
 
 
 def pr_and_sha(event_payload: dict[str, Any]) -> tuple[int | None, str | None]:

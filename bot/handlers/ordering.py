@@ -3,7 +3,7 @@ jobs in parallel (threads and processes), yet a PR's comment and checks must nev
 
 Two rules, with the store as the arbiter so they hold across processes:
 
-- One job at a time per pull request: `pr_lock` is a lock row in the store, held while a job
+- One job at a time per pull request: `pr_lock` (bot.prlock) is a lock row in the store, held while a job
   reads the PR's state and writes to GitHub. Without it a slow "evaluation pending" write
   could land after a finished report.
 - Within that lock, `claim_head` decides whether the event's head SHA is (now) the PR's head,
@@ -18,60 +18,22 @@ store cannot tell does `claim_head` ask GitHub for the PR's current head (one ca
 from __future__ import annotations
 
 import functools
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 
 from bot.context import Context, Handler
+from bot.prlock import (
+    LOCK_TTL,
+    LOCK_WAIT,
+    PR_LOCK_PREFIX,
+    RETRY_AFTER,
+    lock_name,
+    pr_lock,
+    pr_lock_holder,
+)
+
+__all__ = ["EVALUATED", "LOCK_TTL", "LOCK_WAIT", "PENDING", "PR_LOCK_PREFIX", "RETRY_AFTER", "SEEN", "claim_head",
+           "lock_name", "one_job_per_pull_request", "phase", "pr_lock", "pr_lock_holder", "reach"]
 
 SEEN, PENDING, EVALUATED = 0, 1, 2  # the phase of one head SHA: it only rises
-
-LOCK_TTL = 300.0  # a job holds its PR this long at most (a dead worker's lock expires)
-LOCK_WAIT = 30.0  # how long a job waits in its thread for another job of the same PR
-RETRY_AFTER = 60.0  # then it goes back to the queue for this long, freeing the thread
-
-PR_LOCK_PREFIX = "pr:"
-
-_HELD: ContextVar[frozenset[str]] = ContextVar("mlgate_pr_locks", default=frozenset())
-
-
-def lock_name(repo: str, number: int) -> str:
-    return f"{PR_LOCK_PREFIX}{repo}#{number}"
-
-
-def pr_lock_holder(delivery_id: str) -> str:
-    return f"delivery {delivery_id}"
-
-
-@contextmanager
-def pr_lock(ctx: Context, number: int) -> Iterator[None]:
-    """Hold the store's lock of one PR for the block; re-entrant within a job.
-
-    A job that cannot get it within LOCK_WAIT raises RetryLater, so the queue runs it again
-    later instead of blocking a worker thread.
-    """
-    from bot.github_client import RetryLater
-
-    name = lock_name(ctx.event.repo or "", number)
-    if name in _HELD.get():
-        yield
-        return
-    # the delivery holds the lock, not the attempt: a retry of a job that died holding it takes it back,
-    # and the sweep that re-enqueues a dead job frees its locks (Store.release_pr_locks)
-    holder = pr_lock_holder(ctx.delivery_id)
-    deadline, pause = time.monotonic() + LOCK_WAIT, 0.01
-    while (held := ctx.store.acquire(name, holder, LOCK_TTL)) is not None and held.holder != holder:
-        if time.monotonic() > deadline:
-            raise RetryLater(f"pull request #{number} is being updated by another job ({held.holder})", RETRY_AFTER)
-        time.sleep(pause)
-        pause = min(pause * 2, 0.25)
-    token = _HELD.set(_HELD.get() | {name})
-    try:
-        yield
-    finally:
-        _HELD.reset(token)
-        ctx.store.release(name, holder)
 
 
 def claim_head(ctx: Context, number: int, sha: str, *, before: str | None = None,

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.handlers import EVALUATION, NO_ML_TITLE, REVIEW
+from bot.plan import EVALUATION, NO_ML_TITLE, REVIEW
 from bot.render import MARKER
 from bot.sandbox.server import make_artifact_zip
 from tests.app.conftest import CONFIG, FIXTURES, AppHarness

@@ -147,7 +147,7 @@ def test_a_secondary_rate_limit_defers_the_job_for_at_least_a_minute(app_harness
 
 
 def test_a_rate_limit_that_never_lifts_backs_off_exponentially_then_fails_clearly(app_harness: AppHarness) -> None:
-    from bot.handlers import FAILED_JOB_TITLE
+    from bot.plan import FAILED_JOB_TITLE
     from bot.worker import JITTER
 
     gh = app_harness.github

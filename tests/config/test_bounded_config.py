@@ -131,7 +131,7 @@ def test_a_message_that_quotes_a_key_stays_on_one_line() -> None:
 
 
 def test_a_hostile_base_config_fails_the_check_with_file_line_and_reason(hub: Hub) -> None:  # noqa: F811
-    from bot.handlers import EVALUATION, INVALID_CONFIG_TITLE
+    from bot.plan import EVALUATION, INVALID_CONFIG_TITLE
 
     hub.github.push(REPO, "main", {NAME: alias_bomb(5)})
     pr = hub.github.open_pull_request(REPO, {"data/a.csv": "a\n"})
@@ -143,7 +143,7 @@ def test_a_hostile_base_config_fails_the_check_with_file_line_and_reason(hub: Hu
 
 
 def test_a_key_that_tries_to_close_the_code_block_stays_inside_it(hub: Hub) -> None:  # noqa: F811
-    from bot.handlers import EVALUATION
+    from bot.plan import EVALUATION
 
     text = GOOD.replace("roc_auc: {max_drop: 0.005}", '"x\\n```\\n## @org/team": {max_drop: -1}')
     hub.github.push(REPO, "main", {NAME: text})

@@ -43,7 +43,7 @@ def test_a_date_like_value_is_text() -> None:
 
 
 def test_an_impossible_date_in_the_base_config_fails_the_check_with_its_line(hub: Hub) -> None:  # noqa: F811
-    from bot.handlers import EVALUATION, INVALID_CONFIG_TITLE
+    from bot.plan import EVALUATION, INVALID_CONFIG_TITLE
 
     hub.github.push(REPO, "main", {NAME: GOOD + "x: 2001-13-45\n"})
     pr = hub.github.open_pull_request(REPO, {"data/a.csv": "a\n"})

@@ -18,7 +18,7 @@ from typing import Any
 
 import requests
 
-from bot.handlers import EVALUATION, REVIEW
+from bot.plan import EVALUATION, REVIEW
 from bot.store import Store
 from tests.processes import app_processes, stop, wait_for
 

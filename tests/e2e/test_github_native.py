@@ -24,7 +24,7 @@ from typing import Any
 
 import requests
 
-from bot.handlers import EVALUATION, NO_ML_TITLE, REVIEW
+from bot.plan import EVALUATION, NO_ML_TITLE, REVIEW
 from tests.chatops.conftest import make_world, mlflow_template  # noqa: F401
 from tests.processes import app_processes, free_port, stop, wait_for
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bot.handlers import FAILED_JOB_TITLE
+from bot.plan import FAILED_JOB_TITLE
 from bot.store import Store
 from tests.app.conftest import CONFIG
 from tests.processes import app_processes, wait_for

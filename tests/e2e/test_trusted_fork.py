@@ -18,7 +18,7 @@ from typing import Any
 
 import requests
 
-from bot.handlers import EVALUATION, REVIEW
+from bot.plan import EVALUATION, REVIEW
 from bot.sandbox.server import make_artifact_zip
 from bot.trust import NOT_TRUSTED_TITLE
 from tests.e2e.test_gunicorn_worker import _report

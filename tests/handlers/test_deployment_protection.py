@@ -71,7 +71,7 @@ def test_the_callback_must_name_this_repositorys_run() -> None:
 
 
 def test_a_job_that_keeps_failing_rejects_with_the_reason(world: World) -> None:  # noqa: F811
-    from bot.handlers import on_job_failed
+    from bot.dispatch import report_failure as on_job_failed
 
     sha = world.github.push(REPO, "main", {"README.md": "hi\n"})
     run = world.github.request_deployment(REPO, sha)

@@ -72,8 +72,8 @@ def test_queue_branch_names_its_pull_request() -> None:
 
 
 def test_a_group_job_that_keeps_failing_fails_the_groups_check(hub: Hub) -> None:
+    from bot.dispatch import report_failure as on_job_failed
     from bot.events import parse_event
-    from bot.handlers import on_job_failed
     from bot.plan import FAILED_JOB_TITLE
 
     n, _ = _green_or_red(hub, {"train.py": "x = 1\n"}, PASSING)

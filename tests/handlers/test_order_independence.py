@@ -198,7 +198,7 @@ def test_a_force_push_back_to_an_earlier_commit_makes_it_the_head_again(hub: Hub
 
 
 def test_a_pull_request_job_that_gives_up_late_leaves_the_heads_finished_evaluation(hub: Hub) -> None:
-    from bot.handlers import on_job_failed
+    from bot.dispatch import report_failure as on_job_failed
 
     pr = hub.github.open_pull_request(REPO, {"train.py": "x = 1\n"})
     (opened,) = hub.inbox

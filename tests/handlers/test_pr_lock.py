@@ -1,4 +1,4 @@
-"""The per-PR lock (bot/handlers/ordering.py): one job at a time per PR, across threads and
+"""The per-PR lock (bot/prlock.py): one job at a time per PR, across threads and
 processes through the store; re-entrant within a job; a job that waits too long goes back
 to the queue instead of holding a worker thread."""
 
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from bot import prlock as ordering  # the lock lives outside bot.handlers (bot/prlock.py)
 from bot.context import Context, Event
 from bot.github_client import RetryLater
-from bot.handlers import ordering
 from bot.store import Store
 
 

@@ -265,7 +265,7 @@ def test_rate_limited_check_update_waits_for_the_reset(hub: Hub) -> None:
 
 
 def test_job_failure_after_the_last_retry_is_visible_on_the_check(hub: Hub) -> None:
-    from bot.handlers import on_job_failed
+    from bot.dispatch import report_failure as on_job_failed
     from bot.plan import FAILED_JOB_TITLE
 
     _single_workflow_mode(hub)
@@ -282,7 +282,7 @@ def test_job_failure_after_the_last_retry_is_visible_on_the_check(hub: Hub) -> N
 
 
 def test_job_failure_of_an_unrelated_run_leaves_a_finished_check_alone(hub: Hub) -> None:
-    from bot.handlers import on_job_failed
+    from bot.dispatch import report_failure as on_job_failed
 
     n, head = _open(hub)
     _evaluated(hub, n, PASSING)
