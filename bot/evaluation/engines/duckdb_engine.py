@@ -8,6 +8,7 @@ DuckDB spills to `temp_directory`.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -141,7 +142,13 @@ class DuckDBEngine(SqlEngine):
             sql = f"SELECT rowid, y, {gexpr} AS g, {w}0 AS s FROM {RANKED} ORDER BY {'g, ' if pi else ''}s"
             try:
                 reader = self.con.sql(sql).to_arrow_reader(CHUNK_ROWS)
-                acc.run(reader, w == "c", plan.paired, n)
+                k = whos.index(w)
+
+                def tick(rows: int, k: int = k) -> None:
+                    if self._step is not None:
+                        self._step.within((k + rows / max(n, 1)) / len(whos))
+
+                acc.run(reader, w == "c", plan.paired, n, tick)
             except self._duckdb.Error as exc:
                 raise self.translate(exc) or EvaluationError(str(exc)) from None
         return acc.sums(G, remap, plan.paired)
@@ -208,14 +215,19 @@ class _RankAcc:
         self.prec = np.zeros((self.G, 2))
         self.stats = {k: np.zeros((3, self.G, 2)) for k in ("d", "e")}
 
-    def run(self, reader: object, first: bool, paired: bool, n: int) -> None:
+    def run(self, reader: object, first: bool, paired: bool, n: int,
+            tick: Callable[[int], None] | None = None) -> None:
         if first and paired:
             self.first_v = np.full(n, np.nan) if self.want_auc else np.empty(0)
             self.first_i = np.full(n, np.nan) if self.want_ap else np.empty(0)
         st = _State()
         carry: list[np.ndarray] | None = None
+        seen = 0
         for batch in reader:  # type: ignore[attr-defined]
             cols = [batch.column(i).to_numpy(zero_copy_only=False) for i in range(4)]
+            seen += len(cols[0])
+            if tick is not None:
+                tick(seen)
             if carry is not None:
                 cols = [np.concatenate((a, b)) for a, b in zip(carry, cols, strict=True)]
             g, s = cols[2], cols[3]

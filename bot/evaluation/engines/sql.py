@@ -467,6 +467,7 @@ class SqlEngine(ABC):
 
     name = "sql"
     dialect = Dialect()
+    _step: _Steps | None = None  # progress of the running comparison (for long scans within a step)
 
     @abstractmethod
     def register(self, view: str, source: TableSource) -> None:
@@ -612,6 +613,7 @@ class SqlEngine(ABC):
 
     def _statistics(self, plan: SqlPlan, step: _Steps) -> ComparisonResult:
         r = plan.request
+        self._step = step
         specs = M.SPECS[r.task]
         names = list(r.metrics)
         z = z_quantile(r.confidence)
@@ -815,10 +817,18 @@ class _Steps:
     def __init__(self, progress: Progress | None) -> None:
         self.progress = progress
         self.total = 0
+        self.what = ""
+        self.done: float = 0
 
-    def __call__(self, what: str, done: int = 0) -> None:
+    def __call__(self, what: str, done: float = 0) -> None:
+        self.what, self.done = what, done
         if self.progress is not None:
             self.progress(what, done / self.total if self.total else 0.0)
+
+    def within(self, fraction: float) -> None:
+        """Progress inside the current step (a long scan): `fraction` of it done."""
+        if self.progress is not None and self.total:
+            self.progress(self.what, (int(self.done) + min(max(fraction, 0.0), 1.0)) / self.total)
 
 
 def _validate_request(r: Request) -> None:

@@ -141,3 +141,16 @@ def test_hive_directory_and_int_column_with_nulls(tmp_path: object) -> None:
     got = compare_table(TableSource.of_parquet(root), req, "duckdb")
     assert_same(got, expected)
     assert "1.0" in [v for c, v, _, _ in got.segments if c == "plan"]
+
+
+def test_progress_moves_within_long_scans(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The streamed sort reports progress per batch, not only per segment column."""
+    from bot.evaluation.engines import duckdb_engine
+
+    monkeypatch.setattr(duckdb_engine, "CHUNK_ROWS", 256)
+    df, req = frame("binary", 3000, seed=2)
+    seen: list[float] = []
+    compare_table(TableSource.of_frame(df), req, "duckdb", progress=lambda what, f: seen.append(f))
+    assert seen == sorted(seen) and seen[-1] == 1.0
+    steps = len(req.segments) + 1
+    assert len({f for f in seen if 0 < f < 1 / steps}) > 3  # inside the first segment column's scan
