@@ -154,3 +154,28 @@ def test_progress_moves_within_long_scans(monkeypatch: pytest.MonkeyPatch) -> No
     assert seen == sorted(seen) and seen[-1] == 1.0
     steps = len(req.segments) + 1
     assert len({f for f in seen if 0 < f < 1 / steps}) > 3  # inside the first segment column's scan
+
+
+def test_out_of_memory_is_one_line() -> None:
+    df, req = frame("binary", 20000, seed=4)
+    with pytest.raises(EvaluationError, match=r"^duckdb ran out of memory .*raise --engine-memory") as info:
+        compare_table(TableSource.of_frame(df), req, "duckdb", memory="2MB")
+    assert "\n" not in str(info.value)
+
+
+def test_missing_duckdb_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+
+    from bot.evaluation.engines import EngineUnavailable
+
+    real = builtins.__import__
+
+    def no_duckdb(name: str, *args: object, **kwargs: object) -> object:
+        if name == "duckdb":
+            raise ImportError("No module named 'duckdb'")
+        return real(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(builtins, "__import__", no_duckdb)
+    df, req = frame("binary", 50, seed=4)
+    with pytest.raises(EngineUnavailable, match=r"pip install 'mlgate\[duckdb\]'"):
+        compare_table(TableSource.of_frame(df), req, "duckdb")
