@@ -37,7 +37,7 @@ def assert_same(a: object, b: object) -> None:
 def frame(task: str, n: int, seed: int, ties: bool = False, k: int = 3) -> tuple[pd.DataFrame, Request]:
     rng = np.random.default_rng(seed)
     df = pd.DataFrame({
-        "region": rng.choice(["north", "south", "east", None], n),
+        "region": np.array(["north", "south", "east", None], dtype=object)[rng.integers(0, 4, n)],
         "tenure": np.where(rng.random(n) < 0.05, np.nan, rng.integers(0, 80, n).astype(float)),
         "plan": rng.integers(0, 4, n),
     })
@@ -49,7 +49,8 @@ def frame(task: str, n: int, seed: int, ties: bool = False, k: int = 3) -> tuple
         if ties:
             c, b = np.round(c, 1), np.round(b, 2)
         df["label"], df["cand"], df["base"] = y, c, b
-        cand, base = ("cand",), ("base",)
+        cand: tuple[str, ...] = ("cand",)
+        base: tuple[str, ...] = ("base",)
     elif task == "multiclass":
         y = rng.integers(0, k, n)
         for who in ("c", "b"):
