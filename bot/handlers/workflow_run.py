@@ -34,7 +34,14 @@ from bot.handlers.inputs import (
     plan_head,
 )
 from bot.handlers.ordering import EVALUATED, claim_head, pr_lock, reach
-from bot.plan import EVALUATION, REVIEW, artifact_check, stale_check, untrusted_check
+from bot.plan import (
+    EVALUATION,
+    REVIEW,
+    artifact_check,
+    invalid_config_check,
+    stale_check,
+    untrusted_check,
+)
 from bot.routing import Router
 from bot.trust import (
     Origin,
@@ -102,15 +109,16 @@ def _evaluate(ctx: Context, run: dict[str, Any], number: int, base_sha: str, *, 
         policy = resolve_policy(ctx, pull.base_ref)
     except GitHubError as exc:
         # which workflow is ours is in the policy; a check this run may not be about stays as it is
-        # when it already passed, and is otherwise never left waiting as if nothing had happened.
-        # The verified trusted evaluation of this head (`origin`), or the run whose report the head's
-        # stored evaluation is (a re-run), is about it: an earlier pass never stands for its new report
-        known = ctx.store.latest_evaluation(repo, number, head)
-        ours = origin is not None or (known is not None and known.get("run_id") == run_id)
-        settled = not ours and ctx.store.check_conclusion(repo, head, EVALUATION) in ("success", "neutral")
+        # when it already passed, and is otherwise never left waiting as if nothing had happened
+        settled = not _about_head(ctx, number, head, run_id, origin) and \
+            ctx.store.check_conclusion(repo, head, EVALUATION) in ("success", "neutral")
         undecided(ctx, head, () if settled else (EVALUATION,), "read the policy", exc)
         return
     config, problem = policy.config, policy.problem
+    if config is None and problem and _about_head(ctx, number, head, run_id, origin):
+        # a report for this head under a policy that no longer parses: an earlier pass never stands
+        write_check(ctx.github, ctx.store, repo, invalid_config_check(head, policy.branch, problem))
+        return
     if config is None:
         ctx.log.info("no usable config on %s (%s); the pull_request handler reported it", policy.branch,
                      problem or "missing")
@@ -172,6 +180,16 @@ def _evaluate(ctx: Context, run: dict[str, Any], number: int, base_sha: str, *, 
               eval_id=eval_id, computed_by_pr=origin.by_pull_request,
               extra=origin_reasons(ctx, origin.by_pull_request, pull.author))
     reach(ctx, number, head, EVALUATED)
+
+
+def _about_head(ctx: Context, number: int, head: str, run_id: int, origin: Origin | None) -> bool:
+    """Whether this run reports on `head` for sure, before the policy says which workflow is ours:
+    the verified trusted evaluation of it (`origin`), or the run whose report the head's stored
+    evaluation is (a re-run). Its new report must never leave an earlier pass standing."""
+    if origin is not None:
+        return True
+    known = ctx.store.latest_evaluation(ctx.event.repo or "", number, head)
+    return known is not None and known.get("run_id") == run_id
 
 
 def _missing_reason(run: dict[str, Any], artifact: str) -> str:

@@ -63,3 +63,27 @@ def test_a_dismissed_approval_never_leaves_the_review_green_when_github_does_not
     check = hub.checks(head)[REVIEW]
     assert check["conclusion"] == "failure" and check["output"]["title"] == UNDECIDED_TITLE
     assert hub.store.check_conclusion(REPO, head, REVIEW) == "failure"
+
+
+def test_a_release_branch_config_broken_after_a_pass_never_leaves_the_pass_standing(hub: Hub) -> None:
+    """A PR into a protected release branch passed; that branch's config is then broken and the
+    head's trusted evaluation reports again (a regression): the earlier pass must not stand."""
+    from bot.plan import INVALID_CONFIG_TITLE
+    from tests.handlers.conftest import CONFIG
+
+    hub.github.push(REPO, "main", {".github/mlgate.yml": CONFIG.rstrip("\n") + "\nrelease_branches: ['release/*']\n"})
+    hub.github.push(REPO, "release/1.x", {".github/mlgate.yml": CONFIG})
+    hub.github.protect_branch(REPO, "release/1.x")
+    pr = hub.github.open_pull_request(REPO, {"data/train.csv": "a\n1\n", "train.py": "x = 1\n"}, base="release/1.x")
+    hub.one()
+    n, head = int(pr["number"]), str(pr["head"]["sha"])
+    build = _build(hub, n)
+    _complete_evaluation(hub, build, PASSING)
+    hub.one()
+    assert hub.checks(head)[EVALUATION]["conclusion"] == "success"
+    hub.github.push(REPO, "release/1.x", {".github/mlgate.yml": "version: 1\nmodels: [\n"})
+    _complete_evaluation(hub, build, FAILING)
+    hub.run()
+    check = hub.checks(head)[EVALUATION]
+    assert check["conclusion"] == "failure" and check["output"]["title"] == INVALID_CONFIG_TITLE
+    assert hub.store.check_conclusion(REPO, head, EVALUATION) == "failure"
