@@ -12,7 +12,8 @@ of a commit it gated and released:
   production serves.
 
 Anything else is rejected with the reason (fail closed: a deployment mlgate cannot vouch for
-never goes out). Every answer is written to the audit log like a promotion (action
+never goes out). Reasons are codes with their facts (`Why`); templates/replies/_deployment.md.j2
+words them. Every answer is written to the audit log like a promotion (action
 `deployment_review`, result approved/rejected, with the environment and run in its detail).
 """
 
@@ -22,6 +23,7 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from bot.context import Context
 from bot.plan import EVALUATION, REVIEW
@@ -31,10 +33,35 @@ A_DEPLOYMENT = "deployment_review"
 _CALLBACK = re.compile(r"/repos/([^/]+/[^/]+)/actions/runs/(\d{1,19})/deployment_protection_rule$")
 
 
+class Why(StrEnum):
+    """Why a deployment was answered as it was; each is worded in templates/replies/_deployment.md.j2."""
+
+    NO_SHA = "no_sha"  # the deployment names no commit
+    NOT_A_PR_HEAD = "not_a_pr_head"  # sha
+    CHECK_NOT_GREEN = "check_not_green"  # pr, check, state, sha
+    NOT_PROMOTED = "not_promoted"  # sha, pr
+    ALIAS_MOVED = "alias_moved"  # model, version, sha, alias, current
+    REGISTRY_UNREADABLE = "registry_unreadable"  # model, alias, error
+    REGISTRY_ELSEWHERE = "registry_elsewhere"  # model, alias, live, version, sha
+    GATES_GREEN = "gates_green"  # pr, sha
+    PROMOTED_AND_SERVED = "promoted_and_served"  # model, version, actor, alias
+    UNDECIDED = "undecided"  # cause
+
+
+@dataclass(frozen=True)
+class DeploymentReason:
+    why: Why
+    facts: dict[str, str] = field(default_factory=dict)
+
+
+def _r(why: Why, **facts: object) -> DeploymentReason:
+    return DeploymentReason(why, {k: "" if v is None else str(v) for k, v in facts.items()})
+
+
 @dataclass
 class DeploymentDecision:
     approved: bool
-    reasons: list[str] = field(default_factory=list)  # why not (rejected) or what was checked (approved)
+    reasons: list[DeploymentReason] = field(default_factory=list)  # why not (rejected) or what was checked (approved)
     pr: int | None = None
     model: str | None = None
     version: str | None = None
@@ -52,37 +79,34 @@ def decide_deployment(ctx: Context, sha: str) -> DeploymentDecision:
     repo = ctx.event.repo or ""
     prs = ctx.store.prs_with_head(repo, sha)
     if not prs:
-        return DeploymentDecision(False, [f"commit {sha[:12]} is not the head of a pull request mlgate gated; "
-                                          "deploy the commit mlgate evaluated and /promote-d"])
+        return DeploymentDecision(False, [_r(Why.NOT_A_PR_HEAD, sha=sha[:12])])
     checks = {name: ctx.store.check_conclusion(repo, sha, name) for name in (EVALUATION, REVIEW)}
-    not_green = [f"{name} is {got or 'not finished'} on {sha[:12]}" for name, got in checks.items()
-                 if got != "success"]
     pr = prs[0]
+    not_green = [_r(Why.CHECK_NOT_GREEN, pr=pr, check=name, state=got or "", sha=sha[:12])
+                 for name, got in checks.items() if got != "success"]
     if not_green:
-        return DeploymentDecision(False, [f"#{pr}: {w}" for w in not_green], pr=pr)
+        return DeploymentDecision(False, not_green, pr=pr)
     row = ctx.store.release_of_head(repo, sha)
     if row is None:
-        return DeploymentDecision(False, [f"no model was promoted from {sha[:12]}: a release owner runs /promote "
-                                          f"on #{pr} first"], pr=pr)
+        return DeploymentDecision(False, [_r(Why.NOT_PROMOTED, sha=sha[:12], pr=pr)], pr=pr)
     model, version, alias = row.model, str(row.to_version), row.alias
     last = ctx.store.last_release(model, alias)
     current = str(last.to_version) if last is not None else None
     if current != version:
-        return DeploymentDecision(False, [f"{model} version {version} was promoted from {sha[:12]}, but "
-                                          f"{model}@{alias} has since moved to version {current}"], pr, model, version)
+        return DeploymentDecision(False, [_r(Why.ALIAS_MOVED, model=model, version=version, sha=sha[:12], alias=alias,
+                                             current=current)], pr, model, version)
     if ctx.registry_factory is not None:
         try:
             live = ctx.registry().alias_version(model, alias)
         except Exception as exc:  # noqa: BLE001 - any registry failure means mlgate cannot vouch
-            return DeploymentDecision(False, [f"mlgate could not read {model}@{alias} from the registry "
-                                              f"({type(exc).__name__})"], pr, model, version)
+            return DeploymentDecision(False, [_r(Why.REGISTRY_UNREADABLE, model=model, alias=alias,
+                                                 error=type(exc).__name__)], pr, model, version)
         if str(live) != version:
-            return DeploymentDecision(False, [f"{model}@{alias} points at version {live} in the registry, not at "
-                                              f"version {version} that mlgate promoted from {sha[:12]}"],
-                                      pr, model, version)
-    return DeploymentDecision(True, [f"#{pr}: mlgate/evaluation and mlgate/review are green on {sha[:12]}",
-                                     f"{model} version {version} was promoted from it by {row.actor} and is "
-                                     f"{model}@{alias}"], pr, model, version)
+            return DeploymentDecision(False, [_r(Why.REGISTRY_ELSEWHERE, model=model, alias=alias, live=live,
+                                                 version=version, sha=sha[:12])], pr, model, version)
+    return DeploymentDecision(True, [_r(Why.GATES_GREEN, pr=pr, sha=sha[:12]),
+                                     _r(Why.PROMOTED_AND_SERVED, model=model, version=version, actor=row.actor,
+                                        alias=alias)], pr, model, version)
 
 
 def on_requested(ctx: Context) -> None:
@@ -91,7 +115,7 @@ def on_requested(ctx: Context) -> None:
 
 def reject_undecided(ctx: Context, reason: str) -> None:
     """After the last retry: reject, saying mlgate could not decide and why."""
-    _answer(ctx, DeploymentDecision(False, [f"mlgate could not decide: {reason}"]))
+    _answer(ctx, DeploymentDecision(False, [_r(Why.UNDECIDED, cause=reason)]))
 
 
 def _answer(ctx: Context, given: DeploymentDecision | None) -> None:
@@ -112,7 +136,7 @@ def _answer(ctx: Context, given: DeploymentDecision | None) -> None:
     elif re.fullmatch(r"[0-9a-f]{40}", sha):
         decision = decide_deployment(ctx, sha)
     else:
-        decision = DeploymentDecision(False, ["the deployment names no commit SHA"])
+        decision = DeploymentDecision(False, [_r(Why.NO_SHA)])
     state = "approved" if decision.approved else "rejected"
     comment = render_reply("deployment_review.md.j2", approved=decision.approved, reasons=decision.reasons,
                            environment=environment, sha=sha)
@@ -122,7 +146,8 @@ def _answer(ctx: Context, given: DeploymentDecision | None) -> None:
                                  to_version=decision.version, pr=decision.pr, sha=sha or None,
                                  delivery_id=ctx.delivery_id,
                                  detail=json.dumps({"environment": environment, "run_id": run_id,
-                                                    "reasons": decision.reasons}, sort_keys=True))
+                                                    "reasons": [reason_text(r) for r in decision.reasons]},
+                                                   sort_keys=True))
     if decision.model and decision.version and ctx.registry_factory is not None:
         # mirrored on the model version like a promotion (best effort: the store's row is the record)
         from bot.promotion import HISTORY_PREFIX, mirror
@@ -134,6 +159,13 @@ def _answer(ctx: Context, given: DeploymentDecision | None) -> None:
         warning = mirror(ctx.registry(), decision.model, decision.version, (key, value))
         if warning:
             ctx.log.warning("deployment review %s: %s", row, warning)
+
+
+def reason_text(reason: DeploymentReason) -> str:
+    """One reason in words (the answer's list item; kept in the audit record too)."""
+    from bot.chatops import render_reply
+
+    return render_reply("deployment_reason.md.j2", r=reason).strip()
 
 
 router = Router({"deployment_protection_rule.requested": on_requested})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from bot.chatops import render_reply
 from bot.commands import SPECS, Command, Reply, check_model, parse_comment
 from bot.config import parse_config
 from bot.github_client import RunInfo
+from bot.handlers.deployment_protection import DeploymentReason, Why
 from bot.permissions import Authorization, Denial, Requirement
 from bot.promotion import MetricRow, Note, Outcome, Reason, Release, Warned
 from bot.render.text import inline_code, templates_dir
@@ -76,6 +78,22 @@ def _denial(denial: Denial) -> Authorization:
     return Authorization("rel", SPECS["promote"].requirement, denial=denial, role="read", listed=listed)
 
 
+_M = {"model": "churn-classifier", "alias": "production", "version": "3"}
+DEPLOYMENT: dict[str, DeploymentReason] = {  # one of each deployment answer's reasons, with the facts the handler gives
+    "no_sha": DeploymentReason(Why.NO_SHA),
+    "not_a_pr_head": DeploymentReason(Why.NOT_A_PR_HEAD, {"sha": HEAD[:12]}),
+    "check_not_green": DeploymentReason(Why.CHECK_NOT_GREEN, {"pr": "7", "check": "mlgate/review", "state": "", "sha": HEAD[:12]}),
+    "not_promoted": DeploymentReason(Why.NOT_PROMOTED, {"sha": HEAD[:12], "pr": "7"}),
+    "alias_moved": DeploymentReason(Why.ALIAS_MOVED, {**_M, "sha": HEAD[:12], "current": "4"}),
+    "registry_unreadable": DeploymentReason(Why.REGISTRY_UNREADABLE, {**_M, "error": "ConnectionError"}),
+    "registry_elsewhere": DeploymentReason(Why.REGISTRY_ELSEWHERE, {**_M, "live": "", "sha": HEAD[:12]}),
+    "gates_green": DeploymentReason(Why.GATES_GREEN, {"pr": "7", "sha": HEAD[:12]}),
+    "promoted_and_served": DeploymentReason(Why.PROMOTED_AND_SERVED, {**_M, "actor": "wes"}),
+    "undecided": DeploymentReason(Why.UNDECIDED, {"cause": "the store was down"}),
+}
+assert set(DEPLOYMENT) == set(Why), set(Why) - set(DEPLOYMENT)
+
+
 CASES: dict[str, Callable[[], str]] = {
     "help.md": lambda: _parsed("/help"),
     "usage.md": lambda: _parsed("/promote churn-clasifier"),
@@ -86,8 +104,7 @@ CASES: dict[str, Callable[[], str]] = {
     "denied.md": lambda: render_reply("denied.md.j2", line="/rollback", auth=Authorization(
         "wes", SPECS["rollback"].requirement, denial=Denial.ROLE_TOO_LOW, role="write")),
     "denied-not_listed.md": lambda: render_reply("denied.md.j2", line="/promote", auth=_denial(Denial.NOT_LISTED)),
-    **{f"denial_reason-{d.value}.md": (lambda d=d: render_reply("denial_reason.md.j2", auth=_denial(d)))
-       for d in Denial},
+    **{f"denial_reason-{d.value}.md": partial(render_reply, "denial_reason.md.j2", auth=_denial(d)) for d in Denial},
     "error.md": lambda: render_reply("error.md.j2", line="/status", error="GitHub answered 500 <b>"),
     "no_config-missing.md": lambda: render_reply("no_config.md.j2", line="/promote", problem=None),
     "release_refused.md": lambda: render_reply(
@@ -120,11 +137,12 @@ CASES: dict[str, Callable[[], str]] = {
         check_evaluation=False, waiting=False, group_evaluated=False, problems=[]),
     "deployment_review-rejected.md": lambda: render_reply(
         "deployment_review.md.j2", approved=False, environment="production",
-        reasons=[f"no model was promoted from {HEAD[:12]}: a release owner runs /promote on #7 first"]),
+        reasons=[DEPLOYMENT["not_promoted"]]),
     "deployment_review-approved.md": lambda: render_reply(
         "deployment_review.md.j2", approved=True, environment="production",
-        reasons=[f"#7: mlgate/evaluation and mlgate/review are green on {HEAD[:12]}",
-                 "churn-classifier version 3 was promoted from it by wes and is churn-classifier@production"]),
+        reasons=[DEPLOYMENT["gates_green"], DEPLOYMENT["promoted_and_served"]]),
+    **{f"deployment_reason-{why}.md": partial(render_reply, "deployment_reason.md.j2", r=r)
+       for why, r in DEPLOYMENT.items()},
     "no_config-invalid.md": lambda: render_reply("no_config.md.j2", line="/promote",
                                                  problem="mlgate.yml:3: models is required"),
     "evaluate-rerun.md": lambda: render_reply("evaluate.md.j2", line="/evaluate", head=HEAD, run_id=4242),
