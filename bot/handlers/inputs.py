@@ -26,6 +26,7 @@ from bot.plan import (
     PRUpdate,
     PullView,
     Reviews,
+    invalid_config_check,
     plan,
     rerun_check,
     review_check,
@@ -123,18 +124,25 @@ def plan_head(ctx: Context, *, number: int, head: str, author: str, config: Conf
     return update
 
 
-def replan_head(ctx: Context, number: int) -> None:
+def replan_head(ctx: Context, number: int, event_head: str | None = None) -> None:
     """Recount `mlgate/review` from the approvals on the PR's current head; with an evaluation of
     that head, plan and apply its whole state (an approval may accept its regression).
 
     Whatever GitHub does not answer cleanly (the policy, the files, the reviews, a permission)
-    leaves the check saying mlgate could not decide, never passed.
+    leaves the check saying mlgate could not decide, never passed; when the PR itself cannot be
+    read, on `event_head` (the head the event names), else the error goes back to the queue.
     """
     from bot.github_client import GitHubError
     from bot.policy import resolve_policy
 
     repo = ctx.event.repo or ""
-    pull = ctx.github.pull(number)
+    try:
+        pull = ctx.github.pull(number)
+    except GitHubError as exc:
+        if event_head is None:
+            raise
+        undecided(ctx, event_head, (REVIEW,), "read the pull request", exc)
+        return
     head = pull.head_sha
     try:
         policy = resolve_policy(ctx, pull.base_ref)
@@ -143,6 +151,9 @@ def replan_head(ctx: Context, number: int) -> None:
         return
     config = policy.config
     if config is None:
+        if policy.problem:  # approvals cannot be counted under a policy that does not parse: never the old count
+            write_check(ctx.github, ctx.store, repo,
+                        replace(invalid_config_check(head, policy.branch, policy.problem), name=REVIEW))
         return  # the pull_request handler already reported the missing or invalid config
     if ctx.store.check_conclusion(repo, head, EVALUATION) == "neutral":
         return  # no ML changes: both checks are neutral and stay so

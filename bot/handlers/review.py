@@ -9,11 +9,9 @@ report arrived are counted there (no handler calls another).
 
 from __future__ import annotations
 
-from bot.apply import undecided
 from bot.context import Context
 from bot.handlers.inputs import replan_head
 from bot.handlers.ordering import one_job_per_pull_request
-from bot.plan import REVIEW
 from bot.routing import Router
 
 
@@ -22,17 +20,10 @@ def on_review(ctx: Context) -> None:
     pr = ctx.event.payload.get("pull_request") or {}
     if not pr.get("number"):
         return
-    from bot.github_client import GitHubError
-
-    try:
-        replan_head(ctx, int(pr["number"]))
-    except GitHubError as exc:
-        # the reviews changed (an approval may be gone) but mlgate could not recount them: the
-        # review check of the head the event names says so, never the count it showed before
-        head = str((pr.get("head") or {}).get("sha") or "")
-        if not head:
-            raise
-        undecided(ctx, head, (REVIEW,), "recount the approvals", exc)
+    # the event's head: when GitHub does not answer for the PR, its review check says mlgate could not
+    # recount (an approval may be gone), never the count it showed before
+    head = str((pr.get("head") or {}).get("sha") or "") or None
+    replan_head(ctx, int(pr["number"]), head)
 
 
 router = Router({

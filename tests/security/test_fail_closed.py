@@ -87,3 +87,12 @@ def test_a_release_branch_config_broken_after_a_pass_never_leaves_the_pass_stand
     check = hub.checks(head)[EVALUATION]
     assert check["conclusion"] == "failure" and check["output"]["title"] == INVALID_CONFIG_TITLE
     assert hub.store.check_conclusion(REPO, head, EVALUATION) == "failure"
+
+
+def test_a_dismissed_approval_under_a_policy_that_no_longer_parses_never_leaves_the_review_green(hub: Hub) -> None:
+    n, head, review = _accepted_regression(hub)
+    hub.github.push(REPO, "main", {".github/mlgate.yml": "version: 1\nmodels: [\n"})
+    hub.github.dismiss_review(REPO, n, review)
+    hub.one()
+    assert hub.checks(head)[REVIEW]["conclusion"] == "failure"
+    assert hub.store.check_conclusion(REPO, head, REVIEW) == "failure"
