@@ -168,6 +168,11 @@ def _evaluate(ctx: Context, run: dict[str, Any], number: int, base_sha: str, *, 
         write_check(ctx.github, ctx.store, repo, stale_check(head, number, decision, report))
         reach(ctx, number, head, EVALUATED)
         return
+    try:
+        extra = origin_reasons(ctx, origin.by_pull_request, pull.author)
+    except GitHubError as exc:  # whether the numbers need a reviewer is unknown: nothing is recorded or green
+        undecided(ctx, head, (EVALUATION, REVIEW), "read the author's permission", exc)
+        return
     previous = ctx.store.latest_evaluation(repo, number)
     if previous is not None and previous.get("run_id") == run_id and previous.get("head_sha") == head:
         eval_id: int | None = int(previous["id"])  # a redelivery: the same evaluation, no second row
@@ -178,7 +183,7 @@ def _evaluate(ctx: Context, run: dict[str, Any], number: int, base_sha: str, *, 
     plan_head(ctx, number=number, head=head, author=pull.author, config=config,
               releases_refused=policy.releases_refused, report=report, decision=decision, run_id=run_id,
               eval_id=eval_id, computed_by_pr=origin.by_pull_request,
-              extra=origin_reasons(ctx, origin.by_pull_request, pull.author))
+              extra=extra)
     reach(ctx, number, head, EVALUATED)
 
 

@@ -7,6 +7,7 @@ anything mlgate could not decide is never success or neutral.
 from __future__ import annotations
 
 from bot.plan import EVALUATION, REVIEW, UNDECIDED_TITLE
+from tests.handlers.conftest import CONFIG as CONFIG_TEXT
 from tests.handlers.conftest import FAILING, PASSING, REPO, Hub
 from tests.handlers.test_workflow_run import _build, _complete_evaluation, _open
 
@@ -96,3 +97,30 @@ def test_a_dismissed_approval_under_a_policy_that_no_longer_parses_never_leaves_
     hub.one()
     assert hub.checks(head)[REVIEW]["conclusion"] == "failure"
     assert hub.store.check_conclusion(REPO, head, REVIEW) == "failure"
+
+
+def test_an_unreadable_author_permission_never_leaves_an_earlier_pass_over_a_new_report(hub: Hub) -> None:
+    """Single-workflow mode: the head passed; a new run of the PR's workflow reports a regression
+    while GitHub does not answer for the author's permission. The earlier pass must not stand over
+    the new report (the store would then hold a failing evaluation behind a green check)."""
+    from bot.handlers import on_job_failed
+    from bot.sandbox.server import make_artifact_zip
+
+    workflow = ".github/workflows/mlgate.yml"
+    hub.github.push(REPO, "main", {".github/mlgate.yml": CONFIG_TEXT + f"evaluation: {{trust: pull_request, "
+                                   f"workflow: {workflow}}}\n"})
+    hub.github.set_permission(REPO, "alice", "write")
+    n, head = _open(hub)
+    hub.github.complete_workflow_run(REPO, n, artifact=make_artifact_zip({"mlgate-report.json": PASSING}),
+                                     path=workflow)
+    hub.one()
+    assert hub.checks(head)[EVALUATION]["conclusion"] == "success"
+    hub.github.inject_fault("GET", r"/collaborators/[^/]+/permission", "502", times=500)
+    hub.github.complete_workflow_run(REPO, n, artifact=make_artifact_zip({"mlgate-report.json": FAILING}),
+                                     path=workflow)
+    for event in hub.take():
+        out = hub.run_event(event)
+        if out.error is not None:  # the worker reports the job's final failure
+            on_job_failed(hub.context(event), out.error)
+    assert hub.checks(head)[EVALUATION]["conclusion"] != "success"
+    assert hub.store.check_conclusion(REPO, head, EVALUATION) != "success"
