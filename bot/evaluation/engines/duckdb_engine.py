@@ -8,7 +8,7 @@ DuckDB spills to `temp_directory`.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -67,6 +67,8 @@ class DuckDBEngine(SqlEngine):
             except duckdb.Error as exc:
                 raise EvaluationError(f"invalid duckdb setting {k}={v!r}: {str(exc).splitlines()[0]}") from None
         self._ranked: str | None = None  # the rows view RANKED was materialised from
+        self._accs: list[_RankAcc] = []  # every partition's rank sums, computed at the first partition
+        self._accs_for: tuple[str, bool, bool] | None = None
         self._group_keys: dict[int, list[Row]] = {}  # partition -> (keys..., group code) rows
 
     def register(self, view: str, source: TableSource) -> None:
@@ -125,33 +127,48 @@ class DuckDBEngine(SqlEngine):
             return super()._rank_sums(plan, pi, index, G, want_auc, want_ap)
         if self._ranked != plan.rows_sql():
             self._materialize(plan)
-        if pi:
-            groups, gexpr = self._group_keys[pi], f"g{pi}"
-        else:
-            groups, gexpr = [(0,)], "0"
+        if self._accs_for != (plan.rows_sql(), want_auc, want_ap):
+            self._accs = self._stream(plan, want_auc, want_ap)
+            self._accs_for = (plan.rows_sql(), want_auc, want_ap)
+        groups = self._group_keys[pi] if pi else [(0,)]
         remap = np.empty(len(groups), dtype=np.int64)
         for row in groups:
             remap[int(row[-1])] = index[tuple(row[:-1])]  # type: ignore[call-overload]
-        totals = np.zeros((len(groups), 2))
-        for g, m, p in self._run(f"SELECT {gexpr} AS g, COUNT(*), SUM(y) FROM {RANKED} GROUP BY 1"):
-            totals[int(g)] = (float(m), float(p))  # type: ignore[call-overload, arg-type]
+        return self._accs[pi].sums(G, remap, plan.paired)
+
+    def _stream(self, plan: SqlPlan, want_auc: bool, want_ap: bool) -> list[_RankAcc]:
+        """Every partition's rank sums from one sort per model over all rows: the rows stream by
+        in score order, and each chunk is split by segment code with a stable counting sort, so
+        within a segment they stay in score order (segment code order never needs a sort)."""
+        parts = range(len(plan.partitions))
+        accs = []
+        for pi in parts:
+            size = len(self._group_keys[pi]) if pi else 1
+            totals = np.zeros((size, 2))
+            gexpr = f"g{pi}" if pi else "0"
+            for g, m, p in self._run(f"SELECT {gexpr} AS g, COUNT(*), SUM(y) FROM {RANKED} GROUP BY 1"):
+                totals[int(g)] = (float(m), float(p))  # type: ignore[call-overload, arg-type]
+            accs.append(_RankAcc(size, totals, want_auc, want_ap))
         n = int(_first(self._run(f"SELECT MAX(rowid) + 1 FROM {RANKED}")))
-        acc = _RankAcc(len(groups), totals, want_auc, want_ap)
         whos = ("c", "b") if plan.paired else ("c",)
-        for w in whos:
-            sql = f"SELECT rowid, y, {gexpr} AS g, {w}0 AS s FROM {RANKED} ORDER BY {'g, ' if pi else ''}s"
+        gcols = "".join(f", g{pi}" for pi in parts if pi)
+        for k, w in enumerate(whos):
+            sql = f"SELECT rowid, y, {w}0 AS s{gcols} FROM {RANKED} ORDER BY s"
+            first = w == "c"
+            states: list[dict[int, _State]] = [{} for _ in parts]
+            if first and plan.paired:
+                for acc in accs:
+                    acc.keep(n)
             try:
                 reader = self.con.sql(sql).to_arrow_reader(CHUNK_ROWS)
-                k = whos.index(w)
-
-                def tick(rows: int, k: int = k) -> None:
+                for cols, seen in _score_chunks(reader):
                     if self._step is not None:
-                        self._step.within((k + rows / max(n, 1)) / len(whos))
-
-                acc.run(reader, w == "c", plan.paired, n, tick)
+                        self._step.within((k + seen / max(n, 1)) / len(whos))
+                    for pi, acc in enumerate(accs):
+                        acc.chunk(cols[:3], cols[2 + pi] if pi else None, states[pi], first, plan.paired)
             except self._duckdb.Error as exc:
                 raise self.translate(exc) or EvaluationError(str(exc)) from None
-        return acc.sums(G, remap, plan.paired)
+        return accs
 
     def _materialize(self, plan: SqlPlan) -> None:
         """The rows both models' sorts share (their rowid pairs them): label, scores and a small
@@ -179,11 +196,30 @@ def _first(rows: list[Row]) -> int:
     return value
 
 
+def _score_chunks(reader: object) -> Iterator[tuple[list[np.ndarray], int]]:
+    """The columns of rows sorted by score (the third column), in chunks that never split a
+    block of equal scores (the last block of a batch waits for the next), with the rows seen."""
+    carry: list[np.ndarray] | None = None
+    seen = 0
+    for batch in reader:  # type: ignore[attr-defined]
+        cols = [batch.column(i).to_numpy(zero_copy_only=False) for i in range(batch.num_columns)]
+        seen += len(cols[0])
+        if carry is not None:
+            cols = [np.concatenate((a, b)) for a, b in zip(carry, cols, strict=True)]
+        s = cols[2]
+        other = np.flatnonzero(s != s[-1])
+        cut = int(other[-1]) + 1 if len(other) else 0
+        carry = [c[cut:] for c in cols]
+        if cut:
+            yield [c[:cut] for c in cols], seen
+    if carry is not None and len(carry[0]):
+        yield carry, seen
+
+
 @dataclass
 class _State:
-    """Running sums of the current group while its rows stream by in score order."""
+    """Running sums of one group over the rows of lower score seen so far."""
 
-    g: int = -1
     cnt: float = 0.0
     pos: float = 0.0
     cx: float = 0.0
@@ -192,12 +228,13 @@ class _State:
 
 @dataclass
 class _RankAcc:
-    """AUC placements and AP influences per row, from rows sorted by (group, score), in chunks.
+    """AUC placements and AP influences per row of one partition, from rows sorted by score.
 
-    The same block arithmetic as `bot.evaluation.paired._ranked`, with the running sums of a
-    group carried across chunks; a tie block is never split (the chunk's last block waits for
-    the next chunk). The first model's per-row values are kept by row id; the second model's
-    are paired with them and only their per-(group, class) mean and squared deviations kept.
+    The same block arithmetic as `bot.evaluation.paired._ranked`, with the running sums of each
+    group carried across chunks; a tie block is never split. The first model's per-row values
+    are kept by row id (AUC placements as their exact integer numerators 2 * (count below) + ties,
+    AP influences as floats); the second model's are paired with them and only their
+    per-(group, class) mean and squared deviations kept.
     """
 
     G: int
@@ -207,46 +244,35 @@ class _RankAcc:
     pos_v: np.ndarray = field(init=False)  # [G, model] sum of placements over positives
     prec: np.ndarray = field(init=False)  # [G, model] sum of precision over positives
     stats: dict[str, np.ndarray] = field(init=False)  # "d"/"e" -> [3, G, 2]: count, mean, M2
-    first_v: np.ndarray = field(init=False)
-    first_i: np.ndarray = field(init=False)
+    first_v: np.ndarray = field(init=False)  # per row id: 2 * placement numerator (integers)
+    first_i: np.ndarray = field(init=False)  # per row id: AP influence
 
     def __post_init__(self) -> None:
         self.pos_v = np.zeros((self.G, 2))
         self.prec = np.zeros((self.G, 2))
         self.stats = {k: np.zeros((3, self.G, 2)) for k in ("d", "e")}
 
-    def run(self, reader: object, first: bool, paired: bool, n: int,
-            tick: Callable[[int], None] | None = None) -> None:
-        if first and paired:
-            self.first_v = np.full(n, np.nan) if self.want_auc else np.empty(0)
-            self.first_i = np.full(n, np.nan) if self.want_ap else np.empty(0)
-        st = _State()
-        carry: list[np.ndarray] | None = None
-        seen = 0
-        for batch in reader:  # type: ignore[attr-defined]
-            cols = [batch.column(i).to_numpy(zero_copy_only=False) for i in range(4)]
-            seen += len(cols[0])
-            if tick is not None:
-                tick(seen)
-            if carry is not None:
-                cols = [np.concatenate((a, b)) for a, b in zip(carry, cols, strict=True)]
-            g, s = cols[2], cols[3]
-            other = np.flatnonzero((g != g[-1]) | (s != s[-1]))
-            cut = int(other[-1]) + 1 if len(other) else 0
-            carry = [c[cut:] for c in cols]
-            if cut:
-                self._chunk([c[:cut] for c in cols], st, first, paired)
-        if carry is not None and len(carry[0]):
-            self._chunk(carry, st, first, paired)
+    def keep(self, n: int) -> None:
+        """Room for the first model's per-row values of n rows."""
+        self.first_v = np.zeros(n, dtype=np.uint32 if 2 * n < 2**32 else np.uint64) if self.want_auc \
+            else np.empty(0)
+        self.first_i = np.full(n, np.nan) if self.want_ap else np.empty(0)
 
-    def _chunk(self, cols: list[np.ndarray], st: _State, first: bool, paired: bool) -> None:
-        rid, y_raw, g_all, s_all = cols
-        bounds = np.flatnonzero(g_all[1:] != g_all[:-1]) + 1
-        for lo, hi in zip(np.concatenate(([0], bounds)), np.concatenate((bounds, [len(g_all)])), strict=True):
-            gg = int(g_all[lo])
-            if gg != st.g:
-                st.g, st.cnt, st.pos, st.cx, st.cc = gg, 0.0, 0.0, 0.0, 0.0
-            self._group(rid[lo:hi], y_raw[lo:hi].astype(np.float64), s_all[lo:hi], gg, st, first, paired)
+    def chunk(self, cols: list[np.ndarray], g: np.ndarray | None, states: dict[int, _State], first: bool,
+              paired: bool) -> None:
+        """Rows in score order (whole tie blocks), with their group codes (None: one group)."""
+        rid, y_raw, s = cols
+        if g is None:
+            self._group(rid, y_raw.astype(np.float64), s, 0, states.setdefault(0, _State()), first, paired)
+            return
+        code = g.astype(np.int16) if self.G < 1 << 15 else g
+        order = np.argsort(code, kind="stable")  # a radix sort for 16-bit codes: score order kept per group
+        code, rid, y_raw, s = code[order], rid[order], y_raw[order], s[order]
+        bounds = np.flatnonzero(code[1:] != code[:-1]) + 1
+        for lo, hi in zip(np.concatenate(([0], bounds)), np.concatenate((bounds, [len(code)])), strict=True):
+            gg = int(code[lo])
+            self._group(rid[lo:hi], y_raw[lo:hi].astype(np.float64), s[lo:hi], gg, states.setdefault(gg, _State()),
+                        first, paired)
 
     def _group(self, rid: np.ndarray, y: np.ndarray, s: np.ndarray, gg: int, st: _State, first: bool,
                paired: bool) -> None:
@@ -273,14 +299,16 @@ class _RankAcc:
         st.cnt += float(bcnt.sum())
         st.pos += float(bpos.sum())
         pos = y > 0
-        v = np.full(rows, np.nan)
-        if self.want_auc and P > 0 and m > P:
-            v10 = (cnt_below - pos_below + 0.5 * (bcnt - bpos)) / (m - P)
-            v01 = (P - pos_below - 0.5 * bpos) / P
-            v = np.where(pos, per_row(v10), per_row(v01))
-            self.pos_v[gg, k] += float(np.dot(bpos, v10))
-        part = np.full(rows, np.nan)
-        if self.want_ap and P > 0:
+        auc = self.want_auc and P > 0 and m > P
+        v2 = np.zeros(0)  # 2 * numerator of each row's placement: exact integers
+        if auc:
+            n10 = 2 * (cnt_below - pos_below) + (bcnt - bpos)
+            n01 = 2 * (P - pos_below) - bpos
+            v2 = np.where(pos, per_row(n10), per_row(n01))
+            self.pos_v[gg, k] += float(np.dot(bpos, n10)) * 0.5 / (m - P)
+        ap = self.want_ap and P > 0
+        part = np.zeros(0)
+        if ap:
             prec = (P - pos_below) / (m - cnt_below)
             self.prec[gg, k] += float(np.dot(bpos, prec))
             x = bpos / (m - cnt_below)
@@ -291,14 +319,19 @@ class _RankAcc:
         if not paired:
             return
         if first:
-            if self.want_auc:
-                self.first_v[rid] = v
-            if self.want_ap:
+            if auc:
+                self.first_v[rid] = v2
+            if ap:
                 self.first_i[rid] = part
             return
-        for key, other, mine, want in (("d", self.first_v, v, self.want_auc), ("e", self.first_i, part, self.want_ap)):
-            if want:
-                _merge(self.stats[key][:, gg, :], other[rid] - mine, pos.astype(np.intp))
+        cls = pos.astype(np.intp)
+        nan = np.full(rows, np.nan) if not (auc and ap) else np.zeros(0)
+        if self.want_auc:
+            # both placements have the same denominator: subtract the exact numerators first
+            diff = (self.first_v[rid] - v2) * np.where(pos, 0.5 / (m - P), 0.5 / P) if auc else nan
+            _merge(self.stats["d"][:, gg, :], diff, cls)
+        if self.want_ap:
+            _merge(self.stats["e"][:, gg, :], self.first_i[rid] - part if ap else nan, cls)
 
     def sums(self, G: int, remap: np.ndarray, paired: bool) -> RankSums:
         out = RankSums.empty(G)
