@@ -162,6 +162,7 @@ class DuckDBEngine(SqlEngine):
             try:
                 reader = self.con.sql(sql).to_arrow_reader(CHUNK_ROWS)
                 for cols, seen in _score_chunks(reader):
+                    cols[1] = cols[1].astype(np.float64)
                     if self._step is not None:
                         self._step.within((k + seen / max(n, 1)) / len(whos))
                     for pi, acc in enumerate(accs):
@@ -263,7 +264,7 @@ class _RankAcc:
         """Rows in score order (whole tie blocks), with their group codes (None: one group)."""
         rid, y_raw, s = cols
         if g is None:
-            self._group(rid, y_raw.astype(np.float64), s, 0, states.setdefault(0, _State()), first, paired)
+            self._group(rid, y_raw, s, 0, states.setdefault(0, _State()), first, paired)
             return
         code = g.astype(np.int16) if self.G < 1 << 15 else g
         order = np.argsort(code, kind="stable")  # a radix sort for 16-bit codes: score order kept per group
@@ -271,7 +272,7 @@ class _RankAcc:
         bounds = np.flatnonzero(code[1:] != code[:-1]) + 1
         for lo, hi in zip(np.concatenate(([0], bounds)), np.concatenate((bounds, [len(code)])), strict=True):
             gg = int(code[lo])
-            self._group(rid[lo:hi], y_raw[lo:hi].astype(np.float64), s[lo:hi], gg, states.setdefault(gg, _State()),
+            self._group(rid[lo:hi], y_raw[lo:hi], s[lo:hi], gg, states.setdefault(gg, _State()),
                         first, paired)
 
     def _group(self, rid: np.ndarray, y: np.ndarray, s: np.ndarray, gg: int, st: _State, first: bool,
@@ -282,40 +283,62 @@ class _RankAcc:
         new = np.empty(rows, dtype=bool)
         new[0] = True
         np.not_equal(s[1:], s[:-1], out=new[1:])
-        starts = np.flatnonzero(new)
         bid: np.ndarray | None = None
-        if len(starts) < rows:  # ties: rows aggregate into blocks of equal score
+        bcnt: np.ndarray | float
+        if not new.all():  # ties: rows aggregate into blocks of equal score
+            starts = np.flatnonzero(new)
             bid = np.cumsum(new) - 1
             bcnt = np.diff(np.append(starts, rows)).astype(np.float64)
             bpos = np.add.reduceat(y, starts)
+            cnt_below = np.cumsum(bcnt)
+            cnt_below -= bcnt
         else:  # no ties: every row is its own block
-            bcnt, bpos = np.ones(rows), y
+            bcnt, bpos = 1.0, y
+            cnt_below = np.arange(rows, dtype=np.float64)
+        cnt_below += st.cnt
+        pos_below = np.cumsum(bpos)
+        pos_below -= bpos
+        pos_below += st.pos
+        st.cnt += float(rows)
+        st.pos += float(bpos.sum())
 
         def per_row(block: np.ndarray) -> np.ndarray:
             return block if bid is None else block[bid]
 
-        cnt_below = st.cnt + (np.cumsum(bcnt) - bcnt)
-        pos_below = st.pos + (np.cumsum(bpos) - bpos)
-        st.cnt += float(bcnt.sum())
-        st.pos += float(bpos.sum())
         pos = y > 0
         auc = self.want_auc and P > 0 and m > P
         v2 = np.zeros(0)  # 2 * numerator of each row's placement: exact integers
         if auc:
-            n10 = 2 * (cnt_below - pos_below) + (bcnt - bpos)
-            n01 = 2 * (P - pos_below) - bpos
-            v2 = np.where(pos, per_row(n10), per_row(n01))
+            n10 = cnt_below - pos_below
+            n10 *= 2
+            n10 += bcnt
+            n10 -= bpos
             self.pos_v[gg, k] += float(np.dot(bpos, n10)) * 0.5 / (m - P)
+            if paired:
+                n01 = P - pos_below
+                n01 *= 2
+                n01 -= bpos
+                v2 = np.where(pos, per_row(n10), per_row(n01))
         ap = self.want_ap and P > 0
         part = np.zeros(0)
         if ap:
-            prec = (P - pos_below) / (m - cnt_below)
+            rest = m - cnt_below  # rows at or above the block's score
+            prec = P - pos_below
+            prec /= rest
             self.prec[gg, k] += float(np.dot(bpos, prec))
-            x = bpos / (m - cnt_below)
-            cx = st.cx + np.cumsum(x)
-            cc = st.cc + np.cumsum(x * prec)
+            x = bpos / rest
+            cx = np.cumsum(x)
+            cx += st.cx
+            x *= prec
+            cc = np.cumsum(x)
+            cc += st.cc
             st.cx, st.cc = float(cx[-1]), float(cc[-1])
-            part = (y * per_row(cx + prec) - per_row(cc)) / P
+            if paired:
+                cx += prec
+                part = per_row(cx)
+                part *= y
+                part -= per_row(cc)
+                part /= P
         if not paired:
             return
         if first:
