@@ -7,6 +7,7 @@ DuckDB spills to `temp_directory`.
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -57,6 +58,7 @@ class DuckDBEngine(SqlEngine):
         self.con: duckdb.DuckDBPyConnection = duckdb.connect(":memory:")
         settings = {"preserve_insertion_order": "false", "enable_progress_bar": "false",
                     "temp_directory": temp_directory or str(Path(tempfile.gettempdir()) / "mlgate-duckdb")}
+        self._memory = (memory or "").replace("'", "")
         if memory:
             settings["memory_limit"] = memory
         if threads:
@@ -151,6 +153,20 @@ class DuckDBEngine(SqlEngine):
             accs.append(_RankAcc(size, totals, want_auc, want_ap))
         n = int(_first(self._run(f"SELECT MAX(rowid) + 1 FROM {RANKED}")))
         whos = ("c", "b") if plan.paired else ("c",)
+        setting = str(_first_value(self._run("SELECT current_setting('memory_limit')")))
+        limit = _bytes(setting)
+        if plan.paired and limit:  # the first model's per-row values count against the memory budget
+            kept = sum(acc.kept_bytes(n) for acc in accs)
+            self._run(f"SET memory_limit = '{max(limit - kept, limit // 4)}B'")
+        try:
+            self._sorts(plan, accs, n, whos)
+        finally:
+            if plan.paired and limit:
+                self._run(f"SET memory_limit = '{self._memory}'" if self._memory else "RESET memory_limit")
+        return accs
+
+    def _sorts(self, plan: SqlPlan, accs: list[_RankAcc], n: int, whos: tuple[str, ...]) -> None:
+        parts = range(len(accs))
         gcols = "".join(f", g{pi}" for pi in parts if pi)
         for k, w in enumerate(whos):
             sql = f"SELECT rowid, y, {w}0 AS s{gcols} FROM {RANKED} ORDER BY s"
@@ -169,7 +185,6 @@ class DuckDBEngine(SqlEngine):
                         acc.chunk(cols[:3], cols[2 + pi] if pi else None, states[pi], first, plan.paired)
             except self._duckdb.Error as exc:
                 raise self.translate(exc) or EvaluationError(str(exc)) from None
-        return accs
 
     def _materialize(self, plan: SqlPlan) -> None:
         """The rows both models' sorts share (their rowid pairs them): label, scores and a small
@@ -188,6 +203,22 @@ class DuckDBEngine(SqlEngine):
         self._run(f"CREATE OR REPLACE TEMPORARY TABLE {RANKED} AS SELECT {', '.join(cols)} FROM {ROWS} r "
                   + " ".join(joins))
         self._ranked = plan.rows_sql()
+
+
+_UNITS = {"": 1, "B": 1, "BYTES": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12, "KIB": 2**10,
+          "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+
+
+def _bytes(setting: str) -> int:
+    """DuckDB's memory_limit setting ('3.7 GiB') in bytes; 0 when it has none or cannot be read."""
+    match = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", setting)
+    if match is None or match.group(2).upper() not in _UNITS:
+        return 0
+    return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
+
+
+def _first_value(rows: list[Row]) -> object:
+    return rows[0][0] if rows else ""
 
 
 def _first(rows: list[Row]) -> int:
@@ -258,6 +289,9 @@ class _RankAcc:
         self.first_v = np.zeros(n, dtype=np.uint32 if 2 * n < 2**32 else np.uint64) if self.want_auc \
             else np.empty(0)
         self.first_i = np.full(n, np.nan) if self.want_ap else np.empty(0)
+
+    def kept_bytes(self, n: int) -> int:
+        return n * ((8 if 2 * n >= 2**32 else 4) * self.want_auc + 8 * self.want_ap)
 
     def chunk(self, cols: list[np.ndarray], g: np.ndarray | None, states: dict[int, _State], first: bool,
               paired: bool) -> None:

@@ -105,6 +105,36 @@ def test_streamed_sort_carries_groups_and_ties_across_chunks(monkeypatch: pytest
     assert_same(compare_table(src, req, "duckdb"), compare_table(src, req, "numpy"))
 
 
+def test_one_sort_serves_segments_with_one_class_or_one_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Segments whose AUC/AP are undefined (all positive, all negative, a single row) next to
+    ordinary ones, all split from the same global score order, chunks smaller than a segment."""
+    from bot.evaluation.engines import duckdb_engine
+
+    monkeypatch.setattr(duckdb_engine, "CHUNK_ROWS", 50)
+    df, req = frame("binary", 1200, seed=5, ties=True)
+    df["odd"] = np.where(df["label"] == 1, "pos", "neg")
+    df.loc[df.index[:300], "odd"] = "mixed"
+    df.loc[df.index[300], "odd"] = "single"
+    req = Request(task="binary", label="label", candidate=("cand",), baseline=("base",), metrics=req.metrics,
+                  segments=("odd", "region"))
+    src = TableSource.of_frame(df)
+    assert_same(compare_table(src, req, "duckdb"), compare_table(src, req, "numpy"))
+
+
+def test_streamed_ranks_hand_their_memory_back_to_duckdb() -> None:
+    """The first model's per-row values are taken from DuckDB's memory limit during the sorts
+    and the limit is restored afterwards."""
+    from bot.evaluation.engines.duckdb_engine import DuckDBEngine, _bytes
+
+    assert _bytes("3.7 GiB") == int(3.7 * 2**30) and _bytes("512 MB") == 512 * 10**6 and _bytes("?") == 0
+    engine = DuckDBEngine(memory="1GB")
+    before = engine.query("SELECT current_setting('memory_limit')")
+    df, req = frame("binary", 400, seed=2)
+    src = TableSource.of_frame(df)
+    assert_same(engine.compare(src, req), compare_table(src, req, "numpy"))
+    assert engine.query("SELECT current_setting('memory_limit')") == before
+
+
 def test_without_baseline_and_from_parquet(tmp_path: object) -> None:
     df, req = frame("binary", 500, seed=3, ties=True)
     path = f"{tmp_path}/h.parquet"
