@@ -16,13 +16,14 @@ dispatcher. The Action's token mode applies through `apply` with `NoMemory` (it 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from bot.config import Paths
 from bot.context import Context
 from bot.gate import Changes
 from bot.plan import (
     EVALUATION,
+    MAX_RELEASES,
     REVIEW,
     UNDECIDED_TITLE,
     CheckUpdate,
@@ -35,6 +36,9 @@ from bot.plan import (
     restate,
 )
 from bot.ports import GitHub
+
+if TYPE_CHECKING:
+    from bot.store import ReleaseRow
 
 
 class Memory(Protocol):
@@ -49,6 +53,7 @@ class Memory(Protocol):
     def set_comment_id(self, repo: str, pr: int, comment_id: int) -> None: ...
     def pr_state(self, repo: str, pr: int) -> tuple[str, str, str | None] | None: ...
     def set_pr_state(self, repo: str, pr: int, state: str, section: str, comment_sha256: str | None) -> None: ...
+    def releases_of_pr(self, repo: str, pr: int, limit: int) -> Sequence[ReleaseRow] | None: ...
 
 
 class NoMemory:
@@ -80,17 +85,34 @@ class NoMemory:
     def set_pr_state(self, repo: str, pr: int, state: str, section: str, comment_sha256: str | None) -> None:
         return None
 
+    def releases_of_pr(self, repo: str, pr: int, limit: int) -> Sequence[ReleaseRow] | None:
+        return None  # no history: the state block lists the releases it is told of
+
 
 # ---------------------------------------------------------------- apply
 
 
 def remembered(memory: Memory, repo: str, number: int) -> Remembered:
-    """What the store remembers of the PR's living comment."""
+    """What the store remembers of the PR's living comment, with the PR's releases read from
+    the store's release history (so a release whose own refresh was lost is listed anyway)."""
+    rows = memory.releases_of_pr(repo, number, MAX_RELEASES)
+    releases = tuple(release_note(r) for r in reversed(rows)) if rows is not None else None
+    commented = memory.comment_id(repo, number) is not None
     row = memory.pr_state(repo, number)
     if row is None:
-        return Remembered()
+        return Remembered(releases=releases, commented=commented)
     state = PRState.from_json(row[0])
-    return Remembered(state, row[1] if state is not None else "")
+    return Remembered(state, row[1] if state is not None else "", releases, commented)
+
+
+def release_note(row: ReleaseRow) -> ReleaseNote:
+    """One row of the release history as the state block says it."""
+    from bot.promotion import detail_of
+
+    canary = detail_of(row).get("canary")
+    action: Literal["promote", "rollback"] = "promote" if row.action == "promote" else "rollback"
+    return ReleaseNote(action, row.model, row.alias, row.to_version, row.actor, row.from_version,
+                       float(canary) if isinstance(canary, (int, float)) else None)
 
 
 def write_check(github: GitHub, memory: Memory, repo: str, check: CheckUpdate, *, lookup: bool = False) -> int | None:
@@ -163,11 +185,25 @@ def refresh_pr_state(ctx: Context, number: int, releases: Sequence[ReleaseNote])
         return
     try:
         with pr_lock(ctx, number):  # a job planning the PR meanwhile would write over the release
-            before = remembered(ctx.store, repo, number)
+            before = remembered(ctx.store, repo, number)  # its release history already has the release
             if before.state is not None:
                 apply(restate(before, PullView(number, before.state.head_sha), releases), ctx.github, ctx.store, repo)
     except RetryLater as exc:  # the release is done and replied to; only the comment's block misses it
         ctx.log.warning("pull request #%s: the comment's state block does not show the release: %s", number, exc)
+
+
+def unevaluated(ctx: Context, number: int, head: str, phase: Literal["no_ml", "not_evaluated", "undecided"],
+                why: str | None = None, *, releases_refused: str | None = None) -> None:
+    """The head gets no evaluation (its checks say so): the living comment's state block says
+    what happened to it (bot.plan.plan_unevaluated), so the verdict on an earlier head never
+    stays on top. Call it holding the PR's lock, for the PR's current head only. A GitHub error
+    writing the comment is raised (the queue retries; the checks were written first)."""
+    from bot.plan import plan_unevaluated
+
+    repo = ctx.event.repo or ""
+    apply(plan_unevaluated(remembered(ctx.store, repo, number), PullView(number, head,
+                                                                         releases_refused=releases_refused),
+                           phase, why), ctx.github, ctx.store, repo)
 
 
 def after_release(ctx: Context, number: int, outcome: Any) -> None:
@@ -190,11 +226,13 @@ def set_check(ctx: Context, sha: str, name: str, *, status: str, conclusion: str
     return write_check(ctx.github, ctx.store, ctx.event.repo or "", check)
 
 
-def undecided(ctx: Context, sha: str, names: Iterable[str], what: str, exc: BaseException) -> None:
+def undecided(ctx: Context, sha: str, names: Iterable[str], what: str, exc: BaseException, *,
+              pr: int | None = None) -> None:
     """GitHub did not answer cleanly while mlgate needed `what`: the checks say mlgate could not
-    decide, with the cause and how to try again (never success or neutral). A transient error
-    is raised again afterwards, so the queue retries the job."""
-    from bot.github_client import RetryLater
+    decide, with the cause and how to try again (never success or neutral). With `pr` (the PR
+    whose current head `sha` is), its comment's state block says so too, when GitHub takes it.
+    A transient error is raised again afterwards, so the queue retries the job."""
+    from bot.github_client import GitHubError, RetryLater
     from bot.plan import undecided_check
 
     retrying = isinstance(exc, RetryLater)
@@ -202,6 +240,11 @@ def undecided(ctx: Context, sha: str, names: Iterable[str], what: str, exc: Base
     cause = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     for name in names:
         write_check(ctx.github, ctx.store, ctx.event.repo or "", undecided_check(sha, name, what, cause, retrying))
+    if pr is not None:
+        try:
+            unevaluated(ctx, pr, sha, "undecided", f"GitHub did not answer when mlgate tried to {what} ({cause})")
+        except GitHubError as comment_exc:  # the checks say it; the comment follows on the retry
+            ctx.log.warning("pull request #%s: the comment's state block does not say so: %s", pr, comment_exc)
     if retrying:
         raise exc
 
@@ -243,4 +286,4 @@ def payload_labels(pr: dict[str, Any]) -> set[str] | None:
 
 __all__ = ["EVALUATION", "REVIEW", "UNDECIDED_TITLE", "Memory", "NoMemory", "after_release", "apply", "apply_update",
            "payload_labels", "pr_changes", "refresh_pr_state", "remembered", "set_check", "sync_labels",
-           "undecided", "write_check"]
+           "undecided", "unevaluated", "write_check"]

@@ -14,7 +14,13 @@ The comment is composed of four parts, each from a template:
   GitHub's limit, and the comment says how many);
 - the commands that apply now.
 A release (`restate`) changes only the state block: the main section is the one remembered,
-so nothing is decided or rendered again.
+so nothing is decided or rendered again. An event that leaves the head without an evaluation
+(no ML changes, a draft, no or an invalid policy, GitHub not answering) says so in the state
+block (`plan_unevaluated`), so a verdict for an earlier head never stays on top.
+
+The releases the state block lists come from the store's release history (the audit log's
+successful promotions and rollbacks from this PR, `Remembered.releases`) whenever that was
+read, so any event restates them, also after a release whose own refresh was lost.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
+from bot.commands import comment_hints
 from bot.config import Config
 from bot.gate import Decision
 from bot.review_gate import ReviewIn, ReviewState, required_reasons, review_state
@@ -53,7 +60,10 @@ MAX_EARLIER_STORED = 20  # earlier evaluations remembered per PR (more never fit
 
 Status = Literal["queued", "in_progress", "completed"]
 Conclusion = Literal["success", "failure", "neutral"]
-Phase = Literal["pending", "evaluated"]
+# pending: the head's evaluation runs; evaluated: its report is shown; no_ml: the head changes no
+# data and no model; not_evaluated: mlgate does not evaluate it (`why`: a draft, no policy);
+# undecided: mlgate could not decide (`why`: an invalid policy, GitHub not answering)
+Phase = Literal["pending", "evaluated", "no_ml", "not_evaluated", "undecided"]
 
 
 def _reply(template: str, **values: Any) -> str:
@@ -145,9 +155,10 @@ class PRState:
     releases: tuple[ReleaseNote, ...] = ()
     releases_refused: str | None = None
     app: bool = True  # False: the Action's token mode, which runs no commands
-    regressed: bool = False  # whether mlgate:regression is wanted (the label's memory)
+    regressed: bool | None = None  # whether mlgate:regression is wanted (the label's memory); None: unknown
     earlier: tuple[EarlierEvaluation, ...] = ()  # newest first
     earlier_dropped: int = 0  # earlier evaluations no longer remembered
+    why: str | None = None  # not_evaluated / undecided: why, in mlgate's words (escaped when shown)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -220,6 +231,8 @@ class Remembered:
 
     state: PRState | None = None
     section: str = ""
+    releases: tuple[ReleaseNote, ...] | None = None  # the store's release history of the PR; None: not read
+    commented: bool = False  # the store knows the PR's sticky comment (also one from before pr_states)
 
 
 @dataclass(frozen=True)
@@ -310,7 +323,7 @@ def plan(report: Evaluated, policy: Config, reviews: Reviews | None, previous: R
     state = PRState(
         head_sha=head, phase="evaluated", outcome=outcome, run_id=report.run_id, evaluation=conclusion,
         review=_review_line(review), accepted_by=accepted_by, acceptable=can_accept, missing_models=tuple(missing),
-        approvers=tuple(policy.review.approvers), releases=prev.releases if prev else (),
+        approvers=tuple(policy.review.approvers), releases=_releases(previous),
         releases_refused=pr.releases_refused, app=pr.app, regressed=decision.regressed,
         earlier=_earlier(prev, previous.section, keep=redelivery),
         earlier_dropped=prev.earlier_dropped if prev else 0)
@@ -329,20 +342,57 @@ def plan_pending(policy: Config, previous: Remembered, pr: PullView, notes: Sequ
     same = prev is not None and prev.head_sha == pr.head_sha and prev.phase == "pending"
     state = _bounded(PRState(
         head_sha=pr.head_sha, phase="pending", approvers=tuple(policy.review.approvers),
-        releases=prev.releases if prev else (), releases_refused=pr.releases_refused, app=pr.app,
-        regressed=prev.regressed if prev else False, earlier=_earlier(prev, previous.section, keep=same),
+        releases=_releases(previous), releases_refused=pr.releases_refused, app=pr.app,
+        regressed=_label_memory(previous), earlier=_earlier(prev, previous.section, keep=same),
         earlier_dropped=prev.earlier_dropped if prev else 0))
     section = render_pending_comment([m.name for m in policy.models], notes).removeprefix(MARKER + "\n")
     return PRUpdate(pr.number, pr.head_sha, (), compose_comment(state, section), section, state)
 
 
-def restate(previous: Remembered, pr: PullView, releases: Sequence[ReleaseNote]) -> PRUpdate:
-    """After a release from this PR: the same comment with its state block brought up to date."""
+def restate(previous: Remembered, pr: PullView, releases: Sequence[ReleaseNote] = ()) -> PRUpdate:
+    """After a release from this PR: the same comment with its state block brought up to date.
+    The store's release history, when read, already holds the release; else it is appended."""
     prev = previous.state
     if prev is None:
         return PRUpdate(pr.number, pr.head_sha)
-    state = _bounded(replace(prev, releases=prev.releases + tuple(releases)))
+    known = previous.releases if previous.releases is not None else prev.releases + tuple(releases)
+    state = _bounded(replace(prev, releases=known))
     return PRUpdate(pr.number, prev.head_sha, (), compose_comment(state, previous.section), previous.section, state)
+
+
+def plan_unevaluated(previous: Remembered, pr: PullView, phase: Literal["no_ml", "not_evaluated", "undecided"],
+                     why: str | None = None) -> PRUpdate:
+    """The comment when the head gets no evaluation (the checks say so separately): the state
+    block says what happened to this head, the report shown until now joins the earlier
+    evaluations, and nothing green stays on top. A PR mlgate never commented on gets no comment.
+    No ML changes means no regression: the label goes (with its memory unknown, it is removed
+    anyway); otherwise the label is left as it is."""
+    prev = previous.state
+    if prev is None and not previous.commented:
+        return PRUpdate(pr.number, pr.head_sha)
+    same = prev is not None and prev.head_sha == pr.head_sha and prev.phase == phase
+    regressed = False if phase == "no_ml" else _label_memory(previous)
+    state = _bounded(PRState(
+        head_sha=pr.head_sha, phase=phase, releases=_releases(previous), releases_refused=pr.releases_refused,
+        app=pr.app, regressed=regressed, earlier=_earlier(prev, previous.section, keep=same),
+        earlier_dropped=prev.earlier_dropped if prev else 0, why=why))
+    add, remove = _regression_label(prev, False) if pr.app and phase == "no_ml" else ((), ())
+    return PRUpdate(pr.number, pr.head_sha, (), compose_comment(state, ""), "", state, add, remove)
+
+
+def _label_memory(previous: Remembered) -> bool | None:
+    """What is known of `mlgate:regression` on the PR: remembered; none on a PR mlgate never
+    commented on; unknown on one whose comment predates the remembered state (pr_states)."""
+    if previous.state is not None:
+        return previous.state.regressed
+    return None if previous.commented else False
+
+
+def _releases(previous: Remembered) -> tuple[ReleaseNote, ...]:
+    """The releases the state block lists: the store's history when it was read, else the remembered ones."""
+    if previous.releases is not None:
+        return previous.releases
+    return previous.state.releases if previous.state is not None else ()
 
 
 def _review_line(state: ReviewState | None) -> ReviewLine | None:
@@ -380,9 +430,11 @@ def _regression_label(prev: PRState | None, now: bool) -> tuple[tuple[str, ...],
     """`mlgate:regression` follows the verdict. A call is made only when it changes from the
     state the store remembers, so a human who removes the label is not overruled until the
     verdict changes again. bot.apply remembers the state only after the labels are written, so
-    a job that died in between plans the label again on its retry."""
-    was = prev.regressed if prev is not None else False
-    if was == now:
+    a job that died in between plans the label again on its retry. With nothing remembered (a
+    PR from before pr_states, or a state this mlgate cannot read) the label must be written:
+    a stale `mlgate:regression` would otherwise stay until the verdict changed once."""
+    was = prev.regressed if prev is not None else None
+    if was is not None and was == now:
         return (), ()
     if now:
         return (LABEL_REGRESSION,), ()
@@ -401,13 +453,7 @@ def _report_section(report: Evaluated, decision: Decision, reserve: int) -> str:
 # ---------------------------------------------------------------- the comment
 
 
-COMMANDS: dict[str, str] = {
-    "/promote": "move the production alias to this PR's candidate",
-    "/rollback": "move it back to the previous version",
-    "/evaluate": "run the evaluation again",
-    "/status": "production version, gate state, branch protection",
-    "/help": "all commands and who may run them",
-}
+COMMANDS: dict[str, str] = dict(comment_hints())  # one source: bot.commands.SPECS
 
 
 def commands_for(state: PRState) -> list[str]:
@@ -448,6 +494,7 @@ def _state_view(state: PRState) -> dict[str, Any]:
             "canary": f"{r.canary:.0%}" if r.canary is not None else "",
         } for r in reversed(state.releases)],
         "refused": escape_md(state.releases_refused, 300) if state.releases_refused else "",
+        "why": escape_md(state.why, 300) if state.why else "",
     }
 
 
@@ -473,7 +520,7 @@ def compose_comment(state: PRState, section: str) -> str:
     as many as fit, the oldest dropped and counted), commands. Always under GitHub's limit."""
     from bot.render import MARKER
 
-    top = f"{MARKER}\n{_state_block(state)}\n{section.strip()}\n"
+    top = f"{MARKER}\n{_state_block(state)}" + (f"\n{section.strip()}\n" if section.strip() else "")
     commands = _commands_block(state)
     room = MAX_COMMENT_CHARS - 1 - len(top) - len(commands) - 2
     shown = list(state.earlier)

@@ -853,6 +853,13 @@ class Store:
         with self.engine.connect() as c:
             return bool(c.execute(q).scalar())
 
+    def releases_of_pr(self, repo: str, pr: int, limit: int) -> list[ReleaseRow]:
+        """The successful promotions and rollbacks made from pull request `pr` of `repo`, newest
+        first (the living comment's state block lists them; ix_audit_head narrows to the repo)."""
+        q = (select(*_RELEASE_COLUMNS).where(audit.c.repo == repo, audit.c.pr == pr, _SUCCESSFUL_RELEASE)
+             .order_by(audit.c.id.desc()).limit(limit))
+        return self._releases(q)
+
     def release_of_head(self, repo: str, sha: str) -> ReleaseRow | None:
         """The newest successful promotion of a pull-request head of `repo`."""
         q = (select(*_RELEASE_COLUMNS).where(audit.c.repo == repo, audit.c.sha == sha,

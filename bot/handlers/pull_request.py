@@ -24,6 +24,7 @@ from bot.apply import (
     remembered,
     sync_labels,
     undecided,
+    unevaluated,
     write_check,
 )
 from bot.config import CONFIG_PATH
@@ -76,24 +77,35 @@ def on_change(ctx: Context) -> None:
     from bot.github_client import GitHubError
     from bot.policy import resolve_policy
 
+    # the comment's state block follows every head this event decides without an evaluation (the
+    # PR's current head, not already evaluated): a verdict on an earlier head never stays on top
+    restates = current and not settled
     try:
         policy = resolve_policy(ctx, str(pr["base"]["ref"]))
     except GitHubError as exc:
-        undecided(ctx, head, (EVALUATION, REVIEW) if not settled else (), "read the policy", exc)
+        undecided(ctx, head, (EVALUATION, REVIEW) if not settled else (), "read the policy", exc,
+                  pr=number if restates else None)
         return
     config, problem = policy.config, policy.problem
     if problem and not settled:
         write_check(ctx.github, ctx.store, repo, invalid_config_check(head, policy.branch, problem))
+        if restates:
+            unevaluated(ctx, number, head, "undecided", f"{CONFIG_PATH} on {policy.branch} is invalid: {problem}")
         return
     if config is None:
         # a clean "no such file" at the default branch's head: the one case that is neutral
         for name in (EVALUATION, REVIEW) if not settled else ():
             write_check(ctx.github, ctx.store, repo, no_config_check(head, name, policy.default_branch))
+        if restates:
+            unevaluated(ctx, number, head, "not_evaluated", f"there is no {CONFIG_PATH} on {policy.default_branch}")
         return
     if pr.get("draft") and config.skip_drafts:
         # neutral only because GitHub never merges a draft; ready_for_review evaluates it
         for name in (EVALUATION, REVIEW) if not settled else ():
             write_check(ctx.github, ctx.store, repo, draft_check(head, name, config.evaluation.workflow))
+        if restates:
+            unevaluated(ctx, number, head, "not_evaluated", "a draft (the policy skips drafts until they are ready "
+                        "for review)", releases_refused=policy.releases_refused)
         return
     total = pr.get("changed_files")
     try:
@@ -101,7 +113,8 @@ def on_change(ctx: Context) -> None:
             total = ctx.github.pull(number).changed_files
         files, changes = pr_changes(ctx, number, total, config.paths)
     except GitHubError as exc:
-        undecided(ctx, head, (EVALUATION, REVIEW) if not settled else (), "list the changed files", exc)
+        undecided(ctx, head, (EVALUATION, REVIEW) if not settled else (), "list the changed files", exc,
+                  pr=number if restates else None)
         return
     current_labels = payload_labels(pr)
     if not changes.data_changed and not changes.model_changed:
@@ -109,6 +122,8 @@ def on_change(ctx: Context) -> None:
             write_check(ctx.github, ctx.store, repo, no_ml_check(head, name, policy.branch))
         if current:
             sync_labels(ctx, number, set(), KIND_LABELS, current_labels)  # a later push may have dropped them
+        if restates:
+            unevaluated(ctx, number, head, "no_ml", releases_refused=policy.releases_refused)
         return
     if base_changed and ctx.store.latest_evaluation(repo, number, head) is not None:
         author = str((pr.get("user") or {}).get("login") or "")

@@ -158,6 +158,12 @@ COMMENTS: dict[str, Callable[[], p.PRUpdate]] = {
                                         replace(PR, app=False)),
     "releases-refused": lambda: p.plan(_evaluated("passing"), CHURN, None, p.Remembered(),
                                        replace(PR, releases_refused="release/1.x is not protected")),
+    # the head gets no evaluation: the state block says so, the earlier report is collapsed
+    "no-ml-after-failing": lambda: p.plan_unevaluated(_earlier_state(), PR, "no_ml"),
+    "undecided-after-failing": lambda: p.plan_unevaluated(
+        _earlier_state(), PR, "undecided", ".github/mlgate.yml on main is invalid: models: expected a list"),
+    "draft-after-failing": lambda: p.plan_unevaluated(
+        _earlier_state(), PR, "not_evaluated", "a draft (the policy skips drafts until they are ready for review)"),
 }
 
 

@@ -123,6 +123,17 @@ def test_earlier_evaluations_are_collapsed_with_their_head(hub: Hub) -> None:
     assert f"❌ the gate failed · head <code>{first[:7]}</code>" in earlier
 
 
+def _released(hub: Hub, n: int, head: str, note: ReleaseNote) -> ReleaseNote:
+    """The audit row bot.promotion writes for a release from PR `n` (the state block's source)."""
+    from bot import promotion
+
+    release = promotion.Release(action=note.action, model=note.model, alias=note.alias, actor=note.actor,
+                                delivery_id=f"d-{note.action}-{note.version}", repo=REPO, pr=n, head_sha=head)
+    promotion.audit(hub.store, release, note.action, "success", from_version=note.from_version,
+                    to_version=note.version)
+    return note
+
+
 def test_a_release_updates_the_state_block_only(hub: Hub) -> None:
     from bot.apply import refresh_pr_state
 
@@ -133,13 +144,15 @@ def test_a_release_updates_the_state_block_only(hub: Hub) -> None:
     assert "`/rollback`" not in before["body"]
     hub.github.review(REPO, n, user="nobody", state="COMMENTED")  # an event of this repository, for a context
     ctx = hub.context(hub.take()[0])
-    refresh_pr_state(ctx, n, [ReleaseNote("promote", "churn-classifier", "production", "3", "bob", "2")])
+    refresh_pr_state(ctx, n, [_released(hub, n, head, ReleaseNote("promote", "churn-classifier", "production", "3",
+                                                                   "bob", "2"))])
     (after,) = hub.comments(n)
     assert "🚀 churn-classifier promoted to version 3 (production) by @\u200bbob" in after["body"]
     assert "`/rollback`" in after["body"]
     assert after["body"].split("**Where this", 1)[1].split("\n\n", 2)[2].startswith(
         before["body"].split("**Where this", 1)[1].split("\n\n", 2)[2][:200])
-    refresh_pr_state(ctx, n, [ReleaseNote("rollback", "churn-classifier", "production", "2", "max", "3")])
+    refresh_pr_state(ctx, n, [_released(hub, n, head, ReleaseNote("rollback", "churn-classifier", "production", "2",
+                                                                   "max", "3"))])
     (last,) = hub.comments(n)
     assert "↩️ churn-classifier rolled back to version 2 (production) by @\u200bmax" in last["body"]
     assert last["body"].index("rolled back") < last["body"].index("promoted to version 3")  # newest first
