@@ -15,10 +15,36 @@ that says mlgate could not decide (never success or neutral).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from bot.config import CONFIG_PATH, Config, ConfigError, parse_config
 from bot.context import Context
 from bot.datachanges import matches
+
+
+class Refused(StrEnum):
+    """Why /promote and /rollback may not run for a PR; `templates/replies/_release_refusal.md.j2` words each."""
+
+    NOT_RELEASE_BRANCH = "not_release_branch"  # the base is neither the default branch nor a listed release branch
+    UNPROTECTED = "unprotected"  # a listed release branch that GitHub does not report protected
+    POLICY_UNREADABLE = "policy_unreadable"  # GitHub did not answer cleanly while the policy was read
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A release refusal's code and its facts (branch names as GitHub gave them, unescaped)."""
+
+    code: Refused
+    base: str = ""
+    default: str = ""
+    cause: str = ""  # POLICY_UNREADABLE: the first line of GitHub's error
+    config_path: str = CONFIG_PATH
+
+    def text(self) -> str:
+        """The refusal in the replies' words, on one line."""
+        from bot.render.text import environment
+
+        return environment().get_template("replies/release_refusal.md.j2").render(r=self).strip()
 
 
 @dataclass(frozen=True)
@@ -30,7 +56,12 @@ class Policy:
     branch: str  # the branch whose config applies
     sha: str  # the commit it was read at
     default_branch: str
-    releases_refused: str | None = None  # why /promote and /rollback may not run for this base, if so
+    refusal: Refusal | None = None  # why /promote and /rollback may not run for this base, if so
+
+    @property
+    def releases_refused(self) -> str | None:
+        """The refusal in words (the replies' and the living comment's), None when releases may run."""
+        return None if self.refusal is None else self.refusal.text()
 
     @property
     def configured(self) -> bool:
@@ -77,22 +108,16 @@ def resolve_policy(ctx: Context, base_ref: str | None) -> Policy:
     policy = Policy(config, problem, default, head.sha, default)
     if base_ref is None or base_ref == default or config is None:
         return policy
-    from bot.render.text import inline_code
-
-    # a branch name is anyone's choice (backticks and <tags> included): code spans that nothing closes
-    base, main = inline_code(base_ref, 100), inline_code(default, 100)
     if not matches(base_ref, list(config.release_branches)):
-        return _refused(policy, f"{base} is neither the default branch {main} nor a release branch "
-                                f"listed in `release_branches` of `{CONFIG_PATH}` on {main}")
+        return _refused(policy, Refusal(Refused.NOT_RELEASE_BRANCH, base=base_ref, default=default))
     release = ctx.github.branch(base_ref)
     if not release.protected:
-        return _refused(policy, f"the release branch {base} is not protected on GitHub, so its config is "
-                                "not trusted; protect it in the repository's branch settings")
+        return _refused(policy, Refusal(Refused.UNPROTECTED, base=base_ref, default=default))
     own, own_problem = config_at(ctx, release.sha)
     if own is None and own_problem is None:
         return policy  # a protected release branch without its own config: the default's applies
     return Policy(own, own_problem, base_ref, release.sha, default)
 
 
-def _refused(policy: Policy, why: str) -> Policy:
+def _refused(policy: Policy, why: Refusal) -> Policy:
     return Policy(policy.config, policy.problem, policy.branch, policy.sha, policy.default_branch, why)

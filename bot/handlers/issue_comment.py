@@ -50,7 +50,7 @@ def on_created(ctx: Context) -> None:
     # the default branch's policy as it is now (a tightened `commands:` list applies at once), never
     # the PR's base: its author may have created that branch, and the config on it, themself
     from bot.github_client import GitHubError, RetryLater
-    from bot.policy import resolve_policy
+    from bot.policy import Refusal, Refused, resolve_policy
 
     try:
         policy = resolve_policy(ctx, pull.base_ref)
@@ -59,7 +59,7 @@ def on_created(ctx: Context) -> None:
         raise  # the queue tries again; nothing was run or replied yet
     except GitHubError as exc:
         config, problem = None, None
-        refused = f"mlgate could not read the policy from GitHub ({str(exc).splitlines()[0]}); try again later"
+        refused = Refusal(Refused.POLICY_UNREADABLE, cause=str(exc).splitlines()[0]).text()
     inv = chatops.Invocation(ctx=ctx, repo=repo, number=number, actor=login, comment_id=int(comment["id"]),
                              pull=pull, config=config, config_problem=problem, releases_refused=refused,
                              permissions=permissions)

@@ -16,6 +16,7 @@ from bot.config import parse_config
 from bot.github_client import RunInfo
 from bot.handlers.deployment_protection import DeploymentReason, Why
 from bot.permissions import Authorization, Denial, Requirement
+from bot.policy import Refusal, Refused
 from bot.promotion import MetricRow, Note, Outcome, Reason, Release, Warned
 from bot.render.text import inline_code, templates_dir
 from bot.review_gate import ReviewIn, review_state
@@ -73,6 +74,14 @@ class _Regressed:
     regressed, data_failures, data_changed, inconclusive = True, 0, False, False
 
 
+REFUSALS = {  # every release refusal, with facts that need escaping
+    Refused.NOT_RELEASE_BRANCH: Refusal(Refused.NOT_RELEASE_BRANCH, base="wes-`policy`<b>", default="main"),
+    Refused.UNPROTECTED: Refusal(Refused.UNPROTECTED, base="release/1.x", default="main"),
+    Refused.POLICY_UNREADABLE: Refusal(Refused.POLICY_UNREADABLE,
+                                       cause="reading the branch main: GitHub answered 502 (Bad Gateway)"),
+}
+
+
 def _denial(denial: Denial) -> Authorization:
     listed = ("@acme/ml-release", "ada") if denial == Denial.NOT_LISTED else ()
     return Authorization("rel", SPECS["promote"].requirement, denial=denial, role="read", listed=listed)
@@ -109,8 +118,9 @@ CASES: dict[str, Callable[[], str]] = {
     "no_config-missing.md": lambda: render_reply("no_config.md.j2", line="/promote", problem=None),
     "release_refused.md": lambda: render_reply(
         "release_refused.md.j2", line="/rollback --to 1",
-        why="`wes-policy` is neither the default branch `main` nor a release branch listed in "
-            "`release_branches` of `.github/mlgate.yml` on `main`"),
+        why=Refusal(Refused.NOT_RELEASE_BRANCH, base="wes-policy", default="main").text()),
+    **{f"release_refusal-{code.value}.md": partial(render_reply, "release_refusal.md.j2", r=REFUSALS[code])
+       for code in Refused},
     "undecided.md": lambda: render_reply(
         "undecided.md.j2", what="read the policy", retrying=False,
         cause="reading the branch main: GitHub answered 404 (Not Found)"),
