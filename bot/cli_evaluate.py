@@ -536,8 +536,9 @@ def _evaluate_on_engine(mc: ModelConfig, opts: EvaluateOptions, root: Path, engi
                         key: str | None) -> dict[str, Any]:
     """One model through an engine of bot.evaluation.engines: scores come from --predictions
     (by key, or row-aligned in the holdout itself), never from loading a model."""
-    from bot.evaluation import EvaluationError, compare_table
+    from bot.evaluation import EvaluationError
     from bot.evaluation.engines import EngineUnavailable, Request, TableSource
+    from bot.evaluation.tables import compare_table
 
     if opts.predictions is None:
         raise InputError(f"--engine {engine} evaluates precomputed scores: pass --predictions FILE with an id "
@@ -615,9 +616,9 @@ def _engine_has_baseline(engine: str, predictions: TableSource, opts: EvaluateOp
 
 def _sql_engine(engine: str, opts: EvaluateOptions) -> SqlEngine:
     """The SQL engine behind `--engine` (never numpy here: its tables are frames already)."""
-    from bot.evaluation import get_engine
     from bot.evaluation.engines import EngineUnavailable
     from bot.evaluation.engines.sql import SqlEngine
+    from bot.evaluation.tables import get_engine
 
     eng = get_engine(engine, opts.engine_memory)
     if not isinstance(eng, SqlEngine):

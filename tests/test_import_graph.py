@@ -9,20 +9,7 @@ import ast
 from pathlib import Path
 from typing import TypeGuard
 
-import pytest
-
 BOT = Path(__file__).resolve().parents[1] / "bot"
-
-# Cycles that are known and have an owner to remove them (issue #10; the lead fixes them), each
-# given as the module prefixes its members share: a cycle among those modules only is tolerated
-# for now. Nothing may be added here. When they are all gone, test_the_known_cycles_are_gone
-# passes and fails as XPASS: empty this list then.
-KNOWN_CYCLES: list[tuple[str, ...]] = [
-    # bot.evaluation (compare_table picks an engine) <-> its engines, which import ComparisonResult,
-    # EvaluationError and compare_models from the package (#18's engine interface)
-    ("bot.evaluation",),
-]
-
 
 def _modules(root: Path = BOT) -> dict[str, Path]:
     out = {}
@@ -135,19 +122,11 @@ def test_the_graph_sees_lazy_imports_and_skips_type_checking_blocks(tmp_path: Pa
     assert cycles(graph) == [frozenset({"bot.sub.a", "bot.sub.b"})]
 
 
-def _known(cycle: frozenset[str]) -> bool:
-    return any(all(m.startswith(known) for m in cycle) for known in KNOWN_CYCLES)
-
-
-def test_no_new_import_cycle_in_bot() -> None:
-    new = [sorted(c) for c in cycles(import_graph()) if not _known(c)]
-    assert not new, f"import cycles in bot/: {new}"
-
-
-@pytest.mark.xfail(strict=True, reason="known cycles among: " + "; ".join(
-    " / ".join(prefixes) for prefixes in KNOWN_CYCLES))
-def test_the_known_cycles_are_gone() -> None:
-    assert cycles(import_graph()) == []
+def test_no_import_cycle_in_bot() -> None:
+    """#10: the modules form a tree from the webhook down to the adapters; no two import each other,
+    directly or through others (function-level imports count)."""
+    found = [sorted(c) for c in cycles(import_graph())]
+    assert not found, f"import cycles in bot/: {found}"
 
 
 def test_only_the_dispatcher_imports_the_handlers() -> None:

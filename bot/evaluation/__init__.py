@@ -18,7 +18,6 @@ from bot.errors import InvalidInput
 
 if TYPE_CHECKING:  # the engine does not need pydantic at run time (import time counts in CI)
     from bot.config import SegmentSpec
-    from bot.evaluation.engines import Engine, Progress, Request, TableSource
 
 from bot.evaluation.metrics import SPECS
 from bot.evaluation.paired import PARALLEL_ROWS, Groups, Scored, Stat, compare_partition
@@ -135,40 +134,6 @@ def compare_models(
         for value, size, stats in zip(p.values, p.sizes, per_group, strict=True)
     ]
     return ComparisonResult(results[0][0], seg_out)
-
-
-def get_engine(name: str, memory: str | None = None) -> Engine:
-    """The engine called `name` (numpy, duckdb; spark when its module is installed), ready to `compare`.
-
-    Raises `EngineUnavailable` (one line: what to install) when the engine cannot run here.
-    """
-    from bot.evaluation.engines import ENGINES, EngineUnavailable
-
-    if name == "numpy":
-        from bot.evaluation.engines.numpy_engine import NumpyEngine
-
-        return NumpyEngine()
-    if name == "duckdb":
-        from bot.evaluation.engines.duckdb_engine import DuckDBEngine
-
-        return DuckDBEngine(memory=memory)
-    if name == "spark":
-        try:
-            from bot.evaluation.engines import spark_engine  # type: ignore[attr-defined]
-        except ImportError:
-            raise EngineUnavailable("the spark engine is not available in this version") from None
-        return spark_engine.SparkEngine(memory=memory)
-    raise EngineUnavailable(f"unknown engine {name!r}; choose from {', '.join(ENGINES)}")
-
-
-def compare_table(holdout: TableSource, request: Request, engine: str = "numpy", memory: str | None = None,
-                  progress: Progress | None = None) -> ComparisonResult:
-    """`compare_models` on a table source through the named engine (bot.evaluation.engines)."""
-    eng = get_engine(engine, memory)
-    try:
-        return eng.compare(holdout, request, progress)
-    finally:
-        eng.close()
 
 
 def _labels(col: pd.Series, task: str, classes: list[Any] | None) -> tuple[np.ndarray, list[Any] | None]:

@@ -28,7 +28,7 @@ METRICS = ["accuracy", "precision", "recall", "f1", "roc_auc", "average_precisio
 CHILD = textwrap.dedent(
     """
     import json, sys
-    from bot.evaluation import compare_table
+    from bot.evaluation.tables import compare_table
     from bot.evaluation.engines import Request, TableSource
     path, engine, memory, out = sys.argv[1:5]
     req = Request(task="binary", label="y", candidate=("cand",), baseline=("base",),

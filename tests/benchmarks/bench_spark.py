@@ -97,7 +97,7 @@ MLLIB = SESSION + textwrap.dedent(
 LOCAL = textwrap.dedent(
     """
     import json, resource, sys, time
-    from bot.evaluation import compare_table
+    from bot.evaluation.tables import compare_table
     from bot.evaluation.engines import Request, TableSource
     req = Request(task="binary", label="y", candidate=("candidate",), baseline=("baseline",),
                   metrics=tuple(sys.argv[3].split(",")), segments=("segment",))

@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from bot.errors import MlgateError
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -41,7 +43,7 @@ __all__ = [
 ENGINES = ("numpy", "duckdb", "spark")
 
 
-class EngineUnavailable(RuntimeError):
+class EngineUnavailable(MlgateError, RuntimeError):
     """The engine asked for is not installed or has no session (one line: cause and fix)."""
 
 

@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bot.evaluation import EvaluationError, compare_table
+from bot.evaluation import EvaluationError
 from bot.evaluation.engines import Request, TableSource
 from bot.evaluation.metrics import SPECS
+from bot.evaluation.tables import compare_table
 
 pytest.importorskip("duckdb")
 

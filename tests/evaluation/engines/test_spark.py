@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bot.evaluation import EvaluationError, compare_table
+from bot.evaluation import EvaluationError
 from bot.evaluation.engines import Request, TableSource
+from bot.evaluation.tables import compare_table
 from tests.evaluation.engines.test_cli_engines import evaluate, project
 from tests.evaluation.engines.test_equal import assert_same, frame
 
