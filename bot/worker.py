@@ -29,6 +29,7 @@ from bot.store import Store, StoreError
 if TYPE_CHECKING:
     from bot.context import Event
     from bot.github_client import RetryLater
+    from bot.ports import Registry as RegistryPort
 
 log = logging.getLogger("mlgate.worker")
 
@@ -59,9 +60,11 @@ def build_context(settings: Settings, store: Store, delivery: dict[str, Any], jo
     if event.installation_id and event.repo:
         github = GitHubClient.for_installation(settings, event.installation_id, event.repo)
 
-    def registry() -> Any:
-        from bot.mlflow import Registry
+    def registry() -> RegistryPort:
+        from bot.mlflow import Registry, RegistryError
 
+        if not settings.tracking_uri:  # never MLflow's default (an mlflow.db in the working directory)
+            raise RegistryError("no model registry is configured: set MLFLOW_TRACKING_URI for the App's worker")
         return Registry(settings.tracking_uri)
 
     return Context(event=event, github=github, store=store, registry_factory=registry,
