@@ -106,17 +106,14 @@ def play_pr_loop(report_path: Path, config_text: str, files: dict[str, str | byt
 def _serve(app: Any, github_url: str, token: str, pr: dict[str, Any], work: Any,
            stop: threading.Event) -> None:
     """Serve the App on a free loopback port; print where to look; work its queue until `stop` or Ctrl-C."""
-    import jinja2
     from werkzeug.serving import make_server
 
-    from bot.render import templates_dir
+    from bot.render.text import environment
 
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="mlgate-demo-app", daemon=True)
     thread.start()
-    text = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir() / "demo")),
-                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
-    print(text.get_template("serving.txt.j2").render(
+    print(environment().get_template("demo/serving.txt.j2").render(
         app=f"http://127.0.0.1:{server.server_port}", github=github_url, token=token, repo=REPO,
         pr=pr["number"], head=pr["head"]["sha"]), end="", flush=True)
     try:

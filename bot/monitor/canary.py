@@ -16,7 +16,7 @@ from typing import Protocol
 
 from bot.monitor.compare import LiveComparison, render_comparison
 from bot.monitor.run import VersionSource
-from bot.monitor.templates import env
+from bot.monitor.templates import template
 
 SHARE_TAG = "mlgate.canary.share"
 CHAMPION_TAG = "mlgate.canary.champion"
@@ -70,7 +70,7 @@ def verdict(result: LiveComparison) -> str:
 def comment_body(canary: Canary, result: LiveComparison) -> str:
     """The PR comment: the marker, what runs where, and the comparison (no run time: a re-run
     over the same window renders the same text, so the comment is not edited again)."""
-    return env().get_template("canary_comment.md.j2").render(
+    return template("canary_comment.md.j2").render(
         marker=marker(canary.model), share=canary.share, verdict=verdict(result),
         comparison=render_comparison(result)).strip() + "\n"
 

@@ -24,7 +24,7 @@ from bot.monitor import stats as S
 from bot.monitor.checks import _spec_columns, labels_of, tolerance_for
 from bot.monitor.logs import Window, join_labels, read_logs
 from bot.monitor.run import VersionSource
-from bot.monitor.templates import env
+from bot.monitor.templates import template
 
 SHADOW_OVERLAP = 0.5  # share of the challenger's requests the champion also scored to call it shadow traffic
 
@@ -150,6 +150,6 @@ def _row(model: ModelConfig, min_rows: int, column: str, key: str, stat: Stat) -
 
 def render_comparison(result: LiveComparison) -> str:
     """The comparison as Markdown (the CLI prints it; a PR comment could carry it)."""
-    return env().get_template("compare.md.j2").render(
+    return template("compare.md.j2").render(
         c=result, overall=[r for r in result.rows if r.segment == "all"],
         segments=[r for r in result.rows if r.segment != "all"]).strip() + "\n"

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from bot.config import Monitor
 from bot.monitor.checks import ModelHealth
-from bot.monitor.templates import env
+from bot.monitor.templates import template
 
 TREND_LENGTH = 12
 _TREND = re.compile(r"<!-- mlgate:monitor-trend (\[[^<>]{0,20000}\]) -->")
@@ -88,7 +88,7 @@ def _with(trend: list[dict[str, Any]], entry: dict[str, Any]) -> list[dict[str, 
 
 def render_issue(health: ModelHealth, trend: list[dict[str, Any]], max_rows: int = 60) -> str:
     drifted = sorted((d for d in health.drift if d.drifted and d.segment != "all"), key=lambda d: -d.psi)
-    return env().get_template("issue.md.j2").render(
+    return template("issue.md.j2").render(
         h=health, marker=marker(health.model), drifted=drifted[:max_rows], more_drift=max(len(drifted) - max_rows, 0),
         overall=[d for d in health.drift if d.segment == "all"],
         live=[r for r in health.live if r.segment == "all"], live_segments=[r for r in health.live if r.segment != "all"][:max_rows],

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bot.monitor.templates import env
+from bot.monitor.templates import template
 
 if TYPE_CHECKING:  # the App imports this module for /promote: no pandas, numpy or scipy on that path
     from bot.monitor.canary import Canary
@@ -146,6 +146,6 @@ def release_note(store: MonitorReader, repo: str | None, model: str, *, now: flo
         return None
     age = (now if now is not None else time.time()) - float(runs[0]["at"])
     at = datetime.fromtimestamp(float(runs[0]["at"]), UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return env().get_template("release_note.md.j2").render(
+    return template("release_note.md.j2").render(
         c=comparison, at=at, stale=age > STALE_AFTER, days=int(age // 86400),
         text=comparison["text"].replace("### Canary:", "#### Canary:", 1)).strip() + "\n"

@@ -1,37 +1,16 @@
-"""The Jinja environment of the monitor's Markdown (templates/monitor): issue, comparison, comments.
+"""The monitor's Markdown (templates/monitor): issue, comparison, comments, in the one Jinja environment.
 
-Light on purpose (no pandas or numpy): the App imports it for a /promote reply.
+Light on purpose (no pandas or numpy): the App imports it for a /promote reply. The filters the
+templates use (`num`, `signed`, `p`, `value`, `delta`, `md`) are bot.render.text's.
 """
 
 from __future__ import annotations
 
-from functools import cache
-
 import jinja2
 
-from bot.numbers import metric_format, p_value
-from bot.render import escape_md, templates_dir
+from bot.render.text import environment
 
 
-def _value(v: float | None, metric: str) -> str:
-    return metric_format(metric, v).value(v)
-
-
-def _delta(v: float | None, metric: str, *scale: float | None) -> str:
-    return metric_format(metric, *scale).delta(v)
-
-
-@cache
-def env() -> jinja2.Environment:
-    e = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir() / "monitor")),
-        autoescape=False,  # Markdown; every string from data goes through `md`
-        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-    )
-    e.filters["md"] = escape_md
-    e.filters["num"] = lambda v, d=4: "–" if v is None else f"{v:.{d}f}"
-    e.filters["signed"] = lambda v, d=4: "–" if v is None else f"{v:+.{d}f}"
-    e.filters["p"] = p_value
-    e.filters["value"] = _value  # {{ v | value(metric) }}: the metric's fixed decimals (bot.numbers)
-    e.filters["delta"] = _delta  # {{ d | delta(metric, a_value) }}: a delta with one more decimal
-    return e
+def template(name: str) -> jinja2.Template:
+    """`templates/monitor/<name>` from bot.render.text's environment."""
+    return environment().get_template(f"monitor/{name}")

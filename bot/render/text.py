@@ -140,7 +140,9 @@ def environment() -> jinja2.Environment:
 
     `*.html.j2` templates are autoescaped; Markdown and text templates are not, and escape
     untrusted values with the `md` and `code` filters (or receive them escaped). `count`
-    writes an integer with thousands separators.
+    writes an integer with thousands separators; `value(metric)` and `delta(metric, value)` a
+    metric's fixed decimals (bot.numbers), `p` a p-value, `num`/`signed` fixed decimals (4 unless
+    given), '–' for None.
     """
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
@@ -154,7 +156,28 @@ def environment() -> jinja2.Environment:
     env.filters["count"] = numbers.count
     env.filters["md"] = _md_filter
     env.filters["code"] = inline_code
+    env.filters["num"] = _num_filter
+    env.filters["signed"] = _signed_filter
+    env.filters["p"] = numbers.p_value
+    env.filters["value"] = _value_filter  # {{ v | value(metric) }}: the metric's fixed decimals
+    env.filters["delta"] = _delta_filter  # {{ d | delta(metric, a_value) }}: a delta with one more decimal
     return env
+
+
+def _num_filter(v: float | None, decimals: int = 4) -> str:
+    return "–" if v is None else f"{v:.{decimals}f}"
+
+
+def _signed_filter(v: float | None, decimals: int = 4) -> str:
+    return "–" if v is None else f"{v:+.{decimals}f}"
+
+
+def _value_filter(v: float | None, metric: str) -> str:
+    return numbers.metric_format(metric, v).value(v)
+
+
+def _delta_filter(v: float | None, metric: str, *scale: float | None) -> str:
+    return numbers.metric_format(metric, *scale).delta(v)
 
 
 def _md_filter(text: object, limit: int = 200) -> str:
