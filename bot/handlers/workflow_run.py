@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.apply import pr_changes, undecided, write_check
+from bot.apply import pr_changes, undecided, unevaluated, write_check
 from bot.artifacts import MAX_ZIP_BYTES, ArtifactError, extract_report
 from bot.config import Config
 from bot.context import Context
@@ -156,6 +156,10 @@ def _evaluate(ctx: Context, run: dict[str, Any], number: int, base_sha: str, *, 
             artifact=config.evaluation.artifact, run_url=str(run.get("html_url") or run_id),
             details_url=run.get("html_url")))
         reach(ctx, number, head, EVALUATED)
+        # the comment says so too: a report shown for this head before (a re-run's) no longer stands on top
+        unevaluated(ctx, number, head, "undecided", f"the evaluation run {run_id} has no usable report: "
+                    f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+                    releases_refused=policy.releases_refused)
         return
     decision = decide(report, config, changes)  # the one decision of this job
     from bot.metrics import metrics
@@ -171,7 +175,7 @@ def _evaluate(ctx: Context, run: dict[str, Any], number: int, base_sha: str, *, 
     try:
         extra = origin_reasons(ctx, origin.by_pull_request, pull.author)
     except GitHubError as exc:  # whether the numbers need a reviewer is unknown: nothing is recorded or green
-        undecided(ctx, head, (EVALUATION, REVIEW), "read the author's permission", exc)
+        undecided(ctx, head, (EVALUATION, REVIEW), "read the author's permission", exc, pr=number)
         return
     previous = ctx.store.latest_evaluation(repo, number)
     if previous is not None and previous.get("run_id") == run_id and previous.get("head_sha") == head:

@@ -18,7 +18,7 @@ from bot import promotion
 from bot.plan import EVALUATION, LABEL_REGRESSION
 from bot.store import pr_states
 from tests.handlers.conftest import CONFIG, FAILING, PASSING, REPO, Hub
-from tests.handlers.test_workflow_run import _evaluated, _open
+from tests.handlers.test_workflow_run import _evaluated, _open, _single_workflow_mode, _zip
 
 
 def _top(body: str) -> str:
@@ -128,3 +128,18 @@ def test_the_current_report_comes_first_then_the_earlier_evaluations(hub: Hub) -
     current_footer = body.index("Reproduce this evaluation")
     assert "data checks passed" in body[:current_footer]
     assert current_footer < body.index("<summary>Earlier evaluations (1)</summary>") < body.index("**Commands**")
+
+
+def test_a_rerun_without_a_report_takes_the_heads_pass_off_the_top(hub: Hub) -> None:
+    _single_workflow_mode(hub)
+    n, head = _open(hub)
+    hub.github.complete_workflow_run(REPO, n, artifact=_zip(PASSING))
+    hub.one()
+    assert "✅ the gate passed" in _top(hub.comments(n)[0]["body"])
+    hub.github.complete_workflow_run(REPO, n, artifact=None)  # the head's evaluation again, with no report
+    hub.one()
+    assert hub.checks(head)[EVALUATION]["conclusion"] == "failure"
+    (comment,) = hub.comments(n)
+    top = _top(comment["body"])
+    assert f"❔ could not decide at `{head[:7]}`: the evaluation run" in top and "no usable report" in top
+    assert "the gate passed" not in top and "`/promote`" not in comment["body"]

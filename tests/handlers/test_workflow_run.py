@@ -212,7 +212,8 @@ def test_missing_or_hostile_artifact_fails_the_check_with_the_reason(
     assert check["conclusion"] == "failure"
     assert needle in check["output"]["summary"], check["output"]["summary"]
     assert hub.store.latest_evaluation(REPO, n) is None
-    assert "evaluation pending" in hub.comments(n)[0]["body"]  # no partial state
+    body = hub.comments(n)[0]["body"]  # no partial state: no report, and the state block says why
+    assert "evaluation pending" not in body and "could not decide" in body and "no usable report" in body
 
 
 def test_an_artifact_larger_than_the_limit_is_refused_before_download(hub: Hub) -> None:
