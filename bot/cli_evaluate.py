@@ -716,11 +716,11 @@ def _pred_columns(
         missing = [c for c in cols if c not in preds.columns]
         if missing:
             raise InputError(f"predictions {path} lacks columns {', '.join(missing)} (one probability column per class)")
-        return preds[cols].to_numpy(dtype=float)
+        return np.asarray(preds[cols].to_numpy(dtype=float))
     if prefix not in preds.columns:
         raise InputError(f"predictions {path} has no column {prefix!r}; columns: {', '.join(map(str, preds.columns[:20]))}")
     try:
-        return preds[prefix].to_numpy(dtype=float)
+        return np.asarray(preds[prefix].to_numpy(dtype=float))
     except (TypeError, ValueError):
         raise InputError(f"predictions {path}: column {prefix!r} must be numeric scores") from None
 

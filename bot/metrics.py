@@ -94,7 +94,7 @@ def exposition() -> tuple[bytes, str]:
     path = os.environ.get(MULTIPROC_ENV)
     if path:
         registry = CollectorRegistry()
-        _mp.MultiProcessCollector(registry, path=path)
+        _mp.MultiProcessCollector(registry, path=path)  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_LATEST
     from prometheus_client import REGISTRY
 
@@ -104,4 +104,4 @@ def exposition() -> tuple[bytes, str]:
 def mark_process_dead(pid: int) -> None:
     """gunicorn `child_exit` hook: drop a dead worker's live gauges."""
     if os.environ.get(MULTIPROC_ENV):
-        _mp.mark_process_dead(pid)
+        _mp.mark_process_dead(pid)  # type: ignore[no-untyped-call]

@@ -30,7 +30,8 @@ class ReportError(InvalidInput):
 def schema() -> dict[str, Any]:
     """The JSON Schema of report version 1."""
     text = resources.files("bot").joinpath("schemas/report.v1.json").read_text("utf-8")
-    return json.loads(text)
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
 
 
 @cache

@@ -83,7 +83,7 @@ class Feature:
 
     def holds(self, k: int, codes: np.ndarray | None = None) -> np.ndarray:
         """Rows (all, or the given codes) where predicate k holds."""
-        return self.member[k].astype(bool)[self.codes if codes is None else codes]
+        return np.asarray(self.member[k].astype(bool)[self.codes if codes is None else codes], dtype=bool)
 
 
 @dataclass(frozen=True)
@@ -352,7 +352,7 @@ def search(features: list[Feature], d: np.ndarray, min_rows: int, max_depth: int
             def table(w: np.ndarray | None, f: Feature = f, g: Feature = g, code: np.ndarray = code,
                       cells: int = cells) -> np.ndarray:
                 t = np.bincount(code, weights=w, minlength=cells).reshape(f.cells, g.cells)
-                return (f.member @ t @ g.member.T).ravel()  # [predicate of f, predicate of g]
+                return np.asarray(f.member @ t @ g.member.T).ravel()  # [predicate of f, predicate of g]
 
             cnt = np.rint(table(None))
             s = table(d)
@@ -438,7 +438,7 @@ def loss_rows(task: str, y: np.ndarray, scores: np.ndarray) -> np.ndarray:
         return M.binary_log_loss_rows(y, scores)
     if task == "multiclass":
         return M.multiclass_log_loss_rows(y, scores)
-    return (y - scores) ** 2
+    return np.asarray((y - scores) ** 2, dtype=np.float64)
 
 
 def discover(

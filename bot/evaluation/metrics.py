@@ -151,7 +151,7 @@ def multiclass_log_loss_rows(y_idx: np.ndarray, proba: np.ndarray) -> np.ndarray
     """Per-row log loss: the true class's probability clipped to [eps, 1-eps], as sklearn 1.9 does."""
     proba = np.asarray(proba, dtype=np.float64)
     p = np.clip(proba[np.arange(len(y_idx)), y_idx], EPS, 1 - EPS)
-    return -np.log(p)
+    return np.asarray(-np.log(p), dtype=np.float64)
 
 
 # ---------------------------------------------------------------- regression

@@ -182,7 +182,7 @@ class Scored:
                 return M.multiclass_log_loss_rows(self.y, s)
             if metric == "brier":
                 return M.brier_rows(self.y, s)
-            return np.abs(self.y - s)  # mae
+            return np.asarray(np.abs(self.y - s), dtype=np.float64)  # mae
 
         return self._cached((metric, who), make)
 

@@ -692,7 +692,8 @@ class Scenario(World):
             record["error"] = f"{type(exc).__name__}: {self.webhook_url} could not be reached"
             logging.getLogger(__name__).warning(
                 "webhook %s: %s; start the App, then POST /_sandbox/redeliver", event, record["error"])
-        return record["status"]
+        status: int | None = record["status"]
+        return status
 
     def _send(self, headers: dict[str, str], body: bytes) -> int | None:
         if self.webhook_sink is not None:

@@ -72,7 +72,7 @@ class Shapes:
         for key in ("organization", "parent", "source", "template_repository", "license", "security_and_analysis",
                     "code_of_conduct"):
             data.pop(key, None)
-        return webhooks.overlay(data, {
+        return webhooks.overlay_object(data, {
             "id": r.id, "node_id": f"R_kgDO{r.id}", "name": r.name, "full_name": r.full_name, "private": True,
             "owner": self.user(r.owner), "html_url": f"https://github.com/{r.full_name}", "url": api,
             "default_branch": r.default_branch, "fork": r.parent is not None, "visibility": "private",
@@ -120,7 +120,7 @@ class Shapes:
                 "review_comments": f"{api}/pulls/{n}/comments", "review_comment": f"{api}/pulls/comments{{/number}}",
                 "commits": f"{api}/pulls/{n}/commits", "statuses": f"{api}/statuses/{pr['head_sha']}"}.items()},
         }
-        return webhooks.overlay(data, ours)
+        return webhooks.overlay_object(data, ours)
 
     def pull_simple_json(self, r: Repo, pr: dict[str, Any]) -> dict[str, Any]:
         full = self.pull_json(r, pr)
@@ -208,7 +208,7 @@ class Shapes:
     def comment_json(self, r: Repo, c: dict[str, Any]) -> dict[str, Any]:
         data = self.example("issue-comment")
         api = self.api(r)
-        return webhooks.overlay(data, {
+        return webhooks.overlay_object(data, {
             "id": c["id"], "node_id": f"IC_kwDO{c['id']}", "body": c["body"], "user": self.user(c["user"]),
             "url": f"{api}/issues/comments/{c['id']}",
             "html_url": f"https://github.com/{r.full_name}/pull/{c['issue']}#issuecomment-{c['id']}",
@@ -222,7 +222,7 @@ class Shapes:
         data = self.example("pull-request-review-items")[0]
         n = rv["number"]
         html = f"https://github.com/{r.full_name}/pull/{n}#pullrequestreview-{rv['id']}"
-        return webhooks.overlay(data, {
+        return webhooks.overlay_object(data, {
             "id": rv["id"], "node_id": f"PRR_kwDO{rv['id']}", "user": self.user(rv["user"]), "body": rv["body"],
             "state": rv["state"], "commit_id": rv["commit_id"], "submitted_at": rv["submitted_at"],
             "html_url": html, "pull_request_url": f"{self.api(r)}/pulls/{n}", "author_association": "MEMBER",
@@ -238,7 +238,7 @@ class Shapes:
         data = self.example("check-run")
         api = self.api(r)
         output = c["output"]
-        return webhooks.overlay(data, {
+        return webhooks.overlay_object(data, {
             "id": c["id"], "node_id": f"CR_kwDO{c['id']}", "name": c["name"], "head_sha": c["head_sha"],
             "status": c["status"], "conclusion": c["conclusion"], "external_id": c.get("external_id") or "",
             "url": f"{api}/check-runs/{c['id']}", "html_url": f"https://github.com/{r.full_name}/runs/{c['id']}",
@@ -324,7 +324,7 @@ class Shapes:
                        "timestamp": commit.date if commit else now(),
                        "author": {"name": run["author"], "email": f"{run['author']}@users.noreply.github.com"},
                        "committer": {"name": run["author"], "email": f"{run['author']}@users.noreply.github.com"}}
-        return webhooks.overlay(data, {
+        return webhooks.overlay_object(data, {
             "id": rid, "name": run["name"], "node_id": f"WFR_kwDO{rid}", "head_branch": run["head_branch"],
             "head_sha": run["head_sha"], "path": run["path"],
             "display_title": run.get("display_title") or (pr["title"] if pr else run["name"]),
@@ -367,7 +367,7 @@ class Shapes:
 
     def app_json(self) -> dict[str, Any]:
         data = self.example("integration")
-        return webhooks.overlay(data, {
+        return webhooks.overlay_object(data, {
             "id": self.world.app_id or 0, "slug": self.world.app_slug, "node_id": f"A_kwDO{self.world.app_id}",
             "client_id": f"Iv1.{self.world.app_id}", "name": self.world.app_slug, "owner": self.user("acme"),
             "description": "mlgate (GitHub stand-in)", "external_url": "https://mlgate.example",
@@ -383,7 +383,7 @@ class Shapes:
         v = self.world.installations[inst]
         data = self.example("installation")
         account = self.user(v["account"])
-        return webhooks.overlay(data, {
+        return webhooks.overlay_object(data, {
             "id": inst, "account": account, "app_id": self.world.app_id, "app_slug": self.world.app_slug,
             "target_id": account["id"], "target_type": account["type"],
             "permissions": self.app_json()["permissions"], "events": self.app_json()["events"],

@@ -224,7 +224,7 @@ class World:
 
     def next_number(self, r: Repo) -> int:
         """Issues and pull requests share one sequence of numbers, as on GitHub."""
-        return max([0, *r.pulls, *r.issues, *(c["issue"] for c in self.snapshot(r.comments))]) + 1
+        return int(max([0, *r.pulls, *r.issues, *(c["issue"] for c in self.snapshot(r.comments))])) + 1
 
     def pr_commits(self, r: Repo, pr: dict[str, Any]) -> list[Commit]:
         """The PR's commits, oldest first (at most 250, as GitHub lists them)."""

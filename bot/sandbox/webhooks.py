@@ -97,6 +97,13 @@ def template(event: str, action: str | None, *, api_url: str, full_name: str) ->
     return out
 
 
+def overlay_object(base: dict[str, Any], ours: dict[str, Any]) -> dict[str, Any]:
+    """`overlay` of two objects, which is an object."""
+    merged = overlay(base, ours)
+    assert isinstance(merged, dict)
+    return merged
+
+
 def overlay(base: Any, ours: Any) -> Any:
     """`ours` written over `base`: dicts merge key by key, anything else is replaced."""
     if isinstance(base, dict) and isinstance(ours, dict):
