@@ -42,7 +42,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy bot
 
 unit: $(STAMP) $(ACTIONLINT)
-	$(BIN)/pytest -q -n 2 --timeout 600
+	$(BIN)/pytest -q -n 2 --dist loadgroup --timeout 600
 
 test: lint typecheck unit
 

@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 
     from bot.evaluation.engines.spark_engine import SparkEngine
 
+# one JVM for the whole module: `make test` runs xdist with --dist loadgroup, which keeps a group
+# on one worker (two local Spark sessions at once would double the memory and the warm-up)
+pytestmark = pytest.mark.xdist_group("spark")
+
 
 def test_engine_memory_in_the_jvm_spelling() -> None:
     """--engine-memory takes DuckDB's `4GB`; the JVM's -Xmx (spark.driver.memory) only `4g`."""
