@@ -23,7 +23,7 @@ from typing import Any
 
 from bot.apply import pr_changes, undecided, unevaluated, write_check
 from bot.artifacts import MAX_ZIP_BYTES, ArtifactError, extract_report
-from bot.config import Config
+from bot.config import CONFIG_PATH, Config
 from bot.context import Context
 from bot.gate import decide
 from bot.github_client import PullInfo, RunInfo
@@ -118,6 +118,8 @@ def _evaluate(ctx: Context, run: dict[str, Any], number: int, base_sha: str, *, 
     if config is None and problem and _about_head(ctx, number, head, run_id, origin):
         # a report for this head under a policy that no longer parses: an earlier pass never stands
         write_check(ctx.github, ctx.store, repo, invalid_config_check(head, policy.branch, problem))
+        if ctx.store.pr_head(repo, number) == head:  # nor on the PR's comment (held: the PR's lock)
+            unevaluated(ctx, number, head, "undecided", f"{CONFIG_PATH} on {policy.branch} is invalid: {problem}")
         return
     if config is None:
         ctx.log.info("no usable config on %s (%s); the pull_request handler reported it", policy.branch,
