@@ -182,6 +182,7 @@ class _TokenCache:
         self.lock = threading.Lock()
         self.key_locks: dict[tuple[str, int, int], threading.Lock] = {}
         self.tokens: dict[tuple[str, int, int], tuple[str, float]] = {}
+        self.slugs: dict[tuple[str, int], str] = {}  # the App's slug (GET /app), asked once per process
 
     def _fresh(self, key: tuple[str, int, int]) -> str | None:
         hit = self.tokens.get(key)
@@ -199,12 +200,8 @@ class _TokenCache:
                 token = self._fresh(key)
             if token:
                 return token
-            integration = GithubIntegration(
-                auth=Auth.AppAuth(app_id, private_key), base_url=api_url.rstrip("/"), retry=_retry(),
-                seconds_between_requests=0, seconds_between_writes=0, api_version=API_VERSION,
-            )
             try:  # not get_access_token(): it sends a preview media type instead of ACCEPT
-                data = integration.requester.requestJsonAndCheck(
+                data = _integration(api_url, app_id, private_key).requester.requestJsonAndCheck(
                     "POST", f"/app/installations/{int(installation_id)}/access_tokens",
                     headers={"Accept": ACCEPT}, input={"permissions": {}})[1]
             except (GithubException, requests.RequestException) as exc:
@@ -228,12 +225,40 @@ class _TokenCache:
                 del self.tokens[key]
         return self.get(api_url, app_id, installation_id, private_key)
 
+    def bot_login(self, api_url: str, app_id: int, private_key: str) -> str:
+        """The login the App's comments carry, `<slug>[bot]`: its slug read once from GET /app
+        with the App's JWT (the slug is fixed when the App is created)."""
+        key = (api_url, app_id)
+        with self.lock:
+            slug = self.slugs.get(key)
+        if slug is None:
+            try:
+                data = _integration(api_url, app_id, private_key).requester.requestJsonAndCheck(
+                    "GET", "/app", headers={"Accept": ACCEPT})[1]
+            except (GithubException, requests.RequestException) as exc:
+                raise _translate(exc, "reading the App (GET /app)") from None
+            slug = str(data.get("slug") or "")
+            if not slug:
+                raise GitHubError("reading the App (GET /app): GitHub named no slug")
+            with self.lock:
+                self.slugs[key] = slug
+        return f"{slug}[bot]"
+
     def clear(self) -> None:
         with self.lock:
             self.tokens.clear()
+            self.slugs.clear()
 
 
 TOKENS = _TokenCache()
+
+
+def _integration(api_url: str, app_id: int, private_key: str) -> GithubIntegration:
+    """PyGithub's client for the App itself (its JWT), for GET /app and installation tokens."""
+    return GithubIntegration(
+        auth=Auth.AppAuth(app_id, private_key), base_url=api_url.rstrip("/"), retry=_retry(),
+        seconds_between_requests=0, seconds_between_writes=0, api_version=API_VERSION,
+    )
 
 
 class _ContentCache:
@@ -345,7 +370,8 @@ class GitHubClient:
         """A client with a fresh (cached) installation token, from the App's settings."""
         api_url, app_id, key = settings.github_api_url, int(settings.app_id), settings.private_key
         token = TOKENS.get(api_url, app_id, int(installation_id), key)
-        client = cls(token, repo, api_url)
+        # sticky comments are the App's own: another bot's comment with the marker is not (#10)
+        client = cls(token, repo, api_url, bot_login=TOKENS.bot_login(api_url, app_id, key))
         client._renew = lambda stale: TOKENS.renew(api_url, app_id, int(installation_id), key, stale)
         return client
 

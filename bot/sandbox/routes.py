@@ -215,6 +215,9 @@ def register(app: Flask, world: World, shapes: Shapes) -> None:  # noqa: C901 - 
         c = r.comments.get(cid)
         if c is None:
             return error(404, "Not Found")
+        if request.method != "GET" and c["user"] != f"{world.app_slug}[bot]":
+            # an installation token edits and deletes only the App's own comments, as on GitHub
+            return error(403, "Resource not accessible by integration")
         if request.method == "DELETE":
             r.comments.pop(cid)
             return Response(status=204)
