@@ -42,8 +42,9 @@ CHUNK_ROWS = 1 << 20
 
 class DuckDBEngine(SqlEngine):
     """`stream_ranks` (default): AUC and AP from DuckDB's out-of-core sort streamed through numpy
-    (one sort per model and segment column; DuckDB's window operator needs four and is far
-    slower). False: the portable window SQL that the Spark engine runs. Both are exact."""
+    (one sort per model over all rows, shared by every segment column; DuckDB's window operator
+    needs four per segment column and is far slower). False: the portable window SQL that the
+    Spark engine runs. Both are exact."""
 
     name = "duckdb"
     dialect = Dialect('"')
