@@ -11,7 +11,6 @@ Outcomes are data (a `Denial` code, a status, a gate's state) and `templates/rep
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +27,7 @@ from bot.commands import (
 )
 from bot.config import Config
 from bot.context import Context
+from bot.numbers import metric_format
 from bot.permissions import Authorization, Denial, Permissions, Requirement, refused
 from bot.render.text import environment, inline_code
 from bot.render.text import escape_md as escape
@@ -406,16 +406,11 @@ TABLE: dict[str, Entry] = {
 # ---------------------------------------------------------------- release replies
 
 
-def _num(v: float | None) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "–"
-    return f"{v:.4f}"
-
-
-def _signed(v: float | None) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "–"
-    return f"{v:+.4f}"
+def _metric_row(m: promotion.MetricRow) -> dict[str, str]:
+    """A before/after row in the metric's own decimals (bot.numbers), as the comment writes it."""
+    fmt = metric_format(m.name, m.before, m.after)
+    return {"name": inline_code(m.name), "before": fmt.value(m.before), "after": fmt.value(m.after),
+            "delta": fmt.delta(m.delta)}
 
 
 def _safe(text: str, limit: int = 400) -> str:
@@ -428,8 +423,7 @@ def _safe(text: str, limit: int = 400) -> str:
 def render_outcome(out: promotion.Outcome, line: str) -> str:
     """The reply for a promotion or rollback outcome (also printed by the operator CLI)."""
     r = out.release
-    rows = [{"name": inline_code(m.name), "before": _num(m.before), "after": _num(m.after), "delta": _signed(m.delta)}
-            for m in out.rows]
+    rows = [_metric_row(m) for m in out.rows]
     lock = None
     if out.lock is not None:
         lock = {"holder": _safe(out.lock.holder, 300), "since": out.lock.since}

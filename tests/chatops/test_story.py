@@ -56,7 +56,7 @@ def test_regression_accepted_promoted_and_rolled_back(world: World) -> None:
     c = world.comment(n, "/promote", user="wes")
     text = world.reply(c["id"])
     assert "🚀 **churn-classifier@production** promoted: version 1 → **version 2**" in text
-    assert "| version | 1 | 2 | |" in text and "| `roc_auc` | 0.7842 | 0.7782 | -0.0060 |" in text, text
+    assert "| version | 1 | 2 | |" in text and "| `roc_auc` | 0.784 | 0.778 | -0.0060 |" in text, text
     assert world.reactions(c["id"]) == ["eyes", "rocket"]
     assert world.alias() == "2"
     tags = world.registry.version_tags(MODEL, "2")
