@@ -88,7 +88,7 @@ class EvaluateOptions:
     config: Path
     out: Path
     candidates: dict[str | None, str] = field(default_factory=dict)  # model name (None: only model) -> uri
-    predictions: Path | None = None
+    predictions: str | None = None  # a local path, or a URL the SQL engines read (s3://, gs://, ...)
     baseline_alias: str | None = None
     allow_missing_baseline: bool = False
     models: list[str] = field(default_factory=list)
@@ -210,7 +210,7 @@ def options_from_args(args: argparse.Namespace) -> EvaluateOptions:
         config=Path(args.config),
         out=Path(args.out),
         candidates=_parse_candidates(args.candidate),
-        predictions=Path(args.predictions) if args.predictions else None,
+        predictions=args.predictions or None,
         baseline_alias=args.baseline,
         allow_missing_baseline=args.allow_missing_baseline,
         models=list(args.model),
@@ -431,17 +431,17 @@ def _evaluate_model(
         cand_ref = {"uri": f"candidate-dir:{directory.name}", "version": None}  # replaced once logged
         base_ref, baseline_scores = _baseline(mc, opts, registry, features)
     elif opts.predictions is not None:
-        preds = _read_table(opts.predictions, "predictions")
+        preds = _read_table(Path(opts.predictions), "predictions")
         if len(preds) != len(frame):
             raise InputError(
                 f"predictions {opts.predictions} has {len(preds)} rows but holdout {mc.holdout} has "
                 f"{len(frame)}; the files must be row-aligned"
             )
-        candidate_scores = _pred_columns(preds, "candidate", mc, classes, opts.predictions)
-        cand_ref = {"uri": f"predictions:{opts.predictions.name}", "version": None}
+        candidate_scores = _pred_columns(preds, "candidate", mc, classes, Path(opts.predictions))
+        cand_ref = {"uri": f"predictions:{_basename(opts.predictions)}", "version": None}
         if _has_pred(preds, "baseline"):
-            baseline_scores = _pred_columns(preds, "baseline", mc, classes, opts.predictions)
-            base_ref = {"uri": f"predictions:{opts.predictions.name}#baseline", "version": None}
+            baseline_scores = _pred_columns(preds, "baseline", mc, classes, Path(opts.predictions))
+            base_ref = {"uri": f"predictions:{_basename(opts.predictions)}#baseline", "version": None}
         else:
             base_ref, baseline_scores = _baseline(mc, opts, registry, features)
     else:
@@ -493,7 +493,13 @@ def _evaluate_model(
 
 
 def _is_remote(path: str) -> bool:
-    return "://" in path
+    """A URL for DuckDB's or Spark's own readers (s3://, gs://, https://, dbfs:/, ...), not a local path."""
+    return "://" in path or path.startswith("dbfs:/")
+
+
+def _basename(location: str) -> str:
+    """The last part of a path or URL (`Path` would fold a URL's `//`)."""
+    return location.rstrip("/").rsplit("/", 1)[-1]
 
 
 def _holdout_location(mc: ModelConfig, root: Path) -> str:
@@ -547,11 +553,11 @@ def _evaluate_on_engine(mc: ModelConfig, opts: EvaluateOptions, root: Path, engi
         raise InputError(f"model {mc.name}: slice discovery runs on the numpy engine only; remove `discovery` "
                          "or use --engine numpy")
     loc = _holdout_location(mc, root)
-    pred = str(opts.predictions)
+    pred = opts.predictions
     numpy_engine = engine == "numpy"
     holdout = (TableSource.of_frame(_read_table(Path(loc), "holdout")) if numpy_engine
                else TableSource.of_parquet(loc, name=mc.holdout))
-    predictions = (TableSource.of_frame(_read_table(opts.predictions, "predictions"), "predictions")
+    predictions = (TableSource.of_frame(_read_table(Path(pred), "predictions"), "predictions")
                    if numpy_engine else TableSource.of_parquet(pred, name=pred))
     if key is None:
         raise InputError(f"--engine {engine} joins --predictions to the holdout by key: set `id:` for model "
@@ -579,8 +585,8 @@ def _evaluate_on_engine(mc: ModelConfig, opts: EvaluateOptions, root: Path, engi
     body = result.to_report()
     out: dict[str, Any] = {
         "name": mc.name, "task": mc.task, "label": mc.label,
-        "candidate": {"uri": f"predictions:{opts.predictions.name}", "version": None},
-        "baseline": {"uri": f"predictions:{opts.predictions.name}#baseline", "version": None} if has_base else None,
+        "candidate": {"uri": f"predictions:{_basename(opts.predictions)}", "version": None},
+        "baseline": {"uri": f"predictions:{_basename(opts.predictions)}#baseline", "version": None} if has_base else None,
         "holdout": {"path": mc.holdout, "rows": int(result.metrics[0].rows) if result.metrics else 0,
                     "sha256": _holdout_hash(loc)},
         "metrics": body["metrics"], "segments": body["segments"],
