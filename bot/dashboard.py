@@ -486,16 +486,22 @@ def monitor_latest(store: Store, *, model: str | None = None) -> list[Any]:
     return list(latest(store, model=model))
 
 
-def _words(value: object) -> str:
-    """A detail value as text: lists joined, nested objects as `key: value` pairs, never JSON."""
+def _words(value: object, key: str = "") -> str:
+    """A detail value as text: lists joined, nested objects as `key: value` pairs, never JSON.
+    A number under a metric's name reads as that metric does everywhere (bot.numbers); any
+    other number as written, never an exponent."""
+    from bot import numbers
+
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
-        return f"{value:g}"
+        if key in numbers.METRIC_DECIMALS:
+            return numbers.metric_format(key, value).value(value)
+        return numbers.plain_number(value)
     if isinstance(value, list):
-        return ", ".join(_words(v) for v in value)
+        return ", ".join(_words(v, key) for v in value)
     if isinstance(value, dict):
-        return "; ".join(f"{k}: {_words(v)}" for k, v in value.items())
+        return "; ".join(f"{k}: {_words(v, str(k))}" for k, v in value.items())
     return "" if value is None else str(value)
 
 
@@ -510,7 +516,7 @@ def detail_items(detail: str | None) -> list[tuple[str, str]]:
         return [("note", detail)]
     if not isinstance(data, dict):
         return [("note", _words(data))]
-    return [(str(k).replace("_", " "), _words(v)) for k, v in data.items() if v not in (None, "", [], {})]
+    return [(str(k).replace("_", " "), _words(v, str(k))) for k, v in data.items() if v not in (None, "", [], {})]
 
 
 def _audit_view(row: Mapping[str, Any], web: str) -> dict[str, Any]:

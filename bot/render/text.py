@@ -159,7 +159,7 @@ def environment() -> jinja2.Environment:
     env.filters["num"] = _num_filter
     env.filters["signed"] = _signed_filter
     env.filters["p"] = numbers.p_value
-    env.filters["value"] = _value_filter  # {{ v | value(metric) }}: the metric's fixed decimals
+    env.filters["value"] = _value_filter  # {{ v | value(metric[, other values]) }}: the metric's fixed decimals
     env.filters["delta"] = _delta_filter  # {{ d | delta(metric, a_value) }}: a delta with one more decimal
     return env
 
@@ -172,8 +172,8 @@ def _signed_filter(v: float | None, decimals: int = 4) -> str:
     return "–" if v is None else f"{v:+.{decimals}f}"
 
 
-def _value_filter(v: float | None, metric: str) -> str:
-    return numbers.metric_format(metric, v).value(v)
+def _value_filter(v: float | None, metric: str, *scale: float | None) -> str:
+    return numbers.metric_format(metric, v, *scale).value(v)
 
 
 def _delta_filter(v: float | None, metric: str, *scale: float | None) -> str:

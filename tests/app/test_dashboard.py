@@ -490,7 +490,7 @@ def test_home_links_the_pr_and_draws_each_models_metric_history(tmp_path: Path) 
     assert len(dots) == 5
     assert [d.split('class="')[1].split('"')[0] for d in dots] == [
         "fail promoted", "pass promoted", "fail", "pass", "neutral"]
-    assert "acme/churn#12: roc_auc 0.7655 (fail)" in row
+    assert "acme/churn#12: roc_auc 0.765 (fail)" in row  # roc_auc's 3 decimals, as everywhere (bot.numbers)
 
 
 def test_github_web_address_follows_the_api() -> None:
@@ -553,6 +553,9 @@ def test_detail_items_never_show_json() -> None:
         ("approvers", "carol, dan"), ("reasons", "APAC dropped"), ("x", "a: 1; b: yes")]
     assert detail_items("not json") == [("note", "not json")]
     assert detail_items(None) == []
+    # numbers as bot.numbers writes them: a metric in its decimals, anything else without an exponent
+    assert detail_items('{"metrics": {"roc_auc": 0.78421, "rmse": 15234.7}, "tolerance": 150000.0}') == [
+        ("metrics", "roc_auc: 0.784; rmse: 15,235"), ("tolerance", "150,000")]
 
 
 def test_home_and_model_page_show_the_monitors_latest_state_and_the_canary(tmp_path: Path) -> None:
@@ -575,7 +578,8 @@ def test_home_and_model_page_show_the_monitors_latest_state_and_the_canary(tmp_p
     assert page.count("<circle") == 10 and "Each gated metric of each evaluated candidate" in page
     table = page.split("<th>promoted</th>")[1]
     assert table.index("acme/churn#13") < table.index("acme/churn#11")
-    assert '<td class="n">0.7912</td><td class="n">+0.0070</td><td class="n">0.7086</td><td class="n">-0.0081</td>' in table
+    # each metric in its own decimals (bot.numbers): roc_auc 0.791 here as in the comment, its delta one more
+    assert '<td class="n">0.791</td><td class="n">+0.0070</td><td class="n">0.709</td><td class="n">-0.0081</td>' in table
 
 
 def test_a_model_known_only_to_the_monitor_has_a_page(tmp_path: Path) -> None:
