@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -176,14 +177,22 @@ class DuckDBEngine(SqlEngine):
             if first and plan.paired:
                 for acc in accs:
                     acc.keep(n)
+            # each partition's numpy work runs in its own thread (numpy releases the GIL), chunk
+            # after chunk, while this thread reads the next batch from DuckDB
+            pending: list[Future[None]] = []
             try:
-                reader = self.con.sql(sql).to_arrow_reader(CHUNK_ROWS)
-                for cols, seen in _score_chunks(reader):
-                    cols[1] = cols[1].astype(np.float64)
-                    if self._step is not None:
-                        self._step.within((k + seen / max(n, 1)) / len(whos))
-                    for pi, acc in enumerate(accs):
-                        acc.chunk(cols[:3], cols[2 + pi] if pi else None, states[pi], first, plan.paired)
+                with ThreadPoolExecutor(max_workers=len(accs)) as pool:
+                    reader = self.con.sql(sql).to_arrow_reader(CHUNK_ROWS)
+                    for cols, seen in _score_chunks(reader):
+                        cols[1] = cols[1].astype(np.float64)
+                        if self._step is not None:
+                            self._step.within((k + seen / max(n, 1)) / len(whos))
+                        for done in pending:
+                            done.result()
+                        pending = [pool.submit(acc.chunk, cols[:3], cols[2 + pi] if pi else None, states[pi], first,
+                                               plan.paired) for pi, acc in enumerate(accs)]
+                    for done in pending:
+                        done.result()
             except self._duckdb.Error as exc:
                 raise self.translate(exc) or EvaluationError(str(exc)) from None
 
