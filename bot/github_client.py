@@ -232,11 +232,19 @@ class _TokenCache:
         with self.lock:
             slug = self.slugs.get(key)
         if slug is None:
+            from bot.metrics import metrics
+
+            calls = metrics().github_calls
             try:
                 data = _integration(api_url, app_id, private_key).requester.requestJsonAndCheck(
                     "GET", "/app", headers={"Accept": ACCEPT})[1]
-            except (GithubException, requests.RequestException) as exc:
+            except GithubException as exc:
+                calls.labels(method="GET", status=str(exc.status)).inc()
                 raise _translate(exc, "reading the App (GET /app)") from None
+            except requests.RequestException as exc:
+                calls.labels(method="GET", status="error").inc()
+                raise _translate(exc, "reading the App (GET /app)") from None
+            calls.labels(method="GET", status="ok").inc()  # /metrics counts every call to GitHub
             slug = str(data.get("slug") or "")
             if not slug:
                 raise GitHubError("reading the App (GET /app): GitHub named no slug")

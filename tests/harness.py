@@ -72,7 +72,8 @@ class Harness:
                 break
             except RetryLater as exc:  # the queue would wait exc.seconds and run the job again
                 error = exc
-        calls = [c for c in self.github.calls[start:] if "/access_tokens" not in c[1]]
+        # the App's own calls (an installation token; its slug, read once per process) are not the job's
+        calls = [c for c in self.github.calls[start:] if "/access_tokens" not in c[1] and c[1] != "/app"]
         self.handled.append(event)
         outcome = Outcome(event.key, calls, n, error)
         self.outcomes.append(outcome)
