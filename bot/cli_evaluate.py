@@ -707,6 +707,8 @@ def _log_candidates(registry: Any, loaded: list[tuple[dict[str, Any], LoadedCand
             raise InputError(f"could not log the candidate for {body['name']} to the registry: {exc}; "
                              "no report was written") from None
         body["candidate"] = {"uri": ref.uri, "version": None, "run_id": ref.run_id}
+        if ref.experiment_id is not None:  # the MLflow UI's run link needs it
+            body["candidate"]["experiment_id"] = ref.experiment_id
 
 
 def _has_pred(preds: pd.DataFrame, prefix: str) -> bool:

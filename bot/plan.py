@@ -215,6 +215,7 @@ class Evaluated:
     notes: tuple[str, ...] = ()
     computed_by_pr: bool = False
     extra_reasons: tuple[str, ...] = ()  # review the origin of the numbers asks for (bot.trust)
+    mlflow_ui_url: str | None = None  # the operator's MLflow UI (Settings.mlflow_ui_url), for links
 
 
 @dataclass(frozen=True)
@@ -446,7 +447,7 @@ def _report_section(report: Evaluated, decision: Decision, reserve: int) -> str:
 
     body = render_comment(dict(report.report), decision, report_url=report.report_url, notes=report.notes,
                           commands=False, computed_by_pr=report.computed_by_pr,
-                          limit=MAX_COMMENT_CHARS - reserve - len(MARKER) - 2)
+                          limit=MAX_COMMENT_CHARS - reserve - len(MARKER) - 2, mlflow_ui=report.mlflow_ui_url)
     return body.removeprefix(MARKER + "\n")
 
 

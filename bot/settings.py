@@ -28,6 +28,7 @@ class Settings:
     queue_url: str = "sqlite:///mlgate-queue.db"
     tracking_uri: str | None = None
     public_url: str | None = None
+    mlflow_ui_url: str | None = None  # the MLflow UI the comment and the dashboard link runs and versions in
     dashboard_token: str | None = field(default=None, repr=False)
     dashboard_plain_http: bool = False  # the login cookie without Secure: for a dashboard on plain HTTP, locally
     proxy_hops: int = 0  # reverse proxies in front whose X-Forwarded-For/-Proto are believed (werkzeug's ProxyFix)
@@ -58,6 +59,7 @@ class Settings:
             queue_url=check_queue_url(env.get("MLGATE_QUEUE_URL") or f"sqlite:///{data / 'mlgate-queue.db'}"),
             tracking_uri=env.get("MLFLOW_TRACKING_URI") or None,
             public_url=(env.get("MLGATE_PUBLIC_URL") or "").rstrip("/") or None,
+            mlflow_ui_url=mlflow_ui_url_from_env(env),
             dashboard_token=env.get("MLGATE_DASHBOARD_TOKEN") or None,
             dashboard_plain_http=_flag(env, "MLGATE_DASHBOARD_PLAIN_HTTP"),
             proxy_hops=_proxy_hops(env),
@@ -75,6 +77,19 @@ def database_url_from_env(env: Mapping[str, str] | None = None) -> str:
     env = os.environ if env is None else env
     data = Path(env.get("MLGATE_DATA_DIR") or ".").resolve()
     return env.get("MLGATE_DATABASE_URL") or f"sqlite:///{data / 'mlgate.db'}"
+
+
+def mlflow_ui_url_from_env(env: Mapping[str, str]) -> str | None:
+    """$MLGATE_MLFLOW_UI_URL without its trailing slash: a plain http(s) URL, or a SettingsError."""
+    from bot.render.text import safe_url
+
+    value = (env.get("MLGATE_MLFLOW_UI_URL") or "").strip().rstrip("/")
+    if not value:
+        return None
+    if safe_url(value) != value or "#" in value or "?" in value:
+        raise SettingsError("MLGATE_MLFLOW_UI_URL must be the MLflow UI's http(s) URL, such as "
+                            f"https://mlflow.example.com (no query or fragment), got {value[:60]!r}")
+    return value
 
 
 def _private_key(env: Mapping[str, str]) -> str:

@@ -113,7 +113,8 @@ def plan_head(ctx: Context, *, number: int, head: str, author: str, config: Conf
         except GitHubError as exc:
             failed = exc
     evaluated = Evaluated(report, decision, run_id, report_url(ctx, eval_id), tuple(notes_for(report, config, head)),
-                          computed_by_pr, tuple(extra))
+                          computed_by_pr, tuple(extra),
+                          getattr(ctx.settings, "mlflow_ui_url", None) if ctx.settings is not None else None)
     update = plan(evaluated, config, reviews, remembered(ctx.store, ctx.event.repo or "", number),
                   PullView(number, head, author, releases_refused))
     if failed is not None:

@@ -38,6 +38,7 @@ class ModelRef:
     alias: str | None = None
     run_id: str | None = None
     source: str | None = None
+    experiment_id: str | None = None  # the run's experiment, when known (for a link into the MLflow UI)
 
 
 @dataclass(frozen=True)

@@ -98,7 +98,7 @@ class Tracking(Connection):
                 self.client.set_terminated(run_id, status="FAILED")
             raise
         uri = f"models:/{model_id}"
-        return ModelRef(uri, run_id=run_id, source=uri)
+        return ModelRef(uri, run_id=run_id, source=uri, experiment_id=str(exp_id))
 
     def candidate_provenance(self, uri: str) -> dict[str, str] | None:
         """The `mlgate.*` tags of the logged model `models:/m-…` and of the run that logged it.

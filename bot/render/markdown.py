@@ -22,13 +22,15 @@ def render_comment(
     commands: bool = True,
     computed_by_pr: bool = False,
     limit: int = MAX_COMMENT_CHARS,
+    mlflow_ui: str | None = None,
 ) -> str:
     """The sticky PR comment (GitHub Markdown), always under GitHub's size limit.
 
     `computed_by_pr`: the report came from the PR's own workflow (`evaluation.trust:
     pull_request`), which the comment says right under the verdict. `limit`: fewer characters,
-    when the comment shares GitHub's limit with more (bot.plan's state block)."""
-    view = build_view(report, decision, report_url=report_url, notes=notes)
+    when the comment shares GitHub's limit with more (bot.plan's state block). `mlflow_ui`: the
+    operator's MLflow UI URL, for links to the candidate's run and the baseline's version."""
+    view = build_view(report, decision, report_url=report_url, notes=notes, mlflow_ui=mlflow_ui)
     view["show_commands"] = commands
     view["computed_by_pr"] = computed_by_pr
     view["too_large"] = False

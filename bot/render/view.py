@@ -17,6 +17,7 @@ from bot import numbers
 from bot.commands import comment_hints
 from bot.numbers import MetricFormat, metric_format
 from bot.render import chart
+from bot.render.links import model_links
 from bot.render.text import escape_md, escape_md_line, html_pre, safe_url
 
 if TYPE_CHECKING:
@@ -264,11 +265,16 @@ def build_view(
     esc: Escaper = escape_md,
     report_url: str | None = None,
     notes: Sequence[str] = (),
+    mlflow_ui: str | None = None,
 ) -> dict[str, Any]:
-    """Everything a template may show, with every report string passed through `esc`."""
+    """Everything a template may show, with every report string passed through `esc`.
+
+    `mlflow_ui`: the operator's MLflow UI URL; each model then links its candidate's run and its
+    baseline's version there (bot.render.links; none without it)."""
     line_esc = escape_md_line if esc is escape_md else esc
     decisions = {m.name: m for m in decision.models}
-    models = [_model_view(rm, decisions.get(rm["name"]), esc) for rm in report.get("models", [])]
+    models = [_model_view(rm, decisions.get(rm["name"]), esc) | {"links": model_links(mlflow_ui, rm)}
+              for rm in report.get("models", [])]
     data = report.get("data", {})
     checks = data.get("checks", [])
     failed = [c for c in checks if not c["passed"]]
