@@ -160,12 +160,12 @@ def blueprint(settings: Settings, store: Store) -> Blueprint:
     def model(name: str) -> Response:
         rows = list(store.audit_records(model=name))
         monitor = monitor_latest(store, model=name)
-        points = _history(store, Filters(model=name)).get(name, [])
+        points = _history(store, Filters(model=name), settings.mlflow_ui_url).get(name, [])
         if not rows and not monitor and not points:
             return page("not_found.html.j2", 404, what=f"model {name}")
         return page("model.html.j2", name=name, rows=[_audit_view(r, web) for r in reversed(rows)],
                     evals=_report_links(store, rows), monitor=monitor, points=points,
-                    charts=metric_charts(points), web=web)
+                    charts=metric_charts(points), web=web, mlflow_ui=settings.mlflow_ui_url)
 
     @bp.get("/dashboard/audit")
     def audit_log() -> Response:
@@ -360,6 +360,7 @@ class Point:
     outcome: str
     promoted: bool  # this PR head was promoted afterwards (an audit row says so)
     gated: tuple[tuple[str, float, float | None], ...] = ()  # every gated metric: (name, candidate, baseline)
+    links: tuple[tuple[str, str], ...] = ()  # (what, URL) into the MLflow UI, with Settings.mlflow_ui_url
 
     def of(self, metric: str) -> Point | None:
         """This evaluation seen through another gated metric (None: not evaluated on it)."""
@@ -372,9 +373,11 @@ def _number(v: object) -> float | None:
     return float(v) if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) else None
 
 
-def _history(store: Store, f: Filters) -> dict[str, list[Point]]:
-    """Each model's headline metric over the newest evaluations, oldest first."""
+def _history(store: Store, f: Filters, mlflow_ui: str | None = None) -> dict[str, list[Point]]:
+    """Each model's headline metric over the newest evaluations, oldest first; with `mlflow_ui`,
+    each point links its candidate's run and its baseline's version there (bot.render.links)."""
     from bot.promotion import A_PROMOTE, R_SUCCESS
+    from bot.render.links import model_links
 
     promoted = {(r["repo"], r["sha"]) for r in store.audit_records()
                 if r["action"] == A_PROMOTE and r["result"] == R_SUCCESS and r["sha"]}
@@ -398,7 +401,8 @@ def _history(store: Store, f: Filters) -> dict[str, list[Point]]:
             name, candidate, baseline = gated[0]
             out.setdefault(rm["name"], []).append(Point(
                 int(e["id"]), float(e["created_at"]), e["repo"], int(e["pr"]), e["head_sha"], name,
-                candidate, baseline, str(e["outcome"]), (e["repo"], e["head_sha"]) in promoted, gated))
+                candidate, baseline, str(e["outcome"]), (e["repo"], e["head_sha"]) in promoted, gated,
+                tuple((what, url) for what, url in model_links(mlflow_ui, rm).items() if url)))
     return {name: sorted(points, key=lambda p: (p.at, p.eval_id)) for name, points in out.items()}
 
 
