@@ -21,6 +21,7 @@ from typing import Any, TextIO
 from bot.config import Config, ConfigError
 from bot.gate import Decision
 from bot.plan import EVALUATION, Evaluated, PRUpdate, PullView, Remembered, plan
+from bot.settings import mlflow_ui_url_from_env
 
 CHECK_NAME = EVALUATION
 FORK_NOTE = (
@@ -47,6 +48,7 @@ class ActionInputs:
     token: str
     report_dir: Path
     candidate_dir: Path | None = None  # trusted mode: where the PR-built candidate artifact was downloaded
+    mlflow_ui_url: str | None = None  # mode token: the comment links runs and versions in this MLflow UI
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ActionInputs:
@@ -69,6 +71,7 @@ class ActionInputs:
             report_dir=Path(env.get("MLGATE_REPORT_DIR") or Path(temp) / "mlgate"),
             candidate_dir=(Path(env.get("MLGATE_CANDIDATE_DIR") or Path(temp) / "mlgate-candidate")
                            if get("CANDIDATE_ARTIFACT") else None),
+            mlflow_ui_url=mlflow_ui_url_from_env(env, "MLGATE_INPUT_MLFLOW_UI_URL", "input mlflow-ui-url"),
         )
 
 
@@ -197,7 +200,7 @@ def execute(env: Mapping[str, str], log: TextIO = sys.stdout) -> int:
     decision = result.decision
     runner.output("verdict", decision.outcome)
     runner.output("report-path", str(report_path))
-    update = _plan(result.report, decision, result.config, event)  # the App's plan, so both say the same
+    update = _plan(result.report, decision, result.config, event, inputs.mlflow_ui_url)  # the App's plan, so both say the same
     check = update.check(EVALUATION)
     assert check is not None  # a plan after an evaluation always completes the evaluation check
     runner.summary(check.summary)
@@ -286,13 +289,14 @@ def _event(env: Mapping[str, str]) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _plan(report: dict[str, Any], decision: Decision, config: Config, event: dict[str, Any]) -> PRUpdate:
+def _plan(report: dict[str, Any], decision: Decision, config: Config, event: dict[str, Any],
+          mlflow_ui_url: str | None = None) -> PRUpdate:
     """bot.plan as the App would plan the head, for the Action's token mode: no review gate (the
     workflow's token cannot read team membership), no labels, no commands, nothing remembered."""
     pr = event.get("pull_request") or {}
     view = PullView(int(pr.get("number") or 0), str((pr.get("head") or {}).get("sha") or ""),
                     str((pr.get("user") or {}).get("login") or ""), app=False)
-    return plan(Evaluated(report, decision), config, None, Remembered(), view)
+    return plan(Evaluated(report, decision, mlflow_ui_url=mlflow_ui_url), config, None, Remembered(), view)
 
 
 def _post_with_token(

@@ -79,15 +79,17 @@ def database_url_from_env(env: Mapping[str, str] | None = None) -> str:
     return env.get("MLGATE_DATABASE_URL") or f"sqlite:///{data / 'mlgate.db'}"
 
 
-def mlflow_ui_url_from_env(env: Mapping[str, str]) -> str | None:
-    """$MLGATE_MLFLOW_UI_URL without its trailing slash: a plain http(s) URL, or a SettingsError."""
+def mlflow_ui_url_from_env(env: Mapping[str, str], name: str = "MLGATE_MLFLOW_UI_URL",
+                           label: str | None = None) -> str | None:
+    """$MLGATE_MLFLOW_UI_URL (or `name`) without its trailing slash: a plain http(s) URL, or a
+    SettingsError naming `label` (the variable, unless given)."""
     from bot.render.text import safe_url
 
-    value = (env.get("MLGATE_MLFLOW_UI_URL") or "").strip().rstrip("/")
+    value = (env.get(name) or "").strip().rstrip("/")
     if not value:
         return None
     if safe_url(value) != value or "#" in value or "?" in value:
-        raise SettingsError("MLGATE_MLFLOW_UI_URL must be the MLflow UI's http(s) URL, such as "
+        raise SettingsError(f"{label or name} must be the MLflow UI's http(s) URL, such as "
                             f"https://mlflow.example.com (no query or fragment), got {value[:60]!r}")
     return value
 
