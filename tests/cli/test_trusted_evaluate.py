@@ -125,6 +125,9 @@ def test_trusted_candidate_is_scored_logged_with_provenance_and_named_in_the_rep
     (model,) = result.report["models"]
     uri = model["candidate"]["uri"]
     assert uri.startswith("models:/m-") and model["baseline"]["version"] == "1"
+    # the logged run and its experiment, as written to disk (the MLflow UI's run link, #14 item 4)
+    run = project["registry"].client.get_run(report["models"][0]["candidate"]["run_id"])
+    assert report["models"][0]["candidate"]["experiment_id"] == run.info.experiment_id
     tags = project["registry"].candidate_provenance(uri)
     assert tags == {"mlgate.repository": REPO, "mlgate.pr": "2", "mlgate.head_sha": HEAD,
                     "mlgate.trusted_run_id": str(TRUSTED_RUN), "mlgate.triggering_run_id": str(TRIGGERING),
