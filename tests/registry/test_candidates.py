@@ -77,7 +77,8 @@ def test_logged_candidate_carries_its_provenance_and_registers(reg: Registry, di
     ref = reg.log_candidate(reg.load_candidate(dirs["skops"], "binary", LoadPolicy()), tags)
     assert ref.uri.startswith("models:/m-") and reg.candidate_provenance(ref.uri) == tags
     # the run's experiment, for the MLflow UI's run link (#14 item 4): the one the run really is in
-    assert ref.experiment_id is not None and reg.client.get_run(ref.run_id).info.experiment_id == ref.experiment_id
+    assert ref.experiment_id is not None and ref.run_id is not None
+    assert reg.client.get_run(ref.run_id).info.experiment_id == ref.experiment_id
     version = reg.register(ref.uri, "churn")
     x, _ = frame()
     assert reg.load_scorer(f"models:/churn/{version}", "binary")(x).shape == (len(x),)
