@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import yaml
 
-from bot.mlflow import scoring as registry_module
 from bot.mlflow import LoadPolicy, Registry, RegistryError, UnsafeModel
+from bot.mlflow import scoring as registry_module
 from tests.registry.conftest import frame
 
 onnx = pytest.importorskip("onnx")
