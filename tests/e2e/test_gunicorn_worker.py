@@ -100,6 +100,8 @@ def test_pr_loop_through_gunicorn_and_a_worker_process(github: Any, processes: d
         return runs.get("mlgate/evaluation", {}).get("status") == "completed"
 
     wait_for("the evaluation check", evaluated)
+    # bot.apply writes the checks first (they gate the merge), then the comment: wait for the edit too
+    wait_for("the comment's verdict", lambda: "the gate failed" in github.comments("acme/churn", n)[0]["body"])
     (comment,) = github.comments("acme/churn", n)
     assert comment["id"] == first_id
     assert "the gate failed" in comment["body"] and "region = APAC" in comment["body"]
