@@ -74,12 +74,12 @@ def test_only_one_of_many_processes_gets_the_lock(store: Store) -> None:
 
 
 def test_audit_is_append_only(store: Store) -> None:
-    a = store.record_audit(actor="bob", action="promote", result="ok", model="churn", from_version="1",
+    a = store.record_audit(actor="bob", action="promote", result="success", model="churn", from_version="1",
                            to_version="2", pr=7, sha="abc", delivery_id="d1")
     b = store.record_audit(actor="eve", action="promote", result="denied", model="churn", pr=7)
     assert b > a
     rows = store.audit_records(model="churn")
-    assert [(r["actor"], r["result"]) for r in rows] == [("bob", "ok"), ("eve", "denied")]
+    assert [(r["actor"], r["result"]) for r in rows] == [("bob", "success"), ("eve", "denied")]
     public = [n for n in dir(Store) if not n.startswith("_")]
     assert not [n for n in public if "audit" in n and any(w in n for w in ("update", "delete", "edit", "remove"))]
 

@@ -29,9 +29,9 @@ def test_single_process_registry_without_multiproc_dir() -> None:
     env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
     code = (
         "from bot.metrics import metrics, exposition\n"
-        "metrics().releases.labels(action='promote', result='ok').inc(3)\n"
+        "metrics().releases.labels(action='promote', result='done').inc(3)\n"
         "body, ctype = exposition(); print(ctype); print(body.decode())"
     )
     out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True, timeout=60).stdout
     assert out.startswith("text/plain")
-    assert 'mlgate_releases_total{action="promote",result="ok"} 3.0' in out
+    assert 'mlgate_releases_total{action="promote",result="done"} 3.0' in out
