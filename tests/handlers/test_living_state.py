@@ -143,26 +143,3 @@ def test_a_rerun_without_a_report_takes_the_heads_pass_off_the_top(hub: Hub) -> 
     top = _top(comment["body"])
     assert f"❔ could not decide at `{head[:7]}`: the evaluation run" in top and "no usable report" in top
     assert "the gate passed" not in top and "`/promote`" not in comment["body"]
-
-
-def test_a_report_under_a_policy_broken_after_a_pass_takes_the_pass_off_the_top(hub: Hub) -> None:
-    """The comment follows the check of 2d698af: a release branch's config broken after the head passed."""
-    from tests.handlers.test_workflow_run import _build, _complete_evaluation
-
-    hub.github.push(REPO, "main", {".github/mlgate.yml": CONFIG.rstrip("\n") + "\nrelease_branches: ['release/*']\n"})
-    hub.github.push(REPO, "release/1.x", {".github/mlgate.yml": CONFIG})
-    hub.github.protect_branch(REPO, "release/1.x")
-    pr = hub.github.open_pull_request(REPO, {"data/train.csv": "a\n1\n", "train.py": "x = 1\n"}, base="release/1.x")
-    hub.one()
-    n, head = int(pr["number"]), str(pr["head"]["sha"])
-    build = _build(hub, n)
-    _complete_evaluation(hub, build, PASSING)
-    hub.one()
-    assert "✅ the gate passed" in _top(hub.comments(n)[0]["body"])
-    hub.github.push(REPO, "release/1.x", {".github/mlgate.yml": "version: 1\nmodels: [\n"})
-    _complete_evaluation(hub, build, FAILING)
-    hub.run()
-    assert hub.checks(head)[EVALUATION]["conclusion"] == "failure"
-    top = _top(hub.comments(n)[0]["body"])
-    assert f"❔ could not decide at `{head[:7]}`: .github/mlgate.yml on release/1.x is invalid" in top
-    assert "the gate passed" not in top

@@ -71,6 +71,7 @@ def test_a_release_branch_config_broken_after_a_pass_never_leaves_the_pass_stand
     head's trusted evaluation reports again (a regression): the earlier pass must not stand."""
     from bot.plan import INVALID_CONFIG_TITLE
     from tests.handlers.conftest import CONFIG
+    from tests.handlers.test_living_state import _top
 
     hub.github.push(REPO, "main", {".github/mlgate.yml": CONFIG.rstrip("\n") + "\nrelease_branches: ['release/*']\n"})
     hub.github.push(REPO, "release/1.x", {".github/mlgate.yml": CONFIG})
@@ -88,6 +89,10 @@ def test_a_release_branch_config_broken_after_a_pass_never_leaves_the_pass_stand
     check = hub.checks(head)[EVALUATION]
     assert check["conclusion"] == "failure" and check["output"]["title"] == INVALID_CONFIG_TITLE
     assert hub.store.check_conclusion(REPO, head, EVALUATION) == "failure"
+    # and the living comment takes the pass off its top (tests/handlers/test_living_state.py)
+    top = _top(hub.comments(n)[0]["body"])
+    assert f"❔ could not decide at `{head[:7]}`: .github/mlgate.yml on release/1.x is invalid" in top
+    assert "the gate passed" not in top
 
 
 def test_a_dismissed_approval_under_a_policy_that_no_longer_parses_never_leaves_the_review_green(hub: Hub) -> None:
