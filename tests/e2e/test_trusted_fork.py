@@ -81,6 +81,8 @@ def test_a_fork_pr_is_evaluated_only_through_the_trusted_workflow(github: Any, t
         assert checks[EVALUATION]["details_url"].startswith(procs["url"])
         wait_for("the review check", lambda: REVIEW in _checks(github, head))
         assert _checks(github, head)[REVIEW]["conclusion"] != "success"
+        # bot.apply writes the checks first (they gate the merge), then the comment: wait for the edit too
+        wait_for("the comment's verdict", lambda: "the gate failed" in github.comments(REPO, n)[0]["body"])
         (comment,) = github.comments(REPO, n)
         assert "the gate failed" in comment["body"] and "region = APAC" in comment["body"]
         assert "computed by the pull request's own workflow" not in comment["body"]
