@@ -137,6 +137,7 @@ audit = Table(
 Index("ix_audit_release", audit.c.model, audit.c.alias, audit.c.id)
 Index("ix_audit_delivery", audit.c.delivery_id)
 Index("ix_audit_head", audit.c.repo, audit.c.sha)
+Index("ix_audit_pr", audit.c.repo, audit.c.pr, audit.c.id)  # a PR's releases, newest first (0008)
 locks = Table(
     "locks", metadata,
     Column("name", String(300), primary_key=True),
@@ -207,7 +208,7 @@ class StoreError(AdapterError):
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 BASELINE = "0001"  # the schema that create_all made before bot/migrations existed
-SCHEMA_HEAD = "0007"  # the newest revision in bot/migrations/versions (tests keep the two equal)
+SCHEMA_HEAD = "0008"  # the newest revision in bot/migrations/versions (tests keep the two equal)
 MIGRATION_LOCK = 0x6D6C67617465  # "mlgate": the advisory lock that serialises migrations on PostgreSQL
 
 
@@ -855,7 +856,7 @@ class Store:
 
     def releases_of_pr(self, repo: str, pr: int, limit: int) -> list[ReleaseRow]:
         """The successful promotions and rollbacks made from pull request `pr` of `repo`, newest
-        first (the living comment's state block lists them; ix_audit_head narrows to the repo)."""
+        first (the living comment's state block lists them), by ix_audit_pr."""
         q = (select(*_RELEASE_COLUMNS).where(audit.c.repo == repo, audit.c.pr == pr, _SUCCESSFUL_RELEASE)
              .order_by(audit.c.id.desc()).limit(limit))
         return self._releases(q)

@@ -58,7 +58,7 @@ def test_a_store_from_before_migrations_is_upgraded_in_place(store_url: str) -> 
         metadata.create_all(conn, tables=[t for t in metadata.sorted_tables if t.name not in later])
         conn.execute(text("DROP INDEX ix_deliveries_repo_received"))
         conn.execute(text("ALTER TABLE checks DROP COLUMN digest"))  # added by 0006
-        for index in ("ix_audit_release", "ix_audit_delivery", "ix_audit_head"):  # added by 0007
+        for index in ("ix_audit_release", "ix_audit_delivery", "ix_audit_head", "ix_audit_pr"):  # 0007, 0008
             conn.execute(text(f"DROP INDEX {index}"))
         conn.execute(text("ALTER TABLE audit DROP COLUMN alias"))
         conn.execute(text("INSERT INTO audit (at, actor, action, result) VALUES (1.0, 'wes', 'promote', 'success')"))
