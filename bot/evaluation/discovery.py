@@ -22,11 +22,13 @@ Pure functions over numpy and pandas; no I/O. docs/statistics.md explains the gu
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -38,6 +40,7 @@ from bot.evaluation.segments import build_partitions
 
 NUMERIC_BINS = 5  # quantile bins per numeric column
 QUANTILE_SAMPLE = 100_000  # rows the quantiles are taken from (every k-th present value)
+QUANTILES = np.linspace(0, 1, NUMERIC_BINS + 1)[1:-1]
 MAX_VALUES = 50  # most frequent categorical values kept as their own predicate; the rest are pooled
 MAX_COLUMNS = 200
 MAX_EXPAND = 3000  # depth-3 parents expanded at most (best bound first)
@@ -208,14 +211,17 @@ def feature_columns(frame: pd.DataFrame, label: str, columns: list[str] | None, 
     return chosen
 
 
-def build_features(frame: pd.DataFrame, columns: list[str], min_rows: int) -> list[Feature]:
-    """Each column as predicates. Labels and losses are not used, so this may see every row."""
+def build_features(frame: pd.DataFrame, columns: list[str], min_rows: int, exact: bool = False) -> list[Feature]:
+    """Each column as predicates. Labels and losses are not used, so this may see every row.
+
+    `exact`: numeric bins from the quantiles of every present value rather than of every k-th
+    (which depends on the row order; a key-split discovery must not)."""
     out: list[Feature] = []
     for name in columns:
         col = frame[name]
         numeric = (pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col))
         if numeric and _distinct_above(col, 12):
-            out.append(_numeric(name, col))
+            out.append(_numeric(name, col, exact))
         elif numeric or pd.api.types.is_bool_dtype(col) or pd.api.types.is_object_dtype(col) \
                 or isinstance(col.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(col):
             out.append(_categorical(name, col, min_rows))
@@ -228,16 +234,30 @@ def _distinct_above(col: pd.Series, k: int) -> bool:
     return bool(col.iloc[:10_000].nunique(dropna=True) > k or col.nunique(dropna=True) > k)
 
 
-def _numeric(name: str, col: pd.Series) -> Feature:
+def _numeric(name: str, col: pd.Series, exact: bool = False) -> Feature:
     x = col.to_numpy(dtype=np.float64, na_value=np.nan)
     present = x[~np.isnan(x)]
-    sample = present[:: max(1, len(present) // QUANTILE_SAMPLE)]  # edges are rounded to 2 digits anyway
-    qs = np.quantile(sample, np.linspace(0, 1, NUMERIC_BINS + 1)[1:-1]) if len(present) else np.array([])
-    edges = np.unique([_nice(float(q)) for q in qs])
-    edges = edges[(edges > present.min()) & (edges <= present.max())] if len(present) else edges
+    # edges are rounded to 2 digits anyway
+    sample = present if exact else present[:: max(1, len(present) // QUANTILE_SAMPLE)]
+    qs = np.quantile(sample, QUANTILES) if len(present) else np.array([])
+    edges = numeric_edges([float(q) for q in qs], float(present.min()) if len(present) else None,
+                          float(present.max()) if len(present) else None)
     codes = np.searchsorted(edges, x, side="right").astype(np.int32)
+    codes[np.isnan(x)] = len(edges) + 1
+    return numeric_feature(name, edges, codes)
+
+
+def numeric_edges(quantiles: list[float], low: float | None, high: float | None) -> np.ndarray:
+    """The bin edges from a column's quantiles (rounded to 2 digits) inside (min, max]
+    (None: the column has no present value)."""
+    edges = np.unique([_nice(q) for q in quantiles])
+    return edges[(edges > low) & (edges <= high)] if low is not None and high is not None else edges
+
+
+def numeric_feature(name: str, edges: np.ndarray, codes: np.ndarray) -> Feature:
+    """A numeric column's predicates over its bins (codes: bin of every row by `edges`, side
+    right; len(edges) + 1 for missing)."""
     nb = len(edges) + 1
-    codes[np.isnan(x)] = nb
     preds: list[Predicate] = []
     rows: list[np.ndarray] = []
 
@@ -265,6 +285,15 @@ def _numeric(name: str, col: pd.Series) -> Feature:
     return Feature(name, codes, preds, np.array(rows))
 
 
+def categorical_feature(name: str, kept: list[str], rare: int, shown: str, codes: np.ndarray) -> Feature:
+    """A categorical column's predicates: one per kept value, the pooled rare values, missing
+    (codes: the kept value's index, len(kept) for a rare value, len(kept) + 1 for missing)."""
+    preds = [Predicate(name, "=", t, f"{name} = {t}") for t in kept]
+    preds.append(Predicate(name, "in", shown, f"{name} is one of {rare} rare values ({shown})"))
+    preds.append(Predicate(name, "missing", "", f"{name} is missing"))
+    return Feature(name, codes, preds, np.eye(len(preds)))
+
+
 def _categorical(name: str, col: pd.Series, min_rows: int) -> Feature:
     codes, uniques = pd.factorize(col, sort=False, use_na_sentinel=True)
     texts = [str(u) for u in uniques]
@@ -278,27 +307,89 @@ def _categorical(name: str, col: pd.Series, min_rows: int) -> Feature:
     index = {t: i for i, t in enumerate(kept)}
     pooled = len(kept)
     remap = np.array([index.get(t, pooled) for t in texts] + [pooled + 1], dtype=np.int32)
-    preds = [Predicate(name, "=", t, f"{name} = {t}") for t in kept]
     shown = ", ".join(rare[:3]) + (", …" if len(rare) > 3 else "")
-    preds.append(Predicate(name, "in", shown, f"{name} is one of {len(rare)} rare values ({shown})"))
-    preds.append(Predicate(name, "missing", "", f"{name} is missing"))
-    return Feature(name, remap[codes], preds, np.eye(len(preds)))
+    return categorical_feature(name, kept, len(rare), shown, remap[codes])
 
 
 # ---------------------------------------------------------------- search
 
 
-def search(features: list[Feature], d: np.ndarray, min_rows: int, max_depth: int,
+PairTables = tuple[np.ndarray, np.ndarray, np.ndarray | None]
+
+
+class Aggregates(Protocol):
+    """Grouped sums of the loss difference d over the search half, by the features' cells.
+
+    `search` needs nothing else of the rows: the numpy engine computes them with bincounts
+    (`NumpyAggregates`), the SQL engines with GROUP BY (bot.evaluation.engines.slices_sql)."""
+
+    rows: int  # rows of the search half
+    sigma: float  # population standard deviation of d on them
+
+    def cells(self, fi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per cell of feature fi: rows, sum(d), sum(max(d, 0))."""
+        ...
+
+    def pairs(self, wanted: list[tuple[int, int]], positive: bool) -> Iterator[PairTables]:
+        """Per wanted pair (fi, gi), in order: [cells of fi, cells of gi] tables of rows, sum(d)
+        and (when `positive`) sum(max(d, 0))."""
+        ...
+
+    def within(self, fi: int, a: int, gi: int, b: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per cell of feature hi, over the rows where predicate a of fi and b of gi hold: rows, sum(d)."""
+        ...
+
+
+class NumpyAggregates:
+    """`Aggregates` from the per-row codes and d (bincounts)."""
+
+    def __init__(self, features: list[Feature], d: np.ndarray) -> None:
+        self.features = features
+        self.d = d
+        self.dpos = np.maximum(d, 0.0)
+        self.rows = len(d)
+        self.sigma = float(d.std()) if len(d) else float("nan")
+        self._parent: tuple[int, int, int, int] | None = None
+        self._rows = np.empty(0, dtype=np.int64)
+
+    def cells(self, fi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        f = self.features[fi]
+        return (np.bincount(f.codes, minlength=f.cells), np.bincount(f.codes, weights=self.d, minlength=f.cells),
+                np.bincount(f.codes, weights=self.dpos, minlength=f.cells))
+
+    def pairs(self, wanted: list[tuple[int, int]], positive: bool) -> Iterator[PairTables]:
+        for fi, gi in wanted:
+            f, g = self.features[fi], self.features[gi]
+            cells = f.cells * g.cells
+            code = f.codes.astype(np.int64) * g.cells + g.codes
+
+            def table(w: np.ndarray | None, f: Feature = f, g: Feature = g, code: np.ndarray = code,
+                      cells: int = cells) -> np.ndarray:
+                return np.bincount(code, weights=w, minlength=cells).reshape(f.cells, g.cells)
+
+            yield table(None), table(self.d), table(self.dpos) if positive else None
+
+    def within(self, fi: int, a: int, gi: int, b: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        if self._parent != (fi, a, gi, b):
+            self._rows = np.flatnonzero(self.features[fi].holds(a) & self.features[gi].holds(b))
+            self._parent = (fi, a, gi, b)
+        h = self.features[hi]
+        ch = h.codes[self._rows]
+        return np.bincount(ch, minlength=h.cells), np.bincount(ch, weights=self.d[self._rows], minlength=h.cells)
+
+
+def search(features: list[Feature], d: np.ndarray | Aggregates, min_rows: int, max_depth: int,
            pool: int = SEARCH_POOL) -> tuple[list[Candidate], int]:
     """The best candidate slices by score (highest first) and how many slices were scored.
 
     `d` is the per-row loss difference on the search half, row-aligned with the features'
-    codes. A candidate has at least `min_rows` rows and beats each of its parents' scores.
+    codes, or its grouped sums (`Aggregates`). A candidate has at least `min_rows` rows and
+    beats each of its parents' scores.
     """
-    sigma = float(d.std())
-    if len(d) < 2 or not sigma > 0:
+    agg: Aggregates = NumpyAggregates(features, d) if isinstance(d, np.ndarray) else d
+    sigma = agg.sigma
+    if agg.rows < 2 or not sigma > 0:
         return [], 0
-    dpos = np.maximum(d, 0.0)
     best: list[tuple[float, int, tuple[tuple[int, int], ...]]] = []  # min-heap of the pool
     scored = 0
 
@@ -321,9 +412,10 @@ def search(features: list[Feature], d: np.ndarray, min_rows: int, max_depth: int
     valid1: list[tuple[np.ndarray, np.ndarray]] = []
     for fi, f in enumerate(features):
         M = f.member
-        cnt = M @ np.bincount(f.codes, minlength=f.cells)
-        s = M @ np.bincount(f.codes, weights=d, minlength=f.cells)
-        pos = M @ np.bincount(f.codes, weights=dpos, minlength=f.cells)
+        n_cells, d_cells, pos_cells = agg.cells(fi)
+        cnt = M @ n_cells
+        s = M @ d_cells
+        pos = M @ pos_cells
         with np.errstate(invalid="ignore", divide="ignore"):
             z = np.where(cnt > 0, s / (sigma * np.sqrt(cnt)), -np.inf)
         ok = cnt >= min_rows
@@ -337,34 +429,28 @@ def search(features: list[Feature], d: np.ndarray, min_rows: int, max_depth: int
     cut = floor()
     open1 = [ok & (bnd > cut) for ok, bnd in valid1]  # the parents worth extending
     # level 2: every pair of columns with open parents, one grouped sum per pair
+    wanted = [(fi, gi) for fi in range(len(features)) if open1[fi].any()
+              for gi in range(fi + 1, len(features)) if open1[gi].any()]
     pairs: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-    for fi, f in enumerate(features):
-        if not open1[fi].any():
-            continue
-        for gi in range(fi + 1, len(features)):
-            g = features[gi]
-            if not open1[gi].any():
-                continue
-            kg = len(g.predicates)
-            cells = f.cells * g.cells
-            code = f.codes.astype(np.int64) * g.cells + g.codes
+    for (fi, gi), (t_cnt, t_d, t_pos) in zip(wanted, agg.pairs(wanted, max_depth >= 3), strict=True):
+        f, g = features[fi], features[gi]
+        kg = len(g.predicates)
 
-            def table(w: np.ndarray | None, f: Feature = f, g: Feature = g, code: np.ndarray = code,
-                      cells: int = cells) -> np.ndarray:
-                t = np.bincount(code, weights=w, minlength=cells).reshape(f.cells, g.cells)
-                return np.asarray(f.member @ t @ g.member.T).ravel()  # [predicate of f, predicate of g]
+        def table(t: np.ndarray, f: Feature = f, g: Feature = g) -> np.ndarray:
+            return np.asarray(f.member @ t @ g.member.T).ravel()  # [predicate of f, predicate of g]
 
-            cnt = np.rint(table(None))
-            s = table(d)
-            allowed = (open1[fi][:, None] & open1[gi][None, :]).ravel() & (cnt >= min_rows)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                z = np.where(allowed, s / (sigma * np.sqrt(np.maximum(cnt, 1))), -np.inf)
-            scored += int(allowed.sum())
-            parent = np.maximum(np.repeat(z1[fi], kg), np.tile(z1[gi], len(f.predicates)))
-            for c in np.flatnonzero(allowed & (z > parent) & (z > cut)):
-                offer(float(z[c]), int(cnt[c]), ((fi, int(c // kg)), (gi, int(c % kg))))
-            if max_depth >= 3:
-                pairs[(fi, gi)] = (z, cnt, bound(table(dpos)))
+        cnt = np.rint(table(t_cnt))
+        s = table(t_d)
+        allowed = (open1[fi][:, None] & open1[gi][None, :]).ravel() & (cnt >= min_rows)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            z = np.where(allowed, s / (sigma * np.sqrt(np.maximum(cnt, 1))), -np.inf)
+        scored += int(allowed.sum())
+        parent = np.maximum(np.repeat(z1[fi], kg), np.tile(z1[gi], len(f.predicates)))
+        for c in np.flatnonzero(allowed & (z > parent) & (z > cut)):
+            offer(float(z[c]), int(cnt[c]), ((fi, int(c // kg)), (gi, int(c % kg))))
+        if max_depth >= 3:
+            assert t_pos is not None
+            pairs[(fi, gi)] = (z, cnt, bound(table(t_pos)))
     if max_depth < 3:
         return _ranked(best), scored
     # level 3: extend the open pairs whose bound can still reach the pool, best bound first
@@ -378,15 +464,13 @@ def search(features: list[Feature], d: np.ndarray, min_rows: int, max_depth: int
     for bnd_value, fi, a, gi, b in opened[:MAX_EXPAND]:
         if bnd_value <= floor():
             break
-        rows = np.flatnonzero(features[fi].holds(a) & features[gi].holds(b))
-        dr = d[rows]
         z_parent = pairs[(fi, gi)][0][a * len(features[gi].predicates) + b]
         for hi in range(gi + 1, len(features)):
             h = features[hi]
             kh = len(h.predicates)
-            ch = h.codes[rows]
-            cnt = np.rint(h.member @ np.bincount(ch, minlength=h.cells))
-            s = h.member @ np.bincount(ch, weights=dr, minlength=h.cells)
+            n_cells, d_cells = agg.within(fi, a, gi, b, hi)
+            cnt = np.rint(h.member @ n_cells)
+            s = h.member @ d_cells
             allowed = open1[hi] & (cnt >= min_rows)
             scored += int(allowed.sum())
             with np.errstate(invalid="ignore", divide="ignore"):
@@ -432,6 +516,14 @@ def holm(p: list[float]) -> list[float]:
     return q
 
 
+def key_half(keys: np.ndarray, seed: int) -> np.ndarray:
+    """Whether each row is in the search half, from its id alone: the first hex digit of
+    md5("<seed>|<id as text>") is below 8 (`slices_sql.half_sql` is the same test in SQL)."""
+    prefix = f"{seed}|"
+    return np.fromiter((hashlib.md5((prefix + str(k)).encode(), usedforsecurity=False).digest()[0] < 128 for k in keys),
+                       dtype=bool, count=len(keys))
+
+
 def loss_rows(task: str, y: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """Per-row loss the search and the test use: log loss (classification), squared error (regression)."""
     if task == "binary":
@@ -456,12 +548,16 @@ def discover(
     confidence: float = 0.95,
     seed: int = 0,
     segments: list[Any] | None = None,
+    key: np.ndarray | None = None,
 ) -> Discovery:
     """Search one seeded half of the holdout, confirm on the other; see the module docstring.
 
     `scored` holds validated labels and both models' scores, row-aligned with `frame`.
     `min_rows` counts rows of the whole holdout (each half needs about half of them).
     `2 * top_k` slices go to confirmation; Holm at `level` decides which hold.
+    `key`: the rows' ids; the halves are then split by a hash of the id (`key_half`) and the
+    numeric bins taken from every value, so that a SQL engine, which has no row order, finds
+    the same slices (bot.evaluation.engines.slices_sql).
     """
     if scored.base is None:
         raise DiscoveryError("discovery compares the candidate with a baseline; there is none")
@@ -469,10 +565,9 @@ def discover(
         raise DiscoveryError(f"discovery.max_depth must be 1, 2 or 3 (got {max_depth})")
     n = len(frame)
     cols = feature_columns(frame, label, columns, list(exclude or []))
-    features = build_features(frame, cols, min_rows)
+    features = build_features(frame, cols, min_rows, exact=key is not None)
     d = loss_rows(scored.task, scored.y, scored.cand) - loss_rows(scored.task, scored.y, scored.base)
-    rng = np.random.default_rng(seed)
-    in_search = rng.random(n) < 0.5
+    in_search = key_half(key, seed) if key is not None else np.random.default_rng(seed).random(n) < 0.5
     search_idx, confirm_idx = np.flatnonzero(in_search), np.flatnonzero(~in_search)
     half_min = max(2, min_rows // 2)
     search_features = [Feature(f.column, f.codes[search_idx], f.predicates, f.member) for f in features]
