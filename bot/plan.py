@@ -29,12 +29,15 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from bot.commands import comment_hints
 from bot.config import Config
 from bot.gate import Decision
 from bot.review_gate import ReviewIn, ReviewState, required_reasons, review_state
+
+if TYPE_CHECKING:
+    from bot.policy import Refusal
 
 EVALUATION = "mlgate/evaluation"
 REVIEW = "mlgate/review"
@@ -153,7 +156,7 @@ class PRState:
     missing_models: tuple[str, ...] = ()
     approvers: tuple[str, ...] = ()  # review.approvers; () = anyone with write access
     releases: tuple[ReleaseNote, ...] = ()
-    releases_refused: str | None = None
+    releases_refused: Refusal | None = None  # why /promote and /rollback may not run (a code, worded by templates)
     app: bool = True  # False: the Action's token mode, which runs no commands
     regressed: bool | None = None  # whether mlgate:regression is wanted (the label's memory); None: unknown
     earlier: tuple[EarlierEvaluation, ...] = ()  # newest first
@@ -161,14 +164,20 @@ class PRState:
     why: str | None = None  # not_evaluated / undecided: why, in mlgate's words (escaped when shown)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        data = asdict(self)
+        data["releases_refused"] = self.releases_refused.to_dict() if self.releases_refused is not None else None
+        return json.dumps(data, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> PRState | None:
-        """The remembered state, or None when the row is not one this mlgate wrote."""
+        """The remembered state, or None when the row is not one this mlgate wrote (also a
+        refusal remembered as words, before refusals were codes: the next plan restates it)."""
+        from bot.policy import Refusal
+
         try:
             data = json.loads(text)
             review = data.pop("review")
+            refused = data.pop("releases_refused")
             return cls(**{
                 **data,
                 "review": ReviewLine(**{**review, "approvals": tuple(review["approvals"]),
@@ -178,6 +187,7 @@ class PRState:
                 "approvers": tuple(data["approvers"]),
                 "releases": tuple(ReleaseNote(**r) for r in data["releases"]),
                 "earlier": tuple(EarlierEvaluation(**e) for e in data["earlier"]),
+                "releases_refused": Refusal.from_dict(refused) if refused is not None else None,
             })
         except (ValueError, TypeError, KeyError, AttributeError):
             return None
@@ -241,7 +251,7 @@ class PullView:
     number: int
     head_sha: str
     author: str = ""
-    releases_refused: str | None = None
+    releases_refused: Refusal | None = None  # bot.policy.Policy.refusal
     app: bool = True
 
 
@@ -305,7 +315,7 @@ def plan(report: Evaluated, policy: Config, reviews: Reviews | None, previous: R
     decision, head = report.decision, pr.head_sha
     missing = missing_models(report.report, policy)
     review = _review(report, policy, reviews, pr)
-    title, summary = render_check_summary(dict(report.report), decision)
+    title, summary = render_check_summary(dict(report.report), decision, mlflow_ui=report.mlflow_ui_url)
     conclusion: Conclusion = "success" if decision.outcome == "pass" else "failure"
     can_accept = acceptable(decision, policy, missing)
     accepted: tuple[Acceptance, ...] = ()
@@ -494,7 +504,6 @@ def _state_view(state: PRState) -> dict[str, Any]:
             "from_version": escape_md(r.from_version, 64) if r.from_version else "",
             "canary": f"{r.canary:.0%}" if r.canary is not None else "",
         } for r in reversed(state.releases)],
-        "refused": escape_md(state.releases_refused, 300) if state.releases_refused else "",
         "why": escape_md(state.why, 300) if state.why else "",
     }
 

@@ -8,19 +8,24 @@ from markupsafe import Markup
 
 from bot.render import plots
 from bot.render.fit import cap
-from bot.render.text import html_text, render_template
+from bot.render.text import html_text, render_template, safe_url
 from bot.render.view import build_view
 
 if TYPE_CHECKING:
     from bot.gate import Decision
 
 
-def render_html(report: dict[str, Any], decision: Decision, *, draw_plots: bool = True) -> str:
+def render_html(report: dict[str, Any], decision: Decision, *, draw_plots: bool = True,
+                mlflow_ui: str | None = None, pr_url: str | None = None) -> str:
     """A standalone HTML report: no external assets, no script (its CSP forbids both).
 
     `draw_plots=False` leaves out the curves (matplotlib takes most of a second), for a page
-    served on request; the report's tables and segment chart are always there."""
-    view = build_view(report, decision, esc=html_text)
+    served on request; the report's tables and segment chart are always there. `mlflow_ui`:
+    links to the candidates' runs, the baselines' versions and the evaluation run, as in the
+    comment. `pr_url`: the pull request's page, which the caller builds from what it knows
+    (the dashboard: its stored repository and number), never from the report."""
+    view = build_view(report, decision, esc=html_text, mlflow_ui=mlflow_ui)
+    view["pr_url"] = safe_url(pr_url)
     ctx = cap(view, None)
     ctx["reasons"], ctx["reasons_hidden"] = view["reasons"], 0
     available = plots.plots_available()

@@ -29,7 +29,8 @@ def render_comment(
     `computed_by_pr`: the report came from the PR's own workflow (`evaluation.trust:
     pull_request`), which the comment says right under the verdict. `limit`: fewer characters,
     when the comment shares GitHub's limit with more (bot.plan's state block). `mlflow_ui`: the
-    operator's MLflow UI URL, for links to the candidate's run and the baseline's version."""
+    operator's MLflow UI URL, for links to the candidate's run, the baseline's version and the
+    evaluation run the report was logged into."""
     view = build_view(report, decision, report_url=report_url, notes=notes, mlflow_ui=mlflow_ui)
     view["show_commands"] = commands
     view["computed_by_pr"] = computed_by_pr
@@ -55,9 +56,11 @@ def check_title(decision: Decision) -> str:
     return f"{head}: {', '.join(parts)}" if parts else head
 
 
-def render_check_summary(report: dict[str, Any], decision: Decision) -> tuple[str, str]:
-    """(title, summary) for the `mlgate/evaluation` check run, the summary under 65,535 chars."""
-    view = build_view(report, decision)
+def render_check_summary(report: dict[str, Any], decision: Decision, *,
+                         mlflow_ui: str | None = None) -> tuple[str, str]:
+    """(title, summary) for the `mlgate/evaluation` check run, the summary under 65,535 chars.
+    `mlflow_ui`: as for the comment (links to the runs, the baseline's version)."""
+    view = build_view(report, decision, mlflow_ui=mlflow_ui)
     view["show_commands"] = False
     view["too_large"] = False
     return check_title(decision), fit(view, "check_summary.md.j2", MAX_SUMMARY_CHARS)

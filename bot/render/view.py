@@ -17,7 +17,7 @@ from bot import numbers
 from bot.commands import comment_hints
 from bot.numbers import MetricFormat, metric_format
 from bot.render import chart
-from bot.render.links import model_links
+from bot.render.links import evaluation_run_url, model_links
 from bot.render.text import escape_md, escape_md_line, html_pre, safe_url
 
 if TYPE_CHECKING:
@@ -270,7 +270,8 @@ def build_view(
     """Everything a template may show, with every report string passed through `esc`.
 
     `mlflow_ui`: the operator's MLflow UI URL; each model then links its candidate's run and its
-    baseline's version there (bot.render.links; none without it)."""
+    baseline's version there, and the report its own evaluation run (bot.render.links; none
+    without it)."""
     line_esc = escape_md_line if esc is escape_md else esc
     decisions = {m.name: m for m in decision.models}
     models = [_model_view(rm, decisions.get(rm["name"]), esc) | {"links": model_links(mlflow_ui, rm)}
@@ -348,6 +349,7 @@ def build_view(
             "packages": [(esc(k, 40), esc(v, 40)) for k, v in sorted((env.get("packages") or {}).items())],
         },
         "report_url": safe_url(report_url),
+        "evaluation_run_url": evaluation_run_url(mlflow_ui, report),
         "commands": COMMANDS,
         "rerun_hint": RERUN_HINT,
     }
