@@ -11,7 +11,7 @@ decided: never reported as fine) or `ok`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -20,12 +20,12 @@ from scipy import stats
 from bot.config import ModelConfig, Monitor
 from bot.drift import BINS, psi
 from bot.evaluation.paired import Groups, Scored, z_quantile
-from bot.evaluation.segments import build_partitions
+from bot.evaluation.segments import Partition, build_partitions
 from bot.gate import metric_verdict
 from bot.monitor import stats as S
+from bot.monitor.ks import ks_p_value
 from bot.monitor.logs import LogError
 
-KS_SAMPLE = 250_000  # KS on at most this many rows per side (seeded sample); PSI uses every row
 State = Literal["ok", "alert", "unknown"]
 
 
@@ -74,25 +74,6 @@ class ModelHealth:
         self.reasons.append(reason)
 
 
-def _sample(rng: np.random.Generator, x: np.ndarray) -> np.ndarray:
-    """Every k-th row from a seeded offset: a view, no copy and no permutation of millions of rows."""
-    if len(x) <= KS_SAMPLE:
-        return x
-    step = len(x) // KS_SAMPLE
-    return x[int(rng.integers(step))::step][:KS_SAMPLE]
-
-
-def _drift_numeric(ref: np.ndarray, cur: np.ndarray, rng: np.random.Generator) -> tuple[float, float]:
-    """bot.drift's numeric drift: PSI over the reference's deciles on every row; the KS p-value
-    on a seeded sample of at most KS_SAMPLE rows per side (at millions of rows it is ~0 anyway)."""
-    inner = _inner_edges(ref)
-    nb = len(inner) + 1
-    e = np.bincount(np.searchsorted(inner, ref, side="right"), minlength=nb)
-    a = np.bincount(np.searchsorted(inner, cur, side="right"), minlength=nb)
-    ks = stats.ks_2samp(_sample(rng, ref), _sample(rng, cur))
-    return psi(e.astype(float), a.astype(float)), float(ks.pvalue)
-
-
 def _inner_edges(ref: np.ndarray) -> np.ndarray:
     edges = np.unique(np.quantile(ref, np.linspace(0, 1, BINS + 1)))
     if len(edges) < 2:
@@ -108,78 +89,184 @@ def _category_codes(col: pd.Series, cats: pd.Index) -> np.ndarray:
     return np.asarray(lut[codes])
 
 
-@dataclass(frozen=True)
-class _Split:
-    """Segment codes of the reference and current rows, aligned by segment name (-1: none)."""
+class Current(Protocol):
+    """The answered rows of the window, wherever they live: `FrameRows` (pandas, in memory) or
+    `bot.monitor.scan.SqlRows` (a DuckDB table over the log files). Both return the same count
+    tables, so the statistics below are computed once, the same way, for either."""
 
-    names: list[str]
-    ref: np.ndarray
-    cur: np.ndarray
+    rows: int
+
+    def columns(self) -> list[str]:
+        """The column names of the rows."""
+        ...
+
+    def numeric(self, col: str) -> bool:
+        """Whether the column holds numbers (bool counts as numeric, as pandas says)."""
+        ...
+
+    def bind_splits(self, parts: list[Partition]) -> None:
+        """Align the rows' segments with the reference's partitions (one per segment spec)."""
+        ...
+
+    def bin_counts(self, col: str, inner: np.ndarray, split: int | None, groups: int) -> np.ndarray:
+        """groups x (len(inner) + 1) counts: rows (non-NaN) by segment and searchsorted(inner, x, "right")."""
+        ...
+
+    def texts(self, col: str) -> list[str]:
+        """The distinct non-missing values of the column as text (str(value), as pandas prints it)."""
+        ...
+
+    def category_counts(self, col: str, cats: pd.Index, split: int | None, groups: int) -> np.ndarray:
+        """groups x len(cats) counts of the column's values (as text) by segment."""
+        ...
+
+    def ks(self, col: str, split: int | None, refs: dict[int, np.ndarray]) -> dict[int, float]:
+        """The two-sample KS p-value of each group g in `refs` against the reference values refs[g]."""
+        ...
+
+    def labelled(self, label: str, columns: list[str]) -> pd.DataFrame:
+        """The rows whose label has arrived: the label, score and `columns` (segment columns)."""
+        ...
 
 
-def _splits(reference: pd.DataFrame, current: pd.DataFrame, model: ModelConfig) -> list[_Split]:
-    """One split per configured segment spec; a segment missing from the reference gets no code."""
-    if not model.segments or len(current) == 0:
+def _not_nan(x: np.ndarray) -> np.ndarray:
+    return np.asarray(~np.isnan(x))
+
+
+class FrameRows:
+    """`Current` over a pandas frame (the numpy engine)."""
+
+    def __init__(self, frame: pd.DataFrame, model: ModelConfig) -> None:
+        self.frame = frame.reset_index(drop=True)
+        self.rows = len(frame)
+        self._model = model
+        self._codes: list[np.ndarray] = []
+
+    def columns(self) -> list[str]:
+        return [str(c) for c in self.frame.columns]
+
+    def numeric(self, col: str) -> bool:
+        return bool(pd.api.types.is_numeric_dtype(self.frame[col]))
+
+    def bind_splits(self, parts: list[Partition]) -> None:
+        self._codes = []
+        for rp, cp in zip(parts, build_partitions(self.frame, self._model.segments), strict=True):
+            index = {v: i for i, v in enumerate(rp.values)}
+            remap = np.array([index.get(v, -1) for v in cp.values], dtype=np.int64)
+            self._codes.append(remap[cp.codes])
+
+    def _group(self, split: int | None) -> np.ndarray:
+        return np.zeros(self.rows, dtype=np.int64) if split is None else self._codes[split]
+
+    def _values(self, col: str) -> np.ndarray:
+        return np.asarray(self.frame[col].to_numpy(dtype=float))
+
+    def bin_counts(self, col: str, inner: np.ndarray, split: int | None, groups: int) -> np.ndarray:
+        v = self._values(col)
+        code = self._group(split)
+        ok = _not_nan(v) & (code >= 0)
+        nb = len(inner) + 1
+        b = np.searchsorted(inner, v[ok], side="right")
+        return np.bincount(code[ok] * nb + b, minlength=groups * nb).reshape(groups, nb).astype(float)
+
+    def texts(self, col: str) -> list[str]:
+        return [str(v) for v in self.frame[col].dropna().unique()]
+
+    def category_counts(self, col: str, cats: pd.Index, split: int | None, groups: int) -> np.ndarray:
+        c = _category_codes(self.frame[col], cats)
+        code = self._group(split)
+        ok = (c >= 0) & (code >= 0)
+        k = len(cats)
+        return np.bincount(code[ok] * k + c[ok], minlength=groups * k).reshape(groups, k).astype(float)
+
+    def ks(self, col: str, split: int | None, refs: dict[int, np.ndarray]) -> dict[int, float]:
+        v = self._values(col)
+        code = self._group(split)
+        ok = _not_nan(v)
+        return {g: ks_p_value(ref, v[ok & (code == g)]) for g, ref in refs.items()}
+
+    def labelled(self, label: str, columns: list[str]) -> pd.DataFrame:
+        has_label = self.frame[label].notna().to_numpy()
+        cols = [label, "score", *columns]
+        return self.frame.loc[has_label, cols] if not has_label.all() else self.frame[cols]
+
+
+def reference_partitions(reference: pd.DataFrame, model: ModelConfig, current: Current) -> list[Partition]:
+    """The reference's partition per configured segment spec, bound to the current rows."""
+    if not model.segments or current.rows == 0:
         return []
-    out = []
-    for rp, cp in zip(build_partitions(reference, model.segments), build_partitions(current, model.segments),
-                      strict=True):
-        index = {v: i for i, v in enumerate(rp.values)}
-        remap = np.array([index.get(v, -1) for v in cp.values], dtype=np.int64)
-        out.append(_Split([f"{rp.column}={v}" for v in rp.values], rp.codes, remap[cp.codes]))
-    return out
+    parts = build_partitions(reference, model.segments)
+    current.bind_splits(parts)
+    return parts
 
 
-def feature_drift(reference: pd.DataFrame, current: pd.DataFrame, features: list[str], splits: list[_Split],
-                  cfg: Monitor, rng: np.random.Generator) -> list[DriftRow]:
+def feature_drift(reference: pd.DataFrame, current: Current, features: list[str], parts: list[Partition],
+                  cfg: Monitor) -> list[DriftRow]:
     """Every feature overall and in every segment: PSI over bins fixed by the whole reference
-    (so each segment costs one bincount, not another pass), KS or chi-square per segment."""
+    (so each segment costs one count table, not another pass), KS or chi-square per segment,
+    all on every row."""
     out = []
     for col in features:
-        r, c = reference[col], current[col]
-        numeric = (pd.api.types.is_numeric_dtype(r) and not pd.api.types.is_bool_dtype(r)
-                   and pd.api.types.is_numeric_dtype(c))
+        r = reference[col]
+        numeric = (pd.api.types.is_numeric_dtype(r) and not pd.api.types.is_bool_dtype(r) and current.numeric(col))
+        cats = pd.Index([])
         if numeric:
-            rv, cv = r.to_numpy(dtype=float), c.to_numpy(dtype=float)
-            rok, cok = ~np.isnan(rv), ~np.isnan(cv)
-            if not rok.any() or not cok.any():
+            rv = r.to_numpy(dtype=float)
+            rok = _not_nan(rv)
+            if not rok.any():
                 continue
             inner = _inner_edges(rv[rok])
             nb = len(inner) + 1
             rbin = np.where(rok, np.searchsorted(inner, rv, side="right"), -1)
-            cbin = np.where(cok, np.searchsorted(inner, cv, side="right"), -1)
+            a_all = current.bin_counts(col, inner, None, 1)
+            if a_all.sum() == 0:
+                continue
         else:
-            cats = pd.Index(sorted(set(map(str, r.dropna().unique())) | set(map(str, c.dropna().unique()))))
+            cats = pd.Index(sorted(set(map(str, r.dropna().unique())) | set(current.texts(col))))
             if len(cats) == 0:
                 continue
             nb = len(cats)
-            rbin, cbin = _category_codes(r, cats), _category_codes(c, cats)
-            rv, cv = rbin.astype(float), cbin.astype(float)
-        groups = [("all", np.zeros(len(rbin), dtype=np.int64), np.zeros(len(cbin), dtype=np.int64), ["all"])]
-        groups += [("seg", sp.ref, sp.cur, sp.names) for sp in splits]
-        for _, rcode, ccode, names in groups:
+            rbin = _category_codes(r, cats)
+            a_all = current.category_counts(col, cats, None, 1)
+        groups: list[tuple[int | None, np.ndarray, list[str]]] = [(None, np.zeros(len(rbin), dtype=np.int64), ["all"])]
+        groups += [(i, part.codes, [f"{part.column}={v}" for v in part.values]) for i, part in enumerate(parts)]
+        for split, rcode, names in groups:
             G = len(names)
-            rk, ck = (rbin >= 0) & (rcode >= 0), (cbin >= 0) & (ccode >= 0)
+            rk = (rbin >= 0) & (rcode >= 0)
             e = np.bincount(rcode[rk] * nb + rbin[rk], minlength=G * nb).reshape(G, nb).astype(float)
-            a = np.bincount(ccode[ck] * nb + cbin[ck], minlength=G * nb).reshape(G, nb).astype(float)
-            for g in range(G):
-                n_ref, n_cur = int(e[g].sum()), int(a[g].sum())
-                if n_cur == 0 or n_ref == 0 or (names[g] != "all" and min(n_ref, n_cur) < cfg.min_rows):
-                    continue
+            if split is None:
+                a = a_all
+            elif numeric:
+                a = current.bin_counts(col, inner, split, G)
+            else:
+                a = current.category_counts(col, cats, split, G)
+            judged = [g for g in range(G) if (n_ref := int(e[g].sum())) and (n_cur := int(a[g].sum()))
+                      and (names[g] == "all" or min(n_ref, n_cur) >= cfg.min_rows)]
+            pvalues: dict[int, float] = {}
+            if numeric and judged:
+                rv_ok = rv[rk]
+                pvalues = current.ks(col, split, {g: rv_ok[rcode[rk] == g] for g in judged})
+            for g in judged:
                 value = psi(e[g], a[g])
                 p: float | None
                 if numeric:
-                    rsel = rv[rk & (rcode == g)] if names[g] != "all" else rv[rk]
-                    csel = cv[ck & (ccode == g)] if names[g] != "all" else cv[ck]
-                    p = float(stats.ks_2samp(_sample(rng, rsel), _sample(rng, csel)).pvalue)
+                    p = pvalues[g]
                 else:
                     keep = (e[g] + a[g]) > 0
                     p = float(stats.chi2_contingency(np.vstack([e[g][keep], a[g][keep]]))[1]) \
                         if keep.sum() >= 2 else None
                 drifted = bool(value > cfg.drift["psi"] or (p is not None and p < cfg.drift["p_value"]))
-                out.append(DriftRow(col, names[g], "numeric" if numeric else "categorical", value, p, n_cur,
-                                    drifted))
+                out.append(DriftRow(col, names[g], "numeric" if numeric else "categorical", value, p,
+                                    int(a[g].sum()), drifted))
     return out
+
+
+def prediction_drift(previous: np.ndarray, current: Current) -> tuple[float, float]:
+    """PSI over the previous window's score deciles, and the KS p-value, of the current scores."""
+    inner = _inner_edges(previous)
+    e = np.bincount(np.searchsorted(inner, previous, side="right"), minlength=len(inner) + 1).astype(float)
+    a = current.bin_counts("score", inner, None, 1)[0]
+    return psi(e, a), current.ks("score", None, {0: previous})[0]
 
 
 def labels_of(frame: pd.DataFrame, task: str, label: str, where: str) -> np.ndarray:
@@ -198,43 +285,49 @@ def labels_of(frame: pd.DataFrame, task: str, label: str, where: str) -> np.ndar
 
 
 def check_model(
-    model: ModelConfig, cfg: Monitor, *, current: pd.DataFrame, reference: pd.DataFrame,
+    model: ModelConfig, cfg: Monitor, *, current: pd.DataFrame | Current, reference: pd.DataFrame,
     previous_scores: np.ndarray | None, version: str | None, figures: dict[str, float], window: str,
-    where: str, seed: int = 0,
+    where: str,
 ) -> ModelHealth:
-    """Everything one run says about one model's window of traffic."""
+    """Everything one run says about one model's window of traffic.
+
+    `current` is the window's logged rows as a frame (rows of other versions are dropped
+    here), or a `Current` that holds only the production version's rows already.
+    """
     if model.task not in S.SUPPORTED_TASKS:
         raise LogError(f"{model.name}: monitoring supports binary and regression models; "
                        f"{model.task} is not supported yet")
-    rng = np.random.default_rng(seed)
-    answered = current
-    if version:
-        mine = current["version"].isin(_names_for(version, model.baseline)).to_numpy()
-        if not mine.all():
-            answered = current[mine]
-    health = ModelHealth(model.name, version, window, len(answered), 0)
-    if len(answered) == 0:
+    if isinstance(current, pd.DataFrame):
+        answered = current
+        if version:
+            mine = current["version"].isin(_names_for(version, model.baseline)).to_numpy()
+            if not mine.all():
+                answered = current[mine]
+        rows: Current = FrameRows(answered, model)
+    else:
+        rows = current
+    health = ModelHealth(model.name, version, window, rows.rows, 0)
+    if rows.rows == 0:
         health.flag("unknown", f"no logged predictions of {model.name}"
                     + (f" version {version}" if version else "") + f" in {window}")
         return health
-    features = [c for c in reference.columns if c != model.label and c in answered.columns]
-    answered = answered.reset_index(drop=True)
-    health.drift = feature_drift(reference, answered, features, _splits(reference, answered, model), cfg, rng)
+    names = set(rows.columns())
+    features = [c for c in reference.columns if c != model.label and c in names]
+    health.drift = feature_drift(reference, rows, features, reference_partitions(reference, model, rows), cfg)
     drifted = [d for d in health.drift if d.drifted]
     if drifted:
         health.flag("alert", f"input drift in {len(drifted)} feature/segment pair(s): "
                     + ", ".join(sorted({d.feature for d in drifted})))
-    scores = answered["score"].to_numpy(dtype=np.float64)
     if previous_scores is not None and len(previous_scores) >= cfg.min_rows:
-        value, p = _drift_numeric(previous_scores, scores, rng)
-        row = DriftRow("score", "all", "numeric", value, p, len(scores),
+        value, p = prediction_drift(previous_scores, rows)
+        row = DriftRow("score", "all", "numeric", value, p, rows.rows,
                        bool(value > cfg.drift["psi"] or p < cfg.drift["p_value"]))
         health.prediction.append(row)
         if row.drifted:
             health.flag("alert", f"prediction drift against the previous window (PSI {value:.3f})")
     else:
         health.notes.append("prediction drift not measured: the previous window has too few predictions")
-    _live_quality(model, cfg, answered, figures, health, where)
+    _live_quality(model, cfg, rows, figures, health, where)
     return health
 
 
@@ -263,15 +356,14 @@ def _names_for(version: str | None, alias: str) -> list[str]:
     return [v for v in (version, alias) if v]
 
 
-def _live_quality(model: ModelConfig, cfg: Monitor, answered: pd.DataFrame, figures: dict[str, float],
+def _live_quality(model: ModelConfig, cfg: Monitor, current: Current, figures: dict[str, float],
                   health: ModelHealth, where: str) -> None:
-    if model.label not in answered.columns:
+    names_in = current.columns()
+    if model.label not in names_in:
         health.notes.append("live quality not measured: the log has no label column")
         return
-    segment_columns = [c for c in answered.columns if any(c in _spec_columns(s) for s in model.segments)]
-    has_label = answered[model.label].notna().to_numpy()
-    labelled = answered.loc[has_label, [model.label, "score", *segment_columns]] if not has_label.all() \
-        else answered[[model.label, "score", *segment_columns]]
+    segment_columns = [c for c in names_in if any(c in _spec_columns(s) for s in model.segments)]
+    labelled = current.labelled(model.label, segment_columns)
     health.labelled = len(labelled)
     if len(labelled) < cfg.min_rows:
         health.notes.append(f"live quality not measured: {len(labelled):,} labelled rows (fewer than "

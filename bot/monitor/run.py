@@ -71,7 +71,7 @@ def run_monitor(config: Config, *, root: Path, registry: VersionSource | None,
     window = Window.ending(end, cfg.window_days)
     logs = root / cfg.logs
     out = []
-    for i, model in enumerate(config.models):
+    for model in config.models:
         ref_path = reference_path(config, model, root)
         try:
             reference = read_table(ref_path)
@@ -90,7 +90,7 @@ def run_monitor(config: Config, *, root: Path, registry: VersionSource | None,
             if prod.version else None
         health = check_model(model, cfg, current=current, reference=reference, previous_scores=prev_scores,
                              version=prod.version, figures=prod.figures, window=window.label(),
-                             where=str(logs), seed=i)
+                             where=str(logs))
         if prod.problem:
             health.flag("unknown", f"cannot tell which version is in production: {prod.problem}")
         out.append(health)
