@@ -52,7 +52,18 @@ class Window:
         return f"{self.start:%Y-%m-%d} to {(self.end - timedelta(seconds=1)):%Y-%m-%d}"
 
 
+def is_glob(path: str | Path) -> bool:
+    return any(ch in str(path) for ch in "*?[")
+
+
 def _files(root: Path, window: Window | None) -> list[Path]:
+    if is_glob(root):
+        anchor = Path(root.anchor or ".")
+        found = [p for p in sorted(anchor.glob(str(root.relative_to(anchor)) if root.is_absolute() else str(root)))
+                 if p.is_file() and p.suffix.lower() in (".parquet", ".csv")]
+        if not found:
+            raise LogError(f"{root}: no Parquet or CSV file matches; set monitor.logs to the prediction log")
+        return _cap(root, [p for p in found if window is None or _partition_overlaps(p, window)])
     if root.is_file():
         return [root]
     if not root.is_dir():
@@ -65,9 +76,19 @@ def _files(root: Path, window: Window | None) -> list[Path]:
         if window is not None and not _partition_overlaps(path.relative_to(root), window):
             continue
         out.append(path)
-        if len(out) > MAX_FILES:
-            raise LogError(f"{root}: more than {MAX_FILES:,} log files; partition by date and keep the window short")
+        _cap(root, out)
     return out
+
+
+def _cap(root: Path, files: list[Path]) -> list[Path]:
+    if len(files) > MAX_FILES:
+        raise LogError(f"{root}: more than {MAX_FILES:,} log files; partition by date and keep the window short")
+    return files
+
+
+def log_files(root: Path, window: Window | None) -> list[Path]:
+    """The window's log files under `root` (a file, a directory or a glob), date partitions pruned."""
+    return _files(root, window)
 
 
 def _partition_overlaps(rel: Path, window: Window) -> bool:
