@@ -57,7 +57,7 @@ from bot.evaluation.segments import (
 if TYPE_CHECKING:
     from bot.config import SegmentSpec
 
-__all__ = ["HOLDOUT", "PREDICTIONS", "ROWS", "Dialect", "SqlEngine", "SqlPlan"]
+__all__ = ["HOLDOUT", "PREDICTIONS", "ROWS", "Dialect", "Partition", "SqlEngine", "SqlPlan", "Steps"]
 
 HOLDOUT, PREDICTIONS, ROWS = "mlgate_holdout", "mlgate_predictions", "mlgate_rows"
 PROBABILITY_SUM_TOLERANCE = 1e-3
@@ -467,7 +467,7 @@ class SqlEngine(ABC):
 
     name = "sql"
     dialect = Dialect()
-    _step: _Steps | None = None  # progress of the running comparison (for long scans within a step)
+    _step: Steps | None = None  # progress of the running comparison (for long scans within a step)
 
     @abstractmethod
     def register(self, view: str, source: TableSource) -> None:
@@ -500,8 +500,15 @@ class SqlEngine(ABC):
     # ------------------------------------------------------------ the steps
 
     def _compare(self, holdout: TableSource, r: Request, progress: Progress | None) -> ComparisonResult:
+        step = Steps(progress)
+        plan = self.prepare(holdout, r, step)
+        return self._statistics(plan, step)
+
+    def prepare(self, holdout: TableSource, r: Request, step: Steps) -> SqlPlan:
+        """Register the views, check columns, keys, labels and scores; the plan for the statistics.
+
+        Raises `EvaluationError`; other engine exceptions are the caller's to `translate`."""
         _validate_request(r)
-        step = _Steps(progress)
         step("reading the holdout")
         self.register(HOLDOUT, holdout)
         pred_cols: dict[str, Kind] | None = None
@@ -524,7 +531,7 @@ class SqlEngine(ABC):
         self.register_sql(ROWS, plan.rows_sql())
         step("checking labels and scores")
         self._check(plan)
-        return self._statistics(plan, step)
+        return plan
 
     def register_sql(self, view: str, sql: str) -> None:
         """Define `view` as the result of `sql` (a temporary view, computed when queried)."""
@@ -611,7 +618,15 @@ class SqlEngine(ABC):
                 raise EvaluationError(f"{who} probability rows must sum to 1; {off} row(s) do not; pass "
                                       "predict_proba output with one column per class")
 
-    def _statistics(self, plan: SqlPlan, step: _Steps) -> ComparisonResult:
+    def _statistics(self, plan: SqlPlan, step: Steps) -> ComparisonResult:
+        out = self.partition_stats(plan, step)
+        segs = [(part.title, label, n, stats) for part, groups in zip(plan.partitions[1:], out[1:], strict=True)
+                for label, n, stats in groups]
+        return ComparisonResult(out[0][0][2], segs)
+
+    def partition_stats(self, plan: SqlPlan, step: Steps) -> list[list[tuple[str, int, list[Stat]]]]:
+        """Per partition of the plan (the first is the whole holdout), per non-empty group in
+        display order: its label, rows and the requested metrics' statistics."""
         r = plan.request
         self._step = step
         specs = M.SPECS[r.task]
@@ -642,9 +657,7 @@ class SqlEngine(ABC):
             mark_undefined(by_metric, positives, predicted)
             out.append([(labels[g], sizes[g], [by_metric[m][g] for m in names]) for g in range(G)])
         step("done", len(plan.partitions))
-        segs = [(part.title, label, n, stats) for part, groups in zip(plan.partitions[1:], out[1:], strict=True)
-                for label, n, stats in groups]
-        return ComparisonResult(out[0][0][2], segs)
+        return out
 
     def _groups(self, plan: SqlPlan, pi: int) -> tuple[list[Row], list[str], list[int]]:
         """The non-empty groups of a partition in display order: key tuples, labels, sizes."""
@@ -811,7 +824,7 @@ def _regression_value(metric: str, sse: float, sst: float, n: float) -> float | 
     return math.sqrt(sse / n) if metric == "rmse" else M.r2_from_sums(sse, sst)
 
 
-class _Steps:
+class Steps:
     """Progress over the queries: a description and the fraction done."""
 
     def __init__(self, progress: Progress | None) -> None:
