@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
     from bot.evaluation.engines import TableSource
     from bot.evaluation.engines.sql import SqlEngine
-    from bot.mlflow import LoadedCandidate
+    from bot.mlflow import EvaluationRun, LoadedCandidate
 
 EXIT_PASS, EXIT_FAIL, EXIT_INPUT = 0, 1, 2
 PACKAGES = ("mlgate", "numpy", "pandas", "scipy", "scikit-learn", "mlflow", "pandera", "pyarrow")
@@ -311,14 +311,19 @@ def evaluate(opts: EvaluateOptions) -> EvaluateResult:
     }
     if opts.provenance is not None:
         report["provenance"] = opts.provenance.report()
+    # the evaluation run is created first, so the report names it; never a store of our own making
+    evaluation_run = _start_evaluation_run(registry, report) if registry is not None and opts.tracking_uri else None
     try:
-        report_io.validate(report)
-    except report_io.ReportError as exc:  # a bug on our side, not the user's
-        raise InputError(f"internal error: the report does not match its schema: {exc}") from None
-    decision = decide(report, config)
-    written = _write_outputs(report, decision, opts)
-    if registry is not None and opts.tracking_uri is not None:  # never a store of our own making
-        _log_to_mlflow(registry, report, opts)
+        try:
+            report_io.validate(report)
+        except report_io.ReportError as exc:  # a bug on our side, not the user's
+            raise InputError(f"internal error: the report does not match its schema: {exc}") from None
+        decision = decide(report, config)
+        written = _write_outputs(report, decision, opts, registry, evaluation_run)
+    except BaseException:
+        if evaluation_run is not None and registry is not None:  # no report names it: it must not stay half-made
+            registry.discard_evaluation(evaluation_run)
+        raise
     return EvaluateResult(report, decision, config, written)
 
 
@@ -859,17 +864,21 @@ def _check_outputs(opts: EvaluateOptions) -> None:
                              "choose another path")
 
 
-def _write_outputs(report: dict[str, Any], decision: Decision, opts: EvaluateOptions) -> list[Path]:
+def _write_outputs(report: dict[str, Any], decision: Decision, opts: EvaluateOptions, registry: Any = None,
+                   evaluation_run: EvaluationRun | None = None) -> list[Path]:
     from bot import render
 
     rendered: list[tuple[Path, str]] = []
     if opts.markdown:
         rendered.append((opts.markdown, render.render_comment(report, decision)))
-    if opts.html:
-        rendered.append((opts.html, render.render_html(report, decision)))
+    html = render.render_html(report, decision) if opts.html or evaluation_run is not None else None
+    if opts.html and html is not None:
+        rendered.append((opts.html, html))
     # render everything first, so a rendering failure leaves no partial set of files; the
     # report itself is written last (validated in `evaluate`), so it exists only if all did
     rendered.append((opts.out, report_io.dumps(report)))
+    if evaluation_run is not None:  # logged before any file, so no report names a run that failed
+        _log_to_mlflow(registry, evaluation_run, report, html)
     written: list[Path] = []
     for path, text in rendered:
         try:
@@ -880,26 +889,37 @@ def _write_outputs(report: dict[str, Any], decision: Decision, opts: EvaluateOpt
     return [written[-1], *written[:-1]]  # the report first, as before
 
 
-def _log_to_mlflow(registry: Any, report: dict[str, Any], opts: EvaluateOptions) -> None:
-    from bot import render
+def _start_evaluation_run(registry: Any, report: dict[str, Any]) -> EvaluationRun:
+    """Create the MLflow run the evaluation is logged into, and name it in the report
+    (`evaluation_run`, when its ids have the shape the schema asks for; else it is logged unnamed)."""
+    from bot.mlflow import RegistryError
+    from bot.render.links import EXPERIMENT_ID, RUN_ID
+
+    try:
+        run: EvaluationRun = registry.start_evaluation(report)
+    except RegistryError as exc:
+        raise InputError(f"could not log the evaluation to MLflow: {exc}; no report was written") from None
+    if RUN_ID.fullmatch(run.run_id) and EXPERIMENT_ID.fullmatch(run.experiment_id):
+        report["evaluation_run"] = {"run_id": run.run_id, "experiment_id": run.experiment_id}
+    return run
+
+
+def _log_to_mlflow(registry: Any, run: EvaluationRun, report: dict[str, Any], html: str | None) -> None:
+    """Log the report, its HTML and its metrics into the run; on failure the run is discarded
+    (bot.mlflow.Tracking.log_evaluation_into) and the evaluation fails."""
     from bot.mlflow import RegistryError
 
-    run = report.get("run", {})
+    meta = report.get("run", {})
     tags = {
-        "mlgate.repository": run.get("repository") or "",
-        "mlgate.pr": str(run.get("pr") or ""),
-        "mlgate.head_sha": run.get("head_sha") or report["environment"].get("code_sha") or "",
+        "mlgate.repository": meta.get("repository") or "",
+        "mlgate.pr": str(meta.get("pr") or ""),
+        "mlgate.head_sha": meta.get("head_sha") or report["environment"].get("code_sha") or "",
         "mlgate.dataset_sha256": ",".join(m["holdout"]["sha256"] or "" for m in report["models"]),
     }
     try:
-        html = render.render_html(report, decide(report, _policy_config(report)))
-        registry.log_evaluation(report, html, {k: v for k, v in tags.items() if v})
+        registry.log_evaluation_into(run, report, html, {k: v for k, v in tags.items() if v})
     except RegistryError as exc:
-        print(f"mlgate: warning: could not log the evaluation to MLflow: {exc}", file=sys.stderr)
-
-
-def _policy_config(report: dict[str, Any]) -> Config:
-    return Config.model_validate(report["policy"])
+        raise InputError(f"could not log the evaluation to MLflow: {exc}; no report was written") from None
 
 
 # ------------------------------------------------------------------ environment

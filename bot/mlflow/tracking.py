@@ -9,6 +9,7 @@ import re
 import tempfile
 import time
 from contextlib import suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,15 @@ PROVENANCE_TAGS = (
     "mlgate.triggering_run_id",  # the pull request's own run that built it
 )
 CANDIDATE_EXPERIMENT = "mlgate-candidates"
+
+
+@dataclass(frozen=True)
+class EvaluationRun:
+    """The MLflow run an evaluation is logged into, created before the report is written so
+    the report can name it (its `evaluation_run`)."""
+
+    run_id: str
+    experiment_id: str
 
 
 class Tracking(Connection):
@@ -132,17 +142,34 @@ class Tracking(Connection):
             return str(exp.experiment_id)
         return str(self.client.create_experiment(name, artifact_location=self.artifact_location))
 
-    def log_evaluation(self, report: dict[str, Any], html: str | None, tags: dict[str, str]) -> str:
-        """Log a report as a run in experiment `mlgate`, so evaluation history shows in MLflow's UI.
+    def start_evaluation(self, report: dict[str, Any]) -> EvaluationRun:
+        """Create the run an evaluation will be logged into (experiment `mlgate`, status RUNNING),
+        so the report can name it before it is logged (`log_evaluation_into`).
+
+        Tags from the report (repository, PR, head SHA, dataset hash) and a run name; a caller
+        that does not go on to log into it calls `discard_evaluation`.
+        """
+        all_tags = {**report_tags(report), "mlflow.runName": _run_name(report)}
+        exp_id = self._call("creating the mlgate experiment", self._experiment_id)
+        run = self._call(
+            "starting an evaluation run", lambda: self.client.create_run(exp_id, tags=all_tags)
+        )
+        return EvaluationRun(run_id=str(run.info.run_id), experiment_id=str(exp_id))
+
+    def log_evaluation_into(self, run: EvaluationRun, report: dict[str, Any], html: str | None,
+                            tags: dict[str, str]) -> None:
+        """Log a report into the run `start_evaluation` created, and end it FINISHED.
 
         Metrics: for every model, metric and segment, the baseline and candidate values, the
-        delta, its interval and p-value. Artifacts: the report JSON and the HTML. Tags: the
-        repository, PR, head SHA and dataset hash (from the report; `tags` adds or overrides).
+        delta, its interval and p-value. Artifacts: the report JSON and the HTML. Tags: `tags`
+        (added to the report's, overriding them). If any of it fails, the run is discarded
+        (ended FAILED, then deleted: no half-logged evaluation stays in the experiment) and
+        the RegistryError is raised.
         """
-        from mlflow.entities import Metric, Param
+        from mlflow.entities import Metric, Param, RunTag
 
-        all_tags = {**report_tags(report), **{k: str(v) for k, v in tags.items() if v is not None}}
-        all_tags["mlflow.runName"] = _run_name(report)
+        run_id = run.run_id
+        extra = [RunTag(k, str(v)) for k, v in tags.items() if v is not None]
         metrics = evaluation_metrics(report)
         params = {
             _key([m.get("name", "model"), role]): str((m.get(role) or {}).get("uri") or "")[:6000]
@@ -154,14 +181,10 @@ class Tracking(Connection):
             {k: str(env[k]) for k in ("seed", "resamples", "confidence") if env.get(k) is not None}
         )
 
-        exp_id = self._call("creating the mlgate experiment", self._experiment_id)
-        run = self._call(
-            "starting an evaluation run", lambda: self.client.create_run(exp_id, tags=all_tags)
-        )
-        run_id = str(run.info.run_id)
-
         def work() -> None:
             now = int(time.time() * 1000)
+            if extra:
+                self.client.log_batch(run_id, tags=extra)
             batch = [Metric(k, v, now, 0) for k, v in metrics.items()]
             for i in range(0, len(batch), 1000):  # MLflow's log_batch limit
                 self.client.log_batch(run_id, metrics=batch[i : i + 1000])
@@ -177,10 +200,23 @@ class Tracking(Connection):
             self._call("logging the evaluation", work)
         except RegistryError:
             # the store is failing already; the first error is the one to show
-            with suppress(Exception):
-                self.client.set_terminated(run_id, status="FAILED")
+            self.discard_evaluation(run)
             raise
-        return run_id
+
+    def discard_evaluation(self, run: EvaluationRun) -> None:
+        """End an evaluation run FAILED and delete it, as far as the store still answers (the
+        error that led here is the one to report, so this one raises nothing)."""
+        with suppress(Exception):
+            self.client.set_terminated(run.run_id, status="FAILED")
+        with suppress(Exception):
+            self.client.delete_run(run.run_id)
+
+    def log_evaluation(self, report: dict[str, Any], html: str | None, tags: dict[str, str]) -> str:
+        """Log a report as a run in experiment `mlgate` in one go (`start_evaluation`, then
+        `log_evaluation_into`), so evaluation history shows in MLflow's UI; the run's id."""
+        run = self.start_evaluation(report)
+        self.log_evaluation_into(run, report, html, tags)
+        return run.run_id
 
 
 # -------------------------------------------------------------------- helpers
