@@ -34,7 +34,7 @@ from bot.gate import Decision, decide
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from bot.evaluation.engines import TableSource
+    from bot.evaluation.engines import Request, TableSource
     from bot.evaluation.engines.sql import SqlEngine
     from bot.mlflow import EvaluationRun, LoadedCandidate
 
@@ -554,9 +554,6 @@ def _evaluate_on_engine(mc: ModelConfig, opts: EvaluateOptions, root: Path, engi
     if opts.predictions is None:
         raise InputError(f"--engine {engine} evaluates precomputed scores: pass --predictions FILE with an id "
                          "column (`id:` in the config or --id), scored by your batch job")
-    if mc.discovery is not None:
-        raise InputError(f"model {mc.name}: slice discovery runs on the numpy engine only; remove `discovery` "
-                         "or use --engine numpy")
     loc = _holdout_location(mc, root)
     pred = opts.predictions
     numpy_engine = engine == "numpy"
@@ -588,6 +585,8 @@ def _evaluate_on_engine(mc: ModelConfig, opts: EvaluateOptions, root: Path, engi
     except (EvaluationError, EngineUnavailable) as exc:
         raise InputError(f"model {mc.name}: {exc}") from None
     body = result.to_report()
+    if mc.discovery is not None and has_base:
+        body.update(_discover_on_engine(mc, engine, holdout, request, opts, classes))
     out: dict[str, Any] = {
         "name": mc.name, "task": mc.task, "label": mc.label,
         "candidate": {"uri": f"predictions:{_basename(opts.predictions)}", "version": None},
@@ -598,7 +597,52 @@ def _evaluate_on_engine(mc: ModelConfig, opts: EvaluateOptions, root: Path, engi
     }
     if classes is not None:
         out["classes"] = [c if isinstance(c, str | int | float | bool) else str(c) for c in classes]
+    if "discovered_slices" in body:
+        out["discovery"], out["discovered_slices"] = body["discovery"], body["discovered_slices"]
     return out
+
+
+def _discover_on_engine(mc: ModelConfig, engine: str, holdout: TableSource, request: Request,
+                        opts: EvaluateOptions, classes: list[Any] | None) -> dict[str, Any]:
+    """Slice discovery on an engine's tables: the halves split by a hash of the id, so numpy and
+    the SQL engines find the same slices (bot/evaluation/engines/slices_sql.py)."""
+    from bot.evaluation import EvaluationError
+    from bot.evaluation.discovery import DiscoveryError, discover_models
+    from bot.evaluation.engines import EngineUnavailable
+    from bot.evaluation.engines.numpy_engine import join_by_key
+    from bot.evaluation.engines.slices_sql import discover_sql
+
+    d = mc.discovery
+    assert d is not None and request.key is not None and request.baseline is not None
+    settings: dict[str, Any] = dict(
+        columns=d.columns, exclude=[*d.exclude, request.key], max_depth=d.max_depth, min_rows=d.min_rows,
+        # gate: fail shares alpha with the metric tests (bot.gate.model_budget): confirm at alpha/2
+        top_k=d.top_k, level=mc.alpha / 2 if d.gate == "fail" else mc.alpha,
+        metrics=list(mc.segment_metrics), confidence=mc.confidence, seed=request.seed)
+    try:
+        if holdout.frame is not None:  # --engine numpy: the tables are frames already
+            assert request.predictions is not None and request.predictions.frame is not None
+            names = [*request.candidate, *request.baseline]
+            joined = join_by_key(holdout.frame, request.predictions.frame, request.key, names)
+
+            def scores(cols: tuple[str, ...]) -> np.ndarray:
+                return np.asarray(joined[list(cols)] if mc.task == "multiclass" else joined[cols[0]],
+                                  dtype=np.float64)
+
+            found = discover_models(
+                holdout.frame, task=mc.task, label=mc.label, candidate=scores(request.candidate),
+                baseline=scores(request.baseline), classes=classes, segments=list(mc.segments),
+                key=holdout.frame[request.key].to_numpy(), **settings)
+        else:
+            eng = _sql_engine(engine, opts)
+            try:
+                found = discover_sql(eng, holdout, request, progress=_progress_bar() if opts.progress else None,
+                                     **settings)
+            finally:
+                eng.close()
+    except (DiscoveryError, EvaluationError, EngineUnavailable) as exc:
+        raise InputError(f"model {mc.name}: {exc}") from None
+    return found.to_report()
 
 
 def _engine_classes(engine: str, holdout: TableSource, mc: ModelConfig, opts: EvaluateOptions) -> list[Any]:

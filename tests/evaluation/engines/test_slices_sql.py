@@ -108,3 +108,36 @@ def test_key_half_is_the_sql_split(duckdb_engine: Any) -> None:
         assert (sql == key_half(ids[col].to_numpy(), 9)).all()
         assert 0.45 < sql.mean() < 0.55
     assert (key_half(ids["uid"].to_numpy(), 9) != key_half(ids["uid"].to_numpy(), 10)).any()
+
+
+CONFIG = """version: 1
+models:
+  - name: churn
+    task: binary
+    holdout: holdout.parquet
+    label: y
+    id: uid
+    segments: [flag]
+    metrics: {roc_auc: {max_drop: 0.5}, log_loss: {max_drop: 5}}
+    discovery: {min_rows: 100, top_k: 3, gate: "off"}
+"""
+
+
+def test_cli_duckdb_engine_reports_the_planted_slice_as_numpy_does(tmp_path: Path) -> None:
+    """`mlgate evaluate --engine duckdb` with discovery configured (it refused before): the planted
+    slice is found and confirmed, and the report's discovery equals --engine numpy's."""
+    from tests.evaluation.engines.test_cli_engines import evaluate
+
+    frame, preds, _ = planted("binary", 8000, seed=3)
+    write(frame, tmp_path / "holdout.parquet")
+    preds.to_parquet(tmp_path / "scores.parquet")
+    (tmp_path / ".github").mkdir()
+    (tmp_path / ".github" / "mlgate.yml").write_text(CONFIG)
+    code_d, rep_d = evaluate(tmp_path, tmp_path / "scores.parquet", "--engine", "duckdb")
+    code_n, rep_n = evaluate(tmp_path, tmp_path / "scores.parquet", "--engine", "numpy")
+    assert code_d == code_n == 0
+    md, mn = rep_d["models"][0], rep_n["models"][0]  # type: ignore[index]
+    assert top_is_planted(md)
+    assert "uid" not in md["discovery"]["columns"]
+    assert_same_report(md["discovery"], mn["discovery"])
+    assert_same_report(md["discovered_slices"], mn["discovered_slices"])
