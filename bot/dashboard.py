@@ -1,7 +1,8 @@
 """The read-only dashboard: models and their releases, PR evaluations, reports, job health.
 
-Server-rendered from the store (never from GitHub, and from MLflow only through the audit
-log's record of what moved), so it answers quickly and shows no secret. It is off unless
+Server-rendered from the store (never from GitHub), so it answers quickly and shows no secret;
+the one thing read from MLflow is each shown model's `@production`, the truth about what
+runs (bot.dashboard_production: a deadline, one read per model, a 30 s cache, fail closed). It is off unless
 `MLGATE_DASHBOARD_TOKEN` is set; readers send the token as a bearer token or log in once
 with it. A login gets a signed, time-stamped cookie (never the token) that expires after
 SESSION_SECONDS; it is Secure unless the operator runs the dashboard on plain HTTP on
@@ -26,8 +27,10 @@ from urllib.parse import quote
 from flask import Blueprint, Response, abort, make_response, redirect, request
 from itsdangerous import BadData, URLSafeTimedSerializer
 
+from bot.dashboard_production import ALIAS, Production, ProductionVersions, compare
+from bot.dashboard_production import registry_from_settings as _registry
 from bot.settings import Settings
-from bot.store import Store
+from bot.store import ReleaseRow, Store
 
 if TYPE_CHECKING:
     from bot.gate import Decision
@@ -142,19 +145,28 @@ def blueprint(settings: Settings, store: Store) -> Blueprint:
         return resp  # type: ignore[return-value]
 
     web = github_web(settings.github_api_url)
+    production = ProductionVersions(_registry(settings))
 
     @bp.get("/dashboard")
     def home() -> Response:
         f = Filters.of(request.args)
         history = _history(store, f)
-        models = [m for m in _released(store) if f.keeps(m["repo"], m["name"], _latest_outcome(history, m["name"]))]
+        watched = monitor_latest(store)
+        known = [(name, points[-1].repo) for name, points in history.items()] + [(v.model, v.repo) for v in watched]
+        models = [m for m in _released(store, known)
+                  if f.keeps(m["repo"], m["name"], _latest_outcome(history, m["name"]))]
+        found = production.read(m["name"] for m in models if m["alias"] == ALIAS)
         for m in models:
-            m["metrics"] = _key_metrics(store, m)
+            if m["alias"] == ALIAS:
+                m["production"] = _production(found[m["name"]], m if m["has_release"] else None)
+                m["version"] = m["production"]["version"]
+            agrees = m["production"]["state"] == "agrees" if m.get("production") else True
+            m["metrics"] = _key_metrics(store, m) if agrees else "–"  # the promoted candidate's, if it runs
             m["spark"] = sparkline(history.get(m["name"], []))
-        monitor = [v for v in monitor_latest(store) if f.keeps(v.repo, v.model)]
-        evaluations = _evaluations(store, f, history, 20)
+        monitor = [v for v in watched if f.keeps(v.repo, v.model)]
+        evaluations = _evaluations(store, f, history, 20, settings.mlflow_ui_url)
         return page("home.html.j2", models=models, evaluations=evaluations, jobs=_job_health(store),
-                    monitor=monitor, f=f, choices=_choices(store), web=web)
+                    monitor=monitor, f=f, choices=_choices(store), web=web, mlflow_ui=settings.mlflow_ui_url)
 
     @bp.get("/dashboard/models/<name>")
     def model(name: str) -> Response:
@@ -163,7 +175,11 @@ def blueprint(settings: Settings, store: Store) -> Blueprint:
         points = _history(store, Filters(model=name), settings.mlflow_ui_url).get(name, [])
         if not rows and not monitor and not points:
             return page("not_found.html.j2", 404, what=f"model {name}")
+        last = store.last_release(name, ALIAS)
+        release = _release_view(last) if last else None
+        current = _production(production.read([name])[name], release)
         return page("model.html.j2", name=name, rows=[_audit_view(r, web) for r in reversed(rows)],
+                    production=current, release=release,
                     evals=_report_links(store, rows), monitor=monitor, points=points,
                     charts=metric_charts(points), web=web, mlflow_ui=settings.mlflow_ui_url)
 
@@ -180,8 +196,9 @@ def blueprint(settings: Settings, store: Store) -> Blueprint:
     @bp.get("/dashboard/evaluations")
     def evaluations() -> Response:
         f = Filters.of(request.args)
-        rows = _evaluations(store, f, _history(store, f) if f.model else {}, 200)
-        return page("evaluations.html.j2", evaluations=rows, f=f, choices=_choices(store), web=web)
+        rows = _evaluations(store, f, _history(store, f) if f.model else {}, 200, settings.mlflow_ui_url)
+        return page("evaluations.html.j2", evaluations=rows, f=f, choices=_choices(store), web=web,
+                    mlflow_ui=settings.mlflow_ui_url)
 
     @bp.get("/dashboard/jobs")
     def jobs() -> Response:
@@ -194,7 +211,9 @@ def blueprint(settings: Settings, store: Store) -> Blueprint:
         row = store.evaluation(eval_id)
         if row is None:
             return page("not_found.html.j2", 404, what=f"report {eval_id}")
-        resp = make_response(render_html(row["report"], stored_decision(row)))
+        # the PR's link from the stored repository and number (what the App saw), not the report's
+        resp = make_response(render_html(row["report"], stored_decision(row), mlflow_ui=settings.mlflow_ui_url,
+                                         pr_url=pr_url(web, row["repo"], row["pr"])))
         resp.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
         resp.headers["Cache-Control"] = "no-store"
         return resp
@@ -234,11 +253,13 @@ def stored_decision(row: Mapping[str, Any]) -> Decision:
     return dataclasses.replace(base, outcome=stored, reasons=[differs])
 
 
-def _released(store: Store) -> list[dict[str, Any]]:
+def _released(store: Store, known: Iterable[tuple[str, str | None]] = ()) -> list[dict[str, Any]]:
     """Each model and alias with the version its last successful promotion or rollback moved it to.
 
     The rows are the ones bot.promotion writes (result R_SUCCESS, the alias in the detail);
-    production first, then other aliases (a canary's challenger), then models never released.
+    production first, then other aliases (a canary's challenger). A model mlgate never released
+    (in the audit rows, or one of `known`: (model, repository) pairs from evaluations and the
+    monitor) has a production row with no release (`has_release` false).
     """
     from bot.promotion import A_PROMOTE, A_ROLLBACK, R_SUCCESS, detail_of
 
@@ -253,12 +274,28 @@ def _released(store: Store) -> list[dict[str, Any]]:
             latest[(row["model"], alias)] = {
                 "name": row["model"], "alias": alias, "version": row["to_version"], "at": row["at"],
                 "actor": row["actor"], "pr": row["pr"], "repo": row["repo"], "action": row["action"],
-                "canary": detail_of(row).get("canary") if row["to_version"] else None}
+                "canary": detail_of(row).get("canary") if row["to_version"] else None, "has_release": True}
+    for name, repo in known:
+        seen.setdefault(name, repo)
     for name, repo in seen.items():
-        if not any(model == name for model, _ in latest):
-            latest[(name, "production")] = {"name": name, "alias": "production", "version": None, "at": None,
-                                            "actor": None, "pr": None, "repo": repo, "action": None, "canary": None}
+        if (name, ALIAS) not in latest:
+            latest[(name, ALIAS)] = {"name": name, "alias": ALIAS, "version": None, "at": None, "actor": None,
+                                     "pr": None, "repo": repo, "action": None, "canary": None, "has_release": False}
     return sorted(latest.values(), key=lambda m: (m["name"], m["alias"] != "production", m["alias"]))
+
+
+def _production(found: Production, release: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A model's production as the page shows it: the registry's version (None: none, or
+    unknown with `problem`), how it stands against mlgate's last release (`state`,
+    bot.dashboard_production.compare) and that release's version (`released`)."""
+    released = release["version"] if release else None
+    return {"version": found.version, "problem": found.problem, "released": released,
+            "state": compare(found, released, release is not None)}
+
+
+def _release_view(row: ReleaseRow) -> dict[str, Any]:
+    return {"version": row.to_version, "at": row.at, "actor": row.actor, "pr": row.pr, "repo": row.repo,
+            "action": row.action}
 
 
 def _key_metrics(store: Store, model: dict[str, Any]) -> str:
@@ -290,6 +327,18 @@ AUDIT_PAGE = 500  # newest audit rows on the audit page
 HISTORY_EVALUATIONS = 60  # newest evaluations read for the metric history (each one's stored report)
 VERDICTS = ("pass", "fail", "neutral")
 _MAX_FILTER = 256
+
+
+_REPO = re.compile(r"[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}")
+
+
+def pr_url(web: str, repo: object, pr: object) -> str | None:
+    """The pull request's page on GitHub, from a stored `owner/name` and number; None for
+    anything else (no link rather than a wrong one)."""
+    if not (isinstance(repo, str) and _REPO.fullmatch(repo) and isinstance(pr, int) and not isinstance(pr, bool)
+            and pr > 0):
+        return None
+    return f"{web}/{repo}/pull/{pr}"
 
 
 def github_web(api_url: str) -> str:
@@ -375,9 +424,10 @@ def _number(v: object) -> float | None:
 
 def _history(store: Store, f: Filters, mlflow_ui: str | None = None) -> dict[str, list[Point]]:
     """Each model's headline metric over the newest evaluations, oldest first; with `mlflow_ui`,
-    each point links its candidate's run and its baseline's version there (bot.render.links)."""
+    each point links its evaluation run, its candidate's run and its baseline's version there
+    (bot.render.links)."""
     from bot.promotion import A_PROMOTE, R_SUCCESS
-    from bot.render.links import model_links
+    from bot.render.links import evaluation_run_url, model_links
 
     promoted = {(r["repo"], r["sha"]) for r in store.audit_records()
                 if r["action"] == A_PROMOTE and r["result"] == R_SUCCESS and r["sha"]}
@@ -399,10 +449,12 @@ def _history(store: Store, f: Filters, mlflow_ui: str | None = None) -> dict[str
             if not gated:
                 continue
             name, candidate, baseline = gated[0]
+            links = {"evaluation": evaluation_run_url(mlflow_ui, row["report"]) if row else None,
+                     **model_links(mlflow_ui, rm)}
             out.setdefault(rm["name"], []).append(Point(
                 int(e["id"]), float(e["created_at"]), e["repo"], int(e["pr"]), e["head_sha"], name,
                 candidate, baseline, str(e["outcome"]), (e["repo"], e["head_sha"]) in promoted, gated,
-                tuple((what, url) for what, url in model_links(mlflow_ui, rm).items() if url)))
+                tuple((what, url) for what, url in links.items() if url)))
     return {name: sorted(points, key=lambda p: (p.at, p.eval_id)) for name, points in out.items()}
 
 
@@ -434,12 +486,21 @@ def _latest_outcome(history: dict[str, list[Point]], model: str) -> str:
     return points[-1].outcome if points else "none"
 
 
-def _evaluations(store: Store, f: Filters, history: dict[str, list[Point]], limit: int) -> list[Any]:
+def _evaluations(store: Store, f: Filters, history: dict[str, list[Point]], limit: int,
+                 mlflow_ui: str | None = None) -> list[dict[str, Any]]:
     """The newest evaluations the filters keep; a model filter keeps those whose report has that
-    model (among the HISTORY_EVALUATIONS newest, whose reports are read)."""
+    model (among the HISTORY_EVALUATIONS newest, whose reports are read). Each has `links`:
+    with `mlflow_ui`, its report's evaluation run, candidate runs and baseline versions in the
+    MLflow UI (bot.render.links; each shown report is read), else none."""
+    from bot.render.links import report_links
+
     ids = {p.eval_id for p in history.get(f.model, [])} if f.model is not None else None
-    return [e for e in store.recent_evaluations(500)
+    rows = [dict(e) for e in store.recent_evaluations(500)
             if f.keeps(e["repo"], None, e["outcome"]) and (ids is None or e["id"] in ids)][:limit]
+    for e in rows:
+        stored = store.evaluation(int(e["id"])) if mlflow_ui else None
+        e["links"] = report_links(mlflow_ui, stored["report"]) if stored else []
+    return rows
 
 
 @dataclass(frozen=True)
