@@ -43,8 +43,17 @@ def _when(text: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+AUTO_ENGINE_BYTES = 256 * 1024**2  # a window of log files larger than this goes to duckdb (when installed)
+
+
 def configure_monitor(parser: argparse.ArgumentParser) -> None:
     _common(parser)
+    parser.add_argument("--engine", choices=("auto", "numpy", "duckdb"), default="auto",
+                        help="where the window's rows are aggregated: numpy (in memory), duckdb (out of core); "
+                             "auto: duckdb for a glob or over 256 MB of log files in the window, when installed "
+                             "(default: %(default)s)")
+    parser.add_argument("--engine-memory", metavar="SIZE", default=None,
+                        help="memory limit of the duckdb engine, e.g. 2GB (it spills to disk above it)")
     parser.add_argument("--dry-run", action="store_true", help="say what would change on GitHub; change nothing")
     parser.add_argument("--no-issues", action="store_true",
                         help="only print the result (no GitHub token needed; no canary comment either)")
@@ -78,6 +87,7 @@ def _load(args: argparse.Namespace) -> Any:
 
 def run_monitor(args: argparse.Namespace) -> int:
     """0: every model within bounds; 1: a threshold crossed or something undecided; 2: bad input."""
+    from bot.evaluation.engines import EngineUnavailable
     from bot.github_client import DEFAULT_API, GitHubClient, GitHubError
     from bot.monitor.issues import sync_issue
     from bot.monitor.logs import LogError
@@ -102,8 +112,10 @@ def run_monitor(args: argparse.Namespace) -> int:
         gh = GitHubClient.from_token(token, repo, os.environ.get("GITHUB_API_URL") or DEFAULT_API)
     registry = _registry(args.tracking_uri)
     try:
-        results = run(config, root=Path(args.root), registry=registry, until=args.until)
-    except LogError as exc:
+        engine = monitor_engine(args.engine, config, Path(args.root), args.until)
+        results = run(config, root=Path(args.root), registry=registry, until=args.until, engine=engine,
+                      memory=args.engine_memory)
+    except (LogError, EngineUnavailable) as exc:
         print(f"mlgate: {exc}", file=sys.stderr)
         return 2
     web = (os.environ.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/")
@@ -138,6 +150,37 @@ def run_monitor(args: argparse.Namespace) -> int:
             "canaries": [{"canary": asdict(p.canary), "comparison": asdict(p.result), "comment_id": p.comment_id,
                           "note": p.note} for p in canaries]}, indent=1, default=str))
     return 0 if all(h.state == "ok" for h in results) else 1
+
+
+def monitor_engine(choice: str, config: Config, root: Path, until: datetime | None) -> str:
+    """The engine for this run: the flag, or (auto) duckdb for a glob or a large window, when installed.
+
+    As `mlgate evaluate` chooses (bot.cli_evaluate._engine_for), with a lower threshold: the
+    numpy path holds about 200 bytes a logged row, so 256 MB of Parquet is about 1.5 GB.
+    """
+    from bot.evaluation.engines import EngineUnavailable
+    from bot.monitor.logs import LogError, Window, is_glob, log_files
+
+    try:
+        import duckdb  # noqa: F401
+        have = True
+    except ImportError:
+        have = False
+    if choice == "duckdb" and not have:
+        raise EngineUnavailable("the duckdb engine needs the duckdb package: pip install 'mlgate[duckdb]'")
+    if choice != "auto":
+        return choice
+    if not have:
+        return "numpy"
+    logs = root / config.monitor.logs
+    if is_glob(config.monitor.logs):
+        return "duckdb"
+    window = Window.ending(until or datetime.now(UTC), config.monitor.window_days)
+    try:
+        size = sum(f.stat().st_size for f in log_files(logs, window))
+    except (LogError, OSError):
+        return "numpy"  # the run itself says what is wrong with the logs
+    return "duckdb" if size > AUTO_ENGINE_BYTES else "numpy"
 
 
 class _Unusable(Exception):

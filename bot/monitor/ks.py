@@ -30,29 +30,41 @@ def p_value_from_extremes(n_ref: int, n_cur: int, dmax: float, dmin: float) -> f
     return float(np.clip(stats.kstwo.sf(d, np.round(en)), 0, 1))
 
 
-def extremes(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float]:
-    """max and min of F_ref(x) - F_cur(x) over every value x of either sample (neither empty).
-
-    Between two consecutive distinct reference values F_ref is constant and F_cur grows, so
-    the extremes are at the reference values themselves and just below the next one: counts
-    of current rows per "slot" (below the first value, equal to value j, between j and j+1)
-    give both, with scipy's own numerators.
-    """
-    u, rc = np.unique(ref, return_counts=True)
+def slots(ref_distinct: np.ndarray, cur: np.ndarray) -> np.ndarray:
+    """Counts of current rows per slot among the sorted distinct reference values u_0 < ... < u_{J-1}:
+    slot 0 below u_0, slot 2j+1 equal to u_j, slot 2j+2 between u_j and u_{j+1} (or above u_{J-1})."""
+    u = ref_distinct
     J = len(u)
     left = np.searchsorted(u, cur, side="left")
     eq = np.zeros(len(cur), dtype=np.int64)
     inside = left < J
     eq[inside] = u[left[inside]] == cur[inside]
-    cum = np.cumsum(np.bincount(2 * left + eq, minlength=2 * J + 1))
-    n1, n2 = len(ref), len(cur)
-    f1 = np.cumsum(rc) / n1
+    return np.bincount(2 * left + eq, minlength=2 * J + 1)
+
+
+def extremes_from_counts(ref_counts: np.ndarray, slot_counts: np.ndarray) -> tuple[float, float]:
+    """max and min of F_ref(x) - F_cur(x) over every value x of either sample, from the counts of
+    the reference's distinct values (sorted) and the current rows' `slots`.
+
+    Between two consecutive distinct reference values F_ref is constant and F_cur grows, so
+    the extremes are at the reference values themselves and just below the next one; the
+    fractions have scipy's own numerators, so the floats are scipy's.
+    """
+    cum = np.cumsum(slot_counts)
+    n1, n2 = int(ref_counts.sum()), int(cum[-1])
+    f1 = np.cumsum(ref_counts) / n1
     at = f1 - cum[1::2] / n2  # at u_j: current rows <= u_j
     below_next = f1 - cum[2::2] / n2  # just below u_{j+1} (above the last value: 1 - 1)
     first = -cum[0] / n2  # below the first reference value (0 when no current row is there)
     dmax = max(float(at.max()), float(below_next.max()), first)
     dmin = min(float(at.min()), float(below_next.min()), first)
     return dmax, dmin
+
+
+def extremes(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float]:
+    """max and min of F_ref(x) - F_cur(x) over every value x of either sample (neither empty)."""
+    u, rc = np.unique(ref, return_counts=True)
+    return extremes_from_counts(rc, slots(u, cur))
 
 
 def ks_p_value(ref: np.ndarray, cur: np.ndarray) -> float:

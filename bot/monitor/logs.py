@@ -179,7 +179,11 @@ def read_logs(
             tables.append(table)
     if not tables:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in want})
-    table = pa.concat_tables(tables, promote_options="permissive").unify_dictionaries()
+    try:
+        table = pa.concat_tables(tables, promote_options="permissive").unify_dictionaries()
+    except (pa.ArrowTypeError, pa.ArrowInvalid) as exc:
+        raise LogError(f"{root}: the log files disagree on a column's type ({str(exc).splitlines()[0][:200]}); "
+                       "log every column with one type") from None
     del tables
     frame = table.to_pandas(self_destruct=True, split_blocks=True)
     del table

@@ -14,6 +14,7 @@ scores of the production version come back as one array (8 bytes a row) for thei
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,13 +30,12 @@ from bot.evaluation.engines.profile_sql import (
     bin_index,
     count_table_sql,
     is_value,
-    ks_extremes_sql,
     lookup,
     real,
 )
 from bot.evaluation.engines.sql import SqlPlan
 from bot.evaluation.segments import CROSS, Partition
-from bot.monitor.ks import MAX_EXACT, p_value_from_extremes
+from bot.monitor.ks import MAX_EXACT, extremes_from_counts, p_value_from_extremes, slots
 from bot.monitor.logs import (
     REQUIRED,
     LogError,
@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from bot.evaluation.engines.duckdb_engine import DuckDBEngine
 
 MAX_SEGMENT_KEYS = 10_000  # distinct segment values a log may hold per segment spec
+CHUNK_ROWS = 1 << 20  # rows per streamed batch (KS): 12 MB
 
 
 def _lit_path(p: Path) -> str:
@@ -209,6 +210,18 @@ class LogScan:
         self._sql(f"CREATE OR REPLACE TEMPORARY TABLE {table} AS SELECT c.*, l.{q(label)} FROM {table} c "
                   f"LEFT JOIN mlgate_labels l ON c.request_id = TRY_CAST(l.request_id AS {id_type})")
 
+    def stream(self, sql: str) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The (g, v) rows of `sql` in chunks of CHUNK_ROWS, as (int64, float64) arrays."""
+        import duckdb
+
+        try:
+            reader = self.engine.con.sql(sql).to_arrow_reader(CHUNK_ROWS)
+            for batch in reader:
+                yield (batch.column(0).to_numpy(zero_copy_only=False).astype(np.int64, copy=False),
+                       batch.column(1).to_numpy(zero_copy_only=False).astype(np.float64, copy=False))
+        except duckdb.Error as exc:
+            raise LogError(str(self.engine.translate(exc) or exc)) from None
+
     def _fetch(self, sql: str) -> pd.DataFrame:
         import duckdb
 
@@ -321,30 +334,33 @@ class SqlRows:
         return out
 
     def ks(self, col: str, split: int | None, refs: dict[int, np.ndarray]) -> dict[int, float]:
-        """Exact KS per group: the extremes of F_ref - F_cur by a sorted merge in SQL; where both
-        sides are small enough for scipy's exact distribution, the current rows themselves."""
+        """Exact KS per group (bot.monitor.ks): the current values streamed in chunks and counted
+        per slot among the group's distinct reference values (no sort, memory bounded by the
+        chunk), then the same numpy as for a frame; where both sides are small enough for
+        scipy's exact distribution, the current rows themselves."""
         scan = self._scan
-        ref = pd.DataFrame({"g": np.concatenate([np.full(len(r), g, dtype=np.int64) for g, r in refs.items()]),
-                            "v": np.concatenate(list(refs.values())).astype(np.float64)})
-        scan.engine.register("mlgate_ks_ref", TableSource.of_frame(ref, "reference"))
         v = real(self._col(col))
         cur = f"SELECT {self._group(split)} AS g, {v} AS v FROM {self._table} h WHERE {is_value(v)}"
         wanted = ", ".join(str(int(g)) for g in refs)
-        rows = scan._sql(ks_extremes_sql("SELECT g, v FROM mlgate_ks_ref", f"SELECT g, v FROM ({cur}) k "
-                                         f"WHERE g IN ({wanted})"))
+        sizes = {_int(g): _int(n) for g, n in scan._sql(
+            f"SELECT g, COUNT(*) FROM ({cur}) k WHERE g IN ({wanted}) GROUP BY g")}
         out: dict[int, float] = {}
-        small = []
-        for g, n_ref, n_cur, dmax, dmin in rows:
-            gi = _int(g)
-            if max(_int(n_ref), _int(n_cur)) <= MAX_EXACT:
-                small.append(gi)
-            else:
-                out[gi] = p_value_from_extremes(_int(n_ref), _int(n_cur), _float(dmax), _float(dmin))
+        small = [g for g, r in refs.items() if sizes.get(g, 0) and max(len(r), sizes[g]) <= MAX_EXACT]
+        large = [g for g, r in refs.items() if sizes.get(g, 0) and max(len(r), sizes[g]) > MAX_EXACT]
         if small:
             frame = scan._fetch(f"SELECT g, v FROM ({cur}) k WHERE g IN ({', '.join(map(str, small))})")
             gs, vs = frame["g"].to_numpy(), frame["v"].to_numpy(dtype=np.float64)
             for g in small:
                 out[g] = float(stats.ks_2samp(refs[g], vs[gs == g]).pvalue)
+        if large:
+            distinct = {g: np.unique(refs[g], return_counts=True) for g in large}
+            acc = {g: np.zeros(2 * len(distinct[g][0]) + 1, dtype=np.int64) for g in large}
+            for gs, vs in scan.stream(f"SELECT g, v FROM ({cur}) k WHERE g IN ({', '.join(map(str, large))})"):
+                for g in large:
+                    acc[g] += slots(distinct[g][0], vs[gs == g])
+            for g in large:
+                dmax, dmin = extremes_from_counts(distinct[g][1], acc[g])
+                out[g] = p_value_from_extremes(len(refs[g]), sizes[g], dmax, dmin)
         return out
 
     def labelled(self, label: str, columns: list[str]) -> pd.DataFrame:

@@ -1,12 +1,14 @@
 """Benchmark: one `mlgate monitor` run over a week of 10 million logged predictions.
 
-    .venv/bin/python tests/benchmarks/bench_monitor.py [--rows 10000000] [--evidently /tmp/evidently-venv/bin/python]
+    .venv/bin/python tests/benchmarks/bench_monitor.py [--rows 10000000] [--engines numpy,duckdb] [--engine-memory 1GB]
+        [--evidently /tmp/evidently-venv/bin/python]
 
 Writes a seeded week (bot.monitor.simulate, date partitions, every row labelled, one
 segment column) plus a previous week of --previous rows, then times in fresh processes:
 
 - the anchor: pyarrow reading the same week's columns into pandas (what any tool must do);
-- `run_monitor`: input drift per feature overall and per segment, prediction drift, live
+- `run_monitor` with each of --engines (numpy: the week in pandas; duckdb: out of core with
+  --engine-memory, aggregates only): input drift per feature overall and per segment, prediction drift, live
   quality with intervals overall and per segment (the registry is a stub returning version 1
   and its promoted AUC: MLflow is not what is measured);
 - optionally Evidently's DataDriftPreset on the same reference and week, in its own venv.
@@ -51,7 +53,8 @@ class Prod:
     def alias_version(self, name, alias): return "1"
     def version_tags(self, name, version): return {{"mlgate.metric.roc_auc": "0.6979"}}
 root = Path({repo!r})
-h = run_monitor(load_config(root / "mlgate.yml"), root=root, registry=Prod(), until=datetime.fromisoformat({end!r}))[0]
+h = run_monitor(load_config(root / "mlgate.yml"), root=root, registry=Prod(), until=datetime.fromisoformat({end!r}),
+                engine={engine!r}, memory={memory!r})[0]
 ru = resource.getrusage(resource.RUSAGE_SELF); print(time.perf_counter() - t, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024, h.rows, h.state, len(h.drift))
 """
 
@@ -105,6 +108,9 @@ def main() -> None:
     ap.add_argument("--evidently", default=None, help="python of a venv with evidently installed")
     ap.add_argument("--keep", default=None, help="write the data here and keep it (default: a temporary directory)")
     ap.add_argument("--reuse", action="store_true", help="with --keep: the data is already there")
+    ap.add_argument("--engines", default="numpy,duckdb", help="monitor engines to time, comma-separated")
+    ap.add_argument("--engine-memory", default="1GB", help="the duckdb engine's memory limit (--engine-memory)")
+    ap.add_argument("--no-anchor", action="store_true", help="skip the pyarrow anchor")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         repo = Path(args.keep or tmp)
@@ -119,10 +125,13 @@ def main() -> None:
         week = END - timedelta(days=7)
         this_week = [str(f) for p in sorted((repo / "logs").glob("date=*")) if p.name >= f"date={week:%Y-%m-%d}"
                      for f in sorted(p.glob("*.parquet"))]
-        print("anchor (pyarrow read of the week into pandas):",
-              _child(sys.executable, ANCHOR.format(logs=this_week), 600))
-        print("mlgate monitor (run_monitor):",
-              _child(sys.executable, MONITOR.format(root=str(ROOT), repo=str(repo), end=END.isoformat()), 900))
+        if not args.no_anchor:
+            print("anchor (pyarrow read of the week into pandas):",
+                  _child(sys.executable, ANCHOR.format(logs=this_week), 600))
+        for engine in args.engines.split(","):
+            print(f"mlgate monitor (run_monitor, engine {engine}):",
+                  _child(sys.executable, MONITOR.format(root=str(ROOT), repo=str(repo), end=END.isoformat(),
+                                                        engine=engine, memory=args.engine_memory), 900))
         if args.evidently:
             print("Evidently DataDriftPreset:",
                   _child(args.evidently, EVIDENTLY.format(ref=str(repo / "data" / "reference.parquet"),

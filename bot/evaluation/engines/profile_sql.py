@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from bot.evaluation.engines.sql import Dialect, not_finite
 
-__all__ = ["bin_index", "count_table_sql", "is_value", "ks_extremes_sql", "lookup", "real"]
+__all__ = ["bin_index", "count_table_sql", "is_value", "ks_extremes_sql", "ks_slots_sql", "lookup", "real"]
 
 
 def real(expr: str) -> str:
@@ -71,6 +71,17 @@ def ks_extremes_sql(ref_sql: str, cur_sql: str) -> str:
         "SUM(nr) OVER (PARTITION BY g) AS tr, SUM(nc) OVER (PARTITION BY g) AS tc FROM u) "
         f"SELECT g, MAX(tr), MAX(tc), MAX({diff}), MIN({diff}) FROM w WHERE tr > 0 AND tc > 0 GROUP BY g"
     )
+
+
+def ks_slots_sql(cur_sql: str, ref_view: str) -> str:
+    """DuckDB: per group g, the current rows (g, v) counted by slot among the group's sorted
+    distinct reference values (`ref_view`: g, j, v with j the value's rank from 0): slot 0
+    below the first, 2j+1 equal to value j, 2j+2 above it and below the next
+    (bot.monitor.ks.slots). An ASOF join: a sort-merge, exact; Spark has no ASOF join and
+    would use `ks_extremes_sql`."""
+    return ("SELECT c.g AS g, CASE WHEN r.j IS NULL THEN 0 WHEN r.v = c.v THEN 2 * r.j + 1 ELSE 2 * r.j + 2 END "
+            f"AS slot, COUNT(*) AS n FROM ({cur_sql}) c ASOF LEFT JOIN {ref_view} r ON c.g = r.g AND c.v >= r.v "
+            "GROUP BY 1, 2")
 
 
 def missing(expr: str, kind: str) -> str:
