@@ -343,7 +343,7 @@ def _run(root: Path, out: Path, quiet: bool, say: Any, started: float, kept: boo
         changed: dict[str, str | bytes] = {"train.py": (root / "train.py").read_bytes(),
                                            "data/train.parquet": b"(binary)"}
         view = play_pr_loop(out / "report.json", (root / ".github" / "mlgate.yml").read_text("utf-8"), changed,
-                            quiet=quiet, serve_until=threading.Event() if serve else None)
+                            quiet=quiet, serve_until=threading.Event() if serve else None, tracking_uri=tracking)
         if not quiet and not serve:  # a served loop printed it before serving
             print_pr(view)
     hidden = [

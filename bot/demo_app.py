@@ -7,9 +7,12 @@ artifact, and prints what the PR would show: the checks, the labels and the stic
 
 from __future__ import annotations
 
+import logging
 import secrets
 import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +21,8 @@ if TYPE_CHECKING:
     from bot.store import Store
 
 REPO = "acme/churn"
+REVIEWER = "carol"  # in @acme/ml-reviewers: her approval accepts a regression
+RELEASE_OWNER = "bob"  # in @acme/ml-release: may run /promote and /rollback
 
 
 class LocalApp:
@@ -50,11 +55,13 @@ class LocalApp:
 
 
 def play_pr_loop(report_path: Path, config_text: str, files: dict[str, str | bytes], *, quiet: bool = False,
-                 serve_until: threading.Event | None = None) -> dict[str, Any]:
+                 serve_until: threading.Event | None = None, tracking_uri: str | None = None) -> dict[str, Any]:
     """Run the loop; returns what the PR shows (comment, checks, labels, API calls).
 
     With `serve_until`, it then serves the App and its dashboard over HTTP beside the stand-in,
     prints the URLs to open, and works the App's queue until the event is set or Ctrl-C.
+    `tracking_uri` is the MLflow store the App reads (production's version, /promote); the main
+    branch requires both mlgate checks, as docs/quickstart.md's branch protection step sets up.
     """
     from bot.sandbox import Sandbox
     from bot.settings import Settings
@@ -64,12 +71,14 @@ def play_pr_loop(report_path: Path, config_text: str, files: dict[str, str | byt
         if not quiet:
             print(f"==> {msg}", flush=True)
 
-    with tempfile.TemporaryDirectory(prefix="mlgate-app-demo-") as tmp, Sandbox() as github:
+    with tempfile.TemporaryDirectory(prefix="mlgate-app-demo-") as tmp, Sandbox() as github, _quiet_requests():
         key = github.register_app(webhook_secret="demo-secret")
         github.create_installation("acme", [REPO])
+        github.add_team_member("acme", "ml-reviewers", REVIEWER)
+        github.add_team_member("acme", "ml-release", RELEASE_OWNER)
         settings = Settings(webhook_secret="demo-secret", app_id=int(github.app_id or 0), private_key=key,
                             github_api_url=github.base_url, database_url=f"sqlite:///{tmp}/mlgate.db",
-                            queue_url=f"sqlite:///{tmp}/queue.db",
+                            queue_url=f"sqlite:///{tmp}/queue.db", tracking_uri=tracking_uri,
                             dashboard_token=secrets.token_urlsafe(16) if serve_until else None,
                             dashboard_plain_http=True)  # loopback only
         app = LocalApp(settings, Store(settings.database_url))
@@ -77,6 +86,7 @@ def play_pr_loop(report_path: Path, config_text: str, files: dict[str, str | byt
         work = app.work
 
         github.push(REPO, "main", {".github/mlgate.yml": config_text})
+        github.require_checks(REPO, "main", ["mlgate/evaluation", "mlgate/review"])
         say("opening the PR on the GitHub stand-in; the App gets a signed pull_request webhook")
         pr = github.open_pull_request(REPO, files, title="Retrain with contract length")
         work()
@@ -99,11 +109,24 @@ def play_pr_loop(report_path: Path, config_text: str, files: dict[str, str | byt
         if serve_until is not None:
             if not quiet:
                 print_pr(view)
-            _serve(app.app, github.base_url, settings.dashboard_token or "", pr, work, serve_until)
+            _serve(app.app, github.base_url, settings.dashboard_token or "", github.create_token(REPO, read_only=True),
+                   pr, work, serve_until)
         return view
 
 
-def _serve(app: Any, github_url: str, token: str, pr: dict[str, Any], work: Any,
+@contextmanager
+def _quiet_requests() -> Iterator[None]:
+    """werkzeug logs every request the stand-in answers; the demo prints what they amount to instead."""
+    log = logging.getLogger("werkzeug")
+    level = log.level
+    log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
+def _serve(app: Any, github_url: str, token: str, read_token: str, pr: dict[str, Any], work: Any,
            stop: threading.Event) -> None:
     """Serve the App on a free loopback port; print where to look; work its queue until `stop` or Ctrl-C."""
     from werkzeug.serving import make_server
@@ -114,8 +137,9 @@ def _serve(app: Any, github_url: str, token: str, pr: dict[str, Any], work: Any,
     thread = threading.Thread(target=server.serve_forever, name="mlgate-demo-app", daemon=True)
     thread.start()
     print(environment().get_template("demo/serving.txt.j2").render(
-        app=f"http://127.0.0.1:{server.server_port}", github=github_url, token=token, repo=REPO,
-        pr=pr["number"], head=pr["head"]["sha"]), end="", flush=True)
+        app=f"http://127.0.0.1:{server.server_port}", github=github_url, token=token, read_token=read_token,
+        repo=REPO, pr=pr["number"], head=pr["head"]["sha"], reviewer=REVIEWER, release_owner=RELEASE_OWNER),
+        end="", flush=True)
     try:
         while not stop.wait(0.5):
             work()  # deliveries from comments, reviews and merges made through the stand-in's admin API

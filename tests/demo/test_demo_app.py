@@ -43,26 +43,50 @@ def test_serve_keeps_the_app_and_the_stand_in_running_and_prints_the_urls(
     printed = ""
     try:
         deadline = time.monotonic() + 120
-        while "Ctrl-C" not in printed or "Comment on the PR" not in printed:
+        while "Ctrl-C" not in printed or "approves" not in printed:
             assert time.monotonic() < deadline and worker.is_alive(), printed
             time.sleep(0.2)
             printed += capsys.readouterr().out
         app = re.search(r"The App:\s+(http://127\.0\.0\.1:\d+)/healthz", printed)
         token = re.search(r"token: (\S+)", printed)
-        github = re.search(r"The PR:\s+(http://\S+)/repos/", printed)
+        github = re.search(r"export SANDBOX=(http://\S+) SANDBOX_TOKEN=(\S+)", printed)
         assert app and token and github, printed
+        base, read_token = github.groups()
         assert requests.get(f"{app.group(1)}/healthz", timeout=10).status_code == 200
         dash = requests.get(f"{app.group(1)}/dashboard", headers={"Authorization": f"Bearer {token.group(1)}"},
                             timeout=10)
         assert dash.status_code == 200 and "acme/churn" in dash.text
-        # a comment through the stand-in's admin API, answered by the App while it serves
-        def calls() -> list[dict[str, object]]:
-            return list(requests.get(f"{github.group(1)}/_sandbox/calls", timeout=10).json()["calls"])
+        # every printed REST URL answers with the printed read-only token, as GitHub's API would
+        urls = re.findall(r'curl -s -H "Authorization: Bearer \$SANDBOX_TOKEN" \$SANDBOX(/repos/\S+)', printed)
+        assert len(urls) == 3, printed
+        for url in urls:
+            got = requests.get(base + url, headers={"Authorization": f"Bearer {read_token}"}, timeout=10)
+            assert got.status_code == 200, (url, got.text)
+        auth = {"Authorization": f"Bearer {read_token}"}
 
+        def calls() -> list[dict[str, object]]:
+            return list(requests.get(f"{base}/_sandbox/calls", timeout=10).json()["calls"])
+
+        def review_check() -> str:
+            runs = requests.get(base + urls[2], headers=auth, timeout=10).json()["check_runs"]
+            return str(next(r["conclusion"] for r in runs if r["name"] == "mlgate/review"))
+
+        # a comment through the stand-in's admin API, answered by the App while it serves
         before = len(calls())
-        requests.post(f"{github.group(1)}/_sandbox/comment", timeout=30,
+        requests.post(f"{base}/_sandbox/comment", timeout=30,
                       json={"repo": "acme/churn", "number": 1, "body": "/status", "user": "alice"}).raise_for_status()
         while not any(c["method"] == "POST" and str(c["path"]).endswith("/comments") for c in calls()[before:]):
+            assert time.monotonic() < deadline
+            time.sleep(0.3)
+        status = requests.get(base + urls[1], headers=auth, timeout=10).json()[-1]["body"]
+        assert "mlgate status" in status and "not protected" not in status  # main requires both checks
+        # the printed approval: the reviewer is in the config's approvers team, so mlgate/review turns green
+        assert review_check() != "success"
+        review = re.search(r"-d '(\{[^']*\})'\s+# (\w+) \(@acme/ml-reviewers\) approves", printed)
+        assert review, printed
+        requests.post(f"{base}/_sandbox/review", data=review.group(1), timeout=30,
+                      headers={"content-type": "application/json"}).raise_for_status()
+        while review_check() != "success":
             assert time.monotonic() < deadline
             time.sleep(0.3)
     finally:
