@@ -194,7 +194,11 @@ def make_world(github: Any, tmp_path: Path, template: Path, config: str = BASE_C
     store = Store(store_url or f"sqlite:///{tmp_path / 'mlgate.db'}")
     store.migrate()
     client = GitHubClient.from_token(github.create_token(REPO), REPO, github.base_url)
-    world = World(github, client, store, Registry(uri), uri, tmp_path / "artifacts")
+    # on SQLite, MLflow puts the artifacts of an experiment mlgate creates (mlgate-candidates,
+    # mlgate) under ./mlruns of the working directory (the repository) unless told where
+    registry = Registry(uri, artifact_location=str(tmp_path / "mlflow-artifacts")) if tracking_uri is None \
+        else Registry(uri)
+    world = World(github, client, store, registry, uri, tmp_path / "artifacts")
     github.set_webhook(sink=world.receive)
     for user, role in USERS.items():
         github.set_permission(REPO, user, role)
