@@ -91,7 +91,7 @@ def inspect(frame: pd.DataFrame, label: str | None, task: str | None) -> Guess:
     elif distinct <= MAX_SEGMENT_VALUES and not pd.api.types.is_float_dtype(values):
         task, task_why = "multiclass", f"{distinct} distinct values"
     elif pd.api.types.is_numeric_dtype(values):
-        task, task_why = "regression", f"numbers with {distinct} distinct values"
+        task, task_why = "regression", f"numbers with {distinct:,} distinct values"
     else:
         raise InitError(f"cannot tell the task from label {label!r} ({distinct} distinct values); pass --task")
     segments = []

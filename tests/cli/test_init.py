@@ -76,3 +76,20 @@ def test_no_holdout_says_what_to_pass(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["init", "--dir", str(tmp_path)]) == 2
     assert "pass --holdout PATH" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_regression_config_counts_with_separators_and_shows_how_to_trust_tree_types(tmp_path: Path) -> None:
+    """A newcomer's random forest is refused until evaluation.skops_trusted_types lists its tree type
+    (issue #14, tried with a house-prices project): the config says so, and the line loads once uncommented."""
+    rng = np.random.default_rng(1)
+    n = 1500
+    (tmp_path / "data").mkdir()
+    pd.DataFrame({"sqft": rng.normal(1500, 300, n), "region": rng.choice(["n", "s"], n),
+                  "price": rng.normal(2e5, 3e4, n).round(2)}).to_parquet(tmp_path / "data" / "holdout.parquet")
+    assert main(["init", "--dir", str(tmp_path), "--name", "house-prices"]) == 0
+    text = (tmp_path / ".github" / "mlgate.yml").read_text()
+    assert "numbers with 1,500 distinct values" in text
+    assert "# skops_trusted_types: [sklearn.tree._tree.Tree]" in text
+    (tmp_path / ".github" / "mlgate.yml").write_text(text.replace("# skops_trusted_types", "skops_trusted_types"))
+    cfg = load_config(tmp_path / ".github" / "mlgate.yml")
+    assert list(cfg.evaluation.skops_trusted_types) == ["sklearn.tree._tree.Tree"]
