@@ -38,6 +38,7 @@ from bot.plan import (
 from bot.ports import GitHub
 
 if TYPE_CHECKING:
+    from bot.policy import Refusal
     from bot.store import ReleaseRow
 
 
@@ -193,7 +194,7 @@ def refresh_pr_state(ctx: Context, number: int, releases: Sequence[ReleaseNote])
 
 
 def unevaluated(ctx: Context, number: int, head: str, phase: Literal["no_ml", "not_evaluated", "undecided"],
-                why: str | None = None, *, releases_refused: str | None = None) -> None:
+                why: str | None = None, *, releases_refused: Refusal | None = None) -> None:
     """The head gets no evaluation (its checks say so): the living comment's state block says
     what happened to it (bot.plan.plan_unevaluated), so the verdict on an earlier head never
     stays on top. Call it holding the PR's lock, for the PR's current head only. A GitHub error

@@ -29,6 +29,7 @@ from bot.config import Config
 from bot.context import Context
 from bot.numbers import metric_format
 from bot.permissions import Authorization, Denial, Permissions, Requirement, refused
+from bot.policy import Refusal
 from bot.render.text import environment, inline_code
 from bot.render.text import escape_md as escape
 
@@ -112,7 +113,7 @@ class Invocation:
     pull: Any  # bot.github_client.PullInfo (head SHA read when the command runs)
     config: Config | None
     config_problem: str | None = None
-    releases_refused: str | None = None  # bot.policy: why /promote and /rollback may not run for this PR
+    releases_refused: Refusal | None = None  # bot.policy: why /promote and /rollback may not run for this PR
     via: str = "comment"
     permissions: Permissions | None = None  # the job's (one question per user); a fresh one when None
 
@@ -299,8 +300,8 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _need_config(inv: Invocation, cmd: Command) -> Result | None:
-    if inv.releases_refused:
-        return Result(False, render_reply("release_refused.md.j2", line=cmd.line, why=inv.releases_refused))
+    if inv.releases_refused is not None:
+        return Result(False, render_reply("release_refused.md.j2", line=cmd.line, refusal=inv.releases_refused))
     if inv.config is not None:
         return None
     return Result(False, render_reply("no_config.md.j2", line=cmd.line, problem=inv.config_problem))

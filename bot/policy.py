@@ -32,7 +32,8 @@ class Refused(StrEnum):
 
 @dataclass(frozen=True)
 class Refusal:
-    """A release refusal's code and its facts (branch names as GitHub gave them, unescaped)."""
+    """A release refusal's code and its facts (branch names as GitHub gave them, unescaped).
+    Code decides on `code` only; the words are templates/replies/_release_refusal.md.j2's."""
 
     code: Refused
     base: str = ""
@@ -40,11 +41,18 @@ class Refusal:
     cause: str = ""  # POLICY_UNREADABLE: the first line of GitHub's error
     config_path: str = CONFIG_PATH
 
-    def text(self) -> str:
-        """The refusal in the replies' words, on one line."""
-        from bot.render.text import environment
+    def to_dict(self) -> dict[str, str]:
+        """As the store remembers it in the living comment's state (bot.plan.PRState)."""
+        return {"code": self.code.value, "base": self.base, "default": self.default, "cause": self.cause,
+                "config_path": self.config_path}
 
-        return environment().get_template("replies/release_refusal.md.j2").render(r=self).strip()
+    @classmethod
+    def from_dict(cls, data: object) -> Refusal:
+        """`to_dict`'s inverse; a ValueError, TypeError or KeyError for anything else (an unknown code)."""
+        if not isinstance(data, dict):
+            raise TypeError(f"a release refusal is an object, not {type(data).__name__}")
+        return cls(Refused(data["code"]), str(data["base"]), str(data["default"]), str(data["cause"]),
+                   str(data["config_path"]))
 
 
 @dataclass(frozen=True)
@@ -57,11 +65,6 @@ class Policy:
     sha: str  # the commit it was read at
     default_branch: str
     refusal: Refusal | None = None  # why /promote and /rollback may not run for this base, if so
-
-    @property
-    def releases_refused(self) -> str | None:
-        """The refusal in words (the replies' and the living comment's), None when releases may run."""
-        return None if self.refusal is None else self.refusal.text()
 
     @property
     def configured(self) -> bool:

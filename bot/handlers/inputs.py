@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.apply import apply_update, pr_changes, remembered, undecided, write_check
 from bot.config import CONFIG_PATH, Config
@@ -34,6 +34,9 @@ from bot.plan import (
     users_to_resolve,
 )
 from bot.review_gate import ReviewIn, review_state
+
+if TYPE_CHECKING:
+    from bot.policy import Refusal
 
 POLICY_DIFFERS_NOTE = (
     f"the evaluation ran with a `{CONFIG_PATH}` that differs from the base branch's; "
@@ -98,7 +101,7 @@ def stored_origin_reasons(ctx: Context, config: Config, run_id: int | None, auth
     return origin_reasons(ctx, info is None or info.event != "workflow_run", author)  # unknown: untrusted
 
 
-def plan_head(ctx: Context, *, number: int, head: str, author: str, config: Config, releases_refused: str | None,
+def plan_head(ctx: Context, *, number: int, head: str, author: str, config: Config, releases_refused: Refusal | None,
               report: Mapping[str, Any], decision: Decision, run_id: int | None, eval_id: int | None,
               computed_by_pr: bool, extra: Sequence[str]) -> PRUpdate:
     """Plan the head's whole state from its report and one decision, and apply it. Reviews are
@@ -182,7 +185,7 @@ def replan_head(ctx: Context, number: int, event_head: str | None = None) -> Non
         return
     decision = decide(evaluation["report"], config, changes)
     plan_head(ctx, number=number, head=head, author=pull.author, config=config,
-              releases_refused=policy.releases_refused, report=evaluation["report"], decision=decision,
+              releases_refused=policy.refusal, report=evaluation["report"], decision=decision,
               run_id=evaluation["run_id"], eval_id=evaluation["id"],
               computed_by_pr=config.evaluation.trust == "pull_request", extra=extra)
 

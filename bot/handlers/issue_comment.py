@@ -54,12 +54,12 @@ def on_created(ctx: Context) -> None:
 
     try:
         policy = resolve_policy(ctx, pull.base_ref)
-        config, problem, refused = policy.config, policy.problem, policy.releases_refused
+        config, problem, refused = policy.config, policy.problem, policy.refusal
     except RetryLater:
         raise  # the queue tries again; nothing was run or replied yet
     except GitHubError as exc:
         config, problem = None, None
-        refused = Refusal(Refused.POLICY_UNREADABLE, cause=str(exc).splitlines()[0]).text()
+        refused = Refusal(Refused.POLICY_UNREADABLE, cause=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     inv = chatops.Invocation(ctx=ctx, repo=repo, number=number, actor=login, comment_id=int(comment["id"]),
                              pull=pull, config=config, config_problem=problem, releases_refused=refused,
                              permissions=permissions)

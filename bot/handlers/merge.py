@@ -36,8 +36,11 @@ def on_closed(ctx: Context) -> None:
     config = policy.config
     if config is None or not config.promote.on_merge:
         return
-    if policy.releases_refused:
-        ctx.log.info("no promotion on merge of #%s: %s", number, policy.releases_refused)
+    if policy.refusal is not None:
+        from bot.render.text import render_template
+
+        ctx.log.info("no promotion on merge of #%s (%s): %s", number, policy.refusal.code.value,
+                     render_template("replies/release_refusal.md.j2", r=policy.refusal).strip())
         return
     head = str(pr["head"]["sha"])  # the merged head, on which both gates must be green
     merger = str((pr.get("merged_by") or payload.get("sender") or {}).get("login") or "")

@@ -105,7 +105,7 @@ def on_change(ctx: Context) -> None:
             write_check(ctx.github, ctx.store, repo, draft_check(head, name, config.evaluation.workflow))
         if restates:
             unevaluated(ctx, number, head, "not_evaluated", "a draft (the policy skips drafts until they are ready "
-                        "for review)", releases_refused=policy.releases_refused)
+                        "for review)", releases_refused=policy.refusal)
         return
     total = pr.get("changed_files")
     try:
@@ -123,7 +123,7 @@ def on_change(ctx: Context) -> None:
         if current:
             sync_labels(ctx, number, set(), KIND_LABELS, current_labels)  # a later push may have dropped them
         if restates:
-            unevaluated(ctx, number, head, "no_ml", releases_refused=policy.releases_refused)
+            unevaluated(ctx, number, head, "no_ml", releases_refused=policy.refusal)
         return
     if base_changed and ctx.store.latest_evaluation(repo, number, head) is not None:
         author = str((pr.get("user") or {}).get("login") or "")
@@ -147,7 +147,7 @@ def on_change(ctx: Context) -> None:
     # the comment says the evaluation is pending; the report it showed is kept, collapsed, below
     apply(plan_pending(config, remembered(ctx.store, repo, number),
                        PullView(number, head, str((pr.get("user") or {}).get("login") or ""),
-                                policy.releases_refused), notes),
+                                policy.refusal), notes),
           ctx.github, ctx.store, repo)
 
 
@@ -162,7 +162,7 @@ def rejudge(ctx: Context, number: int, head: str, author: str, policy: Policy, c
     if evaluation is None or config is None:
         return
     decision = decide(evaluation["report"], config, changes)
-    plan_head(ctx, number=number, head=head, author=author, config=config, releases_refused=policy.releases_refused,
+    plan_head(ctx, number=number, head=head, author=author, config=config, releases_refused=policy.refusal,
               report=evaluation["report"], decision=decision, run_id=evaluation["run_id"], eval_id=evaluation["id"],
               computed_by_pr=config.evaluation.trust == "pull_request",
               extra=stored_origin_reasons(ctx, config, evaluation["run_id"], author))

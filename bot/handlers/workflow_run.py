@@ -161,7 +161,7 @@ def _evaluate(ctx: Context, run: dict[str, Any], number: int, base_sha: str, *, 
         # the comment says so too: a report shown for this head before (a re-run's) no longer stands on top
         unevaluated(ctx, number, head, "undecided", f"the evaluation run {run_id} has no usable report: "
                     f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
-                    releases_refused=policy.releases_refused)
+                    releases_refused=policy.refusal)
         return
     decision = decide(report, config, changes)  # the one decision of this job
     from bot.metrics import metrics
@@ -187,7 +187,7 @@ def _evaluate(ctx: Context, run: dict[str, Any], number: int, base_sha: str, *, 
     if eval_id is None:
         return  # a newer push arrived meanwhile
     plan_head(ctx, number=number, head=head, author=pull.author, config=config,
-              releases_refused=policy.releases_refused, report=report, decision=decision, run_id=run_id,
+              releases_refused=policy.refusal, report=report, decision=decision, run_id=run_id,
               eval_id=eval_id, computed_by_pr=origin.by_pull_request,
               extra=extra)
     reach(ctx, number, head, EVALUATED)

@@ -118,7 +118,7 @@ CASES: dict[str, Callable[[], str]] = {
     "no_config-missing.md": lambda: render_reply("no_config.md.j2", line="/promote", problem=None),
     "release_refused.md": lambda: render_reply(
         "release_refused.md.j2", line="/rollback --to 1",
-        why=Refusal(Refused.NOT_RELEASE_BRANCH, base="wes-policy", default="main").text()),
+        refusal=Refusal(Refused.NOT_RELEASE_BRANCH, base="wes-policy", default="main")),
     **{f"release_refusal-{code.value}.md": partial(render_reply, "release_refusal.md.j2", r=REFUSALS[code])
        for code in Refused},
     "undecided.md": lambda: render_reply(

@@ -19,6 +19,7 @@ import pytest
 from bot import plan as p
 from bot.config import Config, parse_config
 from bot.gate import Decision, decide
+from bot.policy import Refusal, Refused
 from bot.review_gate import ReviewIn, review_state
 from tests.render.cases import CASES, CHURN, REPORT_URL
 
@@ -156,8 +157,10 @@ COMMENTS: dict[str, Callable[[], p.PRUpdate]] = {
         "the pull request changes data",)), CHURN, _reviews(("sam", "APPROVED", OLD)), p.Remembered(), PR),
     "action-token-mode": lambda: p.plan(_evaluated("failing"), CHURN, None, p.Remembered(),
                                         replace(PR, app=False)),
-    "releases-refused": lambda: p.plan(_evaluated("passing"), CHURN, None, p.Remembered(),
-                                       replace(PR, releases_refused="release/1.x is not protected")),
+    "releases-refused": lambda: p.plan(_evaluated("passing"), CHURN, None, p.Remembered(), replace(
+        PR, releases_refused=Refusal(Refused.UNPROTECTED, base="release/1.x", default="main"))),
+    "releases-refused-hostile-base": lambda: p.plan(_evaluated("passing"), CHURN, None, p.Remembered(), replace(
+        PR, releases_refused=Refusal(Refused.NOT_RELEASE_BRANCH, base="wes-`policy`<b>@ada", default="main"))),
     # the head gets no evaluation: the state block says so, the earlier report is collapsed
     "no-ml-after-failing": lambda: p.plan_unevaluated(_earlier_state(), PR, "no_ml"),
     "undecided-after-failing": lambda: p.plan_unevaluated(
