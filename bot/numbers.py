@@ -97,6 +97,11 @@ def plain_number(v: float) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+def percent(share: float) -> str:
+    """A share as written in a config: 0.05 is "5%", 0.125 is "12.5%"."""
+    return plain_number(share * 100) + "%"
+
+
 def _decimals_for(scale: float, digits: int = 4) -> int:
     """Decimals that give `digits` significant digits for numbers of this size."""
     if scale == 0 or missing(scale):
