@@ -42,6 +42,17 @@ def slots(ref_distinct: np.ndarray, cur: np.ndarray) -> np.ndarray:
     return np.bincount(2 * left + eq, minlength=2 * J + 1)
 
 
+def sorted_slots(ref_distinct: np.ndarray, cur_sorted: np.ndarray) -> np.ndarray:
+    """`slots` for sorted current values: two binary searches per reference value, not one per row."""
+    lo = np.searchsorted(cur_sorted, ref_distinct, side="left")  # current rows < u_j
+    hi = np.searchsorted(cur_sorted, ref_distinct, side="right")  # current rows <= u_j
+    out = np.empty(2 * len(ref_distinct) + 1, dtype=np.int64)
+    out[1::2] = hi - lo
+    out[0:-1:2] = lo - np.r_[0, hi[:-1]]
+    out[-1] = len(cur_sorted) - (hi[-1] if len(hi) else 0)
+    return out
+
+
 def extremes_from_counts(ref_counts: np.ndarray, slot_counts: np.ndarray) -> tuple[float, float]:
     """max and min of F_ref(x) - F_cur(x) over every value x of either sample, from the counts of
     the reference's distinct values (sorted) and the current rows' `slots`.

@@ -35,7 +35,7 @@ from bot.evaluation.engines.profile_sql import (
 )
 from bot.evaluation.engines.sql import SqlPlan
 from bot.evaluation.segments import CROSS, Partition
-from bot.monitor.ks import MAX_EXACT, extremes_from_counts, p_value_from_extremes, slots
+from bot.monitor.ks import MAX_EXACT, extremes_from_counts, p_value_from_extremes, sorted_slots
 from bot.monitor.logs import (
     REQUIRED,
     LogError,
@@ -222,6 +222,24 @@ class LogScan:
         except duckdb.Error as exc:
             raise LogError(str(self.engine.translate(exc) or exc)) from None
 
+    def fetch_compact(self, sql: str) -> pd.DataFrame:
+        """A query's rows as a frame whose text columns are categorical (one string per distinct
+        value, not per row, as pyarrow's reader gives the numpy path)."""
+        import duckdb
+        import pyarrow as pa
+
+        try:
+            table = self.engine.con.sql(sql).to_arrow_table()
+        except duckdb.Error as exc:
+            raise LogError(str(self.engine.translate(exc) or exc)) from None
+        for i, field in enumerate(table.schema):
+            if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+                table = table.set_column(i, field.name, table.column(i).dictionary_encode())
+        frame = table.to_pandas(self_destruct=True, split_blocks=True)
+        del table
+        pa.default_memory_pool().release_unused()
+        return frame
+
     def _fetch(self, sql: str) -> pd.DataFrame:
         import duckdb
 
@@ -294,6 +312,10 @@ class SqlRows:
                 if text in index:
                     table[tuple(row)] = index[text]
             self._groups.append(lookup(exprs, table, scan.engine.dialect))
+        if self._groups:  # one pass computes every segment code; each count table then groups by an integer
+            codes = ", ".join(f"CAST({g} AS INTEGER) AS mlgate_g{i}" for i, g in enumerate(self._groups))
+            scan._sql(f"CREATE OR REPLACE TEMPORARY TABLE {self._table} AS SELECT *, {codes} FROM {self._table} h")
+            self._groups = [f"h.mlgate_g{i}" for i in range(len(self._groups))]
 
     def _has_null(self, col: str) -> bool:
         c = self._scan.engine.dialect.q(col)
@@ -334,10 +356,10 @@ class SqlRows:
         return out
 
     def ks(self, col: str, split: int | None, refs: dict[int, np.ndarray]) -> dict[int, float]:
-        """Exact KS per group (bot.monitor.ks): the current values streamed in chunks and counted
-        per slot among the group's distinct reference values (no sort, memory bounded by the
-        chunk), then the same numpy as for a frame; where both sides are small enough for
-        scipy's exact distribution, the current rows themselves."""
+        """Exact KS per group (bot.monitor.ks): the current values sorted by DuckDB (out of core),
+        streamed in chunks and counted per slot among the group's distinct reference values
+        (memory bounded by the chunk), then the same numpy as for a frame; where both sides
+        are small enough for scipy's exact distribution, the current rows themselves."""
         scan = self._scan
         v = real(self._col(col))
         cur = f"SELECT {self._group(split)} AS g, {v} AS v FROM {self._table} h WHERE {is_value(v)}"
@@ -355,9 +377,11 @@ class SqlRows:
         if large:
             distinct = {g: np.unique(refs[g], return_counts=True) for g in large}
             acc = {g: np.zeros(2 * len(distinct[g][0]) + 1, dtype=np.int64) for g in large}
-            for gs, vs in scan.stream(f"SELECT g, v FROM ({cur}) k WHERE g IN ({', '.join(map(str, large))})"):
-                for g in large:
-                    acc[g] += slots(distinct[g][0], vs[gs == g])
+            for gs, vs in scan.stream(f"SELECT g, v FROM ({cur}) k WHERE g IN ({', '.join(map(str, large))}) "
+                                      "ORDER BY g, v"):
+                cuts = np.flatnonzero(np.diff(gs)) + 1
+                for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(gs)], strict=True):
+                    acc[int(gs[a])] += sorted_slots(distinct[int(gs[a])][0], vs[a:b])
             for g in large:
                 dmax, dmin = extremes_from_counts(distinct[g][1], acc[g])
                 out[g] = p_value_from_extremes(len(refs[g]), sizes[g], dmax, dmin)
@@ -369,4 +393,4 @@ class SqlRows:
         kind = self._types[label]
         has = f"{lab} IS NOT NULL" + (f" AND NOT isnan({lab})" if kind in ("FLOAT", "DOUBLE") else "")
         cols = ", ".join(q(c) for c in dict.fromkeys([label, "score", *columns]))
-        return self._scan._fetch(f"SELECT {cols} FROM {self._table} WHERE {has}")
+        return self._scan.fetch_compact(f"SELECT {cols} FROM {self._table} WHERE {has}")
