@@ -30,10 +30,13 @@ _KINDS = {"BOOLEAN": "bool", "TINYINT": "int", "SMALLINT": "int", "INTEGER": "in
 
 
 def connect_module() -> object:
+    """duckdb, once it and numba (the compiled rank pass, `rank_kernel`) are known to import."""
     try:
         import duckdb
-    except ImportError:
-        raise EngineUnavailable("the duckdb engine needs the duckdb package: pip install 'mlgate[duckdb]'") from None
+        import numba  # noqa: F401
+    except ImportError as exc:
+        raise EngineUnavailable(f"the duckdb engine needs the {exc.name or 'duckdb'} package: "
+                                "pip install 'mlgate[duckdb]'") from None
     return duckdb
 
 
@@ -170,26 +173,25 @@ class DuckDBEngine(SqlEngine):
     def _sorts(self, plan: SqlPlan, accs: list[_RankAcc], n: int, whos: tuple[str, ...]) -> None:
         parts = range(len(accs))
         gcols = "".join(f", g{pi}" for pi in parts if pi)
+        one_group = np.zeros(0, dtype=np.int32)
         for k, w in enumerate(whos):
             sql = f"SELECT rowid, y, {w}0 AS s{gcols} FROM {RANKED} ORDER BY s"
-            first = w == "c"
-            states: list[dict[int, _State]] = [{} for _ in parts]
-            if first and plan.paired:
-                for acc in accs:
+            for acc in accs:
+                acc.start()
+                if k == 0 and plan.paired:
                     acc.keep(n)
-            # each partition's numpy work runs in its own thread (numpy releases the GIL), chunk
+            # each partition's compiled pass runs in its own thread (it releases the GIL), chunk
             # after chunk, while this thread reads the next batch from DuckDB
             pending: list[Future[None]] = []
             try:
                 with ThreadPoolExecutor(max_workers=len(accs)) as pool:
                     reader = self.con.sql(sql).to_arrow_reader(CHUNK_ROWS)
                     for cols, seen in _score_chunks(reader):
-                        cols[1] = cols[1].astype(np.float64)
                         if self._step is not None:
                             self._step.within((k + seen / max(n, 1)) / len(whos))
                         for done in pending:
                             done.result()
-                        pending = [pool.submit(acc.chunk, cols[:3], cols[2 + pi] if pi else None, states[pi], first,
+                        pending = [pool.submit(acc.chunk, cols[:3], cols[2 + pi] if pi else one_group, k,
                                                plan.paired) for pi, acc in enumerate(accs)]
                     for done in pending:
                         done.result()
@@ -240,165 +242,84 @@ def _first(rows: list[Row]) -> int:
 
 def _score_chunks(reader: object) -> Iterator[tuple[list[np.ndarray], int]]:
     """The columns of rows sorted by score (the third column), in chunks that never split a
-    block of equal scores (the last block of a batch waits for the next), with the rows seen."""
+    block of equal scores, with the rows seen. The last block of a batch waits for the next
+    batch; only that block and its continuation are copied, the rest are views of the batch."""
     carry: list[np.ndarray] | None = None
     seen = 0
     for batch in reader:  # type: ignore[attr-defined]
         cols = [batch.column(i).to_numpy(zero_copy_only=False) for i in range(batch.num_columns)]
         seen += len(cols[0])
-        if carry is not None:
-            cols = [np.concatenate((a, b)) for a, b in zip(carry, cols, strict=True)]
+        if not len(cols[0]):
+            continue
+        if carry is not None:  # the carried block goes on while the scores equal its score
+            j = int(np.searchsorted(cols[2], carry[2][0], side="right"))
+            carry = [np.concatenate((a, b[:j])) for a, b in zip(carry, cols, strict=True)]
+            if j == len(cols[0]):
+                continue
+            yield carry, seen
+            cols = [c[j:] for c in cols]
         s = cols[2]
-        other = np.flatnonzero(s != s[-1])
-        cut = int(other[-1]) + 1 if len(other) else 0
+        cut = int(np.searchsorted(s, s[-1], side="left"))  # where the batch's last block starts
         carry = [c[cut:] for c in cols]
         if cut:
             yield [c[:cut] for c in cols], seen
-    if carry is not None and len(carry[0]):
+    if carry is not None:
         yield carry, seen
 
 
 @dataclass
-class _State:
-    """Running sums of one group over the rows of lower score seen so far."""
-
-    cnt: float = 0.0
-    pos: float = 0.0
-    cx: float = 0.0
-    cc: float = 0.0
-
-
-@dataclass
 class _RankAcc:
-    """AUC placements and AP influences per row of one partition, from rows sorted by score.
+    """AUC placements and AP influences of one partition, from rows sorted by score, through the
+    compiled pass `rank_kernel.chunk` (the block arithmetic of `bot.evaluation.paired._ranked`).
 
-    The same block arithmetic as `bot.evaluation.paired._ranked`, with the running sums of each
-    group carried across chunks; a tie block is never split. The first model's per-row values
-    are kept by row id (AUC placements as their exact integer numerators 2 * (count below) + ties,
-    AP influences as floats); the second model's are paired with them and only their
-    per-(group, class) mean and squared deviations kept.
+    The running sums of each group are carried across chunks; a tie block is never split. The
+    first model's per-row values are kept by row id (AUC placements as their exact integer
+    numerators 2 * (count below) + ties, AP influences as floats); the second model's are paired
+    with them and only their per-(group, class) count, mean and squared deviations kept.
     """
 
     G: int
     totals: np.ndarray  # [G, (rows, positives)]
     want_auc: bool
     want_ap: bool
-    pos_v: np.ndarray = field(init=False)  # [G, model] sum of placements over positives
+    auc_num: np.ndarray = field(init=False)  # [G, model] sum over positives of 2 * placement numerator
     prec: np.ndarray = field(init=False)  # [G, model] sum of precision over positives
-    stats: dict[str, np.ndarray] = field(init=False)  # "d"/"e" -> [3, G, 2]: count, mean, M2
+    stats: np.ndarray = field(init=False)  # [(auc, ap), (count, mean, M2), G, class]
+    state: np.ndarray = field(init=False)  # [G, 4] running sums of the model being streamed
     first_v: np.ndarray = field(init=False)  # per row id: 2 * placement numerator (integers)
     first_i: np.ndarray = field(init=False)  # per row id: AP influence
 
     def __post_init__(self) -> None:
-        self.pos_v = np.zeros((self.G, 2))
+        self.auc_num = np.zeros((self.G, 2))
         self.prec = np.zeros((self.G, 2))
-        self.stats = {k: np.zeros((3, self.G, 2)) for k in ("d", "e")}
+        self.stats = np.zeros((2, 3, self.G, 2))
+        self.first_v = np.zeros(0, dtype=np.uint32)
+        self.first_i = np.zeros(0)
+        self.start()
+
+    def start(self) -> None:
+        """Before a model's sorted rows: nothing below yet."""
+        self.state = np.zeros((self.G, 4))
 
     def keep(self, n: int) -> None:
-        """Room for the first model's per-row values of n rows."""
-        self.first_v = np.zeros(n, dtype=np.uint32 if 2 * n < 2**32 else np.uint64) if self.want_auc \
-            else np.empty(0)
-        self.first_i = np.full(n, np.nan) if self.want_ap else np.empty(0)
+        """Room for the first model's per-row values of n rows (the first model's pass writes
+        every row's, NaN where a group has no AP)."""
+        if self.want_auc:
+            self.first_v = np.empty(n, dtype=np.uint32 if 2 * n < 2**32 else np.uint64)
+        if self.want_ap:
+            self.first_i = np.empty(n)
 
     def kept_bytes(self, n: int) -> int:
         return n * ((8 if 2 * n >= 2**32 else 4) * self.want_auc + 8 * self.want_ap)
 
-    def chunk(self, cols: list[np.ndarray], g: np.ndarray | None, states: dict[int, _State], first: bool,
-              paired: bool) -> None:
-        """Rows in score order (whole tie blocks), with their group codes (None: one group)."""
-        rid, y_raw, s = cols
-        if g is None:
-            self._group(rid, y_raw, s, 0, states.setdefault(0, _State()), first, paired)
-            return
-        code = g.astype(np.int16) if self.G < 1 << 15 else g
-        order = np.argsort(code, kind="stable")  # a radix sort for 16-bit codes: score order kept per group
-        code, rid, y_raw, s = code[order], rid[order], y_raw[order], s[order]
-        bounds = np.flatnonzero(code[1:] != code[:-1]) + 1
-        for lo, hi in zip(np.concatenate(([0], bounds)), np.concatenate((bounds, [len(code)])), strict=True):
-            gg = int(code[lo])
-            self._group(rid[lo:hi], y_raw[lo:hi], s[lo:hi], gg, states.setdefault(gg, _State()),
-                        first, paired)
+    def chunk(self, cols: list[np.ndarray], code: np.ndarray, k: int, paired: bool) -> None:
+        """Rows in score order (whole tie blocks): row ids, labels, scores; their group codes
+        (empty: one group). k: 0 for the first model, 1 for the second."""
+        from bot.evaluation.engines import rank_kernel
 
-    def _group(self, rid: np.ndarray, y: np.ndarray, s: np.ndarray, gg: int, st: _State, first: bool,
-               paired: bool) -> None:
-        m, P = self.totals[gg]
-        k = 0 if first else 1
-        rows = len(s)
-        new = np.empty(rows, dtype=bool)
-        new[0] = True
-        np.not_equal(s[1:], s[:-1], out=new[1:])
-        bid: np.ndarray | None = None
-        bcnt: np.ndarray | float
-        if not new.all():  # ties: rows aggregate into blocks of equal score
-            starts = np.flatnonzero(new)
-            bid = np.cumsum(new) - 1
-            bcnt = np.diff(np.append(starts, rows)).astype(np.float64)
-            bpos = np.add.reduceat(y, starts)
-            cnt_below = np.cumsum(bcnt)
-            cnt_below -= bcnt
-        else:  # no ties: every row is its own block
-            bcnt, bpos = 1.0, y
-            cnt_below = np.arange(rows, dtype=np.float64)
-        cnt_below += st.cnt
-        pos_below = np.cumsum(bpos)
-        pos_below -= bpos
-        pos_below += st.pos
-        st.cnt += float(rows)
-        st.pos += float(bpos.sum())
-
-        def per_row(block: np.ndarray) -> np.ndarray:
-            return block if bid is None else block[bid]
-
-        pos = y > 0
-        auc = self.want_auc and P > 0 and m > P
-        v2 = np.zeros(0)  # 2 * numerator of each row's placement: exact integers
-        if auc:
-            n10 = cnt_below - pos_below
-            n10 *= 2
-            n10 += bcnt
-            n10 -= bpos
-            self.pos_v[gg, k] += float(np.dot(bpos, n10)) * 0.5 / (m - P)
-            if paired:
-                n01 = P - pos_below
-                n01 *= 2
-                n01 -= bpos
-                v2 = np.where(pos, per_row(n10), per_row(n01))
-        ap = self.want_ap and P > 0
-        part = np.zeros(0)
-        if ap:
-            rest = m - cnt_below  # rows at or above the block's score
-            prec = P - pos_below
-            prec /= rest
-            self.prec[gg, k] += float(np.dot(bpos, prec))
-            x = bpos / rest
-            cx = np.cumsum(x)
-            cx += st.cx
-            x *= prec
-            cc = np.cumsum(x)
-            cc += st.cc
-            st.cx, st.cc = float(cx[-1]), float(cc[-1])
-            if paired:
-                cx += prec
-                part = per_row(cx)
-                part *= y
-                part -= per_row(cc)
-                part /= P
-        if not paired:
-            return
-        if first:
-            if auc:
-                self.first_v[rid] = v2
-            if ap:
-                self.first_i[rid] = part
-            return
-        cls = pos.astype(np.intp)
-        nan = np.full(rows, np.nan) if not (auc and ap) else np.zeros(0)
-        if self.want_auc:
-            # both placements have the same denominator: subtract the exact numerators first
-            diff = (self.first_v[rid] - v2) * np.where(pos, 0.5 / (m - P), 0.5 / P) if auc else nan
-            _merge(self.stats["d"][:, gg, :], diff, cls)
-        if self.want_ap:
-            _merge(self.stats["e"][:, gg, :], self.first_i[rid] - part if ap else nan, cls)
+        rid, y, s = cols
+        rank_kernel.chunk(rid, y, s, code, self.totals, self.state, k, self.want_auc, self.want_ap, paired,
+                          k == 0, self.auc_num, self.prec, self.first_v, self.first_i, self.stats)
 
     def sums(self, G: int, remap: np.ndarray, paired: bool) -> RankSums:
         out = RankSums.empty(G)
@@ -406,30 +327,15 @@ class _RankAcc:
         cnt = np.stack((m - P, P), axis=1)
         out.cnt[remap] = cnt
         with np.errstate(invalid="ignore", divide="ignore"):
-            out.auc[remap, 1, 0] = self.pos_v[:, 0] / P
+            auc = self.auc_num * (0.5 / (m - P))[:, None] / P[:, None]
+            out.auc[remap, 1, 0] = auc[:, 0]
             out.prec[remap, 0] = self.prec[:, 0]
             if paired:
-                out.auc[remap, 1, 1] = self.pos_v[:, 1] / P
+                out.auc[remap, 1, 1] = auc[:, 1]
                 out.prec[remap, 1] = self.prec[:, 1]
-                d, e = self.stats["d"], self.stats["e"]
+                d, e = self.stats[0], self.stats[1]
                 out.dvar[remap] = np.where(d[0] > 1, d[2] / np.maximum(d[0] - 1, 1), np.nan)
                 shift = (self.prec[:, 0] - self.prec[:, 1]) / P / P  # (AP_c - AP_b) / P, positives only
                 out.ap_mean[remap] = e[1] - np.stack((np.zeros_like(shift), shift), axis=1)
                 out.ap_m2[remap] = e[2]
         return out
-
-
-def _merge(acc: np.ndarray, x: np.ndarray, cls: np.ndarray) -> None:
-    """Fold values into running (count, mean, M2) per class (Chan et al.), in place; acc is [3, 2]."""
-    nb = np.bincount(cls, minlength=2).astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mb = np.bincount(cls, weights=x, minlength=2) / nb
-        dev = x - mb[cls]
-        m2b = np.bincount(cls, weights=dev * dev, minlength=2)
-        na, ma, m2a = acc[0].copy(), acc[1].copy(), acc[2].copy()
-        n = na + nb
-        delta = mb - ma
-        has = nb > 0
-        acc[0] = n
-        acc[1] = np.where(has, ma + delta * nb / np.where(n > 0, n, 1), ma)
-        acc[2] = np.where(has, m2a + m2b + delta * delta * na * nb / np.where(n > 0, n, 1), m2a)

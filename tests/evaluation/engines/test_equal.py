@@ -106,6 +106,21 @@ def test_streamed_sort_carries_groups_and_ties_across_chunks(monkeypatch: pytest
     assert_same(compare_table(src, req, "duckdb"), compare_table(src, req, "numpy"))
 
 
+def test_tie_blocks_longer_than_a_tile_and_a_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compiled pass works in tiles of rank_kernel.TILE rows that never split a tie block:
+    here the candidate has three scores only (blocks of ~14k rows each in the whole holdout,
+    several thousand in each segment) and DuckDB's batches are smaller than a block."""
+    from bot.evaluation.engines import duckdb_engine, rank_kernel
+
+    monkeypatch.setattr(duckdb_engine, "CHUNK_ROWS", 5000)
+    n = 2 * rank_kernel.TILE + 9000
+    df, req = frame("binary", n, seed=8)
+    df["cand"] = np.round(df["cand"] * 2) / 2
+    assert df["cand"].value_counts().max() > rank_kernel.TILE
+    src = TableSource.of_frame(df)
+    assert_same(compare_table(src, req, "duckdb"), compare_table(src, req, "numpy"))
+
+
 def test_one_sort_serves_segments_with_one_class_or_one_row(monkeypatch: pytest.MonkeyPatch) -> None:
     """Segments whose AUC/AP are undefined (all positive, all negative, a single row) next to
     ordinary ones, all split from the same global score order, chunks smaller than a segment."""
@@ -195,19 +210,21 @@ def test_out_of_memory_is_one_line() -> None:
     assert "\n" not in str(info.value)
 
 
-def test_missing_duckdb_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("package", ["duckdb", "numba"])
+def test_missing_duckdb_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, package: str) -> None:
+    """The engine needs duckdb and numba (its compiled rank pass): both come with the extra."""
     import builtins
 
     from bot.evaluation.engines import EngineUnavailable
 
     real = builtins.__import__
 
-    def no_duckdb(name: str, *args: object, **kwargs: object) -> object:
-        if name == "duckdb":
-            raise ImportError("No module named 'duckdb'")
+    def missing(name: str, *args: object, **kwargs: object) -> object:
+        if name == package:
+            raise ImportError(f"No module named '{package}'", name=package)
         return real(name, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(builtins, "__import__", no_duckdb)
+    monkeypatch.setattr(builtins, "__import__", missing)
     df, req = frame("binary", 50, seed=4)
-    with pytest.raises(EngineUnavailable, match=r"pip install 'mlgate\[duckdb\]'"):
+    with pytest.raises(EngineUnavailable, match=rf"needs the {package} package: pip install 'mlgate\[duckdb\]'"):
         compare_table(TableSource.of_frame(df), req, "duckdb")
