@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from decimal import Decimal
 
 MISSING = "–"
 P_DECIMALS = 4
@@ -100,6 +101,18 @@ def plain_number(v: float) -> str:
 def percent(share: float) -> str:
     """A share as written in a config: 0.05 is "5%", 0.125 is "12.5%"."""
     return plain_number(share * 100) + "%"
+
+
+def edge(x: float) -> str:
+    """A bin edge or a slice's bound, as a person writes it: every digit it was given (up to 15
+    significant, so float noise goes), thousands separators, no exponent, no trailing zeros:
+    1234567 is "1,234,567", 1e6 "1,000,000", 0.0125 "0.0125", 12.50 "12.5"."""
+    if missing(x):
+        return MISSING
+    if math.isinf(x) or x == 0:
+        return f"{x:g}".replace("-0", "0")
+    text = format(Decimal(f"{x:.15g}"), ",f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _decimals_for(scale: float, digits: int = 4) -> int:

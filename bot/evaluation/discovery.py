@@ -33,6 +33,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from bot import numbers
 from bot.errors import InvalidInput
 from bot.evaluation import metrics as M
 from bot.evaluation.paired import Groups, Scored, Stat, compare_partition, z_quantile
@@ -179,7 +180,7 @@ def _nice(x: float) -> float:
 
 
 def _fmt(x: float) -> str:
-    return f"{x:g}"
+    return numbers.edge(x)  # 160,000 and 1,200,000, never 1.2e+06
 
 
 def _id_like(name: str, col: pd.Series) -> bool:
