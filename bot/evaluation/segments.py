@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from bot import numbers
 from bot.errors import InvalidInput
 
 if TYPE_CHECKING:  # specs are read by attribute, so the engine does not import pydantic
@@ -47,7 +48,7 @@ class Partition:
 
 
 def _fmt_edge(x: float) -> str:
-    return f"{x:g}"
+    return numbers.edge(x)  # 1,000,000, not 1e+06
 
 
 def _require(frame: pd.DataFrame, column: str) -> None:

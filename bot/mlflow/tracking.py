@@ -22,6 +22,7 @@ from bot.mlflow.scoring import LoadedCandidate, _read_candidate_dir
 EXPERIMENT = "mlgate"
 # MLflow's metric-name charset, minus ':' (refused on Windows) and '/' (our separator)
 _KEY_CHAR = re.compile(r"[^A-Za-z0-9_\-. ]")
+_SEPARATOR = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")  # the thousands separator of 1,000
 
 PROVENANCE_TAGS = (
     "mlgate.repository",  # the repository whose trusted workflow logged it (GITHUB_REPOSITORY)
@@ -259,11 +260,14 @@ def evaluation_metrics(report: dict[str, Any]) -> dict[str, float]:
         for c in m.get("metrics", []):
             put([model, str(c["name"])], c)
         for s in m.get("segments", []):
+            # a bin's label has thousands separators ("[1,000, 5,000)"); its metric names keep
+            # the digits alone, as before the separators, so MLflow's history of a segment goes on
+            value = _SEPARATOR.sub("", str(s.get("value")))
             for c in s.get("metrics", []):
-                put([model, str(s.get("column")), str(s.get("value")), str(c["name"])], c)
+                put([model, str(s.get("column")), value, str(c["name"])], c)
             if isinstance(s.get("rows"), int):
                 out.setdefault(
-                    _key([model, str(s.get("column")), str(s.get("value")), "rows"]),
+                    _key([model, str(s.get("column")), value, "rows"]),
                     float(s["rows"]),
                 )
     return out
