@@ -119,8 +119,10 @@ def test_token_is_required_and_checked(tmp_path: Path) -> None:
     ok = c.get("/dashboard", headers={"Authorization": f"Bearer {TOKEN}"})
     assert ok.status_code == 200
     html = ok.get_data(as_text=True)
-    assert "churn-classifier" in html and ">4<" in html and "bob" in html
-    assert "roc_auc 0.778," in html  # the promoted candidate's metrics from its PR's evaluation (3 decimals)
+    # no registry configured: the version is unknown, never the audit's guess (the registry's
+    # version and the promoted candidate's metrics: tests/app/test_dashboard_production.py)
+    assert "churn-classifier" in html and "production version unknown: no registry configured" in html
+    assert "bob" in html and ">4<" not in html and "roc_auc 0.778," not in html
     assert TOKEN not in html
     # log in with the form: a cookie that is not the token
     resp = _login(c, next_="/dashboard/models/churn-classifier")
@@ -200,7 +202,7 @@ def test_browser_clicks_from_models_to_a_promotion_to_its_report(served: str) ->
         shot(page, "dashboard-home.png")
         page.select_option("select[name=verdict]", "fail")
         page.click("text=Filter")
-        assert "verdict=fail" in page.url and page.locator("text=No promotions or rollbacks match").is_visible()
+        assert "verdict=fail" in page.url and page.locator("text=No models match").is_visible()
         page.click("text=clear")
         page.click("table a:text-is('churn-classifier') >> nth=0")
         page.wait_for_selector("svg.chart")
@@ -377,12 +379,19 @@ def test_home_shows_the_version_the_last_successful_release_moved_the_alias_to(t
     html = app.test_client().get("/dashboard", headers=BEARER).get_data(as_text=True)
     rows = [r for r in html.split("<tr>") if "churn-classifier</a>" in r]
     assert len(rows) == 2
-    assert "<td>production</td><td>4</td>" in rows[0] and "bob" in rows[0]
+    # the production version itself comes from the registry (none here, so unknown); which release
+    # counts is what says who moved it (tests/app/test_dashboard_production.py: with a registry)
+    assert '<td>production</td><td><span class="unknown">production version unknown' in rows[0]
+    assert "<td>bob</td>" in rows[0]
     assert "<td>challenger</td><td>6</td>" in rows[1] and "dave" in rows[1]
     promotion.audit(store, _release("rollback", "frank"), promotion.A_ROLLBACK, promotion.R_SUCCESS,
                     from_version="4", to_version="3")
     html = app.test_client().get("/dashboard", headers=BEARER).get_data(as_text=True)
-    assert "<td>production</td><td>3</td>" in html and "frank" in html
+    assert "<td>frank</td>" in _row_of(html, "production") and "<td>dave</td>" in _row_of(html, "challenger")
+
+
+def _row_of(html: str, alias: str) -> str:
+    return next(r for r in html.split("<tr>") if f"churn-classifier</a></td><td>{alias}" in r)
 
 
 def test_the_report_page_shows_the_verdict_the_app_stored(tmp_path: Path) -> None:
@@ -483,7 +492,7 @@ def test_home_links_the_pr_and_draws_each_models_metric_history(tmp_path: Path) 
     _seed_history(store)
     html = _home(app)
     row = next(r for r in html.split("<tr>") if "churn-classifier</a></td><td>production" in r)
-    assert "<td>4</td>" in row and "bob" in row
+    assert "production version unknown" in row and "<td>4</td>" not in row and "bob" in row
     assert '<a href="https://github.com/acme/churn/pull/11">acme/churn#11</a>' in row
     # one dot per evaluation of the model, oldest first, coloured by verdict; promoted heads ringed
     dots = row.split("<circle")[1:]
@@ -524,7 +533,7 @@ def test_a_filter_value_is_escaped_and_kept_in_the_form(tmp_path: Path) -> None:
     app, store = _app(tmp_path, TOKEN)
     _seed(store)
     html = _home(app, "?repo=%3Cscript%3Ex%3C/script%3E")
-    assert "<script>x" not in html and "No promotions or rollbacks match these filters" in html
+    assert "<script>x" not in html and "No models match these filters" in html
 
 
 def test_the_audit_page_lists_every_record_with_readable_details(tmp_path: Path) -> None:
@@ -592,4 +601,6 @@ def test_a_model_known_only_to_the_monitor_has_a_page(tmp_path: Path) -> None:
     record(store, "acme/fraud", h, None, None, web="https://github.com")
     r = app.test_client().get("/dashboard/models/fraud", headers=BEARER)
     assert r.status_code == 200 and "could not be checked" in r.get_data(as_text=True)
-    assert "could not be checked" in _home(app) and "No promotions or rollbacks yet" in _home(app)
+    # listed on the home page too (every model the store knows), its production version unknown here
+    assert "could not be checked" in _home(app) and "No models yet" not in _home(app)
+    assert "fraud</a></td><td>production</td><td><span class=\"unknown\">" in _home(app)
