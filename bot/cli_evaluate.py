@@ -380,7 +380,7 @@ def _registry(opts: EvaluateOptions) -> Any:
                 "set: export MLFLOW_TRACKING_URI=... or pass --tracking-uri (mlgate never creates a store)"
             )
     try:
-        return Registry(opts.tracking_uri)
+        return Registry(opts.tracking_uri, existing=True)  # a missing SQLite file is refused, not created
     except RegistryError as exc:
         raise InputError(str(exc)) from None
 

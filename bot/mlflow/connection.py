@@ -49,7 +49,10 @@ class UnsafeModel(RegistryError):
 class Connection:
     """An MLflow tracking + model registry: a server (http[s]://), or a local store (sqlite:///, a path).
 
-    `artifact_location` is only used when the `mlgate` experiment is created.
+    `artifact_location` is only used when the `mlgate` experiment is created. `existing`: the
+    store must already be there (reading a candidate or a baseline): a local store (a SQLite file,
+    a file store's directory) that does not exist is refused, where MLflow would create an empty
+    one. Only the demo and tests create stores.
     """
 
     def __init__(
@@ -58,6 +61,7 @@ class Connection:
         registry_uri: str | None = None,
         *,
         artifact_location: str | None = None,
+        existing: bool = False,
     ) -> None:
         for key, value in ENV_DEFAULTS.items():
             os.environ.setdefault(key, value)
@@ -70,6 +74,13 @@ class Connection:
         self.registry_uri = registry_uri or (
             self.tracking_uri if tracking_uri else mlflow.get_registry_uri()
         )
+        if existing:
+            for uri in dict.fromkeys((self.tracking_uri, self.registry_uri)):
+                path = local_store_path(uri)
+                if path is not None and not os.path.exists(path):
+                    raise RegistryError(
+                        f"the MLflow store {redact(uri)} does not exist (no {path}); mlgate never creates a "
+                        "store: check MLFLOW_TRACKING_URI (or --tracking-uri)")
         self.artifact_location = artifact_location
         try:
             self.client = MlflowClient(self.tracking_uri, self.registry_uri)
@@ -151,6 +162,26 @@ class Connection:
                         os.environ.pop(key, None)
                     else:
                         os.environ[key] = value
+
+
+def local_store_path(uri: str) -> str | None:
+    """The file a `sqlite:` URI, or the directory a `file:` URI or a plain path, keeps its store in;
+    None for a server, an in-memory database or another database."""
+    from urllib.parse import unquote, urlsplit
+
+    if uri.startswith("sqlite:"):
+        from sqlalchemy.engine import make_url
+
+        try:
+            database = make_url(uri).database
+        except Exception:  # an unparseable URI: MLflow's own error names it
+            return None
+        return None if not database or database == ":memory:" or database.startswith("file:") else database
+    if uri.startswith("file:"):
+        return unquote(urlsplit(uri).path) or None
+    if _SCHEME.match(uri) or uri.split(":")[0] in ("databricks", "databricks-uc", "uc"):
+        return None
+    return uri
 
 
 def _is_missing(exc: BaseException) -> bool:
