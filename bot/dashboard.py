@@ -18,7 +18,9 @@ import json
 import math
 import posixpath
 import re
-from collections.abc import Iterable, Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -145,6 +147,7 @@ def blueprint(settings: Settings, store: Store) -> Blueprint:
         return resp  # type: ignore[return-value]
 
     web = github_web(settings.github_api_url)
+    links = ReportLinks(store, settings.mlflow_ui_url)
     production = ProductionVersions(_registry(settings))
 
     @bp.get("/dashboard")
@@ -164,7 +167,7 @@ def blueprint(settings: Settings, store: Store) -> Blueprint:
             m["metrics"] = _key_metrics(store, m) if agrees else "–"  # the promoted candidate's, if it runs
             m["spark"] = sparkline(history.get(m["name"], []))
         monitor = [v for v in watched if f.keeps(v.repo, v.model)]
-        evaluations = _evaluations(store, f, history, 20, settings.mlflow_ui_url)
+        evaluations = _evaluations(store, f, history, 20, links)
         return page("home.html.j2", models=models, evaluations=evaluations, jobs=_job_health(store),
                     monitor=monitor, f=f, choices=_choices(store), web=web, mlflow_ui=settings.mlflow_ui_url)
 
@@ -196,7 +199,7 @@ def blueprint(settings: Settings, store: Store) -> Blueprint:
     @bp.get("/dashboard/evaluations")
     def evaluations() -> Response:
         f = Filters.of(request.args)
-        rows = _evaluations(store, f, _history(store, f) if f.model else {}, 200, settings.mlflow_ui_url)
+        rows = _evaluations(store, f, _history(store, f) if f.model else {}, 200, links)
         return page("evaluations.html.j2", evaluations=rows, f=f, choices=_choices(store), web=web,
                     mlflow_ui=settings.mlflow_ui_url)
 
@@ -487,20 +490,50 @@ def _latest_outcome(history: dict[str, list[Point]], model: str) -> str:
 
 
 def _evaluations(store: Store, f: Filters, history: dict[str, list[Point]], limit: int,
-                 mlflow_ui: str | None = None) -> list[dict[str, Any]]:
+                 links: Callable[[Mapping[str, Any]], list[tuple[str, str]]] | None = None) -> list[dict[str, Any]]:
     """The newest evaluations the filters keep; a model filter keeps those whose report has that
-    model (among the HISTORY_EVALUATIONS newest, whose reports are read). Each has `links`:
-    with `mlflow_ui`, its report's evaluation run, candidate runs and baseline versions in the
-    MLflow UI (bot.render.links; each shown report is read), else none."""
-    from bot.render.links import report_links
-
+    model (among the HISTORY_EVALUATIONS newest, whose reports are read). Each has `links`
+    (ReportLinks: its MLflow UI links, none without the setting)."""
     ids = {p.eval_id for p in history.get(f.model, [])} if f.model is not None else None
     rows = [dict(e) for e in store.recent_evaluations(500)
             if f.keeps(e["repo"], None, e["outcome"]) and (ids is None or e["id"] in ids)][:limit]
     for e in rows:
-        stored = store.evaluation(int(e["id"])) if mlflow_ui else None
-        e["links"] = report_links(mlflow_ui, stored["report"]) if stored else []
+        e["links"] = links(e) if links is not None else []
     return rows
+
+
+class ReportLinks:
+    """A stored evaluation's links into the MLflow UI (bot.render.links.report_links: its
+    evaluation run, candidate runs and baseline versions), none without the setting.
+
+    Finding them means reading the stored report (some milliseconds each, 200 on the
+    evaluations page), and a stored evaluation never changes: so each is read once and the
+    newest MAX are kept, keyed by the row's id and what identifies it (repository, PR, head,
+    time), so a reused id cannot return another report's links."""
+
+    MAX = 2000
+
+    def __init__(self, store: Store, mlflow_ui: str | None) -> None:
+        self.store, self.ui = store, mlflow_ui
+        self._seen: OrderedDict[tuple[int, str, int, str, float], list[tuple[str, str]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, e: Mapping[str, Any]) -> list[tuple[str, str]]:
+        from bot.render.links import report_links
+
+        if not self.ui:
+            return []
+        key = (int(e["id"]), str(e["repo"]), int(e["pr"]), str(e["head_sha"]), float(e["created_at"]))
+        with self._lock:
+            found = self._seen.get(key)
+        if found is None:
+            stored = self.store.evaluation(key[0])
+            found = report_links(self.ui, stored["report"]) if stored else []
+            with self._lock:
+                self._seen[key] = found
+                while len(self._seen) > self.MAX:
+                    self._seen.popitem(last=False)
+        return list(found)
 
 
 @dataclass(frozen=True)

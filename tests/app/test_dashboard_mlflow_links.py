@@ -136,3 +136,29 @@ def test_pr_url_needs_a_repository_and_a_number() -> None:
     for repo, pr in (("acme/churn", 0), ("acme/churn", True), ("acme/churn", "7"), ("acme", 7),
                      ("acme/churn/../../evil", 7), ("//evil.example/x", 7), (None, 7), ('a"b/c', 7)):
         assert pr_url(web, repo, pr) is None, (repo, pr)
+
+
+def test_each_stored_report_is_read_once_for_its_links(tmp_path: Path, logged: dict[str, Any]) -> None:
+    """The evaluations page lists 200 rows: their links are read from the stored reports once
+    per process (a stored evaluation never changes), and not at all without the setting."""
+    from bot.dashboard import ReportLinks
+    from bot.store import Store
+
+    class Counting(Store):
+        reads = 0
+
+        def evaluation(self, eval_id: int) -> Any:
+            Counting.reads += 1
+            return super().evaluation(eval_id)
+
+    store = Counting(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    store.migrate()
+    store.set_pr_head("acme/churn", 7, "a" * 40, "b" * 40, "alice")
+    store.record_evaluation("acme/churn", 7, "a" * 40, 42, "fail", logged)
+    (row,) = store.recent_evaluations(10)
+    links = ReportLinks(store, UI)
+    first = links(row)
+    assert first and first[0][0] == "evaluation run" and Counting.reads == 1
+    assert links(row) == first and Counting.reads == 1  # kept
+    assert links({**row, "created_at": row["created_at"] + 1}) == first and Counting.reads == 2  # another row
+    assert ReportLinks(store, None)(row) == [] and Counting.reads == 2
