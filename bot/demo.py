@@ -214,6 +214,17 @@ def open_pull_request(root: Path) -> str:
     return _git(root, "rev-parse", "HEAD")
 
 
+def slice_line(found: dict[str, Any]) -> str:
+    """A discovered slice in the demo's closing prose, its numbers written as the comment writes them."""
+    from bot import numbers
+
+    auc = next((m for m in found["metrics"] if m["name"] == "roc_auc"), None)
+    fmt = numbers.metric_format("roc_auc")
+    change = "" if auc is None or auc["delta"] is None else (
+        f", roc_auc {fmt.delta(auc['delta'])} {fmt.ci(auc['ci_low'], auc['ci_high'])}")
+    return f"{found['text']} ({numbers.count(found['rows'])} rows{change}, q{numbers.p_equals(found['q_value'])})"
+
+
 def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     quiet: bool = args.quiet
@@ -359,13 +370,9 @@ def _run(root: Path, out: Path, quiet: bool, say: Any, started: float, kept: boo
             "churn.\nA single overall metric would have shipped it; mlgate holds the merge until a reviewer "
             "sees the regression and accepts it on purpose."
         )
-        s = hidden[0]
-        auc = next((m for m in s["metrics"] if m["name"] == "roc_auc"), None)
-        change = "" if auc is None or auc["delta"] is None else (
-            f", roc_auc {auc['delta']:+.2f} [{auc['ci_low']:+.2f}, {auc['ci_high']:+.2f}]")
         print(
-            f"No configured segment covers the other regression, and mlgate found it anyway: {s['text']} "
-            f"({s['rows']:,} rows{change}, q={s['q_value']:.2g}).\nIt searched half of the holdout and "
+            f"No configured segment covers the other regression, and mlgate found it anyway: {slice_line(hidden[0])}"
+            ".\nIt searched half of the holdout and "
             "confirmed the slice on the other half; 'Slices mlgate found' in the comment lists it, and it needs "
             "a reviewer's approval (discovery.gate: review)."
         )

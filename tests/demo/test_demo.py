@@ -142,3 +142,21 @@ def test_a_step_shows_it_is_alive_and_how_long_it_took(capsys: pytest.CaptureFix
     with step("quiet", quiet=True, every=0.05):
         time.sleep(0.1)
     assert capsys.readouterr().out == ""
+
+
+def test_the_example_config_sets_no_key_that_does_nothing() -> None:
+    """`make demo` warned twice that the example's own config sets keys that no longer do anything."""
+    from bot.config import load_config
+
+    assert load_config(example_dir() / ".github" / "mlgate.yml").unused_settings() == []
+
+
+def test_the_closing_prose_writes_numbers_as_the_comment_does() -> None:
+    """The demo's last lines said q=1.2e-05 and roc_auc -0.15 where the comment says q < 0.0001 and -0.1523."""
+    from bot.demo import slice_line
+
+    found = {"text": "payment_method = invoice and tenure_months < 28", "rows": 1779, "q_value": 1.2e-05,
+             "metrics": [{"name": "roc_auc", "delta": -0.15234, "ci_low": -0.2211, "ci_high": -0.0836}]}
+    assert slice_line(found) == ("payment_method = invoice and tenure_months < 28 "
+                                 "(1,779 rows, roc_auc -0.1523 [-0.2211, -0.0836], q < 0.0001)")
+    assert slice_line({**found, "q_value": 0.00049}).endswith(", q=0.0005)")
