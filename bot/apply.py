@@ -194,17 +194,21 @@ def refresh_pr_state(ctx: Context, number: int, releases: Sequence[ReleaseNote])
 
 
 def unevaluated(ctx: Context, number: int, head: str, phase: Literal["no_ml", "not_evaluated", "undecided"],
-                why: str | None = None, *, releases_refused: Refusal | None = None) -> None:
-    """The head gets no evaluation (its checks say so): the living comment's state block says
-    what happened to it (bot.plan.plan_unevaluated), so the verdict on an earlier head never
-    stays on top. Call it holding the PR's lock, for the PR's current head only. A GitHub error
-    writing the comment is raised (the queue retries; the checks were written first)."""
+                why: str | None = None, *, releases_refused: Refusal | None = None,
+                checks: Sequence[CheckUpdate] = ()) -> None:
+    """The head gets no evaluation (`checks`, written first, or its checks already say so): the
+    living comment's state block says what happened to it (bot.plan.plan_unevaluated), so the
+    verdict on an earlier head never stays on top. Call it holding the PR's lock, for the PR's
+    current head only. A GitHub error writing the comment is raised (the queue retries)."""
+    from dataclasses import replace
+
     from bot.plan import plan_unevaluated
 
     repo = ctx.event.repo or ""
-    apply(plan_unevaluated(remembered(ctx.store, repo, number), PullView(number, head,
-                                                                         releases_refused=releases_refused),
-                           phase, why), ctx.github, ctx.store, repo)
+    update = plan_unevaluated(remembered(ctx.store, repo, number), PullView(number, head,
+                                                                          releases_refused=releases_refused),
+                              phase, why)
+    apply(replace(update, checks=(*checks, *update.checks)), ctx.github, ctx.store, repo)
 
 
 def after_release(ctx: Context, number: int, outcome: Any) -> None:

@@ -112,7 +112,9 @@ def _evaluate(ctx: Context, run: dict[str, Any], number: int, base_sha: str, *, 
         # when it already passed, and is otherwise never left waiting as if nothing had happened
         settled = not _about_head(ctx, number, head, run_id, origin) and \
             ctx.store.check_conclusion(repo, head, EVALUATION) in ("success", "neutral")
-        undecided(ctx, head, () if settled else (EVALUATION,), "read the policy", exc)
+        # the PR's comment says so too when this is its current head (held: the PR's lock)
+        undecided(ctx, head, () if settled else (EVALUATION,), "read the policy", exc,
+                  pr=None if settled or ctx.store.pr_head(repo, number) != head else number)
         return
     config, problem = policy.config, policy.problem
     if config is None and problem and _about_head(ctx, number, head, run_id, origin):
@@ -132,7 +134,8 @@ def _evaluate(ctx: Context, run: dict[str, Any], number: int, base_sha: str, *, 
     try:
         changes = pr_changes(ctx, number, pull.changed_files, config.paths)[1]
     except GitHubError as exc:
-        undecided(ctx, head, (EVALUATION, REVIEW), "list the changed files", exc)
+        undecided(ctx, head, (EVALUATION, REVIEW), "list the changed files", exc,
+                  pr=number if ctx.store.pr_head(repo, number) == head else None)
         return
     stale = not claim_head(ctx, number, head)
     current = ctx.store.pr_head(repo, number)
@@ -249,8 +252,12 @@ def _refuse(ctx: Context, number: int, sha: str, why: str, run: dict[str, Any]) 
         return  # an old commit that already has its result
     if ctx.store.latest_evaluation(repo, number, sha) is not None:
         return
-    write_check(ctx.github, ctx.store, repo, untrusted_check(sha, why, str(run.get("html_url") or run.get("id")),
-                                                             run.get("html_url")))
+    check = untrusted_check(sha, why, str(run.get("html_url") or run.get("id")), run.get("html_url"))
+    if current == sha:  # the PR's head: its comment says the report does not count, never an earlier verdict
+        unevaluated(ctx, number, sha, "undecided", f"the report of the workflow run {run.get('id')} does not "
+                    f"count: {why.splitlines()[0] if why else 'not from the trusted evaluation'}", checks=(check,))
+    else:
+        write_check(ctx.github, ctx.store, repo, check)
     reach(ctx, number, sha, EVALUATED)  # a late pull_request event must not turn the refusal back into a wait
 
 
