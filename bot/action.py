@@ -198,6 +198,8 @@ def execute(env: Mapping[str, str], log: TextIO = sys.stdout) -> int:
         return _fail(runner, str(exc))
 
     decision = result.decision
+    for warning in result.config.unused_settings():  # deprecated keys, where the workflow's author looks
+        runner.annotate("warning", warning, file=inputs.config)
     runner.output("verdict", decision.outcome)
     runner.output("report-path", str(report_path))
     update = _plan(result.report, decision, result.config, event, inputs.mlflow_ui_url)  # the App's plan, so both say the same

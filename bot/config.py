@@ -474,17 +474,20 @@ class Config(_Strict):
         )
 
     def unused_settings(self) -> list[str]:
-        """Keys this file sets that no longer do anything, each with what replaced it. They still
-        load, so an old config keeps working, but a user who tunes them must hear that nothing
-        changes (intervals became analytic; one `alpha` covers segments and overall metrics)."""
+        """Deprecation warnings: keys this file sets that no longer do anything, each named with
+        what replaced it. They still load, so an old config keeps working, but a user who tunes
+        them must hear that nothing changes (intervals became analytic; one `alpha` covers
+        segments and overall metrics). `mlgate evaluate` prints them, the Action annotates them,
+        and the App notes them on the pull request's comment."""
         out: list[str] = []
         for i, m in enumerate(self.models):
             if "fdr" in m.segment_policy.model_fields_set:
-                out.append(f"models[{i}].segment_policy.fdr is no longer used: the model's alpha "
-                           f"({m.alpha}) bounds the false-fail rate of segments and overall metrics together; "
-                           "remove the key")
+                out.append(f"models[{i}].segment_policy.fdr ({m.name}) is deprecated and has no effect since "
+                           f"intervals became analytic: the model's alpha ({m.alpha}) bounds the false-fail rate "
+                           "of segments and overall metrics together; remove the key")
             if "resamples" in m.model_fields_set:
-                out.append(f"models[{i}].resamples is no longer used: every interval is analytic; remove the key")
+                out.append(f"models[{i}].resamples ({m.name}) is deprecated and has no effect since intervals "
+                           "became analytic; remove the key")
         return out
 
     def to_policy(self) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from contextlib import ExitStack
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from bot.apply import apply_update, pr_changes, remembered, undecided, write_check
+from bot.apply import apply_update, pr_changes, remembered, undecided, unevaluated, write_check
 from bot.config import CONFIG_PATH, Config
 from bot.context import Context
 from bot.gate import Decision
@@ -53,7 +53,9 @@ def report_url(ctx: Context, eval_id: int | None) -> str | None:
 
 
 def notes_for(report: Mapping[str, Any], config: Config, head: str) -> list[str]:
-    """What the comment notes about the report: made for another commit, or under another policy."""
+    """What the comment notes about the report: made for another commit, or under another policy,
+    and the policy's deprecated keys (Config.unused_settings), so whoever tunes them hears that
+    nothing changes."""
     notes = []
     made_for = (report.get("run") or {}).get("head_sha")
     if made_for and made_for != head:
@@ -61,6 +63,7 @@ def notes_for(report: Mapping[str, Any], config: Config, head: str) -> list[str]
     policy = report.get("policy")
     if isinstance(policy, dict) and _canonical(policy) != _canonical(config.to_policy()):
         notes.append(POLICY_DIFFERS_NOTE)
+    notes.extend(f"{CONFIG_PATH}: {warning}" for warning in config.unused_settings())
     return notes
 
 
@@ -155,10 +158,13 @@ def replan_head(ctx: Context, number: int, event_head: str | None = None) -> Non
         return
     config = policy.config
     if config is None:
-        if policy.problem:  # approvals cannot be counted under a policy that does not parse: never the old count
-            write_check(ctx.github, ctx.store, repo,
-                        replace(invalid_config_check(head, policy.branch, policy.problem), name=REVIEW))
-        return  # the pull_request handler already reported the missing or invalid config
+        if policy.problem:  # nothing can be counted or decided under a policy that does not parse: never the old
+            # count, nor an earlier pass, on the checks or on the comment's state block
+            invalid = invalid_config_check(head, policy.branch, policy.problem)
+            unevaluated(ctx, number, head, "undecided", f"{CONFIG_PATH} on {policy.branch} is invalid: "
+                        f"{policy.problem}", releases_refused=policy.refusal,
+                        checks=(invalid, replace(invalid, name=REVIEW)))
+        return  # no config: the pull_request handler already reported it
     if ctx.store.check_conclusion(repo, head, EVALUATION) == "neutral":
         return  # no ML changes: both checks are neutral and stay so
     evaluation = ctx.store.latest_evaluation(repo, number, head)

@@ -150,6 +150,10 @@ def test_passing_change_passes(tmp_path: Path) -> None:
     assert res.outputs["verdict"] == "pass"
     # the event's base commit is not in this checkout: a warning, not a failure
     assert "::warning title=mlgate::the PR's base commit is not in this checkout" in res.log
+    # CONFIG sets two keys that do nothing since intervals became analytic: each is named on the config file
+    for key in ("models[0].segment_policy.fdr (churn)", "models[0].resamples (churn)"):
+        assert (f"::warning file=.github/mlgate.yml,title=mlgate::{key} is deprecated and has no effect since "
+                "intervals became analytic") in res.log, res.log
 
 
 def test_missing_config_fails_with_annotation_and_summary(tmp_path: Path) -> None:

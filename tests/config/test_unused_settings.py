@@ -22,9 +22,11 @@ def test_fdr_and_resamples_are_named_with_what_replaced_them() -> None:
     cfg = parse_config(BASE + "    resamples: 500\n    segment_policy: {min_rows: 100, fdr: 0.1}\n")
     warnings = cfg.unused_settings()
     assert len(warnings) == 2
-    assert warnings[0].startswith("models[0].segment_policy.fdr is no longer used")
+    assert warnings[0].startswith("models[0].segment_policy.fdr (churn) is deprecated and has no effect since "
+                                  "intervals became analytic")
     assert "alpha (0.05)" in warnings[0]
-    assert warnings[1].startswith("models[0].resamples is no longer used")
+    assert warnings[1] == ("models[0].resamples (churn) is deprecated and has no effect since intervals became "
+                           "analytic; remove the key")
 
 
 def test_defaults_are_not_mistaken_for_settings() -> None:
