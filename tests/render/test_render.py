@@ -127,7 +127,7 @@ def test_failing_comment_facts() -> None:
     assert apac.endswith("-0.1713 ❌ regressed") and "█│ " in apac  # drawn left of the zero axis
     assert "✅ 3 of 3 data checks passed." in text
     assert "| data/train.parquet | modified | 40,000 → 42,113 | dddddddd → eeeeeeee |" in text
-    assert "seed 0 · 500 resamples · 95% confidence" in text
+    assert "seed 0 · 95% intervals, paired and analytic (delta method, DeLong; no resampling)" in text
     assert "<pre>mlgate evaluate --config .github/mlgate.yml" in text
     for command, _ in render.COMMANDS:
         assert f"- `{command}`" in text
