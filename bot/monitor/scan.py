@@ -152,7 +152,8 @@ class LogScan:
         """The window's rows of `model` answered by `versions` (None: every version), checked."""
         files = self._checked_files(root, window, features)
         label = model.label
-        keep = ["request_id", "version", "score", *features, *([label] if labels is None else [])]
+        keep = [*(["request_id"] if labels is not None else []), "version", "score", *features,
+                *([label] if labels is None else [])]
         self._n += 1
         table = f"mlgate_cur{self._n}"
         q = self.engine.dialect.q
