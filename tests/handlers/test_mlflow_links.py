@@ -50,3 +50,39 @@ def test_settings_read_the_variable() -> None:
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
     assert Settings.from_env({**env, "MLGATE_PRIVATE_KEY": key}).mlflow_ui_url == UI
     assert Settings.from_env({**env, "MLGATE_PRIVATE_KEY": key, "MLGATE_MLFLOW_UI_URL": ""}).mlflow_ui_url is None
+
+
+EVAL_RUN = {"run_id": "0123456789abcdef0123456789abcdef", "experiment_id": "5"}
+
+
+def _delivered(hub: Hub, ui: str | None, evaluation_run: object) -> tuple[str, str, str]:
+    """The App's comment, its check's conclusion and summary for the failing report naming
+    `evaluation_run` as `mlgate evaluate` writes it."""
+    hub.settings = replace(hub.settings, mlflow_ui_url=ui)
+    n, head = _open(hub)
+    report = json.loads(FAILING)
+    report["evaluation_run"] = evaluation_run
+    _evaluated(hub, n, json.dumps(report).encode())
+    hub.one()
+    (comment,) = hub.comments(n)
+    check = hub.checks(head)["mlgate/evaluation"]
+    return str(comment["body"]), str(check["conclusion"]), str(check["output"]["summary"])
+
+
+def test_the_evaluation_run_is_linked_in_the_comment_and_the_check(hub: Hub) -> None:
+    body, _, summary = _delivered(hub, UI, EVAL_RUN)
+    link = f"[Evaluation run in MLflow]({UI}/#/experiments/5/runs/0123456789abcdef0123456789abcdef)"
+    assert link in body and link in summary
+
+
+def test_no_setting_no_evaluation_run_link(hub: Hub) -> None:
+    body, _, summary = _delivered(hub, None, EVAL_RUN)
+    assert "Evaluation run" not in body and "Evaluation run" not in summary and "#/experiments/" not in body
+
+
+def test_a_report_with_a_hostile_evaluation_run_is_refused(hub: Hub) -> None:
+    """The schema refuses ids not shaped as MLflow makes them: the report is not used at all."""
+    body, conclusion, summary = _delivered(hub, UI, {"run_id": "x) [pwn](javascript:alert(1)", "experiment_id": "5"})
+    assert conclusion == "failure" and "report is invalid at evaluation\\_run/run\\_id" in summary
+    assert "](javascript" not in body + summary  # the rejection is quoted, escaped: no link
+    assert "Evaluation run in MLflow" not in body + summary and "#/experiments/" not in body + summary
