@@ -853,22 +853,37 @@ def _data_section(config: Config, root: Path, opts: EvaluateOptions) -> dict[str
     data: dict[str, Any] = {"schema_path": config.data_checks.schema_, "checks": [], "drift": [], "changes": []}
     dc = config.data_checks
     files = list(dc.files) or sorted({m.holdout for m in config.models})
+    from bot.datachecks import DataCheckError
+
+    on_sql = {f: _data_on_duckdb(f, opts, root) for f in files}  # aggregates in DuckDB, the file never loaded (#18)
     if dc.schema_:
-        from bot.datachecks import DataCheckError, run_checks
+        from bot.datachecks import run_checks, run_checks_sql
 
         schema_path = root / dc.schema_
         for f in files:
-            frame = _read_table(root / f, "data file")
             try:
+                if on_sql[f]:
+                    data["checks"].extend(run_checks_sql([_data_location(f, root)], schema_path, file=f,
+                                                         memory=opts.engine_memory))
+                    continue
+                frame = _read_table(root / f, "data file")
                 data["checks"].extend(run_checks(frame, schema_path, file=f))
             except DataCheckError as exc:
                 raise InputError(str(exc)) from None
     if dc.reference:
-        from bot.drift import compute_drift
+        from bot.drift import compute_drift, compute_drift_sql
 
         reference = _read_table(root / dc.reference, "drift reference")
         labels = [m.label for m in config.models]
         for f in files:
+            if on_sql[f]:
+                try:
+                    data["drift"].extend(compute_drift_sql(
+                        reference, [_data_location(f, root)], psi_threshold=dc.drift["psi"],
+                        p_threshold=dc.drift["p_value"], exclude=labels, file=f, memory=opts.engine_memory))
+                except DataCheckError as exc:
+                    raise InputError(str(exc)) from None
+                continue
             current = _read_table(root / f, "data file")
             data["drift"].extend(
                 compute_drift(
@@ -891,6 +906,29 @@ def _data_section(config: Config, root: Path, opts: EvaluateOptions) -> dict[str
         except DataChangeError as exc:
             raise InputError(str(exc)) from None
     return data
+
+
+def _data_location(f: str, root: Path) -> str:
+    return f if _is_remote(f) else str(root / f)
+
+
+def _data_on_duckdb(f: str, opts: EvaluateOptions, root: Path) -> bool:
+    """Whether a data_checks file is checked by DuckDB's aggregates: with --engine duckdb, or (auto)
+    a Parquet glob, directory, URL or file over AUTO_ENGINE_BYTES when DuckDB is installed.
+    --engine numpy and spark read it into pandas, as before."""
+    loc = _data_location(f, root)
+    single = not _is_remote(loc) and not any(ch in loc for ch in "*?[") and Path(loc).is_file()
+    if opts.engine in ("numpy", "spark") or (single and Path(loc).suffix.lower() != ".parquet"):
+        return False  # (DuckDB reads Parquet here; CSV and JSON files are read by pandas as before)
+    if opts.engine == "duckdb":
+        return True
+    if single and Path(loc).stat().st_size <= AUTO_ENGINE_BYTES:
+        return False
+    try:
+        import duckdb  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _check_outputs(opts: EvaluateOptions) -> None:

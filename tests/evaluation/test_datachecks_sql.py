@@ -108,3 +108,37 @@ def test_sql_drift_equals_numpy(tmp_path: Path, rows: int) -> None:
                 assert math.isclose(a[k], b[k], rel_tol=1e-9, abs_tol=1e-12), (a["column"], k, a[k], b[k])
             else:
                 assert a[k] == b[k], (a["column"], k)
+
+
+def test_evaluate_data_section_on_duckdb_equals_numpy(tmp_path: Path) -> None:
+    """`mlgate evaluate`'s data section: --engine duckdb checks and drifts the files by aggregates
+    (a directory too, which pandas cannot read), with the numpy engine's findings."""
+    from bot.cli_evaluate import EvaluateOptions, _data_section
+    from bot.config import load_config
+
+    (tmp_path / "data" / "parts").mkdir(parents=True)
+    (tmp_path / "data" / "schema.yml").write_text(CONTRACT)
+    _frame(5_000, 3, False).to_parquet(tmp_path / "data" / "reference.parquet")
+    holdout = _frame(4_000, 5, True)
+    holdout.to_parquet(tmp_path / "data" / "holdout.parquet")
+    for i, part in enumerate(np.array_split(np.arange(len(holdout)), 2)):
+        holdout.iloc[part].to_parquet(tmp_path / "data" / "parts" / f"part-{i}.parquet")
+    config = tmp_path / "mlgate.yml"
+    config.write_text("""version: 1
+models:
+  - {name: churn, task: binary, holdout: data/holdout.parquet, label: churned}
+data_checks:
+  schema: data/schema.yml
+  reference: data/reference.parquet
+  files: [data/holdout.parquet]
+""")
+    cfg = load_config(config)
+    sections = {e: _data_section(cfg, tmp_path, EvaluateOptions(config=config, out=tmp_path / "r.json", engine=e))
+                for e in ("numpy", "duckdb")}
+    assert sections["duckdb"]["checks"] == sections["numpy"]["checks"]
+    assert [d["column"] for d in sections["duckdb"]["drift"]] == [d["column"] for d in sections["numpy"]["drift"]]
+    for a, b in zip(sections["numpy"]["drift"], sections["duckdb"]["drift"], strict=True):
+        assert a["drifted"] == b["drifted"] and math.isclose(a["psi"], b["psi"], rel_tol=1e-9)
+    config.write_text(config.read_text().replace("files: [data/holdout.parquet]", "files: [data/parts]"))
+    parts = _data_section(load_config(config), tmp_path, EvaluateOptions(config=config, out=tmp_path / "r.json"))
+    assert [{**r, "file": "x"} for r in parts["checks"]] == [{**r, "file": "x"} for r in sections["numpy"]["checks"]]
