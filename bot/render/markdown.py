@@ -33,9 +33,45 @@ def render_comment(
     evaluation run the report was logged into."""
     view = build_view(report, decision, report_url=report_url, notes=notes, mlflow_ui=mlflow_ui)
     view["show_commands"] = commands
+    if commands:
+        view["commands"], view["unblock"] = standalone_commands(report, decision)
     view["computed_by_pr"] = computed_by_pr
     view["too_large"] = False
     return fit(view, "comment.md.j2", limit)
+
+
+def standalone_commands(report: dict[str, Any], decision: Decision) -> tuple[list[tuple[str, str]], dict[str, Any] | None]:
+    """The commands, and what unblocks a red gate, of a comment written from a report alone
+    (`mlgate evaluate --markdown`, `mlgate render --format comment`, the demo).
+
+    The rules of the App's living comment (bot.plan.commands_for, bot.plan.acceptable), as they
+    stand right after the evaluation, before any review of its head: /promote only when the gate
+    passed and no review is needed; /rollback never (only a promotion from the pull request makes
+    it apply, and a report cannot know of one). The policy's review block is the report's own."""
+    from bot.config import Review
+    from bot.render.view import COMMANDS
+
+    policy = report.get("policy")
+    try:
+        review = Review.model_validate((policy or {}).get("review") or {} if isinstance(policy, dict) else {})
+    except ValueError:  # a report from another mlgate version: the defaults
+        review = Review()
+    needs_review = decision.review_required(list(review.required_when))
+    green = decision.outcome == "pass" and not needs_review
+    names = ["/promote"] if green else []
+    names += ["/evaluate", "/status", "/help"]
+    hints = dict(COMMANDS)
+    unblock: dict[str, Any] | None = None
+    if decision.outcome == "fail" or needs_review:
+        regression = bool(decision.regressed or decision.data_failures)
+        acceptable = decision.outcome == "fail" and (regression or bool(decision.undefined)) and not (
+            regression and "regression" not in review.required_when)
+        unblock = {
+            "kind": "review" if decision.outcome != "fail" else ("accept" if acceptable else "fix"),
+            "approvers": ", ".join(escape_md(a, 100) for a in review.approvers[:20]),
+            "needed": review.min_approvals,
+        }
+    return [(n, hints[n]) for n in names], unblock
 
 
 def check_title(decision: Decision) -> str:
