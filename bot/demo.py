@@ -139,16 +139,19 @@ def step(msg: str, quiet: bool, *, ticker: bool = True, every: float | None = No
     if quiet:
         yield
         return
-    print(f"==> {msg}", flush=True)
+    # the stream of this step's lines, kept: the step itself may redirect sys.stdout (train_model
+    # sends train.py's prints to devnull), which swallowed the counter for the whole training
+    out = sys.stdout
+    print(f"==> {msg}", file=out, flush=True)
     started = time.monotonic()
     done = threading.Event()
-    tty = sys.stdout.isatty()
+    tty = out.isatty()
 
     def tick() -> None:
         while not done.wait(every or (1.0 if tty else 5.0)):
             seconds = time.monotonic() - started
             print(f"\r    ... {seconds:.0f} s" if tty else f"    ... {seconds:.0f} s", end="" if tty else "\n",
-                  flush=True)
+                  file=out, flush=True)
 
     thread = threading.Thread(target=tick, daemon=True) if ticker else None
     if thread is not None:
@@ -159,7 +162,7 @@ def step(msg: str, quiet: bool, *, ticker: bool = True, every: float | None = No
         done.set()
         if thread is not None:
             thread.join()
-        print(f"{chr(13) if tty and ticker else ''}    done in {time.monotonic() - started:.1f} s", flush=True)
+        print(f"{chr(13) if tty and ticker else ''}    done in {time.monotonic() - started:.1f} s", file=out, flush=True)
 
 
 def train_model(root: Path, run_name: str) -> str:
