@@ -295,10 +295,9 @@ def _run(root: Path, out: Path, quiet: bool, say: Any, started: float, kept: boo
         except RegistryError as exc:
             raise DemoError(str(exc)) from None
 
-        say(
-            "opening a PR: train.py drops support_calls for contract_months_left; data/train.parquet refreshed"
-        )
-        head = open_pull_request(root)
+        with step("opening a PR: train.py drops support_calls for contract_months_left; data/train.parquet "
+                  "refreshed", quiet):
+            head = open_pull_request(root)
         with step("CI trains the candidate on the PR's head commit", quiet):
             candidate = train_model(root, "candidate")
 
@@ -322,7 +321,7 @@ def _run(root: Path, out: Path, quiet: bool, say: Any, started: float, kept: boo
             argv.append("--no-progress")
         with (
             step(f"running: mlgate evaluate --config .github/mlgate.yml --candidate {candidate} "
-                 f"--base-rev {base[:12]} …", quiet, ticker=False),
+                 f"--base-rev {base[:12]} …", quiet, ticker=not sys.stderr.isatty()),  # else: its own bar
             threadpool_limits(1, user_api="openmp"),  # scoring: see _train
         ):
             code = mlgate(argv)

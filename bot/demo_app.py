@@ -12,7 +12,7 @@ import secrets
 import tempfile
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,38 +63,40 @@ def play_pr_loop(report_path: Path, config_text: str, files: dict[str, str | byt
     `tracking_uri` is the MLflow store the App reads (production's version, /promote); the main
     branch requires both mlgate checks, as docs/quickstart.md's branch protection step sets up.
     """
+    from bot.demo import step
     from bot.sandbox import Sandbox
     from bot.settings import Settings
     from bot.store import Store
 
-    def say(msg: str) -> None:
-        if not quiet:
-            print(f"==> {msg}", flush=True)
-
-    with tempfile.TemporaryDirectory(prefix="mlgate-app-demo-") as tmp, Sandbox() as github, _quiet_requests():
-        key = github.register_app(webhook_secret="demo-secret")
-        github.create_installation("acme", [REPO])
-        github.add_team_member("acme", "ml-reviewers", REVIEWER)
-        github.add_team_member("acme", "ml-release", RELEASE_OWNER)
-        settings = Settings(webhook_secret="demo-secret", app_id=int(github.app_id or 0), private_key=key,
-                            github_api_url=github.base_url, database_url=f"sqlite:///{tmp}/mlgate.db",
-                            queue_url=f"sqlite:///{tmp}/queue.db", tracking_uri=tracking_uri,
-                            dashboard_token=secrets.token_urlsafe(16) if serve_until else None,
-                            dashboard_plain_http=True)  # loopback only
-        app = LocalApp(settings, Store(settings.database_url))
-        github.set_webhook(sink=app.receive)
-        work = app.work
+    with ExitStack() as stack:
+        with step("starting the GitHub stand-in and the App", quiet):
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="mlgate-app-demo-"))
+            github = stack.enter_context(Sandbox())
+            stack.enter_context(_quiet_requests())
+            key = github.register_app(webhook_secret="demo-secret")
+            github.create_installation("acme", [REPO])
+            github.add_team_member("acme", "ml-reviewers", REVIEWER)
+            github.add_team_member("acme", "ml-release", RELEASE_OWNER)
+            settings = Settings(webhook_secret="demo-secret", app_id=int(github.app_id or 0), private_key=key,
+                                github_api_url=github.base_url, database_url=f"sqlite:///{tmp}/mlgate.db",
+                                queue_url=f"sqlite:///{tmp}/queue.db", tracking_uri=tracking_uri,
+                                dashboard_token=secrets.token_urlsafe(16) if serve_until else None,
+                                dashboard_plain_http=True)  # loopback only
+            app = LocalApp(settings, Store(settings.database_url))
+            github.set_webhook(sink=app.receive)
+            work = app.work
 
         github.push(REPO, "main", {".github/mlgate.yml": config_text})
         github.require_checks(REPO, "main", ["mlgate/evaluation", "mlgate/review"])
-        say("opening the PR on the GitHub stand-in; the App gets a signed pull_request webhook")
-        pr = github.open_pull_request(REPO, files, title="Retrain with contract length")
-        work()
-        say("the PR's own workflow builds the candidate without secrets; then the default branch's "
-            "evaluation workflow, started by workflow_run, uploads mlgate-report (the App checks both runs)")
-        github.reset_calls()
-        github.complete_trusted_evaluation(REPO, pr["number"], report_path.read_bytes())
-        work()
+        with step("opening the PR on the GitHub stand-in; the App gets a signed pull_request webhook", quiet):
+            pr = github.open_pull_request(REPO, files, title="Retrain with contract length")
+            work()
+        with step("the PR's own workflow builds the candidate without secrets; then the default branch's "
+                  "evaluation workflow, started by workflow_run, uploads mlgate-report (the App checks both runs)",
+                  quiet):
+            github.reset_calls()
+            github.complete_trusted_evaluation(REPO, pr["number"], report_path.read_bytes())
+            work()
         github.assert_no_invalid_requests()
         calls = [c for c in github.calls if "/access_tokens" not in c[1]]
         comment = github.comments(REPO, pr["number"])

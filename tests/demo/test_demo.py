@@ -31,7 +31,15 @@ def test_demo_shows_the_segment_regression(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     stdout = res.stdout
     assert "The gate FAILED, which is what this demo intends" in stdout
-    assert stdout.count("    done in ") >= 4  # every step longer than a second says how long it took
+    assert stdout.count("    done in ") >= 5  # every step longer than a second says how long it took
+    open_step = None  # each "==> step" line is closed by its "done in" before the next step starts
+    for line in stdout.splitlines():
+        if line.startswith("==> "):
+            assert open_step is None, f"no 'done in' after {open_step!r}"
+            open_step = line
+        elif line.startswith("    done in "):
+            open_step = None
+    assert open_step is None, open_step
     assert "roc_auc on region=APAC dropped by more than 0.02" in stdout
     # the hidden regression (issue #15): no configured segment covers it, discovery finds it
     assert "mlgate found it anyway: payment_method = invoice and tenure_months < 28" in stdout
