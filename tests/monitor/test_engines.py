@@ -196,3 +196,31 @@ def test_files_that_disagree_on_a_type_are_one_line(tmp_path: Path) -> None:
         run_monitor(config, root=repo, registry=Prod({}), until=END, engine="numpy")
     with pytest.raises(LogError, match="column score must be numeric"):  # DuckDB unifies the column to text
         run_monitor(config, root=repo, registry=Prod({}), until=END, engine="duckdb")
+
+
+def test_cli_engine_choice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`mlgate monitor --engine`: both engines print and write the same result; auto picks duckdb
+    for a glob or a large window only."""
+    import json
+
+    from bot import cli_monitor
+    from bot.cli import main
+
+    repo = _repo(tmp_path, 7_000)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    out = {}
+    for engine in ("numpy", "duckdb"):
+        code = main(["monitor", "--config", "mlgate.yml", "--root", str(repo), "--until", END.isoformat(),
+                     "--no-issues", "--engine", engine, "--engine-memory", "256MB", "--json", str(tmp_path / engine)])
+        assert code == 1  # no registry: unknown, never fine
+        out[engine] = json.loads((tmp_path / engine).read_text())["models"][0]
+    _same(out["numpy"], out["duckdb"])
+    assert out["numpy"]["drift"] and out["numpy"]["state"] == "alert"
+    config = load_config(repo / "mlgate.yml")
+    assert cli_monitor.monitor_engine("auto", config, repo, END) == "numpy"  # 7,000 rows: far below 256 MB
+    monkeypatch.setattr(cli_monitor, "AUTO_ENGINE_BYTES", 1000)
+    assert cli_monitor.monitor_engine("auto", config, repo, END) == "duckdb"
+    glob = load_config(_repo(tmp_path / "g", 700, glob=True) / "mlgate.yml")
+    monkeypatch.setattr(cli_monitor, "AUTO_ENGINE_BYTES", 1 << 40)
+    assert cli_monitor.monitor_engine("auto", glob, tmp_path / "g", END) == "duckdb"
+    assert cli_monitor.monitor_engine("numpy", glob, tmp_path / "g", END) == "numpy"
