@@ -34,6 +34,7 @@ from bot.gate import Decision, decide
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from bot.evaluation import ComparisonResult
     from bot.evaluation.engines import Request, TableSource
     from bot.evaluation.engines.sql import SqlEngine
     from bot.mlflow import EvaluationRun, LoadedCandidate
@@ -549,8 +550,6 @@ def _evaluate_on_engine(mc: ModelConfig, opts: EvaluateOptions, root: Path, engi
     (by key, or row-aligned in the holdout itself), never from loading a model."""
     from bot.evaluation import EvaluationError
     from bot.evaluation.engines import EngineUnavailable, Request, TableSource
-    from bot.evaluation.tables import compare_table
-
     if opts.predictions is None:
         raise InputError(f"--engine {engine} evaluates precomputed scores: pass --predictions FILE with an id "
                          "column (`id:` in the config or --id), scored by your batch job")
@@ -580,8 +579,7 @@ def _evaluate_on_engine(mc: ModelConfig, opts: EvaluateOptions, root: Path, engi
         if not has_base and not opts.allow_missing_baseline:
             raise InputError(f"predictions {pred} has no `baseline` column; add the baseline's scores, or pass "
                              "--allow-missing-baseline")
-        result = compare_table(holdout, request, engine, memory=opts.engine_memory,
-                               progress=_progress_bar() if opts.progress else None)
+        result, curves = _compare_with_curves(engine, holdout, request, mc, opts, classes)
     except (EvaluationError, EngineUnavailable) as exc:
         raise InputError(f"model {mc.name}: {exc}") from None
     body = result.to_report()
@@ -599,7 +597,39 @@ def _evaluate_on_engine(mc: ModelConfig, opts: EvaluateOptions, root: Path, engi
         out["classes"] = [c if isinstance(c, str | int | float | bool) else str(c) for c in classes]
     if "discovered_slices" in body:
         out["discovery"], out["discovered_slices"] = body["discovery"], body["discovered_slices"]
+    out["curves"] = curves
     return out
+
+
+def _compare_with_curves(engine: str, holdout: TableSource, request: Request, mc: ModelConfig,
+                         opts: EvaluateOptions, classes: list[Any] | None) -> tuple[ComparisonResult, dict[str, Any]]:
+    """The comparison and the report's curves through one engine: the numpy path's `curve_data`
+    on the joined frames, or the same points from a SQL engine's aggregates (curves_sql)."""
+    from bot.evaluation.engines.curves_sql import curves_sql
+    from bot.evaluation.engines.numpy_engine import join_by_key
+    from bot.evaluation.engines.sql import SqlEngine
+    from bot.evaluation.tables import get_engine
+    from bot.render.plots import curve_data
+
+    eng = get_engine(engine, opts.engine_memory)
+    try:
+        result = eng.compare(holdout, request, _progress_bar() if opts.progress else None)
+        if isinstance(eng, SqlEngine):
+            return result, curves_sql(eng, eng.prepared) if eng.prepared is not None else {}
+    finally:
+        eng.close()
+    assert holdout.frame is not None and request.predictions is not None and request.predictions.frame is not None
+    assert request.key is not None
+    names = [*request.candidate, *(request.baseline or ())]
+    joined = join_by_key(holdout.frame, request.predictions.frame, request.key, names)
+
+    def scores(cols: tuple[str, ...] | None) -> np.ndarray | None:
+        if cols is None:
+            return None
+        return np.asarray(joined[list(cols)] if mc.task == "multiclass" else joined[cols[0]], dtype=np.float64)
+
+    return result, curve_data(mc.task, joined[mc.label].to_numpy(), scores(request.candidate),
+                              scores(request.baseline), classes)
 
 
 def _discover_on_engine(mc: ModelConfig, engine: str, holdout: TableSource, request: Request,

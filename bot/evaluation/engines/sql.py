@@ -468,6 +468,7 @@ class SqlEngine(ABC):
     name = "sql"
     dialect = Dialect()
     _step: Steps | None = None  # progress of the running comparison (for long scans within a step)
+    prepared: SqlPlan | None = None  # the last comparison's plan (its views stay registered until close)
 
     @abstractmethod
     def register(self, view: str, source: TableSource) -> None:
@@ -502,6 +503,7 @@ class SqlEngine(ABC):
     def _compare(self, holdout: TableSource, r: Request, progress: Progress | None) -> ComparisonResult:
         step = Steps(progress)
         plan = self.prepare(holdout, r, step)
+        self.prepared = plan
         return self._statistics(plan, step)
 
     def prepare(self, holdout: TableSource, r: Request, step: Steps) -> SqlPlan:
