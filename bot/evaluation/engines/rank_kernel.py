@@ -24,12 +24,13 @@ CNT, POS, CX, CC = 0, 1, 2, 3
 
 
 @numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
-def chunk(rid: np.ndarray, y: np.ndarray, s: np.ndarray, code: np.ndarray, totals: np.ndarray,
+def chunk(ry: np.ndarray, s: np.ndarray, code: np.ndarray, totals: np.ndarray,
           state: np.ndarray, k: int, want_auc: bool, want_ap: bool, paired: bool, first: bool,
           auc_num: np.ndarray, prec_sum: np.ndarray, first_v: np.ndarray, first_i: np.ndarray,
           stats: np.ndarray) -> None:  # pragma: no cover - compiled; tests/evaluation/engines run it
     """One chunk of rows in ascending score order (whole tie blocks) of one model (k: 0 first,
-    1 second). `code` holds each row's group (empty: one group). Updates, per group: `state`
+    1 second): `ry` is 2 x row id + label (0/1), `s` the score, `code` each row's group (empty:
+    one group). Updates, per group: `state`
     [G, 4]; `auc_num` [G, 2] sum over positives of 2 x placement numerator; `prec_sum` [G, 2]
     sum over positives of the precision at the row's score. Paired, the first model writes its
     per-row values by row id into `first_v` (2 x placement numerator) and `first_i` (AP
@@ -52,16 +53,16 @@ def chunk(rid: np.ndarray, y: np.ndarray, s: np.ndarray, code: np.ndarray, total
             t1 += 1
         if paired and t1 - t0 > len(out_v):
             out_v, out_i = np.empty(t1 - t0), np.empty(t1 - t0)
-        _blocks(t0, t1, y, s, code, grouped, totals, state, k, want_auc, want_ap, paired, auc_num, prec_sum,
+        _blocks(t0, t1, ry, s, code, grouped, totals, state, k, want_auc, want_ap, paired, auc_num, prec_sum,
                 out_v, out_i)
         if paired:
-            _pair(rid[t0:t1], y[t0:t1], code[t0:t1] if grouped else code, out_v, out_i, scale, want_auc, want_ap,
+            _pair(ry[t0:t1], code[t0:t1] if grouped else code, out_v, out_i, scale, want_auc, want_ap,
                   first, first_v, first_i, stats)
         t0 = t1
 
 
 @numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
-def _blocks(t0: int, t1: int, y: np.ndarray, s: np.ndarray, code: np.ndarray, grouped: bool, totals: np.ndarray,
+def _blocks(t0: int, t1: int, ry: np.ndarray, s: np.ndarray, code: np.ndarray, grouped: bool, totals: np.ndarray,
             state: np.ndarray, k: int, want_auc: bool, want_ap: bool, paired: bool, auc_num: np.ndarray,
             prec_sum: np.ndarray, out_v: np.ndarray, out_i: np.ndarray) -> None:  # pragma: no cover - compiled
     """Rows t0 to t1 (whole tie blocks): the group sums, and paired, each row's values into
@@ -83,7 +84,7 @@ def _blocks(t0: int, t1: int, y: np.ndarray, s: np.ndarray, code: np.ndarray, gr
                 touched[nt] = g
                 nt += 1
             blk[g, 0] += 1.0
-            blk[g, 1] += y[i]
+            blk[g, 1] += ry[i] & 1
         for t in range(nt):
             g = touched[t]
             bc = blk[g, 0]
@@ -118,41 +119,41 @@ def _blocks(t0: int, t1: int, y: np.ndarray, s: np.ndarray, code: np.ndarray, gr
                 g = code[i] if grouped else 0
                 P = totals[g, 1]
                 if want_auc:
-                    out_v[i - t0] = val[g, 0] if y[i] > 0 else val[g, 1]
+                    out_v[i - t0] = val[g, 0] if ry[i] & 1 else val[g, 1]
                 if want_ap:
-                    out_i[i - t0] = (y[i] * (val[g, 3] + val[g, 2]) - val[g, 4]) / P if P > 0 else np.nan
+                    out_i[i - t0] = ((ry[i] & 1) * (val[g, 3] + val[g, 2]) - val[g, 4]) / P if P > 0 else np.nan
         a = b
 
 
 @numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
-def _pair(rid: np.ndarray, y: np.ndarray, code: np.ndarray, out_v: np.ndarray, out_i: np.ndarray,
+def _pair(ry: np.ndarray, code: np.ndarray, out_v: np.ndarray, out_i: np.ndarray,
           scale: np.ndarray, want_auc: bool, want_ap: bool, first: bool, first_v: np.ndarray,
           first_i: np.ndarray, stats: np.ndarray) -> None:  # pragma: no cover - compiled
     """The tile's rows paired by row id: the first model stores its values, the second folds
     the differences. Random access, in tight loops of their own (many misses in flight)."""
-    n = len(rid)
+    n = len(ry)
     grouped = len(code) == n
     if first:
         if want_auc:
             for i in range(n):
-                first_v[rid[i]] = out_v[i]
+                first_v[ry[i] >> 1] = out_v[i]
         if want_ap:
             for i in range(n):
-                first_i[rid[i]] = out_i[i]
+                first_i[ry[i] >> 1] = out_i[i]
         return
     cell = np.empty(n, dtype=np.int64)  # 2 * group + class
     for i in range(n):
-        cell[i] = 2 * (code[i] if grouped else 0) + (1 if y[i] > 0 else 0)
+        cell[i] = 2 * (code[i] if grouped else 0) + (ry[i] & 1)
     d = np.empty(n)
     if want_auc:
         for i in range(n):
-            d[i] = first_v[rid[i]]
+            d[i] = first_v[ry[i] >> 1]
         for i in range(n):  # both placements share the denominator: the exact numerators first
             d[i] = (d[i] - out_v[i]) * scale[cell[i]]
         _fold(d, cell, stats[0])
     if want_ap:
         for i in range(n):
-            d[i] = first_i[rid[i]]
+            d[i] = first_i[ry[i] >> 1]
         for i in range(n):
             d[i] -= out_i[i]  # NaN where the group has no positives
         _fold(d, cell, stats[1])
