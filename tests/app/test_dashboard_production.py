@@ -57,9 +57,10 @@ def registry(tmp_path: Path, mlflow_template: Path) -> Iterator[Any]:
     yield reg
 
 
-def _evaluate(store: Store, pr: int = 7, sha: str = "a" * 40) -> int:
+def _evaluate(store: Store, pr: int = 7, sha: str = "a" * 40, model: str = MODEL) -> int:
     """An evaluation as the App stores it: the verdict under the base branch's policy."""
     report = json.loads((FIXTURES / "reports" / "failing.json").read_text())
+    report["models"][0]["name"] = model
     store.set_pr_head(REPO, pr, sha, "b" * 40, "alice")
     verdict = decide(report, load_config(FIXTURES / "reports" / "mlgate.yml")).outcome
     eid = store.record_evaluation(REPO, pr, sha, 42, verdict, report)
@@ -90,10 +91,13 @@ def test_a_model_with_only_evaluations_shows_its_externally_registered_productio
                                                                                  registry: Any) -> None:
     app, store = _app(tmp_path, TOKEN, tracking_uri=registry.tracking_uri)
     _evaluate(store)  # no promotion, no audit row: mlgate never moved the alias
+    _evaluate(store, 8, "c" * 40, model="fraud-detector")  # evaluated, never registered
     html = _page(app, "/dashboard")
     assert "No models yet" not in html
     row = _row(html)
     assert '<td>1 <span class="muted">(set outside mlgate)</span></td>' in row
+    missing = next(r for r in html.split("<tr>") if "fraud-detector</a></td><td>production" in r)
+    assert '<td><span class="muted">none: the registry has no such model or no @production alias</span></td>' in missing
     assert "<td>–</td><td>–</td><td>–</td>" in row  # mlgate never moved it: no when, who, PR
     page = _page(app, f"/dashboard/models/{MODEL}")
     assert ("Production (the registry's @production): 1 <span class=\"muted\">(set outside mlgate)</span>. "
