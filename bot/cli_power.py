@@ -45,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
     from bot.cli_evaluate import InputError, _read_table
     from bot.config import ConfigError, load_config
     from bot.gate import model_budget
-    from bot.power import detectable, rows_needed
+    from bot.numbers import plain_number as num
+    from bot.power import change_word, detectable, rows_needed
 
     try:
         config = load_config(args.config)
@@ -78,14 +79,16 @@ def run(args: argparse.Namespace) -> int:
     max_drop, said = policy.tolerance(comp.get("baseline")), policy.tolerance_text(comp.get("baseline"))
     need = rows_needed(se_here, rows, args.drop, z, args.power, max_drop)
     smallest = detectable(se_here, z, args.power)
-    print(f"{mc.name} {args.metric}: with {rows:,} holdout rows the smallest drop told from noise at "
-          f"{args.power:.0%} power is {smallest:.3g} (se {se_here:.3g}, critical value {z:.3g}); "
-          f"the gate catches a drop of max_drop + that = {max_drop + smallest:.3g} with that power.")
+    # a loss (rmse in dollars) regresses by rising, and its numbers are never written 1.59e+03
+    change = change_word(bool(comp.get("higher_is_better", True)))
+    print(f"{mc.name} {args.metric}: with {rows:,} holdout rows the smallest {change} told from noise at "
+          f"{args.power:.0%} power is {num(smallest)} (se {num(se_here)}, critical value {num(z)}); "
+          f"the gate catches a {change} of max_drop + that = {num(max_drop + smallest)} with that power.")
     if need is None:
-        print(f"A drop of {args.drop:g} is within max_drop ({said}): the gate tolerates it by design; "
+        print(f"A {change} of {num(args.drop)} is within max_drop ({said}): the gate tolerates it by design; "
               "lower max_drop to catch it.")
         return 0
-    print(f"To catch a true drop of {args.drop:g} with {args.power:.0%} power the holdout needs about "
+    print(f"To catch a true {change} of {num(args.drop)} with {args.power:.0%} power the holdout needs about "
           f"{need:,} rows ({'enough' if need <= rows else f'{need / rows:.1f}x the current {rows:,}'}).")
     return 0
 
