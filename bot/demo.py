@@ -109,6 +109,17 @@ def _in_directory(path: Path) -> Iterator[None]:
 
 
 @contextmanager
+def _command_line(argv: list[str]) -> Iterator[None]:
+    """`mlgate evaluate` records the command line it was run with (sys.argv); in-process, that is this one."""
+    saved = sys.argv
+    sys.argv = argv
+    try:
+        yield
+    finally:
+        sys.argv = saved
+
+
+@contextmanager
 def _environment(values: dict[str, str]) -> Iterator[None]:
     saved = {k: os.environ.get(k) for k in values}
     os.environ.update(values)
@@ -323,6 +334,7 @@ def _run(root: Path, out: Path, quiet: bool, say: Any, started: float, kept: boo
             step(f"running: mlgate evaluate --config .github/mlgate.yml --candidate {candidate} "
                  f"--base-rev {base[:12]} …", quiet, ticker=not sys.stderr.isatty()),  # else: its own bar
             threadpool_limits(1, user_api="openmp"),  # scoring: see _train
+            _command_line(["mlgate", *argv]),  # the report's "Reproduce" line names this command
         ):
             code = mlgate(argv)
         if code == 2:

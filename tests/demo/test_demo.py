@@ -58,6 +58,8 @@ def test_demo_shows_the_segment_regression(tmp_path: Path) -> None:
     others = [s for s in model["segments"] if s["column"] == "region" and s["value"] != "APAC"]
     assert all(next(m for m in s["metrics"] if m["name"] == "roc_auc")["delta"] > 0 for s in others)
     assert model["baseline"]["alias"] == "production" and model["baseline"]["version"] == "1"
+    # the "Reproduce" line is the evaluation the demo ran, not "mlgate demo"
+    assert report["environment"]["command"].startswith("mlgate evaluate --config .github/mlgate.yml --candidate models:/")
     assert [c["path"] for c in report["data"]["changes"]] == ["data/train.parquet"]
     assert report["data"]["checks"] and all(c["passed"] for c in report["data"]["checks"])
 
