@@ -84,9 +84,10 @@ def report_links(ui: str | None, report: Mapping[str, Any]) -> list[tuple[str, s
     out: list[tuple[str, str]] = []
     if (url := evaluation_run_url(ui, report)) is not None:
         out.append(("evaluation run", url))
-    models = [rm for rm in report.get("models") or [] if isinstance(rm, Mapping)]
+    listed = report.get("models")
+    models = [rm for rm in listed if isinstance(rm, Mapping)] if isinstance(listed, list) else []
     for rm in models:
-        prefix = f"{rm.get('name')}: " if len(models) > 1 else ""
+        prefix = f"{str(rm.get('name'))[:100]}: " if len(models) > 1 else ""
         links = model_links(ui, rm)
         if links["candidate"] is not None:
             out.append((f"{prefix}candidate run", links["candidate"]))

@@ -208,3 +208,5 @@ def test_report_links_name_each_model_when_there_are_several() -> None:
     whats = [what for what, _ in links[1:]]
     assert all(any(w.startswith(f"{n}: ") for w in whats) for n in names if len(names) > 1), whats
     assert report_links(None, linked) == []
+    for odd in ({"models": 3}, {"models": "abc"}, {"models": [None, 1]}, {}):
+        assert report_links(UI, odd) == []  # a stored report of another shape: no links, no error
