@@ -125,7 +125,8 @@ class Current(Protocol):
         ...
 
     def labelled(self, label: str, columns: list[str]) -> pd.DataFrame:
-        """The rows whose label has arrived: the label, score and `columns` (segment columns)."""
+        """The rows whose label has arrived: the label, score and `columns` (segment columns). The
+        last call on these rows: an engine may free them afterwards."""
         ...
 
 

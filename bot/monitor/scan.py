@@ -35,7 +35,13 @@ from bot.evaluation.engines.profile_sql import (
 )
 from bot.evaluation.engines.sql import SqlPlan
 from bot.evaluation.segments import CROSS, Partition
-from bot.monitor.ks import MAX_EXACT, extremes_from_counts, p_value_from_extremes, sorted_slots
+from bot.monitor.ks import (
+    MAX_EXACT,
+    extremes_from_counts,
+    p_value_from_extremes,
+    slots,
+    sorted_slots,
+)
 from bot.monitor.logs import (
     REQUIRED,
     LogError,
@@ -382,7 +388,8 @@ class SqlRows:
                                       "ORDER BY g, v"):
                 cuts = np.flatnonzero(np.diff(gs)) + 1
                 for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(gs)], strict=True):
-                    acc[int(gs[a])] += sorted_slots(distinct[int(gs[a])][0], vs[a:b])
+                    u, chunk = distinct[int(gs[a])][0], vs[a:b]  # (sorted: the searches walk forward)
+                    acc[int(gs[a])] += slots(u, chunk) if len(chunk) < len(u) else sorted_slots(u, chunk)
             for g in large:
                 dmax, dmin = extremes_from_counts(distinct[g][1], acc[g])
                 out[g] = p_value_from_extremes(len(refs[g]), sizes[g], dmax, dmin)
@@ -394,4 +401,8 @@ class SqlRows:
         kind = self._types[label]
         has = f"{lab} IS NOT NULL" + (f" AND NOT isnan({lab})" if kind in ("FLOAT", "DOUBLE") else "")
         cols = ", ".join(q(c) for c in dict.fromkeys([label, "score", *columns]))
-        return self._scan.fetch_compact(f"SELECT {cols} FROM {self._table} WHERE {has}")
+        frame = self._scan.fetch_compact(f"SELECT {cols} FROM {self._table} WHERE {has}")
+        # live quality is the last reader of the window (bot.monitor.checks.check_model): free DuckDB's
+        # copy before the gate's estimators sort the labelled rows
+        self._scan._sql(f"DROP TABLE IF EXISTS {self._table}")
+        return frame
