@@ -159,7 +159,8 @@ def test_an_unreachable_registry_is_said_and_no_version_is_guessed(tmp_path: Pat
     assert "<td>4</td>" not in row
     page = _page(app, f"/dashboard/models/{MODEL}")
     assert "production version unknown: registry not reachable" in page
-    for text in (html, page, caplog.text):
+    assert "churn-classifier@production cannot be read" in caplog.text  # the cause goes to the log,
+    for text in (html, page, caplog.text):  # without the password
         assert "s3cr3t-pw" not in text and "Traceback" not in text
     assert f"127.0.0.1:{port}" not in html + page
 
