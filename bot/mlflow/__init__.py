@@ -11,7 +11,7 @@ never sees MLflow's objects and tests of other modules can fake them with a smal
 
 Importing this package imports nothing else: each name loads its module when first used, so
 `from bot.mlflow import RegistryError` costs neither mlflow (seconds; the App's web process
-never needs it, `Registry()` imports it) nor numpy and pandas (the scoring module). Every failure is a `RegistryError` whose message names the
+needs it only for the dashboard's first registry read, `Registry()` imports it) nor numpy and pandas (the scoring module). Every failure is a `RegistryError` whose message names the
 cause and the fix, and never contains credentials from the tracking URI.
 """
 

@@ -4,7 +4,7 @@ credentials in the tracking URI), and pointing MLflow's process-global URIs at t
 the calls that read them.
 
 mlflow is imported lazily, in the constructor: importing it costs seconds, and the App's web
-process never needs it. (`import mlflow` here is an absolute import: it is the MLflow
+process needs it only once its dashboard reads a model's @production. (`import mlflow` here is an absolute import: it is the MLflow
 distribution, never this package, `bot.mlflow`.)
 """
 
