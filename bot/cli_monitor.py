@@ -71,10 +71,16 @@ def configure_compare_live(parser: argparse.ArgumentParser) -> None:
 
 
 def _registry(uri: str | None) -> Any:
-    from bot.mlflow import Registry
+    from bot.mlflow import Registry, RegistryError
 
     uri = uri or os.environ.get("MLFLOW_TRACKING_URI")
-    return Registry(uri) if uri else None
+    if not uri:
+        return None
+    try:
+        return Registry(uri, existing=True)  # a missing SQLite file is refused, not created
+    except RegistryError as exc:
+        print(f"mlgate: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def _load(args: argparse.Namespace) -> Any:

@@ -121,13 +121,17 @@ def _store(url: str) -> Any:
 
 
 def _registry(uri: str | None) -> Any:
-    from bot.mlflow import Registry
+    from bot.mlflow import Registry, RegistryError
 
     if not uri:  # MLflow would quietly start an empty local store here
         print("mlgate: no model registry given: set MLFLOW_TRACKING_URI or pass --tracking-uri (the one the App "
               "uses)", file=sys.stderr)
         raise SystemExit(2)
-    return Registry(uri)
+    try:
+        return Registry(uri, existing=True)  # nor a missing SQLite file: a store is never created here
+    except RegistryError as exc:
+        print(f"mlgate: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def _unknown_model(reg: Any, name: str) -> str | None:

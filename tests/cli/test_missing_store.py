@@ -64,3 +64,18 @@ def test_local_store_path_names_the_file_or_directory_and_nothing_for_servers() 
     for remote in ("sqlite://", "sqlite:///:memory:", "http://h:5000", "https://u:p@h", "databricks",
                    "databricks-uc", "postgresql://u:p@h/db", "mysql+pymysql://h/db"):
         assert local_store_path(remote) is None, remote
+
+
+@pytest.mark.parametrize("module", ["bot.cli_release", "bot.cli_monitor"])
+def test_release_and_monitor_refuse_a_missing_store_too(
+        module: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """mlgate promote/rollback/status and mlgate monitor opened the store as given: a mistyped SQLite
+    path became an empty store, and then a missing model."""
+    import importlib
+
+    store = tmp_path / "none.db"
+    with pytest.raises(SystemExit) as exited:
+        importlib.import_module(module)._registry(f"sqlite:///{store}")
+    assert exited.value.code == 2 and not store.exists()
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("mlgate: the MLflow store") and str(store) in err and "\n" not in err
