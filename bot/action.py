@@ -21,6 +21,7 @@ from typing import Any, TextIO
 from bot.config import Config, ConfigError
 from bot.gate import Decision
 from bot.plan import EVALUATION, Evaluated, PRUpdate, PullView, Remembered, plan
+from bot.ports import GitHub
 from bot.settings import mlflow_ui_url_from_env
 
 CHECK_NAME = EVALUATION
@@ -202,25 +203,27 @@ def execute(env: Mapping[str, str], log: TextIO = sys.stdout) -> int:
         runner.annotate("warning", warning, file=inputs.config)
     runner.output("verdict", decision.outcome)
     runner.output("report-path", str(report_path))
-    update = _plan(result.report, decision, result.config, event, inputs.mlflow_ui_url)  # the App's plan, so both say the same
-    check = update.check(EVALUATION)
-    assert check is not None  # a plan after an evaluation always completes the evaluation check
-    runner.summary(check.summary)
-    print(f"mlgate: {check.title}", file=log)
+    try:
+        gh = _token_client(inputs, env, event, runner) if inputs.mode == "token" else None
+        # the App's plan, so both say the same; with the token, the reviews are read as the App reads them
+        update = _plan(result.report, decision, result.config, event, inputs.mlflow_ui_url, github=gh)
+        check = update.check(EVALUATION)
+        assert check is not None  # a plan after an evaluation always completes the evaluation check
+        runner.summary(check.summary)
+        print(f"mlgate: {check.title}", file=log)
+        if gh is not None:
+            runner.output("comment-url", _post_with_token(update, gh, env, event) or "")
+        elif inputs.mode == "token":
+            runner.output("comment-url", "")
+    except Exception as exc:
+        from bot.github_client import GitHubError  # only token mode calls GitHub
 
-    if inputs.mode == "token":
-        try:
-            url = _post_with_token(update, inputs, env, event, runner)
-        except Exception as exc:
-            from bot.github_client import GitHubError  # only token mode needs the client
-
-            if not isinstance(exc, GitHubError):
-                raise
-            note = TOKEN_NOTE.format(cause=str(exc)[:200])
-            runner.annotate("error", note)
-            runner.summary(f"\n> {note}\n")
-            return 2
-        runner.output("comment-url", url or "")
+        if not isinstance(exc, GitHubError):
+            raise
+        note = TOKEN_NOTE.format(cause=str(exc)[:200])
+        runner.annotate("error", note)
+        runner.summary(f"\n> {note}\n")
+        return 2
     return 0
 
 
@@ -292,24 +295,33 @@ def _event(env: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _plan(report: dict[str, Any], decision: Decision, config: Config, event: dict[str, Any],
-          mlflow_ui_url: str | None = None) -> PRUpdate:
-    """bot.plan as the App would plan the head, for the Action's token mode: no review gate (the
-    workflow's token cannot read team membership), no labels, no commands, nothing remembered."""
+          mlflow_ui_url: str | None = None, github: GitHub | None = None) -> PRUpdate:
+    """bot.plan as the App plans the head, for the Action: the same checks (the review gate
+    included), the same comment, with no labels, no commands and nothing remembered. With
+    `github` (token mode) the reviews are read as the App reads them (bot.apply.read_reviews)
+    when the policy asks for review. A workflow's token cannot read team membership: when
+    `review.approvers` names a team, no approval is counted and mlgate/review fails, saying why."""
+    from bot.apply import read_reviews
+    from bot.plan import REVIEW, Reviews, policy_notes, review_reasons, token_teams_check
+
     pr = event.get("pull_request") or {}
     view = PullView(int(pr.get("number") or 0), str((pr.get("head") or {}).get("sha") or ""),
                     str((pr.get("user") or {}).get("login") or ""), app=False)
-    return plan(Evaluated(report, decision, mlflow_ui_url=mlflow_ui_url), config, None, Remembered(), view)
+    evaluated = Evaluated(report, decision, notes=tuple(policy_notes(config)), mlflow_ui_url=mlflow_ui_url)
+    teams = [a.strip() for a in config.review.approvers if a.strip().startswith("@") and "/" in a]
+    reviews: Reviews | None = None
+    if github is not None and view.number and review_reasons(decision, config):
+        # with teams nobody can be counted: the review stays required, and the check says why
+        reviews = Reviews(()) if teams else read_reviews(github, view.number, view.author, config)
+    update = plan(evaluated, config, reviews, Remembered(), view)
+    if github is not None and teams and reviews is not None:
+        update = replace(update, checks=tuple(token_teams_check(view.head_sha, teams) if c.name == REVIEW else c
+                                              for c in update.checks))
+    return update
 
 
-def _post_with_token(
-    update: PRUpdate,
-    inputs: ActionInputs,
-    env: Mapping[str, str],
-    event: dict[str, Any],
-    runner: Runner,
-) -> str | None:
-    from bot.apply import NoMemory, apply
-
+def _token_client(inputs: ActionInputs, env: Mapping[str, str], event: dict[str, Any], runner: Runner) -> GitHub | None:
+    """The client on the workflow's token, or None (with a note) when token mode cannot post here."""
     pr = event.get("pull_request") or {}
     repo = env.get("GITHUB_REPOSITORY", "")
     if not pr or not repo:
@@ -327,7 +339,14 @@ def _post_with_token(
     from bot.github_client import GitHubClient
 
     api_url = env.get("GITHUB_API_URL", "https://api.github.com")
-    gh = GitHubClient.from_token(inputs.token, repo, api_url)
+    return GitHubClient.from_token(inputs.token, repo, api_url)
+
+
+def _post_with_token(update: PRUpdate, gh: GitHub, env: Mapping[str, str], event: dict[str, Any]) -> str | None:
+    from bot.apply import NoMemory, apply
+
+    pr = event.get("pull_request") or {}
+    repo = env.get("GITHUB_REPOSITORY", "")
     if not update.head_sha:  # an event without the head: the commit the workflow runs on
         update = replace(update, head_sha=env.get("GITHUB_SHA", ""),
                          checks=tuple(replace(c, sha=env.get("GITHUB_SHA", "")) for c in update.checks))

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from bot.config import Paths
+from bot.config import Config, Paths
 from bot.context import Context
 from bot.gate import Changes
 from bot.plan import (
@@ -38,6 +38,7 @@ from bot.plan import (
 from bot.ports import GitHub
 
 if TYPE_CHECKING:
+    from bot.plan import Reviews
     from bot.policy import Refusal
     from bot.store import ReleaseRow
 
@@ -254,6 +255,22 @@ def undecided(ctx: Context, sha: str, names: Iterable[str], what: str, exc: Base
         raise exc
 
 
+def read_reviews(github: GitHub, number: int, author: str, config: Config) -> Reviews:
+    """The PR's reviews, and whether each reviewer the gate reads counts as an approver: a
+    configured approver (users, `@org/team`s), or anyone with write access when none is set.
+    The App (bot.handlers.inputs) and the Action's token mode (bot.action) read them alike."""
+    from bot.permissions import Permissions
+    from bot.plan import Reviews, users_to_resolve
+    from bot.review_gate import ReviewIn
+
+    items = tuple(ReviewIn.from_api(r) for r in github.reviews(number))
+    approvers = list(config.review.approvers)
+    who = Permissions(github)
+    counted = {user.lower(): who.in_list(approvers, user) if approvers else who.has_role(user, "write")
+               for user in users_to_resolve(items, author)}
+    return Reviews(items, counted)
+
+
 def pr_changes(ctx: Context, number: int, total: int | None, paths: Paths) -> tuple[list[str], Changes]:
     """What the PR changes, from the App's own list of its files, classified by the policy's globs.
 
@@ -290,5 +307,5 @@ def payload_labels(pr: dict[str, Any]) -> set[str] | None:
 
 
 __all__ = ["EVALUATION", "REVIEW", "UNDECIDED_TITLE", "Memory", "NoMemory", "after_release", "apply", "apply_update",
-           "payload_labels", "pr_changes", "refresh_pr_state", "remembered", "set_check", "sync_labels",
+           "payload_labels", "pr_changes", "read_reviews", "refresh_pr_state", "remembered", "set_check", "sync_labels",
            "undecided", "unevaluated", "write_check"]

@@ -290,15 +290,30 @@ def acceptable(decision: Decision, policy: Config, missing: Sequence[str]) -> bo
 
 def _review(report: Evaluated, policy: Config, reviews: Reviews | None, pr: PullView) -> ReviewState | None:
     reasons = review_reasons(report.decision, policy, report.extra_reasons)
-    if reviews is None:  # no reviews read: none needed, or the Action, which keeps no review gate
-        if not pr.app:
-            return None
+    if reviews is None:  # no reviews read: none needed (the App and the Action's token mode alike)
         return ReviewState(required=bool(reasons), satisfied=not reasons, needed=policy.review.min_approvals,
                            approvals=[], reasons=reasons)
     return review_state(reviews.items, head_sha=pr.head_sha, pr_author=pr.author,
                         required_when=policy.review.required_when, min_approvals=policy.review.min_approvals,
                         is_approver=lambda user: bool(reviews.approver.get(user.lower(), False)),
                         decision=report.decision, evaluated=True, extra_reasons=report.extra_reasons)
+
+
+def policy_notes(policy: Config) -> list[str]:
+    """What the comment notes about the policy itself: its deprecated keys (Config.unused_settings)."""
+    from bot.config import CONFIG_PATH
+
+    return [f"{CONFIG_PATH}: {warning}" for warning in policy.unused_settings()]
+
+
+TOKEN_TEAMS_TITLE = "mlgate could not count approvals"
+
+
+def token_teams_check(sha: str, teams: Sequence[str]) -> CheckUpdate:
+    """The Action's token mode under `review.approvers` naming teams: a workflow's token cannot
+    read team membership, so no approval can be counted; fail closed, saying why."""
+    return _check(REVIEW, sha, "completed", "failure", TOKEN_TEAMS_TITLE, "checks/review_token_teams.md.j2",
+                  teams=list(teams[:10]))
 
 
 def review_check(sha: str, state: ReviewState, policy: Config) -> CheckUpdate:

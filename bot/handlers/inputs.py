@@ -28,12 +28,12 @@ from bot.plan import (
     Reviews,
     invalid_config_check,
     plan,
+    policy_notes,
     rerun_check,
     review_check,
     review_reasons,
-    users_to_resolve,
 )
-from bot.review_gate import ReviewIn, review_state
+from bot.review_gate import review_state
 
 if TYPE_CHECKING:
     from bot.policy import Refusal
@@ -63,7 +63,7 @@ def notes_for(report: Mapping[str, Any], config: Config, head: str) -> list[str]
     policy = report.get("policy")
     if isinstance(policy, dict) and _canonical(policy) != _canonical(config.to_policy()):
         notes.append(POLICY_DIFFERS_NOTE)
-    notes.extend(f"{CONFIG_PATH}: {warning}" for warning in config.unused_settings())
+    notes.extend(policy_notes(config))
     return notes
 
 
@@ -72,16 +72,10 @@ def _canonical(obj: Any) -> str:
 
 
 def read_reviews(ctx: Context, number: int, author: str, config: Config) -> Reviews:
-    """The PR's reviews, and whether each reviewer the gate reads counts as an approver: a
-    configured approver (users, `@org/team`s), or anyone with write access when none is set."""
-    from bot.permissions import Permissions
+    """The PR's reviews and who counts as an approver (bot.apply.read_reviews, shared with the Action)."""
+    from bot.apply import read_reviews as read
 
-    items = tuple(ReviewIn.from_api(r) for r in ctx.github.reviews(number))
-    approvers = list(config.review.approvers)
-    who = Permissions(ctx.github)
-    counted = {user.lower(): who.in_list(approvers, user) if approvers else who.has_role(user, "write")
-               for user in users_to_resolve(items, author)}
-    return Reviews(items, counted)
+    return read(ctx.github, number, author, config)
 
 
 def origin_reasons(ctx: Context, by_pull_request: bool, author: str) -> list[str]:

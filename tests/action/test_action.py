@@ -214,20 +214,24 @@ def test_token_mode_posts_comment_and_check(tmp_path: Path, github: Any) -> None
     assert len(comments) == 1 and "<!-- mlgate:report -->" in comments[0]["body"]
     assert res.outputs["comment-url"].endswith(f"#issuecomment-{comments[0]['id']}")
     checks = github.check_runs("acme/churn", pr["head"]["sha"])
-    assert [(c["name"], c["conclusion"]) for c in checks] == [("mlgate/evaluation", "failure")]
+    # the review gate too, as the App posts it (a regression needs review; nobody approved yet)
+    assert [(c["name"], c["status"], c["conclusion"]) for c in checks] == [
+        ("mlgate/evaluation", "completed", "failure"), ("mlgate/review", "in_progress", None)]
     # the App's plan for the same report and policy: the same check, the same report in the comment
-    from bot.plan import EVALUATION, Evaluated, PullView, Remembered, plan
+    from bot.plan import EVALUATION, Evaluated, PullView, Remembered, plan, policy_notes
 
     report = json.loads(Path(res.outputs["report-path"]).read_text())
-    app = plan(Evaluated(report, decide(report, parse_config(CONFIG))), parse_config(CONFIG), None, Remembered(),
-               PullView(pr["number"], pr["head"]["sha"], "alice"))
+    config = parse_config(CONFIG)  # its deprecated keys are noted on the comment by both
+    app = plan(Evaluated(report, decide(report, config), notes=tuple(policy_notes(config))), config, None,
+               Remembered(), PullView(pr["number"], pr["head"]["sha"], "alice"))
     posted, planned = checks[0], app.check(EVALUATION)
     assert planned is not None
     assert (posted["output"]["title"], posted["output"]["summary"].strip()) == (planned.title, planned.summary.strip())
     assert planned.summary.strip() in res.summary  # the job summary says the same
     body = comments[0]["body"]
     assert app.section.strip() in body and "**Where this pull request stands**" in body
-    assert "**Commands**" not in body and "install the mlgate App" in body  # token mode runs no commands
+    assert "**Commands**" not in body  # token mode runs no commands
+    assert "accepts the regression" in body  # an approval can accept it, as with the App
     # a second run edits the same comment
     res2 = h.run(_inputs(mode="token", **{"github-token": token}))
     assert not res2.failed

@@ -77,6 +77,7 @@ CHECKS: dict[str, Callable[[], p.CheckUpdate]] = {
     "draft": lambda: p.draft_check(HEAD, p.EVALUATION, ".github/workflows/mlgate-evaluate.yml"),
     "pending": lambda: p.pending_check(HEAD, ".github/workflows/mlgate-evaluate.yml", "mlgate-report"),
     "review-waits": lambda: p.review_waits_check(HEAD),
+    "review-token-teams": lambda: p.token_teams_check(HEAD, ["@acme/ml-reviewers", "@acme/`odd`<b>"]),
     "waiting": lambda: p.waiting_check(HEAD, p.REVIEW),
     "missing-artifact": lambda: p.artifact_check(
         HEAD, missing=True, reason="the run uploaded no `mlgate-report` artifact",
