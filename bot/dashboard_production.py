@@ -58,7 +58,9 @@ class Production:
 
 def registry_from_settings(settings: Settings) -> Callable[[], Registry] | None:
     """The App's registry (MLFLOW_TRACKING_URI), opened when first used; None when not set
-    (never MLflow's default, an mlflow.db in the working directory)."""
+    (never MLflow's default, an mlflow.db in the working directory). A local store that does
+    not exist is refused (`existing`), never created: the page says the registry is not
+    reachable."""
     uri = settings.tracking_uri
     if not uri:
         return None
@@ -66,7 +68,7 @@ def registry_from_settings(settings: Settings) -> Callable[[], Registry] | None:
     def open_registry() -> Registry:
         from bot.mlflow import Registry as MlflowRegistry
 
-        return MlflowRegistry(uri)
+        return MlflowRegistry(uri, existing=True)
 
     return open_registry
 

@@ -165,6 +165,14 @@ def test_an_unreachable_registry_is_said_and_no_version_is_guessed(tmp_path: Pat
     assert f"127.0.0.1:{port}" not in html + page
 
 
+def test_a_local_store_that_does_not_exist_is_not_created(tmp_path: Path) -> None:
+    missing = tmp_path / "mlflow-typo.db"  # its directory exists: MLflow would create the file
+    app, store = _app(tmp_path, TOKEN, tracking_uri=f"sqlite:///{missing}")
+    _evaluate(store)
+    assert "production version unknown: registry not reachable" in _row(_page(app, "/dashboard"))
+    assert not missing.exists()
+
+
 def test_without_a_registry_the_page_says_it_is_not_configured(tmp_path: Path) -> None:
     app, store = _app(tmp_path, TOKEN)
     _evaluate(store)
