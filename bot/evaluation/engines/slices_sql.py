@@ -284,9 +284,14 @@ def _register_slices(engine: SqlEngine, plan: SqlPlan, feats: list[_Column], hal
         for i, key in enumerate(part.keys):
             inner.append(f"{key.expr} AS p{pi}k{i}")
             keys.append(f"p{pi}k{i}")
-    outer = ["half", f"{_loss_diff(plan)} AS d", *[f"f{i}" for i in range(len(feats))], *keys]
-    engine.register_sql(SLICES, f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} "
-                                f"FROM {plan.source_sql()}) t")
+    outer = ["half", f"{_loss_diff(plan)} AS d", *[f"CAST(f{i} AS SMALLINT) AS f{i}" for i in range(len(feats))],
+             *keys]
+    sql = f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM {plan.source_sql()}) t"
+    if engine.name == "duckdb":
+        # scanned ten times or more: the join, the hash and the codes once (DuckDB spills it beyond its memory)
+        engine.query(f"CREATE OR REPLACE TEMPORARY TABLE {SLICES} AS {sql}")
+    else:
+        engine.register_sql(SLICES, sql)
 
 
 # ---------------------------------------------------------------- the search's sums
@@ -377,17 +382,21 @@ def _pick(engine: SqlEngine, plan: SqlPlan, feats: list[_Column], pool: list[Can
             break
         batch = pool[start:start + PICK_BATCH]
         bm = [_conj(feats, c.terms) for c in batch]
-        sums = [f"SUM(CASE WHEN {m} THEN 1 ELSE 0 END)" for m in bm]
-        sums += [f"SUM(CASE WHEN half AND {m} THEN 1 ELSE 0 END)" for m in bm]
-        pairs = [(i, j) for i in range(len(bm)) for j in range(i)]
-        sums += [f"SUM(CASE WHEN half AND {bm[i]} AND {bm[j]} THEN 1 ELSE 0 END)" for i, j in pairs]
-        sums += [f"SUM(CASE WHEN half AND {m} AND {p} THEN 1 ELSE 0 END)" for m in bm for p in masks]
-        row = [int(_num(v)) for v in engine.query(f"SELECT {', '.join(sums)} FROM {SLICES}")[0]]
+        # one grouped scan: the rows per combination of memberships (few: the slices nest and overlap)
+        flags = [*bm, *masks]
+        sel = ", ".join(f"CASE WHEN {m} THEN 1 ELSE 0 END AS m{i}" for i, m in enumerate(flags))
+        names = ", ".join(f"m{i}" for i in range(len(flags)))
+        combos = np.array([[int(_num(v)) for v in row] for row in engine.query(
+            f"SELECT half_i, {names}, COUNT(*) FROM (SELECT CASE WHEN half THEN 1 ELSE 0 END AS half_i, {sel} "
+            f"FROM {SLICES}) t GROUP BY half_i, {names}")], dtype=np.int64).reshape(-1, len(flags) + 2)
+        half_rows, member, count = combos[:, 0] == 1, combos[:, 1:-1] == 1, combos[:, -1]
         B = len(bm)
-        full, on_search = row[:B], row[B:2 * B]
-        inter_batch = dict(zip(pairs, row[2 * B:2 * B + len(pairs)], strict=True))
-        rest = row[2 * B + len(pairs):]
-        inter_old = {(i, k): rest[i * len(masks) + k] for i in range(B) for k in range(len(masks))}
+        full = [int(count[member[:, i]].sum()) for i in range(B)]
+        on_search = [int(count[half_rows & member[:, i]].sum()) for i in range(B)]
+        hm = member[half_rows].astype(np.int64)
+        both = (hm.T * count[half_rows]) @ hm  # rows of the search half in both slices
+        inter_batch = {(i, j): int(both[i, j]) for i in range(B) for j in range(i)}
+        inter_old = {(i, k): int(both[i, B + k]) for i in range(B) for k in range(len(masks))}
         configured = _configured(engine, segs, bm, full)
         old = len(picked)
         chosen: list[int] = []
