@@ -19,6 +19,14 @@ from bot.mlflow import EXPERIMENT
 from tests.cli.test_evaluate_cli import project  # noqa: F401 - the evaluate tests' repository and store
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """MLflow keeps the artifacts of an experiment mlgate creates in a SQLite store (the `mlgate`
+    experiment's report.json and report.html) under ./mlruns of the working directory: the test's, not
+    the repository's."""
+    monkeypatch.chdir(tmp_path)
+
+
 def _store(project: dict[str, Any], tmp: Path) -> str:  # noqa: F811
     """A copy of the project's store (its models' artifacts stay where they are), so each test
     has its own `mlgate` experiment."""
