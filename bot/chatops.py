@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot import promotion
+from bot import ports, promotion
 from bot.commands import (
     SPECS,
     Command,
@@ -307,12 +307,19 @@ def _need_config(inv: Invocation, cmd: Command) -> Result | None:
     return Result(False, render_reply("no_config.md.j2", line=cmd.line, problem=inv.config_problem))
 
 
+def _gate_state(store: ports.Store, repo: str, head: str, name: str) -> str:
+    """A check mlgate wrote without a conclusion is still running (queued or waiting for an approval)."""
+    conclusion = store.check_conclusion(repo, head, name)
+    if conclusion:
+        return conclusion
+    return "in progress" if store.check_id(repo, head, name) is not None else "not reported"
+
+
 def run_status(inv: Invocation, cmd: Command) -> Result:
     """Production versions and key metrics, this PR's gates, branch protection warnings."""
     store, gh = inv.ctx.store, inv.ctx.github
     head = inv.pull.head_sha
-    gates = [{"name": n, "state": store.check_conclusion(inv.repo, head, n) or "not reported"}
-             for n in (promotion.EVALUATION, promotion.REVIEW)]
+    gates = [{"name": n, "state": _gate_state(store, inv.repo, head, n)} for n in (promotion.EVALUATION, promotion.REVIEW)]
     required = gh.required_checks(inv.pull.base_ref)
     # None: the base branch is not protected; else the mlgate checks its protection does not require
     unrequired = None if required is None else [n for n in (promotion.EVALUATION, promotion.REVIEW)

@@ -151,3 +151,12 @@ def test_cli_input_errors_are_refused_before_the_registry_or_the_audit_log(world
     code, out = _cli("rollback", MODEL, "--to", "1", "--dry-run", *db)
     assert code == 1 and "MLflow is down" in out
     assert len(world.store.audit_records()) == before
+
+
+def test_status_says_a_check_waiting_for_an_approval_is_in_progress(world: World) -> None:
+    n = world.open_pr()["number"]
+    world.evaluate(n, kind="failing")  # a regression: mlgate/review waits for an approval (no conclusion yet)
+    assert world.check(world.head(n), "mlgate/review")["status"] == "in_progress"
+    status = world.reply(world.comment(n, "/status", user="ria")["id"])
+    assert "| `mlgate/review` | ⏳ in progress |" in status  # it said 'not reported'
+    assert "| `mlgate/evaluation` | ❌ failure |" in status
