@@ -142,7 +142,6 @@ class FrameRows:
         self.rows = len(frame)
         self._model = model
         self._codes: list[np.ndarray] = []
-        self._sorted: tuple[str, np.ndarray, np.ndarray] | None = None  # column, its sorted values, their rows
 
     def columns(self) -> list[str]:
         return [str(c) for c in self.frame.columns]
@@ -182,15 +181,10 @@ class FrameRows:
         return np.bincount(code[ok] * k + c[ok], minlength=groups * k).reshape(groups, k).astype(float)
 
     def ks(self, col: str, split: int | None, refs: dict[int, np.ndarray]) -> dict[int, float]:
-        """Every group's rows taken, in order, from one sort of the column (kept for the next split)."""
-        if self._sorted is None or self._sorted[0] != col:
-            v = self._values(col)
-            ok = np.flatnonzero(_not_nan(v))
-            order = ok[np.argsort(v[ok], kind="stable")]
-            self._sorted = (col, v[order], order)
-        _, values, order = self._sorted
-        code = self._group(split)[order]
-        return {g: ks_p_value(ref, values[code == g], cur_sorted=True) for g, ref in refs.items()}
+        v = self._values(col)
+        code = self._group(split)
+        ok = _not_nan(v)
+        return {g: ks_p_value(ref, v[ok & (code == g)]) for g, ref in refs.items()}
 
     def labelled(self, label: str, columns: list[str]) -> pd.DataFrame:
         has_label = self.frame[label].notna().to_numpy()

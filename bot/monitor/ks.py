@@ -72,19 +72,17 @@ def extremes_from_counts(ref_counts: np.ndarray, slot_counts: np.ndarray) -> tup
     return dmax, dmin
 
 
-def extremes(ref: np.ndarray, cur: np.ndarray, cur_sorted: bool = False) -> tuple[float, float]:
+def extremes(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float]:
     """max and min of F_ref(x) - F_cur(x) over every value x of either sample (neither empty)."""
     u, rc = np.unique(ref, return_counts=True)
-    if cur_sorted:
-        return extremes_from_counts(rc, sorted_slots(u, cur))
     if len(cur) > 4 * len(u):  # sorting the current rows beats one random binary search per row
         return extremes_from_counts(rc, sorted_slots(u, np.sort(cur)))
     return extremes_from_counts(rc, slots(u, cur))
 
 
-def ks_p_value(ref: np.ndarray, cur: np.ndarray, cur_sorted: bool = False) -> float:
-    """ks_2samp(ref, cur).pvalue on every row (no NaN in either; neither empty; `cur_sorted`: cur is sorted)."""
+def ks_p_value(ref: np.ndarray, cur: np.ndarray) -> float:
+    """ks_2samp(ref, cur).pvalue on every row (no NaN in either; neither empty)."""
     if max(len(ref), len(cur)) <= MAX_EXACT:
         return float(stats.ks_2samp(ref, cur).pvalue)
-    dmax, dmin = extremes(ref, cur, cur_sorted)
+    dmax, dmin = extremes(ref, cur)
     return p_value_from_extremes(len(ref), len(cur), dmax, dmin)
