@@ -1,9 +1,10 @@
 """Profile aggregates in SQL: the count tables behind drift and data checks (issue #18).
 
-The monitor (`bot.monitor.scan`) and the data checks on SQL engines (`bot.datachecks_sql`)
-never bring rows back: they ask for small tables (rows per segment and bin, per category,
-missing and out-of-range counts) and compute their statistics from them with the same
-numpy code as the in-memory path, so the results are the same.
+The monitor (`bot.monitor.scan`) and the data checks on DuckDB (`bot.datachecks.run_checks_sql`,
+`bot.drift.compute_drift_sql`) ask for small tables (rows per segment and bin, per category)
+and compute their statistics from them with the same numpy code as the in-memory path, so the
+results are the same. `ks_extremes_sql` is the portable (window-sum) form of the exact KS
+counts, for engines without a sorted stream (Spark); DuckDB streams its sort instead.
 
 The SQL is a subset DuckDB and Spark SQL both accept (subqueries, `CASE`, `GROUP BY`,
 window sums with `ROWS` frames, `isnan`); identifiers and literals go through the engines'
@@ -14,9 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.evaluation.engines.sql import Dialect, not_finite
+from bot.evaluation.engines.sql import Dialect
 
-__all__ = ["bin_index", "count_table_sql", "is_value", "ks_extremes_sql", "ks_slots_sql", "lookup", "real"]
+__all__ = ["bin_index", "count_table_sql", "is_value", "ks_extremes_sql", "lookup", "real"]
 
 
 def real(expr: str) -> str:
@@ -71,24 +72,3 @@ def ks_extremes_sql(ref_sql: str, cur_sql: str) -> str:
         "SUM(nr) OVER (PARTITION BY g) AS tr, SUM(nc) OVER (PARTITION BY g) AS tc FROM u) "
         f"SELECT g, MAX(tr), MAX(tc), MAX({diff}), MIN({diff}) FROM w WHERE tr > 0 AND tc > 0 GROUP BY g"
     )
-
-
-def ks_slots_sql(cur_sql: str, ref_view: str) -> str:
-    """DuckDB: per group g, the current rows (g, v) counted by slot among the group's sorted
-    distinct reference values (`ref_view`: g, j, v with j the value's rank from 0): slot 0
-    below the first, 2j+1 equal to value j, 2j+2 above it and below the next
-    (bot.monitor.ks.slots). An ASOF join: a sort-merge, exact; Spark has no ASOF join and
-    would use `ks_extremes_sql`."""
-    return ("SELECT c.g AS g, CASE WHEN r.j IS NULL THEN 0 WHEN r.v = c.v THEN 2 * r.j + 1 ELSE 2 * r.j + 2 END "
-            f"AS slot, COUNT(*) AS n FROM ({cur_sql}) c ASOF LEFT JOIN {ref_view} r ON c.g = r.g AND c.v >= r.v "
-            "GROUP BY 1, 2")
-
-
-def missing(expr: str, kind: str) -> str:
-    """True for a missing value: NULL, or NaN in a floating-point column (as pandas' isna)."""
-    return f"({expr} IS NULL OR isnan({expr}))" if kind == "float" else f"({expr} IS NULL)"
-
-
-def bad_number(expr: str) -> str:
-    """True for NULL, NaN or an infinity."""
-    return not_finite(expr)
