@@ -63,7 +63,7 @@ def play_pr_loop(report_path: Path, config_text: str, files: dict[str, str | byt
     `tracking_uri` is the MLflow store the App reads (production's version, /promote); the main
     branch requires both mlgate checks, as docs/quickstart.md's branch protection step sets up.
     """
-    from bot.demo import step
+    from bot.demo_steps import step
     from bot.sandbox import Sandbox
     from bot.settings import Settings
     from bot.store import Store

@@ -141,7 +141,7 @@ def test_a_step_shows_it_is_alive_and_how_long_it_took(capsys: pytest.CaptureFix
     """The training steps ran for 12 s without a word (issue #14)."""
     import time
 
-    from bot.demo import step
+    from bot.demo_steps import step
 
     with step("training", quiet=False, every=0.05):
         time.sleep(0.3)

@@ -13,7 +13,7 @@ import pytest
 def test_the_counter_keeps_ticking_while_the_step_redirects_stdout(capsys: pytest.CaptureFixture[str]) -> None:
     """Before: train_model sends train.py's prints to devnull with redirect_stdout, which is process-wide,
     so the step's counter went there too and the training step said nothing for ~9 s."""
-    from bot.demo import step
+    from bot.demo_steps import step
 
     with step("training", quiet=False, every=0.05), open(os.devnull, "w") as devnull, redirect_stdout(devnull):
         time.sleep(0.6)
@@ -24,7 +24,7 @@ def test_the_counter_keeps_ticking_while_the_step_redirects_stdout(capsys: pytes
 
 def test_on_a_terminal_the_counter_updates_in_place_on_the_steps_own_stream(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot import demo
+    from bot import demo_steps as demo
 
     class Tty(io.StringIO):
         def isatty(self) -> bool:
