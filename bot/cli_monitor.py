@@ -43,14 +43,14 @@ def _when(text: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-AUTO_ENGINE_BYTES = 256 * 1024**2  # a window of log files larger than this goes to duckdb (when installed)
+AUTO_ENGINE_BYTES = 1024**3  # a window of log files larger than this goes to duckdb (when installed)
 
 
 def configure_monitor(parser: argparse.ArgumentParser) -> None:
     _common(parser)
     parser.add_argument("--engine", choices=("auto", "numpy", "duckdb"), default="auto",
                         help="where the window's rows are aggregated: numpy (in memory), duckdb (out of core); "
-                             "auto: duckdb for a glob or over 256 MB of log files in the window, when installed "
+                             "auto: duckdb for a glob or over 1 GB of log files in the window, when installed "
                              "(default: %(default)s)")
     parser.add_argument("--engine-memory", metavar="SIZE", default=None,
                         help="memory limit of the duckdb engine, e.g. 2GB (it spills to disk above it)")
@@ -162,7 +162,8 @@ def monitor_engine(choice: str, config: Config, root: Path, until: datetime | No
     """The engine for this run: the flag, or (auto) duckdb for a glob or a large window, when installed.
 
     As `mlgate evaluate` chooses (bot.cli_evaluate._engine_for), with a lower threshold: the
-    numpy path holds about 200 bytes a logged row, so 256 MB of Parquet is about 1.5 GB.
+    numpy path peaks at about 180 bytes a logged row (10M rows, 441 MB of Parquet: 1.8 GB), and
+    below that size it spends less CPU than duckdb (docs/benchmarks.md).
     """
     from bot.evaluation.engines import EngineUnavailable
     from bot.monitor.logs import LogError, Window, is_glob, log_files

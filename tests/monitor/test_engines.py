@@ -217,7 +217,7 @@ def test_cli_engine_choice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     _same(out["numpy"], out["duckdb"])
     assert out["numpy"]["drift"] and out["numpy"]["state"] == "alert"
     config = load_config(repo / "mlgate.yml")
-    assert cli_monitor.monitor_engine("auto", config, repo, END) == "numpy"  # 7,000 rows: far below 256 MB
+    assert cli_monitor.monitor_engine("auto", config, repo, END) == "numpy"  # 7,000 rows: far below 1 GB
     monkeypatch.setattr(cli_monitor, "AUTO_ENGINE_BYTES", 1000)
     assert cli_monitor.monitor_engine("auto", config, repo, END) == "duckdb"
     glob = load_config(_repo(tmp_path / "g", 700, glob=True) / "mlgate.yml")
