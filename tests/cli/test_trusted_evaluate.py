@@ -72,7 +72,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A default-branch checkout with a holdout and @production, and candidate directories as a PR builds them."""
     import mlflow
 
-    from bot.mlflow import Registry
+    from bot.mlflow import CANDIDATE_EXPERIMENT, EXPERIMENT, Registry
 
     root = tmp_path_factory.mktemp("repo")
     (root / ".github").mkdir()
@@ -81,6 +81,10 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     _frame(500, 2).to_parquet(root / "data" / "holdout.parquet")
     tracking = f"sqlite:///{root / 'mlflow.db'}"
     reg = Registry(tracking)
+    # the experiments mlgate logs into, with their artifacts here: MLflow's default for a SQLite
+    # store is ./mlruns of the working directory when the store is first opened (the repository root)
+    for name in (CANDIDATE_EXPERIMENT, EXPERIMENT):
+        reg.client.create_experiment(name, artifact_location=(root / "mlflow-artifacts" / name).as_uri())
     dirs = root.parent / f"{root.name}-candidates"
     with mlflow_uris(tracking):
         base = dirs / "production"
