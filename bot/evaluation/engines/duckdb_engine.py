@@ -145,8 +145,8 @@ class DuckDBEngine(SqlEngine):
 
     def _stream(self, plan: SqlPlan, want_auc: bool, want_ap: bool) -> list[_RankAcc]:
         """Every partition's rank sums from one sort per model over all rows: the rows stream by
-        in score order, and each chunk is split by segment code with a stable counting sort, so
-        within a segment they stay in score order (segment code order never needs a sort)."""
+        in score order, and each row's group code picks its group's running sums in the compiled
+        pass (within a group the rows stay in score order; group order never needs a sort)."""
         parts = range(len(plan.partitions))
         accs = []
         for pi in parts:

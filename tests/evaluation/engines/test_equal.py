@@ -137,18 +137,29 @@ def test_one_sort_serves_segments_with_one_class_or_one_row(monkeypatch: pytest.
     assert_same(compare_table(src, req, "duckdb"), compare_table(src, req, "numpy"))
 
 
-def test_streamed_ranks_hand_their_memory_back_to_duckdb() -> None:
+def test_streamed_ranks_hand_their_memory_back_to_duckdb(monkeypatch: pytest.MonkeyPatch) -> None:
     """The first model's per-row values are taken from DuckDB's memory limit during the sorts
-    and the limit is restored afterwards."""
-    from bot.evaluation.engines.duckdb_engine import DuckDBEngine, _bytes
+    (from the moment they are allocated, after the first sort is built) and the limit is
+    restored afterwards."""
+    from bot.evaluation.engines.duckdb_engine import DuckDBEngine, _bytes, _RankAcc
 
     assert _bytes("3.7 GiB") == int(3.7 * 2**30) and _bytes("512 MB") == 512 * 10**6 and _bytes("?") == 0
     engine = DuckDBEngine(memory="1GB")
-    before = engine.query("SELECT current_setting('memory_limit')")
-    df, req = frame("binary", 400, seed=2)
+    setting = "SELECT current_setting('memory_limit')"
+    before = engine.query(setting)
+    at_keep: list[object] = []
+    keep = _RankAcc.keep
+
+    def spy(self: _RankAcc, n: int) -> None:
+        at_keep.append(engine.con.cursor().execute(setting).fetchall())
+        keep(self, n)
+
+    monkeypatch.setattr(_RankAcc, "keep", spy)
+    df, req = frame("binary", 3000, seed=2)  # 4 partitions x 12 bytes x 3000 rows: 0.14 MB kept
     src = TableSource.of_frame(df)
     assert_same(engine.compare(src, req), compare_table(src, req, "numpy"))
-    assert engine.query("SELECT current_setting('memory_limit')") == before
+    assert at_keep and all(_bytes(str(s[0][0])) < _bytes(str(before[0][0])) for s in at_keep)  # type: ignore[index]
+    assert engine.query(setting) == before
 
 
 def test_without_baseline_and_from_parquet(tmp_path: object) -> None:
