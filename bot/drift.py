@@ -76,15 +76,20 @@ def compute_drift(
         else:
             vals = _categorical(ref, cur)
             p = vals.get("chi2_p_value")
-        drifted = bool((vals["psi"] or 0) > psi_threshold or (p is not None and p < p_threshold))
-        results.append({
-            "file": file,
-            "column": str(col),
-            "kind": "numeric" if numeric else "categorical",
-            **{k: (None if v is None or math.isnan(v) else v) for k, v in vals.items()},
-            "drifted": drifted,
-        })
+        results.append(_row(file, col, numeric, vals, p, psi_threshold, p_threshold))
     return results
+
+
+def _row(file: str | None, col: object, numeric: bool, vals: dict[str, Any], p: float | None,
+         psi_threshold: float, p_threshold: float) -> dict[str, Any]:
+    """One column's drift row, as the report writes it (NaN as null); the same for both readers."""
+    return {
+        "file": file,
+        "column": str(col),
+        "kind": "numeric" if numeric else "categorical",
+        **{k: (None if v is None or math.isnan(v) else v) for k, v in vals.items()},
+        "drifted": bool((vals["psi"] or 0) > psi_threshold or (p is not None and p < p_threshold)),
+    }
 
 
 def compute_drift_sql(
@@ -159,14 +164,7 @@ def compute_drift_sql(
                     chi2, pv, _, _ = stats.chi2_contingency(np.vstack([e, a]))
                     vals["chi2_statistic"], vals["chi2_p_value"] = float(chi2), float(pv)
                 p = vals.get("chi2_p_value")
-            drifted = bool((vals["psi"] or 0) > psi_threshold or (p is not None and p < p_threshold))
-            results.append({
-                "file": file,
-                "column": str(col),
-                "kind": "numeric" if numeric else "categorical",
-                **{k: (None if v is None or math.isnan(v) else v) for k, v in vals.items()},
-                "drifted": drifted,
-            })
+            results.append(_row(file, col, numeric, vals, p, psi_threshold, p_threshold))
         return results
     except EvaluationError as exc:
         raise DataCheckError(f"data file {file}: {exc}") from None
