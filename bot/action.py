@@ -302,22 +302,20 @@ def _plan(report: dict[str, Any], decision: Decision, config: Config, event: dic
     when the policy asks for review. A workflow's token cannot read team membership: when
     `review.approvers` names a team, no approval is counted and mlgate/review fails, saying why."""
     from bot.apply import read_reviews
-    from bot.plan import REVIEW, Reviews, policy_notes, review_reasons, token_teams_check
+    from bot.plan import Reviews, policy_notes, review_reasons
 
     pr = event.get("pull_request") or {}
-    view = PullView(int(pr.get("number") or 0), str((pr.get("head") or {}).get("sha") or ""),
-                    str((pr.get("user") or {}).get("login") or ""), app=False)
-    evaluated = Evaluated(report, decision, notes=tuple(policy_notes(config)), mlflow_ui_url=mlflow_ui_url)
-    teams = [a.strip() for a in config.review.approvers if a.strip().startswith("@") and "/" in a]
+    teams = tuple(a.strip() for a in config.review.approvers if a.strip().startswith("@") and "/" in a)
     reviews: Reviews | None = None
-    if github is not None and view.number and review_reasons(decision, config):
-        # with teams nobody can be counted: the review stays required, and the check says why
-        reviews = Reviews(()) if teams else read_reviews(github, view.number, view.author, config)
-    update = plan(evaluated, config, reviews, Remembered(), view)
-    if github is not None and teams and reviews is not None:
-        update = replace(update, checks=tuple(token_teams_check(view.head_sha, teams) if c.name == REVIEW else c
-                                              for c in update.checks))
-    return update
+    if github is not None and int(pr.get("number") or 0) and review_reasons(decision, config):
+        # with teams nobody can be counted: the review stays required, and the check and comment say why
+        reviews = Reviews(()) if teams else read_reviews(github, int(pr["number"]),
+                                                         str((pr.get("user") or {}).get("login") or ""), config)
+    view = PullView(int(pr.get("number") or 0), str((pr.get("head") or {}).get("sha") or ""),
+                    str((pr.get("user") or {}).get("login") or ""), app=False,
+                    uncountable_teams=teams if github is not None and reviews is not None else ())
+    evaluated = Evaluated(report, decision, notes=tuple(policy_notes(config)), mlflow_ui_url=mlflow_ui_url)
+    return plan(evaluated, config, reviews, Remembered(), view)
 
 
 def _token_client(inputs: ActionInputs, env: Mapping[str, str], event: dict[str, Any], runner: Runner) -> GitHub | None:

@@ -158,6 +158,7 @@ class PRState:
     releases: tuple[ReleaseNote, ...] = ()
     releases_refused: Refusal | None = None  # why /promote and /rollback may not run (a code, worded by templates)
     app: bool = True  # False: the Action's token mode, which runs no commands
+    uncountable_teams: tuple[str, ...] = ()  # the Action's token mode cannot read these teams' members
     regressed: bool | None = None  # whether mlgate:regression is wanted (the label's memory); None: unknown
     earlier: tuple[EarlierEvaluation, ...] = ()  # newest first
     earlier_dropped: int = 0  # earlier evaluations no longer remembered
@@ -185,6 +186,7 @@ class PRState:
                 "accepted_by": tuple(data["accepted_by"]),
                 "missing_models": tuple(data["missing_models"]),
                 "approvers": tuple(data["approvers"]),
+                "uncountable_teams": tuple(data.get("uncountable_teams") or ()),
                 "releases": tuple(ReleaseNote(**r) for r in data["releases"]),
                 "earlier": tuple(EarlierEvaluation(**e) for e in data["earlier"]),
                 "releases_refused": Refusal.from_dict(refused) if refused is not None else None,
@@ -253,6 +255,9 @@ class PullView:
     author: str = ""
     releases_refused: Refusal | None = None  # bot.policy.Policy.refusal
     app: bool = True
+    # the Action's token mode under review.approvers naming teams: a workflow's token cannot read
+    # team membership, so no approval can be counted (mlgate/review fails closed, the comment says why)
+    uncountable_teams: tuple[str, ...] = ()
 
 
 # ---------------------------------------------------------------- the plan
@@ -342,7 +347,8 @@ def plan(report: Evaluated, policy: Config, reviews: Reviews | None, previous: R
         accepted = tuple(Acceptance(m.name, accepted_by, tuple(m.regressions)) for m in decision.models if m.regressed)
     checks = [CheckUpdate(EVALUATION, head, "completed", conclusion, title, summary, report.report_url)]
     if review is not None:
-        checks.append(review_check(head, review, policy))
+        checks.append(token_teams_check(head, pr.uncountable_teams) if pr.uncountable_teams
+                      else review_check(head, review, policy))
     prev = previous.state
     redelivery = prev is not None and prev.phase == "evaluated" and prev.head_sha == head and prev.run_id == report.run_id
     outcome = "inconclusive" if decision.outcome == "pass" and decision.inconclusive else decision.outcome
@@ -351,6 +357,7 @@ def plan(report: Evaluated, policy: Config, reviews: Reviews | None, previous: R
         review=_review_line(review), accepted_by=accepted_by, acceptable=can_accept, missing_models=tuple(missing),
         approvers=tuple(policy.review.approvers), releases=_releases(previous),
         releases_refused=pr.releases_refused, app=pr.app, regressed=decision.regressed,
+        uncountable_teams=pr.uncountable_teams if review is not None else (),
         earlier=_earlier(prev, previous.section, keep=redelivery),
         earlier_dropped=prev.earlier_dropped if prev else 0)
     state = _bounded(state)
@@ -512,6 +519,7 @@ def _state_view(state: PRState) -> dict[str, Any]:
         "approvals": who(review.approvals) if review else "",
         "blocking": who(review.blocking) if review else "",
         "approvers": ", ".join(escape_md(a, 100) for a in state.approvers),
+        "uncountable_teams": ", ".join(escape_md(t, 100) for t in state.uncountable_teams),
         "missing": ", ".join(escape_md(m, 100) for m in state.missing_models),
         "releases": [{
             "action": r.action, "model": escape_md(r.model, 100), "alias": escape_md(r.alias, 64),

@@ -99,3 +99,7 @@ def test_under_team_approvers_the_action_fails_the_review_closed_and_says_why(hu
     assert "cannot read team membership" in review.summary and "`@acme/ml-reviewers`" in review.summary
     evaluation = token.check(EVALUATION)
     assert evaluation is not None and evaluation.conclusion == "failure"  # nothing accepted on a count it cannot make
+    # the comment says the same: no promise that a team's approval accepts the regression here
+    comment = token.comment or ""
+    assert "acme/ml-reviewers cannot be counted here" in comment, comment
+    assert "accepts the regression" not in comment
