@@ -223,6 +223,11 @@ class _ProfiledChecks:
             if "://" not in p and Path(p).is_dir():
                 p = str(Path(p) / "**" / "*.parquet")
             files.append("'" + p.replace("'", "''") + "'")
+        own = engine.query(f"DESCRIBE SELECT * FROM read_parquet([{', '.join(files)}], union_by_name = true)")
+        reserved = sorted({str(r[0]) for r in own} & {"filename", "file_row_number"})
+        if reserved:  # DuckDB's reader adds these columns to say where each row came from
+            raise DataCheckError(f"data file {file or ', '.join(paths)}: column {reserved[0]!r} is reserved by the "
+                                 "duckdb engine (it names each row's file); rename the column, or run with --engine numpy")
         engine.query(f"CREATE OR REPLACE TEMPORARY VIEW {self.VIEW}_raw AS SELECT * FROM read_parquet("
                      f"[{', '.join(files)}], union_by_name = true, filename = true, file_row_number = true)")
         engine.query(f"CREATE OR REPLACE TEMPORARY VIEW {self.VIEW} AS SELECT * EXCLUDE (filename, file_row_number), "

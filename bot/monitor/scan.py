@@ -96,6 +96,15 @@ class LogScan:
             types = "{'request_id': 'VARCHAR', 'version': 'VARCHAR', 'model': 'VARCHAR'}"
             parts.append(f"SELECT * FROM read_csv([{', '.join(map(_lit_path, csv))}], union_by_name = true, "
                          f"header = true, filename = true, types = {types})")
+        own = [f"SELECT * FROM read_parquet([{', '.join(map(_lit_path, parquet))}], union_by_name = true, "
+               "hive_partitioning = false)"] if parquet else []
+        if csv:
+            own.append(f"SELECT * FROM read_csv([{', '.join(map(_lit_path, csv))}], union_by_name = true, "
+                       f"header = true, types = {types})")
+        reserved = sorted({str(r[0]) for r in self._sql(f"DESCRIBE {' UNION ALL BY NAME '.join(own)}")} & {"filename"})
+        if reserved:  # DuckDB's reader adds it to say which file each row came from
+            raise LogError(f"column {reserved[0]!r} is reserved by the duckdb engine (it names each row's file); "
+                           "rename the column in the logs, or run mlgate monitor with --engine numpy")
         self._sql(f"CREATE OR REPLACE TEMPORARY VIEW {name}_all AS {' UNION ALL BY NAME '.join(parts)}")
         present = set(self.engine.columns(f"{name}_all"))
         q = self.engine.dialect.q

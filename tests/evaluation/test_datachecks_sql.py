@@ -142,3 +142,17 @@ data_checks:
     config.write_text(config.read_text().replace("files: [data/holdout.parquet]", "files: [data/parts]"))
     parts = _data_section(load_config(config), tmp_path, EvaluateOptions(config=config, out=tmp_path / "r.json"))
     assert [{**r, "file": "x"} for r in parts["checks"]] == [{**r, "file": "x"} for r in sections["numpy"]["checks"]]
+
+
+@pytest.mark.parametrize("column", ["filename", "file_row_number"])
+def test_a_column_the_duckdb_reader_adds_is_refused_in_one_clear_line(tmp_path: Path, column: str) -> None:
+    from bot.datachecks import DataCheckError
+
+    contract = tmp_path / "schema.yml"
+    contract.write_text(CONTRACT)
+    path = tmp_path / "holdout.parquet"
+    _frame(300, 1, False).assign(**{column: 1}).to_parquet(path)
+    with pytest.raises(DataCheckError) as info:
+        run_checks_sql([str(path)], contract, file="data/holdout.parquet")
+    assert f"data file data/holdout.parquet: column {column!r} is reserved by the duckdb engine" in str(info.value)
+    assert "Binder" not in str(info.value)

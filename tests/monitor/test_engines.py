@@ -224,3 +224,16 @@ def test_cli_engine_choice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(cli_monitor, "AUTO_ENGINE_BYTES", 1 << 40)
     assert cli_monitor.monitor_engine("auto", glob, tmp_path / "g", END) == "duckdb"
     assert cli_monitor.monitor_engine("numpy", glob, tmp_path / "g", END) == "numpy"
+
+
+def test_a_log_column_named_filename_is_refused_in_one_clear_line_on_duckdb(tmp_path: Path) -> None:
+    """DuckDB's reader adds a `filename` column; a log that has its own stopped with a binder error."""
+    repo = _repo(tmp_path, 1_400)
+    for p in sorted((repo / "logs").glob("date=*/*.parquet")):
+        pd.read_parquet(p).assign(filename="img-1.png").to_parquet(p)
+    config = load_config(repo / "mlgate.yml")
+    with pytest.raises(LogError) as info:
+        run_monitor(config, root=repo, registry=Prod({}), until=END, engine="duckdb")
+    assert "column 'filename' is reserved by the duckdb engine" in str(info.value)
+    assert "--engine numpy" in str(info.value) and "Binder" not in str(info.value)
+    run_monitor(config, root=repo, registry=Prod({}), until=END, engine="numpy")  # the numpy path reads it
