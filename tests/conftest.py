@@ -15,6 +15,21 @@ if TYPE_CHECKING:
     from bot.sandbox import Sandbox
 
 
+@pytest.fixture(autouse=True)
+def _mlflow_uri_environment_put_back() -> Iterator[None]:
+    """MLflow's set_tracking_uri also writes MLFLOW_TRACKING_URI into os.environ: a test that sets it
+    and does not put it back sends every later test of the worker to that store (mlgate evaluate reads
+    the variable). Each test starts from the environment the session started with."""
+    keys = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    saved = {k: os.environ.get(k) for k in keys}
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 @pytest.fixture(scope="session")
 def github_app_key() -> str:
     """One freshly generated RSA key per test session (2048-bit generation is slow)."""

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from tests.backends import mlflow_server
+from tests.mlflow_state import mlflow_uris
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "reports"
 
@@ -36,15 +37,12 @@ def test_registry_adapter_against_a_tracking_server_on_postgresql(server: str) -
     y = (x["a"] > 0).astype(int)
     client = mlflow.MlflowClient(server, server)
     exp = client.create_experiment("train")
-    old = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(server)
-    try:
-        with mlflow.start_run(experiment_id=exp):
-            uri = mlflow.sklearn.log_model(LogisticRegression().fit(x, y), name="model",
-                                           pip_requirements=["scikit-learn"],
-                                           serialization_format="cloudpickle").model_uri
-    finally:
-        mlflow.set_tracking_uri(old)
+    # mlflow_uris puts the globals back as they were: set_tracking_uri(get_tracking_uri()) would leave
+    # MLFLOW_TRACKING_URI=sqlite:///mlflow.db (MLflow's default) in the environment of every later test
+    with mlflow_uris(server), mlflow.start_run(experiment_id=exp):
+        uri = mlflow.sklearn.log_model(LogisticRegression().fit(x, y), name="model",
+                                       pip_requirements=["scikit-learn"],
+                                       serialization_format="cloudpickle").model_uri
     reg = Registry(server)
     v1 = reg.register(uri, "churn-classifier", {"mlgate.pr": "7"})
     assert reg.register(uri, "churn-classifier") == v1  # idempotent over HTTP too
