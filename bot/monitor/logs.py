@@ -149,12 +149,7 @@ def read_logs(
     tables: list[pa.Table] = []
     total = 0
     for path in _files(Path(root), window):
-        schema_names = _schema_names(path)
-        _check_columns(path, schema_names, REQUIRED)
-        absent = [f for f in features if f not in schema_names]
-        if absent:
-            raise LogError(f"{path}: missing feature column(s) {', '.join(absent[:10])}; log every feature "
-                           "the model scored, under the reference file's column names")
+        schema_names = checked_columns(path, features)
         table = _read_one(path, [c for c in want if c in schema_names])
         ts = _timestamps(path, table.column("timestamp"))
         table = table.set_column(table.schema.get_field_index("timestamp"), "timestamp", ts)
@@ -191,6 +186,18 @@ def read_logs(
     _check_values(str(root), frame, label)
     frame["version"] = frame["version"].astype(str).astype("category")
     return frame
+
+
+def checked_columns(path: Path, features: list[str]) -> list[str]:
+    """The log file's column names, after checking it has the contract's columns and every feature
+    (both readers, pandas and DuckDB, refuse a file the same way)."""
+    names = _schema_names(path)
+    _check_columns(path, names, REQUIRED)
+    absent = [f for f in features if f not in names]
+    if absent:
+        raise LogError(f"{path}: missing feature column(s) {', '.join(absent[:10])}; log every feature "
+                       "the model scored, under the reference file's column names")
+    return names
 
 
 def _schema_names(path: Path) -> list[str]:

@@ -49,6 +49,7 @@ from bot.monitor.logs import (
     _check_columns,
     _read_one,
     _schema_names,
+    checked_columns,
     log_files,
 )
 
@@ -115,12 +116,7 @@ class LogScan:
     def _checked_files(self, root: Path, window: Window, features: list[str]) -> list[Path]:
         files = log_files(root, window)
         for path in files:
-            names = _schema_names(path)
-            _check_columns(path, names, REQUIRED)
-            absent = [f for f in features if f not in names]
-            if absent:
-                raise LogError(f"{path}: missing feature column(s) {', '.join(absent[:10])}; log every feature "
-                               "the model scored, under the reference file's column names")
+            checked_columns(path, features)
         return files
 
     def _timestamp(self, view: str) -> str:
